@@ -1,0 +1,641 @@
+// THE option and command table (data only): parsing, validation, help and docs/reference.md all derive from it.
+
+/** Every command, in the order help and the docs list them. */
+export const COMMAND_NAMES = [
+  'archive-get',
+  'archive-push',
+  'backup',
+  'check',
+  'expire',
+  'help',
+  'info',
+  'restore',
+  'stanza-create',
+  'version',
+] as const;
+export type CommandName = (typeof COMMAND_NAMES)[number];
+
+export interface CommandArgDef {
+  readonly name: string;
+  readonly description: string;
+  /** Optional arguments may be left off; required ones may not. */
+  readonly optional?: boolean;
+}
+
+export interface CommandDef {
+  readonly name: CommandName;
+  /** One line, shown in `pgstash help` and the reference. */
+  readonly summary: string;
+  /** Positional arguments after the command name, in order. */
+  readonly args: readonly CommandArgDef[];
+  /** The command works on a repository: at least one repoN-path must be configured. */
+  readonly repo: boolean;
+  /** Configuration is read from the file and environment (help and version read only the command line). */
+  readonly readsConfig: boolean;
+}
+
+export const COMMANDS: readonly CommandDef[] = [
+  {
+    name: 'archive-get',
+    summary: 'Get a WAL segment from the archive (for restore_command).',
+    args: [
+      { name: 'wal-segment', description: 'name of the WAL segment or history file to get (%f)' },
+      { name: 'destination', description: 'where to write it (%p), relative to the data directory' },
+    ],
+    repo: true,
+    readsConfig: true,
+  },
+  {
+    name: 'archive-push',
+    summary: 'Push a WAL segment to the archive (for archive_command).',
+    args: [{ name: 'wal-path', description: 'path of the WAL segment to push (%p)' }],
+    repo: true,
+    readsConfig: true,
+  },
+  {
+    name: 'backup',
+    summary: 'Back up a database cluster.',
+    args: [],
+    repo: true,
+    readsConfig: true,
+  },
+  {
+    name: 'check',
+    summary: 'Check the configuration: the repository is reachable and WAL archiving works.',
+    args: [],
+    repo: true,
+    readsConfig: true,
+  },
+  {
+    name: 'expire',
+    summary: 'Remove backups and WAL that the retention policy no longer keeps.',
+    args: [],
+    repo: true,
+    readsConfig: true,
+  },
+  {
+    name: 'help',
+    summary: 'Show help for a command or an option.',
+    args: [
+      { name: 'command', description: 'command to show help for', optional: true },
+      { name: 'option', description: 'option of that command to show help for', optional: true },
+    ],
+    repo: false,
+    readsConfig: false,
+  },
+  {
+    name: 'info',
+    summary: 'Show the backups and archived WAL of one stanza, or of all stanzas.',
+    args: [],
+    repo: true,
+    readsConfig: true,
+  },
+  {
+    name: 'restore',
+    summary: 'Restore a database cluster from a backup.',
+    args: [],
+    repo: true,
+    readsConfig: true,
+  },
+  {
+    name: 'stanza-create',
+    summary: 'Create the repository files for a stanza.',
+    args: [],
+    repo: true,
+    readsConfig: true,
+  },
+  {
+    name: 'version',
+    summary: 'Show the pgstash version.',
+    args: [],
+    repo: false,
+    readsConfig: false,
+  },
+];
+
+export type OptionType =
+  'boolean' | 'string' | 'integer' | 'time' | 'size' | 'enum' | 'list' | 'hash' | 'path';
+
+/**
+ * Where an option may be set in the config file: `global` options in any section, `stanza` options only in
+ * stanza sections (`[main]`, `[main:backup]`), `command-line` options only on the command line or in the environment.
+ */
+export type OptionSection = 'global' | 'stanza' | 'command-line';
+
+/** Groups for help output and the reference. */
+export type OptionCategory =
+  'general' | 'log' | 'repository' | 'stanza' | 'archive' | 'backup' | 'restore' | 'info';
+
+export const CATEGORY_TITLES: Readonly<Record<OptionCategory, string>> = {
+  general: 'General Options',
+  log: 'Log Options',
+  repository: 'Repository Options',
+  stanza: 'Stanza Options',
+  archive: 'Archive Options',
+  backup: 'Backup Options',
+  restore: 'Restore Options',
+  info: 'Info Options',
+};
+
+/** Indexed option groups: an entry `repo-path` with `indexed: 'repo'` becomes repo1-path .. repo4-path. */
+export const INDEX_GROUPS = {
+  pg: { prefix: 'pg', max: 1 },
+  repo: { prefix: 'repo', max: 4 },
+} as const;
+export type IndexGroup = keyof typeof INDEX_GROUPS;
+
+/** A default as written in the table: strings are parsed like user input (`'1MiB'`), the rest used as is. */
+export type DefaultValue = string | number | boolean;
+
+export interface NumericRange {
+  readonly min: number;
+  readonly max: number;
+}
+
+export interface OptionDef {
+  /** Name without index: `repo-path` stands for repo1-path .. repo4-path when `indexed` is set. */
+  readonly name: string;
+  readonly type: OptionType;
+  readonly section: OptionSection;
+  readonly category: OptionCategory;
+  readonly indexed?: IndexGroup;
+  /** Commands the option is valid for; elsewhere it is refused on the command line and ignored otherwise. */
+  readonly commands: readonly CommandName[];
+  /** Commands for which a value is required (when the option's `depend` is met). */
+  readonly required?: readonly CommandName[];
+  readonly default?: DefaultValue;
+  /** Defaults that differ by command (override `default`). */
+  readonly commandDefault?: Partial<Record<CommandName, DefaultValue>>;
+  /** Allowed values of an enum. */
+  readonly allowed?: readonly string[];
+  /** Allowed values that differ by command (override `allowed`). */
+  readonly commandAllowed?: Partial<Record<CommandName, readonly string[]>>;
+  /** Inclusive range of an integer, time (seconds) or size (bytes). */
+  readonly range?: NumericRange;
+  /** Default and range chosen by the value of another option (of the same index), e.g. compress-level by type. */
+  readonly byValueOf?: {
+    readonly option: string;
+    readonly default: Readonly<Record<string, number>>;
+    readonly range: Readonly<Record<string, NumericRange>>;
+  };
+  /** The option only applies when another option (of the same index) has one of these values. */
+  readonly depend?: { readonly option: string; readonly values: readonly string[] };
+  /** Extra check on string values; `description` says what is expected. */
+  readonly pattern?: { readonly regex: RegExp; readonly description: string };
+  /** For hash options: each value must be an absolute path. */
+  readonly hashValue?: 'path';
+  /** Never logged, and refused on the command line (where any user could read it in the process list). */
+  readonly secure?: boolean;
+  /** One line. */
+  readonly summary: string;
+  /** Longer help, shown by `pgstash help <command> <option>` and in the reference. */
+  readonly description?: string;
+}
+
+const REPO_COMMANDS = [
+  'archive-get',
+  'archive-push',
+  'backup',
+  'check',
+  'expire',
+  'info',
+  'restore',
+  'stanza-create',
+] as const satisfies readonly CommandName[];
+const ALL_COMMANDS = COMMAND_NAMES;
+const PG_COMMANDS = [
+  'archive-get',
+  'archive-push',
+  'backup',
+  'check',
+  'restore',
+  'stanza-create',
+] as const satisfies readonly CommandName[];
+const LOG_LEVELS = ['off', 'error', 'warn', 'info', 'detail', 'debug', 'trace'] as const;
+const RESTORE_TARGET_TYPES = ['time', 'lsn', 'xid', 'name'];
+
+/**
+ * The option table. An option another option depends on (`depend`, `byValueOf`) comes before it: values are
+ * resolved in this order.
+ */
+export const OPTIONS: readonly OptionDef[] = [
+  // General
+  {
+    name: 'config',
+    type: 'path',
+    section: 'command-line',
+    category: 'general',
+    commands: ALL_COMMANDS,
+    default: '/etc/pgstash/pgstash.conf',
+    summary: 'Path of the configuration file.',
+    description:
+      'A missing file is fine when it is the default; a file given with --config or PGSTASH_CONFIG must exist.',
+  },
+  {
+    name: 'stanza',
+    type: 'string',
+    section: 'command-line',
+    category: 'general',
+    commands: REPO_COMMANDS,
+    required: ['archive-get', 'archive-push', 'backup', 'check', 'expire', 'restore', 'stanza-create'],
+    pattern: {
+      regex: /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/,
+      description: 'letters, digits, _, . and -, not starting with . or -',
+    },
+    summary: 'Name of the stanza: one PostgreSQL cluster and its backups.',
+    description:
+      'The stanza names the [<stanza>] section of the config file and the directories of the cluster in every ' +
+      'repository. info without a stanza shows every stanza in the repository.',
+  },
+  {
+    name: 'buffer-size',
+    type: 'size',
+    section: 'global',
+    category: 'general',
+    commands: REPO_COMMANDS,
+    default: '1MiB',
+    range: { min: 16 * 1024, max: 16 * 1024 * 1024 },
+    summary: 'Size of the buffers used to copy files.',
+  },
+  {
+    name: 'compress-type',
+    type: 'enum',
+    section: 'global',
+    category: 'general',
+    commands: ['archive-push', 'backup'],
+    allowed: ['none', 'gz', 'lz4', 'zst'],
+    default: 'zst',
+    summary: 'Compression of files stored in the repository.',
+  },
+  {
+    name: 'compress-level',
+    type: 'integer',
+    section: 'global',
+    category: 'general',
+    commands: ['archive-push', 'backup'],
+    byValueOf: {
+      option: 'compress-type',
+      default: { gz: 6, lz4: 1, zst: 3 },
+      range: { gz: { min: 0, max: 9 }, lz4: { min: 0, max: 12 }, zst: { min: -7, max: 22 } },
+    },
+    summary: 'Compression level (the default depends on compress-type).',
+    description: 'Defaults: gz 6, lz4 1, zst 3. Allowed: gz 0 to 9, lz4 0 to 12, zst -7 to 22.',
+  },
+  {
+    name: 'lock-path',
+    type: 'path',
+    section: 'global',
+    category: 'general',
+    commands: REPO_COMMANDS,
+    default: '/tmp/pgstash',
+    summary: 'Directory for lock files.',
+  },
+  {
+    name: 'process-max',
+    type: 'integer',
+    section: 'global',
+    category: 'general',
+    commands: ['archive-get', 'archive-push', 'backup', 'restore'],
+    default: 1,
+    range: { min: 1, max: 999 },
+    summary: 'Maximum number of processes used to copy and compress files.',
+  },
+  // Log
+  {
+    name: 'log-level-console',
+    type: 'enum',
+    section: 'global',
+    category: 'log',
+    commands: ALL_COMMANDS,
+    allowed: LOG_LEVELS,
+    default: 'warn',
+    summary: 'Level of log messages written to standard output.',
+  },
+  {
+    name: 'log-level-file',
+    type: 'enum',
+    section: 'global',
+    category: 'log',
+    commands: ALL_COMMANDS,
+    allowed: LOG_LEVELS,
+    default: 'info',
+    summary: 'Level of log messages written to the log file.',
+  },
+  {
+    name: 'log-level-stderr',
+    type: 'enum',
+    section: 'global',
+    category: 'log',
+    commands: ALL_COMMANDS,
+    allowed: LOG_LEVELS,
+    default: 'off',
+    summary: 'Level of log messages written to standard error.',
+  },
+  {
+    name: 'log-path',
+    type: 'path',
+    section: 'global',
+    category: 'log',
+    commands: ALL_COMMANDS,
+    default: '/var/log/pgstash',
+    summary: 'Directory for log files.',
+  },
+  // Repository
+  {
+    name: 'repo',
+    type: 'integer',
+    section: 'command-line',
+    category: 'repository',
+    commands: ['archive-get', 'backup', 'expire', 'info', 'restore'],
+    range: { min: 1, max: INDEX_GROUPS.repo.max },
+    summary: 'Use only this repository (its index) instead of all configured ones.',
+  },
+  {
+    name: 'repo-type',
+    type: 'enum',
+    section: 'global',
+    category: 'repository',
+    indexed: 'repo',
+    commands: REPO_COMMANDS,
+    allowed: ['posix'],
+    default: 'posix',
+    summary: 'Type of storage of the repository.',
+    description: 'posix: a directory of a local or mounted filesystem.',
+  },
+  {
+    name: 'repo-path',
+    type: 'path',
+    section: 'global',
+    category: 'repository',
+    indexed: 'repo',
+    commands: REPO_COMMANDS,
+    summary: 'Path of the repository.',
+    description:
+      'A repository is configured when its path is set. Commands that use a repository need at least one.',
+  },
+  {
+    name: 'repo-cipher-type',
+    type: 'enum',
+    section: 'global',
+    category: 'repository',
+    indexed: 'repo',
+    commands: REPO_COMMANDS,
+    allowed: ['none', 'aes-256-gcm'],
+    default: 'none',
+    summary: 'Encryption of the repository.',
+  },
+  {
+    name: 'repo-cipher-pass',
+    type: 'string',
+    section: 'global',
+    category: 'repository',
+    indexed: 'repo',
+    commands: REPO_COMMANDS,
+    required: REPO_COMMANDS,
+    depend: { option: 'repo-cipher-type', values: ['aes-256-gcm'] },
+    secure: true,
+    summary: 'Passphrase of the repository encryption.',
+    description:
+      'Not allowed on the command line: set it in the config file (readable only by its owner) or in the ' +
+      'environment.',
+  },
+  {
+    name: 'repo-retention-full',
+    type: 'integer',
+    section: 'global',
+    category: 'repository',
+    indexed: 'repo',
+    commands: ['backup', 'expire'],
+    range: { min: 1, max: 9999999 },
+    summary: 'Number of full backups to keep.',
+    description: 'expire removes older full backups and the WAL that only they needed.',
+  },
+  // Stanza (PostgreSQL cluster)
+  {
+    name: 'pg-path',
+    type: 'path',
+    section: 'stanza',
+    category: 'stanza',
+    indexed: 'pg',
+    commands: PG_COMMANDS,
+    required: ['backup', 'check', 'restore', 'stanza-create'],
+    summary: 'Data directory of the PostgreSQL cluster.',
+  },
+  {
+    name: 'pg-host',
+    type: 'string',
+    section: 'stanza',
+    category: 'stanza',
+    indexed: 'pg',
+    commands: PG_COMMANDS,
+    summary: 'Host name of PostgreSQL for a TCP connection (default: the Unix socket).',
+  },
+  {
+    name: 'pg-port',
+    type: 'integer',
+    section: 'stanza',
+    category: 'stanza',
+    indexed: 'pg',
+    commands: PG_COMMANDS,
+    default: 5432,
+    range: { min: 1, max: 65535 },
+    summary: 'Port of PostgreSQL.',
+  },
+  {
+    name: 'pg-socket-path',
+    type: 'path',
+    section: 'stanza',
+    category: 'stanza',
+    indexed: 'pg',
+    commands: PG_COMMANDS,
+    summary: 'Directory of the PostgreSQL Unix socket (default: the client library default).',
+  },
+  {
+    name: 'pg-user',
+    type: 'string',
+    section: 'stanza',
+    category: 'stanza',
+    indexed: 'pg',
+    commands: PG_COMMANDS,
+    summary: 'User to connect to PostgreSQL as (default: the operating system user).',
+  },
+  {
+    name: 'pg-database',
+    type: 'string',
+    section: 'stanza',
+    category: 'stanza',
+    indexed: 'pg',
+    commands: PG_COMMANDS,
+    default: 'postgres',
+    summary: 'Database to connect to.',
+  },
+  // Archive
+  {
+    name: 'archive-timeout',
+    type: 'time',
+    section: 'global',
+    category: 'archive',
+    commands: ['archive-get', 'archive-push', 'backup', 'check'],
+    default: 60,
+    range: { min: 0.1, max: 86400 },
+    summary: 'Seconds to wait for WAL to reach the archive.',
+  },
+  // Backup
+  {
+    name: 'archive-check',
+    type: 'boolean',
+    section: 'global',
+    category: 'backup',
+    commands: ['backup'],
+    default: true,
+    summary: 'Check that the WAL needed to make the backup consistent is in the archive.',
+  },
+  {
+    name: 'archive-copy',
+    type: 'boolean',
+    section: 'global',
+    category: 'backup',
+    commands: ['backup'],
+    default: false,
+    summary: 'Copy the WAL needed to make the backup consistent into the backup itself.',
+  },
+  {
+    name: 'start-fast',
+    type: 'boolean',
+    section: 'global',
+    category: 'backup',
+    commands: ['backup'],
+    default: false,
+    summary: 'Force a checkpoint so the backup starts at once.',
+  },
+  {
+    name: 'delta',
+    type: 'boolean',
+    section: 'global',
+    category: 'backup',
+    commands: ['backup', 'restore'],
+    default: false,
+    summary: 'Compare checksums to copy only files that changed.',
+  },
+  {
+    name: 'type',
+    type: 'enum',
+    section: 'global',
+    category: 'backup',
+    commands: ['backup', 'restore'],
+    commandAllowed: {
+      backup: ['full', 'diff', 'incr'],
+      restore: ['default', 'immediate', 'time', 'lsn', 'xid', 'name', 'standby', 'preserve'],
+    },
+    commandDefault: { backup: 'full', restore: 'default' },
+    summary: 'Backup type, or restore (recovery) type.',
+    description:
+      'backup: full copies every file; diff and incr copy what changed since the last full or any backup. ' +
+      'restore: default recovers to the end of the WAL stream; immediate stops as soon as the backup is ' +
+      'consistent; time, lsn, xid and name stop at --target; standby writes standby.signal; preserve keeps ' +
+      'the existing recovery settings.',
+  },
+  // Restore
+  {
+    name: 'force',
+    type: 'boolean',
+    section: 'global',
+    category: 'restore',
+    commands: ['restore'],
+    default: false,
+    summary: 'Restore into a data directory that is not empty.',
+  },
+  {
+    name: 'set',
+    type: 'string',
+    section: 'global',
+    category: 'restore',
+    commands: ['info', 'restore'],
+    commandDefault: { restore: 'latest' },
+    pattern: {
+      regex: /^(latest|\d{8}-\d{6}F(_\d{8}-\d{6}[DI])?)$/,
+      description: "'latest' or a backup label such as 20261121-101500F",
+    },
+    summary: 'Backup set (label) to restore or show.',
+  },
+  {
+    name: 'target',
+    type: 'string',
+    section: 'global',
+    category: 'restore',
+    commands: ['restore'],
+    required: ['restore'],
+    depend: { option: 'type', values: RESTORE_TARGET_TYPES },
+    summary: 'Recovery target: a time, LSN, transaction id or restore point name, according to --type.',
+  },
+  {
+    name: 'target-action',
+    type: 'enum',
+    section: 'global',
+    category: 'restore',
+    commands: ['restore'],
+    depend: { option: 'type', values: ['immediate', ...RESTORE_TARGET_TYPES] },
+    allowed: ['pause', 'promote', 'shutdown'],
+    default: 'pause',
+    summary: 'What PostgreSQL does when it reaches the recovery target.',
+  },
+  {
+    name: 'target-exclusive',
+    type: 'boolean',
+    section: 'global',
+    category: 'restore',
+    commands: ['restore'],
+    depend: { option: 'type', values: ['time', 'lsn', 'xid'] },
+    default: false,
+    summary: 'Stop just before the recovery target instead of just after it.',
+  },
+  {
+    name: 'target-timeline',
+    type: 'string',
+    section: 'global',
+    category: 'restore',
+    commands: ['restore'],
+    pattern: {
+      regex: /^(current|latest|[1-9]\d*|0[xX][0-9a-fA-F]+)$/,
+      description: "'current', 'latest' or a timeline number",
+    },
+    summary: 'Timeline to recover along (default: PostgreSQL chooses, latest).',
+  },
+  {
+    name: 'recovery-option',
+    type: 'hash',
+    section: 'global',
+    category: 'restore',
+    commands: ['restore'],
+    summary: 'A PostgreSQL recovery setting to write, as key=value (repeatable).',
+    description: 'For example recovery-option=primary_conninfo=host=primary user=replicator',
+  },
+  {
+    name: 'tablespace-map',
+    type: 'hash',
+    section: 'global',
+    category: 'restore',
+    commands: ['restore'],
+    hashValue: 'path',
+    summary: 'Restore a tablespace elsewhere, as name=path (repeatable).',
+  },
+  {
+    name: 'tablespace-map-all',
+    type: 'path',
+    section: 'global',
+    category: 'restore',
+    commands: ['restore'],
+    summary: 'Restore every tablespace under this directory.',
+  },
+  // Info
+  {
+    name: 'output',
+    type: 'enum',
+    section: 'global',
+    category: 'info',
+    commands: ['info'],
+    allowed: ['text', 'json'],
+    default: 'text',
+    summary: 'Output format.',
+  },
+];

@@ -1,0 +1,417 @@
+// Resolves the configuration of one run: command line > environment > config file sections > defaults.
+import { PgStashError } from '../common/errors.js';
+import { parseCommandLine } from './argv.js';
+import type { CommandLineOption, ParsedCommandLine } from './argv.js';
+import { checkConfigKeys, readConfigFile } from './config-file.js';
+import type { ConfigFile } from './config-file.js';
+import { INDEX_GROUPS } from './definition.js';
+import type { CommandDef, CommandName, OptionType } from './definition.js';
+import {
+  CONCRETE_OPTIONS,
+  envName,
+  findCommand,
+  findDefinition,
+  findOption,
+  relatedOption,
+  validFor,
+} from './options.js';
+import type { ConcreteOption } from './options.js';
+import { Resolver, joinOr, readEnvironment } from './resolve.js';
+import type { RawValue, Resolved } from './resolve.js';
+
+export type OptionSource = 'command-line' | 'environment' | 'config' | 'default';
+
+export interface RepoOptions {
+  readonly index: number;
+  readonly type: 'posix';
+  readonly path: string;
+  readonly cipherType: 'none' | 'aes-256-gcm';
+  readonly cipherPass?: string;
+  readonly retentionFull?: number;
+}
+
+export interface PgOptions {
+  readonly index: number;
+  readonly path?: string;
+  readonly port: number;
+  readonly socketPath?: string;
+  readonly host?: string;
+  readonly user?: string;
+  readonly database: string;
+}
+
+export interface LoadedConfig {
+  /** e.g. 'archive-push'; 'help' and 'version' too. */
+  readonly command: CommandName;
+  /** Positional command arguments. */
+  readonly args: readonly string[];
+  /** For `pgstash help archive-push` and `pgstash archive-push --help`. */
+  readonly helpTopic?: string | undefined;
+  /** Problems that do not stop the command, for the caller to log. */
+  readonly warnings: readonly string[];
+  /** Set by any source other than the default. */
+  has(name: string): boolean;
+  /** Where the value came from; undefined when the option has no value. */
+  source(name: string): OptionSource | undefined;
+  /** string, path and enum options. */
+  str(name: string): string | undefined;
+  /** integer, time (seconds) and size (bytes) options. */
+  num(name: string): number | undefined;
+  bool(name: string): boolean;
+  list(name: string): readonly string[];
+  map(name: string): Readonly<Record<string, string>>;
+  /** Throws optionRequired (37) naming the option when it has no value. */
+  requireStr(name: string): string;
+  /** repoN groups with repoN-path set, ascending. */
+  readonly repos: readonly RepoOptions[];
+  /** pg1. */
+  readonly pg: PgOptions;
+  /**
+   * Options to pass on to a child pgstash running `command` (default archive-get, for restore_command): the config
+   * path and the options valid for that command that were set on the command line or in the environment (the child
+   * reads the same config file). Secure options are never included, nor the stanza: the caller names it, e.g.
+   * `[...passThrough(), '--stanza=main', 'archive-get']`. Not shell-quoted.
+   */
+  passThrough(command?: CommandName): string[];
+}
+
+const DEFAULT_CONFIG = '/etc/pgstash/pgstash.conf';
+
+/** Where a missing option can be set, for hints. */
+function whereToSet(option: ConcreteOption, stanza: string | undefined): string {
+  const places: string[] = [];
+  if (option.def.secure !== true) places.push(`--${option.name}`);
+  places.push(`${envName(option.name)} in the environment`);
+  if (option.def.section !== 'command-line') {
+    const section = option.def.section === 'stanza' ? (stanza ?? '<stanza>') : 'global';
+    places.push(`${option.name} in the [${section}] section of the config file`);
+  }
+  return `set ${joinOr(places)}`;
+}
+
+/** The command to run, its arguments and help topic, from what the command line gives. */
+function selectCommand(line: ParsedCommandLine): { command: CommandDef; args: readonly string[] } {
+  let name = line.command;
+  let args = line.args;
+  if (line.help) {
+    args = name === undefined || name === 'help' ? args : [name];
+    name = 'help';
+  } else if (line.version) {
+    name = 'version';
+    args = [];
+  }
+  if (name === undefined) {
+    throw new PgStashError('commandRequired', 'no command given', {
+      hint: "run 'pgstash help' to list the commands",
+    });
+  }
+  const command = findCommand(name);
+  if (command === undefined) {
+    throw new PgStashError('commandInvalid', `invalid command '${name}'`, {
+      hint: "run 'pgstash help' to list the commands",
+    });
+  }
+  return { command, args };
+}
+
+function checkArguments(command: CommandDef, args: readonly string[]): void {
+  const usage = `usage: pgstash [options] ${command.name}${command.args
+    .map((arg) => (arg.optional === true ? ` [${arg.name}]` : ` <${arg.name}>`))
+    .join('')}`;
+  const missing = command.args.slice(args.length).filter((arg) => arg.optional !== true);
+  if (missing.length > 0) {
+    throw new PgStashError(
+      'paramRequired',
+      `command '${command.name}' requires ${missing.map((arg) => `<${arg.name}>`).join(' ')}`,
+      { hint: usage },
+    );
+  }
+  const extra = args[command.args.length];
+  if (extra !== undefined) {
+    throw new PgStashError('paramInvalid', `extra argument '${extra}' for command '${command.name}'`, {
+      hint: usage,
+    });
+  }
+  if (command.name !== 'help') return;
+  const [topic, optionName] = args;
+  const helped = topic === undefined ? undefined : findCommand(topic);
+  if (topic !== undefined && helped === undefined) {
+    throw new PgStashError('commandInvalid', `invalid command '${topic}'`, {
+      hint: "run 'pgstash help' to list the commands",
+    });
+  }
+  if (helped !== undefined && optionName !== undefined) {
+    const def = findOption(optionName)?.def ?? findDefinition(optionName);
+    if (def === undefined || !validFor(def, helped.name)) {
+      throw new PgStashError('optionInvalid', `invalid option '${optionName}' for command '${helped.name}'`, {
+        hint: `run 'pgstash help ${helped.name}' to list its options`,
+      });
+    }
+  }
+}
+
+function optionOrAssert(name: string, types: readonly OptionType[], accessor: string): ConcreteOption {
+  const option = findOption(name);
+  if (option === undefined) throw new PgStashError('assert', `option '${name}' does not exist`);
+  if (!types.includes(option.def.type)) {
+    throw new PgStashError(
+      'assert',
+      `option '${name}' is ${option.def.type}: it cannot be read with ${accessor}()`,
+    );
+  }
+  return option;
+}
+
+const ANY_TYPE: readonly OptionType[] = [
+  'boolean',
+  'string',
+  'integer',
+  'time',
+  'size',
+  'enum',
+  'list',
+  'hash',
+  'path',
+];
+
+/** The resolved configuration; options not valid for the command read as unset. */
+class Config implements LoadedConfig {
+  readonly command: CommandName;
+  readonly args: readonly string[];
+  readonly helpTopic: string | undefined;
+  readonly warnings: readonly string[];
+  readonly repos: readonly RepoOptions[];
+  readonly pg: PgOptions;
+  readonly #values: ReadonlyMap<string, Resolved>;
+  readonly #configNegated: boolean;
+
+  constructor(
+    command: CommandName,
+    state: {
+      args: readonly string[];
+      values: ReadonlyMap<string, Resolved>;
+      warnings: readonly string[];
+      configNegated: boolean;
+    },
+  ) {
+    this.command = command;
+    this.args = Object.freeze([...state.args]);
+    this.helpTopic = command === 'help' ? state.args[0] : undefined;
+    this.warnings = Object.freeze([...state.warnings]);
+    this.#values = state.values;
+    this.#configNegated = state.configNegated;
+    this.repos = Object.freeze(this.#repos());
+    this.pg = Object.freeze(this.#pg(1));
+  }
+
+  has(name: string): boolean {
+    optionOrAssert(name, ANY_TYPE, 'has');
+    const source = this.#values.get(name)?.source;
+    return source !== undefined && source !== 'default';
+  }
+
+  source(name: string): OptionSource | undefined {
+    optionOrAssert(name, ANY_TYPE, 'source');
+    return this.#values.get(name)?.source;
+  }
+
+  str(name: string): string | undefined {
+    optionOrAssert(name, ['string', 'path', 'enum'], 'str');
+    return this.#values.get(name)?.value as string | undefined;
+  }
+
+  num(name: string): number | undefined {
+    optionOrAssert(name, ['integer', 'time', 'size'], 'num');
+    return this.#values.get(name)?.value as number | undefined;
+  }
+
+  bool(name: string): boolean {
+    optionOrAssert(name, ['boolean'], 'bool');
+    return this.#values.get(name)?.value === true;
+  }
+
+  list(name: string): readonly string[] {
+    optionOrAssert(name, ['list'], 'list');
+    return (this.#values.get(name)?.value as readonly string[] | undefined) ?? [];
+  }
+
+  map(name: string): Readonly<Record<string, string>> {
+    optionOrAssert(name, ['hash'], 'map');
+    return (this.#values.get(name)?.value as Readonly<Record<string, string>> | undefined) ?? {};
+  }
+
+  requireStr(name: string): string {
+    const value = this.str(name);
+    if (value !== undefined) return value;
+    const option = optionOrAssert(name, ['string', 'path', 'enum'], 'requireStr');
+    throw new PgStashError('optionRequired', `${name} option required`, {
+      hint: whereToSet(option, this.#values.get('stanza')?.value as string | undefined),
+    });
+  }
+
+  passThrough(command: CommandName = 'archive-get'): string[] {
+    const result: string[] = [];
+    if (this.#configNegated) result.push('--no-config');
+    for (const option of CONCRETE_OPTIONS) {
+      const resolved = this.#values.get(option.name);
+      if (resolved === undefined || !validFor(option.def, command)) continue;
+      if (option.def.secure === true || option.name === 'stanza') continue;
+      if (resolved.reset) {
+        result.push(`--reset-${option.name}`);
+        continue;
+      }
+      if (resolved.source !== 'command-line' && resolved.source !== 'environment') continue;
+      const { value } = resolved;
+      if (typeof value === 'boolean') result.push(value ? `--${option.name}` : `--no-${option.name}`);
+      else if (Array.isArray(value))
+        for (const item of value as string[]) result.push(`--${option.name}=${item}`);
+      else if (typeof value === 'object') {
+        for (const [key, item] of Object.entries(value)) result.push(`--${option.name}=${key}=${item}`);
+      } else result.push(`--${option.name}=${value}`);
+    }
+    return result;
+  }
+
+  #repos(): RepoOptions[] {
+    const repos: RepoOptions[] = [];
+    for (let index = 1; index <= INDEX_GROUPS.repo.max; index++) {
+      const value = (name: string) => this.#values.get(`repo${index}-${name}`)?.value;
+      const path = value('path') as string | undefined;
+      if (path === undefined) continue;
+      const cipherPass = value('cipher-pass') as string | undefined;
+      const retentionFull = value('retention-full') as number | undefined;
+      repos.push({
+        index,
+        type: (value('type') as RepoOptions['type'] | undefined) ?? 'posix',
+        path,
+        cipherType: (value('cipher-type') as RepoOptions['cipherType'] | undefined) ?? 'none',
+        ...(cipherPass === undefined ? {} : { cipherPass }),
+        ...(retentionFull === undefined ? {} : { retentionFull }),
+      });
+    }
+    return repos;
+  }
+
+  #pg(index: number): PgOptions {
+    const value = (name: string) => this.#values.get(`pg${index}-${name}`)?.value;
+    const optional = (key: keyof PgOptions, name: string) => {
+      const found = value(name);
+      return found === undefined ? {} : { [key]: found as string };
+    };
+    return {
+      index,
+      port: (value('port') as number | undefined) ?? 5432,
+      database: (value('database') as string | undefined) ?? 'postgres',
+      ...optional('path', 'path'),
+      ...optional('socketPath', 'socket-path'),
+      ...optional('host', 'host'),
+      ...optional('user', 'user'),
+    };
+  }
+}
+
+/** Required options, checked after every value is known: stanza first, then repositories, then the rest. */
+function checkRequired(command: CommandDef, values: ReadonlyMap<string, Resolved>): void {
+  const stanza = values.get('stanza')?.value as string | undefined;
+  const missing = (option: ConcreteOption, reason?: string): never => {
+    const where = whereToSet(option, stanza);
+    throw new PgStashError('optionRequired', `${option.name} option required`, {
+      hint: reason === undefined ? where : `${reason}: ${where}`,
+    });
+  };
+  const requiredHere = (option: ConcreteOption) =>
+    validFor(option.def, command.name) && option.def.required?.includes(command.name) === true;
+
+  const stanzaOption = findOption('stanza');
+  if (stanzaOption !== undefined && requiredHere(stanzaOption) && stanza === undefined) missing(stanzaOption);
+
+  const configured = new Set<number>();
+  if (command.repo) {
+    for (let index = 1; index <= INDEX_GROUPS.repo.max; index++) {
+      const group = CONCRETE_OPTIONS.filter(
+        (option) => option.def.indexed === 'repo' && option.index === index,
+      );
+      const path = group.find((option) => option.def.name === 'repo-path');
+      if (path !== undefined && values.has(path.name)) {
+        configured.add(index);
+        continue;
+      }
+      const set = group.filter((option) => (values.get(option.name)?.source ?? 'default') !== 'default');
+      if (path !== undefined && set.length > 0) {
+        missing(
+          path,
+          `${set.map((option) => option.name).join(', ')} ${set.length === 1 ? 'is' : 'are'} set`,
+        );
+      }
+    }
+    const first = findOption('repo1-path');
+    if (configured.size === 0 && first !== undefined) missing(first, `'${command.name}' needs a repository`);
+    const selected = values.get('repo');
+    if (selected !== undefined && !configured.has(selected.value as number)) {
+      throw new PgStashError(
+        'optionInvalidValue',
+        `'${String(selected.value)}' is not valid for 'repo' option: repo${String(selected.value)}-path is not set`,
+        { hint: `configured repositories: ${[...configured].map((index) => `repo${index}`).join(', ')}` },
+      );
+    }
+  }
+
+  for (const option of CONCRETE_OPTIONS) {
+    if (option.name === 'stanza' || !requiredHere(option) || values.has(option.name)) continue;
+    if (option.def.indexed === 'repo' && (option.index === undefined || !configured.has(option.index)))
+      continue;
+    const depend = option.def.depend;
+    if (depend === undefined) {
+      missing(option);
+      continue;
+    }
+    const related = relatedOption(option, depend.option);
+    const value = related === undefined ? undefined : values.get(related.name)?.value;
+    if (value !== undefined && depend.values.includes(String(value))) {
+      missing(option, `${related?.name ?? depend.option} is '${String(value)}'`);
+    }
+  }
+}
+
+/**
+ * Loads the configuration for one run from argv (without the node and script paths) and the environment.
+ * Synchronous and light: archive-push runs it for every WAL file. help and version read only the command line.
+ */
+export function loadConfig(
+  argv: readonly string[],
+  environment: Readonly<Record<string, string | undefined>>,
+): LoadedConfig {
+  const line = parseCommandLine(argv);
+  const { command, args } = selectCommand(line);
+  checkArguments(command, args);
+
+  // Options on the command line must be valid for the command; help and version ignore the ones they do not take
+  // so that `pgstash backup --stanza=main --help` works.
+  const cliOptions = new Map<string, CommandLineOption>();
+  for (const [name, entry] of line.options) {
+    if (validFor(entry.option.def, command.name)) cliOptions.set(name, entry);
+    else if (command.readsConfig) {
+      throw new PgStashError('optionInvalid', `option '${name}' not valid for command '${command.name}'`, {
+        hint: `run 'pgstash help ${command.name}' to list its options`,
+      });
+    }
+  }
+  const cli: ParsedCommandLine = { ...line, options: cliOptions };
+
+  const env = command.readsConfig ? readEnvironment(environment) : new Map<string, RawValue>();
+  const configNegated = cliOptions.get('config')?.negated === true;
+  let file: ConfigFile | undefined;
+  const warnings: string[] = [];
+  if (command.readsConfig && !configNegated) {
+    const configOption = findOption('config');
+    const resolver = new Resolver(command.name, { line: cli, env, file: undefined });
+    const given = configOption === undefined ? undefined : resolver.resolveOne(configOption);
+    const path = (given?.value as string | undefined) ?? DEFAULT_CONFIG;
+    file = readConfigFile(path, { required: given !== undefined && given.source !== 'default' });
+    if (file !== undefined) warnings.push(...file.warnings, ...checkConfigKeys(file));
+  }
+
+  const values = new Resolver(command.name, { line: cli, env, file }).resolveAll();
+  if (command.readsConfig) checkRequired(command, values);
+  return new Config(command.name, { args, values, warnings, configNegated });
+}
