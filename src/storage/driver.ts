@@ -31,18 +31,24 @@ export interface WriteOptions {
 }
 
 /**
- * A storage backend. Paths are relative to the driver's root, '/'-separated, without a leading '/'.
+ * A storage backend. Paths are relative to the driver's root, '/'-separated, without a leading '/' and without
+ * empty, '.' or '..' parts (such a path is rejected with paramInvalid); '' is the root itself.
  *
  * Behaviour every implementation guarantees (the conformance suite in test/conformance checks it):
- * - `info` of a missing path resolves to undefined.
- * - `list` of a missing path yields nothing; it yields direct children only, in no defined order.
- * - `openRead` of a missing file resolves to undefined.
- * - `openWrite` returns a stream whose data is visible under `path` only after it emits 'finish'
- *   (or `close` for object stores once the upload is committed); destroying it with an error aborts the write
- *   and leaves nothing at `path` (an earlier version of the file, if any, stays untouched).
- * - `remove` of a missing file succeeds; `removeTree` of a missing path succeeds.
- * - Errors are PgStashError (fileOpen, fileRead, fileWrite, pathCreate, access, service ...), translated once,
- *   inside the driver.
+ * - `info` of a missing path resolves to undefined. It does not follow a symlink (type 'link'). A directory has
+ *   type 'path' where capabilities.path; an object store may resolve a mere prefix to undefined.
+ * - `list` of a missing path yields nothing; it yields direct children only (directories as type 'path'), in no
+ *   defined order, and never an in-progress write.
+ * - `openRead` of a missing file resolves to undefined; `offset`/`limit` select a byte range (past the end: empty).
+ * - `openWrite` returns a stream whose data becomes visible under `path`, whole, only when the write is committed,
+ *   and every driver commits inside the stream's `_final`: so 'finish' (and `await pipeline(...)`) means the data
+ *   is durable and visible. Destroying the stream before that (with or without an error) aborts the write and
+ *   leaves nothing at `path`; an earlier version of the file, if any, stays untouched until the commit replaces it.
+ *   Missing parents are created unless `createParent` is false, which makes a missing parent a pathMissing error.
+ * - `move` creates the parent of `to` if needed; a missing `from` is a fileMissing error.
+ * - `remove` of a missing file succeeds; `removeTree` of a missing path succeeds (and of a file removes it).
+ * - Errors are PgStashError (fileOpen, fileRead, fileWrite, pathCreate, pathMissing, access, service ...),
+ *   translated once, inside the driver, and their messages name the full location (absolute path or URL).
  */
 export interface Driver {
   readonly capabilities: Capabilities;

@@ -1,0 +1,64 @@
+// Opens the storage driver for a repository: the one place that maps a repository type to its driver module.
+import { stat } from 'node:fs/promises';
+
+import { errnoOf, fail, messageOf } from '../common/errors.js';
+import type { Driver } from './driver.js';
+
+/** Where a repository lives: its type (repo-type) and path (repo-path). */
+export interface RepoLocation {
+  readonly type: string;
+  readonly path: string;
+}
+
+export interface OpenStorageOptions {
+  /**
+   * Fail with pathMissing (73) when the repository path does not exist. Commands that only read the repository
+   * (info, archive-get, restore, verify) ask for this; commands that create it (stanza-create, and writes in
+   * general, which create missing directories) do not, so a missing path is not an error by default. A path that
+   * exists but is not a directory is always an error.
+   */
+  readonly mustExist?: boolean;
+}
+
+/**
+ * Returns the driver for `repo`. Driver modules are imported lazily so that a command pays only for the driver
+ * it uses (cloud SDKs cost 50-150 ms to load, which matters to archive-push and archive-get).
+ *
+ * Only 'posix' exists so far; any other type fails with featureNotSupported (67).
+ */
+export async function openStorage(repo: RepoLocation, options?: OpenStorageOptions): Promise<Driver> {
+  switch (repo.type) {
+    case 'posix': {
+      const { PosixDriver } = await import('./posix.js');
+      const driver = new PosixDriver(repo.path);
+      await checkPosixPath(driver.location, options?.mustExist ?? false);
+      return driver;
+    }
+    default:
+      return fail('featureNotSupported', `repository type '${repo.type}' is not supported`, {
+        hint: "use repo-type 'posix'",
+      });
+  }
+}
+
+async function checkPosixPath(path: string, mustExist: boolean): Promise<void> {
+  let isDirectory: boolean;
+  try {
+    // stat, not lstat: a repository path may well be a symlink to another disk.
+    isDirectory = (await stat(path)).isDirectory();
+  } catch (error) {
+    const code = errnoOf(error);
+    if (code === 'ENOENT') {
+      if (!mustExist) return;
+      fail('pathMissing', `repository path '${path}' does not exist`, {
+        hint: 'check repo-path, or run stanza-create to create the repository',
+      });
+    }
+    if (code === 'ENOTDIR')
+      fail('pathMissing', `repository path '${path}' does not exist: a parent is a file`);
+    // Node's message repeats the path and syscall; keep only the description ('permission denied').
+    const reason = /^E[A-Z0-9]+: ([^,]+)/.exec(messageOf(error))?.[1] ?? messageOf(error);
+    return fail('fileOpen', `unable to open repository path '${path}': ${reason}`, { cause: error });
+  }
+  if (!isDirectory) fail('pathMissing', `repository path '${path}' is not a directory`);
+}

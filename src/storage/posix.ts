@@ -1,0 +1,438 @@
+// The posix storage driver: a repository on a local or mounted filesystem, with atomic, durable writes.
+import { randomBytes } from 'node:crypto';
+import { chmod, lstat, mkdir, open, opendir, rename, rm, unlink, type FileHandle } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
+import { basename, dirname, isAbsolute, join, normalize } from 'node:path';
+import { Readable, Writable } from 'node:stream';
+
+import { errnoOf, fail, messageOf, PgStashError, type ErrorKind } from '../common/errors.js';
+import type { Capabilities, Driver, StorageInfo, WriteOptions } from './driver.js';
+
+/**
+ * Suffix of in-progress writes. `list` hides such names and the driver refuses to create them, so a temporary file
+ * can never be mistaken for (or collide with) a repository file. A random part before the suffix keeps two
+ * concurrent writers of the same path apart.
+ */
+export const TEMP_SUFFIX = '.pgstash.tmp';
+
+/** Size of the write coalescing buffer and of each read: large I/O, few syscalls. */
+const IO_SIZE = 1024 * 1024;
+
+const DEFAULT_FILE_MODE = 0o640;
+const DEFAULT_PATH_MODE = 0o750;
+
+const CAPABILITIES: Capabilities = { path: true, atomicWrite: true, atomicMove: true };
+
+/** The libuv description of a system error ('permission denied'), or the whole message for other errors. */
+function reasonOf(error: unknown): string {
+  const message = messageOf(error);
+  return /^E[A-Z0-9]+: ([^,]+)/.exec(message)?.[1] ?? message;
+}
+
+/** Wrap an error once, keeping PgStashErrors that a deeper call already translated. */
+function translate(kind: ErrorKind, message: string, error: unknown): PgStashError {
+  if (error instanceof PgStashError) return error;
+  return new PgStashError(kind, `${message}: ${reasonOf(error)}`, { cause: error });
+}
+
+function isMissing(error: unknown): boolean {
+  const code = errnoOf(error);
+  // ENOTDIR: a component of the path is a file, so the path cannot exist (as on an object store).
+  return code === 'ENOENT' || code === 'ENOTDIR';
+}
+
+/** fsync a directory so that a rename or create in it survives a crash. */
+async function syncPath(path: string): Promise<void> {
+  const handle = await open(path, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+function toInfo(name: string, stats: Stats): StorageInfo | undefined {
+  const type = stats.isFile()
+    ? 'file'
+    : stats.isDirectory()
+      ? 'path'
+      : stats.isSymbolicLink()
+        ? 'link'
+        : undefined;
+  // Sockets, fifos and devices never belong in a repository; they are not reported.
+  if (type === undefined) return undefined;
+  return { name, type, size: stats.size, mtimeMs: Math.trunc(stats.mtimeMs), mode: stats.mode & 0o7777 };
+}
+
+function checkRange(value: number | undefined, name: string): void {
+  if (value !== undefined && (!Number.isSafeInteger(value) || value < 0)) {
+    fail('paramInvalid', `read ${name} '${value}' must be a non-negative integer`);
+  }
+}
+
+/** Stores files under `root`; see Driver for the behaviour every method guarantees. */
+export class PosixDriver implements Driver {
+  readonly capabilities = CAPABILITIES;
+  readonly location: string;
+  readonly #fileMode: number;
+  readonly #pathMode: number;
+
+  /**
+   * @param root absolute path of the storage root; it need not exist yet (writes create it).
+   * @param options.fileMode mode of new files (default 0o640), applied whatever the umask.
+   * @param options.pathMode mode of new directories (default 0o750), applied whatever the umask.
+   */
+  constructor(root: string, options?: { fileMode?: number; pathMode?: number }) {
+    if (!isAbsolute(root)) fail('paramInvalid', `storage path '${root}' must be absolute`);
+    this.location = normalize(root).replace(/(.)\/$/, '$1');
+    this.#fileMode = options?.fileMode ?? DEFAULT_FILE_MODE;
+    this.#pathMode = options?.pathMode ?? DEFAULT_PATH_MODE;
+  }
+
+  async info(path: string): Promise<StorageInfo | undefined> {
+    const absolute = this.#resolve(path);
+    let stats: Stats;
+    try {
+      stats = await lstat(absolute);
+    } catch (error) {
+      if (isMissing(error)) return undefined;
+      throw translate('fileOpen', `unable to get info for '${absolute}'`, error);
+    }
+    return toInfo(path, stats);
+  }
+
+  async *list(path: string, options?: { prefix?: string }): AsyncIterable<StorageInfo> {
+    const absolute = this.#resolve(path);
+    const prefix = options?.prefix ?? '';
+    let directory;
+    try {
+      directory = await opendir(absolute, { bufferSize: 256 });
+    } catch (error) {
+      if (isMissing(error)) return;
+      throw translate('fileOpen', `unable to list '${absolute}'`, error);
+    }
+    // Iterating a Dir closes it at the end, on error, and when the consumer stops early.
+    try {
+      for await (const entry of directory) {
+        if (!entry.name.startsWith(prefix) || entry.name.endsWith(TEMP_SUFFIX)) continue;
+        let stats: Stats;
+        try {
+          stats = await lstat(join(absolute, entry.name));
+        } catch (error) {
+          // Removed between readdir and lstat: it is simply no longer there.
+          if (isMissing(error)) continue;
+          throw error;
+        }
+        const info = toInfo(entry.name, stats);
+        if (info !== undefined) yield info;
+      }
+    } catch (error) {
+      throw translate('fileOpen', `unable to list '${absolute}'`, error);
+    }
+  }
+
+  async openRead(path: string, options?: { offset?: number; limit?: number }): Promise<Readable | undefined> {
+    const absolute = this.#resolve(path);
+    checkRange(options?.offset, 'offset');
+    checkRange(options?.limit, 'limit');
+    let handle: FileHandle;
+    try {
+      handle = await open(absolute, 'r');
+    } catch (error) {
+      if (isMissing(error)) return undefined;
+      throw translate('fileOpen', `unable to open '${absolute}' for read`, error);
+    }
+    let size: number;
+    try {
+      const stats = await handle.stat();
+      // open() succeeds on a directory; reading it would fail later with a less useful message.
+      if (stats.isDirectory()) fail('fileOpen', `unable to open '${absolute}' for read: is a directory`);
+      size = stats.size;
+    } catch (error) {
+      await handle.close();
+      throw translate('fileOpen', `unable to open '${absolute}' for read`, error);
+    }
+    const offset = options?.offset ?? 0;
+    const end = options?.limit === undefined ? Infinity : offset + options.limit;
+    return new PosixReadStream(handle, { path: absolute, offset, end, sizeHint: size });
+  }
+
+  async openWrite(path: string, options?: WriteOptions): Promise<Writable> {
+    const target = this.#resolve(path, { write: true });
+    if (target === this.location) fail('paramInvalid', `unable to write '${target}': it is the storage root`);
+    const directory = dirname(target);
+    const temp = join(directory, `${basename(target)}.${randomBytes(6).toString('hex')}${TEMP_SUFFIX}`);
+    const mode = options?.mode ?? this.#fileMode;
+    const sync = options?.sync ?? true;
+
+    let handle: FileHandle;
+    try {
+      try {
+        handle = await open(temp, 'wx', mode);
+      } catch (error) {
+        if (errnoOf(error) !== 'ENOENT') throw error;
+        if (options?.createParent === false) {
+          fail('pathMissing', `unable to write '${target}': parent path '${directory}' does not exist`);
+        }
+        await this.#makePath(directory, sync);
+        handle = await open(temp, 'wx', mode);
+      }
+    } catch (error) {
+      throw translate('fileWrite', `unable to write '${target}'`, error);
+    }
+    try {
+      // The mode given to open() is reduced by the umask; fchmod is not.
+      await handle.chmod(mode);
+    } catch (error) {
+      await handle.close();
+      await rm(temp, { force: true });
+      throw translate('fileWrite', `unable to write '${target}'`, error);
+    }
+    return new PosixWriteStream(handle, { temp, target, sync });
+  }
+
+  async move(from: string, to: string): Promise<void> {
+    const source = this.#resolve(from);
+    const target = this.#resolve(to, { write: true });
+    const message = `unable to move '${source}' to '${target}'`;
+    try {
+      try {
+        await rename(source, target);
+      } catch (error) {
+        if (errnoOf(error) !== 'ENOENT') throw error;
+        // ENOENT is either a missing source or a missing target parent: only the second can be repaired.
+        if ((await this.info(from)) === undefined)
+          fail('fileMissing', `${message}: no such file or directory`);
+        await this.#makePath(dirname(target), true);
+        await rename(source, target);
+      }
+      await syncPath(dirname(target));
+      if (dirname(source) !== dirname(target)) await syncPath(dirname(source));
+    } catch (error) {
+      throw translate('fileWrite', message, error);
+    }
+  }
+
+  async remove(path: string): Promise<void> {
+    const absolute = this.#resolve(path);
+    try {
+      await unlink(absolute);
+    } catch (error) {
+      if (isMissing(error)) return;
+      throw translate('fileWrite', `unable to remove '${absolute}'`, error);
+    }
+  }
+
+  async removeTree(path: string): Promise<void> {
+    const absolute = this.#resolve(path);
+    try {
+      await rm(absolute, { recursive: true, force: true });
+    } catch (error) {
+      if (isMissing(error)) return;
+      throw translate('fileWrite', `unable to remove '${absolute}'`, error);
+    }
+  }
+
+  async makePath(path: string): Promise<void> {
+    await this.#makePath(this.#resolve(path, { write: true }), true);
+  }
+
+  /** mkdir -p with the driver's directory mode; with `sync`, each new directory's entry is made durable. */
+  async #makePath(absolute: string, sync: boolean): Promise<void> {
+    try {
+      const first = await mkdir(absolute, { recursive: true, mode: this.#pathMode });
+      if (first === undefined) return;
+      // mkdir returns the top-most directory it created; fix the mode (umask) of it and everything below it.
+      const created: string[] = [];
+      for (let current = absolute; ; current = dirname(current)) {
+        created.push(current);
+        if (current === first || dirname(current) === current) break;
+      }
+      for (const directory of created.reverse()) {
+        await chmod(directory, this.#pathMode);
+        if (sync) await syncPath(dirname(directory));
+      }
+    } catch (error) {
+      throw translate('pathCreate', `unable to create path '${absolute}'`, error);
+    }
+  }
+
+  /** The absolute path of a driver path; rejects paths that could leave the root or name a temporary file. */
+  #resolve(path: string, options?: { write?: boolean }): string {
+    if (path === '') return this.location;
+    const segments = path.split('/');
+    if (segments.some((segment) => segment === '' || segment === '.' || segment === '..')) {
+      fail('paramInvalid', `storage path '${path}' must be relative, without empty, '.' or '..' parts`);
+    }
+    if (options?.write === true && segments.some((segment) => segment.endsWith(TEMP_SUFFIX))) {
+      fail(
+        'paramInvalid',
+        `storage path '${path}' ends in '${TEMP_SUFFIX}', which is reserved for in-progress writes`,
+      );
+    }
+    return join(this.location, path);
+  }
+}
+
+/** Reads a byte range with large positioned reads; closes the file when it ends or is destroyed. */
+class PosixReadStream extends Readable {
+  readonly #handle: FileHandle;
+  readonly #path: string;
+  readonly #end: number;
+  readonly #sizeHint: number;
+  #position: number;
+
+  constructor(handle: FileHandle, options: { path: string; offset: number; end: number; sizeHint: number }) {
+    super({ highWaterMark: IO_SIZE });
+    this.#handle = handle;
+    this.#path = options.path;
+    this.#position = options.offset;
+    this.#end = options.end;
+    this.#sizeHint = options.sizeHint;
+  }
+
+  override _read(): void {
+    const wanted = Math.min(IO_SIZE, this.#end - this.#position);
+    if (wanted <= 0) {
+      this.push(null);
+      return;
+    }
+    // Size the buffer for what the file is expected to hold; one more read confirms the end.
+    const length = Math.min(wanted, Math.max(this.#sizeHint - this.#position, 64 * 1024));
+    const buffer = Buffer.allocUnsafe(length);
+    this.#handle.read(buffer, 0, length, this.#position).then(
+      ({ bytesRead }) => {
+        if (bytesRead === 0) {
+          this.push(null);
+          return;
+        }
+        this.#position += bytesRead;
+        // Do not pin a mostly empty buffer in the consumer's queue.
+        this.push(
+          bytesRead < length / 2 ? Buffer.from(buffer.subarray(0, bytesRead)) : buffer.subarray(0, bytesRead),
+        );
+      },
+      (error: unknown) => this.destroy(translate('fileRead', `unable to read '${this.#path}'`, error)),
+    );
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    this.#handle.close().then(
+      () => callback(error),
+      (closeError: unknown) =>
+        callback(error ?? translate('fileRead', `unable to close '${this.#path}'`, closeError)),
+    );
+  }
+}
+
+/**
+ * Writes to a temporary file and, in `_final`, flushes, fsyncs, renames it over the target and fsyncs the
+ * directory, so 'finish' (and the caller's `await pipeline(...)`) happens only once the file is durable.
+ * Destroying the stream before the rename removes the temporary file; a destroy that arrives while the rename
+ * itself runs is too late, and the write stands.
+ */
+class PosixWriteStream extends Writable {
+  readonly #handle: FileHandle;
+  readonly #temp: string;
+  readonly #target: string;
+  readonly #sync: boolean;
+  #buffer: Buffer | undefined;
+  #used = 0;
+  #closed = false;
+  #committed = false;
+  #aborted = false;
+  /** The write or commit in progress, which `_destroy` waits for before it cleans up. */
+  #busy: Promise<unknown> = Promise.resolve();
+
+  constructor(handle: FileHandle, options: { temp: string; target: string; sync: boolean }) {
+    super();
+    this.#handle = handle;
+    this.#temp = options.temp;
+    this.#target = options.target;
+    this.#sync = options.sync;
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    this.#run(this.#append(chunk), callback);
+  }
+
+  override _final(callback: (error?: Error | null) => void): void {
+    this.#run(this.#commit(), callback);
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    // Stop a commit in progress from reaching its rename (once the rename has happened, the write stands).
+    this.#aborted = true;
+    const settled = this.#busy.then(
+      () => undefined,
+      () => undefined,
+    );
+    settled
+      .then(() => this.#abort())
+      .then(
+        () => callback(error),
+        (abortError: unknown) =>
+          callback(error ?? translate('fileWrite', `unable to write '${this.#target}'`, abortError)),
+      );
+  }
+
+  #run(operation: Promise<void>, callback: (error?: Error | null) => void): void {
+    this.#busy = operation;
+    operation.then(
+      () => callback(),
+      (error: unknown) => callback(translate('fileWrite', `unable to write '${this.#target}'`, error)),
+    );
+  }
+
+  /** Copy small chunks into one large buffer; write large chunks directly when the buffer is empty. */
+  async #append(chunk: Buffer): Promise<void> {
+    let offset = 0;
+    while (offset < chunk.length) {
+      if (this.#used === 0 && chunk.length - offset >= IO_SIZE) {
+        await this.#writeAll(chunk.subarray(offset));
+        return;
+      }
+      this.#buffer ??= Buffer.allocUnsafe(IO_SIZE);
+      const copied = chunk.copy(this.#buffer, this.#used, offset);
+      this.#used += copied;
+      offset += copied;
+      if (this.#used === IO_SIZE) await this.#flush();
+    }
+  }
+
+  async #flush(): Promise<void> {
+    if (this.#buffer === undefined || this.#used === 0) return;
+    await this.#writeAll(this.#buffer.subarray(0, this.#used));
+    this.#used = 0;
+  }
+
+  async #writeAll(data: Buffer): Promise<void> {
+    let offset = 0;
+    while (offset < data.length) {
+      const { bytesWritten } = await this.#handle.write(data, offset, data.length - offset);
+      offset += bytesWritten;
+    }
+  }
+
+  async #commit(): Promise<void> {
+    await this.#flush();
+    this.#buffer = undefined;
+    if (this.#aborted) return;
+    if (this.#sync) await this.#handle.sync();
+    this.#closed = true;
+    await this.#handle.close();
+    if (this.#aborted) return;
+    await rename(this.#temp, this.#target);
+    // From here the new file is the visible one; a failed directory sync is reported but cannot be undone.
+    this.#committed = true;
+    if (this.#sync) await syncPath(dirname(this.#target));
+  }
+
+  async #abort(): Promise<void> {
+    if (!this.#closed) {
+      this.#closed = true;
+      await this.#handle.close();
+    }
+    if (!this.#committed) await rm(this.#temp, { force: true });
+  }
+}
