@@ -88,3 +88,9 @@ export function errnoOf(error: unknown): string | undefined {
   const code = (error as { code?: unknown } | null)?.code;
   return typeof code === 'string' ? code : undefined;
 }
+
+/** The libuv description of a system error ('permission denied'), or the whole message for other errors. */
+export function reasonOf(error: unknown): string {
+  const message = messageOf(error);
+  return /^E[A-Z0-9]+: ([^,]+)/.exec(message)?.[1] ?? message;
+}

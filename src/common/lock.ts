@@ -4,7 +4,7 @@ import { readFileSync, unlinkSync } from 'node:fs';
 import { chmod, link, mkdir, open, readFile, rename, rm, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 
-import { errnoOf, fail, messageOf, PgStashError } from './errors.js';
+import { errnoOf, fail, PgStashError, reasonOf } from './errors.js';
 
 /** 'backup' serialises backup, expire and stanza-create/upgrade/delete; 'archive' serialises async archiving. */
 export type LockType = 'archive' | 'backup';
@@ -259,8 +259,3 @@ function lockError(file: string, action: string, error: unknown): PgStashError {
   });
 }
 
-/** The libuv description of a system error ('permission denied'). */
-function reasonOf(error: unknown): string {
-  const message = messageOf(error);
-  return /^E[A-Z0-9]+: ([^,]+)/.exec(message)?.[1] ?? message;
-}

@@ -1,7 +1,7 @@
 // Opens the storage driver for a repository: the one place that maps a repository type to its driver module.
 import { stat } from 'node:fs/promises';
 
-import { errnoOf, fail, messageOf } from '../common/errors.js';
+import { errnoOf, fail, reasonOf } from '../common/errors.js';
 import type { Driver } from './driver.js';
 
 /** Where a repository lives: its type (repo-type) and path (repo-path). */
@@ -56,9 +56,7 @@ async function checkPosixPath(path: string, mustExist: boolean): Promise<void> {
     }
     if (code === 'ENOTDIR')
       fail('pathMissing', `repository path '${path}' does not exist: a parent is a file`);
-    // Node's message repeats the path and syscall; keep only the description ('permission denied').
-    const reason = /^E[A-Z0-9]+: ([^,]+)/.exec(messageOf(error))?.[1] ?? messageOf(error);
-    return fail('fileOpen', `unable to open repository path '${path}': ${reason}`, { cause: error });
+    return fail('fileOpen', `unable to open repository path '${path}': ${reasonOf(error)}`, { cause: error });
   }
   if (!isDirectory) fail('pathMissing', `repository path '${path}' is not a directory`);
 }

@@ -5,7 +5,7 @@ import type { Stats } from 'node:fs';
 import { basename, dirname, isAbsolute, join, normalize } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 
-import { errnoOf, fail, messageOf, PgStashError, type ErrorKind } from '../common/errors.js';
+import { errnoOf, fail, PgStashError, reasonOf, type ErrorKind } from '../common/errors.js';
 import type { Capabilities, Driver, StorageInfo, WriteOptions } from './driver.js';
 
 /**
@@ -23,11 +23,6 @@ const DEFAULT_PATH_MODE = 0o750;
 
 const CAPABILITIES: Capabilities = { path: true, atomicWrite: true, atomicMove: true };
 
-/** The libuv description of a system error ('permission denied'), or the whole message for other errors. */
-function reasonOf(error: unknown): string {
-  const message = messageOf(error);
-  return /^E[A-Z0-9]+: ([^,]+)/.exec(message)?.[1] ?? message;
-}
 
 /** Wrap an error once, keeping PgStashErrors that a deeper call already translated. */
 function translate(kind: ErrorKind, message: string, error: unknown): PgStashError {
