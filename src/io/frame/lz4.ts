@@ -1,0 +1,106 @@
+// Finds lz4 frame boundaries (LZ4 frame format 1.6.x) in a byte stream by reading headers only.
+import type { ByteQueue } from '../chunker.js';
+import { fail } from '../../common/errors.js';
+import {
+  formatMagic,
+  isSkippableMagic,
+  SKIPPABLE_HEADER_SIZE,
+  type FrameScanner,
+  type FrameSpan,
+} from './splitter.js';
+
+export const LZ4_MAGIC = 0x184d2204;
+const LZ4_LEGACY_MAGIC = 0x184c2102;
+
+/** Block maximum sizes by the BD byte's 3-bit code (4 to 7); other codes are invalid. */
+const BLOCK_MAX_SIZES: Readonly<Record<number, number>> = {
+  4: 64 << 10,
+  5: 256 << 10,
+  6: 1 << 20,
+  7: 4 << 20,
+};
+
+/**
+ * Layout: magic (4), FLG (1), BD (1), [content size (8)], [dictionary id (4)], header checksum (1); then blocks,
+ * each a 4-byte little-endian size (high bit: stored uncompressed) + data + [block checksum (4)]; an end mark
+ * (4 zero bytes); [content checksum (4)]. Checksums are verified by the decompressor, not here.
+ */
+export class Lz4FrameScanner implements FrameScanner {
+  readonly format = 'lz4';
+  /** Offset in the frame of the next block header, once the frame header has been read. */
+  #pos = 0;
+  #headerRead = false;
+  #end: number | undefined;
+  #skippable = false;
+  #blockMax = 0;
+  #blockChecksum = false;
+  #contentChecksum = false;
+
+  scan(queue: ByteQueue, streamOffset: number): FrameSpan | undefined {
+    if (this.#end === undefined && !this.#headerRead && !this.#readHeader(queue, streamOffset))
+      return undefined;
+    while (this.#end === undefined) {
+      if (queue.length < this.#pos + 4) return undefined;
+      const word = queue.peek(this.#pos, 4).readUInt32LE(0);
+      if (word === 0) {
+        this.#end = this.#pos + 4 + (this.#contentChecksum ? 4 : 0);
+        break;
+      }
+      const size = word & 0x7fffffff;
+      if (size > this.#blockMax) {
+        fail(
+          'format',
+          `invalid lz4 data: block of ${size} bytes exceeds the frame's maximum ${this.#blockMax} at offset ${streamOffset + this.#pos}`,
+        );
+      }
+      this.#pos += 4 + size + (this.#blockChecksum ? 4 : 0);
+    }
+    const span = { length: this.#end, skippable: this.#skippable };
+    this.#reset();
+    return span;
+  }
+
+  /** Reads the frame header; false when more bytes are needed. */
+  #readHeader(queue: ByteQueue, streamOffset: number): boolean {
+    if (queue.length < 4) return false;
+    const magic = queue.peek(0, 4).readUInt32LE(0);
+    if (isSkippableMagic(magic)) {
+      if (queue.length < SKIPPABLE_HEADER_SIZE) return false;
+      this.#end = SKIPPABLE_HEADER_SIZE + queue.peek(4, 4).readUInt32LE(0);
+      this.#skippable = true;
+      return true;
+    }
+    if (magic === LZ4_LEGACY_MAGIC) {
+      fail(
+        'format',
+        `invalid lz4 data: legacy lz4 format (magic ${formatMagic(magic)}) at offset ${streamOffset}`,
+      );
+    }
+    if (magic !== LZ4_MAGIC) {
+      fail('format', `invalid lz4 data: bad magic number ${formatMagic(magic)} at offset ${streamOffset}`);
+    }
+    if (queue.length < 6) return false;
+    const descriptor = queue.peek(4, 2);
+    const flg = descriptor[0] as number;
+    const bd = descriptor[1] as number;
+    const blockMax = BLOCK_MAX_SIZES[(bd >> 4) & 0x07];
+    if (flg >> 6 !== 0b01 || (flg & 0x02) !== 0 || (bd & 0x8f) !== 0 || blockMax === undefined) {
+      fail('format', `invalid lz4 data: bad frame descriptor at offset ${streamOffset + 4}`);
+    }
+    this.#blockMax = blockMax;
+    this.#blockChecksum = (flg & 0x10) !== 0;
+    this.#contentChecksum = (flg & 0x04) !== 0;
+    const contentSize = (flg & 0x08) !== 0 ? 8 : 0;
+    const dictionaryId = (flg & 0x01) !== 0 ? 4 : 0;
+    this.#pos = 4 + 2 + contentSize + dictionaryId + 1;
+    this.#headerRead = true;
+    return true;
+  }
+
+  #reset(): void {
+    this.#pos = 0;
+    this.#headerRead = false;
+    this.#end = undefined;
+    this.#skippable = false;
+  }
+}
