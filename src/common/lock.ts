@@ -258,4 +258,3 @@ function lockError(file: string, action: string, error: unknown): PgStashError {
     cause: error,
   });
 }
-

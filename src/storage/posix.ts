@@ -23,7 +23,6 @@ const DEFAULT_PATH_MODE = 0o750;
 
 const CAPABILITIES: Capabilities = { path: true, atomicWrite: true, atomicMove: true };
 
-
 /** Wrap an error once, keeping PgStashErrors that a deeper call already translated. */
 function translate(kind: ErrorKind, message: string, error: unknown): PgStashError {
   if (error instanceof PgStashError) return error;

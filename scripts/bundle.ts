@@ -1,0 +1,22 @@
+// Bundles the compiled CLI (dist/src) into dist/bundle: one module graph per command, loaded in a few files.
+// Why: PostgreSQL starts a new pgstash process per WAL segment, and resolving ~100 small ESM files costs more
+// CPU than the work itself; a bundle with code splitting keeps each command's imports lazy but cheap.
+import { build } from 'esbuild';
+
+await build({
+  entryPoints: ['dist/src/cli.js'],
+  outdir: 'dist/bundle',
+  bundle: true,
+  splitting: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  sourcemap: true,
+  // Native addons and optional native code stay in node_modules.
+  external: ['lz4-napi', '@mongodb-js/zstd', 'pg-native'],
+  // CommonJS dependencies bundled into ESM still call require() for Node built-ins.
+  banner: {
+    js: "import { createRequire as __pgstashRequire } from 'node:module'; const require = __pgstashRequire(import.meta.url);",
+  },
+  logLevel: 'warning',
+});

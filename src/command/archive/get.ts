@@ -1,0 +1,83 @@
+// archive-get: fetches one WAL file for PostgreSQL's restore_command, verified, written atomically.
+import { resolve } from 'node:path';
+import { isPgStashError, messageOf, PgStashError } from '../../common/errors.js';
+import { log } from '../../common/log.js';
+import { sameCluster } from '../../repo/db-history.js';
+import { archiveId, repoLayout } from '../../repo/layout.js';
+import { openRepositories, type Repository } from '../../repo/repository.js';
+import { PendingFile } from '../../storage/local-file.js';
+import type { CommandContext } from '../context.js';
+import { findArchivedWal } from './push.js';
+import { requireWalFileName } from './wal-source.js';
+
+/** Exit code when the file is not in the archive: recovery probes for files that do not exist, quietly. */
+export const ARCHIVE_GET_NOT_FOUND = 1;
+
+/**
+ * Looks for the file in one repository, in every archive id of the current cluster (newest first: after a
+ * stanza upgrade the same cluster's older WAL stays under its old id), and writes it to `destination`.
+ */
+async function getFromRepository(
+  repo: Repository,
+  walFileName: string,
+  destination: string,
+): Promise<boolean> {
+  const info = await repo.requireArchiveInfo();
+  const ids = info.history
+    .filter((db) => sameCluster(db, info.current))
+    .reverse()
+    .map((db) => archiveId(db.version, db.id));
+  for (const id of ids) {
+    const dir = repoLayout.walDirectory(repo.stanza, id, walFileName);
+    const found = await findArchivedWal(repo, dir, walFileName);
+    if (found === undefined) continue;
+    const file = await PendingFile.create(destination, { mode: 0o600 });
+    try {
+      await repo.get(found.path, file.stream, { sha256: found.sha256 });
+      // No fsync: PostgreSQL reads the file at once and fetches it again if it crashes before using it.
+      await file.commit();
+    } catch (error) {
+      await file.abort();
+      throw error;
+    }
+    log.info(`found ${walFileName} in the ${repo.name} archive ${id}`);
+    return true;
+  }
+  return false;
+}
+
+export async function archiveGet(context: CommandContext): Promise<number> {
+  const { config } = context;
+  // The loader guarantees both positional arguments (%f and %p): a missing one is paramRequired (43).
+  const [walFileName = '', destinationArg = ''] = config.args;
+  const stanza = config.requireStr('stanza');
+  requireWalFileName(walFileName);
+  // PostgreSQL runs restore_command in the data directory and passes %p relative to it: resolve against the
+  // working directory, not pg1-path, which may name another cluster (a restore into a new directory).
+  const destination = resolve(destinationArg);
+  const selected = config.num('repo');
+  const repoOptions =
+    selected === undefined ? config.repos : config.repos.filter((repo) => repo.index === selected);
+  if (repoOptions.length === 0) {
+    throw new PgStashError('optionInvalidValue', `repo${selected} is not configured ('repo' option)`);
+  }
+  const repos = await openRepositories(repoOptions, stanza);
+  let firstError: unknown;
+  for (const repo of repos) {
+    try {
+      if (await getFromRepository(repo, walFileName, destination)) {
+        if (firstError !== undefined)
+          log.warn(`found ${walFileName} in ${repo.name} after an earlier repository failed`);
+        return 0;
+      }
+    } catch (error) {
+      if (!isPgStashError(error)) throw error;
+      // Try the next repository: a corrupt or unreachable one must not hide a good copy elsewhere.
+      if (repos.length > 1) log.warn(`${repo.name}: ${messageOf(error)}`);
+      firstError ??= error;
+    }
+  }
+  if (firstError !== undefined) throw firstError;
+  log.info(`unable to find ${walFileName} in the archive`);
+  return ARCHIVE_GET_NOT_FOUND;
+}

@@ -1,0 +1,122 @@
+// archive-push: stores one WAL file from PostgreSQL's archive_command in every configured repository.
+import { createReadStream } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { pipeline } from 'node:stream/promises';
+import { isPgStashError, messageOf, PgStashError } from '../../common/errors.js';
+import { log } from '../../common/log.js';
+import { defaultCompressLevel, type CompressType } from '../../io/compress.js';
+import { describeDb } from '../../repo/db-history.js';
+import { archiveId, archivedWalName, parseArchivedWalName, repoLayout } from '../../repo/layout.js';
+import { openRepositories, type CompressSettings, type Repository } from '../../repo/repository.js';
+import type { CommandContext } from '../context.js';
+import { openWalSource, type WalSource } from './wal-source.js';
+
+/** Finds an archived copy of `walFileName` in `dir`, whatever its checksum and compression. */
+export async function findArchivedWal(
+  repo: Repository,
+  dir: string,
+  walFileName: string,
+): Promise<{ path: string; sha256: string } | undefined> {
+  for await (const entry of repo.driver.list(dir, { prefix: `${walFileName}-` })) {
+    const parsed = parseArchivedWalName(entry.name);
+    if (entry.type === 'file' && parsed?.walFileName === walFileName) {
+      return { path: `${dir}/${entry.name}`, sha256: parsed.sha256 };
+    }
+  }
+  return undefined;
+}
+
+async function sha256OfFile(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  await pipeline(createReadStream(path, { highWaterMark: 1024 * 1024 }), hash);
+  return hash.digest('hex');
+}
+
+/** Pushes to one repository; resolves to a warning when it was already there with the same content. */
+async function pushToRepository(repo: Repository, wal: WalSource, compress: CompressSettings): Promise<void> {
+  const info = await repo.requireArchiveInfo();
+  const db = info.current;
+  if (wal.cluster !== undefined) {
+    const walDb = { version: wal.cluster.pgVersion ?? 'unknown', systemId: wal.cluster.systemId };
+    if (
+      walDb.systemId !== db.systemId ||
+      (wal.cluster.pgVersion !== undefined && walDb.version !== db.version)
+    ) {
+      throw new PgStashError(
+        'archiveMismatch',
+        `WAL file '${wal.path}' (${describeDb(walDb)}) does not match stanza '${repo.stanza}' in ${repo.name} (${describeDb(db)})`,
+        { hint: 'is archive_command on this cluster using the right --stanza and repository?' },
+      );
+    }
+  }
+  const id = archiveId(db.version, db.id);
+  const dir = repoLayout.walDirectory(repo.stanza, id, wal.name);
+  const existing = await findArchivedWal(repo, dir, wal.name);
+  if (existing !== undefined) {
+    const sha256 = await sha256OfFile(wal.path);
+    if (sha256 !== existing.sha256) {
+      throw new PgStashError(
+        'archiveDuplicate',
+        `WAL file '${wal.name}' already exists in the ${repo.name} archive with a different checksum`,
+        { hint: 'this is either a new cluster writing to the same stanza, or the archive is damaged' },
+      );
+    }
+    log.warn(`WAL file '${wal.name}' already exists in the ${repo.name} archive with the same checksum`);
+    return;
+  }
+  const extension = repo.extensionOf(compress.type);
+  if (repo.driver.capabilities.atomicMove) {
+    // One pass: the name carries the checksum, which is known only once the copy is done, so write under a
+    // hidden pending name (never matched by a lookup) and move it into place.
+    const pending = `${dir}/.${wal.name}.${randomBytes(6).toString('hex')}.pending`;
+    try {
+      const stored = await repo.put(
+        createReadStream(wal.path, { highWaterMark: 1024 * 1024 }),
+        pending,
+        compress,
+      );
+      await repo.driver.move(pending, `${dir}/${archivedWalName(wal.name, stored.sha256, extension)}`);
+    } catch (error) {
+      await repo.driver.remove(pending).catch(() => undefined);
+      throw error;
+    }
+  } else {
+    const sha256 = await sha256OfFile(wal.path);
+    await repo.put(
+      createReadStream(wal.path, { highWaterMark: 1024 * 1024 }),
+      `${dir}/${archivedWalName(wal.name, sha256, extension)}`,
+      compress,
+    );
+  }
+  log.detail(`pushed WAL file '${wal.name}' to ${repo.name} archive ${id}`);
+}
+
+export async function archivePush(context: CommandContext): Promise<number> {
+  const { config } = context;
+  // The loader guarantees the one positional argument (%p): a missing one is paramRequired (43).
+  const walPath = config.args[0] ?? '';
+  const stanza = config.requireStr('stanza');
+  const wal = await openWalSource(walPath);
+  const type = (config.str('compress-type') ?? 'zst') as CompressType;
+  const compress = { type, level: config.num('compress-level') ?? defaultCompressLevel(type) };
+  const repos = await openRepositories(config.repos, stanza);
+  // Every repository gets its copy even when another fails; any failure makes the command fail so PostgreSQL
+  // keeps the segment and retries.
+  const results = await Promise.allSettled(repos.map((repo) => pushToRepository(repo, wal, compress)));
+  const failures = results.flatMap((result, index) =>
+    result.status === 'rejected'
+      ? [{ repo: repos[index] as Repository, error: result.reason as unknown }]
+      : [],
+  );
+  if (failures.length === 0) {
+    log.info(`pushed WAL file '${wal.name}' to the archive`);
+    return 0;
+  }
+  if (failures.length === 1 && repos.length === 1) throw failures[0]?.error;
+  for (const { repo, error } of failures) log.error(`${repo.name}: ${messageOf(error)}`);
+  const first = failures[0]?.error;
+  throw new PgStashError(
+    isPgStashError(first) ? first.kind : 'runtime',
+    `archive-push of '${wal.name}' failed on ${failures.map((failure) => failure.repo.name).join(', ')}`,
+  );
+}

@@ -1,0 +1,51 @@
+// Waits until WAL segments are in every repository's archive, or fails after archive-timeout.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { PgStashError } from '../../common/errors.js';
+import { archiveId, repoLayout } from '../../repo/layout.js';
+import type { Repository } from '../../repo/repository.js';
+import { findArchivedWal } from './push.js';
+
+export interface ArchivedSegment {
+  readonly repo: Repository;
+  readonly walFile: string;
+  readonly path: string;
+  readonly sha256: string;
+}
+
+/**
+ * Resolves once every segment in `walFiles` is archived in every repository (checked oldest first, so the wait
+ * follows the archiver), returning where each one is. Fails with archiveTimeout (82) naming the first missing.
+ */
+export async function waitForArchive(
+  repos: readonly Repository[],
+  walFiles: readonly string[],
+  timeoutSec: number,
+): Promise<ArchivedSegment[]> {
+  const deadline = Date.now() + timeoutSec * 1000;
+  const found: ArchivedSegment[] = [];
+  for (const repo of repos) {
+    const info = await repo.requireArchiveInfo();
+    const id = archiveId(info.current.version, info.current.id);
+    for (const walFile of walFiles) {
+      const dir = repoLayout.walDirectory(repo.stanza, id, walFile);
+      while (true) {
+        const archived = await findArchivedWal(repo, dir, walFile);
+        if (archived !== undefined) {
+          found.push({ repo, walFile, ...archived });
+          break;
+        }
+        if (Date.now() >= deadline) {
+          throw new PgStashError(
+            'archiveTimeout',
+            `WAL segment ${walFile} was not archived to ${repo.name} before the ${timeoutSec}s archive-timeout`,
+            {
+              hint: 'check archive_command and the PostgreSQL log (pg_stat_archiver shows the last failure)',
+            },
+          );
+        }
+        await sleep(100);
+      }
+    }
+  }
+  return found;
+}

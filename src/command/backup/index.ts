@@ -1,0 +1,287 @@
+// backup: an online, consistent full backup of a running cluster into one repository.
+import { PassThrough, Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { formatBytes } from '../../common/size.js';
+import { PgStashError } from '../../common/errors.js';
+import { acquireLock } from '../../common/lock.js';
+import { log } from '../../common/log.js';
+import { defaultCompressLevel, type CompressType } from '../../io/compress.js';
+import { readControlFile } from '../../postgres/control.js';
+import { formatLsn } from '../../postgres/lsn.js';
+import { segmentsBetween } from '../../postgres/wal-name.js';
+import { writeBackupInfo, type BackupRecord } from '../../repo/backup-info.js';
+import { describeDb, sameCluster } from '../../repo/db-history.js';
+import { backupLabel } from '../../repo/label.js';
+import { repoLayout } from '../../repo/layout.js';
+import { writeManifest, type Manifest, type ManifestFile, type ManifestOwner } from '../../repo/manifest.js';
+import { Repository, type CompressSettings } from '../../repo/repository.js';
+import { waitForArchive } from '../archive/wait.js';
+import { throwIfAborted, type CommandContext } from '../context.js';
+import { connectFromConfig } from '../server-check.js';
+import { copyDataDirectory, ownerOf } from './copy-files.js';
+import { removeStaleBackups } from './stale.js';
+
+/** The repository a single-repository command works on: --repo, or repo1 (the lowest configured). */
+export function selectRepo(context: CommandContext): NonNullable<CommandContext['config']['repos'][number]> {
+  const { config } = context;
+  const selected = config.num('repo');
+  const repo =
+    selected === undefined ? config.repos[0] : config.repos.find((entry) => entry.index === selected);
+  if (repo === undefined) {
+    throw new PgStashError('optionInvalidValue', `repo${selected ?? 1} is not configured ('repo' option)`);
+  }
+  return repo;
+}
+
+/** Stores a small generated file (backup_label, tablespace_map, an archived segment) in the backup. */
+async function putGenerated(
+  repo: Repository,
+  backupPath: string,
+  name: string,
+  source: Readable,
+  options: { compress: CompressSettings; owner: ManifestOwner; mtime: number },
+): Promise<ManifestFile> {
+  const extension = repo.extensionOf(options.compress.type);
+  const stored = await repo.put(source, `${backupPath}/${name}${extension}`, options.compress);
+  const { mode, uid, gid, user, group } = options.owner;
+  return {
+    name,
+    size: stored.size,
+    mtime: options.mtime,
+    sha256: stored.sha256,
+    repoSize: stored.repoSize,
+    mode,
+    uid,
+    gid,
+    user,
+    group,
+  };
+}
+
+export async function backup(context: CommandContext): Promise<number> {
+  const { config, signal } = context;
+  const stanza = config.requireStr('stanza');
+  const pgPath = config.requireStr('pg1-path');
+  const type = config.str('type') ?? 'full';
+  if (type !== 'full') {
+    throw new PgStashError(
+      'featureNotSupported',
+      `backup --type=${type} is not supported yet: use --type=full`,
+    );
+  }
+  const compressType = (config.str('compress-type') ?? 'zst') as CompressType;
+  const compress = {
+    type: compressType,
+    level: config.num('compress-level') ?? defaultCompressLevel(compressType),
+  };
+  const lock = await acquireLock({
+    lockPath: config.str('lock-path') ?? '/tmp/pgstash',
+    stanza,
+    type: 'backup',
+  });
+  let backupPath: string | undefined;
+  const repo = await Repository.open(selectRepo(context), stanza);
+  const session = await connectFromConfig(config);
+  try {
+    const key = await repo.requireKey();
+    const archiveInfo = await repo.requireArchiveInfo();
+    const backupInfo = await repo.backupInfo();
+    if (backupInfo === undefined) {
+      throw new PgStashError('fileMissing', `${repo.name}: backup.info is missing for stanza '${stanza}'`, {
+        hint: `run 'pgstash --stanza=${stanza} stanza-create'`,
+      });
+    }
+    const control = await readControlFile(pgPath);
+    const server = {
+      version: String(Math.floor((await session.serverVersionNum()) / 10000)),
+      systemId: await session.systemIdentifier(),
+    };
+    if (server.systemId !== control.systemId) {
+      throw new PgStashError(
+        'dbMismatch',
+        `the server on port ${config.pg.port} is not the cluster in pg1-path '${pgPath}'`,
+        {
+          hint: 'check pg1-path, pg1-port and pg1-socket-path',
+        },
+      );
+    }
+    if (!sameCluster(backupInfo.current, server) || !sameCluster(archiveInfo.current, server)) {
+      throw new PgStashError(
+        'backupMismatch',
+        `stanza '${stanza}' is for ${describeDb(backupInfo.current)}, the server is ${describeDb(server)}`,
+      );
+    }
+    if (await session.isInRecovery()) {
+      throw new PgStashError(
+        'featureNotSupported',
+        'backup from a standby is not supported yet: run it on the primary',
+      );
+    }
+    await removeStaleBackups(repo, backupInfo);
+
+    // Labels have one-second resolution: never reuse the label of a backup that just finished.
+    let started = new Date();
+    let label = backupLabel('full', started);
+    while (
+      backupInfo.backups.some((entry) => entry.label === label) ||
+      (await repo.driver.info(repoLayout.backupPath(stanza, label))) !== undefined
+    ) {
+      await sleep(1000 - (Date.now() % 1000));
+      started = new Date();
+      label = backupLabel('full', started);
+    }
+    backupPath = repoLayout.backupPath(stanza, label);
+    const tablespaces = await session.tablespaces();
+    const start = await session.backupStart(`pgstash backup ${label}`, config.bool('start-fast'));
+    log.info(`backup start: label ${label}, WAL ${start.walFile}, lsn ${formatLsn(start.lsn)}`);
+    throwIfAborted(signal);
+
+    const tree = await copyDataDirectory(repo, {
+      pgPath,
+      pgVersion: control.pgVersion,
+      tablespaces,
+      backupPath,
+      compress,
+      processMax: config.num('process-max') ?? 1,
+      checksumPage: control.dataChecksumVersion > 0,
+      signal,
+    });
+
+    const stop = await session.backupStop();
+    const stopped = new Date();
+    log.info(`backup stop: lsn ${formatLsn(stop.lsn)}`);
+    const dataOwner =
+      tree.paths.find((path) => path.name === 'pg_data') ?? ownerOf({ mode: 0o700, uid: 0, gid: 0 });
+    const generated = {
+      compress,
+      owner: { ...dataOwner, mode: 0o600 },
+      mtime: Math.floor(stopped.getTime() / 1000),
+    };
+    tree.files.push(
+      await putGenerated(
+        repo,
+        backupPath,
+        'pg_data/backup_label',
+        Readable.from([Buffer.from(stop.labelFile)]),
+        generated,
+      ),
+    );
+    if (stop.tablespaceMap !== null && stop.tablespaceMap !== '') {
+      tree.files.push(
+        await putGenerated(
+          repo,
+          backupPath,
+          'pg_data/tablespace_map',
+          Readable.from([Buffer.from(stop.tablespaceMap)]),
+          generated,
+        ),
+      );
+    }
+
+    const segments = segmentsBetween(start.timeline, start.lsn, stop.lsn, control.walSegmentSize);
+    const walStart = segments[0] ?? start.walFile;
+    const walStop = segments.at(-1) ?? start.walFile;
+    const archiveCopy = config.bool('archive-copy');
+    if (config.bool('archive-check') || archiveCopy) {
+      log.info(`waiting for WAL ${walStart} to ${walStop} to reach the archive`);
+      const archived = await waitForArchive([repo], segments, config.num('archive-timeout') ?? 60);
+      if (archiveCopy) {
+        for (const segment of archived) {
+          throwIfAborted(signal);
+          // Through a pass-through stream: the archived copy is decoded and checked, then re-encoded here.
+          const pass = new PassThrough({ highWaterMark: 1024 * 1024 });
+          const stored = putGenerated(repo, backupPath, `pg_data/pg_wal/${segment.walFile}`, pass, generated);
+          try {
+            await repo.get(segment.path, pass, { sha256: segment.sha256 });
+          } catch (error) {
+            pass.destroy(error as Error);
+            await stored.catch(() => undefined);
+            throw error;
+          }
+          tree.files.push(await stored);
+        }
+      }
+    }
+    throwIfAborted(signal);
+    tree.files.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+
+    const record: BackupRecord = {
+      label,
+      type: 'full',
+      timestampStart: Math.floor(started.getTime() / 1000),
+      timestampStop: Math.floor(stopped.getTime() / 1000),
+      lsnStart: formatLsn(start.lsn),
+      lsnStop: formatLsn(stop.lsn),
+      walStart,
+      walStop,
+      dbId: backupInfo.current.id,
+      size: tree.files.reduce((sum, file) => sum + file.size, 0),
+      repoSize: tree.files.reduce((sum, file) => sum + file.repoSize, 0),
+      fileCount: tree.files.length,
+      compressType: compress.type,
+      encrypted: key !== undefined,
+      archiveCopy,
+      pageChecksumErrors: tree.files.reduce((sum, file) => sum + (file.pageChecksumErrors?.length ?? 0), 0),
+    };
+    const manifest: Manifest = {
+      backup: {
+        label,
+        type: 'full',
+        timestampStart: record.timestampStart,
+        timestampStop: record.timestampStop,
+        lsnStart: record.lsnStart,
+        lsnStop: record.lsnStop,
+        walStart,
+        walStop,
+        timeline: start.timeline,
+        compressType: compress.type,
+        compressLevel: compress.level,
+        encrypted: record.encrypted,
+        archiveCopy,
+        checksumPage: control.dataChecksumVersion > 0,
+      },
+      db: { ...backupInfo.current },
+      targets: [
+        { name: 'pg_data', type: 'path', path: pgPath },
+        ...tablespaces.map((space) => ({
+          name: `pg_tblspc/${space.oid}`,
+          type: 'link' as const,
+          path: space.location,
+          tablespaceOid: space.oid,
+          ...(space.name === undefined ? {} : { tablespaceName: space.name }),
+        })),
+      ],
+      paths: tree.paths,
+      links: tree.links,
+      files: tree.files,
+    };
+    // The manifest, then backup.info: only a backup listed in backup.info exists for info and restore.
+    await writeManifest(repo.driver, stanza, manifest, key);
+    await writeBackupInfo(
+      repo.driver,
+      stanza,
+      { ...backupInfo, backups: [...backupInfo.backups, record] },
+      key,
+    );
+    backupPath = undefined;
+    const seconds = ((stopped.getTime() - started.getTime()) / 1000).toFixed(1);
+    context.out(
+      `backup ${label} complete: ${record.fileCount} files, ${formatBytes(record.size)} (${formatBytes(record.repoSize)} in ${repo.name}), WAL ${walStart} to ${walStop}, ${seconds}s\n`,
+    );
+    if (record.pageChecksumErrors > 0) {
+      log.warn(
+        `backup ${label} found ${record.pageChecksumErrors} invalid page checksums: see 'pgstash info --set=${label}'`,
+      );
+    }
+    return 0;
+  } finally {
+    await session.close();
+    if (backupPath !== undefined) {
+      // Failed or cancelled: remove what was copied (it was never listed, so it was never usable anyway).
+      await repo.driver
+        .removeTree(backupPath)
+        .catch((error: unknown) => log.warn(`unable to remove '${backupPath ?? ''}': ${String(error)}`));
+    }
+    await lock.release();
+  }
+}

@@ -1,0 +1,148 @@
+// Gathers what `info` reports for each stanza from every repository, as one stable model.
+import { isPgStashError, messageOf } from '../../common/errors.js';
+import type { RepoOptions } from '../../config/load.js';
+import { parseWalFileName } from '../../postgres/wal-name.js';
+import type { BackupRecord } from '../../repo/backup-info.js';
+import type { DbRecord } from '../../repo/db-history.js';
+import { archiveId, parseArchivedWalName, repoLayout } from '../../repo/layout.js';
+import { Repository } from '../../repo/repository.js';
+import { openStorage } from '../../storage/index.js';
+
+/** pgBackRest's stanza status codes, so scripts written for it read ours the same way. */
+export const STATUS = {
+  ok: { code: 0, message: 'ok' },
+  missingStanzaPath: { code: 1, message: 'missing stanza path' },
+  noBackups: { code: 2, message: 'no valid backups' },
+  missingStanzaData: { code: 3, message: 'missing stanza data' },
+  other: { code: 99, message: 'other' },
+} as const;
+
+export interface Status {
+  readonly code: number;
+  readonly message: string;
+}
+
+export interface ArchiveRange {
+  readonly id: string;
+  readonly dbId: number;
+  readonly repo: number;
+  readonly min: string | undefined;
+  readonly max: string | undefined;
+}
+
+export interface RepoStanza {
+  readonly repo: number;
+  readonly location: string;
+  readonly cipher: string;
+  readonly status: Status;
+  readonly db: readonly DbRecord[];
+  readonly currentDbId: number | undefined;
+  readonly archive: readonly ArchiveRange[];
+  readonly backups: readonly BackupRecord[];
+}
+
+export interface StanzaInfo {
+  readonly name: string;
+  readonly status: Status;
+  readonly repos: readonly RepoStanza[];
+}
+
+async function listDirs(repo: Repository, path: string): Promise<string[]> {
+  const names: string[] = [];
+  for await (const entry of repo.driver.list(path)) if (entry.type === 'path') names.push(entry.name);
+  return names.sort();
+}
+
+/** Oldest and newest archived WAL segment of one archive id (partial and history files do not count). */
+async function archiveRange(repo: Repository, id: string): Promise<{ min?: string; max?: string }> {
+  const root = repoLayout.archiveIdPath(repo.stanza, id);
+  const dirs = (await listDirs(repo, root)).filter((name) => /^[0-9A-F]{16}$/.test(name));
+  const segmentsIn = async (dir: string): Promise<string[]> => {
+    const names: string[] = [];
+    for await (const entry of repo.driver.list(`${root}/${dir}`)) {
+      const wal = parseArchivedWalName(entry.name)?.walFileName;
+      if (wal !== undefined && parseWalFileName(wal)?.kind === 'segment') names.push(wal);
+    }
+    return names.sort();
+  };
+  let min: string | undefined;
+  for (const dir of dirs) {
+    min = (await segmentsIn(dir))[0];
+    if (min !== undefined) break;
+  }
+  let max: string | undefined;
+  for (const dir of [...dirs].reverse()) {
+    max = (await segmentsIn(dir)).at(-1);
+    if (max !== undefined) break;
+  }
+  return { ...(min === undefined ? {} : { min }), ...(max === undefined ? {} : { max }) };
+}
+
+async function collectRepo(options: RepoOptions, stanza: string): Promise<RepoStanza> {
+  const repo = await Repository.open(options, stanza);
+  const base = { repo: options.index, location: repo.driver.location, cipher: options.cipherType };
+  const empty = { db: [], currentDbId: undefined, archive: [], backups: [] };
+  try {
+    const hasPath =
+      (await repo.driver.info(repoLayout.archiveStanza(stanza))) !== undefined ||
+      (await repo.driver.info(repoLayout.backupStanza(stanza))) !== undefined;
+    if (!hasPath) return { ...base, ...empty, status: STATUS.missingStanzaPath };
+    const archiveInfo = await repo.archiveInfo();
+    const backupInfo = await repo.backupInfo();
+    if (archiveInfo === undefined || backupInfo === undefined) {
+      return { ...base, ...empty, status: STATUS.missingStanzaData };
+    }
+    const archive: ArchiveRange[] = [];
+    for (const db of archiveInfo.history) {
+      const id = archiveId(db.version, db.id);
+      const range = await archiveRange(repo, id);
+      if (range.min !== undefined || db.id === archiveInfo.current.id) {
+        archive.push({ id, dbId: db.id, repo: options.index, min: range.min, max: range.max });
+      }
+    }
+    const backups = backupInfo.backups;
+    return {
+      ...base,
+      status: backups.length === 0 ? STATUS.noBackups : STATUS.ok,
+      db: backupInfo.history,
+      currentDbId: backupInfo.current.id,
+      archive,
+      backups,
+    };
+  } catch (error) {
+    if (!isPgStashError(error)) throw error;
+    return { ...base, ...empty, status: { code: STATUS.other.code, message: messageOf(error) } };
+  }
+}
+
+/** Stanza names present in any repository (under archive/ or backup/). */
+async function discoverStanzas(repos: readonly RepoOptions[]): Promise<string[]> {
+  const names = new Set<string>();
+  for (const options of repos) {
+    const driver = await openStorage(options);
+    for (const root of ['archive', 'backup']) {
+      for await (const entry of driver.list(root)) if (entry.type === 'path') names.add(entry.name);
+    }
+  }
+  return [...names].sort();
+}
+
+/** Stanza status is the best over repositories: ok if any repository is ok, else the first repository's. */
+function overallStatus(repos: readonly RepoStanza[]): Status {
+  if (repos.some((repo) => repo.status.code === STATUS.ok.code)) return STATUS.ok;
+  if (repos.some((repo) => repo.status.code === STATUS.noBackups.code)) return STATUS.noBackups;
+  return repos[0]?.status ?? STATUS.missingStanzaPath;
+}
+
+export async function collectInfo(
+  repos: readonly RepoOptions[],
+  stanza: string | undefined,
+): Promise<StanzaInfo[]> {
+  const stanzas = stanza === undefined ? await discoverStanzas(repos) : [stanza];
+  const result: StanzaInfo[] = [];
+  for (const name of stanzas) {
+    const perRepo = await Promise.all(repos.map((options) => collectRepo(options, name)));
+    result.push({ name, status: overallStatus(perRepo), repos: perRepo });
+  }
+  return result;
+}

@@ -1,0 +1,103 @@
+// Renders the info model as pgBackRest-style text or as the stable JSON documented in docs/info-json.md.
+import { stringifyWithBigInt } from '../../common/json.js';
+import { formatBytes } from '../../common/size.js';
+import type { BackupRecord } from '../../repo/backup-info.js';
+import type { StanzaInfo } from './collect.js';
+
+function time(epochSeconds: number): string {
+  return new Date(epochSeconds * 1000)
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.\d+Z$/, '+00');
+}
+
+function backupJson(backup: BackupRecord, repo: number): unknown {
+  return {
+    label: backup.label,
+    type: backup.type,
+    prior: backup.prior ?? null,
+    timestamp: { start: backup.timestampStart, stop: backup.timestampStop },
+    lsn: { start: backup.lsnStart, stop: backup.lsnStop },
+    archive: { start: backup.walStart, stop: backup.walStop },
+    database: { id: backup.dbId, 'repo-key': repo },
+    info: { size: backup.size, 'file-count': backup.fileCount, repository: { size: backup.repoSize } },
+    'compress-type': backup.compressType,
+    encrypted: backup.encrypted,
+    'archive-copy': backup.archiveCopy,
+    'page-checksum-errors': backup.pageChecksumErrors,
+  };
+}
+
+export function renderJson(stanzas: readonly StanzaInfo[]): string {
+  const out = stanzas.map((stanza) => ({
+    name: stanza.name,
+    status: stanza.status,
+    cipher: stanza.repos.every((repo) => repo.cipher === stanza.repos[0]?.cipher)
+      ? (stanza.repos[0]?.cipher ?? 'none')
+      : 'mixed',
+    db: stanza.repos.flatMap((repo) =>
+      repo.db.map((db) => ({
+        id: db.id,
+        'repo-key': repo.repo,
+        'system-id': db.systemId,
+        version: db.version,
+      })),
+    ),
+    archive: stanza.repos.flatMap((repo) =>
+      repo.archive.map((range) => ({
+        id: range.id,
+        database: { id: range.dbId, 'repo-key': repo.repo },
+        min: range.min ?? null,
+        max: range.max ?? null,
+      })),
+    ),
+    backup: stanza.repos.flatMap((repo) => repo.backups.map((backup) => backupJson(backup, repo.repo))),
+    repo: stanza.repos.map((repo) => ({
+      key: repo.repo,
+      location: repo.location,
+      cipher: repo.cipher,
+      status: repo.status,
+    })),
+  }));
+  return `${stringifyWithBigInt(out, 2)}\n`;
+}
+
+export function renderText(stanzas: readonly StanzaInfo[]): string {
+  if (stanzas.length === 0) return 'No stanzas exist in the repository.\n';
+  const lines: string[] = [];
+  for (const stanza of stanzas) {
+    const status = stanza.status.code === 0 ? 'ok' : `error (${stanza.status.message})`;
+    lines.push(`stanza: ${stanza.name}`, `    status: ${status}`);
+    for (const repo of stanza.repos) {
+      const repoStatus = repo.status.code === 0 ? 'ok' : `error (${repo.status.message})`;
+      lines.push(`    repo${repo.repo}: ${repo.location}, cipher: ${repo.cipher}, status: ${repoStatus}`);
+      for (const db of [...repo.db].reverse()) {
+        const current = db.id === repo.currentDbId;
+        lines.push(
+          '',
+          `    db (${current ? 'current' : 'prior'}): version ${db.version}, system-id ${db.systemId}`,
+        );
+        for (const range of repo.archive.filter((entry) => entry.dbId === db.id)) {
+          const span = range.min === undefined ? 'none' : `${range.min}/${range.max ?? ''}`;
+          lines.push(`        wal archive min/max (${range.id}): ${span}`);
+        }
+        for (const backup of repo.backups.filter((entry) => entry.dbId === db.id)) {
+          lines.push(
+            '',
+            `        ${backup.type} backup: ${backup.label}`,
+            `            timestamp start/stop: ${time(backup.timestampStart)} / ${time(backup.timestampStop)}`,
+            `            wal start/stop: ${backup.walStart} / ${backup.walStop}`,
+            `            lsn start/stop: ${backup.lsnStart} / ${backup.lsnStop}`,
+            `            database size: ${formatBytes(backup.size)}, files: ${backup.fileCount}`,
+            `            repo${repo.repo}: backup size: ${formatBytes(backup.repoSize)}`,
+          );
+          if (backup.prior !== undefined) lines.push(`            backup reference: ${backup.prior}`);
+          if (backup.pageChecksumErrors > 0)
+            lines.push(`            page checksum errors: ${backup.pageChecksumErrors}`);
+        }
+      }
+    }
+    lines.push('');
+  }
+  return `${lines.join('\n')}\n`;
+}

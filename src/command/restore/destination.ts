@@ -1,0 +1,101 @@
+// Where a restore writes: pg1-path and each tablespace's directory, checked to be safe to fill.
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { errnoOf, PgStashError, reasonOf } from '../../common/errors.js';
+import type { Manifest, ManifestTarget } from '../../repo/manifest.js';
+
+export interface ResolvedTarget {
+  readonly target: ManifestTarget;
+  /** Absolute directory this target restores into. */
+  readonly path: string;
+}
+
+/**
+ * Resolves where each manifest target goes: pg_data to pg1-path; a tablespace to its --tablespace-map entry
+ * (by name or oid), to `<tablespace-map-all>/<name>`, or else to its original location.
+ */
+export function resolveTargets(
+  manifest: Manifest,
+  pgPath: string,
+  options: { tablespaceMap: Readonly<Record<string, string>>; tablespaceMapAll?: string | undefined },
+): ResolvedTarget[] {
+  const used = new Set<string>();
+  const resolved = manifest.targets.map((target) => {
+    if (target.name === 'pg_data') return { target, path: pgPath };
+    const byName =
+      target.tablespaceName === undefined ? undefined : options.tablespaceMap[target.tablespaceName];
+    const byOid = options.tablespaceMap[String(target.tablespaceOid)];
+    const mapped = byName ?? byOid;
+    if (byName !== undefined && target.tablespaceName !== undefined) used.add(target.tablespaceName);
+    if (byOid !== undefined) used.add(String(target.tablespaceOid));
+    const all =
+      options.tablespaceMapAll === undefined
+        ? undefined
+        : join(options.tablespaceMapAll, target.tablespaceName ?? String(target.tablespaceOid));
+    return { target, path: mapped ?? all ?? target.path };
+  });
+  for (const key of Object.keys(options.tablespaceMap)) {
+    if (!used.has(key)) {
+      throw new PgStashError(
+        'tablespaceMap',
+        `tablespace '${key}' in 'tablespace-map' option is not in the backup`,
+        {
+          hint: `tablespaces in the backup: ${
+            manifest.targets
+              .filter((t) => t.name !== 'pg_data')
+              .map((t) => `${t.tablespaceName ?? '?'} (oid ${t.tablespaceOid ?? '?'})`)
+              .join(', ') || 'none'
+          }`,
+        },
+      );
+    }
+  }
+  for (const entry of resolved) {
+    if (!entry.path.startsWith('/')) {
+      throw new PgStashError(
+        'tablespaceMap',
+        `tablespace destination '${entry.path}' must be an absolute path`,
+      );
+    }
+  }
+  return resolved;
+}
+
+async function isEmptyOrMissing(path: string): Promise<boolean> {
+  try {
+    return (await readdir(path)).length === 0;
+  } catch (error) {
+    if (errnoOf(error) === 'ENOENT') return true;
+    throw new PgStashError('pathMissing', `unable to read directory '${path}': ${reasonOf(error)}`);
+  }
+}
+
+/** Refuses to restore over a running cluster (38) or into a non-empty directory (40) unless `force`. */
+export async function prepareDestination(
+  targets: readonly ResolvedTarget[],
+  options: { force: boolean },
+): Promise<void> {
+  const pgPath = targets.find((entry) => entry.target.name === 'pg_data')?.path ?? '';
+  const pidFile = join(pgPath, 'postmaster.pid');
+  if (existsSync(pidFile)) {
+    const pid = Number((await readFile(pidFile, 'utf8').catch(() => '')).split('\n')[0]);
+    throw new PgStashError(
+      'pgRunning',
+      `unable to restore while PostgreSQL is running in '${pgPath}' (postmaster.pid, pid ${pid || '?'})`,
+      {
+        hint: 'stop PostgreSQL first; if it is not running, remove the stale postmaster.pid',
+      },
+    );
+  }
+  for (const { path } of targets) {
+    if (await isEmptyOrMissing(path)) continue;
+    if (!options.force) {
+      throw new PgStashError('pathNotEmpty', `unable to restore into '${path}': the directory is not empty`, {
+        hint: 'restore into an empty directory, or use --force to remove its contents first',
+      });
+    }
+    for (const name of await readdir(path)) await rm(join(path, name), { recursive: true, force: true });
+  }
+  for (const { path } of targets) await mkdir(path, { recursive: true, mode: 0o700 });
+}

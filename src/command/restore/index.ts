@@ -1,0 +1,147 @@
+// restore: rebuilds a data directory from a backup and sets up recovery to the requested target.
+import { chown, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { PgStashError } from '../../common/errors.js';
+import { log } from '../../common/log.js';
+import { userName } from '../../common/os-users.js';
+import { formatBytes } from '../../common/size.js';
+import { writePgBackupManifest, type PgManifestFile } from '../../postgres/backup-manifest.js';
+import { writeRecoveryConfig, type RecoveryType } from '../../postgres/recovery-config.js';
+import { readManifest, type Manifest } from '../../repo/manifest.js';
+import { Repository } from '../../repo/repository.js';
+import { selectRepo } from '../backup/index.js';
+import type { CommandContext } from '../context.js';
+import { prepareDestination, resolveTargets, type ResolvedTarget } from './destination.js';
+import { restoreTree } from './files.js';
+import { selectBackup } from './select-backup.js';
+
+/** Quotes one argument for the shell PostgreSQL runs restore_command with. */
+function shellQuote(arg: string): string {
+  return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
+}
+
+/** restore_command calling this pgstash with the same configuration. */
+export function restoreCommandLine(context: CommandContext, stanza: string): string {
+  const args = [...context.executable, ...context.config.passThrough(), `--stanza=${stanza}`, 'archive-get'];
+  return `${args.map(shellQuote).join(' ')} %f "%p"`;
+}
+
+/** Files PostgreSQL's pg_verifybackup checks: what was restored as-is (not WAL, not the rewritten auto.conf). */
+function* verifiableFiles(manifest: Manifest): Iterable<PgManifestFile> {
+  for (const file of manifest.files) {
+    let path: string;
+    if (file.name.startsWith('pg_data/')) path = file.name.slice('pg_data/'.length);
+    else if (file.name.startsWith('pg_tblspc/')) path = file.name;
+    else continue;
+    if (path.startsWith('pg_wal/') || path === 'postgresql.auto.conf') continue;
+    yield { path, size: file.size, mtime: file.mtime, sha256: file.sha256 };
+  }
+}
+
+function nextSteps(pgPath: string, type: string, targets: readonly ResolvedTarget[]): string {
+  const lines = [
+    '',
+    'Next steps:',
+    `  1. optionally verify the restored files:  pg_verifybackup -n ${pgPath}`,
+    `  2. start PostgreSQL:                      pg_ctl -D ${pgPath} start`,
+  ];
+  if (type === 'standby') lines.push('  3. the server starts as a standby that follows the archive');
+  else if (type === 'default') lines.push('  3. the server replays all archived WAL, then promotes');
+  else
+    lines.push(
+      '  3. the server replays WAL to the target, then acts on --target-action (default: pause; check, then pg_wal_replay_resume() or promote)',
+    );
+  if (targets.length > 1)
+    lines.push(
+      `  tablespaces restored to: ${targets
+        .slice(1)
+        .map((entry) => entry.path)
+        .join(', ')}`,
+    );
+  return `${lines.join('\n')}\n`;
+}
+
+export async function restore(context: CommandContext): Promise<number> {
+  const { config, signal } = context;
+  const stanza = config.requireStr('stanza');
+  const pgPath = config.requireStr('pg1-path');
+  const type = (config.str('type') ?? 'default') as RecoveryType;
+  if (config.bool('delta')) {
+    throw new PgStashError(
+      'featureNotSupported',
+      'restore --delta is not supported yet: restore into an empty directory or use --force',
+    );
+  }
+  const repo = await Repository.open(selectRepo(context), stanza);
+  const key = await repo.requireKey();
+  const backupInfo = await repo.backupInfo();
+  if (backupInfo === undefined) {
+    throw new PgStashError('fileMissing', `${repo.name}: stanza '${stanza}' has no backup.info`, {
+      hint: `run 'pgstash --stanza=${stanza} stanza-create' and take a backup first`,
+    });
+  }
+  const chosen = selectBackup(backupInfo.backups, {
+    set: config.str('set'),
+    type,
+    target: config.str('target'),
+  });
+  const manifest = await readManifest(repo.driver, stanza, chosen.label, key);
+  const targets = resolveTargets(manifest, pgPath, {
+    tablespaceMap: config.map('tablespace-map'),
+    tablespaceMapAll: config.str('tablespace-map-all'),
+  });
+  const restoreCommand = restoreCommandLine(context, stanza);
+  // Validate the recovery settings before touching the destination: a bad --target must not cost a restore.
+  const recovery = {
+    type,
+    restoreCommand,
+    ...(config.str('target') === undefined ? {} : { target: config.str('target') as string }),
+    ...(config.has('target-action')
+      ? { targetAction: config.str('target-action') as 'pause' | 'promote' | 'shutdown' }
+      : {}),
+    ...(config.bool('target-exclusive') ? { targetExclusive: true } : {}),
+    ...(config.str('target-timeline') === undefined
+      ? {}
+      : { targetTimeline: config.str('target-timeline') as string }),
+    extraOptions: config.map('recovery-option'),
+  };
+  const { recoverySettingLines } = await import('../../postgres/recovery-config.js');
+  recoverySettingLines(recovery);
+
+  await prepareDestination(targets, { force: config.bool('force') });
+  log.info(`restore backup set ${chosen.label} into '${pgPath}'`);
+  const started = Date.now();
+  const restoreOwner = process.getuid?.() === 0;
+  await restoreTree(repo, manifest, targets, {
+    processMax: config.num('process-max') ?? 1,
+    signal,
+    restoreOwner,
+  });
+  if (restoreOwner) {
+    // Tablespace directories were created by this (root) process: hand them to the cluster's owner.
+    const { uid, gid } = await stat(pgPath);
+    for (const entry of targets.slice(1)) await chown(entry.path, uid, gid);
+  }
+  await writeRecoveryConfig(pgPath, recovery);
+  const manifestPath = join(pgPath, 'backup_manifest');
+  await writePgBackupManifest(manifestPath, {
+    files: verifiableFiles(manifest),
+    timeline: manifest.backup.timeline,
+    startLsn: manifest.backup.lsnStart,
+    endLsn: manifest.backup.lsnStop,
+  });
+  if (restoreOwner) {
+    const { uid, gid } = await stat(pgPath);
+    await chown(manifestPath, uid, gid);
+    for (const name of ['recovery.signal', 'standby.signal', 'postgresql.auto.conf']) {
+      await chown(join(pgPath, name), uid, gid).catch(() => undefined);
+    }
+  }
+  const seconds = ((Date.now() - started) / 1000).toFixed(1);
+  const owner = userName((await stat(pgPath)).uid) ?? 'the cluster owner';
+  context.out(
+    `restored backup set ${chosen.label} (${manifest.files.length} files, ${formatBytes(chosen.size)}) into ${pgPath} in ${seconds}s, recovery type '${type}'\n` +
+      nextSteps(pgPath, type, targets).replace('pg_ctl', `(as ${owner}) pg_ctl`),
+  );
+  return 0;
+}

@@ -1,0 +1,51 @@
+// Cross-checks that the server pgstash connects to is the cluster whose data directory it reads.
+import { PgStashError, isPgStashError } from '../common/errors.js';
+import { log } from '../common/log.js';
+import type { LoadedConfig } from '../config/load.js';
+import { connectPg, type PgSession } from '../postgres/client.js';
+import type { ControlData } from '../postgres/control.js';
+
+export function connectFromConfig(config: LoadedConfig): Promise<PgSession> {
+  const pg = config.pg;
+  return connectPg({
+    ...(pg.socketPath === undefined ? {} : { socketPath: pg.socketPath }),
+    ...(pg.host === undefined ? {} : { host: pg.host }),
+    ...(pg.user === undefined ? {} : { user: pg.user }),
+    port: pg.port,
+    database: pg.database,
+    applicationName: `pgstash [${config.command}]`,
+  });
+}
+
+/**
+ * Connects to the server and checks its system identifier matches the control file. With `required: false`, a
+ * server that is not reachable is fine (the cluster may be down): the control file alone is used.
+ */
+export async function checkServerMatchesControl(
+  config: LoadedConfig,
+  control: ControlData,
+  options: { required: boolean },
+): Promise<void> {
+  let session: PgSession;
+  try {
+    session = await connectFromConfig(config);
+  } catch (error) {
+    if (!options.required && isPgStashError(error, 'dbConnect')) {
+      log.detail(`server not reachable, using the control file only: ${error.message}`);
+      return;
+    }
+    throw error;
+  }
+  try {
+    const systemId = await session.systemIdentifier();
+    if (systemId !== control.systemId) {
+      throw new PgStashError(
+        'dbMismatch',
+        `the server on port ${config.pg.port} (system-id ${systemId}) is not the cluster in '${config.str('pg1-path') ?? ''}' (system-id ${control.systemId})`,
+        { hint: 'check pg1-path, pg1-port and pg1-socket-path' },
+      );
+    }
+  } finally {
+    await session.close();
+  }
+}

@@ -1,0 +1,77 @@
+// stanza-create: records the cluster (version, system id) in archive.info and backup.info of every repository.
+import { PgStashError } from '../common/errors.js';
+import { acquireLock } from '../common/lock.js';
+import { log } from '../common/log.js';
+import { readControlFile, type ControlData } from '../postgres/control.js';
+import { readArchiveInfo, writeArchiveInfo } from '../repo/archive-info.js';
+import { readBackupInfo, writeBackupInfo } from '../repo/backup-info.js';
+import { describeDb, newDbHistory, sameCluster, type DbHistory } from '../repo/db-history.js';
+import { openRepositories, type Repository } from '../repo/repository.js';
+import { createStanzaKey } from '../repo/stanza-key.js';
+import type { CommandContext } from './context.js';
+import { checkServerMatchesControl } from './server-check.js';
+
+async function createOnRepository(repo: Repository, control: ControlData): Promise<'created' | 'exists'> {
+  let key = await repo.key();
+  if (repo.encrypted && key === undefined) {
+    key = await createStanzaKey(repo.driver, repo.stanza, repo.options.cipherPass ?? '');
+  }
+  const archive = await readArchiveInfo(repo.driver, repo.stanza, key);
+  const backup = await readBackupInfo(repo.driver, repo.stanza, key);
+  const cluster = { version: control.pgVersion, systemId: control.systemId };
+  const existing: DbHistory | undefined = backup ?? archive;
+  if (existing !== undefined) {
+    for (const info of [archive, backup]) {
+      if (info !== undefined && !sameCluster(info.current, cluster)) {
+        throw new PgStashError(
+          'fileInvalid',
+          `${repo.name} stanza '${repo.stanza}' belongs to another cluster (${describeDb(info.current)}), not this one (${describeDb(cluster)})`,
+          { hint: `use another stanza name, or another ${repo.name}-path` },
+        );
+      }
+    }
+    // Re-running is harmless, and repairs a missing half (an interrupted earlier stanza-create).
+    if (archive === undefined) await writeArchiveInfo(repo.driver, repo.stanza, existing, key);
+    if (backup === undefined)
+      await writeBackupInfo(repo.driver, repo.stanza, { ...existing, backups: [] }, key);
+    return 'exists';
+  }
+  const history = newDbHistory({
+    version: control.pgVersion,
+    systemId: control.systemId,
+    catalogVersion: control.catalogVersion,
+    controlVersion: control.controlVersion,
+  });
+  await repo.driver.makePath(`archive/${repo.stanza}`);
+  await writeArchiveInfo(repo.driver, repo.stanza, history, key);
+  await writeBackupInfo(repo.driver, repo.stanza, { ...history, backups: [] }, key);
+  return 'created';
+}
+
+export async function stanzaCreate(context: CommandContext): Promise<number> {
+  const { config } = context;
+  const stanza = config.requireStr('stanza');
+  const pgPath = config.requireStr('pg1-path');
+  const control = await readControlFile(pgPath);
+  await checkServerMatchesControl(config, control, { required: false });
+  const lock = await acquireLock({
+    lockPath: config.str('lock-path') ?? '/tmp/pgstash',
+    stanza,
+    type: 'backup',
+  });
+  try {
+    const repos = await openRepositories(config.repos, stanza);
+    for (const repo of repos) {
+      const result = await createOnRepository(repo, control);
+      const what = result === 'created' ? 'created' : 'already exists and is valid';
+      context.out(`stanza '${stanza}' ${what} on ${repo.name} (${repo.driver.location})\n`);
+      log.info(`stanza '${stanza}' ${what} on ${repo.name}`, {
+        systemId: control.systemId,
+        version: control.pgVersion,
+      });
+    }
+  } finally {
+    await lock.release();
+  }
+  return 0;
+}

@@ -1,0 +1,49 @@
+// Maps numeric user and group ids to names and back (from /etc/passwd and /etc/group), for manifests and restore.
+import { readFileSync } from 'node:fs';
+
+interface IdTable {
+  readonly byId: Map<number, string>;
+  readonly byName: Map<string, number>;
+}
+
+function load(file: string): IdTable {
+  const byId = new Map<number, string>();
+  const byName = new Map<string, number>();
+  let text = '';
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    // No such database (a minimal container): ids stay numeric.
+  }
+  for (const line of text.split('\n')) {
+    const [name, , id] = line.split(':');
+    const value = Number(id);
+    if (name === undefined || name === '' || !Number.isInteger(value)) continue;
+    if (!byId.has(value)) byId.set(value, name);
+    byName.set(name, value);
+  }
+  return { byId, byName };
+}
+
+let users: IdTable | undefined;
+let groups: IdTable | undefined;
+
+export function userName(uid: number): string | undefined {
+  users ??= load('/etc/passwd');
+  return users.byId.get(uid);
+}
+
+export function groupName(gid: number): string | undefined {
+  groups ??= load('/etc/group');
+  return groups.byId.get(gid);
+}
+
+export function userId(name: string): number | undefined {
+  users ??= load('/etc/passwd');
+  return users.byName.get(name);
+}
+
+export function groupId(name: string): number | undefined {
+  groups ??= load('/etc/group');
+  return groups.byName.get(name);
+}

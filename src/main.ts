@@ -1,0 +1,128 @@
+// Runs one pgstash command: argv + env -> config -> command -> exit code.
+import { writeSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { ERROR_CODES, isPgStashError, messageOf, PgStashError } from './common/errors.js';
+import { closeLog, configureLog, log, type LogLevel } from './common/log.js';
+import { loadConfig, type LoadedConfig } from './config/load.js';
+import type { Command } from './command/context.js';
+import { pgstashVersion } from './version.js';
+
+/** Each command's module is imported only when it runs: archive-push must not pay for backup's imports. */
+const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
+  'archive-push': async () => (await import('./command/archive/push.js')).archivePush,
+  'archive-get': async () => (await import('./command/archive/get.js')).archiveGet,
+  'stanza-create': async () => (await import('./command/stanza-create.js')).stanzaCreate,
+  check: async () => (await import('./command/check.js')).check,
+  info: async () => (await import('./command/info/index.js')).info,
+  backup: async () => (await import('./command/backup/index.js')).backup,
+  restore: async () => (await import('./command/restore/index.js')).restore,
+};
+
+/**
+ * Long commands turn SIGTERM/SIGINT into a cancel signal so they can remove what they started; a second
+ * signal ends the process at once. Short commands (archive-push/get) keep the default: die, leaving nothing
+ * visible, since every write is atomic.
+ */
+const CANCELLABLE = new Set(['backup', 'restore', 'check', 'stanza-create']);
+
+function cancelSignal(command: string): AbortSignal {
+  const controller = new AbortController();
+  if (!CANCELLABLE.has(command)) return controller.signal;
+  const onSignal = (name: NodeJS.Signals): void => {
+    if (controller.signal.aborted) process.exit(ERROR_CODES.term.code);
+    log.warn(`${command} received ${name}: stopping and cleaning up`);
+    controller.abort(new PgStashError('term', `terminated on signal [${name}]`));
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  return controller.signal;
+}
+
+function write(fd: 1 | 2, text: string): void {
+  try {
+    writeSync(fd, text);
+  } catch {
+    // stdout closed early (e.g. piped into head): nothing useful to do.
+  }
+}
+
+function formatError(error: PgStashError): string {
+  const code = String(error.code).padStart(3, '0');
+  return `[${code}]: ${error.message}${error.hint === undefined ? '' : `\nHINT: ${error.hint}`}`;
+}
+
+/** Reports an error the way a DBA reads it: one line with the code, a hint, and a stack trace only for bugs. */
+function reportError(error: unknown, configured: boolean): number {
+  if (isPgStashError(error)) {
+    if (configured) log.error(formatError(error));
+    else write(2, `ERROR: ${formatError(error)}\n`);
+    return error.code;
+  }
+  const detail = error instanceof Error && error.stack !== undefined ? error.stack : messageOf(error);
+  const text = `[${ERROR_CODES.unhandled.code}]: unexpected error: ${messageOf(error)}\n${detail}`;
+  if (configured) log.error(text);
+  else write(2, `ERROR: ${text}\n`);
+  return ERROR_CODES.unhandled.code;
+}
+
+async function setupLog(config: LoadedConfig): Promise<void> {
+  await configureLog({
+    command: config.command,
+    stanza: config.str('stanza'),
+    console: (config.str('log-level-console') ?? 'warn') as LogLevel,
+    stderr: (config.str('log-level-stderr') ?? 'off') as LogLevel,
+    file: (config.str('log-level-file') ?? 'info') as LogLevel,
+    path: config.str('log-path'),
+  });
+  for (const warning of config.warnings) log.warn(warning);
+}
+
+export async function main(
+  argv: readonly string[],
+  env: Readonly<Record<string, string | undefined>>,
+): Promise<number> {
+  let config: LoadedConfig;
+  try {
+    config = loadConfig(argv, env);
+  } catch (error) {
+    return reportError(error, false);
+  }
+  if (config.command === 'help' || config.helpTopic !== undefined) {
+    const { helpText } = await import('./config/help.js');
+    write(1, helpText(config.helpTopic, config.args[1]));
+    return 0;
+  }
+  if (config.command === 'version') {
+    write(1, `pgstash ${pgstashVersion()}\n`);
+    return 0;
+  }
+  const load = COMMANDS[config.command];
+  if (load === undefined) {
+    return reportError(
+      new PgStashError('featureNotSupported', `command '${config.command}' is not implemented yet`),
+      false,
+    );
+  }
+  const started = Date.now();
+  try {
+    await setupLog(config);
+    log.info(`${config.command} command begin ${pgstashVersion()}`, { args: config.args });
+    const run = await load();
+    const code = await run({
+      config,
+      out: (text) => write(1, text),
+      signal: cancelSignal(config.command),
+      executable: [process.execPath, resolve(process.argv[1] ?? 'pgstash')],
+    });
+    log.info(`${config.command} command end: ${code === 0 ? 'completed successfully' : `exit ${code}`}`, {
+      ms: Date.now() - started,
+    });
+    return code;
+  } catch (error) {
+    const code = reportError(error, true);
+    log.info(`${config.command} command end: aborted with exception [${code}]`, { ms: Date.now() - started });
+    return code;
+  } finally {
+    closeLog();
+  }
+}

@@ -1,0 +1,71 @@
+// backup.info: the stanza's database history and the list of complete backups, newest last.
+import { PgStashError } from '../common/errors.js';
+import type { Driver } from '../storage/driver.js';
+import { parseDbHistory, serializeDbHistory, type DbHistory } from './db-history.js';
+import { readInfoFile, writeInfoFile } from './info-file.js';
+import { repoLayout } from './layout.js';
+
+const KIND = 'backup.info';
+
+export type BackupType = 'full' | 'diff' | 'incr';
+
+/** One complete backup. Only backups whose manifest was fully written are ever recorded here. */
+export interface BackupRecord {
+  readonly label: string;
+  readonly type: BackupType;
+  /** Label of the backup this one depends on (diff/incr), undefined for full. */
+  readonly prior?: string | undefined;
+  /** Unix epoch seconds. */
+  readonly timestampStart: number;
+  readonly timestampStop: number;
+  readonly lsnStart: string;
+  readonly lsnStop: string;
+  readonly walStart: string;
+  readonly walStop: string;
+  readonly dbId: number;
+  /** Bytes of the data directory as copied, and as stored in the repository. */
+  readonly size: number;
+  readonly repoSize: number;
+  readonly fileCount: number;
+  readonly compressType: string;
+  readonly encrypted: boolean;
+  readonly archiveCopy: boolean;
+  readonly pageChecksumErrors: number;
+}
+
+export interface BackupInfo extends DbHistory {
+  readonly backups: readonly BackupRecord[];
+}
+
+function parseBackups(raw: unknown, where: string): BackupRecord[] {
+  if (!Array.isArray(raw)) throw new PgStashError('format', `invalid backup list in '${where}'`);
+  return raw.map((entry: unknown) => {
+    const record = entry as Partial<BackupRecord> | null;
+    if (record === null || typeof record.label !== 'string' || typeof record.type !== 'string') {
+      throw new PgStashError('format', `invalid backup record in '${where}'`);
+    }
+    return record as BackupRecord;
+  });
+}
+
+export async function readBackupInfo(
+  driver: Driver,
+  stanza: string,
+  key: Buffer | undefined,
+): Promise<BackupInfo | undefined> {
+  const path = repoLayout.backupInfo(stanza);
+  const where = `${driver.location}/${path}`;
+  const raw = (await readInfoFile(driver, path, { kind: KIND, key })) as { backups?: unknown } | undefined;
+  if (raw === undefined) return undefined;
+  return { ...parseDbHistory(raw, where), backups: parseBackups(raw.backups, where) };
+}
+
+export async function writeBackupInfo(
+  driver: Driver,
+  stanza: string,
+  info: BackupInfo,
+  key: Buffer | undefined,
+): Promise<void> {
+  const content = { ...(serializeDbHistory(info) as object), backups: info.backups };
+  await writeInfoFile(driver, repoLayout.backupInfo(stanza), { kind: KIND, content, key });
+}

@@ -1,0 +1,115 @@
+// Checksummed JSON info files (archive.info, backup.info, manifests, key files), each written twice (`.copy`).
+import { createHash } from 'node:crypto';
+import { Readable, Writable } from 'node:stream';
+import { isPgStashError, messageOf, PgStashError } from '../common/errors.js';
+import { log } from '../common/log.js';
+import { copy } from '../io/copy.js';
+import { DecryptFilter } from '../io/filter/decrypt.js';
+import { EncryptFilter } from '../io/filter/encrypt.js';
+import type { Driver } from '../storage/driver.js';
+import { copyPathOf } from './layout.js';
+
+const FORMAT = 1;
+
+/** JSON with bigints written as strings: readers convert the fields they know to be 64-bit. */
+function toJson(value: unknown, indent?: number): string {
+  return JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), indent);
+}
+
+function checksumOf(kind: string, content: unknown): string {
+  return createHash('sha256')
+    .update(toJson({ kind, format: FORMAT, content }))
+    .digest('hex');
+}
+
+/** Serializes `content` as an info file of `kind` with a checksum over the content. */
+export function encodeInfo(kind: string, content: unknown): Buffer {
+  const text = toJson({ kind, format: FORMAT, content, checksum: checksumOf(kind, content) }, 1);
+  return Buffer.from(`${text}\n`);
+}
+
+/** Parses and verifies an info file; throws checksum (26) or format (29) naming `where`. */
+export function decodeInfo(kind: string, data: Buffer, where: string): unknown {
+  let parsed: { kind?: unknown; format?: unknown; content?: unknown; checksum?: unknown };
+  try {
+    parsed = JSON.parse(data.toString('utf8')) as typeof parsed;
+  } catch (error) {
+    throw new PgStashError('format', `invalid ${kind} file '${where}': ${messageOf(error)}`);
+  }
+  if (parsed.kind !== kind) {
+    throw new PgStashError('format', `file '${where}' is not a ${kind} file (kind '${String(parsed.kind)}')`);
+  }
+  if (parsed.format !== FORMAT) {
+    throw new PgStashError(
+      'format',
+      `${kind} file '${where}' has unsupported format '${String(parsed.format)}'`,
+      {
+        hint: 'is this repository written by a newer pgstash?',
+      },
+    );
+  }
+  if (parsed.checksum !== checksumOf(kind, parsed.content)) {
+    throw new PgStashError('checksum', `${kind} file '${where}' is corrupt: checksum mismatch`);
+  }
+  return parsed.content;
+}
+
+async function writeRaw(driver: Driver, path: string, data: Buffer, key: Buffer | undefined): Promise<void> {
+  const filters = key === undefined ? [] : [new EncryptFilter(key)];
+  await copy(Readable.from([data]), await driver.openWrite(path), filters);
+}
+
+async function readRaw(driver: Driver, path: string, key: Buffer | undefined): Promise<Buffer | undefined> {
+  const source = await driver.openRead(path);
+  if (source === undefined) return undefined;
+  const chunks: Buffer[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      chunks.push(chunk);
+      callback();
+    },
+  });
+  const filters = key === undefined ? [] : [new DecryptFilter(key)];
+  await copy(source, sink, filters);
+  return Buffer.concat(chunks);
+}
+
+/** Writes the file and then its `.copy` twin, so a crash between the two always leaves one good version. */
+export async function writeInfoFile(
+  driver: Driver,
+  path: string,
+  options: { kind: string; content: unknown; key?: Buffer | undefined },
+): Promise<void> {
+  const data = encodeInfo(options.kind, options.content);
+  await writeRaw(driver, path, data, options.key);
+  await writeRaw(driver, copyPathOf(path), data, options.key);
+}
+
+/**
+ * Reads an info file, falling back to its `.copy` when the main file is missing or invalid.
+ * Resolves to undefined when neither exists; throws the main file's error when both are unusable.
+ */
+export async function readInfoFile(
+  driver: Driver,
+  path: string,
+  options: { kind: string; key?: Buffer | undefined },
+): Promise<unknown> {
+  let mainError: unknown;
+  for (const candidate of [path, copyPathOf(path)]) {
+    const where = `${driver.location}/${candidate}`;
+    try {
+      const data = await readRaw(driver, candidate, options.key);
+      if (data === undefined) continue;
+      const content = decodeInfo(options.kind, data, where);
+      if (mainError !== undefined || candidate !== path) {
+        log.warn(`${options.kind} file '${driver.location}/${path}' is missing or invalid: using its copy`);
+      }
+      return content;
+    } catch (error) {
+      if (!isPgStashError(error)) throw error;
+      mainError ??= error;
+    }
+  }
+  if (mainError !== undefined) throw mainError;
+  return undefined;
+}

@@ -1,0 +1,53 @@
+// Repository paths: where every info file, WAL file and backup lives, relative to a repository root.
+
+/** Archive id: the PostgreSQL major version and the stanza's database history id, e.g. '15-1'. */
+export function archiveId(pgVersion: string, dbId: number): string {
+  return `${pgVersion}-${dbId}`;
+}
+
+export function parseArchiveId(id: string): { pgVersion: string; dbId: number } | undefined {
+  const match = /^(\d+)-(\d+)$/.exec(id);
+  if (match === null) return undefined;
+  return { pgVersion: match[1] as string, dbId: Number(match[2]) };
+}
+
+export const repoLayout = {
+  archiveRoot: () => 'archive',
+  backupRoot: () => 'backup',
+  archiveStanza: (stanza: string) => `archive/${stanza}`,
+  backupStanza: (stanza: string) => `backup/${stanza}`,
+  archiveInfo: (stanza: string) => `archive/${stanza}/archive.info`,
+  backupInfo: (stanza: string) => `backup/${stanza}/backup.info`,
+  /** The stanza's wrapped encryption key (plain JSON: the key inside is wrapped by the passphrase). */
+  stanzaKey: (stanza: string) => `backup/${stanza}/stanza.key`,
+  archiveIdPath: (stanza: string, id: string) => `archive/${stanza}/${id}`,
+  /**
+   * Directory of a WAL file in the archive: segments, partial segments and backup history files live under the
+   * first 16 hex digits of their name (timeline + log number), timeline history files at the archive id's root.
+   */
+  walDirectory(stanza: string, id: string, walFileName: string): string {
+    if (/^[0-9A-F]{8}\.history$/.test(walFileName)) return `archive/${stanza}/${id}`;
+    return `archive/${stanza}/${id}/${walFileName.slice(0, 16)}`;
+  },
+  backupPath: (stanza: string, label: string) => `backup/${stanza}/${label}`,
+  manifest: (stanza: string, label: string) => `backup/${stanza}/${label}/backup.manifest`,
+};
+
+/** Name of an archived WAL file: `<wal file>-<sha256 of the original><compression extension>`. */
+export function archivedWalName(walFileName: string, sha256: string, extension: string): string {
+  return `${walFileName}-${sha256}${extension}`;
+}
+
+/** Splits an archived WAL name back into its parts, or undefined when it is not one. */
+export function parseArchivedWalName(
+  name: string,
+): { walFileName: string; sha256: string; extension: string } | undefined {
+  const match = /^(.+)-([0-9a-f]{64})(\.gz|\.lz4|\.zst)?$/.exec(name);
+  if (match === null) return undefined;
+  return { walFileName: match[1] as string, sha256: match[2] as string, extension: match[3] ?? '' };
+}
+
+/** The `.copy` twin every info file and manifest has. */
+export function copyPathOf(path: string): string {
+  return `${path}.copy`;
+}

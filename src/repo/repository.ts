@@ -1,0 +1,189 @@
+// One configured repository (repoN) for one stanza: its driver, its key, and file transfer through the filter chain.
+import type { Readable, Transform, Writable } from 'node:stream';
+import { isPgStashError, PgStashError } from '../common/errors.js';
+import type { RepoOptions } from '../config/load.js';
+import {
+  compressExtension,
+  compressTypeOfName,
+  createCompressFilter,
+  createDecompressFilter,
+  type CompressType,
+} from '../io/compress.js';
+import { copy } from '../io/copy.js';
+import { DecryptFilter } from '../io/filter/decrypt.js';
+import { EncryptFilter } from '../io/filter/encrypt.js';
+import { HashFilter } from '../io/filter/hash.js';
+import { SizeFilter } from '../io/filter/size.js';
+import type { Driver } from '../storage/driver.js';
+import { openStorage } from '../storage/index.js';
+import { readArchiveInfo, type ArchiveInfo } from './archive-info.js';
+import { readBackupInfo, type BackupInfo } from './backup-info.js';
+import { readStanzaKey, stanzaKeyExists } from './stanza-key.js';
+
+/** What a copy into the repository measured: the original's size and SHA-256, and the stored size. */
+export interface StoredFile {
+  readonly size: number;
+  readonly sha256: string;
+  readonly repoSize: number;
+}
+
+export interface CompressSettings {
+  readonly type: CompressType;
+  readonly level: number;
+}
+
+export class Repository {
+  readonly options: RepoOptions;
+  readonly driver: Driver;
+  readonly stanza: string;
+  #key: Promise<Buffer | undefined> | undefined;
+
+  private constructor(options: RepoOptions, driver: Driver, stanza: string) {
+    this.options = options;
+    this.driver = driver;
+    this.stanza = stanza;
+  }
+
+  static async open(options: RepoOptions, stanza: string): Promise<Repository> {
+    return new Repository(options, await openStorage(options), stanza);
+  }
+
+  /** 'repo1', 'repo2', ... as in option names and messages. */
+  get name(): string {
+    return `repo${this.options.index}`;
+  }
+
+  get encrypted(): boolean {
+    return this.options.cipherType !== 'none';
+  }
+
+  /** The stanza's data key (undefined for an unencrypted repository), loaded once. */
+  key(): Promise<Buffer | undefined> {
+    this.#key ??= this.#loadKey();
+    return this.#key;
+  }
+
+  async #loadKey(): Promise<Buffer | undefined> {
+    if (!this.encrypted) {
+      if (await stanzaKeyExists(this.driver, this.stanza)) {
+        throw new PgStashError('crypto', `${this.name} stanza '${this.stanza}' is encrypted`, {
+          hint: `set ${this.name}-cipher-type=aes-256-gcm and ${this.name}-cipher-pass`,
+        });
+      }
+      return undefined;
+    }
+    const passphrase = this.options.cipherPass;
+    if (passphrase === undefined || passphrase === '') {
+      throw new PgStashError('optionRequired', `${this.name}-cipher-pass option required`, {
+        hint: `${this.name}-cipher-type is '${this.options.cipherType}': set the passphrase in the config file or PGSTASH_REPO${this.options.index}_CIPHER_PASS`,
+      });
+    }
+    return readStanzaKey(this.driver, this.stanza, passphrase);
+  }
+
+  /** The key, which must exist once the stanza does (archive.info is readable only with it). */
+  async requireKey(): Promise<Buffer | undefined> {
+    const key = await this.key();
+    if (this.encrypted && key === undefined) {
+      throw new PgStashError('fileMissing', `${this.name} has no key for stanza '${this.stanza}'`, {
+        hint: `run 'pgstash --stanza=${this.stanza} stanza-create' first`,
+      });
+    }
+    return key;
+  }
+
+  async archiveInfo(): Promise<ArchiveInfo | undefined> {
+    return readArchiveInfo(this.driver, this.stanza, await this.requireKey());
+  }
+
+  /** archive.info, which must exist: a missing stanza is error 55 with a hint to run stanza-create. */
+  async requireArchiveInfo(): Promise<ArchiveInfo> {
+    const info = await this.archiveInfo();
+    if (info === undefined) {
+      throw new PgStashError(
+        'fileMissing',
+        `${this.name}: stanza '${this.stanza}' does not exist (no archive.info in '${this.driver.location}')`,
+        {
+          hint: `run 'pgstash --stanza=${this.stanza} stanza-create' first, or check ${this.name}-path`,
+        },
+      );
+    }
+    return info;
+  }
+
+  async backupInfo(): Promise<BackupInfo | undefined> {
+    return readBackupInfo(this.driver, this.stanza, await this.requireKey());
+  }
+
+  /** Extension of stored files for a compression type ('' when none). */
+  extensionOf(type: CompressType): string {
+    return compressExtension(type);
+  }
+
+  /**
+   * Streams `source` into the repository at `path` through hash, size, compression and encryption; the file
+   * becomes visible only once complete, and a failure leaves nothing at `path`.
+   */
+  async put(
+    source: Readable,
+    path: string,
+    compress: CompressSettings,
+    extra: readonly Transform[] = [],
+  ): Promise<StoredFile> {
+    const key = await this.requireKey();
+    const hash = new HashFilter();
+    const size = new SizeFilter();
+    const repoSize = new SizeFilter();
+    const filters: Transform[] = [hash, size, ...extra];
+    const compressor = createCompressFilter(compress.type, compress.level);
+    if (compressor !== undefined) filters.push(compressor);
+    if (key !== undefined) filters.push(new EncryptFilter(key));
+    filters.push(repoSize);
+    await copy(source, await this.driver.openWrite(path), filters);
+    return { size: size.size, sha256: hash.digest(), repoSize: repoSize.size };
+  }
+
+  /**
+   * Streams the file at `path` out of the repository into `destination`, decrypting and decompressing (type from
+   * the extension), and checks the original's SHA-256 (and size, when known) against `expect`.
+   * Resolves to false when the file does not exist. Data that fails to decompress or to match is a checksum
+   * error (26) naming the file; data that fails authentication is a crypto error (95).
+   */
+  async get(
+    path: string,
+    destination: Writable,
+    expect: { sha256: string; size?: number },
+  ): Promise<boolean> {
+    const key = await this.requireKey();
+    const source = await this.driver.openRead(path);
+    if (source === undefined) return false;
+    const where = `${this.driver.location}/${path}`;
+    const filters: Transform[] = [];
+    if (key !== undefined) filters.push(new DecryptFilter(key));
+    const decompressor = createDecompressFilter(compressTypeOfName(path));
+    if (decompressor !== undefined) filters.push(decompressor);
+    const hash = new HashFilter();
+    const size = new SizeFilter();
+    filters.push(hash, size);
+    try {
+      await copy(source, destination, filters);
+    } catch (error) {
+      if (isPgStashError(error, 'format')) {
+        throw new PgStashError('checksum', `'${where}' is corrupt: ${error.message}`, { cause: error });
+      }
+      throw error;
+    }
+    if (hash.digest() !== expect.sha256 || (expect.size !== undefined && size.size !== expect.size)) {
+      throw new PgStashError(
+        'checksum',
+        `'${where}' is corrupt: checksum mismatch (expected ${expect.sha256}, got ${hash.digest()}, size ${size.size})`,
+      );
+    }
+    return true;
+  }
+}
+
+/** Opens every configured repository for the stanza, in index order. */
+export async function openRepositories(repos: readonly RepoOptions[], stanza: string): Promise<Repository[]> {
+  return Promise.all(repos.map((options) => Repository.open(options, stanza)));
+}
