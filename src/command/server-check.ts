@@ -1,16 +1,21 @@
 // Cross-checks that the server pgstash connects to is the cluster whose data directory it reads.
+import { userInfo } from 'node:os';
 import { PgStashError, isPgStashError } from '../common/errors.js';
 import { log } from '../common/log.js';
 import type { LoadedConfig } from '../config/load.js';
 import { connectPg, type PgSession } from '../postgres/client.js';
 import type { ControlData } from '../postgres/control.js';
 
+/**
+ * Connects to pg1 as configured. Without pg1-user, the operating-system user is the database user, as libpq and
+ * pgBackRest do (the pg driver would otherwise rely on $USER, which cron may not set).
+ */
 export function connectFromConfig(config: LoadedConfig): Promise<PgSession> {
   const pg = config.pg;
   return connectPg({
     ...(pg.socketPath === undefined ? {} : { socketPath: pg.socketPath }),
     ...(pg.host === undefined ? {} : { host: pg.host }),
-    ...(pg.user === undefined ? {} : { user: pg.user }),
+    user: pg.user ?? userInfo().username,
     port: pg.port,
     database: pg.database,
     applicationName: `pgstash [${config.command}]`,

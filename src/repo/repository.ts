@@ -128,18 +128,18 @@ export class Repository {
     source: Readable,
     path: string,
     compress: CompressSettings,
-    extra: readonly Transform[] = [],
+    options: { extra?: readonly Transform[]; sync?: boolean } = {},
   ): Promise<StoredFile> {
     const key = await this.requireKey();
     const hash = new HashFilter();
     const size = new SizeFilter();
     const repoSize = new SizeFilter();
-    const filters: Transform[] = [hash, size, ...extra];
+    const filters: Transform[] = [hash, size, ...(options.extra ?? [])];
     const compressor = createCompressFilter(compress.type, compress.level);
     if (compressor !== undefined) filters.push(compressor);
     if (key !== undefined) filters.push(new EncryptFilter(key));
     filters.push(repoSize);
-    await copy(source, await this.driver.openWrite(path), filters);
+    await copy(source, await this.driver.openWrite(path, { sync: options.sync ?? true }), filters);
     return { size: size.size, sha256: hash.digest(), repoSize: repoSize.size };
   }
 

@@ -26,7 +26,10 @@ export interface WriteOptions {
   readonly mode?: number;
   /** Create missing parent directories (default true). */
   readonly createParent?: boolean;
-  /** fsync the file and its directory before the write is reported finished (default true). */
+  /**
+   * Make the file durable before the write is reported finished (default true). With false, the file is
+   * durable only after `flush()`: for callers that write many files and commit them together (a backup).
+   */
   readonly sync?: boolean;
 }
 
@@ -64,4 +67,6 @@ export interface Driver {
   removeTree(path: string): Promise<void>;
   /** Create a directory (and parents). A no-op for object stores. */
   makePath(path: string): Promise<void>;
+  /** Makes every earlier write made with `sync: false` durable. A no-op where every write is durable at once. */
+  flush(): Promise<void>;
 }

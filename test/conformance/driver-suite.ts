@@ -142,6 +142,16 @@ export function defineDriverSuite(name: string, setup: () => Promise<DriverFixtu
         expect((await read(driver, 'small-chunks'))?.equals(data)).toBe(true);
       });
 
+      it('completes writes made with sync: false, durable once flush() resolves', async () => {
+        const data = randomBytes(300_000);
+        await write(driver, 'deferred/a/file', chunked(data), { sync: false });
+        await write(driver, 'deferred/b/file', data.subarray(0, 10), { sync: false });
+        await driver.flush();
+        expect((await read(driver, 'deferred/a/file'))?.equals(data)).toBe(true);
+        expect((await read(driver, 'deferred/b/file'))?.equals(data.subarray(0, 10))).toBe(true);
+        await driver.flush();
+      });
+
       it('creates missing parents of a nested path', async () => {
         await write(driver, 'a/b/c/d/e.txt', Buffer.from('nested'));
         expect((await read(driver, 'a/b/c/d/e.txt'))?.toString()).toBe('nested');

@@ -1,12 +1,23 @@
 // Runs the built pgstash CLI (bin/pgstash -> dist/src/cli.js) as a child process, as root or as postgres.
 import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { exec, type ExecResult } from './exec.js';
 import { assertPostgresCanRead } from './postgres-user.js';
 
+/** The checkout: the nearest directory with a package.json (this file also runs compiled, from dist/, in the demo). */
+function findRepoRoot(start: string): string {
+  let dir = start;
+  while (!existsSync(join(dir, 'package.json'))) {
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error(`no package.json above '${start}'`);
+    dir = parent;
+  }
+  return dir;
+}
+
 /** The repository checkout the tests run from. */
-export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+export const REPO_ROOT = findRepoRoot(dirname(fileURLToPath(import.meta.url)));
 /** The CLI entry point that users and PostgreSQL's archive_command run. */
 export const PGSTASH_BIN = join(REPO_ROOT, 'bin', 'pgstash');
 /** What bin/pgstash imports: present only after `npm run build` (npm ci builds through the prepare script). */

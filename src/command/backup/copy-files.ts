@@ -12,6 +12,8 @@ import type { ManifestFile, ManifestLink, ManifestOwner, ManifestPath } from '..
 import type { CompressSettings, Repository } from '../../repo/repository.js';
 import { throwIfAborted } from '../context.js';
 
+const CONTROL_FILE = 'pg_data/global/pg_control';
+
 export interface CopyOptions {
   readonly pgPath: string;
   readonly pgVersion: string;
@@ -22,6 +24,11 @@ export interface CopyOptions {
   readonly processMax: number;
   /** Verify PostgreSQL page checksums of relation files (the cluster has data checksums). */
   readonly checksumPage: boolean;
+  /**
+   * The backup's start LSN: a page with an LSN at or past it was written during the backup and may be torn in
+   * the copy; WAL replay rewrites it, so its checksum is not judged (as pgBackRest does).
+   */
+  readonly startLsn: bigint;
   readonly signal: AbortSignal;
 }
 
@@ -61,16 +68,22 @@ async function copyFile(
     }
     throw error;
   }
-  const source = createReadStream(entry.absolutePath, { fd: handle, highWaterMark: 1024 * 1024 });
+  // Read buffers sized to the file (most are small): a fixed 1 MiB per read would churn the garbage collector.
+  const highWaterMark = Math.min(1024 * 1024, Math.max(64 * 1024, entry.size));
+  const source = createReadStream(entry.absolutePath, { fd: handle, highWaterMark });
   const extra: Transform[] = [];
   let pageFilter: PageChecksumFilter | undefined;
   const relation = options.checksumPage ? isRelationFile(entry.name) : undefined;
   if (relation !== undefined) {
-    pageFilter = new PageChecksumFilter({ segmentNo: relation.segmentNo });
+    pageFilter = new PageChecksumFilter({ segmentNo: relation.segmentNo, lsnLimit: options.startLsn });
     extra.push(pageFilter);
   }
   const ext = repo.extensionOf(options.compress.type);
-  const stored = await repo.put(source, `${options.backupPath}/${entry.name}${ext}`, options.compress, extra);
+  // Not synced one by one: the backup flushes every file once before it writes the manifest.
+  const stored = await repo.put(source, `${options.backupPath}/${entry.name}${ext}`, options.compress, {
+    extra,
+    sync: false,
+  });
   const invalid = pageFilter?.invalidPages ?? [];
   if (invalid.length > 0) {
     log.warn(`invalid page checksums found in file ${entry.absolutePath} at pages ${invalid.join(', ')}`);
@@ -89,6 +102,7 @@ async function copyFile(
 /** Walks and copies everything; paths and links are recorded as they are met, files as their copies finish. */
 export async function copyDataDirectory(repo: Repository, options: CopyOptions): Promise<CopiedTree> {
   const tree: CopiedTree = { paths: [], links: [], files: [] };
+  let controlFile: DataDirEntry | undefined;
   async function* filesToCopy(): AsyncIterable<DataDirEntry> {
     for await (const entry of listDataDir(options.pgPath, {
       pgVersion: options.pgVersion,
@@ -104,6 +118,7 @@ export async function copyDataDirectory(repo: Repository, options: CopyOptions):
           user: userName(entry.uid),
           group: groupName(entry.gid),
         });
+      else if (entry.name === CONTROL_FILE) controlFile = entry;
       else yield entry;
     }
   }
@@ -114,6 +129,11 @@ export async function copyDataDirectory(repo: Repository, options: CopyOptions):
       if (file !== undefined) tree.files.push(file);
     },
   });
+  // pg_control is copied after everything else, as pg_basebackup does.
+  if (controlFile !== undefined) {
+    const copied = await copyFile(repo, controlFile, options);
+    if (copied !== undefined) tree.files.push(copied);
+  }
   tree.files.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   return tree;
 }

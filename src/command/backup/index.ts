@@ -144,6 +144,7 @@ export async function backup(context: CommandContext): Promise<number> {
       compress,
       processMax: config.num('process-max') ?? 1,
       checksumPage: control.dataChecksumVersion > 0,
+      startLsn: start.lsn,
       signal,
     });
 
@@ -255,7 +256,9 @@ export async function backup(context: CommandContext): Promise<number> {
       links: tree.links,
       files: tree.files,
     };
-    // The manifest, then backup.info: only a backup listed in backup.info exists for info and restore.
+    // Every file durable, then the manifest, then backup.info: only a backup listed in backup.info exists for
+    // info and restore.
+    await repo.driver.flush();
     await writeManifest(repo.driver, stanza, manifest, key);
     await writeBackupInfo(
       repo.driver,

@@ -5,30 +5,12 @@ import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 
-import ts from 'typescript';
+import { transpile } from '../../harness/transpile.js';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 
 import { PgStashError } from '../../../src/common/errors.js';
 import { acquireLock } from '../../../src/common/lock.js';
-
-const PROJECT = fileURLToPath(new URL('../../../', import.meta.url));
-
-/** Child processes cannot load TypeScript: transpile the lock and what it imports into `outDir` as plain ESM. */
-async function transpile(outDir: string, files: readonly string[]): Promise<void> {
-  for (const file of files) {
-    const source = await readFile(join(PROJECT, file), 'utf8');
-    const { outputText } = ts.transpileModule(source, {
-      compilerOptions: { module: ts.ModuleKind.ES2022, target: ts.ScriptTarget.ES2022 },
-      fileName: file,
-    });
-    const target = join(outDir, file.replace(/\.ts$/, '.js'));
-    await mkdir(dirname(target), { recursive: true });
-    await writeFile(target, outputText);
-  }
-  await writeFile(join(outDir, 'package.json'), '{ "type": "module" }\n');
-}
 
 /**
  * A child that takes the lock and prints the outcome as one JSON line. 'race' prints 'ready' and waits for a line

@@ -13,39 +13,19 @@ import {
   writeFile,
 } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
-import ts from 'typescript';
+import { transpile } from '../../harness/transpile.js';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 
 import { PgStashError } from '../../../src/common/errors.js';
 import { PosixDriver, TEMP_SUFFIX } from '../../../src/storage/posix.js';
 
 const run = promisify(execFile);
-const PROJECT = fileURLToPath(new URL('../../../', import.meta.url));
 const MiB = 1024 * 1024;
-
-/**
- * Child processes (another user, strace, a file size limit) cannot load TypeScript: transpile the driver and
- * what it imports into `outDir`, as plain ESM with the same relative layout.
- */
-async function transpile(outDir: string, files: readonly string[]): Promise<void> {
-  for (const file of files) {
-    const source = await readFile(join(PROJECT, file), 'utf8');
-    const { outputText } = ts.transpileModule(source, {
-      compilerOptions: { module: ts.ModuleKind.ES2022, target: ts.ScriptTarget.ES2022 },
-      fileName: file,
-    });
-    const target = join(outDir, file.replace(/\.ts$/, '.js'));
-    await mkdir(dirname(target), { recursive: true });
-    await writeFile(target, outputText);
-  }
-  await writeFile(join(outDir, 'package.json'), '{ "type": "module" }\n');
-}
 
 /** A child script that runs named operations against a PosixDriver and prints each outcome as JSON. */
 const SCRIPT = `
@@ -94,7 +74,7 @@ let root: string;
 beforeAll(async () => {
   base = await mkdtemp(join(tmpdir(), 'pgstash-posix-'));
   modules = join(base, 'modules');
-  await transpile(modules, ['src/common/errors.ts', 'src/storage/posix.ts']);
+  await transpile(modules, ['src/common/errors.ts', 'src/io/parallel.ts', 'src/storage/posix.ts']);
   await writeFile(join(modules, 'script.mjs'), SCRIPT);
   // Let the unprivileged user of the permission test reach the modules.
   await run('chmod', ['-R', 'a+rX', base]);
@@ -210,7 +190,10 @@ describe('PosixDriver durability', () => {
     const trace = join(base, `trace-${testCount}.txt`);
     const strace = ['strace', '-f', '-qq', '-y', '-s', '0', '-o', trace, '-e'];
     const results = await runScript(
-      [...strace, 'trace=openat,write,pwrite64,writev,fsync,fdatasync,rename,renameat,renameat2'],
+      [
+        ...strace,
+        'trace=openat,write,pwrite64,writev,pwritev,pwritev2,fsync,fdatasync,rename,renameat,renameat2',
+      ],
       ['syncedWrite', 'unsyncedWrite'],
     );
     expect(results).toEqual({ syncedWrite: { ok: true }, unsyncedWrite: { ok: true } });
@@ -229,9 +212,9 @@ describe('PosixDriver durability', () => {
     expect(at(`fsync\\(\\d+<${join(root, 'dir')}>\\)`)).toBeGreaterThan(-1);
     expect(at(`fsync\\(\\d+<${join(root, 'dir')}>\\)`)).toBeLessThan(fileSync);
 
-    // 3 MiB written as 768 chunks of 4 KiB reach the disk as a few 1 MiB writes.
+    // 3 MiB written as 768 chunks of 4 KiB reach the disk as a few 1 MiB (vectored) writes.
     const writes = lines.filter((line) =>
-      new RegExp(`^\\d+ (write|pwrite64|writev)\\(\\d+<${tempPattern}>`).test(line),
+      new RegExp(`^\\d+\\s+(write|pwrite64|writev|pwritev2?)\\(\\d+<${tempPattern}>`).test(line),
     );
     expect(writes.map((line) => / = (\d+)$/.exec(line)?.[1])).toEqual([
       String(MiB),
