@@ -1,0 +1,142 @@
+// Case "archive": time each archive-push and archive-get of real 16 MiB WAL segments, one process per segment.
+//
+// PostgreSQL starts one archive_command (and one restore_command) process per segment, so process startup is
+// part of what users pay. For each compression type both tools get a fresh repository and stanza, then push
+// every segment and get every segment back, interleaved: segment i runs tool A then tool B, segment i+1 runs
+// B then A, so machine noise and cache effects fall on both alike.
+import { chown, mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { postgresIds } from '../test/harness/postgres-user.js';
+import { createTempDir, removeTempDir } from '../test/harness/tmp.js';
+import { duBytes } from './disk-usage.js';
+import { measureOk, type Measurement } from './measure.js';
+import type { BenchCompress } from './settings.js';
+import { alternate, type Tool, type ToolName, type ToolRepo } from './tools.js';
+import { WalSource } from './wal-source.js';
+
+/** Measurements per tool, in run order. */
+export type PerTool = Record<ToolName, Measurement[]>;
+
+export interface ArchiveCompressResult {
+  readonly compress: BenchCompress;
+  readonly push: PerTool;
+  readonly get: PerTool;
+  /** Bytes of the archive directory after all pushes (info files included), per tool. */
+  readonly storedBytes: Record<ToolName, number>;
+}
+
+export interface ArchiveResults {
+  readonly segments: number;
+  readonly segmentBytes: number;
+  /** `node -e 0`: the floor for any Node program started as a process. */
+  readonly nodeBare: Measurement[];
+  /** `<tool> version`: each tool's startup with no work. */
+  readonly version: PerTool;
+  readonly byCompress: ArchiveCompressResult[];
+}
+
+export interface ArchiveOptions {
+  readonly tools: readonly [Tool, Tool];
+  readonly segments: number;
+  readonly compressTypes: readonly BenchCompress[];
+  readonly progress: (text: string) => void;
+}
+
+const SEGMENT_BYTES = 16 * 1024 * 1024;
+/** Startup reference runs per program. */
+const REFERENCE_RUNS = 20;
+
+export async function runArchiveCase(options: ArchiveOptions): Promise<ArchiveResults> {
+  const source = await WalSource.create({ segments: options.segments, progress: options.progress });
+  const scratch = await createTempDir({ label: 'bench-archive' });
+  try {
+    const { nodeBare, version } = await measureStartup(options.tools, scratch);
+    const byCompress: ArchiveCompressResult[] = [];
+    for (const compress of options.compressTypes) {
+      byCompress.push(await measureCompress(compress, { ...options, source, scratch }));
+    }
+    return { segments: source.segments.length, segmentBytes: SEGMENT_BYTES, nodeBare, version, byCompress };
+  } finally {
+    await removeTempDir(scratch);
+    await source.destroy();
+  }
+}
+
+/** Fresh repositories for both tools, every segment pushed, then every segment fetched and compared. */
+async function measureCompress(
+  compress: BenchCompress,
+  options: ArchiveOptions & { source: WalSource; scratch: string },
+): Promise<ArchiveCompressResult> {
+  const { source, scratch, progress } = options;
+  const count = String(source.segments.length);
+  progress(`archive ${compress}: stanza-create for both tools`);
+  const repos: [ToolRepo, ToolRepo] = [
+    await prepareRepo(options.tools[0], { scratch, source, compress }),
+    await prepareRepo(options.tools[1], { scratch, source, compress }),
+  ];
+  const push = emptyPerTool();
+  progress(`archive ${compress}: archive-push of ${count} segments`);
+  for (const [index, segment] of source.segments.entries()) {
+    for (const repo of alternate(repos, index)) {
+      const argv = repo.argv(['archive-push', source.path(segment)]);
+      push[repo.tool.name].push(await measureOk(argv, { scratchDir: scratch }));
+    }
+  }
+  const get = emptyPerTool();
+  progress(`archive ${compress}: archive-get of ${count} segments`);
+  const getDir = join(scratch, `get-${compress}`);
+  await mkdir(getDir);
+  const { uid, gid } = postgresIds();
+  await chown(getDir, uid, gid);
+  for (const [index, segment] of source.segments.entries()) {
+    for (const repo of alternate(repos, index)) {
+      const destination = join(getDir, `${repo.tool.name}-${segment}`);
+      const argv = repo.argv(['archive-get', segment, destination]);
+      get[repo.tool.name].push(await measureOk(argv, { scratchDir: scratch }));
+      await source.verify(segment, destination, repo.tool.label);
+      await rm(destination);
+    }
+  }
+  const storedBytes: Record<ToolName, number> = { pgstash: 0, pgbackrest: 0 };
+  for (const repo of repos) {
+    storedBytes[repo.tool.name] = await duBytes(repo.archiveDir);
+    await removeTempDir(repo.dir);
+  }
+  return { compress, push, get, storedBytes };
+}
+
+/** `node -e 0` and each tool's `version`, interleaved, after one untimed warm-up run of each. */
+async function measureStartup(
+  tools: readonly [Tool, Tool],
+  scratch: string,
+): Promise<{ nodeBare: Measurement[]; version: PerTool }> {
+  const programs: [ToolName | 'node', readonly string[]][] = [
+    ['node', [process.execPath, '-e', '0']],
+    ...tools.map((tool): [ToolName, readonly string[]] => [tool.name, tool.versionArgv]),
+  ];
+  for (const [, argv] of programs) await measureOk(argv, { scratchDir: scratch });
+  const nodeBare: Measurement[] = [];
+  const version = emptyPerTool();
+  for (let run = 0; run < REFERENCE_RUNS; run++) {
+    for (const [name, argv] of run % 2 === 0 ? programs : [...programs].reverse()) {
+      const measured = await measureOk(argv, { scratchDir: scratch });
+      if (name === 'node') nodeBare.push(measured);
+      else version[name].push(measured);
+    }
+  }
+  return { nodeBare, version };
+}
+
+async function prepareRepo(
+  tool: Tool,
+  options: { scratch: string; source: WalSource; compress: BenchCompress },
+): Promise<ToolRepo> {
+  const dir = await createTempDir({ label: `bench-${tool.name}-${options.compress}` });
+  const repo = await tool.prepare(dir, { cluster: options.source.cluster, compress: options.compress });
+  await measureOk(repo.argv(['stanza-create']), { scratchDir: options.scratch });
+  return repo;
+}
+
+function emptyPerTool(): PerTool {
+  return { pgstash: [], pgbackrest: [] };
+}

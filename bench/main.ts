@@ -1,0 +1,99 @@
+// `npm run bench`: pgstash side by side with pgBackRest on the same data in the same run (docs/benchmark.md).
+import { mkdir, writeFile } from 'node:fs/promises';
+import { loadavg } from 'node:os';
+import { isAbsolute, join } from 'node:path';
+import { removeAllTempDirs } from '../test/harness/tmp.js';
+import { runArchiveCase, type ArchiveResults } from './archive.js';
+import { CHECKOUT } from './checkout.js';
+import { runBackupCase, type BackupResults } from './backup.js';
+import { checkPrerequisites } from './prerequisites.js';
+import { renderReport } from './report.js';
+import { readSettings } from './settings.js';
+import { pgbackrest, pgstash, type Tool } from './tools.js';
+
+const startedAt = Date.now();
+
+function progress(text: string): void {
+  const elapsed = ((Date.now() - startedAt) / 1000).toFixed(0).padStart(5);
+  process.stderr.write(`[${elapsed} s] ${text}\n`);
+}
+
+async function main(): Promise<void> {
+  const settings = readSettings();
+  const environment = checkPrerequisites();
+  const tools: readonly [Tool, Tool] = [pgstash, pgbackrest(environment.pgbackrestBin)];
+  progress(
+    `${environment.versions.pgstash} vs ${environment.versions.pgbackrest}; cases ${settings.cases.join(',')}`,
+  );
+  const load = [{ when: 'at start', load1: loadavg()[0] ?? 0 }];
+  let archive: ArchiveResults | undefined;
+  let backup: BackupResults | undefined;
+  let failure: unknown;
+  try {
+    if (settings.cases.includes('archive')) {
+      archive = await runArchiveCase({
+        tools,
+        segments: settings.segments,
+        compressTypes: settings.compressTypes,
+        progress,
+      });
+      load.push({ when: 'after archive', load1: loadavg()[0] ?? 0 });
+    }
+    if (settings.cases.includes('backup')) {
+      backup = await runBackupCase({
+        tools,
+        scale: settings.scale,
+        compressTypes: settings.compressTypes,
+        processMax: settings.processMax,
+        runs: settings.runs,
+        progress,
+      });
+      load.push({ when: 'after backup', load1: loadavg()[0] ?? 0 });
+    }
+  } catch (error) {
+    failure = error;
+  } finally {
+    await removeAllTempDirs();
+  }
+  if (archive !== undefined || backup !== undefined) {
+    let report = renderReport({
+      settings,
+      environment,
+      started: new Date(startedAt),
+      elapsedMs: Date.now() - startedAt,
+      load,
+      ...(archive === undefined ? {} : { archive }),
+      ...(backup === undefined ? {} : { backup }),
+    });
+    if (failure !== undefined) report += `\n**The run failed before it finished:** ${messageOf(failure)}\n`;
+    const dir = isAbsolute(settings.resultsDir) ? settings.resultsDir : join(CHECKOUT, settings.resultsDir);
+    await mkdir(dir, { recursive: true });
+    const file = join(dir, `results-${stamp(new Date(startedAt))}.md`);
+    await writeFile(file, report);
+    process.stdout.write(`\n${report}\n`);
+    progress(`results written to '${file}'`);
+  }
+  if (failure !== undefined) throw failure;
+}
+
+/** 2026-11-21T10:15:00Z -> 20261121-101500, for file names that sort by time. */
+function stamp(date: Date): string {
+  return date
+    .toISOString()
+    .replace(/\.\d+Z$/, '')
+    .replaceAll('-', '')
+    .replaceAll(':', '')
+    .replace('T', '-');
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    process.stderr.write(`\nbenchmark failed: ${messageOf(error)}\n`);
+    process.exit(1);
+  },
+);

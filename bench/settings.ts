@@ -1,0 +1,87 @@
+// What one benchmark run measures, read from PGSTASH_BENCH_* environment variables with defaults for a full run.
+
+/** The two parts of the benchmark: per-segment WAL archiving, and a full backup and restore of a cluster. */
+export type BenchCase = 'archive' | 'backup';
+/** Compression types both tools support and the benchmark compares. */
+export type BenchCompress = 'lz4' | 'zst';
+
+export interface BenchSettings {
+  readonly cases: readonly BenchCase[];
+  /** pgbench scale of the cluster that is backed up and restored (50 is about 800 MB). */
+  readonly scale: number;
+  /** How many real 16 MiB WAL segments each tool pushes and gets per compression type. */
+  readonly segments: number;
+  readonly compressTypes: readonly BenchCompress[];
+  /** process-max values of the backup case. */
+  readonly processMax: readonly number[];
+  /** How many times each backup/restore case runs per tool (the table shows the median). */
+  readonly runs: number;
+  /** Where the results file goes (relative to the checkout unless absolute). */
+  readonly resultsDir: string;
+}
+
+/** The environment variables the benchmark reads, with their meaning, for the error message and the docs. */
+export const SETTING_HELP: Readonly<Record<string, string>> = {
+  PGSTASH_BENCH_CASES: 'comma-separated cases to run: archive, backup (default both)',
+  PGSTASH_BENCH_SCALE: 'pgbench scale of the backed-up cluster (default 50, about 800 MB)',
+  PGSTASH_BENCH_SEGMENTS: 'WAL segments pushed and fetched per tool and compression (default 20)',
+  PGSTASH_BENCH_COMPRESS: 'comma-separated compress types: lz4, zst (default both)',
+  PGSTASH_BENCH_PROCESS_MAX: 'comma-separated process-max values for backup and restore (default 1,2)',
+  PGSTASH_BENCH_RUNS: 'runs per backup/restore case and tool; the median is reported (default 1)',
+  PGSTASH_BENCH_RESULTS_DIR: 'directory of the results file (default .bench)',
+};
+
+/** Reads the settings; an invalid value throws naming the variable and what it accepts. */
+export function readSettings(env: NodeJS.ProcessEnv = process.env): BenchSettings {
+  return {
+    cases: list(env, 'PGSTASH_BENCH_CASES', ['archive', 'backup'] as const, ['archive', 'backup']),
+    scale: positiveInt(env, 'PGSTASH_BENCH_SCALE', 50, 10_000),
+    segments: positiveInt(env, 'PGSTASH_BENCH_SEGMENTS', 20, 1000),
+    compressTypes: list(env, 'PGSTASH_BENCH_COMPRESS', ['lz4', 'zst'] as const, ['lz4', 'zst']),
+    processMax: intList(env, 'PGSTASH_BENCH_PROCESS_MAX', [1, 2]),
+    runs: positiveInt(env, 'PGSTASH_BENCH_RUNS', 1, 100),
+    resultsDir: env['PGSTASH_BENCH_RESULTS_DIR'] ?? '.bench',
+  };
+}
+
+function invalid(name: string, value: string, expected: string): Error {
+  return new Error(
+    `invalid ${name} '${value}': expected ${expected}\nHINT: ${name}: ${SETTING_HELP[name] ?? ''}`,
+  );
+}
+
+function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback: number, max: number): number {
+  const text = env[name];
+  if (text === undefined || text === '') return fallback;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 1 || value > max)
+    throw invalid(name, text, `an integer from 1 to ${String(max)}`);
+  return value;
+}
+
+function intList(env: NodeJS.ProcessEnv, name: string, fallback: readonly number[]): number[] {
+  const text = env[name];
+  if (text === undefined || text === '') return [...fallback];
+  const values = text.split(',').map((word) => Number(word.trim()));
+  if (values.some((value) => !Number.isInteger(value) || value < 1 || value > 64))
+    throw invalid(name, text, 'comma-separated integers from 1 to 64');
+  return [...new Set(values)];
+}
+
+function list<T extends string>(
+  env: NodeJS.ProcessEnv,
+  name: string,
+  allowed: readonly T[],
+  fallback: readonly T[],
+): T[] {
+  const text = env[name];
+  if (text === undefined || text === '') return [...fallback];
+  const words = text
+    .split(',')
+    .map((word) => word.trim())
+    .filter((word) => word !== '');
+  const isAllowed = (word: string): word is T => (allowed as readonly string[]).includes(word);
+  if (words.length === 0 || !words.every(isAllowed))
+    throw invalid(name, text, `a comma-separated list of ${allowed.join(', ')}`);
+  return [...new Set(words.filter(isAllowed))];
+}
