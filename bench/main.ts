@@ -4,7 +4,7 @@ import { loadavg } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { removeAllTempDirs } from '../test/harness/tmp.js';
 import { runArchiveCase, type ArchiveResults } from './archive.js';
-import { CHECKOUT } from './checkout.js';
+import { REPO_ROOT as CHECKOUT } from '../test/harness/pgstash.js';
 import { runBackupCase, type BackupResults } from './backup.js';
 import { checkPrerequisites } from './prerequisites.js';
 import { renderReport } from './report.js';

@@ -4,7 +4,7 @@ import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { pgBin } from '../test/harness/cluster.js';
 import { assertPostgresCanRead } from '../test/harness/postgres-user.js';
-import { PGSTASH_CLI } from './checkout.js';
+import { PGSTASH_BIN as PGSTASH_CLI } from '../test/harness/pgstash.js';
 import { TIME_BIN } from './measure.js';
 
 export interface Environment {

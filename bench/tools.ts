@@ -3,7 +3,7 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { PgCluster } from '../test/harness/cluster.js';
 import { shellQuote } from '../test/harness/pgstash.js';
-import { PGSTASH_CLI } from './checkout.js';
+import { PGSTASH_BIN as PGSTASH_CLI } from '../test/harness/pgstash.js';
 import { configText, writeConfig } from '../test/harness/stanza.js';
 import type { BenchCompress } from './settings.js';
 
