@@ -1,4 +1,5 @@
 // Tests for process locks: exclusion, stale locks of killed processes, release, and racing takeovers.
+import { rejectionOf } from '../../harness/errors.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
@@ -9,7 +10,6 @@ import { createInterface } from 'node:readline';
 import { transpile } from '../../harness/transpile.js';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 
-import { PgStashError } from '../../../src/common/errors.js';
 import { acquireLock } from '../../../src/common/lock.js';
 
 /**
@@ -93,16 +93,6 @@ beforeEach(() => {
   lockPath = join(base, `locks-${++testCount}`, 'pgstash');
 });
 
-async function rejection(promise: Promise<unknown>): Promise<PgStashError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof PgStashError) return error;
-    throw error;
-  }
-  throw new Error('expected a rejection');
-}
-
 /** Leaves a lock behind the way kill -9 does: a child takes it and is killed. */
 async function staleLock(stanza: string): Promise<number> {
   const holder = new Child(lockPath, stanza, 'hold');
@@ -134,7 +124,7 @@ describe('acquireLock', () => {
 
   it('refuses a second acquire while the lock is held, naming the file and the pid', async () => {
     const lock = await acquireLock({ lockPath, stanza: 'main', type: 'backup' });
-    const error = await rejection(acquireLock({ lockPath, stanza: 'main', type: 'backup' }));
+    const error = await rejectionOf(acquireLock({ lockPath, stanza: 'main', type: 'backup' }));
     expect(error.code).toBe(50);
     expect(error.message).toBe(
       `unable to acquire lock on file '${join(lockPath, 'main-backup.lock')}': held by process ${process.pid}`,
@@ -151,7 +141,7 @@ describe('acquireLock', () => {
     const holder = new Child(lockPath, 'main', 'hold');
     const outcome = await holder.outcome();
     try {
-      const error = await rejection(acquireLock({ lockPath, stanza: 'main', type: 'backup' }));
+      const error = await rejectionOf(acquireLock({ lockPath, stanza: 'main', type: 'backup' }));
       expect(error.code).toBe(50);
       expect(error.message).toContain(`held by process ${outcome.pid}`);
     } finally {
@@ -221,14 +211,14 @@ describe('acquireLock', () => {
     await mkdir(lockPath, { recursive: true });
     const file = join(lockPath, 'main-backup.lock');
     await writeFile(file, 'not json');
-    const error = await rejection(acquireLock({ lockPath, stanza: 'main', type: 'backup' }));
+    const error = await rejectionOf(acquireLock({ lockPath, stanza: 'main', type: 'backup' }));
     expect(error.code).toBe(50);
     expect(error.message).toBe(`unable to acquire lock on file '${file}': invalid content`);
     expect(await readdir(lockPath)).toEqual(['main-backup.lock']);
   });
 
   it('rejects a stanza that cannot name a file', async () => {
-    expect((await rejection(acquireLock({ lockPath, stanza: '../x', type: 'backup' }))).kind).toBe(
+    expect((await rejectionOf(acquireLock({ lockPath, stanza: '../x', type: 'backup' }))).kind).toBe(
       'paramInvalid',
     );
   });

@@ -1,7 +1,7 @@
 // Tests help and version text: every command listed, each command's options, option details, version.
+import { errorOf } from '../../harness/errors.js';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { PgStashError } from '../../../src/common/errors.js';
 import { COMMANDS, OPTIONS } from '../../../src/config/definition.js';
 import { displayName } from '../../../src/config/describe.js';
 import { helpText, versionText } from '../../../src/config/help.js';
@@ -9,16 +9,6 @@ import { helpText, versionText } from '../../../src/config/help.js';
 const packageJson = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
   version: string;
 };
-
-function errorOf(fn: () => unknown): PgStashError {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof PgStashError) return error;
-    throw error;
-  }
-  throw new Error('expected a PgStashError');
-}
 
 describe('helpText', () => {
   it('lists every command with its summary', () => {

@@ -1,4 +1,5 @@
 // Tests loadConfig end to end: sources and precedence, command line forms, types, required options, repos, errors.
+import { errorOf } from '../../harness/errors.js';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,16 +26,6 @@ type Env = Record<string, string | undefined>;
 function load(argv: string[], options: { env?: Env; config?: string } = {}) {
   const extra = options.config === undefined ? ['--no-config'] : [`--config=${configFile(options.config)}`];
   return loadConfig([...extra, ...argv], options.env ?? {});
-}
-
-function errorOf(fn: () => unknown): PgStashError {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof PgStashError) return error;
-    throw error;
-  }
-  throw new Error('expected a PgStashError');
 }
 
 function expectError(fn: () => unknown, kind: ErrorKind, message: string | RegExp): PgStashError {

@@ -1,20 +1,11 @@
 // Tests option value parsing for every option type: accepted forms, rejected forms, error kinds and messages.
+import { errorOf } from '../../harness/errors.js';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ERROR_CODES, PgStashError } from '../../../src/common/errors.js';
+import { ERROR_CODES } from '../../../src/common/errors.js';
 import type { ErrorKind } from '../../../src/common/errors.js';
 import { formatSize, parseBoolean, parseSize, parseValue } from '../../../src/config/value.js';
 import type { ValueRules } from '../../../src/config/value.js';
-
-function errorOf(fn: () => unknown): PgStashError {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof PgStashError) return error;
-    throw error;
-  }
-  throw new Error('expected a PgStashError');
-}
 
 function expectError(fn: () => unknown, kind: ErrorKind, message: string): void {
   const error = errorOf(fn);

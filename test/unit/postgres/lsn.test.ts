@@ -1,18 +1,10 @@
 // Tests for LSN parsing and printing: PostgreSQL's text form, round trips, and refused input.
+import { errorOf } from '../../harness/errors.js';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 
 import { isPgStashError } from '../../../src/common/errors.js';
 import { LSN_MAX, formatLsn, isLsn, parseLsn } from '../../../src/postgres/lsn.js';
-
-function errorOf(action: () => unknown): unknown {
-  try {
-    action();
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected an error');
-}
 
 describe('parseLsn', () => {
   it('reads both halves as hex', () => {

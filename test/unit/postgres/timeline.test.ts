@@ -1,4 +1,5 @@
 // Tests for timeline history files: parsing, and which timeline a WAL position belongs to along a history.
+import { errorOf } from '../../harness/errors.js';
 import { describe, expect, it } from 'vitest';
 
 import { isPgStashError } from '../../../src/common/errors.js';
@@ -10,15 +11,6 @@ import {
   timelineOfLsn,
   timelineRanges,
 } from '../../../src/postgres/timeline.js';
-
-function errorOf(action: () => unknown): unknown {
-  try {
-    action();
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected an error');
-}
 
 // Timeline 4 forked from 3, which forked from 1 (timeline 2 was abandoned), the way PostgreSQL writes it.
 const HISTORY_4 = [

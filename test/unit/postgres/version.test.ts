@@ -1,4 +1,5 @@
 // Tests for the version table: the numbers per release and telling a version from pg_control, WAL and the server.
+import { errorOf } from '../../harness/errors.js';
 import { describe, expect, it } from 'vitest';
 
 import { isPgStashError } from '../../../src/common/errors.js';
@@ -11,15 +12,6 @@ import {
   versionFromServerVersionNum,
   versionFromWalMagic,
 } from '../../../src/postgres/version.js';
-
-function errorOf(action: () => unknown): unknown {
-  try {
-    action();
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected an error');
-}
 
 describe('version table', () => {
   it('holds 12 to 17 with the numbers from the PostgreSQL headers', () => {

@@ -1,4 +1,5 @@
 // Tests for the WAL segment header reader on real segments written by PostgreSQL 15, and on damaged headers.
+import { errorOf } from '../../harness/errors.js';
 import { open, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -29,15 +30,6 @@ async function firstPages(dataDir: string): Promise<Map<string, Buffer>> {
     }
   }
   return pages;
-}
-
-function errorOf(action: () => unknown): unknown {
-  try {
-    action();
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected an error');
 }
 
 describe('WAL segments written by PostgreSQL 15', () => {

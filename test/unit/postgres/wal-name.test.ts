@@ -1,4 +1,5 @@
 // Tests for WAL file names: segment arithmetic at every segment size across the xlogid boundary, and name kinds.
+import { errorOf } from '../../harness/errors.js';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 
@@ -25,15 +26,6 @@ import {
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
-
-function errorOf(action: () => unknown): unknown {
-  try {
-    action();
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected an error');
-}
 
 describe('segment names', () => {
   it('names the segment holding an LSN (16 MiB)', () => {

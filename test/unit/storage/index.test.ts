@@ -1,11 +1,11 @@
 // Tests for openStorage: driver selection by repository type and the repository path check.
+import { rejectionOf } from '../../harness/errors.js';
 import { mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { PgStashError } from '../../../src/common/errors.js';
 import { openStorage } from '../../../src/storage/index.js';
 import { PosixDriver } from '../../../src/storage/posix.js';
 
@@ -19,16 +19,6 @@ afterAll(async () => {
   await rm(base, { recursive: true, force: true });
 });
 
-async function rejection(promise: Promise<unknown>): Promise<PgStashError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof PgStashError) return error;
-    throw error;
-  }
-  throw new Error('expected a rejection');
-}
-
 describe('openStorage', () => {
   it('opens a posix repository', async () => {
     const driver = await openStorage({ type: 'posix', path: base }, { mustExist: true });
@@ -41,7 +31,7 @@ describe('openStorage', () => {
     const path = join(base, 'not-yet');
     const driver = await openStorage({ type: 'posix', path });
     expect(driver.location).toBe(path);
-    const error = await rejection(openStorage({ type: 'posix', path }, { mustExist: true }));
+    const error = await rejectionOf(openStorage({ type: 'posix', path }, { mustExist: true }));
     expect(error.code).toBe(73);
     expect(error.message).toBe(`repository path '${path}' does not exist`);
     expect(error.hint).toContain('stanza-create');
@@ -56,20 +46,20 @@ describe('openStorage', () => {
   it('rejects a repository path that is a file, whether or not it must exist', async () => {
     const file = join(base, 'file');
     await writeFile(file, 'not a directory');
-    const error = await rejection(openStorage({ type: 'posix', path: file }));
+    const error = await rejectionOf(openStorage({ type: 'posix', path: file }));
     expect(error.kind).toBe('pathMissing');
     expect(error.message).toBe(`repository path '${file}' is not a directory`);
-    expect((await rejection(openStorage({ type: 'posix', path: join(file, 'below') }))).kind).toBe(
+    expect((await rejectionOf(openStorage({ type: 'posix', path: join(file, 'below') }))).kind).toBe(
       'pathMissing',
     );
   });
 
   it('rejects a relative posix path', async () => {
-    expect((await rejection(openStorage({ type: 'posix', path: 'relative' }))).kind).toBe('paramInvalid');
+    expect((await rejectionOf(openStorage({ type: 'posix', path: 'relative' }))).kind).toBe('paramInvalid');
   });
 
   it.each(['s3', 'azure', 'gcs', 'ftp'])('fails with featureNotSupported for type %s', async (type) => {
-    const error = await rejection(openStorage({ type, path: '/repo' }));
+    const error = await rejectionOf(openStorage({ type, path: '/repo' }));
     expect(error.code).toBe(67);
     expect(error.message).toBe(`repository type '${type}' is not supported`);
   });

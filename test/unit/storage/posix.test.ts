@@ -1,4 +1,5 @@
 // Posix-only checks of the posix driver: modes under any umask, fsync order, large writes, error translation.
+import { rejectionOf } from '../../harness/errors.js';
 import { execFile } from 'node:child_process';
 import {
   chmod,
@@ -131,16 +132,6 @@ async function write(driver: PosixDriver, path: string, data: Buffer | string, o
 
 async function modeOf(path: string): Promise<string> {
   return ((await stat(path)).mode & 0o7777).toString(8);
-}
-
-async function rejection(promise: Promise<unknown>): Promise<PgStashError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof PgStashError) return error;
-    throw error;
-  }
-  throw new Error('expected a rejection');
 }
 
 describe('PosixDriver modes', () => {
@@ -299,7 +290,7 @@ describe('PosixDriver errors', () => {
   it('removes the temporary file when the final rename fails', async () => {
     const driver = new PosixDriver(root);
     await driver.makePath('target/is-a-directory');
-    const error = await rejection(write(driver, 'target/is-a-directory', 'data'));
+    const error = await rejectionOf(write(driver, 'target/is-a-directory', 'data'));
     expect(error.kind).toBe('fileWrite');
     expect(error.message).toMatch(new RegExp(`^unable to write '${root}/target/is-a-directory': `));
     expect(await readdir(join(root, 'target'))).toEqual(['is-a-directory']);
@@ -307,7 +298,7 @@ describe('PosixDriver errors', () => {
 
   it('fails with pathMissing when parents may not be created', async () => {
     const driver = new PosixDriver(root);
-    const error = await rejection(driver.openWrite('absent/file', { createParent: false }));
+    const error = await rejectionOf(driver.openWrite('absent/file', { createParent: false }));
     expect(error.code).toBe(73);
     expect(error.message).toBe(
       `unable to write '${root}/absent/file': parent path '${root}/absent' does not exist`,
@@ -317,10 +308,10 @@ describe('PosixDriver errors', () => {
   it('fails when a parent is a file', async () => {
     const driver = new PosixDriver(root);
     await write(driver, 'file', 'data');
-    const error = await rejection(driver.openWrite('file/child'));
+    const error = await rejectionOf(driver.openWrite('file/child'));
     expect(error.kind).toBe('fileWrite');
     expect(error.message).toBe(`unable to write '${root}/file/child': not a directory`);
-    const makeError = await rejection(driver.makePath('file/child'));
+    const makeError = await rejectionOf(driver.makePath('file/child'));
     expect(makeError.kind).toBe('pathCreate');
     expect(makeError.message).toBe(`unable to create path '${root}/file/child': not a directory`);
   });
@@ -328,7 +319,7 @@ describe('PosixDriver errors', () => {
   it('refuses to open a directory for reading', async () => {
     const driver = new PosixDriver(root);
     await driver.makePath('dir');
-    const error = await rejection(driver.openRead('dir'));
+    const error = await rejectionOf(driver.openRead('dir'));
     expect(error.code).toBe(41);
     expect(error.message).toBe(`unable to open '${root}/dir' for read: is a directory`);
   });
@@ -337,8 +328,8 @@ describe('PosixDriver errors', () => {
     expect(() => new PosixDriver('relative/path')).toThrow(PgStashError);
     const driver = new PosixDriver(root);
     await write(driver, 'file', 'data');
-    expect((await rejection(driver.openRead('file', { offset: -1 }))).kind).toBe('paramInvalid');
-    expect((await rejection(driver.openRead('file', { limit: 1.5 }))).kind).toBe('paramInvalid');
+    expect((await rejectionOf(driver.openRead('file', { offset: -1 }))).kind).toBe('paramInvalid');
+    expect((await rejectionOf(driver.openRead('file', { limit: 1.5 }))).kind).toBe('paramInvalid');
   });
 });
 
@@ -368,8 +359,8 @@ describe('PosixDriver temporary files', () => {
     const names: string[] = [];
     for await (const entry of driver.list('dir')) names.push(entry.name);
     expect(names).toEqual(['file']);
-    expect((await rejection(driver.openWrite(`dir/x${TEMP_SUFFIX}`))).kind).toBe('paramInvalid');
-    expect((await rejection(driver.move('dir/file', `dir/x${TEMP_SUFFIX}`))).kind).toBe('paramInvalid');
+    expect((await rejectionOf(driver.openWrite(`dir/x${TEMP_SUFFIX}`))).kind).toBe('paramInvalid');
+    expect((await rejectionOf(driver.move('dir/file', `dir/x${TEMP_SUFFIX}`))).kind).toBe('paramInvalid');
   });
 
   it('removes leftover temporary files with removeTree', async () => {
