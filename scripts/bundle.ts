@@ -1,7 +1,11 @@
 // Bundles the compiled CLI (dist/src) into dist/bundle: one module graph per command, loaded in a few files.
 // Why: PostgreSQL starts a new pgstash process per WAL segment, and resolving ~100 small ESM files costs more
 // CPU than the work itself; a bundle with code splitting keeps each command's imports lazy but cheap.
+import { rmSync } from 'node:fs';
 import { build } from 'esbuild';
+
+// Stale chunks from earlier builds would pile up: start from an empty directory.
+rmSync('dist/bundle', { recursive: true, force: true });
 
 await build({
   entryPoints: ['dist/src/cli.js'],
