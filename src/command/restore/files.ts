@@ -14,6 +14,14 @@ import type { ResolvedTarget } from './destination.js';
 /** The control file goes in last: until it exists, a half-restored directory cannot be started by mistake. */
 const CONTROL_FILE = 'pg_data/global/pg_control';
 
+/**
+ * Backup files a restore leaves out. tablespace_map names each tablespace's location on the backed-up host, and
+ * PostgreSQL recreates the pg_tblspc links from it when recovery starts: with --tablespace-map that would point
+ * the restored cluster back at the original (perhaps live) tablespace directories. The restore makes the links
+ * itself, so, as pg_basebackup's plain format, it goes without the file.
+ */
+export const NOT_RESTORED: ReadonlySet<string> = new Set(['pg_data/tablespace_map']);
+
 export interface RestoreFilesOptions {
   readonly processMax: number;
   readonly signal: AbortSignal;
@@ -118,7 +126,7 @@ export async function restoreTree(
     }
   }
   const controlFile = manifest.files.find((file) => file.name === CONTROL_FILE);
-  const files = manifest.files.filter((file) => file !== controlFile);
+  const files = manifest.files.filter((file) => file !== controlFile && !NOT_RESTORED.has(file.name));
   await runParallel(files, {
     concurrency: options.processMax,
     worker: (file) => restoreFile(repo, manifest, file, targets, options),

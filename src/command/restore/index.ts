@@ -12,7 +12,7 @@ import { Repository } from '../../repo/repository.js';
 import { selectRepo } from '../backup/index.js';
 import type { CommandContext } from '../context.js';
 import { prepareDestination, resolveTargets, type ResolvedTarget } from './destination.js';
-import { restoreTree } from './files.js';
+import { NOT_RESTORED, restoreTree } from './files.js';
 import { selectBackup } from './select-backup.js';
 
 /** Quotes one argument for the shell PostgreSQL runs restore_command with. */
@@ -29,6 +29,7 @@ export function restoreCommandLine(context: CommandContext, stanza: string): str
 /** Files PostgreSQL's pg_verifybackup checks: what was restored as-is (not WAL, not the rewritten auto.conf). */
 function* verifiableFiles(manifest: Manifest): Iterable<PgManifestFile> {
   for (const file of manifest.files) {
+    if (NOT_RESTORED.has(file.name)) continue;
     let path: string;
     if (file.name.startsWith('pg_data/')) path = file.name.slice('pg_data/'.length);
     else if (file.name.startsWith('pg_tblspc/')) path = file.name;

@@ -1,0 +1,253 @@
+// Bad input and failures around backup and restore: each gives its documented exit code and a message naming the
+// problem, and a failed or killed backup never becomes visible to info or restore.
+import { existsSync } from 'node:fs';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { spawnPgstash } from '../harness/pgstash-process.js';
+import { RestoreBench } from '../harness/restore.js';
+import { createStanzaSetup, type StanzaSetup } from '../harness/stanza.js';
+import { switchWal, waitArchived } from '../harness/wal.js';
+
+const LABEL = /^\d{8}-\d{6}F$/;
+
+describe('backup and restore errors', () => {
+  let setup: StanzaSetup;
+  let restores: RestoreBench;
+  let firstLabel: string;
+
+  /** Labels listed by `info --output=json`. */
+  async function listedLabels(): Promise<string[]> {
+    const info = await setup.pgstashOk(['info', '--output=json']);
+    const [stanza] = JSON.parse(info.stdout) as [{ backup: { label: string }[] }];
+    return stanza.backup.map((backup) => backup.label);
+  }
+
+  /** Backup directories present in the repository, listed or not. */
+  async function labelDirs(): Promise<string[]> {
+    const names = await readdir(join(setup.repoPath, 'backup', setup.stanza));
+    return names.filter((name) => LABEL.test(name)).sort();
+  }
+
+  /**
+   * Makes archive_command fail, and waits until the archiver has failed with it once (a reload reaches the
+   * archiver a moment later): from then on no segment is archived. Returns the segment it is stuck on.
+   */
+  async function breakArchiving(): Promise<string> {
+    const failures = Number(await setup.cluster.psql('select failed_count from pg_stat_archiver'));
+    await setup.cluster.psql("alter system set archive_command = 'false'; select pg_reload_conf()");
+    await setup.cluster.psql("select pg_create_restore_point('archiving broken')");
+    const stuck = await switchWal(setup);
+    const deadline = Date.now() + 60_000;
+    while (Number(await setup.cluster.psql('select failed_count from pg_stat_archiver')) === failures) {
+      if (Date.now() > deadline)
+        throw new Error(`the archiver never failed\n${await setup.cluster.logTail(20)}`);
+      await sleep(100);
+    }
+    expect(await setup.cluster.psql('select last_failed_wal from pg_stat_archiver')).toBe(stuck);
+    return stuck;
+  }
+
+  /** Puts the configured archive_command back and waits until the archiver has caught up. */
+  async function repairArchiving(): Promise<void> {
+    await setup.cluster.psql('alter system reset archive_command; select pg_reload_conf()');
+    await waitArchived(setup, await switchWal(setup));
+  }
+
+  beforeAll(async () => {
+    setup = await createStanzaSetup({ walSegmentSizeMb: 1 });
+    restores = new RestoreBench(setup);
+    await setup.cluster.start();
+    await setup.pgstashOk(['stanza-create']);
+    await setup.cluster.psql('create table t (id int primary key, payload text)');
+    await setup.cluster.psql("insert into t select g, repeat('x', 200) from generate_series(1, 20000) g");
+    const backup = await setup.pgstashOk(['backup', '--start-fast']);
+    firstLabel = /backup (\d{8}-\d{6}F) complete/.exec(backup.stdout)?.[1] ?? '';
+    expect(firstLabel).toMatch(LABEL);
+  });
+
+  afterEach(async () => {
+    await restores?.cleanup();
+  });
+
+  afterAll(async () => {
+    await restores?.cleanup();
+    await setup?.destroy();
+  });
+
+  describe('restore', () => {
+    it('into a non-empty directory: 40, naming the directory, which is left as it was', async () => {
+      const dir = await restores.tempDir('nonempty');
+      await writeFile(join(dir, 'precious'), 'keep me');
+      const result = await setup.pgstash(['restore', `--pg1-path=${dir}`]);
+      expect(result.code, result.stderr).toBe(40);
+      expect(result.stderr).toContain(`[040]: unable to restore into '${dir}': the directory is not empty`);
+      expect(await readdir(dir)).toEqual(['precious']);
+    });
+
+    it("into a running cluster's directory: 38, and the cluster is untouched", async () => {
+      const result = await setup.pgstash(['restore', `--pg1-path=${setup.cluster.dataDir}`, '--force']);
+      expect(result.code, result.stderr).toBe(38);
+      expect(result.stderr).toMatch(
+        new RegExp(`\\[038\\]: unable to restore while PostgreSQL is running in '${setup.cluster.dataDir}'`),
+      );
+      expect(await setup.cluster.psql('select count(*) from t')).toBe('20000');
+    });
+
+    it('a --set that does not exist: 75, naming the set', async () => {
+      const dir = join(await restores.tempDir('noset'), 'data');
+      const result = await setup.pgstash(['restore', `--pg1-path=${dir}`, '--set=20000101-000000F']);
+      expect(result.code, result.stderr).toBe(75);
+      expect(result.stderr).toContain("[075]: backup set '20000101-000000F' is not valid");
+      expect(existsSync(dir)).toBe(false);
+    });
+
+    it('a time target before the oldest backup: 75, naming the target', async () => {
+      const dir = join(await restores.tempDir('early'), 'data');
+      const target = '2000-01-01 00:00:00+00';
+      const result = await setup.pgstash([
+        'restore',
+        `--pg1-path=${dir}`,
+        '--type=time',
+        `--target=${target}`,
+      ]);
+      expect(result.code, result.stderr).toBe(75);
+      expect(result.stderr).toContain(
+        `[075]: unable to find a backup set with stop time before target '${target}'`,
+      );
+      expect(existsSync(dir)).toBe(false);
+    });
+
+    it('a stored data file with one flipped byte: 26, naming the file', async () => {
+      const relation = await setup.cluster.psql("select pg_relation_filepath('t')");
+      const stored = join(setup.repoPath, 'backup', setup.stanza, firstLabel, 'pg_data', `${relation}.zst`);
+      const original = await readFile(stored);
+      const damaged = Buffer.from(original);
+      const middle = Math.floor(damaged.length / 2);
+      damaged[middle] = (damaged[middle] ?? 0) ^ 0x10;
+      await writeFile(stored, damaged);
+      try {
+        const dir = join(await restores.tempDir('corrupt'), 'data');
+        const result = await setup.pgstash(['restore', `--pg1-path=${dir}`]);
+        expect(result.code, result.stderr).toBe(26);
+        expect(result.stderr).toContain(`[026]: '${stored}' is corrupt`);
+        // pg_control goes in last: the half-restored directory cannot be started by mistake.
+        expect(existsSync(join(dir, 'global', 'pg_control'))).toBe(false);
+      } finally {
+        await writeFile(stored, original);
+      }
+      // The repaired backup restores again.
+      await restores.restore([]);
+    });
+  });
+
+  describe('backup', () => {
+    it('while archive_command fails: 82 naming the segment, and the backup is not listed', async () => {
+      const stuck = await breakArchiving();
+      try {
+        const args = ['backup', '--start-fast', '--archive-timeout=5', '--log-level-console=info'];
+        const result = await setup.pgstash(args);
+        expect(result.code, result.stderr).toBe(82);
+        // The first segment the backup needs is the one holding its start LSN.
+        const start = /backup start: label \S+, WAL ([0-9A-F]{24})/.exec(result.stdout + result.stderr)?.[1];
+        expect(start, result.stdout).toBeDefined();
+        expect(start! > stuck).toBe(true);
+        expect(result.stderr).toContain(
+          `[082]: WAL segment ${start} was not archived to repo1 before the 5s archive-timeout`,
+        );
+        expect(await listedLabels()).toEqual([firstLabel]);
+        // The failed backup removed what it had copied.
+        expect(await labelDirs()).toEqual([firstLabel]);
+      } finally {
+        await repairArchiving();
+      }
+    });
+
+    describe('a backup held in its WAL wait', () => {
+      let held: ReturnType<typeof spawnPgstash> | undefined;
+      let heldLabel = '';
+
+      afterAll(async () => {
+        held?.kill('SIGKILL');
+        await held?.done;
+        await setup.cluster.psql('alter system reset archive_command; select pg_reload_conf()');
+      });
+
+      it('keeps the lock: a second backup fails with 50 naming the holder', async () => {
+        await breakArchiving();
+        held = spawnPgstash([
+          `--config=${setup.configPath}`,
+          `--stanza=${setup.stanza}`,
+          'backup',
+          '--start-fast',
+          '--archive-timeout=300',
+        ]);
+        let ended: unknown;
+        void held.done.then((result) => (ended = result));
+        // backup_label is stored right after pg_backup_stop, just before the wait for WAL begins.
+        const deadline = Date.now() + 100_000;
+        while (heldLabel === '' && ended === undefined && Date.now() < deadline) {
+          for (const label of await labelDirs()) {
+            const backupLabel = join(
+              setup.repoPath,
+              'backup',
+              setup.stanza,
+              label,
+              'pg_data',
+              'backup_label.zst',
+            );
+            if (label !== firstLabel && existsSync(backupLabel)) heldLabel = label;
+          }
+          await sleep(100);
+        }
+        expect(ended, 'the held backup ended before its WAL wait').toBeUndefined();
+        expect(heldLabel, 'the held backup never reached its WAL wait').not.toBe('');
+
+        const second = await setup.pgstash(['backup', '--start-fast']);
+        expect(second.code, second.stderr).toBe(50);
+        expect(second.stderr).toMatch(
+          new RegExp(
+            `\\[050\\]: unable to acquire lock on file '.*/main-backup\\.lock': held by process ${held.pid}\\b`,
+          ),
+        );
+      });
+
+      it('kill -9: info does not list it and restore uses the previous backup', async () => {
+        expect(held).toBeDefined();
+        held?.kill('SIGKILL');
+        const ended = await held?.done;
+        expect(ended?.signal).toBe('SIGKILL');
+        // The directory is left behind, but nothing names it.
+        expect(await labelDirs()).toEqual([firstLabel, heldLabel].sort());
+        expect(await listedLabels()).toEqual([firstLabel]);
+        const { result } = await restores.restore([]);
+        expect(result.stdout).toContain(`restored backup set ${firstLabel}`);
+      });
+
+      it('the next backup succeeds and removes the leftover directory', async () => {
+        await repairArchiving();
+        const next = await setup.pgstashOk(['backup', '--start-fast']);
+        const nextLabel = /backup (\d{8}-\d{6}F) complete/.exec(next.stdout)?.[1] ?? '';
+        expect(nextLabel).toMatch(LABEL);
+        expect(next.stderr).toContain(`removing incomplete backup '${heldLabel}'`);
+        expect(await labelDirs()).toEqual([firstLabel, nextLabel]);
+        expect(await listedLabels()).toEqual([firstLabel, nextLabel]);
+      });
+    });
+
+    it('--archive-copy: the backup reaches consistency without the archive', async () => {
+      const backup = await setup.pgstashOk(['backup', '--start-fast', '--archive-copy']);
+      const label = /backup (\d{8}-\d{6}F) complete/.exec(backup.stdout)?.[1] ?? '';
+      const info = await setup.pgstashOk(['info', '--output=json']);
+      const [stanza] = JSON.parse(info.stdout) as [{ backup: { label: string; 'archive-copy': boolean }[] }];
+      expect(stanza.backup.find((entry) => entry.label === label)?.['archive-copy']).toBe(true);
+      const args = [`--set=${label}`, '--type=immediate', '--target-action=promote'];
+      const { dataDir } = await restores.restore(args);
+      // No archive at all: the WAL to reach consistency must come from the backup's own pg_wal.
+      const restored = await restores.start(dataDir, { settings: { restore_command: 'false' } });
+      await restored.waitForRecoveryEnd();
+      expect(await restored.psql('select count(*) from t')).toBe('20000');
+    });
+  });
+});
