@@ -72,6 +72,13 @@ describe('archive bad input', () => {
     );
   });
 
+  it('archive-push of a history file that does not exist is error 55 naming it', async () => {
+    const missing = join(setup.cluster.dataDir, 'pg_wal', '00000007.history');
+    const result = await setup.pgstash(['archive-push', missing]);
+    expect(result.code).toBe(55);
+    expect(result.stderr).toContain(`[055]: WAL file '${missing}' does not exist`);
+  });
+
   it('archive-get of a file not in the archive exits 1 quietly', async () => {
     const dest = join(setup.dir, 'missing');
     const result = await setup.pgstash(['archive-get', '00000009.history', dest]);

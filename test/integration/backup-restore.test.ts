@@ -222,6 +222,26 @@ describe('tablespaces (lz4, encrypted repository)', () => {
     await setup?.destroy();
   });
 
+  it('info --set shows the backup with its tablespace', async () => {
+    const list = JSON.parse((await setup.pgstashOk(['info', '--output=json'])).stdout) as [
+      { backup: { label: string }[] },
+    ];
+    const label = list[0].backup[0]?.label ?? '';
+    const text = (await setup.pgstashOk(['info', `--set=${label}`])).stdout;
+    expect(text).toContain(`full backup: ${label}`);
+    expect(text).toContain(`tablespaces: ts (${tablespaceOid}) => ${tablespaceDir}`);
+    expect(text).toContain('encrypted: yes');
+    const json = JSON.parse((await setup.pgstashOk(['info', `--set=${label}`, '--output=json'])).stdout) as [
+      { backup: { tablespace: { name: string; oid: number; path: string }[] }[] },
+    ];
+    expect(json[0].backup[0]?.tablespace).toEqual([
+      { name: 'ts', oid: Number(tablespaceOid), path: tablespaceDir },
+    ]);
+    const missing = await setup.pgstash(['info', '--set=20200101-000000F']);
+    expect(missing.code).toBe(75);
+    expect(missing.stderr).toContain("backup set '20200101-000000F' does not exist");
+  });
+
   it('restores (as root) to a new directory with --tablespace-map; pg_verifybackup catches an altered file', async () => {
     const mapped = join(await restores.tempDir('ts-mapped'), 'ts');
     // As root, restore gives every file and directory the owner recorded in the backup.

@@ -32,13 +32,15 @@ export async function openWalSource(walPath: string): Promise<WalSource> {
   const path = resolve(walPath);
   const name = basename(path);
   const kind = requireWalFileName(name);
-  if (kind.kind !== 'segment' && kind.kind !== 'partial') return { path, name, kind };
+  // Every kind is opened here, so a missing or unreadable file is a clear error before any repository work.
   const handle = await open(path, 'r').catch((error: unknown) => {
     if (errnoOf(error) === 'ENOENT')
       throw new PgStashError('fileMissing', `WAL file '${path}' does not exist`);
     throw new PgStashError('fileOpen', `unable to open WAL file '${path}': ${reasonOf(error)}`);
   });
   try {
+    // History and backup history files are text: only segments carry a page header naming the cluster.
+    if (kind.kind !== 'segment' && kind.kind !== 'partial') return { path, name, kind };
     const head = Buffer.alloc(64);
     const { bytesRead } = await handle.read(head, 0, head.length, 0);
     const header = readWalSegmentHeader(head.subarray(0, bytesRead), path);

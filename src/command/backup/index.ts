@@ -210,7 +210,8 @@ export async function backup(context: CommandContext): Promise<number> {
       label,
       type: 'full',
       timestampStart: Math.floor(started.getTime() / 1000),
-      timestampStop: Math.floor(stopped.getTime() / 1000),
+      // Rounded up: a time target inside the last second must not pick a backup not yet consistent then.
+      timestampStop: Math.ceil(stopped.getTime() / 1000),
       lsnStart: formatLsn(start.lsn),
       lsnStop: formatLsn(stop.lsn),
       walStart,

@@ -5,6 +5,7 @@ import { parseWalFileName } from '../../postgres/wal-name.js';
 import type { BackupRecord } from '../../repo/backup-info.js';
 import type { DbRecord } from '../../repo/db-history.js';
 import { archiveId, parseArchivedWalName, repoLayout } from '../../repo/layout.js';
+import { readManifest } from '../../repo/manifest.js';
 import { Repository } from '../../repo/repository.js';
 import { openStorage } from '../../storage/index.js';
 
@@ -30,6 +31,12 @@ export interface ArchiveRange {
   readonly max: string | undefined;
 }
 
+/** What `info --set` adds for one backup, from its manifest. */
+export interface BackupDetail {
+  readonly tablespaces: readonly { readonly name: string; readonly oid: number; readonly path: string }[];
+  readonly pageChecksumErrors: readonly { readonly file: string; readonly pages: readonly number[] }[];
+}
+
 export interface RepoStanza {
   readonly repo: number;
   readonly location: string;
@@ -39,6 +46,8 @@ export interface RepoStanza {
   readonly currentDbId: number | undefined;
   readonly archive: readonly ArchiveRange[];
   readonly backups: readonly BackupRecord[];
+  /** Present when `info --set` asked for one backup: keyed by label. */
+  readonly details?: Readonly<Record<string, BackupDetail>>;
 }
 
 export interface StanzaInfo {
@@ -143,6 +152,43 @@ export async function collectInfo(
   for (const name of stanzas) {
     const perRepo = await Promise.all(repos.map((options) => collectRepo(options, name)));
     result.push({ name, status: overallStatus(perRepo), repos: perRepo });
+  }
+  return result;
+}
+
+/** Keeps only backup `label` in each repository and adds its manifest's detail. */
+export async function collectBackupDetail(
+  stanzas: readonly StanzaInfo[],
+  repos: readonly RepoOptions[],
+  label: string,
+): Promise<StanzaInfo[]> {
+  const result: StanzaInfo[] = [];
+  for (const stanza of stanzas) {
+    const perRepo: RepoStanza[] = [];
+    for (const entry of stanza.repos) {
+      const backups = entry.backups.filter((backup) => backup.label === label);
+      const options = repos.find((repo) => repo.index === entry.repo);
+      if (backups.length === 0 || options === undefined) {
+        perRepo.push({ ...entry, backups });
+        continue;
+      }
+      const repo = await Repository.open(options, stanza.name);
+      const manifest = await readManifest(repo.driver, stanza.name, label, await repo.requireKey());
+      const detail: BackupDetail = {
+        tablespaces: manifest.targets
+          .filter((target) => target.tablespaceOid !== undefined)
+          .map((target) => ({
+            name: target.tablespaceName ?? '',
+            oid: target.tablespaceOid ?? 0,
+            path: target.path,
+          })),
+        pageChecksumErrors: manifest.files
+          .filter((file) => (file.pageChecksumErrors?.length ?? 0) > 0)
+          .map((file) => ({ file: file.name, pages: file.pageChecksumErrors ?? [] })),
+      };
+      perRepo.push({ ...entry, backups, details: { [label]: detail } });
+    }
+    result.push({ ...stanza, repos: perRepo });
   }
   return result;
 }

@@ -1,11 +1,26 @@
-// info: stanzas, their status, clusters, archived WAL range and backups, as text or JSON.
+// info: stanzas, their status, clusters, archived WAL range and backups, as text or JSON; --set for one backup.
+import { PgStashError } from '../../common/errors.js';
 import type { CommandContext } from '../context.js';
-import { collectInfo } from './collect.js';
+import { collectBackupDetail, collectInfo } from './collect.js';
 import { renderJson, renderText } from './render.js';
 
 export async function info(context: CommandContext): Promise<number> {
   const { config } = context;
-  const stanzas = await collectInfo(config.repos, config.str('stanza'));
+  const set = config.str('set');
+  const stanza = config.str('stanza');
+  if (set !== undefined && set !== 'latest' && stanza === undefined) {
+    throw new PgStashError('optionRequired', 'stanza option required with --set');
+  }
+  let stanzas = await collectInfo(config.repos, stanza);
+  if (set !== undefined && set !== 'latest') {
+    stanzas = await collectBackupDetail(stanzas, config.repos, set);
+    if (!stanzas.some((entry) => entry.repos.some((repo) => repo.backups.length > 0))) {
+      throw new PgStashError(
+        'backupSetInvalid',
+        `backup set '${set}' does not exist in stanza '${stanza ?? ''}'`,
+      );
+    }
+  }
   context.out(config.str('output') === 'json' ? renderJson(stanzas) : renderText(stanzas));
   return 0;
 }

@@ -51,7 +51,18 @@ export function renderJson(stanzas: readonly StanzaInfo[]): string {
         max: range.max ?? null,
       })),
     ),
-    backup: stanza.repos.flatMap((repo) => repo.backups.map((backup) => backupJson(backup, repo.repo))),
+    backup: stanza.repos.flatMap((repo) =>
+      repo.backups.map((backup) => {
+        const detail = repo.details?.[backup.label];
+        return detail === undefined
+          ? backupJson(backup, repo.repo)
+          : {
+              ...(backupJson(backup, repo.repo) as object),
+              tablespace: detail.tablespaces,
+              'page-checksum-error': detail.pageChecksumErrors,
+            };
+      }),
+    ),
     repo: stanza.repos.map((repo) => ({
       key: repo.repo,
       location: repo.location,
@@ -94,6 +105,18 @@ export function renderText(stanzas: readonly StanzaInfo[]): string {
           if (backup.prior !== undefined) lines.push(`            backup reference: ${backup.prior}`);
           if (backup.pageChecksumErrors > 0)
             lines.push(`            page checksum errors: ${backup.pageChecksumErrors}`);
+          const detail = repo.details?.[backup.label];
+          if (detail !== undefined) {
+            lines.push(
+              `            compression: ${backup.compressType}, encrypted: ${backup.encrypted ? 'yes' : 'no'}, archive copy: ${backup.archiveCopy ? 'yes' : 'no'}`,
+            );
+            lines.push(
+              `            tablespaces: ${detail.tablespaces.map((space) => `${space.name} (${space.oid}) => ${space.path}`).join(', ') || 'none'}`,
+            );
+            for (const error of detail.pageChecksumErrors) {
+              lines.push(`            invalid pages in ${error.file}: ${error.pages.join(', ')}`);
+            }
+          }
         }
       }
     }
