@@ -1,12 +1,13 @@
 // archive-get: fetches one WAL file for PostgreSQL's restore_command, verified, written atomically.
 import { resolve } from 'node:path';
-import { isPgStashError, messageOf, PgStashError } from '../../common/errors.js';
+import { isPgStashError, messageOf } from '../../common/errors.js';
 import { log } from '../../common/log.js';
 import { sameCluster } from '../../repo/db-history.js';
 import { archiveId, repoLayout } from '../../repo/layout.js';
 import { openRepositories, type Repository } from '../../repo/repository.js';
 import { PendingFile } from '../../storage/local-file.js';
 import type { CommandContext } from '../context.js';
+import { selectedRepos } from '../repo-select.js';
 import { findArchivedWal } from './push.js';
 import { requireWalFileName } from './wal-source.js';
 
@@ -55,13 +56,7 @@ export async function archiveGet(context: CommandContext): Promise<number> {
   // PostgreSQL runs restore_command in the data directory and passes %p relative to it: resolve against the
   // working directory, not pg1-path, which may name another cluster (a restore into a new directory).
   const destination = resolve(destinationArg);
-  const selected = config.num('repo');
-  const repoOptions =
-    selected === undefined ? config.repos : config.repos.filter((repo) => repo.index === selected);
-  if (repoOptions.length === 0) {
-    throw new PgStashError('optionInvalidValue', `repo${selected} is not configured ('repo' option)`);
-  }
-  const repos = await openRepositories(repoOptions, stanza);
+  const repos = await openRepositories(selectedRepos(config), stanza);
   let firstError: unknown;
   for (const repo of repos) {
     try {

@@ -17,21 +17,10 @@ import { writeManifest, type Manifest, type ManifestFile, type ManifestOwner } f
 import { Repository, type CompressSettings } from '../../repo/repository.js';
 import { waitForArchive } from '../archive/wait.js';
 import { throwIfAborted, type CommandContext } from '../context.js';
+import { selectRepo } from '../repo-select.js';
 import { connectFromConfig } from '../server-check.js';
 import { copyDataDirectory, ownerOf } from './copy-files.js';
 import { removeStaleBackups } from './stale.js';
-
-/** The repository a single-repository command works on: --repo, or repo1 (the lowest configured). */
-export function selectRepo(context: CommandContext): NonNullable<CommandContext['config']['repos'][number]> {
-  const { config } = context;
-  const selected = config.num('repo');
-  const repo =
-    selected === undefined ? config.repos[0] : config.repos.find((entry) => entry.index === selected);
-  if (repo === undefined) {
-    throw new PgStashError('optionInvalidValue', `repo${selected ?? 1} is not configured ('repo' option)`);
-  }
-  return repo;
-}
 
 /** Stores a small generated file (backup_label, tablespace_map, an archived segment) in the backup. */
 async function putGenerated(
@@ -80,7 +69,7 @@ export async function backup(context: CommandContext): Promise<number> {
     type: 'backup',
   });
   let backupPath: string | undefined;
-  const repo = await Repository.open(selectRepo(context), stanza);
+  const repo = await Repository.open(selectRepo(config), stanza);
   const session = await connectFromConfig(config);
   try {
     const key = await repo.requireKey();

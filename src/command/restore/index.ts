@@ -9,7 +9,7 @@ import { writePgBackupManifest, type PgManifestFile } from '../../postgres/backu
 import { writeRecoveryConfig, type RecoveryType } from '../../postgres/recovery-config.js';
 import { readManifest, type Manifest } from '../../repo/manifest.js';
 import { Repository } from '../../repo/repository.js';
-import { selectRepo } from '../backup/index.js';
+import { selectRepo } from '../repo-select.js';
 import type { CommandContext } from '../context.js';
 import { prepareDestination, resolveTargets, type ResolvedTarget } from './destination.js';
 import { NOT_RESTORED, restoreTree } from './files.js';
@@ -73,7 +73,7 @@ export async function restore(context: CommandContext): Promise<number> {
       'restore --delta is not supported yet: restore into an empty directory or use --force',
     );
   }
-  const repo = await Repository.open(selectRepo(context), stanza);
+  const repo = await Repository.open(selectRepo(config), stanza);
   const key = await repo.requireKey();
   const backupInfo = await repo.backupInfo();
   if (backupInfo === undefined) {
