@@ -58,25 +58,26 @@ const CHECKSUM_WORD_MASK = LITTLE_ENDIAN ? 0xffff0000 : 0x0000ffff;
  * zero, xor-folded, mixed with the block number, reduced to 1..65535. `words` is the page in native byte order.
  */
 export function pageChecksum(words: Uint32Array, blockNo: number): number {
-  const sums = Uint32Array.from(BASE_OFFSETS);
-  const rows = words.length / N_SUMS;
-  for (let row = 0; row < rows; row++) {
-    const base = row * N_SUMS;
+  // Int32 arithmetic throughout (xor, imul and >>> keep the low 32 bits exact): a backup runs this over every page.
+  const sums = Int32Array.from(BASE_OFFSETS);
+  // Row 0 holds pd_checksum, which counts as zero; the other rows need no such test in the hot loop.
+  for (let column = 0; column < N_SUMS; column++) {
+    const value = column === CHECKSUM_WORD ? (words[column] as number) & CHECKSUM_WORD_MASK : (words[column] as number);
+    const mixed = (sums[column] as number) ^ value;
+    sums[column] = Math.imul(mixed, FNV_PRIME) ^ (mixed >>> 17);
+  }
+  for (let base = N_SUMS; base < words.length; base += N_SUMS) {
     for (let column = 0; column < N_SUMS; column++) {
-      const index = base + column;
-      const value =
-        index === CHECKSUM_WORD ? (words[index] as number) & CHECKSUM_WORD_MASK : (words[index] as number);
-      const mixed = ((sums[column] as number) ^ value) >>> 0;
+      const mixed = (sums[column] as number) ^ (words[base + column] as number);
       sums[column] = Math.imul(mixed, FNV_PRIME) ^ (mixed >>> 17);
     }
   }
   let result = 0;
   for (let column = 0; column < N_SUMS; column++) {
-    for (let round = 0; round < 2; round++) {
-      const mixed = sums[column] as number;
-      sums[column] = Math.imul(mixed, FNV_PRIME) ^ (mixed >>> 17);
-    }
-    result ^= sums[column] as number;
+    let mixed = sums[column] as number;
+    mixed = Math.imul(mixed, FNV_PRIME) ^ (mixed >>> 17);
+    mixed = Math.imul(mixed, FNV_PRIME) ^ (mixed >>> 17);
+    result ^= mixed;
   }
   return (((result ^ blockNo) >>> 0) % 65535) + 1;
 }
