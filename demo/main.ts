@@ -21,7 +21,8 @@ async function pgstash(configPath: string, args: readonly string[]): Promise<str
   const result = await runPgstash([`--config=${configPath}`, ...args], { as: 'postgres' });
   const output = `${result.stdout}${result.stderr}`.trim();
   if (output !== '') say(output);
-  if (result.code !== 0) throw new Error(`pgstash ${args.join(' ')} failed with exit code ${String(result.code)}`);
+  if (result.code !== 0)
+    throw new Error(`pgstash ${args.join(' ')} failed with exit code ${String(result.code)}`);
   return result.stdout;
 }
 
@@ -48,8 +49,18 @@ async function main(): Promise<void> {
     await writeConfig(
       configPath,
       configText({
-        global: { 'repo1-path': join(dir, 'repo'), 'log-path': join(dir, 'log'), 'lock-path': join(dir, 'lock'), 'process-max': '2', 'start-fast': 'y' },
-        demo: { 'pg1-path': source.dataDir, 'pg1-socket-path': source.socketDir, 'pg1-port': String(source.port) },
+        global: {
+          'repo1-path': join(dir, 'repo'),
+          'log-path': join(dir, 'log'),
+          'lock-path': join(dir, 'lock'),
+          'process-max': '2',
+          'start-fast': 'y',
+        },
+        demo: {
+          'pg1-path': source.dataDir,
+          'pg1-socket-path': source.socketDir,
+          'pg1-port': String(source.port),
+        },
       }),
     );
     await source.start();
@@ -62,14 +73,20 @@ async function main(): Promise<void> {
     await pgstash(configPath, ['--stanza=demo', 'check']);
 
     step('Create some data');
-    await sql(source, "create table orders (id int primary key, customer text, amount numeric)");
-    await sql(source, "insert into orders select g, 'customer ' || g, g * 1.5 from generate_series(1, 1000) g");
+    await sql(source, 'create table orders (id int primary key, customer text, amount numeric)');
+    await sql(
+      source,
+      "insert into orders select g, 'customer ' || g, g * 1.5 from generate_series(1, 1000) g",
+    );
 
     step('Take a full backup');
     await pgstash(configPath, ['--stanza=demo', 'backup', '--type=full']);
 
     step('More business happens, then a restore point is made');
-    await sql(source, "insert into orders select g, 'customer ' || g, g * 1.5 from generate_series(1001, 1500) g");
+    await sql(
+      source,
+      "insert into orders select g, 'customer ' || g, g * 1.5 from generate_series(1001, 1500) g",
+    );
     await sql(source, "select pg_create_restore_point('before_accident')");
 
     step('The accident: someone drops the table');

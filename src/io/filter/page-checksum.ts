@@ -62,7 +62,8 @@ export function pageChecksum(words: Uint32Array, blockNo: number): number {
   const sums = Int32Array.from(BASE_OFFSETS);
   // Row 0 holds pd_checksum, which counts as zero; the other rows need no such test in the hot loop.
   for (let column = 0; column < N_SUMS; column++) {
-    const value = column === CHECKSUM_WORD ? (words[column] as number) & CHECKSUM_WORD_MASK : (words[column] as number);
+    const value =
+      column === CHECKSUM_WORD ? (words[column] as number) & CHECKSUM_WORD_MASK : (words[column] as number);
     const mixed = (sums[column] as number) ^ value;
     sums[column] = Math.imul(mixed, FNV_PRIME) ^ (mixed >>> 17);
   }
