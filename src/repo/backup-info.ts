@@ -9,8 +9,8 @@ const KIND = 'backup.info';
 
 export type BackupType = 'full' | 'diff' | 'incr';
 
-/** One complete backup. Only backups whose manifest was fully written are ever recorded here. */
-export interface BackupRecord {
+/** What backup.info and the backup's manifest both record: which backup, when, and the WAL range it needs. */
+export interface BackupSpan {
   readonly label: string;
   readonly type: BackupType;
   /** Label of the backup this one depends on (diff/incr), undefined for full. */
@@ -22,14 +22,18 @@ export interface BackupRecord {
   readonly lsnStop: string;
   readonly walStart: string;
   readonly walStop: string;
+  readonly compressType: string;
+  readonly encrypted: boolean;
+  readonly archiveCopy: boolean;
+}
+
+/** One complete backup. Only backups whose manifest was fully written are ever recorded here. */
+export interface BackupRecord extends BackupSpan {
   readonly dbId: number;
   /** Bytes of the data directory as copied, and as stored in the repository. */
   readonly size: number;
   readonly repoSize: number;
   readonly fileCount: number;
-  readonly compressType: string;
-  readonly encrypted: boolean;
-  readonly archiveCopy: boolean;
   readonly pageChecksumErrors: number;
 }
 

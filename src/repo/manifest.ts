@@ -1,7 +1,7 @@
 // backup.manifest: everything a restore needs about one backup — cluster, WAL range, targets, paths, links, files.
 import { PgStashError } from '../common/errors.js';
 import type { Driver } from '../storage/driver.js';
-import type { BackupType } from './backup-info.js';
+import type { BackupSpan } from './backup-info.js';
 import { readInfoFile, writeInfoFile } from './info-file.js';
 import { repoLayout } from './layout.js';
 
@@ -54,21 +54,9 @@ export interface ManifestFile extends ManifestOwner {
   readonly pageChecksumErrors?: readonly number[] | undefined;
 }
 
-export interface ManifestBackup {
-  readonly label: string;
-  readonly type: BackupType;
-  readonly prior?: string | undefined;
-  readonly timestampStart: number;
-  readonly timestampStop: number;
-  readonly lsnStart: string;
-  readonly lsnStop: string;
-  readonly walStart: string;
-  readonly walStop: string;
+export interface ManifestBackup extends BackupSpan {
   readonly timeline: number;
-  readonly compressType: string;
   readonly compressLevel: number;
-  readonly encrypted: boolean;
-  readonly archiveCopy: boolean;
   readonly checksumPage: boolean;
 }
 
