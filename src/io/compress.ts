@@ -1,4 +1,5 @@
 // Compression types (none, gz, lz4, zst): file extensions, levels, and the filters that compress and decompress.
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { Transform } from 'node:stream';
 import { promisify } from 'node:util';
@@ -172,10 +173,23 @@ interface ZstdBinding {
 
 /**
  * @mongodb-js/zstd 1.2's index.js wraps the native compress but drops its level argument (every level compresses
- * at 3), so the native binding is used directly; it takes the level, negative ones included.
+ * at 3), so the native binding is used directly; it takes the level, negative ones included. On Linux the
+ * platform package is required straight away: the package's own loader tells glibc from musl with
+ * process.report.getReport(), which costs 10-20 ms, every archive-push; /usr/bin/ldd tells the same at once.
  */
 async function loadZstd(): Promise<ZstdBinding> {
-  zstdBinding ??= createRequire(import.meta.url)('@mongodb-js/zstd/bindings.js') as ZstdBinding;
+  if (zstdBinding !== undefined) return zstdBinding;
+  const require = createRequire(import.meta.url);
+  if (process.platform === 'linux') {
+    try {
+      const libc = readFileSync('/usr/bin/ldd', 'latin1').includes('musl') ? 'musl' : 'gnu';
+      zstdBinding = require(`@mongodb-js/zstd-linux-${process.arch}-${libc}`) as ZstdBinding;
+      return zstdBinding;
+    } catch {
+      // No ldd or no such platform package: let the package's loader decide.
+    }
+  }
+  zstdBinding = require('@mongodb-js/zstd/bindings.js') as ZstdBinding;
   return zstdBinding;
 }
 
