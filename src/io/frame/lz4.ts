@@ -1,13 +1,7 @@
 // Finds lz4 frame boundaries (LZ4 frame format 1.6.x) in a byte stream by reading headers only.
 import type { ByteQueue } from '../chunker.js';
 import { fail } from '../../common/errors.js';
-import {
-  formatMagic,
-  isSkippableMagic,
-  SKIPPABLE_HEADER_SIZE,
-  type FrameScanner,
-  type FrameSpan,
-} from './splitter.js';
+import { formatMagic, type FrameScanner } from './splitter.js';
 
 export const LZ4_MAGIC = 0x184d2204;
 const LZ4_LEGACY_MAGIC = 0x184c2102;
@@ -31,14 +25,12 @@ export class Lz4FrameScanner implements FrameScanner {
   #pos = 0;
   #headerRead = false;
   #end: number | undefined;
-  #skippable = false;
   #blockMax = 0;
   #blockChecksum = false;
   #contentChecksum = false;
 
-  scan(queue: ByteQueue, streamOffset: number): FrameSpan | undefined {
-    if (this.#end === undefined && !this.#headerRead && !this.#readHeader(queue, streamOffset))
-      return undefined;
+  scan(queue: ByteQueue, streamOffset: number): number | undefined {
+    if (!this.#headerRead && !this.#readHeader(queue, streamOffset)) return undefined;
     while (this.#end === undefined) {
       if (queue.length < this.#pos + 4) return undefined;
       const word = queue.peek(this.#pos, 4).readUInt32LE(0);
@@ -55,21 +47,15 @@ export class Lz4FrameScanner implements FrameScanner {
       }
       this.#pos += 4 + size + (this.#blockChecksum ? 4 : 0);
     }
-    const span = { length: this.#end, skippable: this.#skippable };
+    const length = this.#end;
     this.#reset();
-    return span;
+    return length;
   }
 
   /** Reads the frame header; false when more bytes are needed. */
   #readHeader(queue: ByteQueue, streamOffset: number): boolean {
     if (queue.length < 4) return false;
     const magic = queue.peek(0, 4).readUInt32LE(0);
-    if (isSkippableMagic(magic)) {
-      if (queue.length < SKIPPABLE_HEADER_SIZE) return false;
-      this.#end = SKIPPABLE_HEADER_SIZE + queue.peek(4, 4).readUInt32LE(0);
-      this.#skippable = true;
-      return true;
-    }
     if (magic === LZ4_LEGACY_MAGIC) {
       fail(
         'format',
@@ -101,6 +87,5 @@ export class Lz4FrameScanner implements FrameScanner {
     this.#pos = 0;
     this.#headerRead = false;
     this.#end = undefined;
-    this.#skippable = false;
   }
 }

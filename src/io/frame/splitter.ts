@@ -11,19 +11,20 @@ export interface FrameSpan {
 }
 
 /**
- * Finds the length of the frame at the start of a queue by reading only its headers. It keeps its progress
- * between calls (so each header is read once however the bytes arrive) and starts afresh after returning a span.
+ * Finds the length of the data frame at the start of a queue by reading only its headers. It keeps its progress
+ * between calls (so each header is read once however the bytes arrive) and starts afresh after returning a
+ * length. Skippable frames never reach it: the splitter handles them, the same way for every format.
  */
 export interface FrameScanner {
   /** Format name for messages: 'lz4', 'zst'. */
   readonly format: string;
   /**
-   * The span of the frame at the start of `queue` once its total length is known (its last bytes may not have
-   * arrived yet), otherwise undefined.
+   * The total length of the frame at the start of `queue` once it is known (its last bytes may not have arrived
+   * yet), otherwise undefined.
    * `streamOffset` (the frame's offset in the whole stream) is for error messages only.
    * Throws PgStashError('format') on bytes that cannot be such a frame.
    */
-  scan(queue: ByteQueue, streamOffset: number): FrameSpan | undefined;
+  scan(queue: ByteQueue, streamOffset: number): number | undefined;
 }
 
 /**
@@ -57,7 +58,7 @@ export class FrameSplitter implements Splitter {
         this.#offset += skipped;
         if (this.#skip > 0) break;
       }
-      this.#span ??= this.#scanner.scan(this.#queue, this.#offset);
+      this.#span ??= this.#nextSpan();
       const span = this.#span;
       if (span === undefined) break;
       if (span.skippable) {
@@ -72,6 +73,18 @@ export class FrameSplitter implements Splitter {
       this.#frames++;
     }
     return units;
+  }
+
+  /** The span of the frame starting the queue, once its length is known: a skippable frame, or a data frame. */
+  #nextSpan(): FrameSpan | undefined {
+    // A frame in progress starts with its format's magic, never a skippable one: checking again is harmless.
+    if (this.#queue.length < 4) return undefined;
+    if (isSkippableMagic(this.#queue.peek(0, 4).readUInt32LE(0))) {
+      if (this.#queue.length < SKIPPABLE_HEADER_SIZE) return undefined;
+      return { length: SKIPPABLE_HEADER_SIZE + this.#queue.peek(4, 4).readUInt32LE(0), skippable: true };
+    }
+    const length = this.#scanner.scan(this.#queue, this.#offset);
+    return length === undefined ? undefined : { length, skippable: false };
   }
 
   end(): Buffer[] {

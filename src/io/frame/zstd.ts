@@ -1,13 +1,7 @@
 // Finds zstd frame boundaries (RFC 8878) in a byte stream by reading headers only.
 import type { ByteQueue } from '../chunker.js';
 import { fail } from '../../common/errors.js';
-import {
-  formatMagic,
-  isSkippableMagic,
-  SKIPPABLE_HEADER_SIZE,
-  type FrameScanner,
-  type FrameSpan,
-} from './splitter.js';
+import { formatMagic, type FrameScanner } from './splitter.js';
 
 export const ZSTD_MAGIC = 0xfd2fb528;
 
@@ -29,12 +23,10 @@ export class ZstdFrameScanner implements FrameScanner {
   #pos = 0;
   #headerRead = false;
   #end: number | undefined;
-  #skippable = false;
   #checksum = false;
 
-  scan(queue: ByteQueue, streamOffset: number): FrameSpan | undefined {
-    if (this.#end === undefined && !this.#headerRead && !this.#readHeader(queue, streamOffset))
-      return undefined;
+  scan(queue: ByteQueue, streamOffset: number): number | undefined {
+    if (!this.#headerRead && !this.#readHeader(queue, streamOffset)) return undefined;
     while (this.#end === undefined) {
       if (queue.length < this.#pos + 3) return undefined;
       const bytes = queue.peek(this.#pos, 3);
@@ -48,21 +40,15 @@ export class ZstdFrameScanner implements FrameScanner {
       this.#pos += 3 + (type === BLOCK_TYPE_RLE ? 1 : size);
       if (last) this.#end = this.#pos + (this.#checksum ? 4 : 0);
     }
-    const span = { length: this.#end, skippable: this.#skippable };
+    const length = this.#end;
     this.#reset();
-    return span;
+    return length;
   }
 
   /** Reads the frame header; false when more bytes are needed. */
   #readHeader(queue: ByteQueue, streamOffset: number): boolean {
     if (queue.length < 4) return false;
     const magic = queue.peek(0, 4).readUInt32LE(0);
-    if (isSkippableMagic(magic)) {
-      if (queue.length < SKIPPABLE_HEADER_SIZE) return false;
-      this.#end = SKIPPABLE_HEADER_SIZE + queue.peek(4, 4).readUInt32LE(0);
-      this.#skippable = true;
-      return true;
-    }
     if (magic !== ZSTD_MAGIC) {
       fail('format', `invalid zst data: bad magic number ${formatMagic(magic)} at offset ${streamOffset}`);
     }
@@ -87,6 +73,5 @@ export class ZstdFrameScanner implements FrameScanner {
     this.#pos = 0;
     this.#headerRead = false;
     this.#end = undefined;
-    this.#skippable = false;
   }
 }
