@@ -2,8 +2,10 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import { expect } from 'vitest';
 import { FrameSplitter, type FrameScanner } from '../../../../src/io/frame/splitter.js';
+import { errorOf } from '../../../harness/errors.js';
 import { makeData, runTool } from '../helpers.js';
 
 /** Runs a CLI compressor on `data` stored in a file (so tools can record the content size), returns its output. */
@@ -41,6 +43,32 @@ export function expectFramesFound(
   const expected = frames.filter(({ skippable }) => !skippable).map(({ frame }) => frame);
   expect(units.length).toBe(expected.length);
   units.forEach((unit, index) => expect(unit.equals(expected[index] as Buffer)).toBe(true));
+}
+
+/** Every frame is found whether the stream arrives whole, a byte at a time, or in random subsets and chunkings. */
+export async function expectFramesFoundInAnyChunking(
+  newScanner: () => FrameScanner,
+  frames: readonly { frame: Buffer; skippable: boolean }[],
+): Promise<void> {
+  expectFramesFound(newScanner(), frames, [1 << 20]);
+  expectFramesFound(newScanner(), frames, [1]);
+  await fc.assert(
+    fc.asyncProperty(
+      fc.shuffledSubarray([...frames], { minLength: 1 }),
+      fc.array(fc.integer({ min: 1, max: 70_000 }), { minLength: 1, maxLength: 5 }),
+      async (subset, sizes) => {
+        expectFramesFound(newScanner(), subset, sizes);
+      },
+    ),
+    { numRuns: 40 },
+  );
+}
+
+/** The message of the format error (29) `run` throws; any other outcome fails the test. */
+export function formatError(run: () => unknown): string {
+  const error = errorOf(run);
+  expect(error.kind).toBe('format');
+  return error.message;
 }
 
 export const sampleInputs = [
