@@ -1,6 +1,7 @@
 // Logging: readable lines on the console (synchronous), JSON lines in the log file through pino, secrets redacted.
 import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { reasonOf } from './errors.js';
 
 /** pgBackRest's log levels, lowest first; `off` disables a destination. */
 export const LOG_LEVELS = ['trace', 'debug', 'detail', 'info', 'warn', 'error', 'off'] as const;
@@ -58,7 +59,7 @@ class Logger {
       this.#fileFd = openSync(file, 'a', 0o640);
     } catch (error) {
       this.#fileFd = undefined;
-      const reason = (error as { code?: string }).code ?? String(error);
+      const reason = reasonOf(error);
       this.#writeConsole(
         'warn',
         `unable to open log file '${file}': ${reason}; file logging is disabled`,

@@ -3,7 +3,6 @@ import type { Readable, Transform, Writable } from 'node:stream';
 import { isPgStashError, PgStashError } from '../common/errors.js';
 import type { RepoOptions } from '../config/load.js';
 import {
-  compressExtension,
   compressTypeOfName,
   createCompressFilter,
   createDecompressFilter,
@@ -113,11 +112,6 @@ export class Repository {
 
   async backupInfo(): Promise<BackupInfo | undefined> {
     return readBackupInfo(this.driver, this.stanza, await this.requireKey());
-  }
-
-  /** Extension of stored files for a compression type ('' when none). */
-  extensionOf(type: CompressType): string {
-    return compressExtension(type);
   }
 
   /**

@@ -3,12 +3,12 @@ import { resolve } from 'node:path';
 import { isPgStashError, messageOf } from '../../common/errors.js';
 import { log } from '../../common/log.js';
 import { sameCluster } from '../../repo/db-history.js';
-import { archiveId, repoLayout } from '../../repo/layout.js';
+import { archiveId } from '../../repo/layout.js';
 import { openRepositories, type Repository } from '../../repo/repository.js';
 import { PendingFile } from '../../storage/local-file.js';
 import type { CommandContext } from '../context.js';
 import { selectedRepos } from '../repo-select.js';
-import { findArchivedWal } from './push.js';
+import { findArchivedWal } from './find.js';
 import { requireWalFileName } from './wal-source.js';
 
 /** Exit code when the file is not in the archive: recovery probes for files that do not exist, quietly. */
@@ -29,8 +29,7 @@ async function getFromRepository(
     .reverse()
     .map((db) => archiveId(db.version, db.id));
   for (const id of ids) {
-    const dir = repoLayout.walDirectory(repo.stanza, id, walFileName);
-    const found = await findArchivedWal(repo, dir, walFileName);
+    const found = await findArchivedWal(repo, id, walFileName);
     if (found === undefined) continue;
     const file = await PendingFile.create(destination, { mode: 0o600 });
     try {

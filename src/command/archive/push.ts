@@ -4,27 +4,13 @@ import { createHash, randomBytes } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import { isPgStashError, messageOf, PgStashError } from '../../common/errors.js';
 import { log } from '../../common/log.js';
-import { defaultCompressLevel, type CompressType } from '../../io/compress.js';
+import { compressExtension, defaultCompressLevel, type CompressType } from '../../io/compress.js';
 import { describeDb } from '../../repo/db-history.js';
-import { archiveId, archivedWalName, parseArchivedWalName, repoLayout } from '../../repo/layout.js';
+import { archiveId, archivedWalName, repoLayout } from '../../repo/layout.js';
 import { openRepositories, type CompressSettings, type Repository } from '../../repo/repository.js';
 import type { CommandContext } from '../context.js';
+import { findArchivedWal } from './find.js';
 import { openWalSource, type WalSource } from './wal-source.js';
-
-/** Finds an archived copy of `walFileName` in `dir`, whatever its checksum and compression. */
-export async function findArchivedWal(
-  repo: Repository,
-  dir: string,
-  walFileName: string,
-): Promise<{ path: string; sha256: string } | undefined> {
-  for await (const entry of repo.driver.list(dir, { prefix: `${walFileName}-` })) {
-    const parsed = parseArchivedWalName(entry.name);
-    if (entry.type === 'file' && parsed?.walFileName === walFileName) {
-      return { path: `${dir}/${entry.name}`, sha256: parsed.sha256 };
-    }
-  }
-  return undefined;
-}
 
 async function sha256OfFile(path: string): Promise<string> {
   const hash = createHash('sha256');
@@ -51,7 +37,7 @@ async function pushToRepository(repo: Repository, wal: WalSource, compress: Comp
   }
   const id = archiveId(db.version, db.id);
   const dir = repoLayout.walDirectory(repo.stanza, id, wal.name);
-  const existing = await findArchivedWal(repo, dir, wal.name);
+  const existing = await findArchivedWal(repo, id, wal.name);
   if (existing !== undefined) {
     const sha256 = await sha256OfFile(wal.path);
     if (sha256 !== existing.sha256) {
@@ -64,7 +50,7 @@ async function pushToRepository(repo: Repository, wal: WalSource, compress: Comp
     log.warn(`WAL file '${wal.name}' already exists in the ${repo.name} archive with the same checksum`);
     return;
   }
-  const extension = repo.extensionOf(compress.type);
+  const extension = compressExtension(compress.type);
   if (repo.driver.capabilities.atomicMove) {
     // One pass: the name carries the checksum, which is known only once the copy is done, so write under a
     // hidden pending name (never matched by a lookup) and move it into place.

@@ -1,9 +1,9 @@
 // Waits until WAL segments are in every repository's archive, or fails after archive-timeout.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PgStashError } from '../../common/errors.js';
-import { archiveId, repoLayout } from '../../repo/layout.js';
+import { archiveId } from '../../repo/layout.js';
 import type { Repository } from '../../repo/repository.js';
-import { findArchivedWal } from './push.js';
+import { findArchivedWal } from './find.js';
 
 export interface ArchivedSegment {
   readonly repo: Repository;
@@ -27,9 +27,8 @@ export async function waitForArchive(
     const info = await repo.requireArchiveInfo();
     const id = archiveId(info.current.version, info.current.id);
     for (const walFile of walFiles) {
-      const dir = repoLayout.walDirectory(repo.stanza, id, walFile);
       while (true) {
-        const archived = await findArchivedWal(repo, dir, walFile);
+        const archived = await findArchivedWal(repo, id, walFile);
         if (archived !== undefined) {
           found.push({ repo, walFile, ...archived });
           break;

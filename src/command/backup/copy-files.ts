@@ -3,6 +3,7 @@ import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import type { Transform } from 'node:stream';
 import { errnoOf } from '../../common/errors.js';
+import { compressExtension } from '../../io/compress.js';
 import { log } from '../../common/log.js';
 import { groupName, userName } from '../../common/os-users.js';
 import { PageChecksumFilter } from '../../io/filter/page-checksum.js';
@@ -78,7 +79,7 @@ async function copyFile(
     pageFilter = new PageChecksumFilter({ segmentNo: relation.segmentNo, lsnLimit: options.startLsn });
     extra.push(pageFilter);
   }
-  const ext = repo.extensionOf(options.compress.type);
+  const ext = compressExtension(options.compress.type);
   // Not synced one by one: the backup flushes every file once before it writes the manifest.
   const stored = await repo.put(source, `${options.backupPath}/${entry.name}${ext}`, options.compress, {
     extra,

@@ -5,7 +5,7 @@ import { formatBytes } from '../../common/size.js';
 import { PgStashError } from '../../common/errors.js';
 import { acquireLock } from '../../common/lock.js';
 import { log } from '../../common/log.js';
-import { defaultCompressLevel, type CompressType } from '../../io/compress.js';
+import { compressExtension, defaultCompressLevel, type CompressType } from '../../io/compress.js';
 import { readControlFile } from '../../postgres/control.js';
 import { formatLsn } from '../../postgres/lsn.js';
 import { segmentsBetween } from '../../postgres/wal-name.js';
@@ -30,7 +30,7 @@ async function putGenerated(
   source: Readable,
   options: { compress: CompressSettings; owner: ManifestOwner; mtime: number },
 ): Promise<ManifestFile> {
-  const extension = repo.extensionOf(options.compress.type);
+  const extension = compressExtension(options.compress.type);
   const stored = await repo.put(source, `${backupPath}/${name}${extension}`, options.compress);
   const { mode, uid, gid, user, group } = options.owner;
   return {
