@@ -8,7 +8,13 @@ import { build } from 'esbuild';
 rmSync('dist/bundle', { recursive: true, force: true });
 
 await build({
-  entryPoints: ['dist/src/cli.js'],
+  // Worker thread entries keep their base names: the code that starts them finds them next to itself, both in
+  // dist/src and in dist/bundle.
+  entryPoints: {
+    cli: 'dist/src/cli.js',
+    'backup-worker': 'dist/src/command/backup/backup-worker.js',
+    'restore-worker': 'dist/src/command/restore/restore-worker.js',
+  },
   outdir: 'dist/bundle',
   bundle: true,
   splitting: true,

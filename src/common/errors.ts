@@ -89,6 +89,15 @@ export function errnoOf(error: unknown): string | undefined {
   return typeof code === 'string' ? code : undefined;
 }
 
+/**
+ * A system error as a PgStashError of `kind`: "<message>: <reason>". A PgStashError that a deeper call already
+ * raised passes through unchanged, so an error is wrapped once.
+ */
+export function wrapError(kind: ErrorKind, message: string, error: unknown): PgStashError {
+  if (error instanceof PgStashError) return error;
+  return new PgStashError(kind, `${message}: ${reasonOf(error)}`, { cause: error });
+}
+
 /** The libuv description of a system error ('permission denied'), or the whole message for other errors. */
 export function reasonOf(error: unknown): string {
   const message = messageOf(error);

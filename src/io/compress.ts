@@ -7,6 +7,7 @@ import zlib from 'node:zlib';
 import { CHUNK_SIZE, FixedSizeSplitter } from './chunker.js';
 import { ConcurrentMapFilter } from './filter/concurrent-map.js';
 import { Lz4FrameScanner } from './frame/lz4.js';
+import { decodeLz4Frame } from './frame/lz4-decode.js';
 import { FrameSplitter } from './frame/splitter.js';
 import { ZstdFrameScanner } from './frame/zstd.js';
 import { errnoOf, fail, messageOf, PgStashError } from '../common/errors.js';
@@ -73,6 +74,28 @@ export function createCompressFilter(
   level: number,
   options?: CompressFilterOptions,
 ): Transform | undefined {
+  checkLevel(type, level);
+  if (type === 'none') return undefined;
+  const map = compressor(type, level);
+  return new ConcurrentMapFilter({
+    splitter: new FixedSizeSplitter(CHUNK_SIZE, { emptyUnit: true }),
+    map: (unit, index) => compressUnit(type, map, unit, index),
+    concurrency: options?.concurrency ?? COMPRESS_CONCURRENCY,
+  });
+}
+
+/**
+ * Compresses at most CHUNK_SIZE bytes into exactly what createCompressFilter makes of them (one frame): for a
+ * small file held whole in memory. 'none' returns `data` itself.
+ */
+export async function compressChunk(type: CompressType, level: number, data: Buffer): Promise<Buffer> {
+  checkLevel(type, level);
+  if (data.length > CHUNK_SIZE) fail('assert', `compressChunk: ${data.length} bytes is more than one chunk`);
+  if (type === 'none') return data;
+  return compressUnit(type, compressor(type, level), data, 0);
+}
+
+function checkLevel(type: CompressType, level: number): void {
   const info = TYPES[type];
   if (!Number.isInteger(level) || level < info.minLevel || level > info.maxLevel) {
     fail(
@@ -80,21 +103,21 @@ export function createCompressFilter(
       `invalid compress level '${level}' for compress type '${type}': expected ${info.minLevel} to ${info.maxLevel}`,
     );
   }
-  if (type === 'none') return undefined;
-  const map = compressor(type, level);
-  return new ConcurrentMapFilter({
-    splitter: new FixedSizeSplitter(CHUNK_SIZE, { emptyUnit: true }),
-    map: async (unit, index) => {
-      try {
-        return await map(unit);
-      } catch (error) {
-        throw new PgStashError('assert', `unable to compress ${type} chunk ${index}: ${messageOf(error)}`, {
-          cause: error,
-        });
-      }
-    },
-    concurrency: options?.concurrency ?? COMPRESS_CONCURRENCY,
-  });
+}
+
+async function compressUnit(
+  type: CompressType,
+  map: BufferMapper,
+  unit: Buffer,
+  index: number,
+): Promise<Buffer> {
+  try {
+    return await map(unit);
+  } catch (error) {
+    throw new PgStashError('assert', `unable to compress ${type} chunk ${index}: ${messageOf(error)}`, {
+      cause: error,
+    });
+  }
 }
 
 /**
@@ -153,7 +176,7 @@ function compressor(type: 'gz' | 'lz4' | 'zst', level: number): BufferMapper {
 
 function decompressor(type: 'lz4' | 'zst'): BufferMapper {
   return type === 'lz4'
-    ? async (frame) => (await loadLz4()).decompressFrame(frame)
+    ? async (frame) => decodeLz4Frame(await loadLz4(), frame)
     : async (frame) => (await loadZstd()).decompress(frame);
 }
 

@@ -1,6 +1,6 @@
 // Runs one file copy: source -> filters -> destination as a single stream pipeline, plus small-file helpers.
 import { Readable, Writable, type Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { finished, pipeline } from 'node:stream/promises';
 import { PgStashError } from '../common/errors.js';
 
 /**
@@ -17,6 +17,18 @@ export async function copy(
     await pipeline([source, ...filters, destination]);
   } catch (error) {
     // pipeline destroys the destination too, but not always with the error (e.g. when it had already ended).
+    if (!destination.destroyed)
+      destination.destroy(error instanceof Error ? error : new Error(String(error)));
+    throw error;
+  }
+}
+
+/** Writes all of `data` to `destination` and ends it; on error the destination is destroyed, as by `copy`. */
+export async function writeWhole(destination: Writable, data: Buffer): Promise<void> {
+  try {
+    destination.end(data);
+    await finished(destination);
+  } catch (error) {
     if (!destination.destroyed)
       destination.destroy(error instanceof Error ? error : new Error(String(error)));
     throw error;

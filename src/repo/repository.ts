@@ -1,16 +1,18 @@
 // One configured repository (repoN) for one stanza: its driver, its key, and file transfer through the filter chain.
+import { createHash } from 'node:crypto';
 import type { Readable, Transform, Writable } from 'node:stream';
 import { isPgStashError, PgStashError } from '../common/errors.js';
 import type { RepoOptions } from '../config/load.js';
 import {
+  compressChunk,
   compressTypeOfName,
   createCompressFilter,
   createDecompressFilter,
   type CompressType,
 } from '../io/compress.js';
-import { copy } from '../io/copy.js';
+import { copy, writeWhole } from '../io/copy.js';
 import { DecryptFilter } from '../io/filter/decrypt.js';
-import { EncryptFilter } from '../io/filter/encrypt.js';
+import { encryptBuffer, EncryptFilter } from '../io/filter/encrypt.js';
 import { HashFilter } from '../io/filter/hash.js';
 import { SizeFilter } from '../io/filter/size.js';
 import type { Driver } from '../storage/driver.js';
@@ -45,6 +47,20 @@ export class Repository {
 
   static async open(options: RepoOptions, stanza: string): Promise<Repository> {
     return new Repository(options, await openStorage(options), stanza);
+  }
+
+  /**
+   * The repository as a file-copying worker thread uses it: with the key its main thread already unwrapped
+   * (undefined for an unencrypted repository) and storage that makes blocking calls (see storage/file-io.ts).
+   */
+  static async openInWorker(
+    options: RepoOptions,
+    stanza: string,
+    key: Buffer | undefined,
+  ): Promise<Repository> {
+    const repo = new Repository(options, await openStorage(options, { blocking: true }), stanza);
+    repo.#key = Promise.resolve(key);
+    return repo;
   }
 
   /** 'repo1', 'repo2', ... as in option names and messages. */
@@ -135,6 +151,25 @@ export class Repository {
     filters.push(repoSize);
     await copy(source, await this.driver.openWrite(path, { sync: options.sync ?? true }), filters);
     return { size: size.size, sha256: hash.digest(), repoSize: repoSize.size };
+  }
+
+  /**
+   * `put` for a small file already in memory (at most one compression chunk): the same bytes in the repository,
+   * without a stream per filter. A backup stores thousands of such files, and there the streams cost more than
+   * the data.
+   */
+  async putBuffer(
+    data: Buffer,
+    path: string,
+    compress: CompressSettings,
+    options: { sync?: boolean } = {},
+  ): Promise<StoredFile> {
+    const key = await this.requireKey();
+    const sha256 = createHash('sha256').update(data).digest('hex');
+    const compressed = await compressChunk(compress.type, compress.level, data);
+    const stored = key === undefined ? compressed : encryptBuffer(key, compressed);
+    await writeWhole(await this.driver.openWrite(path, { sync: options.sync ?? true }), stored);
+    return { size: data.length, sha256, repoSize: stored.length };
   }
 
   /**

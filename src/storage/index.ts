@@ -18,6 +18,8 @@ export interface OpenStorageOptions {
    * exists but is not a directory is always an error.
    */
   readonly mustExist?: boolean;
+  /** Blocking file calls, for a worker thread that only copies files (drivers without files ignore it). */
+  readonly blocking?: boolean;
 }
 
 /**
@@ -30,7 +32,7 @@ export async function openStorage(repo: RepoLocation, options?: OpenStorageOptio
   switch (repo.type) {
     case 'posix': {
       const { PosixDriver } = await import('./posix.js');
-      const driver = new PosixDriver(repo.path);
+      const driver = new PosixDriver(repo.path, { blocking: options?.blocking ?? false });
       await checkPosixPath(driver.location, options?.mustExist ?? false);
       return driver;
     }

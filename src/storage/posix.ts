@@ -1,13 +1,15 @@
 // The posix storage driver: a repository on a local or mounted filesystem, with atomic, durable writes.
 import { randomBytes } from 'node:crypto';
-import { chmod, lstat, mkdir, open, opendir, rename, rm, unlink, type FileHandle } from 'node:fs/promises';
+import { chmod, lstat, mkdir, opendir, rename, rm, unlink } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { basename, dirname, isAbsolute, join, normalize } from 'node:path';
-import { Readable, Writable } from 'node:stream';
+import { Writable, type Readable } from 'node:stream';
 
-import { errnoOf, fail, PgStashError, reasonOf, type ErrorKind } from '../common/errors.js';
+import { errnoOf, fail, wrapError } from '../common/errors.js';
 import { runParallel } from '../io/parallel.js';
 import type { Capabilities, Driver, StorageInfo, WriteOptions } from './driver.js';
+import { FileReadStream } from './file-read-stream.js';
+import { openFile, renameFile, syncPath, type FileIo } from './file-io.js';
 
 /**
  * Suffix of in-progress writes. `list` hides such names and the driver refuses to create them, so a temporary file
@@ -16,7 +18,7 @@ import type { Capabilities, Driver, StorageInfo, WriteOptions } from './driver.j
  */
 export const TEMP_SUFFIX = '.pgstash.tmp';
 
-/** Size of the write coalescing buffer and of each read: large I/O, few syscalls. */
+/** Size of the write coalescing buffer: large writes, few syscalls. */
 const IO_SIZE = 1024 * 1024;
 /** How many fsyncs `flush` keeps in flight (they run on libuv's thread pool). */
 const FLUSH_CONCURRENCY = 16;
@@ -28,26 +30,10 @@ const DEFAULT_PATH_MODE = 0o750;
 
 const CAPABILITIES: Capabilities = { path: true, atomicWrite: true, atomicMove: true };
 
-/** Wrap an error once, keeping PgStashErrors that a deeper call already translated. */
-function translate(kind: ErrorKind, message: string, error: unknown): PgStashError {
-  if (error instanceof PgStashError) return error;
-  return new PgStashError(kind, `${message}: ${reasonOf(error)}`, { cause: error });
-}
-
 function isMissing(error: unknown): boolean {
   const code = errnoOf(error);
   // ENOTDIR: a component of the path is a file, so the path cannot exist (as on an object store).
   return code === 'ENOENT' || code === 'ENOTDIR';
-}
-
-/** fsync a directory so that a rename or create in it survives a crash. */
-async function syncPath(path: string): Promise<void> {
-  const handle = await open(path, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
 }
 
 function toInfo(name: string, stats: Stats): StorageInfo | undefined {
@@ -77,17 +63,21 @@ export class PosixDriver implements Driver {
   readonly #pathMode: number;
   /** Files, and directories (with a trailing '/'), written with `sync: false` and not yet flushed. */
   readonly #deferred = new Set<string>();
+  readonly #blocking: boolean;
 
   /**
    * @param root absolute path of the storage root; it need not exist yet (writes create it).
    * @param options.fileMode mode of new files (default 0o640), applied whatever the umask.
    * @param options.pathMode mode of new directories (default 0o750), applied whatever the umask.
+   * @param options.blocking reads and writes files with blocking system calls: for a worker thread that does
+   *   nothing but copy files (see file-io.ts). Never on the main thread.
    */
-  constructor(root: string, options?: { fileMode?: number; pathMode?: number }) {
+  constructor(root: string, options?: { fileMode?: number; pathMode?: number; blocking?: boolean }) {
     if (!isAbsolute(root)) fail('paramInvalid', `storage path '${root}' must be absolute`);
     this.location = normalize(root).replace(/(.)\/$/, '$1');
     this.#fileMode = options?.fileMode ?? DEFAULT_FILE_MODE;
     this.#pathMode = options?.pathMode ?? DEFAULT_PATH_MODE;
+    this.#blocking = options?.blocking ?? false;
   }
 
   async info(path: string): Promise<StorageInfo | undefined> {
@@ -97,7 +87,7 @@ export class PosixDriver implements Driver {
       stats = await lstat(absolute);
     } catch (error) {
       if (isMissing(error)) return undefined;
-      throw translate('fileOpen', `unable to get info for '${absolute}'`, error);
+      throw wrapError('fileOpen', `unable to get info for '${absolute}'`, error);
     }
     return toInfo(path, stats);
   }
@@ -110,7 +100,7 @@ export class PosixDriver implements Driver {
       directory = await opendir(absolute, { bufferSize: 256 });
     } catch (error) {
       if (isMissing(error)) return;
-      throw translate('fileOpen', `unable to list '${absolute}'`, error);
+      throw wrapError('fileOpen', `unable to list '${absolute}'`, error);
     }
     // Iterating a Dir closes it at the end, on error, and when the consumer stops early.
     try {
@@ -128,7 +118,7 @@ export class PosixDriver implements Driver {
         if (info !== undefined) yield info;
       }
     } catch (error) {
-      throw translate('fileOpen', `unable to list '${absolute}'`, error);
+      throw wrapError('fileOpen', `unable to list '${absolute}'`, error);
     }
   }
 
@@ -136,12 +126,12 @@ export class PosixDriver implements Driver {
     const absolute = this.#resolve(path);
     checkRange(options?.offset, 'offset');
     checkRange(options?.limit, 'limit');
-    let handle: FileHandle;
+    let handle: FileIo;
     try {
-      handle = await open(absolute, 'r');
+      handle = await openFile(absolute, 'r', { blocking: this.#blocking });
     } catch (error) {
       if (isMissing(error)) return undefined;
-      throw translate('fileOpen', `unable to open '${absolute}' for read`, error);
+      throw wrapError('fileOpen', `unable to open '${absolute}' for read`, error);
     }
     let size: number;
     try {
@@ -151,11 +141,11 @@ export class PosixDriver implements Driver {
       size = stats.size;
     } catch (error) {
       await handle.close();
-      throw translate('fileOpen', `unable to open '${absolute}' for read`, error);
+      throw wrapError('fileOpen', `unable to open '${absolute}' for read`, error);
     }
     const offset = options?.offset ?? 0;
     const end = options?.limit === undefined ? Infinity : offset + options.limit;
-    return new PosixReadStream(handle, { path: absolute, offset, end, sizeHint: size });
+    return new FileReadStream(handle, { path: absolute, offset, end, sizeHint: size });
   }
 
   async openWrite(path: string, options?: WriteOptions): Promise<Writable> {
@@ -166,10 +156,11 @@ export class PosixDriver implements Driver {
     const mode = options?.mode ?? this.#fileMode;
     const sync = options?.sync ?? true;
 
-    let handle: FileHandle;
+    const blocking = this.#blocking;
+    let handle: FileIo;
     try {
       try {
-        handle = await open(temp, 'wx', mode);
+        handle = await openFile(temp, 'wx', { mode, blocking });
       } catch (error) {
         if (errnoOf(error) !== 'ENOENT') throw error;
         if (options?.createParent === false) {
@@ -177,10 +168,10 @@ export class PosixDriver implements Driver {
         }
         await this.#makePath(directory, sync);
         if (!sync) this.#deferDirectories(directory);
-        handle = await open(temp, 'wx', mode);
+        handle = await openFile(temp, 'wx', { mode, blocking });
       }
     } catch (error) {
-      throw translate('fileWrite', `unable to write '${target}'`, error);
+      throw wrapError('fileWrite', `unable to write '${target}'`, error);
     }
     try {
       // The mode given to open() is reduced by the umask; fchmod is not.
@@ -188,10 +179,10 @@ export class PosixDriver implements Driver {
     } catch (error) {
       await handle.close();
       await rm(temp, { force: true });
-      throw translate('fileWrite', `unable to write '${target}'`, error);
+      throw wrapError('fileWrite', `unable to write '${target}'`, error);
     }
     const deferred = sync ? undefined : this.#deferred;
-    return new PosixWriteStream(handle, { temp, target, sync, deferred });
+    return new PosixWriteStream(handle, { temp, target, sync, deferred, blocking });
   }
 
   /**
@@ -206,10 +197,12 @@ export class PosixDriver implements Driver {
     const directories = paths.filter((path) => path.endsWith('/')).map((path) => path.slice(0, -1));
     const syncOne = async (path: string): Promise<void> => {
       try {
-        await syncPath(path);
+        // Through the thread pool even for a blocking driver: many fsyncs in flight at once finish far sooner
+        // than one after another.
+        await syncPath(path, false);
       } catch (error) {
         // A file removed since it was written (a cancelled backup cleaning up) has nothing left to sync.
-        if (!isMissing(error)) throw translate('fileWrite', `unable to sync '${path}'`, error);
+        if (!isMissing(error)) throw wrapError('fileWrite', `unable to sync '${path}'`, error);
       }
     };
     // Files before directories: a directory entry must not become durable ahead of the data it names.
@@ -232,10 +225,10 @@ export class PosixDriver implements Driver {
         await this.#makePath(dirname(target), true);
         await rename(source, target);
       }
-      await syncPath(dirname(target));
-      if (dirname(source) !== dirname(target)) await syncPath(dirname(source));
+      await syncPath(dirname(target), this.#blocking);
+      if (dirname(source) !== dirname(target)) await syncPath(dirname(source), this.#blocking);
     } catch (error) {
-      throw translate('fileWrite', message, error);
+      throw wrapError('fileWrite', message, error);
     }
   }
 
@@ -245,7 +238,7 @@ export class PosixDriver implements Driver {
       await unlink(absolute);
     } catch (error) {
       if (isMissing(error)) return;
-      throw translate('fileWrite', `unable to remove '${absolute}'`, error);
+      throw wrapError('fileWrite', `unable to remove '${absolute}'`, error);
     }
   }
 
@@ -255,7 +248,7 @@ export class PosixDriver implements Driver {
       await rm(absolute, { recursive: true, force: true });
     } catch (error) {
       if (isMissing(error)) return;
-      throw translate('fileWrite', `unable to remove '${absolute}'`, error);
+      throw wrapError('fileWrite', `unable to remove '${absolute}'`, error);
     }
   }
 
@@ -284,10 +277,10 @@ export class PosixDriver implements Driver {
       }
       for (const directory of created.reverse()) {
         await chmod(directory, this.#pathMode);
-        if (sync) await syncPath(dirname(directory));
+        if (sync) await syncPath(dirname(directory), this.#blocking);
       }
     } catch (error) {
-      throw translate('pathCreate', `unable to create path '${absolute}'`, error);
+      throw wrapError('pathCreate', `unable to create path '${absolute}'`, error);
     }
   }
 
@@ -323,57 +316,6 @@ function unwritten(buffers: readonly Buffer[], written: number): Buffer[] {
   return rest;
 }
 
-/** Reads a byte range with large positioned reads; closes the file when it ends or is destroyed. */
-class PosixReadStream extends Readable {
-  readonly #handle: FileHandle;
-  readonly #path: string;
-  readonly #end: number;
-  readonly #sizeHint: number;
-  #position: number;
-
-  constructor(handle: FileHandle, options: { path: string; offset: number; end: number; sizeHint: number }) {
-    super({ highWaterMark: IO_SIZE });
-    this.#handle = handle;
-    this.#path = options.path;
-    this.#position = options.offset;
-    this.#end = options.end;
-    this.#sizeHint = options.sizeHint;
-  }
-
-  override _read(): void {
-    const wanted = Math.min(IO_SIZE, this.#end - this.#position);
-    if (wanted <= 0) {
-      this.push(null);
-      return;
-    }
-    // Size the buffer for what the file is expected to hold; one more read confirms the end.
-    const length = Math.min(wanted, Math.max(this.#sizeHint - this.#position, 64 * 1024));
-    const buffer = Buffer.allocUnsafe(length);
-    this.#handle.read(buffer, 0, length, this.#position).then(
-      ({ bytesRead }) => {
-        if (bytesRead === 0) {
-          this.push(null);
-          return;
-        }
-        this.#position += bytesRead;
-        // Do not pin a mostly empty buffer in the consumer's queue.
-        this.push(
-          bytesRead < length / 2 ? Buffer.from(buffer.subarray(0, bytesRead)) : buffer.subarray(0, bytesRead),
-        );
-      },
-      (error: unknown) => this.destroy(translate('fileRead', `unable to read '${this.#path}'`, error)),
-    );
-  }
-
-  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    this.#handle.close().then(
-      () => callback(error),
-      (closeError: unknown) =>
-        callback(error ?? translate('fileRead', `unable to close '${this.#path}'`, closeError)),
-    );
-  }
-}
-
 /**
  * Writes to a temporary file and, in `_final`, flushes, fsyncs, renames it over the target and fsyncs the
  * directory, so 'finish' (and the caller's `await pipeline(...)`) happens only once the file is durable.
@@ -381,7 +323,8 @@ class PosixReadStream extends Readable {
  * itself runs is too late, and the write stands.
  */
 class PosixWriteStream extends Writable {
-  readonly #handle: FileHandle;
+  readonly #handle: FileIo;
+  readonly #blocking: boolean;
   readonly #temp: string;
   readonly #target: string;
   readonly #sync: boolean;
@@ -396,11 +339,18 @@ class PosixWriteStream extends Writable {
   #busy: Promise<unknown> = Promise.resolve();
 
   constructor(
-    handle: FileHandle,
-    options: { temp: string; target: string; sync: boolean; deferred: Set<string> | undefined },
+    handle: FileIo,
+    options: {
+      temp: string;
+      target: string;
+      sync: boolean;
+      deferred: Set<string> | undefined;
+      blocking: boolean;
+    },
   ) {
     super();
     this.#handle = handle;
+    this.#blocking = options.blocking;
     this.#temp = options.temp;
     this.#target = options.target;
     this.#sync = options.sync;
@@ -427,7 +377,7 @@ class PosixWriteStream extends Writable {
       .then(
         () => callback(error),
         (abortError: unknown) =>
-          callback(error ?? translate('fileWrite', `unable to write '${this.#target}'`, abortError)),
+          callback(error ?? wrapError('fileWrite', `unable to write '${this.#target}'`, abortError)),
       );
   }
 
@@ -435,7 +385,7 @@ class PosixWriteStream extends Writable {
     this.#busy = operation;
     operation.then(
       () => callback(),
-      (error: unknown) => callback(translate('fileWrite', `unable to write '${this.#target}'`, error)),
+      (error: unknown) => callback(wrapError('fileWrite', `unable to write '${this.#target}'`, error)),
     );
   }
 
@@ -455,7 +405,7 @@ class PosixWriteStream extends Writable {
     this.#pending = [];
     this.#pendingBytes = 0;
     while (remaining > 0) {
-      const { bytesWritten } = await this.#handle.writev(buffers);
+      const bytesWritten = await this.#handle.writev(buffers);
       remaining -= bytesWritten;
       if (remaining > 0) buffers = unwritten(buffers, bytesWritten);
     }
@@ -468,10 +418,10 @@ class PosixWriteStream extends Writable {
     this.#closed = true;
     await this.#handle.close();
     if (this.#aborted) return;
-    await rename(this.#temp, this.#target);
+    await renameFile(this.#temp, this.#target, this.#blocking);
     // From here the new file is the visible one; a failed directory sync is reported but cannot be undone.
     this.#committed = true;
-    if (this.#sync) await syncPath(dirname(this.#target));
+    if (this.#sync) await syncPath(dirname(this.#target), this.#blocking);
     else this.#deferred?.add(this.#target).add(`${dirname(this.#target)}/`);
   }
 

@@ -1,35 +1,26 @@
-// Copies the data directory and tablespaces into a backup, in parallel, building the manifest's file lists.
-import { createReadStream } from 'node:fs';
-import { open } from 'node:fs/promises';
-import type { Transform } from 'node:stream';
-import { errnoOf } from '../../common/errors.js';
-import { compressExtension } from '../../io/compress.js';
+// Copies the data directory and tablespaces into a backup on process-max worker threads, building the manifest.
 import { log } from '../../common/log.js';
 import { groupName, userName } from '../../common/os-users.js';
-import { PageChecksumFilter } from '../../io/filter/page-checksum.js';
 import { runParallel } from '../../io/parallel.js';
-import { isRelationFile, listDataDir, type DataDirEntry, type Tablespace } from '../../postgres/data-dir.js';
+import { WorkerPool } from '../../io/worker/pool.js';
+import { listDataDir, type DataDirEntry, type Tablespace } from '../../postgres/data-dir.js';
 import type { ManifestFile, ManifestLink, ManifestOwner, ManifestPath } from '../../repo/manifest.js';
-import type { CompressSettings, Repository } from '../../repo/repository.js';
-import { throwIfAborted } from '../context.js';
+import type { Repository } from '../../repo/repository.js';
+import type { BackupJob, BackupJobResult, BackupWorkerData } from './backup-worker.js';
+import type { FileCopySettings } from './copy-file.js';
 
 const CONTROL_FILE = 'pg_data/global/pg_control';
+/**
+ * Files one worker thread copies at once. Most files of a data directory are small, and a copy waits on open,
+ * read, write, rename and the compressor in turn: with a few at once the thread always has one to work on.
+ */
+const JOBS_PER_WORKER = 4;
 
-export interface CopyOptions {
+export interface CopyOptions extends FileCopySettings {
   readonly pgPath: string;
   readonly pgVersion: string;
   readonly tablespaces: readonly Tablespace[];
-  /** Repository path of the backup, e.g. 'backup/main/20261121-101500F'. */
-  readonly backupPath: string;
-  readonly compress: CompressSettings;
   readonly processMax: number;
-  /** Verify PostgreSQL page checksums of relation files (the cluster has data checksums). */
-  readonly checksumPage: boolean;
-  /**
-   * The backup's start LSN: a page with an LSN at or past it was written during the backup and may be torn in
-   * the copy; WAL replay rewrites it, so its checksum is not judged (as pgBackRest does).
-   */
-  readonly startLsn: bigint;
   readonly signal: AbortSignal;
 }
 
@@ -49,59 +40,64 @@ export function ownerOf(entry: Pick<DataDirEntry, 'mode' | 'uid' | 'gid'>): Mani
   };
 }
 
-/**
- * Copies one file. A file that vanished since it was listed (a dropped table) is skipped: WAL replay
- * recreates the state. Bytes appended after listing are copied too; replay makes the copy consistent.
- */
-async function copyFile(
-  repo: Repository,
-  entry: DataDirEntry,
-  options: CopyOptions,
-): Promise<ManifestFile | undefined> {
-  throwIfAborted(options.signal);
-  let handle;
-  try {
-    handle = await open(entry.absolutePath, 'r');
-  } catch (error) {
-    if (errnoOf(error) === 'ENOENT') {
-      log.detail(`skip file '${entry.absolutePath}': removed during the backup`);
-      return undefined;
-    }
-    throw error;
-  }
-  // Read buffers sized to the file (most are small): a fixed 1 MiB per read would churn the garbage collector.
-  const highWaterMark = Math.min(1024 * 1024, Math.max(64 * 1024, entry.size));
-  const source = createReadStream(entry.absolutePath, { fd: handle, highWaterMark });
-  const extra: Transform[] = [];
-  let pageFilter: PageChecksumFilter | undefined;
-  const relation = options.checksumPage ? isRelationFile(entry.name) : undefined;
-  if (relation !== undefined) {
-    pageFilter = new PageChecksumFilter({ segmentNo: relation.segmentNo, lsnLimit: options.startLsn });
-    extra.push(pageFilter);
-  }
-  const ext = compressExtension(options.compress.type);
-  // Not synced one by one: the backup flushes every file once before it writes the manifest.
-  const stored = await repo.put(source, `${options.backupPath}/${entry.name}${ext}`, options.compress, {
-    extra,
-    sync: false,
+type BackupPool = WorkerPool<BackupJob, BackupJobResult>;
+
+/** Copies one file on a worker; the manifest entry, or undefined for a file removed since it was listed. */
+async function copyOnWorker(pool: BackupPool, entry: DataDirEntry): Promise<ManifestFile | undefined> {
+  const copied = await pool.run({
+    type: 'copy',
+    entry: { name: entry.name, absolutePath: entry.absolutePath, size: entry.size },
   });
-  const invalid = pageFilter?.invalidPages ?? [];
+  if (copied === undefined) {
+    log.detail(`skip file '${entry.absolutePath}': removed during the backup`);
+    return undefined;
+  }
+  const invalid = copied.invalidPages;
   if (invalid.length > 0) {
     log.warn(`invalid page checksums found in file ${entry.absolutePath} at pages ${invalid.join(', ')}`);
   }
   return {
     name: entry.name,
-    size: stored.size,
+    size: copied.size,
     mtime: entry.mtime,
-    sha256: stored.sha256,
-    repoSize: stored.repoSize,
+    sha256: copied.sha256,
+    repoSize: copied.repoSize,
     ...ownerOf(entry),
-    ...(invalid.length > 0 ? { pageChecksumErrors: invalid } : {}),
+    ...(invalid.length > 0 ? { pageChecksumErrors: [...invalid] } : {}),
   };
 }
 
-/** Walks and copies everything; paths and links are recorded as they are met, files as their copies finish. */
+/**
+ * Walks and copies everything; paths and links are recorded as they are met, files as their copies finish.
+ * Every copied file is durable when this resolves.
+ */
 export async function copyDataDirectory(repo: Repository, options: CopyOptions): Promise<CopiedTree> {
+  const key = await repo.requireKey();
+  const workerData: BackupWorkerData = {
+    repo: repo.options,
+    stanza: repo.stanza,
+    key,
+    settings: {
+      backupPath: options.backupPath,
+      compress: options.compress,
+      checksumPage: options.checksumPage,
+      startLsn: options.startLsn,
+    },
+  };
+  const pool: BackupPool = new WorkerPool(new URL('./backup-worker.js', import.meta.url), {
+    size: options.processMax,
+    jobsPerWorker: JOBS_PER_WORKER,
+    workerData,
+    signal: options.signal,
+  });
+  try {
+    return await copyWithPool(pool, options);
+  } finally {
+    await pool.close();
+  }
+}
+
+async function copyWithPool(pool: BackupPool, options: CopyOptions): Promise<CopiedTree> {
   const tree: CopiedTree = { paths: [], links: [], files: [] };
   let controlFile: DataDirEntry | undefined;
   async function* filesToCopy(): AsyncIterable<DataDirEntry> {
@@ -123,18 +119,20 @@ export async function copyDataDirectory(repo: Repository, options: CopyOptions):
       else yield entry;
     }
   }
+  // One more file per worker than it runs, so that a worker finds its next file queued the moment it finishes one.
   await runParallel(filesToCopy(), {
-    concurrency: options.processMax,
-    worker: (entry) => copyFile(repo, entry, options),
+    concurrency: pool.capacity + pool.size,
+    worker: (entry) => copyOnWorker(pool, entry),
     onResult: (file) => {
       if (file !== undefined) tree.files.push(file);
     },
   });
   // pg_control is copied after everything else, as pg_basebackup does.
   if (controlFile !== undefined) {
-    const copied = await copyFile(repo, controlFile, options);
+    const copied = await copyOnWorker(pool, controlFile);
     if (copied !== undefined) tree.files.push(copied);
   }
+  await pool.runOnEach({ type: 'flush' });
   tree.files.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   return tree;
 }

@@ -99,3 +99,19 @@ export async function prepareDestination(
   }
   for (const { path } of targets) await mkdir(path, { recursive: true, mode: 0o700 });
 }
+
+/** Maps a manifest name ('pg_data/base/1/2', 'pg_tblspc/16385/PG_15_x/...') to its absolute destination. */
+export function destinationOf(name: string, targets: readonly ResolvedTarget[]): string {
+  let best: ResolvedTarget | undefined;
+  for (const entry of targets) {
+    const prefix = entry.target.name;
+    if (
+      (name === prefix || name.startsWith(`${prefix}/`)) &&
+      (best === undefined || prefix.length > best.target.name.length)
+    ) {
+      best = entry;
+    }
+  }
+  if (best === undefined) throw new PgStashError('format', `manifest entry '${name}' belongs to no target`);
+  return join(best.path, name.slice(best.target.name.length));
+}

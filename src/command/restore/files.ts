@@ -1,15 +1,15 @@
-// Restores a backup's paths, tablespace links and files in parallel, verifying every file, pg_control last.
-import { createWriteStream } from 'node:fs';
+// Restores a backup's paths, tablespace links and files (on process-max worker threads), pg_control last.
 import { chown, lchown, mkdir, open, symlink } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { PgStashError, reasonOf } from '../../common/errors.js';
-import { groupId, userId } from '../../common/os-users.js';
-import { compressExtension, type CompressType } from '../../io/compress.js';
+import { dirname } from 'node:path';
+import { PgStashError } from '../../common/errors.js';
+import type { CompressType } from '../../io/compress.js';
 import { runParallel } from '../../io/parallel.js';
-import { repoFilePath, type Manifest, type ManifestFile, type ManifestOwner } from '../../repo/manifest.js';
+import { WorkerPool } from '../../io/worker/pool.js';
+import type { Manifest, ManifestFile } from '../../repo/manifest.js';
 import type { Repository } from '../../repo/repository.js';
-import { throwIfAborted } from '../context.js';
-import type { ResolvedTarget } from './destination.js';
+import { destinationOf, type ResolvedTarget } from './destination.js';
+import { ownerIds } from './restore-file.js';
+import type { RestoreJob, RestoreWorkerData } from './restore-worker.js';
 
 /** The control file goes in last: until it exists, a half-restored directory cannot be started by mistake. */
 const CONTROL_FILE = 'pg_data/global/pg_control';
@@ -29,65 +29,10 @@ export interface RestoreFilesOptions {
   readonly restoreOwner: boolean;
 }
 
-/** Maps a manifest name ('pg_data/base/1/2', 'pg_tblspc/16385/PG_15_x/...') to its absolute destination. */
-export function destinationOf(name: string, targets: readonly ResolvedTarget[]): string {
-  let best: ResolvedTarget | undefined;
-  for (const entry of targets) {
-    const prefix = entry.target.name;
-    if (
-      (name === prefix || name.startsWith(`${prefix}/`)) &&
-      (best === undefined || prefix.length > best.target.name.length)
-    ) {
-      best = entry;
-    }
-  }
-  if (best === undefined) throw new PgStashError('format', `manifest entry '${name}' belongs to no target`);
-  return join(best.path, name.slice(best.target.name.length));
-}
+/** Files one worker thread restores at once: it works on one while another waits for the decompressor. */
+const JOBS_PER_WORKER = 4;
 
-function ownerIds(owner: Pick<ManifestOwner, 'uid' | 'gid' | 'user' | 'group'>): {
-  uid: number;
-  gid: number;
-} {
-  const uid = (owner.user === undefined ? undefined : userId(owner.user)) ?? owner.uid;
-  const gid = (owner.group === undefined ? undefined : groupId(owner.group)) ?? owner.gid;
-  return { uid, gid };
-}
-
-async function restoreFile(
-  repo: Repository,
-  manifest: Manifest,
-  file: ManifestFile,
-  targets: readonly ResolvedTarget[],
-  options: RestoreFilesOptions,
-): Promise<void> {
-  throwIfAborted(options.signal);
-  const path = destinationOf(file.name, targets);
-  const handle = await open(path, 'w', 0o600).catch((error: unknown) => {
-    throw new PgStashError('fileOpen', `unable to create '${path}': ${reasonOf(error)}`);
-  });
-  try {
-    const stream = createWriteStream('', { fd: handle.fd, autoClose: false, highWaterMark: 1024 * 1024 });
-    const extension = compressExtension(manifest.backup.compressType as CompressType);
-    const source = repoFilePath(repo.stanza, manifest.backup.label, file, extension);
-    const found = await repo.get(source, stream, { sha256: file.sha256, size: file.size });
-    if (!found) {
-      throw new PgStashError('fileMissing', `backup file '${repo.driver.location}/${source}' is missing`, {
-        hint: 'the backup is damaged: restore another backup set with --set',
-      });
-    }
-    await handle.sync();
-    // Explicit mode: the process umask must not change what PostgreSQL expects.
-    await handle.chmod(file.mode);
-    if (options.restoreOwner) {
-      const { uid, gid } = ownerIds(file);
-      await handle.chown(uid, gid);
-    }
-    await handle.utimes(file.mtime, file.mtime);
-  } finally {
-    await handle.close();
-  }
-}
+type RestorePool = WorkerPool<RestoreJob, undefined>;
 
 async function syncDirectory(path: string): Promise<void> {
   const handle = await open(path, 'r');
@@ -126,15 +71,57 @@ export async function restoreTree(
     }
   }
   const controlFile = manifest.files.find((file) => file.name === CONTROL_FILE);
-  const files = manifest.files.filter((file) => file !== controlFile && !NOT_RESTORED.has(file.name));
-  await runParallel(files, {
-    concurrency: options.processMax,
-    worker: (file) => restoreFile(repo, manifest, file, targets, options),
-  });
   if (controlFile === undefined) {
     throw new PgStashError('fileMissing', `backup ${manifest.backup.label} has no global/pg_control`);
   }
-  // Directory modes and owners after their contents exist; then everything is durable before pg_control lands.
+  const files = manifest.files.filter((file) => file !== controlFile && !NOT_RESTORED.has(file.name));
+  const workerData: RestoreWorkerData = {
+    repo: repo.options,
+    stanza: repo.stanza,
+    key: await repo.requireKey(),
+    settings: {
+      label: manifest.backup.label,
+      compressType: manifest.backup.compressType as CompressType,
+      targets,
+      restoreOwner: options.restoreOwner,
+    },
+  };
+  const pool: RestorePool = new WorkerPool(new URL('./restore-worker.js', import.meta.url), {
+    size: options.processMax,
+    jobsPerWorker: JOBS_PER_WORKER,
+    workerData,
+    signal: options.signal,
+  });
+  try {
+    await runParallel(files, {
+      // One more file per worker than it runs, so that a worker finds its next file queued at once.
+      concurrency: pool.capacity + pool.size,
+      worker: (file: ManifestFile) => pool.run(file),
+    });
+    await restoreDirectoriesAndControl(
+      pool,
+      manifest,
+      targets,
+      tablespaceLinks,
+      directories,
+      controlFile,
+      options,
+    );
+  } finally {
+    await pool.close();
+  }
+}
+
+/** Directory modes and owners after their contents exist; then everything is durable before pg_control lands. */
+async function restoreDirectoriesAndControl(
+  pool: RestorePool,
+  manifest: Manifest,
+  targets: readonly ResolvedTarget[],
+  tablespaceLinks: ReadonlyMap<string, string>,
+  directories: string[],
+  controlFile: ManifestFile,
+  options: RestoreFilesOptions,
+): Promise<void> {
   for (const entry of manifest.paths) {
     if (tablespaceLinks.has(entry.name)) continue;
     const path = destinationOf(entry.name, targets);
@@ -150,6 +137,6 @@ export async function restoreTree(
     }
   }
   for (const path of directories.reverse()) await syncDirectory(path);
-  await restoreFile(repo, manifest, controlFile, targets, options);
+  await pool.run(controlFile);
   await syncDirectory(dirname(destinationOf(CONTROL_FILE, targets)));
 }

@@ -1,4 +1,4 @@
-// Filter that encrypts a stream with AES-256-GCM in authenticated chunks (format: ../crypto/format.ts).
+// Encrypts with AES-256-GCM in authenticated chunks (format: ../crypto/format.ts), as a stream filter or at once.
 import { createCipheriv, randomBytes } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 import { ByteQueue, CHUNK_SIZE } from '../chunker.js';
@@ -51,13 +51,33 @@ export class EncryptFilter extends Transform {
   }
 
   #seal(plain: Buffer, final: boolean): void {
-    const index = this.#index++;
-    const cipher = createCipheriv(CIPHER, this.#key as Buffer, nonce(index), { authTagLength: TAG_SIZE });
-    cipher.setAAD(aad(index, final));
-    const length = Buffer.alloc(LENGTH_SIZE);
-    length.writeUInt32BE(plain.length, 0);
-    const body = cipher.update(plain);
-    const rest = cipher.final();
-    this.push(Buffer.concat([length, body, rest, cipher.getAuthTag()]));
+    this.push(sealChunk(this.#key as Buffer, this.#index++, plain, final));
   }
+}
+
+/** One encrypted chunk: length, ciphertext, tag. */
+function sealChunk(key: Buffer, index: number, plain: Buffer, final: boolean): Buffer {
+  const cipher = createCipheriv(CIPHER, key, nonce(index), { authTagLength: TAG_SIZE });
+  cipher.setAAD(aad(index, final));
+  const length = Buffer.alloc(LENGTH_SIZE);
+  length.writeUInt32BE(plain.length, 0);
+  const body = cipher.update(plain);
+  const rest = cipher.final();
+  return Buffer.concat([length, body, rest, cipher.getAuthTag()]);
+}
+
+/** Encrypts a whole buffer into exactly what EncryptFilter makes of the same bytes (for small files). */
+export function encryptBuffer(repositoryKey: Buffer, data: Buffer): Buffer {
+  checkKey(repositoryKey);
+  const salt = randomBytes(SALT_SIZE);
+  const key = fileKey(repositoryKey, salt);
+  const parts: Buffer[] = [MAGIC, salt];
+  let index = 0;
+  let offset = 0;
+  // As the filter: full chunks while more than one chunk remains, then the rest (perhaps empty) as the final one.
+  for (; data.length - offset > CHUNK_SIZE; offset += CHUNK_SIZE) {
+    parts.push(sealChunk(key, index++, data.subarray(offset, offset + CHUNK_SIZE), false));
+  }
+  parts.push(sealChunk(key, index, data.subarray(offset), true));
+  return Buffer.concat(parts);
 }

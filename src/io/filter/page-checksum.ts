@@ -1,4 +1,4 @@
-// Pass-through filter that verifies PostgreSQL data page checksums (pg_checksum_page and PageIsVerified).
+// Verifies PostgreSQL data page checksums (pg_checksum_page and PageIsVerified), over chunks or as a stream filter.
 import { endianness } from 'node:os';
 import { Transform, type TransformCallback } from 'node:stream';
 
@@ -100,9 +100,9 @@ export interface PageChecksumOptions {
 /**
  * Verifies each full page as PostgreSQL's PageIsVerified does with checksums on: a new page (pd_upper 0) must be
  * all zeros; any other page needs a sane header and a matching checksum. A partial trailing page (the relation
- * is being extended) is skipped. Data passes through unchanged.
+ * is being extended) is skipped. Bytes arrive in chunks of any size (`update`).
  */
-export class PageChecksumFilter extends Transform {
+export class PageVerifier {
   readonly #blockSize: number;
   readonly #firstBlock: number;
   readonly #lsnLimit: bigint | undefined;
@@ -113,7 +113,6 @@ export class PageChecksumFilter extends Transform {
   readonly #invalid: number[] = [];
 
   constructor(options: PageChecksumOptions) {
-    super();
     const blockSize = options.blockSize ?? 8192;
     const segmentBlocks = options.segmentBlocks ?? 131072;
     if (!Number.isInteger(blockSize) || blockSize < 1024 || blockSize % (N_SUMS * 4) !== 0) {
@@ -138,7 +137,8 @@ export class PageChecksumFilter extends Transform {
     return this.#pageIndex;
   }
 
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+  /** Checks the pages completed by `chunk`, the next bytes of the file. */
+  update(chunk: Buffer): void {
     const size = this.#blockSize;
     let offset = 0;
     if (this.#pageUsed > 0) {
@@ -160,7 +160,6 @@ export class PageChecksumFilter extends Transform {
       }
     }
     if (offset < chunk.length) this.#pageUsed = chunk.copy(this.#page, 0, offset);
-    callback(null, chunk);
   }
 
   /** Verifies one full page (4-byte aligned). */
@@ -194,6 +193,29 @@ export class PageChecksumFilter extends Transform {
     const view = new DataView(page.buffer, page.byteOffset, 8);
     const lsn = (BigInt(view.getUint32(0, LITTLE_ENDIAN)) << 32n) | BigInt(view.getUint32(4, LITTLE_ENDIAN)); // xlogid, xrecoff
     return lsn >= this.#lsnLimit;
+  }
+}
+
+/** PageVerifier as a pass-through stream filter: data passes unchanged. */
+export class PageChecksumFilter extends Transform {
+  readonly #verifier: PageVerifier;
+
+  constructor(options: PageChecksumOptions) {
+    super();
+    this.#verifier = new PageVerifier(options);
+  }
+
+  get invalidPages(): number[] {
+    return this.#verifier.invalidPages;
+  }
+
+  get pagesChecked(): number {
+    return this.#verifier.pagesChecked;
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.#verifier.update(chunk);
+    callback(null, chunk);
   }
 }
 

@@ -75,7 +75,13 @@ let root: string;
 beforeAll(async () => {
   base = await mkdtemp(join(tmpdir(), 'pgstash-posix-'));
   modules = join(base, 'modules');
-  await transpile(modules, ['src/common/errors.ts', 'src/io/parallel.ts', 'src/storage/posix.ts']);
+  await transpile(modules, [
+    'src/common/errors.ts',
+    'src/io/parallel.ts',
+    'src/storage/posix.ts',
+    'src/storage/file-io.ts',
+    'src/storage/file-read-stream.ts',
+  ]);
   await writeFile(join(modules, 'script.mjs'), SCRIPT);
   // Let the unprivileged user of the permission test reach the modules.
   await run('chmod', ['-R', 'a+rX', base]);

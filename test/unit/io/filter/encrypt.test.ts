@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { isPgStashError, type PgStashError } from '../../../../src/common/errors.js';
 import { CHUNK_SIZE } from '../../../../src/io/chunker.js';
 import { DecryptFilter, isEncrypted } from '../../../../src/io/filter/decrypt.js';
-import { EncryptFilter } from '../../../../src/io/filter/encrypt.js';
+import { encryptBuffer, EncryptFilter } from '../../../../src/io/filter/encrypt.js';
 import { chunkSizes, makeData, runFilters, testData } from '../helpers.js';
 
 const KEY = randomBytes(32);
@@ -62,6 +62,19 @@ describe('EncryptFilter and DecryptFilter', () => {
     expect(empty.readUInt32BE(HEADER)).toBe(0);
     // A chunk of exactly 1 MiB is final when nothing follows it.
     expect(chunkOffsets(await encrypt(Buffer.alloc(CHUNK_SIZE))).length).toBe(1);
+  });
+
+  it('encryptBuffer writes the same layout as the filter, and the filter decrypts it', async () => {
+    for (const length of [0, 1, CHUNK_SIZE - 1, CHUNK_SIZE, CHUNK_SIZE + 1, 2 * CHUNK_SIZE + 5]) {
+      const data = makeData(length, 'mixed', length);
+      const whole = encryptBuffer(KEY, data);
+      const streamed = await encrypt(data);
+      expect(whole.length).toBe(streamed.length);
+      const lengths = (file: Buffer): number[] =>
+        chunkOffsets(file).map((offset) => file.readUInt32BE(offset));
+      expect(lengths(whole)).toEqual(lengths(streamed));
+      expect((await decrypt(whole)).equals(data)).toBe(true);
+    }
   });
 
   it('use a fresh salt, so the same input encrypts differently every time', async () => {

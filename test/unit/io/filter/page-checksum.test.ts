@@ -1,9 +1,9 @@
-// Tests for PageChecksumFilter against a real relation file from `initdb -k`, and for PageIsVerified's edge cases.
+// Tests for PageChecksumFilter (and PageVerifier, which it wraps) against a real relation file from `initdb -k`, and for PageIsVerified's edge cases.
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PageChecksumFilter, pageChecksum } from '../../../../src/io/filter/page-checksum.js';
+import { PageChecksumFilter, PageVerifier, pageChecksum } from '../../../../src/io/filter/page-checksum.js';
 import { PgCluster } from '../../../harness/cluster.js';
 import { chunkSizes, runFilters } from '../helpers.js';
 
@@ -29,12 +29,18 @@ async function check(
   data: Buffer,
   options: { segmentNo?: number; sizes?: readonly number[]; lsnLimit?: bigint } = {},
 ): Promise<PageChecksumFilter> {
-  const filter = new PageChecksumFilter({
+  const pageOptions = {
     segmentNo: options.segmentNo ?? 0,
     ...(options.lsnLimit === undefined ? {} : { lsnLimit: options.lsnLimit }),
-  });
+  };
+  const filter = new PageChecksumFilter(pageOptions);
   const output = await runFilters(data, [filter], options.sizes);
   expect(output.equals(data)).toBe(true);
+  // The verifier given the whole file at once (a backup's small-file path) must say exactly the same.
+  const verifier = new PageVerifier(pageOptions);
+  verifier.update(data);
+  expect(verifier.invalidPages).toEqual(filter.invalidPages);
+  expect(verifier.pagesChecked).toBe(filter.pagesChecked);
   return filter;
 }
 

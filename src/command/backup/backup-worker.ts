@@ -1,0 +1,37 @@
+// Worker thread entry of a backup's file copy: copies the files the main thread hands it, then syncs them.
+import { workerData } from 'node:worker_threads';
+import type { RepoOptions } from '../../config/load.js';
+import { serveJobs } from '../../io/worker/serve.js';
+import type { DataDirEntry } from '../../postgres/data-dir.js';
+import { Repository } from '../../repo/repository.js';
+import { copyFile, type CopiedFile, type FileCopySettings } from './copy-file.js';
+
+export interface BackupWorkerData {
+  readonly repo: RepoOptions;
+  readonly stanza: string;
+  /** The stanza's data key, already unwrapped by the main thread (no scrypt per worker). */
+  readonly key: Uint8Array | undefined;
+  readonly settings: FileCopySettings;
+}
+
+export type BackupJob =
+  | { readonly type: 'copy'; readonly entry: Pick<DataDirEntry, 'name' | 'absolutePath' | 'size'> }
+  /** Makes this worker's writes durable (they are written with sync: false). */
+  | { readonly type: 'flush' };
+
+export type BackupJobResult = CopiedFile | undefined;
+
+const data = workerData as BackupWorkerData;
+const repo = await Repository.openInWorker(
+  data.repo,
+  data.stanza,
+  data.key === undefined ? undefined : Buffer.from(data.key),
+);
+
+serveJobs<BackupJob, BackupJobResult>(async (job) => {
+  if (job.type === 'flush') {
+    await repo.driver.flush();
+    return undefined;
+  }
+  return copyFile(repo, job.entry, data.settings);
+});

@@ -1,0 +1,69 @@
+// Restores one backup file into place, verified against the manifest, with its mode, owner and mtime.
+import { closeSync, fchmodSync, fchownSync, fsyncSync, futimesSync, openSync } from 'node:fs';
+import { PgStashError, reasonOf } from '../../common/errors.js';
+import { groupId, userId } from '../../common/os-users.js';
+import { BlockingFileSink } from '../../io/blocking-file-sink.js';
+import { compressExtension, type CompressType } from '../../io/compress.js';
+import { repoFilePath, type ManifestFile, type ManifestOwner } from '../../repo/manifest.js';
+import type { Repository } from '../../repo/repository.js';
+import { destinationOf, type ResolvedTarget } from './destination.js';
+
+/** What every file of one restore shares. */
+export interface RestoreFileSettings {
+  readonly label: string;
+  readonly compressType: CompressType;
+  readonly targets: readonly ResolvedTarget[];
+  /** Running as root: give files the owner recorded in the manifest. */
+  readonly restoreOwner: boolean;
+}
+
+/** The ids to give an entry: by user and group name on this host when they exist, else the recorded ids. */
+export function ownerIds(owner: Pick<ManifestOwner, 'uid' | 'gid' | 'user' | 'group'>): {
+  uid: number;
+  gid: number;
+} {
+  const uid = (owner.user === undefined ? undefined : userId(owner.user)) ?? owner.uid;
+  const gid = (owner.group === undefined ? undefined : groupId(owner.group)) ?? owner.gid;
+  return { uid, gid };
+}
+
+/**
+ * Writes one file, durable before this resolves. Runs on a worker thread of its own, so the destination is
+ * written with blocking calls (see storage/file-io.ts).
+ */
+export async function restoreFile(
+  repo: Repository,
+  file: ManifestFile,
+  settings: RestoreFileSettings,
+): Promise<void> {
+  const path = destinationOf(file.name, settings.targets);
+  let fd: number;
+  try {
+    fd = openSync(path, 'w', 0o600);
+  } catch (error) {
+    throw new PgStashError('fileOpen', `unable to create '${path}': ${reasonOf(error)}`);
+  }
+  try {
+    const source = repoFilePath(repo.stanza, settings.label, file, compressExtension(settings.compressType));
+    const found = await repo.get(source, new BlockingFileSink(fd), { sha256: file.sha256, size: file.size });
+    if (!found) {
+      throw new PgStashError('fileMissing', `backup file '${repo.driver.location}/${source}' is missing`, {
+        hint: 'the backup is damaged: restore another backup set with --set',
+      });
+    }
+    try {
+      fsyncSync(fd);
+      // Explicit mode: the process umask must not change what PostgreSQL expects.
+      fchmodSync(fd, file.mode);
+      if (settings.restoreOwner) {
+        const { uid, gid } = ownerIds(file);
+        fchownSync(fd, uid, gid);
+      }
+      futimesSync(fd, file.mtime, file.mtime);
+    } catch (error) {
+      throw new PgStashError('fileWrite', `unable to write '${path}': ${reasonOf(error)}`);
+    }
+  } finally {
+    closeSync(fd);
+  }
+}

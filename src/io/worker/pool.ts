@@ -1,0 +1,150 @@
+// A fixed set of worker threads running one job module: jobs wait for an idle worker, results come back as promises.
+//
+// Why threads: a backup or restore spends its CPU in JavaScript and in synchronous native calls (SHA-256, page
+// checksums, stream bookkeeping) that all run on one thread; process-max workers spread that over the cores.
+import { Worker } from 'node:worker_threads';
+import { PgStashError } from '../../common/errors.js';
+import { errorFromWire, type JobReply, type JobRequest } from './protocol.js';
+
+interface Queued<Job> {
+  readonly job: Job;
+  /** Only this worker may take the job (see `runOnEach`). */
+  readonly slot: number | undefined;
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+interface Slot<Job> {
+  readonly index: number;
+  readonly worker: Worker;
+  /** Jobs sent to this worker and not yet answered, by id. */
+  readonly running: Map<number, Queued<Job>>;
+}
+
+export interface WorkerPoolOptions {
+  /** Number of worker threads. */
+  readonly size: number;
+  /**
+   * Jobs one worker runs at once (default 1). More than one keeps a worker busy while its other jobs wait for
+   * the disk or for libuv's thread pool, which matters when jobs are many and small (a data directory's files).
+   */
+  readonly jobsPerWorker?: number;
+  /** Given to every worker as `workerData` (structured clone). */
+  readonly workerData: unknown;
+  /** Aborting fails every queued and running job with the signal's reason and stops the workers at once. */
+  readonly signal?: AbortSignal;
+}
+
+export class WorkerPool<Job, Result> {
+  readonly #slots: Slot<Job>[] = [];
+  readonly #queue: Queued<Job>[] = [];
+  readonly #jobsPerWorker: number;
+  #nextId = 0;
+  /** Set once the pool cannot go on (a worker died, abort, close): every later run fails with it. */
+  #failure: unknown;
+  readonly #signal: AbortSignal | undefined;
+  readonly #onAbort = (): void => {
+    this.#fail(this.#signal?.reason ?? new PgStashError('term', 'terminated'));
+    void this.close();
+  };
+
+  constructor(script: URL, options: WorkerPoolOptions) {
+    const size = Math.max(1, options.size);
+    this.#jobsPerWorker = Math.max(1, options.jobsPerWorker ?? 1);
+    for (let index = 0; index < size; index++) {
+      const worker = new Worker(script, { workerData: options.workerData });
+      const slot: Slot<Job> = { index, worker, running: new Map() };
+      worker.on('message', (reply: JobReply<Result>) => this.#settle(slot, reply));
+      worker.on('error', (error) => this.#fail(error));
+      worker.on('exit', (code) => {
+        if (this.#failure === undefined) {
+          this.#fail(
+            new PgStashError('assert', `worker thread ${index + 1} exited unexpectedly (code ${code})`),
+          );
+        }
+      });
+      this.#slots.push(slot);
+    }
+    this.#signal = options.signal;
+    this.#signal?.addEventListener('abort', this.#onAbort, { once: true });
+    if (this.#signal?.aborted === true) this.#onAbort();
+  }
+
+  get size(): number {
+    return this.#slots.length;
+  }
+
+  /** Jobs that can run at once: workers × jobs per worker. */
+  get capacity(): number {
+    return this.#slots.length * this.#jobsPerWorker;
+  }
+
+  /** Runs `job` on the next worker with room for it. */
+  run(job: Job): Promise<Result> {
+    return this.#enqueue(job, undefined);
+  }
+
+  /** Runs `job` once on every worker (for state each one holds, such as files it wrote but has not synced). */
+  runOnEach(job: Job): Promise<Result[]> {
+    return Promise.all(this.#slots.map((slot) => this.#enqueue(job, slot.index)));
+  }
+
+  /** Stops every worker; jobs still queued or running fail. Safe to call more than once. */
+  async close(): Promise<void> {
+    this.#signal?.removeEventListener('abort', this.#onAbort);
+    this.#fail(new PgStashError('assert', 'worker pool closed'));
+    await Promise.all(this.#slots.map((slot) => slot.worker.terminate()));
+  }
+
+  #enqueue(job: Job, slot: number | undefined): Promise<Result> {
+    if (this.#failure !== undefined) return Promise.reject(this.#failure);
+    return new Promise<Result>((resolve, reject) => {
+      this.#queue.push({ job, slot, resolve: resolve as (value: unknown) => void, reject });
+      this.#dispatch();
+    });
+  }
+
+  /** Sends queued jobs, in order, to workers with room: a pinned job to its worker, others to the least busy. */
+  #dispatch(): void {
+    for (let position = 0; position < this.#queue.length;) {
+      const queued = this.#queue[position] as Queued<Job>;
+      const slot = queued.slot === undefined ? this.#leastBusy() : this.#slots[queued.slot];
+      if (slot === undefined || slot.running.size >= this.#jobsPerWorker) {
+        position++;
+        continue;
+      }
+      this.#queue.splice(position, 1);
+      const id = this.#nextId++;
+      slot.running.set(id, queued);
+      const request: JobRequest<Job> = { id, job: queued.job };
+      slot.worker.postMessage(request);
+    }
+  }
+
+  #leastBusy(): Slot<Job> | undefined {
+    let best: Slot<Job> | undefined;
+    for (const slot of this.#slots) {
+      if (best === undefined || slot.running.size < best.running.size) best = slot;
+    }
+    return best;
+  }
+
+  #settle(slot: Slot<Job>, reply: JobReply<Result>): void {
+    const running = slot.running.get(reply.id);
+    if (running === undefined) return;
+    slot.running.delete(reply.id);
+    if (reply.ok) running.resolve(reply.result);
+    else running.reject(errorFromWire(reply.error));
+    if (this.#failure === undefined) this.#dispatch();
+  }
+
+  #fail(error: unknown): void {
+    if (this.#failure !== undefined) return;
+    this.#failure = error;
+    for (const slot of this.#slots) {
+      for (const running of slot.running.values()) running.reject(error);
+      slot.running.clear();
+    }
+    for (const queued of this.#queue.splice(0)) queued.reject(error);
+  }
+}
