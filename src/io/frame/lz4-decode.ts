@@ -11,7 +11,13 @@ export interface Lz4BlockDecoder {
   uncompressSync(data: Buffer, dict?: Buffer): Buffer;
 }
 
-const BLOCK_MAX_SIZES: readonly (number | undefined)[] = [, , , , 64 << 10, 256 << 10, 1 << 20, 4 << 20];
+/** Block maximum sizes by the BD byte's 3-bit code (4 to 7); other codes are invalid. */
+const BLOCK_MAX_SIZES: ReadonlyMap<number, number> = new Map([
+  [4, 64 << 10],
+  [5, 256 << 10],
+  [6, 1 << 20],
+  [7, 4 << 20],
+]);
 /** Linked blocks may refer back this far into earlier output (the format's window). */
 const WINDOW = 64 << 10;
 
@@ -22,7 +28,7 @@ const WINDOW = 64 << 10;
 export function decodeLz4Frame(lz4: Lz4BlockDecoder, frame: Buffer): Buffer {
   if (frame.length < 7 || frame.readUInt32LE(0) !== LZ4_MAGIC) invalid('bad frame header');
   const flg = frame[4] as number;
-  const blockMax = BLOCK_MAX_SIZES[((frame[5] as number) >> 4) & 0x07];
+  const blockMax = BLOCK_MAX_SIZES.get(((frame[5] as number) >> 4) & 0x07);
   if (flg >> 6 !== 0b01 || blockMax === undefined) invalid('bad frame descriptor');
   const independent = (flg & 0x20) !== 0;
   const blockChecksum = (flg & 0x10) !== 0 ? 4 : 0;
