@@ -45,20 +45,25 @@ export class Repository {
     this.stanza = stanza;
   }
 
-  static async open(options: RepoOptions, stanza: string): Promise<Repository> {
-    return new Repository(options, await openStorage(options), stanza);
+  /** `blocking`: file I/O with blocking calls (storage/file-io.ts), only for a thread with nothing else to do. */
+  static async open(
+    options: RepoOptions,
+    stanza: string,
+    io: { blocking?: boolean } = {},
+  ): Promise<Repository> {
+    return new Repository(options, await openStorage(options, { blocking: io.blocking ?? false }), stanza);
   }
 
   /**
    * The repository as a file-copying worker thread uses it: with the key its main thread already unwrapped
-   * (undefined for an unencrypted repository) and storage that makes blocking calls (see storage/file-io.ts).
+   * (undefined for an unencrypted repository) and blocking file I/O.
    */
   static async openInWorker(
     options: RepoOptions,
     stanza: string,
     key: Buffer | undefined,
   ): Promise<Repository> {
-    const repo = new Repository(options, await openStorage(options, { blocking: true }), stanza);
+    const repo = await Repository.open(options, stanza, { blocking: true });
     repo.#key = Promise.resolve(key);
     return repo;
   }

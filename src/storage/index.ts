@@ -18,7 +18,7 @@ export interface OpenStorageOptions {
    * exists but is not a directory is always an error.
    */
   readonly mustExist?: boolean;
-  /** Blocking file calls, for a worker thread that only copies files (drivers without files ignore it). */
+  /** Blocking file calls (see file-io.ts; drivers without files ignore it). */
   readonly blocking?: boolean;
 }
 

@@ -69,8 +69,8 @@ export class PosixDriver implements Driver {
    * @param root absolute path of the storage root; it need not exist yet (writes create it).
    * @param options.fileMode mode of new files (default 0o640), applied whatever the umask.
    * @param options.pathMode mode of new directories (default 0o750), applied whatever the umask.
-   * @param options.blocking reads and writes files with blocking system calls: for a worker thread that does
-   *   nothing but copy files (see file-io.ts). Never on the main thread.
+   * @param options.blocking reads and writes files with blocking system calls (see file-io.ts): for a worker
+   *   thread that does nothing but copy files. Never on the main thread.
    */
   constructor(root: string, options?: { fileMode?: number; pathMode?: number; blocking?: boolean }) {
     if (!isAbsolute(root)) fail('paramInvalid', `storage path '${root}' must be absolute`);

@@ -11,10 +11,10 @@ import type { FileCopySettings } from './copy-file.js';
 
 const CONTROL_FILE = 'pg_data/global/pg_control';
 /**
- * Files one worker thread copies at once. Most files of a data directory are small, and a copy waits on open,
- * read, write, rename and the compressor in turn: with a few at once the thread always has one to work on.
+ * Files one worker thread copies at once: while one waits for the compressor (libuv's pool), the thread works on
+ * the other. Measured on a 322 MB data directory, 2 was as fast as 4 and used less memory.
  */
-const JOBS_PER_WORKER = 4;
+const JOBS_PER_WORKER = 2;
 
 export interface CopyOptions extends FileCopySettings {
   readonly pgPath: string;

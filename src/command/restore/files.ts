@@ -30,7 +30,7 @@ export interface RestoreFilesOptions {
 }
 
 /** Files one worker thread restores at once: it works on one while another waits for the decompressor. */
-const JOBS_PER_WORKER = 4;
+const JOBS_PER_WORKER = 2;
 
 type RestorePool = WorkerPool<RestoreJob, undefined>;
 
@@ -96,8 +96,9 @@ export async function restoreTree(
     await runParallel(files, {
       // One more file per worker than it runs, so that a worker finds its next file queued at once.
       concurrency: pool.capacity + pool.size,
-      worker: (file: ManifestFile) => pool.run(file),
+      worker: (file: ManifestFile) => pool.run({ type: 'restore', file }),
     });
+    await pool.runOnEach({ type: 'flush' });
     await restoreDirectoriesAndControl(
       pool,
       manifest,
@@ -137,6 +138,7 @@ async function restoreDirectoriesAndControl(
     }
   }
   for (const path of directories.reverse()) await syncDirectory(path);
-  await pool.run(controlFile);
+  await pool.run({ type: 'restore', file: controlFile });
+  await pool.runOnEach({ type: 'flush' });
   await syncDirectory(dirname(destinationOf(CONTROL_FILE, targets)));
 }

@@ -1,5 +1,5 @@
 // Restores one backup file into place, verified against the manifest, with its mode, owner and mtime.
-import { closeSync, fchmodSync, fchownSync, fsyncSync, futimesSync, openSync } from 'node:fs';
+import { closeSync, fchmodSync, fchownSync, futimesSync, openSync } from 'node:fs';
 import { PgStashError, reasonOf } from '../../common/errors.js';
 import { groupId, userId } from '../../common/os-users.js';
 import { BlockingFileSink } from '../../io/blocking-file-sink.js';
@@ -28,14 +28,15 @@ export function ownerIds(owner: Pick<ManifestOwner, 'uid' | 'gid' | 'user' | 'gr
 }
 
 /**
- * Writes one file, durable before this resolves. Runs on a worker thread of its own, so the destination is
- * written with blocking calls (see storage/file-io.ts).
+ * Writes one file and resolves to its path; the caller makes it durable later (restores sync every file in one
+ * batch before pg_control is written). Runs on a worker thread of its own, so the destination is written with
+ * blocking calls (see storage/file-io.ts).
  */
 export async function restoreFile(
   repo: Repository,
   file: ManifestFile,
   settings: RestoreFileSettings,
-): Promise<void> {
+): Promise<string> {
   const path = destinationOf(file.name, settings.targets);
   let fd: number;
   try {
@@ -52,7 +53,6 @@ export async function restoreFile(
       });
     }
     try {
-      fsyncSync(fd);
       // Explicit mode: the process umask must not change what PostgreSQL expects.
       fchmodSync(fd, file.mode);
       if (settings.restoreOwner) {
@@ -66,4 +66,5 @@ export async function restoreFile(
   } finally {
     closeSync(fd);
   }
+  return path;
 }

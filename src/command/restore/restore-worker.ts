@@ -1,10 +1,14 @@
-// Worker thread entry of a restore: restores the files the main thread hands it.
+// Worker thread entry of a restore: restores the files the main thread hands it, then syncs them.
 import { workerData } from 'node:worker_threads';
 import type { RepoOptions } from '../../config/load.js';
+import { runParallel } from '../../io/parallel.js';
 import { serveJobs } from '../../io/worker/serve.js';
 import type { ManifestFile } from '../../repo/manifest.js';
 import { Repository } from '../../repo/repository.js';
+import { syncPath } from '../../storage/file-io.js';
 import { restoreFile, type RestoreFileSettings } from './restore-file.js';
+
+const FLUSH_CONCURRENCY = 16;
 
 export interface RestoreWorkerData {
   readonly repo: RepoOptions;
@@ -14,7 +18,10 @@ export interface RestoreWorkerData {
   readonly settings: RestoreFileSettings;
 }
 
-export type RestoreJob = ManifestFile;
+export type RestoreJob =
+  | { readonly type: 'restore'; readonly file: ManifestFile }
+  /** Makes every file this worker restored durable. */
+  | { readonly type: 'flush' };
 
 const data = workerData as RestoreWorkerData;
 const repo = await Repository.openInWorker(
@@ -23,7 +30,18 @@ const repo = await Repository.openInWorker(
   data.key === undefined ? undefined : Buffer.from(data.key),
 );
 
-serveJobs<RestoreJob, undefined>(async (file) => {
-  await restoreFile(repo, file, data.settings);
+/** Files restored and not yet synced. */
+let unsynced: string[] = [];
+
+serveJobs<RestoreJob, undefined>(async (job) => {
+  if (job.type === 'restore') {
+    unsynced.push(await restoreFile(repo, job.file, data.settings));
+    return undefined;
+  }
+  const paths = unsynced;
+  unsynced = [];
+  // Many fsyncs in flight through the thread pool finish far sooner than one after another, and by now the
+  // kernel has written most of the data back on its own.
+  await runParallel(paths, { concurrency: FLUSH_CONCURRENCY, worker: (path) => syncPath(path, false) });
   return undefined;
 });
