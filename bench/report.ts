@@ -226,7 +226,7 @@ function renderBackup(results: BackupResults, runs: number): string {
     table('restore'),
     '',
     'CPU is user+sys of the tool and every worker process it waited for; RSS is the largest single process ' +
-      '(pgBackRest forks one worker per process-max besides its main process; pgstash is one process). ' +
+      '(pgBackRest forks one worker process per process-max besides its main process; pgstash is one process whose worker threads all count). ' +
       "Neither counts the server's work nor the archive_command processes PostgreSQL starts during a backup.",
     ...(runs > 1
       ? [
