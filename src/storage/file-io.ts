@@ -56,6 +56,21 @@ export async function syncPath(path: string, blocking: boolean): Promise<void> {
   }
 }
 
+/** What is left of `buffers` after the first `written` bytes (a short writev). */
+export function unwritten(buffers: readonly Buffer[], written: number): Buffer[] {
+  const rest: Buffer[] = [];
+  let skip = written;
+  for (const buffer of buffers) {
+    if (skip >= buffer.length) {
+      skip -= buffer.length;
+      continue;
+    }
+    rest.push(skip > 0 ? buffer.subarray(skip) : buffer);
+    skip = 0;
+  }
+  return rest;
+}
+
 class PooledFile implements FileIo {
   /** Large: every read is a hand-off to the pool and back. */
   readonly readSize = 1024 * 1024;

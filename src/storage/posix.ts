@@ -9,7 +9,7 @@ import { errnoOf, fail, wrapError } from '../common/errors.js';
 import { runParallel } from '../io/parallel.js';
 import type { Capabilities, Driver, StorageInfo, WriteOptions } from './driver.js';
 import { FileReadStream } from './file-read-stream.js';
-import { openFile, renameFile, syncPath, type FileIo } from './file-io.js';
+import { openFile, renameFile, syncPath, unwritten, type FileIo } from './file-io.js';
 
 /**
  * Suffix of in-progress writes. `list` hides such names and the driver refuses to create them, so a temporary file
@@ -299,21 +299,6 @@ export class PosixDriver implements Driver {
     }
     return join(this.location, path);
   }
-}
-
-/** What is left of `buffers` after the first `written` bytes (a short writev). */
-function unwritten(buffers: readonly Buffer[], written: number): Buffer[] {
-  const rest: Buffer[] = [];
-  let skip = written;
-  for (const buffer of buffers) {
-    if (skip >= buffer.length) {
-      skip -= buffer.length;
-      continue;
-    }
-    rest.push(skip > 0 ? buffer.subarray(skip) : buffer);
-    skip = 0;
-  }
-  return rest;
 }
 
 /**

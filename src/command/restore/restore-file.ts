@@ -2,7 +2,7 @@
 import { closeSync, fchmodSync, fchownSync, futimesSync, openSync } from 'node:fs';
 import { PgStashError, reasonOf } from '../../common/errors.js';
 import { groupId, userId } from '../../common/os-users.js';
-import { BlockingFileSink } from '../../io/blocking-file-sink.js';
+import { BlockingFileSink } from '../../storage/blocking-file-sink.js';
 import { compressExtension, type CompressType } from '../../io/compress.js';
 import { repoFilePath, type ManifestFile, type ManifestOwner } from '../../repo/manifest.js';
 import type { Repository } from '../../repo/repository.js';

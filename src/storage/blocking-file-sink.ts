@@ -1,6 +1,7 @@
 // A writable stream into an open file descriptor with blocking writes, for worker threads that only copy files.
 import { writevSync } from 'node:fs';
 import { Writable } from 'node:stream';
+import { unwritten } from './file-io.js';
 
 /**
  * Writes every chunk at once with writev (see storage/file-io.ts for why a worker thread blocks). The caller owns
@@ -30,21 +31,8 @@ export class BlockingFileSink extends Writable {
 
   #writeAll(buffers: Buffer[], callback: (error?: Error | null) => void): void {
     try {
-      let rest = buffers;
-      while (rest.length > 0) {
-        let written = writevSync(this.#fd, rest);
-        // A short write: drop what went out and write the remainder.
-        const next: Buffer[] = [];
-        for (const buffer of rest) {
-          if (written >= buffer.length) {
-            written -= buffer.length;
-            continue;
-          }
-          next.push(written > 0 ? buffer.subarray(written) : buffer);
-          written = 0;
-        }
-        rest = next;
-      }
+      // A short write leaves a remainder to write.
+      for (let rest = buffers; rest.length > 0;) rest = unwritten(rest, writevSync(this.#fd, rest));
       callback();
     } catch (error) {
       callback(error as Error);
