@@ -298,7 +298,7 @@ export const OPTIONS: readonly OptionDef[] = [
     commands: ['archive-get', 'archive-push', 'backup', 'restore'],
     default: 1,
     range: { min: 1, max: 999 },
-    summary: 'Maximum number of processes used to copy and compress files.',
+    summary: 'Maximum number of workers (threads) that copy and compress files in parallel.',
   },
   // Log
   {
