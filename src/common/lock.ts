@@ -2,6 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync, unlinkSync } from 'node:fs';
 import { chmod, link, mkdir, open, readFile, rename, rm, unlink } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { dirname, join } from 'node:path';
 
 import { errnoOf, fail, PgStashError, reasonOf } from './errors.js';
@@ -31,6 +32,8 @@ const LOCK_PATH_MODE = 0o770;
 const LOCK_FILE_MODE = 0o640;
 /** Rounds of "the lock changed under us, look again" before giving up; each round needs another process's step. */
 const MAX_ROUNDS = 100;
+/** Pause before looking again at a lock that another process is taking over (a few file operations). */
+const TAKEOVER_WAIT_MS = 10;
 
 /** A held lock; release it when the command ends (a process 'exit' handler also removes it). */
 export class Lock {
@@ -137,8 +140,13 @@ async function claim(file: string, temp: string, token: string): Promise<Outcome
 
     const breakFile = `${file}.${holder.token}.break`;
     const taking = await claim(breakFile, temp, token);
-    // Someone else is taking this stale lock over right now; they will hold it.
-    if (!taking.won) return taking;
+    if (!taking.won) {
+      // Someone else is taking this stale lock over right now. They may yet lose to an earlier taker that has
+      // already replaced the lock (and removed its break file), so look again once they are done and report
+      // whoever holds the lock then, not the taker.
+      await sleep(TAKEOVER_WAIT_MS);
+      continue;
+    }
     try {
       const current = await readOwner(file);
       if (current !== undefined && current !== 'invalid' && current.token === holder.token) {
