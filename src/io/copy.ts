@@ -1,12 +1,14 @@
 // Runs one file copy: source -> filters -> destination as a single stream pipeline, plus small-file helpers.
 import { Readable, Writable, type Transform } from 'node:stream';
-import { finished, pipeline } from 'node:stream/promises';
+import { once } from 'node:events';
+import { pipeline } from 'node:stream/promises';
 import { PgStashError } from '../common/errors.js';
 
 /**
  * Copies `source` through `filters` (in order) into `destination`; filter results (size, hash...) are read from
  * the filter objects afterwards. On any error every stream is destroyed, the destination with that very error
- * (storage drivers abort the write on destroy, leaving nothing behind), and the error is rethrown unchanged.
+ * (storage drivers abort the write on destroy, leaving nothing behind), and the error is rethrown unchanged once
+ * the destination has closed: by then its temporary file is gone.
  */
 export async function copy(
   source: Readable,
@@ -19,18 +21,7 @@ export async function copy(
     // pipeline destroys the destination too, but not always with the error (e.g. when it had already ended).
     if (!destination.destroyed)
       destination.destroy(error instanceof Error ? error : new Error(String(error)));
-    throw error;
-  }
-}
-
-/** Writes all of `data` to `destination` and ends it; on error the destination is destroyed, as by `copy`. */
-export async function writeWhole(destination: Writable, data: Buffer): Promise<void> {
-  try {
-    destination.end(data);
-    await finished(destination);
-  } catch (error) {
-    if (!destination.destroyed)
-      destination.destroy(error instanceof Error ? error : new Error(String(error)));
+    if (!destination.closed) await once(destination, 'close').catch(() => undefined);
     throw error;
   }
 }

@@ -1,18 +1,19 @@
 // One configured repository (repoN) for one stanza: its driver, its key, and file transfer through the filter chain.
 import { createHash } from 'node:crypto';
-import type { Readable, Transform, Writable } from 'node:stream';
+import { Readable, type Transform, type Writable } from 'node:stream';
 import { isPgStashError, PgStashError } from '../common/errors.js';
 import type { RepoOptions } from '../config/load.js';
 import {
+  COMPRESS_CONCURRENCY,
   compressChunk,
   compressTypeOfName,
   createCompressFilter,
   createDecompressFilter,
   type CompressType,
 } from '../io/compress.js';
-import { copy, writeWhole } from '../io/copy.js';
+import { copy } from '../io/copy.js';
 import { DecryptFilter } from '../io/filter/decrypt.js';
-import { encryptBuffer, EncryptFilter } from '../io/filter/encrypt.js';
+import { EncryptFilter, Encryptor } from '../io/filter/encrypt.js';
 import { HashFilter } from '../io/filter/hash.js';
 import { SizeFilter } from '../io/filter/size.js';
 import type { Driver } from '../storage/driver.js';
@@ -159,22 +160,56 @@ export class Repository {
   }
 
   /**
-   * `put` for a small file already in memory (at most one compression chunk): the same bytes in the repository,
-   * without a stream per filter. A backup stores thousands of such files, and there the streams cost more than
-   * the data.
+   * `put` for a file given as chunks of exactly CHUNK_SIZE bytes (the last may be shorter; none for an empty
+   * file): the same bytes in the repository, from one loop instead of a stream per filter. Each chunk is hashed
+   * and counted at once, compressed on libuv's pool (a few at a time, written in order) and encrypted. A backup
+   * copies every file this way: measured on a 256 MiB relation, a third less CPU than the stream pipeline.
    */
-  async putBuffer(
-    data: Buffer,
+  async putChunks(
+    chunks: AsyncIterable<Buffer>,
     path: string,
     compress: CompressSettings,
     options: { sync?: boolean } = {},
   ): Promise<StoredFile> {
     const key = await this.requireKey();
-    const sha256 = createHash('sha256').update(data).digest('hex');
-    const compressed = await compressChunk(compress.type, compress.level, data);
-    const stored = key === undefined ? compressed : encryptBuffer(key, compressed);
-    await writeWhole(await this.driver.openWrite(path, { sync: options.sync ?? true }), stored);
-    return { size: data.length, sha256, repoSize: stored.length };
+    const hash = createHash('sha256');
+    let size = 0;
+    let repoSize = 0;
+    const encryptor = key === undefined ? undefined : new Encryptor(key);
+    const stored = (data: Buffer): Buffer[] => {
+      const output = encryptor === undefined ? [data] : encryptor.update(data);
+      for (const buffer of output) repoSize += buffer.length;
+      return output;
+    };
+    async function* encoded(): AsyncGenerator<Buffer> {
+      const window: Promise<Buffer>[] = [];
+      const start = (chunk: Buffer): void => {
+        const compressed = compressChunk(compress.type, compress.level, chunk);
+        // Awaited below, in order; should a later one fail first, its error is not unhandled meanwhile.
+        compressed.catch(() => undefined);
+        window.push(compressed);
+      };
+      let empty = true;
+      for await (const chunk of chunks) {
+        empty = false;
+        hash.update(chunk);
+        size += chunk.length;
+        start(chunk);
+        if (window.length >= COMPRESS_CONCURRENCY) yield* stored(await (window.shift() as Promise<Buffer>));
+      }
+      // An empty file is still one (empty) frame: an empty file is not valid compressed data.
+      if (empty) start(Buffer.alloc(0));
+      for (let next = window.shift(); next !== undefined; next = window.shift()) yield* stored(await next);
+      if (encryptor !== undefined) {
+        const rest = encryptor.final();
+        for (const buffer of rest) repoSize += buffer.length;
+        yield* rest;
+      }
+    }
+    // Few encoded chunks wait for the writer: memory stays at a few chunks per file.
+    const source = Readable.from(encoded(), { highWaterMark: 2 });
+    await copy(source, await this.driver.openWrite(path, { sync: options.sync ?? true }), []);
+    return { size, sha256: hash.digest('hex'), repoSize };
   }
 
   /**

@@ -2,11 +2,11 @@
 import { errnoOf, wrapError } from '../../common/errors.js';
 import { CHUNK_SIZE } from '../../io/chunker.js';
 import { compressExtension } from '../../io/compress.js';
-import { PageChecksumFilter, PageVerifier } from '../../io/filter/page-checksum.js';
+import { PageVerifier } from '../../io/filter/page-checksum.js';
 import { isRelationFile, type DataDirEntry } from '../../postgres/data-dir.js';
 import type { CompressSettings, Repository } from '../../repo/repository.js';
+import { readChunks } from '../../storage/file-chunks.js';
 import { openFile, type FileIo } from '../../storage/file-io.js';
-import { FileReadStream } from '../../storage/file-read-stream.js';
 
 export interface FileCopySettings {
   /** Repository path of the backup, e.g. 'backup/main/20261121-101500F'. */
@@ -46,54 +46,31 @@ export async function copyFile(
     if (errnoOf(error) === 'ENOENT') return undefined;
     throw wrapError('fileOpen', `unable to open '${entry.absolutePath}' for read`, error);
   }
-  const relation = settings.checksumPage ? isRelationFile(entry.name) : undefined;
-  const pageOptions =
-    relation === undefined ? undefined : { segmentNo: relation.segmentNo, lsnLimit: settings.startLsn };
-  const target = `${settings.backupPath}/${entry.name}${compressExtension(settings.compress.type)}`;
-  // Not synced one by one: the backup flushes every file once before it writes the manifest.
-  if (entry.size <= CHUNK_SIZE) {
-    const data = await readWhole(file, entry.absolutePath, entry.size);
-    if (data !== undefined) {
-      const verifier = pageOptions === undefined ? undefined : new PageVerifier(pageOptions);
-      verifier?.update(data);
-      const stored = await repo.putBuffer(data, target, settings.compress, { sync: false });
-      return { ...stored, invalidPages: verifier?.invalidPages ?? [] };
-    }
+  try {
+    const relation = settings.checksumPage ? isRelationFile(entry.name) : undefined;
+    const verifier =
+      relation === undefined
+        ? undefined
+        : new PageVerifier({ segmentNo: relation.segmentNo, lsnLimit: settings.startLsn });
+    const chunks = readChunks(file, entry.absolutePath, { chunkSize: CHUNK_SIZE, sizeHint: entry.size });
+    const target = `${settings.backupPath}/${entry.name}${compressExtension(settings.compress.type)}`;
+    // Not synced one by one: the backup flushes every file once before it writes the manifest.
+    const stored = await repo.putChunks(verified(chunks, verifier), target, settings.compress, {
+      sync: false,
+    });
+    return { ...stored, invalidPages: verifier?.invalidPages ?? [] };
+  } finally {
+    await file.close();
   }
-  const source = new FileReadStream(file, {
-    path: entry.absolutePath,
-    offset: 0,
-    end: Infinity,
-    sizeHint: entry.size,
-  });
-  const pageFilter = pageOptions === undefined ? undefined : new PageChecksumFilter(pageOptions);
-  const stored = await repo.put(source, target, settings.compress, {
-    extra: pageFilter === undefined ? [] : [pageFilter],
-    sync: false,
-  });
-  return { ...stored, invalidPages: pageFilter?.invalidPages ?? [] };
 }
 
-/**
- * Reads a file listed at `size` bytes whole and closes it; undefined (the file left open) when it has grown
- * since (the caller streams it instead). Most files of a data directory are small, and for them a stream per
- * file costs more than the data.
- */
-async function readWhole(file: FileIo, path: string, size: number): Promise<Buffer | undefined> {
-  // One byte more than expected tells a file that grew.
-  const buffer = Buffer.allocUnsafe(size + 1);
-  let used = 0;
-  try {
-    for (;;) {
-      const read = await file.read(buffer, used, Math.min(buffer.length - used, file.readSize), used);
-      if (read === 0) break;
-      used += read;
-      if (used === buffer.length) return undefined;
-    }
-  } catch (error) {
-    await file.close().catch(() => undefined);
-    throw wrapError('fileRead', `unable to read '${path}'`, error);
+/** Passes chunks through, checking their pages on the way. */
+async function* verified(
+  chunks: AsyncIterable<Buffer>,
+  verifier: PageVerifier | undefined,
+): AsyncGenerator<Buffer> {
+  for await (const chunk of chunks) {
+    verifier?.update(chunk);
+    yield chunk;
   }
-  await file.close();
-  return buffer.subarray(0, used);
 }

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { isPgStashError, type PgStashError } from '../../../../src/common/errors.js';
 import { CHUNK_SIZE } from '../../../../src/io/chunker.js';
 import { DecryptFilter, isEncrypted } from '../../../../src/io/filter/decrypt.js';
-import { encryptBuffer, EncryptFilter } from '../../../../src/io/filter/encrypt.js';
+import { EncryptFilter, Encryptor } from '../../../../src/io/filter/encrypt.js';
 import { chunkSizes, makeData, runFilters, testData } from '../helpers.js';
 
 const KEY = randomBytes(32);
@@ -64,10 +64,16 @@ describe('EncryptFilter and DecryptFilter', () => {
     expect(chunkOffsets(await encrypt(Buffer.alloc(CHUNK_SIZE))).length).toBe(1);
   });
 
-  it('encryptBuffer writes the same layout as the filter, and the filter decrypts it', async () => {
+  it('Encryptor, fed in any pieces, writes the same layout as the filter, and the filter decrypts it', async () => {
     for (const length of [0, 1, CHUNK_SIZE - 1, CHUNK_SIZE, CHUNK_SIZE + 1, 2 * CHUNK_SIZE + 5]) {
       const data = makeData(length, 'mixed', length);
-      const whole = encryptBuffer(KEY, data);
+      const encryptor = new Encryptor(KEY);
+      const parts: Buffer[] = [];
+      for (let offset = 0; offset < data.length; offset += 300_000) {
+        parts.push(...encryptor.update(data.subarray(offset, offset + 300_000)));
+      }
+      parts.push(...encryptor.final());
+      const whole = Buffer.concat(parts);
       const streamed = await encrypt(data);
       expect(whole.length).toBe(streamed.length);
       const lengths = (file: Buffer): number[] =>
