@@ -1,6 +1,7 @@
 // The repository key: 32 random bytes, stored wrapped (AES-256-GCM) under a key derived from the passphrase by scrypt.
 import { createCipheriv, createDecipheriv, randomBytes, scrypt, type ScryptOptions } from 'node:crypto';
 import { fail, PgStashError } from '../../common/errors.js';
+import { checkKey, CIPHER, KEY_SIZE, TAG_SIZE } from './format.js';
 
 /** The wrapped key as stored in the repository (JSON); binary fields are base64. */
 export interface WrappedKey {
@@ -32,11 +33,8 @@ const MAX_N = 1 << 20;
 const MAX_R = 32;
 const MAX_P = 16;
 
-const KEY_SIZE = 32;
 const SALT_SIZE = 16;
 const IV_SIZE = 12;
-const TAG_SIZE = 16;
-const CIPHER = 'aes-256-gcm';
 
 /** A new random repository key. */
 export function generateKey(): Buffer {
@@ -50,8 +48,7 @@ export interface WrapOptions {
 
 export async function wrapKey(key: Buffer, passphrase: string, options?: WrapOptions): Promise<WrappedKey> {
   const parameters = options?.scrypt ?? SCRYPT_PARAMETERS;
-  if (key.length !== KEY_SIZE)
-    fail('assert', `invalid repository key: ${key.length} bytes instead of ${KEY_SIZE}`);
+  checkKey(key);
   checkParameters(parameters);
   const salt = randomBytes(SALT_SIZE);
   const iv = randomBytes(IV_SIZE);
