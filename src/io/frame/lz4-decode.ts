@@ -4,20 +4,13 @@
 // grows by every byte decompressed) and decompressFrame keeps about 250 MiB; uncompressSync, the block decoder,
 // returns to its starting RSS. A restore decompresses the whole backup, so the frame decoder is not usable.
 import { fail, messageOf } from '../../common/errors.js';
-import { LZ4_MAGIC } from './lz4.js';
+import { LZ4_MAGIC, readLz4Descriptor } from './lz4.js';
 
 /** The part of lz4-napi this decoder uses. */
 export interface Lz4BlockDecoder {
   uncompressSync(data: Buffer, dict?: Buffer): Buffer;
 }
 
-/** Block maximum sizes by the BD byte's 3-bit code (4 to 7); other codes are invalid. */
-const BLOCK_MAX_SIZES: ReadonlyMap<number, number> = new Map([
-  [4, 64 << 10],
-  [5, 256 << 10],
-  [6, 1 << 20],
-  [7, 4 << 20],
-]);
 /** Linked blocks may refer back this far into earlier output (the format's window). */
 const WINDOW = 64 << 10;
 
@@ -27,14 +20,13 @@ const WINDOW = 64 << 10;
  */
 export function decodeLz4Frame(lz4: Lz4BlockDecoder, frame: Buffer): Buffer {
   if (frame.length < 7 || frame.readUInt32LE(0) !== LZ4_MAGIC) invalid('bad frame header');
-  const flg = frame[4] as number;
-  const blockMax = BLOCK_MAX_SIZES.get(((frame[5] as number) >> 4) & 0x07);
-  if (flg >> 6 !== 0b01 || blockMax === undefined) invalid('bad frame descriptor');
-  const independent = (flg & 0x20) !== 0;
-  const blockChecksum = (flg & 0x10) !== 0 ? 4 : 0;
-  const hasContentSize = (flg & 0x08) !== 0;
-  const contentSize = hasContentSize ? Number(frame.readBigUInt64LE(6)) : undefined;
-  let pos = 7 + (hasContentSize ? 8 : 0) + ((flg & 0x01) !== 0 ? 4 : 0);
+  const descriptor = readLz4Descriptor(frame[4] as number, frame[5] as number, 4);
+  const { blockMax, headerLength } = descriptor;
+  if (frame.length < headerLength) invalid('truncated frame');
+  const independent = descriptor.independentBlocks;
+  const blockChecksum = descriptor.blockChecksum ? 4 : 0;
+  const contentSize = descriptor.contentSize ? Number(frame.readBigUInt64LE(6)) : undefined;
+  let pos = headerLength;
   const blocks: Buffer[] = [];
   let total = 0;
   /** The last WINDOW bytes of output, for linked blocks. */

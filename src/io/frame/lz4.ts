@@ -14,6 +14,38 @@ const BLOCK_MAX_SIZES: Readonly<Record<number, number>> = {
   7: 4 << 20,
 };
 
+/** What a frame descriptor (the FLG and BD bytes after the magic) says. */
+export interface Lz4Descriptor {
+  readonly blockMax: number;
+  readonly independentBlocks: boolean;
+  readonly blockChecksum: boolean;
+  readonly contentChecksum: boolean;
+  readonly contentSize: boolean;
+  /** Bytes from the magic to the end of the header, header checksum included. */
+  readonly headerLength: number;
+}
+
+/**
+ * Reads the FLG and BD bytes; a descriptor this format version does not allow (version, reserved bits, block
+ * size code) fails with a format error naming `offset`, the descriptor's offset in the stream.
+ */
+export function readLz4Descriptor(flg: number, bd: number, offset: number): Lz4Descriptor {
+  const blockMax = BLOCK_MAX_SIZES[(bd >> 4) & 0x07];
+  if (flg >> 6 !== 0b01 || (flg & 0x02) !== 0 || (bd & 0x8f) !== 0 || blockMax === undefined) {
+    fail('format', `invalid lz4 data: bad frame descriptor at offset ${offset}`);
+  }
+  const contentSize = (flg & 0x08) !== 0;
+  const dictionaryId = (flg & 0x01) !== 0;
+  return {
+    blockMax,
+    independentBlocks: (flg & 0x20) !== 0,
+    blockChecksum: (flg & 0x10) !== 0,
+    contentChecksum: (flg & 0x04) !== 0,
+    contentSize,
+    headerLength: 4 + 2 + (contentSize ? 8 : 0) + (dictionaryId ? 4 : 0) + 1,
+  };
+}
+
 /**
  * Layout: magic (4), FLG (1), BD (1), [content size (8)], [dictionary id (4)], header checksum (1); then blocks,
  * each a 4-byte little-endian size (high bit: stored uncompressed) + data + [block checksum (4)]; an end mark
@@ -66,19 +98,12 @@ export class Lz4FrameScanner implements FrameScanner {
       fail('format', `invalid lz4 data: bad magic number ${formatMagic(magic)} at offset ${streamOffset}`);
     }
     if (queue.length < 6) return false;
-    const descriptor = queue.peek(4, 2);
-    const flg = descriptor[0] as number;
-    const bd = descriptor[1] as number;
-    const blockMax = BLOCK_MAX_SIZES[(bd >> 4) & 0x07];
-    if (flg >> 6 !== 0b01 || (flg & 0x02) !== 0 || (bd & 0x8f) !== 0 || blockMax === undefined) {
-      fail('format', `invalid lz4 data: bad frame descriptor at offset ${streamOffset + 4}`);
-    }
-    this.#blockMax = blockMax;
-    this.#blockChecksum = (flg & 0x10) !== 0;
-    this.#contentChecksum = (flg & 0x04) !== 0;
-    const contentSize = (flg & 0x08) !== 0 ? 8 : 0;
-    const dictionaryId = (flg & 0x01) !== 0 ? 4 : 0;
-    this.#pos = 4 + 2 + contentSize + dictionaryId + 1;
+    const bytes = queue.peek(4, 2);
+    const descriptor = readLz4Descriptor(bytes[0] as number, bytes[1] as number, streamOffset + 4);
+    this.#blockMax = descriptor.blockMax;
+    this.#blockChecksum = descriptor.blockChecksum;
+    this.#contentChecksum = descriptor.contentChecksum;
+    this.#pos = descriptor.headerLength;
     this.#headerRead = true;
     return true;
   }
