@@ -17,6 +17,8 @@ import {
   type Stats,
 } from 'node:fs';
 import { open, rename, type FileHandle } from 'node:fs/promises';
+import { errnoOf, wrapError } from '../common/errors.js';
+import { runParallel } from '../io/parallel.js';
 
 export interface FileIo {
   /** The read size that costs least in this flavour (see the classes). */
@@ -44,6 +46,36 @@ export async function openFile(
 export async function renameFile(from: string, to: string, blocking: boolean): Promise<void> {
   if (blocking) renameSync(from, to);
   else await rename(from, to);
+}
+
+/** fsyncs that syncPaths keeps in flight. */
+const SYNC_CONCURRENCY = 16;
+
+/** A missing path, or one whose parent is a file (so it cannot exist, as on an object store). */
+export function isMissing(error: unknown): boolean {
+  const code = errnoOf(error);
+  return code === 'ENOENT' || code === 'ENOTDIR';
+}
+
+/**
+ * Makes many files or directories durable: SYNC_CONCURRENCY fsyncs in flight through libuv's pool, even for a
+ * caller whose other I/O blocks, since together they finish far sooner than one after another. With
+ * `skipMissing`, a path removed since it was written has nothing left to sync. Failures are fileWrite errors
+ * naming the path.
+ */
+export async function syncPaths(paths: readonly string[], options: { skipMissing: boolean }): Promise<void> {
+  await runParallel(paths, {
+    concurrency: SYNC_CONCURRENCY,
+    worker: async (path) => {
+      try {
+        await syncPath(path, false);
+      } catch (error) {
+        if (!(options.skipMissing && isMissing(error))) {
+          throw wrapError('fileWrite', `unable to sync '${path}'`, error);
+        }
+      }
+    },
+  });
 }
 
 /** fsync of a file or directory by path (a directory, so that a rename or create in it survives a crash). */

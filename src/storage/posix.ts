@@ -6,10 +6,9 @@ import { basename, dirname, isAbsolute, join, normalize } from 'node:path';
 import { Writable, type Readable } from 'node:stream';
 
 import { errnoOf, fail, wrapError } from '../common/errors.js';
-import { runParallel } from '../io/parallel.js';
 import type { Capabilities, Driver, StorageInfo, WriteOptions } from './driver.js';
 import { FileReadStream } from './file-read-stream.js';
-import { openFile, renameFile, syncPath, unwritten, type FileIo } from './file-io.js';
+import { isMissing, openFile, renameFile, syncPath, syncPaths, unwritten, type FileIo } from './file-io.js';
 
 /**
  * Suffix of in-progress writes. `list` hides such names and the driver refuses to create them, so a temporary file
@@ -20,8 +19,6 @@ export const TEMP_SUFFIX = '.pgstash.tmp';
 
 /** Size of the write coalescing buffer: large writes, few syscalls. */
 const IO_SIZE = 1024 * 1024;
-/** How many fsyncs `flush` keeps in flight (they run on libuv's thread pool). */
-const FLUSH_CONCURRENCY = 16;
 /** Below IOV_MAX (1024), so one writev never has to be split by the kernel interface. */
 const MAX_PENDING_CHUNKS = 512;
 
@@ -29,12 +26,6 @@ const DEFAULT_FILE_MODE = 0o640;
 const DEFAULT_PATH_MODE = 0o750;
 
 const CAPABILITIES: Capabilities = { path: true, atomicWrite: true, atomicMove: true };
-
-function isMissing(error: unknown): boolean {
-  const code = errnoOf(error);
-  // ENOTDIR: a component of the path is a file, so the path cannot exist (as on an object store).
-  return code === 'ENOENT' || code === 'ENOTDIR';
-}
 
 function toInfo(name: string, stats: Stats): StorageInfo | undefined {
   const type = stats.isFile()
@@ -195,19 +186,10 @@ export class PosixDriver implements Driver {
     this.#deferred.clear();
     const files = paths.filter((path) => !path.endsWith('/'));
     const directories = paths.filter((path) => path.endsWith('/')).map((path) => path.slice(0, -1));
-    const syncOne = async (path: string): Promise<void> => {
-      try {
-        // Through the thread pool even for a blocking driver: many fsyncs in flight at once finish far sooner
-        // than one after another.
-        await syncPath(path, false);
-      } catch (error) {
-        // A file removed since it was written (a cancelled backup cleaning up) has nothing left to sync.
-        if (!isMissing(error)) throw wrapError('fileWrite', `unable to sync '${path}'`, error);
-      }
-    };
-    // Files before directories: a directory entry must not become durable ahead of the data it names.
-    await runParallel(files, { concurrency: FLUSH_CONCURRENCY, worker: syncOne });
-    await runParallel(directories, { concurrency: FLUSH_CONCURRENCY, worker: syncOne });
+    // Files before directories: a directory entry must not become durable ahead of the data it names. A file
+    // removed since it was written (a cancelled backup cleaning up) has nothing left to sync.
+    await syncPaths(files, { skipMissing: true });
+    await syncPaths(directories, { skipMissing: true });
   }
 
   async move(from: string, to: string): Promise<void> {

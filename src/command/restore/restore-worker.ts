@@ -1,14 +1,11 @@
 // Worker thread entry of a restore: restores the files the main thread hands it, then syncs them.
 import { workerData } from 'node:worker_threads';
 import type { RepoOptions } from '../../config/load.js';
-import { runParallel } from '../../io/parallel.js';
 import { serveJobs } from '../../io/worker/serve.js';
 import type { ManifestFile } from '../../repo/manifest.js';
 import { Repository } from '../../repo/repository.js';
-import { syncPath } from '../../storage/file-io.js';
+import { syncPaths } from '../../storage/file-io.js';
 import { restoreFile, type RestoreFileSettings } from './restore-file.js';
-
-const FLUSH_CONCURRENCY = 16;
 
 export interface RestoreWorkerData {
   readonly repo: RepoOptions;
@@ -40,8 +37,7 @@ serveJobs<RestoreJob, undefined>(async (job) => {
   }
   const paths = unsynced;
   unsynced = [];
-  // Many fsyncs in flight through the thread pool finish far sooner than one after another, and by now the
-  // kernel has written most of the data back on its own.
-  await runParallel(paths, { concurrency: FLUSH_CONCURRENCY, worker: (path) => syncPath(path, false) });
+  // By now the kernel has written most of the data back on its own.
+  await syncPaths(paths, { skipMissing: false });
   return undefined;
 });
