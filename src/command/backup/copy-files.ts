@@ -119,9 +119,8 @@ async function copyWithPool(pool: BackupPool, options: CopyOptions): Promise<Cop
       else yield entry;
     }
   }
-  // One more file per worker than it runs, so that a worker finds its next file queued the moment it finishes one.
   await runParallel(filesToCopy(), {
-    concurrency: pool.capacity + pool.size,
+    concurrency: pool.submitAhead,
     worker: (entry) => copyOnWorker(pool, entry),
     onResult: (file) => {
       if (file !== undefined) tree.files.push(file);

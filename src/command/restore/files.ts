@@ -94,8 +94,7 @@ export async function restoreTree(
   });
   try {
     await runParallel(files, {
-      // One more file per worker than it runs, so that a worker finds its next file queued at once.
-      concurrency: pool.capacity + pool.size,
+      concurrency: pool.submitAhead,
       worker: (file: ManifestFile) => pool.run({ type: 'restore', file }),
     });
     await pool.runOnEach({ type: 'flush' });

@@ -70,13 +70,17 @@ export class WorkerPool<Job, Result> {
     if (this.#signal?.aborted === true) this.#onAbort();
   }
 
-  get size(): number {
-    return this.#slots.length;
-  }
-
   /** Jobs that can run at once: workers × jobs per worker. */
   get capacity(): number {
     return this.#slots.length * this.#jobsPerWorker;
+  }
+
+  /**
+   * How many jobs a caller keeps submitted so that no worker waits for its next one: what the workers run at
+   * once, plus one queued per worker.
+   */
+  get submitAhead(): number {
+    return this.capacity + this.#slots.length;
   }
 
   /** Runs `job` on the next worker with room for it. */

@@ -94,6 +94,7 @@ describe('WorkerPool', () => {
     const workers = pool({ size: 1, jobsPerWorker: 3 });
     try {
       expect(workers.capacity).toBe(3);
+      expect(workers.submitAhead).toBe(4);
       const results = await Promise.all(
         Array.from({ length: 6 }, () => workers.run({ op: 'sleep', ms: 30 })),
       );
