@@ -86,14 +86,17 @@ export function createCompressFilter(
 }
 
 /**
- * Compresses at most CHUNK_SIZE bytes into exactly what createCompressFilter makes of them (one frame): for a
- * small file held whole in memory. 'none' returns `data` itself.
+ * A function compressing at most CHUNK_SIZE bytes into exactly what createCompressFilter makes of them (one
+ * frame), for loops that hold a chunk at a time; the level is checked once, here. 'none' returns the data itself.
  */
-export async function compressChunk(type: CompressType, level: number, data: Buffer): Promise<Buffer> {
+export function chunkCompressor(type: CompressType, level: number): (data: Buffer) => Promise<Buffer> {
   checkLevel(type, level);
-  if (data.length > CHUNK_SIZE) fail('assert', `compressChunk: ${data.length} bytes is more than one chunk`);
-  if (type === 'none') return data;
-  return compressUnit(type, compressor(type, level), data, 0);
+  const map = type === 'none' ? undefined : compressor(type, level);
+  return async (data) => {
+    if (data.length > CHUNK_SIZE)
+      fail('assert', `chunk compressor: ${data.length} bytes is more than one chunk`);
+    return map === undefined ? data : compressUnit(type, map, data, 0);
+  };
 }
 
 function checkLevel(type: CompressType, level: number): void {

@@ -5,7 +5,7 @@ import { isPgStashError, PgStashError } from '../common/errors.js';
 import type { RepoOptions } from '../config/load.js';
 import {
   COMPRESS_CONCURRENCY,
-  compressChunk,
+  chunkCompressor,
   compressTypeOfName,
   createCompressFilter,
   createDecompressFilter,
@@ -181,10 +181,11 @@ export class Repository {
       for (const buffer of output) repoSize += buffer.length;
       return output;
     };
+    const compressChunk = chunkCompressor(compress.type, compress.level);
     async function* encoded(): AsyncGenerator<Buffer> {
       const window: Promise<Buffer>[] = [];
       const start = (chunk: Buffer): void => {
-        const compressed = compressChunk(compress.type, compress.level, chunk);
+        const compressed = compressChunk(chunk);
         // Awaited below, in order; should a later one fail first, its error is not unhandled meanwhile.
         compressed.catch(() => undefined);
         window.push(compressed);

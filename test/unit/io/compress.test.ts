@@ -6,7 +6,7 @@ import { isPgStashError, PgStashError } from '../../../src/common/errors.js';
 import { CHUNK_SIZE } from '../../../src/io/chunker.js';
 import {
   COMPRESS_TYPES,
-  compressChunk,
+  chunkCompressor,
   compressExtension,
   compressTypeOfName,
   createCompressFilter,
@@ -116,15 +116,15 @@ describe.each(COMPRESSED)('%s', (type) => {
     );
   });
 
-  it('compressChunk makes the same bytes as the filter for up to one chunk', async () => {
+  it('chunkCompressor makes the same bytes as the filter for up to one chunk', async () => {
     for (const length of [0, 1, 8192, CHUNK_SIZE]) {
       const data = makeData(length, 'mixed', length);
       const level = defaultCompressLevel(type);
       const streamed = await runFilters(data, [compressor(type, level, 1)]);
-      expect((await compressChunk(type, level, data)).equals(streamed)).toBe(true);
+      expect((await chunkCompressor(type, level)(data)).equals(streamed)).toBe(true);
     }
     await expect(
-      compressChunk(type, defaultCompressLevel(type), Buffer.alloc(CHUNK_SIZE + 1)),
+      chunkCompressor(type, defaultCompressLevel(type))(Buffer.alloc(CHUNK_SIZE + 1)),
     ).rejects.toThrow(/more than one chunk/);
   });
 
