@@ -7,8 +7,8 @@ import zlib from 'node:zlib';
 import { CHUNK_SIZE, FixedSizeSplitter } from './chunker.js';
 import { ConcurrentMapFilter } from './filter/concurrent-map.js';
 import { Lz4FrameScanner } from './frame/lz4.js';
-import { decodeLz4Frame } from './frame/lz4-decode.js';
-import { encodeLz4Frame } from './frame/lz4-encode.js';
+import { decodeLz4Frame, type Lz4BlockDecoder } from './frame/lz4-decode.js';
+import { encodeLz4Frame, type Lz4BlockEncoder } from './frame/lz4-encode.js';
 import { FrameSplitter } from './frame/splitter.js';
 import { ZstdFrameScanner } from './frame/zstd.js';
 import { errnoOf, fail, messageOf, PgStashError } from '../common/errors.js';
@@ -124,6 +124,38 @@ async function compressUnit(
   }
 }
 
+/** How a loop decodes lz4 or zstd data: frames cut out by `splitter`, each decoded on its own by `decode`. */
+export interface FrameDecoding {
+  readonly splitter: FrameSplitter;
+  /** Invalid data fails with PgStashError('format') naming the frame (`index` counts frames from 0). */
+  decode(frame: Buffer, index: number): Promise<Buffer>;
+}
+
+/**
+ * Frame decoding for lz4 or zstd. zstd frames always decode on libuv's pool; lz4 frames on it only with
+ * `lz4OnPool` (see frame/lz4-decode.ts for why a long copy keeps lz4 on its own thread).
+ */
+export function frameDecoding(type: 'lz4' | 'zst', options: { lz4OnPool: boolean }): FrameDecoding {
+  const map: BufferMapper =
+    type === 'lz4'
+      ? async (frame) => decodeLz4Frame(loadLz4(), frame, { onPool: options.lz4OnPool })
+      : async (frame) => loadZstd().decompress(frame);
+  return {
+    splitter: new FrameSplitter(type === 'lz4' ? new Lz4FrameScanner() : new ZstdFrameScanner()),
+    decode: async (frame, index) => {
+      try {
+        return await map(frame);
+      } catch (error) {
+        throw new PgStashError(
+          'format',
+          `invalid ${type} data: unable to decompress frame ${index}: ${messageOf(error)}`,
+          { cause: error },
+        );
+      }
+    },
+  };
+}
+
 /**
  * A filter decompressing a stream written by createCompressFilter or by the CLI tools (any number of frames).
  * lz4 and zstd frames are found by their headers and decompressed whole, a few at once; gz streams through zlib.
@@ -137,29 +169,23 @@ export function createDecompressFilter(
     case 'none':
       return undefined;
     case 'gz':
-      return new GunzipFilter();
+      return createGunzip();
     case 'lz4':
     case 'zst': {
-      const map = decompressor(type);
+      const decoding = frameDecoding(type, { lz4OnPool: false });
       return new ConcurrentMapFilter({
-        splitter: new FrameSplitter(type === 'lz4' ? new Lz4FrameScanner() : new ZstdFrameScanner()),
-        map: async (frame, index) => {
-          try {
-            return await map(frame);
-          } catch (error) {
-            throw new PgStashError(
-              'format',
-              `invalid ${type} data: unable to decompress frame ${index}: ${messageOf(error)}`,
-              {
-                cause: error,
-              },
-            );
-          }
-        },
+        splitter: decoding.splitter,
+        map: decoding.decode,
         concurrency: options?.concurrency ?? COMPRESS_CONCURRENCY,
       });
     }
   }
+}
+
+/** A gunzip stream whose zlib errors are format errors; it reads concatenated gzip members. */
+export function createGunzip(): Transform {
+  // Larger output pieces than zlib's 16 KiB default: fewer writes downstream.
+  return new GunzipFilter({ chunkSize: 256 * 1024 });
 }
 
 type BufferMapper = (data: Buffer) => Promise<Buffer>;
@@ -171,25 +197,18 @@ function compressor(type: 'gz' | 'lz4' | 'zst', level: number): BufferMapper {
     case 'gz':
       return (data) => gzip(data, { level });
     case 'lz4':
-      return async (data) => encodeLz4Frame(await loadLz4(), data);
+      return async (data) => encodeLz4Frame(loadLz4(), data);
     case 'zst':
-      return async (data) => (await loadZstd()).compress(data, level);
+      return async (data) => loadZstd().compress(data, level);
   }
 }
 
-function decompressor(type: 'lz4' | 'zst'): BufferMapper {
-  return type === 'lz4'
-    ? async (frame) => decodeLz4Frame(await loadLz4(), frame)
-    : async (frame) => (await loadZstd()).decompress(frame);
-}
-
-// The native modules load lazily (15-30 ms each): a process only pays for the one it uses.
-let lz4Module: Promise<typeof import('lz4-napi')> | undefined;
+// The native modules load lazily, each on first use: a process only pays for the one it uses.
+let lz4Binding: Lz4Binding | undefined;
 let zstdBinding: ZstdBinding | undefined;
 
-function loadLz4(): Promise<typeof import('lz4-napi')> {
-  return (lz4Module ??= import('lz4-napi'));
-}
+/** The functions of lz4-napi that the frame encoder and decoder use. */
+type Lz4Binding = Lz4BlockEncoder & Lz4BlockDecoder;
 
 /** The native functions of @mongodb-js/zstd (both run on the libuv pool). */
 interface ZstdBinding {
@@ -198,25 +217,43 @@ interface ZstdBinding {
 }
 
 /**
- * @mongodb-js/zstd 1.2's index.js wraps the native compress but drops its level argument (every level compresses
- * at 3), so the native binding is used directly; it takes the level, negative ones included. On Linux the
- * platform package is required straight away: the package's own loader tells glibc from musl with
- * process.report.getReport(), which costs 10-20 ms, every archive-push; /usr/bin/ldd tells the same at once.
+ * Both packages are napi-rs builds whose loader picks a platform package, telling glibc from musl by reading
+ * /usr/bin/ldd (lz4-napi) or with process.report.getReport() (zstd 1.2, 10-20 ms). On Linux the platform
+ * package is required straight away, glibc or musl decided once from /usr/bin/ldd; anywhere else, or when that
+ * fails, the package's own loader decides. A plain require, not import(): Node's ESM wrapper around a CommonJS
+ * module costs several more milliseconds, paid by every archive-push and archive-get.
  */
-async function loadZstd(): Promise<ZstdBinding> {
-  if (zstdBinding !== undefined) return zstdBinding;
+function loadNative<T>(linuxPackage: (libc: string) => string, fallback: string): T {
   const require = createRequire(import.meta.url);
   if (process.platform === 'linux') {
     try {
-      const libc = readFileSync('/usr/bin/ldd', 'latin1').includes('musl') ? 'musl' : 'gnu';
-      zstdBinding = require(`@mongodb-js/zstd-linux-${process.arch}-${libc}`) as ZstdBinding;
-      return zstdBinding;
+      libc ??= readFileSync('/usr/bin/ldd', 'latin1').includes('musl') ? 'musl' : 'gnu';
+      return require(linuxPackage(`${process.arch}-${libc}`)) as T;
     } catch {
       // No ldd or no such platform package: let the package's loader decide.
     }
   }
-  zstdBinding = require('@mongodb-js/zstd/bindings.js') as ZstdBinding;
-  return zstdBinding;
+  return require(fallback) as T;
+}
+
+let libc: string | undefined;
+
+function loadLz4(): Lz4Binding {
+  return (lz4Binding ??= loadNative<Lz4Binding>(
+    (platform) => `@antoniomuso/lz4-napi-linux-${platform}`,
+    'lz4-napi',
+  ));
+}
+
+/**
+ * @mongodb-js/zstd 1.2's index.js wraps the native compress but drops its level argument (every level compresses
+ * at 3), so the native binding is used directly; it takes the level, negative ones included.
+ */
+function loadZstd(): ZstdBinding {
+  return (zstdBinding ??= loadNative<ZstdBinding>(
+    (platform) => `@mongodb-js/zstd-linux-${platform}`,
+    '@mongodb-js/zstd/bindings.js',
+  ));
 }
 
 /**

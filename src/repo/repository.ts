@@ -8,11 +8,10 @@ import {
   chunkCompressor,
   compressTypeOfName,
   createCompressFilter,
-  createDecompressFilter,
   type CompressType,
 } from '../io/compress.js';
 import { copy } from '../io/copy.js';
-import { DecryptFilter } from '../io/filter/decrypt.js';
+import { decodeStored } from '../io/decode.js';
 import { EncryptFilter, Encryptor } from '../io/filter/encrypt.js';
 import { HashFilter } from '../io/filter/hash.js';
 import { SizeFilter } from '../io/filter/size.js';
@@ -38,12 +37,14 @@ export class Repository {
   readonly options: RepoOptions;
   readonly driver: Driver;
   readonly stanza: string;
+  readonly #blocking: boolean;
   #key: Promise<Buffer | undefined> | undefined;
 
-  private constructor(options: RepoOptions, driver: Driver, stanza: string) {
+  private constructor(options: RepoOptions, driver: Driver, stanza: string, blocking: boolean) {
     this.options = options;
     this.driver = driver;
     this.stanza = stanza;
+    this.#blocking = blocking;
   }
 
   /** `blocking`: file I/O with blocking calls (storage/file-io.ts), only for a thread with nothing else to do. */
@@ -52,7 +53,8 @@ export class Repository {
     stanza: string,
     io: { blocking?: boolean } = {},
   ): Promise<Repository> {
-    return new Repository(options, await openStorage(options, { blocking: io.blocking ?? false }), stanza);
+    const blocking = io.blocking ?? false;
+    return new Repository(options, await openStorage(options, { blocking }), stanza, blocking);
   }
 
   /**
@@ -214,41 +216,72 @@ export class Repository {
   }
 
   /**
-   * Streams the file at `path` out of the repository into `destination`, decrypting and decompressing (type from
-   * the extension), and checks the original's SHA-256 (and size, when known) against `expect`.
-   * Resolves to false when the file does not exist. Data that fails to decompress or to match is a checksum
+   * The original bytes of the file at `path`, in order, or undefined when the file does not exist: decrypted and
+   * decompressed (type from the extension) a few chunks ahead of the caller. Once the last chunk is out, the
+   * original's SHA-256 (and size, when known) is checked against `expect`, and iteration fails when it does not
+   * match: use the data only after the loop completes. Data that fails to decompress or to match is a checksum
    * error (26) naming the file; data that fails authentication is a crypto error (95).
+   */
+  async getChunks(
+    path: string,
+    expect: { sha256: string; size?: number },
+  ): Promise<AsyncGenerator<Buffer> | undefined> {
+    const key = await this.requireKey();
+    const source = await this.driver.openRead(path);
+    if (source === undefined) return undefined;
+    return this.#verified(source, path, key, expect);
+  }
+
+  async *#verified(
+    source: Readable,
+    path: string,
+    key: Buffer | undefined,
+    expect: { sha256: string; size?: number },
+  ): AsyncGenerator<Buffer> {
+    const where = `${this.driver.location}/${path}`;
+    const hash = createHash('sha256');
+    let size = 0;
+    // A thread that blocks on its I/O copies many files: lz4 stays on it (see io/frame/lz4-decode.ts).
+    const decoded = decodeStored(source, {
+      compressType: compressTypeOfName(path),
+      key,
+      lz4OnPool: !this.#blocking,
+    });
+    try {
+      for await (const chunk of decoded) {
+        hash.update(chunk);
+        size += chunk.length;
+        yield chunk;
+      }
+    } catch (error) {
+      if (isPgStashError(error, 'format')) {
+        throw new PgStashError('checksum', `'${where}' is corrupt: ${error.message}`, { cause: error });
+      }
+      throw error;
+    } finally {
+      source.destroy();
+    }
+    const sha256 = hash.digest('hex');
+    if (sha256 !== expect.sha256 || (expect.size !== undefined && size !== expect.size)) {
+      throw new PgStashError(
+        'checksum',
+        `'${where}' is corrupt: checksum mismatch (expected ${expect.sha256}, got ${sha256}, size ${size})`,
+      );
+    }
+  }
+
+  /**
+   * getChunks into `destination`, which ends only once the file is verified (on failure it is destroyed with the
+   * error, so a storage or pending file leaves nothing behind). Resolves to false when the file does not exist.
    */
   async get(
     path: string,
     destination: Writable,
     expect: { sha256: string; size?: number },
   ): Promise<boolean> {
-    const key = await this.requireKey();
-    const source = await this.driver.openRead(path);
-    if (source === undefined) return false;
-    const where = `${this.driver.location}/${path}`;
-    const filters: Transform[] = [];
-    if (key !== undefined) filters.push(new DecryptFilter(key));
-    const decompressor = createDecompressFilter(compressTypeOfName(path));
-    if (decompressor !== undefined) filters.push(decompressor);
-    const hash = new HashFilter();
-    const size = new SizeFilter();
-    filters.push(hash, size);
-    try {
-      await copy(source, destination, filters);
-    } catch (error) {
-      if (isPgStashError(error, 'format')) {
-        throw new PgStashError('checksum', `'${where}' is corrupt: ${error.message}`, { cause: error });
-      }
-      throw error;
-    }
-    if (hash.digest() !== expect.sha256 || (expect.size !== undefined && size.size !== expect.size)) {
-      throw new PgStashError(
-        'checksum',
-        `'${where}' is corrupt: checksum mismatch (expected ${expect.sha256}, got ${hash.digest()}, size ${size.size})`,
-      );
-    }
+    const chunks = await this.getChunks(path, expect);
+    if (chunks === undefined) return false;
+    await copy(Readable.from(chunks, { highWaterMark: 2 }), destination, []);
     return true;
   }
 }

@@ -1,8 +1,7 @@
 // Restores one backup file into place, verified against the manifest, with its mode, owner and mtime.
-import { closeSync, fchmodSync, fchownSync, futimesSync, openSync } from 'node:fs';
+import { closeSync, fchmodSync, fchownSync, futimesSync, openSync, writeSync } from 'node:fs';
 import { PgStashError, reasonOf } from '../../common/errors.js';
 import { groupId, userId } from '../../common/os-users.js';
-import { BlockingFileSink } from '../../storage/blocking-file-sink.js';
 import { compressExtension, type CompressType } from '../../io/compress.js';
 import { repoFilePath, type ManifestFile, type ManifestOwner } from '../../repo/manifest.js';
 import type { Repository } from '../../repo/repository.js';
@@ -46,12 +45,13 @@ export async function restoreFile(
   }
   try {
     const source = repoFilePath(repo.stanza, settings.label, file, compressExtension(settings.compressType));
-    const found = await repo.get(source, new BlockingFileSink(fd), { sha256: file.sha256, size: file.size });
-    if (!found) {
+    const chunks = await repo.getChunks(source, { sha256: file.sha256, size: file.size });
+    if (chunks === undefined) {
       throw new PgStashError('fileMissing', `backup file '${repo.driver.location}/${source}' is missing`, {
         hint: 'the backup is damaged: restore another backup set with --set',
       });
     }
+    for await (const chunk of chunks) writeAll(fd, chunk, path);
     try {
       // Explicit mode: the process umask must not change what PostgreSQL expects.
       fchmodSync(fd, file.mode);
@@ -67,4 +67,13 @@ export async function restoreFile(
     closeSync(fd);
   }
   return path;
+}
+
+/** Writes all of `data` with blocking calls (a short write leaves a remainder). */
+function writeAll(fd: number, data: Buffer, path: string): void {
+  try {
+    for (let done = 0; done < data.length;) done += writeSync(fd, data, done, data.length - done);
+  } catch (error) {
+    throw new PgStashError('fileWrite', `unable to write '${path}': ${reasonOf(error)}`);
+  }
 }

@@ -1,4 +1,4 @@
-// Filter that decrypts and authenticates a stream written by EncryptFilter; any tampering fails with 'crypto'.
+// Decrypts and authenticates what Encryptor wrote, as a loop or a stream filter; any tampering fails with 'crypto'.
 import { createDecipheriv } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 import { ByteQueue, CHUNK_SIZE } from '../chunker.js';
@@ -23,8 +23,11 @@ export interface DecryptOptions {
   readonly name?: string;
 }
 
-/** Plaintext of a chunk is released only after its tag has been verified. */
-export class DecryptFilter extends Transform {
+/**
+ * Decrypts one file given in pieces of any size: `update` for each returns the plaintext of the chunks it
+ * completed (each released only after its tag is verified), `final` checks the data ended where it should.
+ */
+export class Decryptor {
   readonly #repositoryKey: Buffer;
   readonly #name: string | undefined;
   readonly #queue = new ByteQueue();
@@ -35,41 +38,20 @@ export class DecryptFilter extends Transform {
   #finalSeen = false;
 
   constructor(key: Buffer, options?: DecryptOptions) {
-    super();
     checkKey(key);
     this.#repositoryKey = key;
     this.#name = options?.name;
   }
 
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    this.#queue.push(chunk);
-    try {
-      this.#open();
-    } catch (error) {
-      callback(error as Error);
-      return;
-    }
-    callback();
-  }
-
-  override _flush(callback: TransformCallback): void {
+  update(data: Buffer): Buffer[] {
+    this.#queue.push(data);
+    const output: Buffer[] = [];
     if (this.#key === undefined) {
-      callback(this.#error(`the data ends inside the ${HEADER_SIZE}-byte header`));
-    } else if (!this.#finalSeen) {
-      callback(this.#error(`the data ends after ${this.#index} chunks, before the final one`));
-    } else {
-      callback();
-    }
-  }
-
-  /** Reads the header and every complete chunk queued so far. */
-  #open(): void {
-    if (this.#key === undefined) {
-      if (this.#queue.length < MAGIC.length) return;
+      if (this.#queue.length < MAGIC.length) return output;
       if (!isEncrypted(this.#queue.peek(0, MAGIC.length))) {
         throw this.#error('the data is not encrypted by pgstash (bad header)');
       }
-      if (this.#queue.length < HEADER_SIZE) return;
+      if (this.#queue.length < HEADER_SIZE) return output;
       const header = this.#queue.take(HEADER_SIZE);
       this.#key = fileKey(this.#repositoryKey, header.subarray(MAGIC.length));
     }
@@ -77,16 +59,25 @@ export class DecryptFilter extends Transform {
       if (this.#queue.length > 0 && this.#finalSeen)
         throw this.#error('unexpected data after the final chunk');
       if (this.#length === undefined) {
-        if (this.#queue.length < LENGTH_SIZE) return;
+        if (this.#queue.length < LENGTH_SIZE) return output;
         const length = this.#queue.take(LENGTH_SIZE).readUInt32BE(0);
         if (length > CHUNK_SIZE) throw this.#error(`invalid length ${length} of chunk ${this.#index}`);
         this.#length = length;
       }
-      if (this.#queue.length < this.#length + TAG_SIZE) return;
+      if (this.#queue.length < this.#length + TAG_SIZE) return output;
       const sealed = this.#queue.take(this.#length + TAG_SIZE);
       this.#length = undefined;
-      this.push(this.#unseal(sealed));
+      output.push(this.#unseal(sealed));
     }
+  }
+
+  /** Throws when the data ended early: inside the header, or before the final chunk. */
+  final(): void {
+    if (this.#key === undefined) {
+      throw this.#error(`the data ends inside the ${HEADER_SIZE}-byte header`);
+    }
+    if (!this.#finalSeen)
+      throw this.#error(`the data ends after ${this.#index} chunks, before the final one`);
   }
 
   /**
@@ -125,5 +116,35 @@ export class DecryptFilter extends Transform {
         hint: 'check the repository cipher passphrase; if it is right, the file is damaged',
       },
     );
+  }
+}
+
+/** Decryptor as a stream filter. */
+export class DecryptFilter extends Transform {
+  readonly #decryptor: Decryptor;
+
+  constructor(key: Buffer, options?: DecryptOptions) {
+    super();
+    this.#decryptor = new Decryptor(key, options);
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    try {
+      for (const output of this.#decryptor.update(chunk)) this.push(output);
+    } catch (error) {
+      callback(error as Error);
+      return;
+    }
+    callback();
+  }
+
+  override _flush(callback: TransformCallback): void {
+    try {
+      this.#decryptor.final();
+    } catch (error) {
+      callback(error as Error);
+      return;
+    }
+    callback();
   }
 }

@@ -1,6 +1,7 @@
-// Tests for Repository file transfer: putChunks stores what put stores, get verifies, failures leave nothing.
+// Tests for Repository file transfer: putChunks stores what put stores, getChunks and get verify, failures leave nothing.
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readdir, readFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isPgStashError } from '../../../src/common/errors.js';
@@ -105,5 +106,93 @@ describe('Repository.putChunks', () => {
     );
     expect(isPgStashError(error, 'checksum')).toBe(true);
     expect((error as Error).message).toContain("m/file.gz' is corrupt");
+  });
+});
+
+describe('Repository.getChunks', () => {
+  async function collect(chunks: AsyncGenerator<Buffer>): Promise<Buffer[]> {
+    const out: Buffer[] = [];
+    for await (const chunk of chunks) out.push(chunk);
+    return out;
+  }
+
+  // A worker's repository (blocking I/O, lz4 on its own thread; encrypted too, with the key a worker is given)
+  // and the main thread's (lz4 on the pool).
+  for (const blocking of [true, false]) {
+    it(`returns the original in chunks of at most ${CHUNK_SIZE} bytes, every type (blocking ${blocking})`, async () => {
+      const key = randomBytes(32);
+      for (const encrypted of blocking ? [false, true] : [false]) {
+        const name = `chunks-${blocking}-${encrypted}`;
+        const repo = encrypted
+          ? await Repository.openInWorker(options(name, true), 'main', key)
+          : await Repository.open(options(name, false), 'main', { blocking });
+        for (const type of COMPRESS_TYPES) {
+          for (const length of LENGTHS) {
+            const data = makeData(length, 'mixed', length + 11);
+            const path = `g/${length}${compressExtension(type)}`;
+            const stored = await repo.putChunks(chunksOf(data), path, {
+              type,
+              level: defaultCompressLevel(type),
+            });
+            const chunks = await collect((await repo.getChunks(path, stored)) as AsyncGenerator<Buffer>);
+            expect(Buffer.concat(chunks).equals(data)).toBe(true);
+            for (const chunk of chunks) expect(chunk.length).toBeLessThanOrEqual(CHUNK_SIZE);
+          }
+        }
+      }
+    });
+  }
+
+  it('reads what the command-line tools wrote (linked lz4 blocks, one gzip member, one zstd frame)', async () => {
+    const repo = await Repository.open(options('tools', false), 'main');
+    const data = makeData(3 * CHUNK_SIZE + 100, 'text', 5);
+    const tools: readonly [string, string, readonly string[]][] = [
+      ['lz4', '.lz4', ['-B4', '-BD', '-c']],
+      ['gzip', '.gz', ['-c']],
+      ['zstd', '.zst', ['-c']],
+    ];
+    const root = options('tools', false).path;
+    await mkdir(join(root, 't'), { recursive: true });
+    for (const [tool, ext, args] of tools) {
+      const run = spawnSync(tool, args, { input: data, maxBuffer: 64 << 20 });
+      expect(run.status).toBe(0);
+      await writeFile(join(root, `t/file${ext}`), run.stdout);
+      for (const blocking of [false, true]) {
+        const reader = blocking ? await Repository.open(options('tools', false), 'main', { blocking }) : repo;
+        const chunks = await reader.getChunks(`t/file${ext}`, { sha256: sha256(data), size: data.length });
+        expect(Buffer.concat(await collect(chunks as AsyncGenerator<Buffer>)).equals(data)).toBe(true);
+      }
+    }
+  });
+
+  it('is undefined for a missing file', async () => {
+    const repo = await Repository.open(options('missing', false), 'main');
+    expect(await repo.getChunks('nothing/here.zst', { sha256: '0'.repeat(64) })).toBeUndefined();
+  });
+
+  it('fails after the last chunk when the size or checksum does not match, and on damaged data', async () => {
+    const repo = await Repository.open(options('damaged', false), 'main');
+    const data = makeData(2 * CHUNK_SIZE, 'mixed', 1);
+    const stored = await repo.putChunks(chunksOf(data), 'x/file.zst', { type: 'zst', level: 3 });
+    const attempts: { sha256: string; size: number }[] = [
+      { sha256: stored.sha256, size: stored.size + 1 },
+      { sha256: sha256(Buffer.from('other')), size: stored.size },
+    ];
+    for (const expected of attempts) {
+      const error = await collect(
+        (await repo.getChunks('x/file.zst', expected)) as AsyncGenerator<Buffer>,
+      ).catch((caught: unknown) => caught);
+      expect(isPgStashError(error, 'checksum')).toBe(true);
+      expect((error as Error).message).toContain("x/file.zst' is corrupt: checksum mismatch");
+    }
+    // Cut the file inside its second frame.
+    const path = join(options('damaged', false).path, 'x/file.zst');
+    const raw = await readFile(path);
+    await writeFile(path, raw.subarray(0, raw.length - 10));
+    const error = await collect((await repo.getChunks('x/file.zst', stored)) as AsyncGenerator<Buffer>).catch(
+      (caught: unknown) => caught,
+    );
+    expect(isPgStashError(error, 'checksum')).toBe(true);
+    expect((error as Error).message).toMatch(/x\/file.zst' is corrupt: invalid zst data/);
   });
 });

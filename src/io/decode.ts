@@ -1,0 +1,62 @@
+// Turns a repository file's stored bytes back into the original, as a loop: decrypt, cut frames, decompress.
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { COMPRESS_CONCURRENCY, createGunzip, frameDecoding, type CompressType } from './compress.js';
+import { Decryptor } from './filter/decrypt.js';
+
+export interface DecodeOptions {
+  readonly compressType: CompressType;
+  /** The repository key when the file is encrypted. */
+  readonly key?: Buffer | undefined;
+  /** Decode lz4 on libuv's pool (see frame/lz4-decode.ts): for a short copy on a thread that hashes meanwhile. */
+  readonly lz4OnPool: boolean;
+}
+
+/**
+ * Yields the original bytes of `stored` (a repository file's content, in pieces of any size), in order.
+ * lz4 and zstd frames decode a few at once (COMPRESS_CONCURRENCY) while the caller handles earlier output, so
+ * memory stays at a few frames whatever the file size. Damaged data fails with PgStashError('format') or, when
+ * encrypted, PgStashError('crypto').
+ */
+export async function* decodeStored(
+  stored: AsyncIterable<Buffer>,
+  options: DecodeOptions,
+): AsyncGenerator<Buffer> {
+  const plain = options.key === undefined ? stored : decrypted(stored, options.key);
+  const type = options.compressType;
+  if (type === 'none') {
+    yield* plain;
+  } else if (type === 'gz') {
+    // gzip members cannot be found without inflating them: zlib streams through the whole file.
+    const gunzip = createGunzip();
+    const done = pipeline(Readable.from(plain), gunzip);
+    // Reading gunzip below surfaces the same error; this one must not be reported as unhandled.
+    done.catch(() => undefined);
+    yield* gunzip;
+    await done;
+  } else {
+    const { splitter, decode } = frameDecoding(type, { lz4OnPool: options.lz4OnPool });
+    const window: Promise<Buffer>[] = [];
+    let index = 0;
+    const start = (frame: Buffer): void => {
+      const decoded = decode(frame, index++);
+      // Awaited below, in order; should a later one fail first, its error is not unhandled meanwhile.
+      decoded.catch(() => undefined);
+      window.push(decoded);
+    };
+    for await (const piece of plain) {
+      for (const frame of splitter.write(piece)) {
+        start(frame);
+        if (window.length >= COMPRESS_CONCURRENCY) yield await (window.shift() as Promise<Buffer>);
+      }
+    }
+    for (const frame of splitter.end()) start(frame);
+    for (let next = window.shift(); next !== undefined; next = window.shift()) yield await next;
+  }
+}
+
+async function* decrypted(stored: AsyncIterable<Buffer>, key: Buffer): AsyncGenerator<Buffer> {
+  const decryptor = new Decryptor(key);
+  for await (const piece of stored) yield* decryptor.update(piece);
+  decryptor.final();
+}
