@@ -1,4 +1,4 @@
-// Runs the built pgstash CLI (bin/pgstash -> dist/src/cli.js) as a child process, as root or as postgres.
+// Runs the built pgstash CLI (bin/pgstash -> dist/bundle/cli.cjs) as a child process, as root or as postgres.
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,7 +21,7 @@ export const REPO_ROOT = findRepoRoot(dirname(fileURLToPath(import.meta.url)));
 /** The CLI entry point that users and PostgreSQL's archive_command run. */
 export const PGSTASH_BIN = join(REPO_ROOT, 'bin', 'pgstash');
 /** What bin/pgstash imports: present only after `npm run build` (npm ci builds through the prepare script). */
-export const PGSTASH_CLI_JS = join(REPO_ROOT, 'dist', 'src', 'cli.js');
+export const PGSTASH_CLI_JS = join(REPO_ROOT, 'dist', 'bundle', 'cli.cjs');
 
 export interface PgstashRunOptions {
   /** Run as root (default) or as the postgres OS user, as PostgreSQL runs archive_command. */

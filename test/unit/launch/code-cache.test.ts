@@ -1,0 +1,122 @@
+// Tests for the launcher's code cache: a private directory or none, written once, used after, rejected when stale.
+import { execFileSync } from 'node:child_process';
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { basename, join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cacheFileName, privateCacheDirectory } from '../../../src/launch/code-cache.js';
+import { postgresIds } from '../../harness/postgres-user.js';
+import { REPO_ROOT } from '../../harness/pgstash.js';
+import { createTempDir, removeTempDir } from '../../harness/tmp.js';
+
+/** The built launcher module: the cache is written at process exit, so each run is a child process. */
+const LAUNCH = join(REPO_ROOT, 'dist', 'bundle', 'launch.cjs');
+
+let root: string;
+
+beforeAll(async () => {
+  root = await createTempDir({ label: 'code-cache', owner: 'root' });
+});
+
+afterAll(async () => {
+  await removeTempDir(root);
+});
+
+/** Runs `file` through runCommonJs in a child; returns what it printed (the module's output, then the cache use). */
+function run(file: string, dir: string, env: Record<string, string> = {}): string[] {
+  const script = `const use = require(${JSON.stringify(LAUNCH)}).runCommonJs(${JSON.stringify(file)}, { dir: ${JSON.stringify(dir)}, variant: 'test' }); console.log(use);`;
+  return execFileSync(process.execPath, ['-e', script], {
+    encoding: 'utf8',
+    env: { PATH: process.env['PATH'] ?? '', ...env },
+  })
+    .trim()
+    .split('\n');
+}
+
+describe('privateCacheDirectory', () => {
+  it('creates pgstash-<uid> with mode 0700 and returns it', () => {
+    const base = join(root, 'fresh');
+    mkdirSync(base);
+    const dir = privateCacheDirectory(base);
+    expect(dir).toBe(join(base, `pgstash-${process.getuid?.() ?? -1}`));
+    expect(existsSync(dir as string)).toBe(true);
+    expect(privateCacheDirectory(base)).toBe(dir);
+  });
+
+  it('refuses a directory others may write to, one owned by another user, and a symbolic link', () => {
+    const uid = process.getuid?.() ?? -1;
+    const writable = join(root, 'writable');
+    mkdirSync(join(writable, `pgstash-${uid}`), { recursive: true });
+    chmodSync(join(writable, `pgstash-${uid}`), 0o777);
+    expect(privateCacheDirectory(writable)).toBeUndefined();
+
+    const foreign = join(root, 'foreign');
+    mkdirSync(join(foreign, `pgstash-${uid}`), { recursive: true, mode: 0o700 });
+    const postgres = postgresIds();
+    chownSync(join(foreign, `pgstash-${uid}`), postgres.uid, postgres.gid);
+    expect(privateCacheDirectory(foreign)).toBeUndefined();
+
+    const linked = join(root, 'linked');
+    mkdirSync(join(linked, 'target'), { recursive: true, mode: 0o700 });
+    symlinkSync(join(linked, 'target'), join(linked, `pgstash-${uid}`));
+    expect(privateCacheDirectory(linked)).toBeUndefined();
+  });
+});
+
+describe('runCommonJs', () => {
+  it('runs the file as require would, writes the cache at exit, then uses it', () => {
+    const dir = join(root, 'cache');
+    mkdirSync(dir, { mode: 0o700 });
+    const file = join(root, 'module.cjs');
+    writeFileSync(
+      file,
+      "const { basename } = require('node:path');\nconsole.log(basename(__filename), basename(__dirname), typeof module.exports);\n",
+    );
+    expect(run(file, dir)).toEqual([`module.cjs ${basename(root)} object`, 'written-at-exit']);
+    expect(readdirSync(dir)).toEqual([cacheFileName(file, 'test')]);
+    expect(run(file, dir).at(-1)).toBe('used');
+  });
+
+  it('writes a new cache when the file changes, and replaces one V8 rejects', () => {
+    const dir = join(root, 'stale');
+    mkdirSync(dir, { mode: 0o700 });
+    const file = join(root, 'changing.cjs');
+    writeFileSync(file, 'console.log(1);\n');
+    expect(run(file, dir)).toEqual(['1', 'written-at-exit']);
+    writeFileSync(file, 'console.log(22);\n');
+    expect(run(file, dir)).toEqual(['22', 'written-at-exit']);
+    expect(run(file, dir)).toEqual(['22', 'used']);
+    // Garbage where the cache should be: V8 rejects it, the module still runs, and a good cache replaces it.
+    writeFileSync(join(dir, cacheFileName(file, 'test')), Buffer.alloc(5000, 7));
+    expect(run(file, dir)).toEqual(['22', 'written-at-exit']);
+    expect(run(file, dir)).toEqual(['22', 'used']);
+  });
+});
+
+describe('launch', () => {
+  it('keeps no cache when NODE_DISABLE_COMPILE_CACHE is set', () => {
+    const file = join(root, 'plain.cjs');
+    writeFileSync(file, 'console.log("ran");\n');
+    const tmp = join(root, 'tmp-disabled');
+    mkdirSync(tmp);
+    const script = `require(${JSON.stringify(LAUNCH)}).launch(${JSON.stringify(file)}, ['archive-get']);`;
+    const env = { PATH: process.env['PATH'] ?? '', TMPDIR: tmp };
+    expect(
+      execFileSync(process.execPath, ['-e', script], {
+        encoding: 'utf8',
+        env: { ...env, NODE_DISABLE_COMPILE_CACHE: '1' },
+      }).trim(),
+    ).toBe('ran');
+    expect(readdirSync(tmp)).toEqual([]);
+    execFileSync(process.execPath, ['-e', script], { encoding: 'utf8', env });
+    const dir = join(tmp, `pgstash-${process.getuid?.() ?? -1}`);
+    expect(readdirSync(dir)).toEqual([cacheFileName(file, 'archive-get')]);
+  });
+});
