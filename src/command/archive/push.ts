@@ -1,20 +1,34 @@
 // archive-push: stores one WAL file from PostgreSQL's archive_command in every configured repository.
-import { createReadStream } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
-import { pipeline } from 'node:stream/promises';
-import { isPgStashError, messageOf, PgStashError } from '../../common/errors.js';
+import { isPgStashError, messageOf, PgStashError, wrapError } from '../../common/errors.js';
 import { log } from '../../common/log.js';
+import { CHUNK_SIZE } from '../../io/chunker.js';
 import { compressExtension, defaultCompressLevel, type CompressType } from '../../io/compress.js';
 import { describeDb } from '../../repo/db-history.js';
 import { archiveId, archivedWalName, repoLayout } from '../../repo/layout.js';
 import { openRepositories, type CompressSettings, type Repository } from '../../repo/repository.js';
+import { readChunks } from '../../storage/file-chunks.js';
+import { openFile } from '../../storage/file-io.js';
 import type { CommandContext } from '../context.js';
 import { findArchivedWal } from './find.js';
 import { openWalSource, type WalSource } from './wal-source.js';
 
+/** The WAL file in whole chunks, as Repository.putChunks takes them. */
+async function* walChunks(path: string): AsyncGenerator<Buffer> {
+  const file = await openFile(path, 'r', { blocking: false }).catch((error: unknown) => {
+    throw wrapError('fileOpen', `unable to open WAL file '${path}'`, error);
+  });
+  try {
+    const { size } = await file.stat();
+    yield* readChunks(file, path, { chunkSize: CHUNK_SIZE, sizeHint: size });
+  } finally {
+    await file.close();
+  }
+}
+
 async function sha256OfFile(path: string): Promise<string> {
   const hash = createHash('sha256');
-  await pipeline(createReadStream(path, { highWaterMark: 1024 * 1024 }), hash);
+  for await (const chunk of walChunks(path)) hash.update(chunk);
   return hash.digest('hex');
 }
 
@@ -56,11 +70,7 @@ async function pushToRepository(repo: Repository, wal: WalSource, compress: Comp
     // hidden pending name (never matched by a lookup) and move it into place.
     const pending = `${dir}/.${wal.name}.${randomBytes(6).toString('hex')}.pending`;
     try {
-      const stored = await repo.put(
-        createReadStream(wal.path, { highWaterMark: 1024 * 1024 }),
-        pending,
-        compress,
-      );
+      const stored = await repo.putChunks(walChunks(wal.path), pending, compress);
       await repo.driver.move(pending, `${dir}/${archivedWalName(wal.name, stored.sha256, extension)}`);
     } catch (error) {
       await repo.driver.remove(pending).catch(() => undefined);
@@ -68,8 +78,8 @@ async function pushToRepository(repo: Repository, wal: WalSource, compress: Comp
     }
   } else {
     const sha256 = await sha256OfFile(wal.path);
-    await repo.put(
-      createReadStream(wal.path, { highWaterMark: 1024 * 1024 }),
+    await repo.putChunks(
+      walChunks(wal.path),
       `${dir}/${archivedWalName(wal.name, sha256, extension)}`,
       compress,
     );
