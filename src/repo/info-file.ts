@@ -1,10 +1,10 @@
 // Checksummed JSON info files (archive.info, backup.info, manifests, key files), each written twice (`.copy`).
 import { createHash } from 'node:crypto';
-import { Readable, Writable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { isPgStashError, messageOf, PgStashError } from '../common/errors.js';
 import { log } from '../common/log.js';
 import { copy } from '../io/copy.js';
-import { DecryptFilter } from '../io/filter/decrypt.js';
+import { Decryptor } from '../io/filter/decrypt.js';
 import { EncryptFilter } from '../io/filter/encrypt.js';
 import type { Driver } from '../storage/driver.js';
 import { copyPathOf } from './layout.js';
@@ -62,15 +62,17 @@ async function writeRaw(driver: Driver, path: string, data: Buffer, key: Buffer 
 async function readRaw(driver: Driver, path: string, key: Buffer | undefined): Promise<Buffer | undefined> {
   const source = await driver.openRead(path);
   if (source === undefined) return undefined;
+  const decryptor = key === undefined ? undefined : new Decryptor(key);
   const chunks: Buffer[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      chunks.push(chunk);
-      callback();
-    },
-  });
-  const filters = key === undefined ? [] : [new DecryptFilter(key)];
-  await copy(source, sink, filters);
+  try {
+    for await (const piece of source as AsyncIterable<Buffer>) {
+      if (decryptor === undefined) chunks.push(piece);
+      else chunks.push(...decryptor.update(piece));
+    }
+    decryptor?.final();
+  } finally {
+    source.destroy();
+  }
   return Buffer.concat(chunks);
 }
 
