@@ -6,6 +6,7 @@ import { WorkerPool } from '../../io/worker/pool.js';
 import { listDataDir, type DataDirEntry, type Tablespace } from '../../postgres/data-dir.js';
 import type { ManifestFile, ManifestLink, ManifestOwner, ManifestPath } from '../../repo/manifest.js';
 import type { Repository } from '../../repo/repository.js';
+import { largestFirst, poolOptionsFor } from '../copy-order.js';
 import type { BackupJob, BackupJobResult, BackupWorkerData } from './backup-worker.js';
 import type { FileCopySettings } from './copy-file.js';
 
@@ -44,10 +45,10 @@ type BackupPool = WorkerPool<BackupJob, BackupJobResult>;
 
 /** Copies one file on a worker; the manifest entry, or undefined for a file removed since it was listed. */
 async function copyOnWorker(pool: BackupPool, entry: DataDirEntry): Promise<ManifestFile | undefined> {
-  const copied = await pool.run({
-    type: 'copy',
-    entry: { name: entry.name, absolutePath: entry.absolutePath, size: entry.size },
-  });
+  const copied = await pool.run(
+    { type: 'copy', entry: { name: entry.name, absolutePath: entry.absolutePath, size: entry.size } },
+    poolOptionsFor(entry.size),
+  );
   if (copied === undefined) {
     log.detail(`skip file '${entry.absolutePath}': removed during the backup`);
     return undefined;
@@ -68,7 +69,7 @@ async function copyOnWorker(pool: BackupPool, entry: DataDirEntry): Promise<Mani
 }
 
 /**
- * Walks and copies everything; paths and links are recorded as they are met, files as their copies finish.
+ * Lists and copies everything; paths and links are recorded as they are met, files as their copies finish.
  * Every copied file is durable when this resolves.
  */
 export async function copyDataDirectory(repo: Repository, options: CopyOptions): Promise<CopiedTree> {
@@ -100,26 +101,26 @@ export async function copyDataDirectory(repo: Repository, options: CopyOptions):
 async function copyWithPool(pool: BackupPool, options: CopyOptions): Promise<CopiedTree> {
   const tree: CopiedTree = { paths: [], links: [], files: [] };
   let controlFile: DataDirEntry | undefined;
-  async function* filesToCopy(): AsyncIterable<DataDirEntry> {
-    for await (const entry of listDataDir(options.pgPath, {
-      pgVersion: options.pgVersion,
-      tablespaces: options.tablespaces,
-    })) {
-      if (entry.type === 'path') tree.paths.push({ name: entry.name, ...ownerOf(entry) });
-      else if (entry.type === 'link')
-        tree.links.push({
-          name: entry.name,
-          destination: entry.linkDestination ?? '',
-          uid: entry.uid,
-          gid: entry.gid,
-          user: userName(entry.uid),
-          group: groupName(entry.gid),
-        });
-      else if (entry.name === CONTROL_FILE) controlFile = entry;
-      else yield entry;
-    }
+  // The whole tree is listed before any copy starts, so that files go to the workers largest first.
+  const toCopy: DataDirEntry[] = [];
+  for await (const entry of listDataDir(options.pgPath, {
+    pgVersion: options.pgVersion,
+    tablespaces: options.tablespaces,
+  })) {
+    if (entry.type === 'path') tree.paths.push({ name: entry.name, ...ownerOf(entry) });
+    else if (entry.type === 'link')
+      tree.links.push({
+        name: entry.name,
+        destination: entry.linkDestination ?? '',
+        uid: entry.uid,
+        gid: entry.gid,
+        user: userName(entry.uid),
+        group: groupName(entry.gid),
+      });
+    else if (entry.name === CONTROL_FILE) controlFile = entry;
+    else toCopy.push(entry);
   }
-  await runParallel(filesToCopy(), {
+  await runParallel(toCopy.sort(largestFirst), {
     concurrency: pool.submitAhead,
     worker: (entry) => copyOnWorker(pool, entry),
     onResult: (file) => {

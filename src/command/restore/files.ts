@@ -7,6 +7,7 @@ import { runParallel } from '../../io/parallel.js';
 import { WorkerPool } from '../../io/worker/pool.js';
 import type { Manifest, ManifestFile } from '../../repo/manifest.js';
 import type { Repository } from '../../repo/repository.js';
+import { largestFirst, poolOptionsFor } from '../copy-order.js';
 import { destinationOf, type ResolvedTarget } from './destination.js';
 import { ownerIds } from './restore-file.js';
 import type { RestoreJob, RestoreWorkerData } from './restore-worker.js';
@@ -74,7 +75,9 @@ export async function restoreTree(
   if (controlFile === undefined) {
     throw new PgStashError('fileMissing', `backup ${manifest.backup.label} has no global/pg_control`);
   }
-  const files = manifest.files.filter((file) => file !== controlFile && !NOT_RESTORED.has(file.name));
+  const files = manifest.files
+    .filter((file) => file !== controlFile && !NOT_RESTORED.has(file.name))
+    .sort(largestFirst);
   const workerData: RestoreWorkerData = {
     repo: repo.options,
     stanza: repo.stanza,
@@ -95,7 +98,7 @@ export async function restoreTree(
   try {
     await runParallel(files, {
       concurrency: pool.submitAhead,
-      worker: (file: ManifestFile) => pool.run({ type: 'restore', file }),
+      worker: (file: ManifestFile) => pool.run({ type: 'restore', file }, poolOptionsFor(file.size)),
     });
     await pool.runOnEach({ type: 'flush' });
     await restoreDirectoriesAndControl(

@@ -10,6 +10,8 @@ interface Queued<Job> {
   readonly job: Job;
   /** Only this worker may take the job (see `runOnEach`). */
   readonly slot: number | undefined;
+  /** The job has its worker to itself (see `run`). */
+  readonly exclusive: boolean;
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: unknown) => void;
 }
@@ -19,6 +21,12 @@ interface Slot<Job> {
   readonly worker: Worker;
   /** Jobs sent to this worker and not yet answered, by id. */
   readonly running: Map<number, Queued<Job>>;
+}
+
+/** A job running alone on its worker. */
+function hasExclusive<Job>(slot: Slot<Job>): boolean {
+  for (const queued of slot.running.values()) if (queued.exclusive) return true;
+  return false;
 }
 
 export interface WorkerPoolOptions {
@@ -83,14 +91,18 @@ export class WorkerPool<Job, Result> {
     return this.capacity + this.#slots.length;
   }
 
-  /** Runs `job` on the next worker with room for it. */
-  run(job: Job): Promise<Result> {
-    return this.#enqueue(job, undefined);
+  /**
+   * Runs `job` on the next worker with room for it. An `exclusive` job waits for an idle worker and has it to
+   * itself (a large file that keeps a thread busy alone); jobs queued after it wait until it has started, so a
+   * stream of small jobs cannot keep every worker from ever being idle.
+   */
+  run(job: Job, options: { exclusive?: boolean } = {}): Promise<Result> {
+    return this.#enqueue(job, undefined, options.exclusive ?? false);
   }
 
   /** Runs `job` once on every worker (for state each one holds, such as files it wrote but has not synced). */
   runOnEach(job: Job): Promise<Result[]> {
-    return Promise.all(this.#slots.map((slot) => this.#enqueue(job, slot.index)));
+    return Promise.all(this.#slots.map((slot) => this.#enqueue(job, slot.index, false)));
   }
 
   /** Stops every worker; jobs still queued or running fail. Safe to call more than once. */
@@ -100,20 +112,26 @@ export class WorkerPool<Job, Result> {
     await Promise.all(this.#slots.map((slot) => slot.worker.terminate()));
   }
 
-  #enqueue(job: Job, slot: number | undefined): Promise<Result> {
+  #enqueue(job: Job, slot: number | undefined, exclusive: boolean): Promise<Result> {
     if (this.#failure !== undefined) return Promise.reject(this.#failure);
     return new Promise<Result>((resolve, reject) => {
-      this.#queue.push({ job, slot, resolve: resolve as (value: unknown) => void, reject });
+      this.#queue.push({ job, slot, exclusive, resolve: resolve as (value: unknown) => void, reject });
       this.#dispatch();
     });
   }
 
-  /** Sends queued jobs, in order, to workers with room: a pinned job to its worker, others to the least busy. */
+  /**
+   * Sends queued jobs, in order, to workers with room: a pinned job to its worker, an exclusive one to an idle
+   * worker, others to the least busy worker not running an exclusive job. Nothing after a waiting exclusive job
+   * is sent (but pinned jobs).
+   */
   #dispatch(): void {
+    let exclusiveWaits = false;
     for (let position = 0; position < this.#queue.length;) {
       const queued = this.#queue[position] as Queued<Job>;
-      const slot = queued.slot === undefined ? this.#leastBusy() : this.#slots[queued.slot];
-      if (slot === undefined || slot.running.size >= this.#jobsPerWorker) {
+      const slot = this.#slotFor(queued, exclusiveWaits);
+      if (slot === undefined) {
+        if (queued.exclusive) exclusiveWaits = true;
         position++;
         continue;
       }
@@ -125,9 +143,16 @@ export class WorkerPool<Job, Result> {
     }
   }
 
-  #leastBusy(): Slot<Job> | undefined {
+  #slotFor(queued: Queued<Job>, exclusiveWaits: boolean): Slot<Job> | undefined {
+    if (queued.slot !== undefined) {
+      const pinned = this.#slots[queued.slot];
+      return pinned !== undefined && pinned.running.size < this.#jobsPerWorker ? pinned : undefined;
+    }
+    if (exclusiveWaits) return undefined;
+    if (queued.exclusive) return this.#slots.find((slot) => slot.running.size === 0);
     let best: Slot<Job> | undefined;
     for (const slot of this.#slots) {
+      if (slot.running.size >= this.#jobsPerWorker || hasExclusive(slot)) continue;
       if (best === undefined || slot.running.size < best.running.size) best = slot;
     }
     return best;

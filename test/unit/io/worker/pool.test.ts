@@ -1,4 +1,4 @@
-// Tests for WorkerPool and serveJobs: results, errors across the thread boundary, pinned jobs, concurrency, crash, abort.
+// Tests for WorkerPool and serveJobs: results, errors across threads, pinned and exclusive jobs, concurrency, crash, abort.
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +16,7 @@ import { PgStashError } from './src/common/errors.js';
 let running = 0;
 let most = 0;
 serveJobs(async (job) => {
+  const started = performance.timeOrigin + performance.now();
   running++;
   most = Math.max(most, running);
   try {
@@ -24,7 +25,7 @@ serveJobs(async (job) => {
     if (job.op === 'fail-sys') throw Object.assign(new Error('EACCES: permission denied'), { code: 'EACCES' });
     if (job.op === 'crash') setImmediate(() => { throw new Error('worker crashed'); });
     if (job.op === 'crash') await new Promise(() => undefined);
-    return { value: job.value, threadId, most };
+    return { value: job.value, threadId, most, started };
   } finally {
     running--;
   }
@@ -40,6 +41,8 @@ interface Result {
   readonly value: number | undefined;
   readonly threadId: number;
   readonly most: number;
+  /** When the job started (ms since the epoch, sub-millisecond). */
+  readonly started: number;
 }
 
 let base: string;
@@ -99,6 +102,24 @@ describe('WorkerPool', () => {
         Array.from({ length: 6 }, () => workers.run({ op: 'sleep', ms: 30 })),
       );
       expect(Math.max(...results.map((result) => result.most))).toBe(3);
+    } finally {
+      await workers.close();
+    }
+  });
+
+  it('runs an exclusive job alone on an idle worker; jobs queued after it start only once it has', async () => {
+    const workers = pool({ size: 2, jobsPerWorker: 2 });
+    try {
+      // Both workers busy, each with room for one more job.
+      const first = [workers.run({ op: 'sleep', ms: 150 }), workers.run({ op: 'sleep', ms: 50 })];
+      const exclusive = workers.run({ op: 'sleep', ms: 150, value: 99 }, { exclusive: true });
+      const later = Array.from({ length: 4 }, (_, value) => workers.run({ op: 'sleep', ms: 10, value }));
+      const [alone, ...rest] = await Promise.all([exclusive, ...later]);
+      await Promise.all(first);
+      expect(alone?.value).toBe(99);
+      // Nothing else ran on its worker meanwhile (`most` is the most jobs that worker ever ran at once).
+      expect(alone?.most).toBe(1);
+      for (const result of rest) expect(result.started).toBeGreaterThanOrEqual(alone?.started ?? Infinity);
     } finally {
       await workers.close();
     }
