@@ -4,7 +4,7 @@ import type { RepoOptions } from '../../config/load.js';
 import { serveJobs } from '../../io/worker/serve.js';
 import type { ManifestFile } from '../../repo/manifest.js';
 import { Repository } from '../../repo/repository.js';
-import { syncPaths } from '../../storage/file-io.js';
+import { SyncBehind } from '../../storage/sync-behind.js';
 import { restoreFile, type RestoreFileSettings } from './restore-file.js';
 
 export interface RestoreWorkerData {
@@ -20,6 +20,9 @@ export type RestoreJob =
   /** Makes every file this worker restored durable. */
   | { readonly type: 'flush' };
 
+/** fsyncs a worker keeps in flight behind its writes. */
+const SYNCS_IN_FLIGHT = 4;
+
 const data = workerData as RestoreWorkerData;
 const repo = await Repository.openInWorker(
   data.repo,
@@ -27,17 +30,11 @@ const repo = await Repository.openInWorker(
   data.key === undefined ? undefined : Buffer.from(data.key),
 );
 
-/** Files restored and not yet synced. */
-let unsynced: string[] = [];
+/** Each restored file is synced as soon as it is written, a few at once; 'flush' waits for all of them. */
+const syncing = new SyncBehind(SYNCS_IN_FLIGHT);
 
 serveJobs<RestoreJob, undefined>(async (job) => {
-  if (job.type === 'restore') {
-    unsynced.push(await restoreFile(repo, job.file, data.settings));
-    return undefined;
-  }
-  const paths = unsynced;
-  unsynced = [];
-  // By now the kernel has written most of the data back on its own.
-  await syncPaths(paths, { skipMissing: false });
+  if (job.type === 'restore') syncing.add(await restoreFile(repo, job.file, data.settings));
+  else await syncing.drain();
   return undefined;
 });
