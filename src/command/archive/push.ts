@@ -3,24 +3,37 @@ import { createHash, randomBytes } from 'node:crypto';
 import { isPgStashError, messageOf, PgStashError, wrapError } from '../../common/errors.js';
 import { log } from '../../common/log.js';
 import { CHUNK_SIZE } from '../../io/chunker.js';
-import { compressExtension, defaultCompressLevel, type CompressType } from '../../io/compress.js';
+import {
+  COMPRESS_CONCURRENCY,
+  compressExtension,
+  defaultCompressLevel,
+  type CompressType,
+} from '../../io/compress.js';
 import { describeDb } from '../../repo/db-history.js';
 import { archiveId, archivedWalName, repoLayout } from '../../repo/layout.js';
-import { openRepositories, type CompressSettings, type Repository } from '../../repo/repository.js';
-import { readChunks } from '../../storage/file-chunks.js';
+import {
+  openRepositories,
+  type CompressSettings,
+  type Repository,
+  type StoredFile,
+} from '../../repo/repository.js';
+import { ChunkBuffers, readChunks } from '../../storage/file-chunks.js';
 import { openFile } from '../../storage/file-io.js';
 import type { CommandContext } from '../context.js';
 import { findArchivedWal } from './find.js';
 import { openWalSource, type WalSource } from './wal-source.js';
 
-/** The WAL file in whole chunks, as Repository.putChunks takes them. */
-async function* walChunks(path: string): AsyncGenerator<Buffer> {
+/** Chunk buffers a push keeps for reuse: those the compression window holds, the one being read, and a spare. */
+const REUSED_CHUNKS = COMPRESS_CONCURRENCY + 2;
+
+/** The WAL file in whole chunks, as Repository.putChunks takes them, read into `buffers`. */
+async function* walChunks(path: string, buffers: ChunkBuffers): AsyncGenerator<Buffer> {
   const file = await openFile(path, 'r', { blocking: false }).catch((error: unknown) => {
     throw wrapError('fileOpen', `unable to open WAL file '${path}'`, error);
   });
   try {
     const { size } = await file.stat();
-    yield* readChunks(file, path, { chunkSize: CHUNK_SIZE, sizeHint: size });
+    yield* readChunks(file, path, { chunkSize: CHUNK_SIZE, sizeHint: size, buffers });
   } finally {
     await file.close();
   }
@@ -28,8 +41,25 @@ async function* walChunks(path: string): AsyncGenerator<Buffer> {
 
 async function sha256OfFile(path: string): Promise<string> {
   const hash = createHash('sha256');
-  for await (const chunk of walChunks(path)) hash.update(chunk);
+  const buffers = new ChunkBuffers(CHUNK_SIZE, 1);
+  for await (const chunk of walChunks(path, buffers)) {
+    hash.update(chunk);
+    buffers.give(chunk);
+  }
   return hash.digest('hex');
+}
+
+/** Stores the WAL file at `path` in the repository, reading it into a few reused buffers. */
+function putWal(
+  repo: Repository,
+  wal: WalSource,
+  path: string,
+  compress: CompressSettings,
+): Promise<StoredFile> {
+  const buffers = new ChunkBuffers(CHUNK_SIZE, REUSED_CHUNKS);
+  return repo.putChunks(walChunks(wal.path, buffers), path, compress, {
+    release: (chunk) => buffers.give(chunk),
+  });
 }
 
 /** Pushes to one repository; resolves to a warning when it was already there with the same content. */
@@ -70,7 +100,7 @@ async function pushToRepository(repo: Repository, wal: WalSource, compress: Comp
     // hidden pending name (never matched by a lookup) and move it into place.
     const pending = `${dir}/.${wal.name}.${randomBytes(6).toString('hex')}.pending`;
     try {
-      const stored = await repo.putChunks(walChunks(wal.path), pending, compress);
+      const stored = await putWal(repo, wal, pending, compress);
       await repo.driver.move(pending, `${dir}/${archivedWalName(wal.name, stored.sha256, extension)}`);
     } catch (error) {
       await repo.driver.remove(pending).catch(() => undefined);
@@ -78,11 +108,7 @@ async function pushToRepository(repo: Repository, wal: WalSource, compress: Comp
     }
   } else {
     const sha256 = await sha256OfFile(wal.path);
-    await repo.putChunks(
-      walChunks(wal.path),
-      `${dir}/${archivedWalName(wal.name, sha256, extension)}`,
-      compress,
-    );
+    await putWal(repo, wal, `${dir}/${archivedWalName(wal.name, sha256, extension)}`, compress);
   }
   log.detail(`pushed WAL file '${wal.name}' to ${repo.name} archive ${id}`);
 }

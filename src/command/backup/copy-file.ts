@@ -1,11 +1,11 @@
 // Copies one data directory file into the backup: hash, size, page checksums, compression, encryption.
 import { errnoOf, wrapError } from '../../common/errors.js';
 import { CHUNK_SIZE } from '../../io/chunker.js';
-import { compressExtension } from '../../io/compress.js';
+import { COMPRESS_CONCURRENCY, compressExtension } from '../../io/compress.js';
 import { PageVerifier } from '../../io/filter/page-checksum.js';
 import { isRelationFile, type DataDirEntry } from '../../postgres/data-dir.js';
 import type { CompressSettings, Repository } from '../../repo/repository.js';
-import { readChunks } from '../../storage/file-chunks.js';
+import { ChunkBuffers, readChunks } from '../../storage/file-chunks.js';
 import { openFile, type FileIo } from '../../storage/file-io.js';
 
 export interface FileCopySettings {
@@ -20,6 +20,12 @@ export interface FileCopySettings {
    */
   readonly startLsn: bigint;
 }
+
+/**
+ * Chunk buffers this thread reuses (see storage/file-chunks.ts): for each of the files a worker copies at once,
+ * those its compression window holds, the one being read and a spare.
+ */
+const chunkBuffers = new ChunkBuffers(CHUNK_SIZE, 2 * (COMPRESS_CONCURRENCY + 2));
 
 /** What one copy measured; `invalidPages` lists pages (from 0) whose checksum failed. */
 export interface CopiedFile {
@@ -52,11 +58,16 @@ export async function copyFile(
       relation === undefined
         ? undefined
         : new PageVerifier({ segmentNo: relation.segmentNo, lsnLimit: settings.startLsn });
-    const chunks = readChunks(file, entry.absolutePath, { chunkSize: CHUNK_SIZE, sizeHint: entry.size });
+    const chunks = readChunks(file, entry.absolutePath, {
+      chunkSize: CHUNK_SIZE,
+      sizeHint: entry.size,
+      buffers: chunkBuffers,
+    });
     const target = `${settings.backupPath}/${entry.name}${compressExtension(settings.compress.type)}`;
     // Not synced one by one: the backup flushes every file once before it writes the manifest.
     const stored = await repo.putChunks(verified(chunks, verifier), target, settings.compress, {
       sync: false,
+      release: (chunk) => chunkBuffers.give(chunk),
     });
     return { ...stored, invalidPages: verifier?.invalidPages ?? [] };
   } finally {

@@ -1,8 +1,8 @@
-// Tests for readChunks: whole chunks whatever the reads, whether the file is as listed, grew or shrank.
+// Tests for readChunks: whole chunks whatever the reads, as listed, grown or shrunk, and into reused buffers.
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readChunks } from '../../../src/storage/file-chunks.js';
+import { ChunkBuffers, readChunks } from '../../../src/storage/file-chunks.js';
 import { openFile } from '../../../src/storage/file-io.js';
 import { makeData } from '../io/helpers.js';
 import { createTempDir, removeTempDir } from '../../harness/tmp.js';
@@ -57,5 +57,61 @@ describe('readChunks', () => {
       for await (const chunk of readChunks(file, path, { chunkSize: CHUNK, sizeHint: 1 })) void chunk;
     })();
     await expect(reading).rejects.toThrow(`unable to read '${path}'`);
+  });
+});
+
+describe('readChunks into ChunkBuffers', () => {
+  it('reads into buffers given back, the same bytes as without, and keeps at most `keep`', async () => {
+    const data = makeData(5 * CHUNK + 17, 'mixed', 3);
+    const path = join(dir, 'reused');
+    await writeFile(path, data);
+    const buffers = new ChunkBuffers(CHUNK, 2);
+    const file = await openFile(path, 'r', { blocking: true });
+    const seen = new Set<ArrayBufferLike>();
+    const copies: Buffer[] = [];
+    try {
+      for await (const chunk of readChunks(file, path, {
+        chunkSize: CHUNK,
+        sizeHint: data.length,
+        buffers,
+      })) {
+        copies.push(Buffer.from(chunk));
+        seen.add(chunk.buffer);
+        // The consumer is done with it at once: the next chunk is read into the same memory.
+        buffers.give(chunk);
+      }
+    } finally {
+      await file.close();
+    }
+    expect(Buffer.concat(copies).equals(data)).toBe(true);
+    // One reused buffer for the five whole chunks, one of its own for the short last chunk.
+    expect(seen.size).toBe(2);
+  });
+
+  it('ignores buffers it did not hand out (another size, or part of one)', () => {
+    const buffers = new ChunkBuffers(CHUNK, 4);
+    const other = Buffer.alloc(CHUNK - 1);
+    buffers.give(other);
+    buffers.give(Buffer.alloc(2 * CHUNK).subarray(CHUNK));
+    expect(buffers.take()).not.toBe(other);
+    const mine = buffers.take();
+    buffers.give(mine);
+    expect(buffers.take()).toBe(mine);
+  });
+
+  it('refuses buffers of another chunk size', async () => {
+    const path = join(dir, 'mismatch');
+    await writeFile(path, 'x');
+    const file = await openFile(path, 'r', { blocking: true });
+    try {
+      const chunks = readChunks(file, path, {
+        chunkSize: CHUNK,
+        sizeHint: 1,
+        buffers: new ChunkBuffers(1024, 1),
+      });
+      await expect(chunks.next()).rejects.toThrow(/chunk buffers of 1024 bytes/);
+    } finally {
+      await file.close();
+    }
   });
 });
