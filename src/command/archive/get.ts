@@ -31,9 +31,13 @@ async function getFromRepository(
   for (const id of ids) {
     const found = await findArchivedWal(repo, id, walFileName);
     if (found === undefined) continue;
+    const chunks = await repo.getChunks(found.path, { sha256: found.sha256 });
+    // Removed between the listing and the open: the same as not found here.
+    if (chunks === undefined) continue;
     const file = await PendingFile.create(destination, { mode: 0o600 });
     try {
-      await repo.get(found.path, file.stream, { sha256: found.sha256 });
+      // getChunks checks the checksum after the last chunk: the file is committed only once it is verified.
+      for await (const chunk of chunks) await file.write(chunk);
       // No fsync: PostgreSQL reads the file at once and fetches it again if it crashes before using it.
       await file.commit();
     } catch (error) {
