@@ -12,7 +12,8 @@ export class SyncBehind {
   readonly #waiting: string[] = [];
   #running = 0;
   #failure: { error: unknown } | undefined;
-  #idle: (() => void) | undefined;
+  /** Callers of drain() waiting for the queue to empty. */
+  readonly #drained: (() => void)[] = [];
 
   constructor(concurrency: number) {
     this.#concurrency = concurrency;
@@ -28,7 +29,7 @@ export class SyncBehind {
   async drain(): Promise<void> {
     if (this.#running > 0 || this.#waiting.length > 0) {
       await new Promise<void>((resolve) => {
-        this.#idle = resolve;
+        this.#drained.push(resolve);
       });
     }
     const failure = this.#failure;
@@ -48,8 +49,7 @@ export class SyncBehind {
           this.#running--;
           this.#pump();
           if (this.#running === 0 && this.#waiting.length === 0) {
-            this.#idle?.();
-            this.#idle = undefined;
+            for (const resolve of this.#drained.splice(0)) resolve();
           }
         });
     }
