@@ -19,11 +19,18 @@ export const DISABLE_VARIABLE = 'NODE_DISABLE_COMPILE_CACHE';
 
 /**
  * `<tmpdir>/pgstash-<uid>`, created 0700 when missing; undefined when it is not a directory owned by this user
- * that only this user may write to (or when the platform has no uids).
+ * that only this user may write to, when others could rename it away (a temp dir that others may write to
+ * without the sticky bit), or when the platform has no uids.
  */
 export function privateCacheDirectory(root: string = tmpdir()): string | undefined {
   const uid = process.getuid?.();
   if (uid === undefined) return undefined;
+  try {
+    const parent = statSync(root);
+    if ((parent.mode & 0o022) !== 0 && (parent.mode & 0o1000) === 0) return undefined;
+  } catch {
+    return undefined;
+  }
   const dir = join(root, `pgstash-${uid}`);
   try {
     mkdirSync(dir, { mode: 0o700 });

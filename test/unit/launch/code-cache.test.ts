@@ -50,7 +50,7 @@ describe('privateCacheDirectory', () => {
     expect(privateCacheDirectory(base)).toBe(dir);
   });
 
-  it('refuses a directory others may write to, one owned by another user, and a symbolic link', () => {
+  it('refuses a directory others may write to, one owned by another user, one in a non-sticky shared dir, and a symbolic link', () => {
     const uid = process.getuid?.() ?? -1;
     const writable = join(root, 'writable');
     mkdirSync(join(writable, `pgstash-${uid}`), { recursive: true });
@@ -62,6 +62,15 @@ describe('privateCacheDirectory', () => {
     const postgres = postgresIds();
     chownSync(join(foreign, `pgstash-${uid}`), postgres.uid, postgres.gid);
     expect(privateCacheDirectory(foreign)).toBeUndefined();
+
+    // A temp dir others may write to, without the sticky bit: they could rename the cache directory away.
+    const open = join(root, 'open');
+    mkdirSync(open);
+    chmodSync(open, 0o777);
+    chownSync(open, postgres.uid, postgres.gid);
+    expect(privateCacheDirectory(open)).toBeUndefined();
+    chmodSync(open, 0o1777);
+    expect(privateCacheDirectory(open)).toBe(join(open, `pgstash-${uid}`));
 
     const linked = join(root, 'linked');
     mkdirSync(join(linked, 'target'), { recursive: true, mode: 0o700 });
