@@ -27,9 +27,9 @@ export function ownerIds(owner: Pick<ManifestOwner, 'uid' | 'gid' | 'user' | 'gr
 }
 
 /**
- * Writes one file and resolves to its path; the caller makes it durable later (restores sync every file in one
- * batch before pg_control is written). Runs on a worker thread of its own, so the destination is written with
- * blocking calls (see storage/file-io.ts).
+ * Writes one file and resolves to its path; the caller makes it durable (the restore worker syncs each file
+ * behind its writes, and every sync ends before pg_control is written). Runs on a worker thread of its own, so
+ * the destination is written with blocking calls (see storage/file-io.ts).
  */
 export async function restoreFile(
   repo: Repository,
