@@ -3,6 +3,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { COMPRESS_CONCURRENCY, createGunzip, frameDecoding, type CompressType } from './compress.js';
 import { Decryptor } from './filter/decrypt.js';
+import { mapInOrder } from './parallel.js';
 
 export interface DecodeOptions {
   readonly compressType: CompressType;
@@ -36,22 +37,17 @@ export async function* decodeStored(
     await done;
   } else {
     const { splitter, decode } = frameDecoding(type, { lz4OnPool: options.lz4OnPool });
-    const window: Promise<Buffer>[] = [];
-    let index = 0;
-    const start = (frame: Buffer): void => {
-      const decoded = decode(frame, index++);
-      // Awaited below, in order; should a later one fail first, its error is not unhandled meanwhile.
-      decoded.catch(() => undefined);
-      window.push(decoded);
-    };
-    for await (const piece of plain) {
-      for (const frame of splitter.write(piece)) {
-        start(frame);
-        if (window.length >= COMPRESS_CONCURRENCY) yield await (window.shift() as Promise<Buffer>);
-      }
+    async function* frames(): AsyncGenerator<Buffer> {
+      for await (const piece of plain) yield* splitter.write(piece);
+      yield* splitter.end();
     }
-    for (const frame of splitter.end()) start(frame);
-    for (let next = window.shift(); next !== undefined; next = window.shift()) yield await next;
+    let index = 0;
+    for await (const { result } of mapInOrder(
+      frames(),
+      (frame) => decode(frame, index++),
+      COMPRESS_CONCURRENCY,
+    ))
+      yield result;
   }
 }
 

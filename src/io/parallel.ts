@@ -1,4 +1,4 @@
-// A bounded, fail-fast job pool: at most `concurrency` jobs at once; the first error stops new jobs and is thrown.
+// Bounded concurrency: a fail-fast job pool (runParallel) and an ordered map over async work (mapInOrder).
 
 /**
  * Runs `worker` over `items` (pulled lazily, so an async iterable of 100k entries never sits in memory whole)
@@ -35,4 +35,29 @@ export async function runParallel<T, R>(
   const lanes = Array.from({ length: Math.max(1, options.concurrency) }, () => lane());
   await Promise.all(lanes);
   if (failure !== undefined) throw failure.error;
+}
+
+/**
+ * Yields `map(item)` for every item, in input order, with up to `concurrency` maps started at once: for work on
+ * libuv's pool (compression, decompression) whose results must keep their order. An item is pulled only when a
+ * map can start, so memory stays at `concurrency` items and results. A failed map throws when its turn comes.
+ */
+export async function* mapInOrder<T, R>(
+  items: AsyncIterable<T> | Iterable<T>,
+  map: (item: T) => Promise<R>,
+  concurrency: number,
+): AsyncGenerator<{ item: T; result: R }> {
+  const window: { item: T; result: Promise<R> }[] = [];
+  for await (const item of items) {
+    const result = map(item);
+    // Awaited below, in order; should a later one fail first, its error is not unhandled meanwhile.
+    result.catch(() => undefined);
+    window.push({ item, result });
+    if (window.length >= concurrency) {
+      const next = window.shift() as { item: T; result: Promise<R> };
+      yield { item: next.item, result: await next.result };
+    }
+  }
+  for (let next = window.shift(); next !== undefined; next = window.shift())
+    yield { item: next.item, result: await next.result };
 }

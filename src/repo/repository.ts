@@ -12,6 +12,7 @@ import {
 } from '../io/compress.js';
 import { copy } from '../io/copy.js';
 import { decodeStored } from '../io/decode.js';
+import { mapInOrder } from '../io/parallel.js';
 import { EncryptFilter, Encryptor } from '../io/filter/encrypt.js';
 import { HashFilter } from '../io/filter/hash.js';
 import { SizeFilter } from '../io/filter/size.js';
@@ -187,31 +188,23 @@ export class Repository {
     };
     const compressChunk = chunkCompressor(compress.type, compress.level);
     const release = compress.type === 'none' ? undefined : options.release;
-    async function* encoded(): AsyncGenerator<Buffer> {
-      const window: { chunk: Buffer; compressed: Promise<Buffer> }[] = [];
-      const start = (chunk: Buffer): void => {
-        const compressed = compressChunk(chunk);
-        // Awaited below, in order; should a later one fail first, its error is not unhandled meanwhile.
-        compressed.catch(() => undefined);
-        window.push({ chunk, compressed });
-      };
-      const next = async (): Promise<Buffer> => {
-        const { chunk, compressed } = window.shift() as { chunk: Buffer; compressed: Promise<Buffer> };
-        const output = await compressed;
-        release?.(chunk);
-        return output;
-      };
+    /** The chunks, hashed and counted as they pass; an empty file is one empty chunk (one empty frame). */
+    async function* counted(): AsyncGenerator<Buffer> {
       let empty = true;
       for await (const chunk of chunks) {
         empty = false;
         hash.update(chunk);
         size += chunk.length;
-        start(chunk);
-        if (window.length >= COMPRESS_CONCURRENCY) yield* stored(await next());
+        yield chunk;
       }
       // An empty file is still one (empty) frame: an empty file is not valid compressed data.
-      if (empty) start(Buffer.alloc(0));
-      while (window.length > 0) yield* stored(await next());
+      if (empty) yield Buffer.alloc(0);
+    }
+    async function* encoded(): AsyncGenerator<Buffer> {
+      for await (const { item, result } of mapInOrder(counted(), compressChunk, COMPRESS_CONCURRENCY)) {
+        release?.(item);
+        yield* stored(result);
+      }
       if (encryptor !== undefined) {
         const rest = encryptor.final();
         for (const buffer of rest) repoSize += buffer.length;

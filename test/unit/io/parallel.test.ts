@@ -1,7 +1,7 @@
-// The bounded, fail-fast job pool.
+// The bounded, fail-fast job pool and the ordered map.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { runParallel } from '../../../src/io/parallel.js';
+import { mapInOrder, runParallel } from '../../../src/io/parallel.js';
 
 describe('runParallel', () => {
   it('never runs more than `concurrency` jobs and runs them all', async () => {
@@ -41,5 +41,49 @@ describe('runParallel', () => {
       }),
     ).rejects.toThrow('job 3 failed');
     expect(pulled).toBeLessThan(10);
+  });
+});
+
+describe('mapInOrder', () => {
+  it('yields results in input order with at most `concurrency` maps running', async () => {
+    let running = 0;
+    let most = 0;
+    const delays = [30, 5, 20, 1, 15, 2, 8];
+    const results: number[] = [];
+    for await (const { item, result } of mapInOrder(
+      delays.keys(),
+      async (index) => {
+        running++;
+        most = Math.max(most, running);
+        await sleep(delays[index]);
+        running--;
+        return index * 10;
+      },
+      3,
+    )) {
+      expect(result).toBe(item * 10);
+      results.push(result);
+    }
+    expect(results).toEqual([0, 10, 20, 30, 40, 50, 60]);
+    expect(most).toBe(3);
+  });
+
+  it('throws a failed map when its turn comes, after the results before it', async () => {
+    const seen: number[] = [];
+    const run = async (): Promise<void> => {
+      for await (const { result } of mapInOrder(
+        [1, 2, 3, 4],
+        async (value) => {
+          // The third fails before the first two have finished.
+          if (value === 3) throw new Error('map failed');
+          await sleep(20);
+          return value;
+        },
+        4,
+      ))
+        seen.push(result);
+    };
+    await expect(run()).rejects.toThrow('map failed');
+    expect(seen).toEqual([1, 2]);
   });
 });
