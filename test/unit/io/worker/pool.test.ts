@@ -16,7 +16,9 @@ import { PgStashError } from './src/common/errors.js';
 let running = 0;
 let most = 0;
 serveJobs(async (job) => {
-  const started = performance.timeOrigin + performance.now();
+  // CLOCK_MONOTONIC: one clock for every thread, unlike each thread's performance.timeOrigin.
+  const now = () => Number(process.hrtime.bigint()) / 1e6;
+  const started = now();
   running++;
   most = Math.max(most, running);
   try {
@@ -25,7 +27,7 @@ serveJobs(async (job) => {
     if (job.op === 'fail-sys') throw Object.assign(new Error('EACCES: permission denied'), { code: 'EACCES' });
     if (job.op === 'crash') setImmediate(() => { throw new Error('worker crashed'); });
     if (job.op === 'crash') await new Promise(() => undefined);
-    return { value: job.value, threadId, most, started };
+    return { value: job.value, threadId, most, started, finished: now() };
   } finally {
     running--;
   }
@@ -41,8 +43,9 @@ interface Result {
   readonly value: number | undefined;
   readonly threadId: number;
   readonly most: number;
-  /** When the job started (ms since the epoch, sub-millisecond). */
+  /** When the job started and finished (ms on the monotonic clock all threads share). */
   readonly started: number;
+  readonly finished: number;
 }
 
 let base: string;
@@ -115,11 +118,15 @@ describe('WorkerPool', () => {
       const exclusive = workers.run({ op: 'sleep', ms: 150, value: 99 }, { exclusive: true });
       const later = Array.from({ length: 4 }, (_, value) => workers.run({ op: 'sleep', ms: 10, value }));
       const [alone, ...rest] = await Promise.all([exclusive, ...later]);
-      await Promise.all(first);
+      const [, short] = await Promise.all(first);
       expect(alone?.value).toBe(99);
       // Nothing else ran on its worker meanwhile (`most` is the most jobs that worker ever ran at once).
       expect(alone?.most).toBe(1);
-      for (const result of rest) expect(result.started).toBeGreaterThanOrEqual(alone?.started ?? Infinity);
+      // The exclusive job is sent when the short job's worker falls idle, and the later jobs only after it: so
+      // none of them starts before the short job finished. (Comparing with the exclusive job's own start would
+      // race: it is sent first, but another thread may pick up its message later.)
+      expect(alone?.started).toBeGreaterThanOrEqual(short?.finished ?? Infinity);
+      for (const result of rest) expect(result.started).toBeGreaterThanOrEqual(short?.finished ?? Infinity);
     } finally {
       await workers.close();
     }
