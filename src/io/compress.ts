@@ -1,4 +1,4 @@
-// Compression types (none, gz, lz4, zst): file extensions, levels, and the filters that compress and decompress.
+// Compression types (none, gz, lz4, zst): file extensions, levels, the compress filter, and frame decoding.
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { Transform } from 'node:stream';
@@ -154,32 +154,6 @@ export function frameDecoding(type: 'lz4' | 'zst', options: { lz4OnPool: boolean
       }
     },
   };
-}
-
-/**
- * A filter decompressing a stream written by createCompressFilter or by the CLI tools (any number of frames).
- * lz4 and zstd frames are found by their headers and decompressed whole, a few at once; gz streams through zlib.
- * Invalid or truncated data fails with PgStashError('format'). Undefined for 'none'.
- */
-export function createDecompressFilter(
-  type: CompressType,
-  options?: CompressFilterOptions,
-): Transform | undefined {
-  switch (type) {
-    case 'none':
-      return undefined;
-    case 'gz':
-      return createGunzip();
-    case 'lz4':
-    case 'zst': {
-      const decoding = frameDecoding(type, { lz4OnPool: false });
-      return new ConcurrentMapFilter({
-        splitter: decoding.splitter,
-        map: decoding.decode,
-        concurrency: options?.concurrency ?? COMPRESS_CONCURRENCY,
-      });
-    }
-  }
 }
 
 /** A gunzip stream whose zlib errors are format errors; it reads concatenated gzip members. */

@@ -1,8 +1,7 @@
-// Runs one file copy: source -> filters -> destination as a single stream pipeline, plus small-file helpers.
+// Runs one file copy: source -> filters -> destination as a single stream pipeline, plus a buffer source.
 import { Readable, Writable, type Transform } from 'node:stream';
 import { once } from 'node:events';
 import { pipeline } from 'node:stream/promises';
-import { PgStashError } from '../common/errors.js';
 
 /**
  * Copies `source` through `filters` (in order) into `destination`; filter results (size, hash...) are read from
@@ -24,29 +23,6 @@ export async function copy(
     if (!destination.closed) await once(destination, 'close').catch(() => undefined);
     throw error;
   }
-}
-
-/** Reads a small file (info file, manifest) through `filters` into memory; more than `maxBytes` fails. */
-export async function readToBuffer(
-  source: Readable,
-  filters: readonly Transform[],
-  maxBytes: number,
-): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, callback): void {
-      size += chunk.length;
-      if (size > maxBytes) {
-        callback(new PgStashError('format', `unexpected file size: more than ${maxBytes} bytes`));
-        return;
-      }
-      chunks.push(chunk);
-      callback();
-    },
-  });
-  await copy(source, sink, filters);
-  return Buffer.concat(chunks, size);
 }
 
 /** A byte stream of one buffer (for writing small files through copy). */

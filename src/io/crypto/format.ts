@@ -1,4 +1,4 @@
-// The encrypted file format shared by EncryptFilter and DecryptFilter: header, per-file key, nonces, and AAD.
+// The encrypted file format shared by Encryptor and Decryptor: header, per-file key, nonces, and AAD.
 import { hkdfSync } from 'node:crypto';
 import { fail } from '../../common/errors.js';
 

@@ -1,6 +1,5 @@
-// Decrypts and authenticates what Encryptor wrote, as a loop or a stream filter; any tampering fails with 'crypto'.
+// Decrypts and authenticates what Encryptor wrote, piece by piece; any tampering fails with 'crypto'.
 import { createDecipheriv } from 'node:crypto';
-import { Transform, type TransformCallback } from 'node:stream';
 import { ByteQueue, CHUNK_SIZE } from '../chunker.js';
 import {
   aad,
@@ -116,35 +115,5 @@ export class Decryptor {
         hint: 'check the repository cipher passphrase; if it is right, the file is damaged',
       },
     );
-  }
-}
-
-/** Decryptor as a stream filter. */
-export class DecryptFilter extends Transform {
-  readonly #decryptor: Decryptor;
-
-  constructor(key: Buffer, options?: DecryptOptions) {
-    super();
-    this.#decryptor = new Decryptor(key, options);
-  }
-
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    try {
-      for (const output of this.#decryptor.update(chunk)) this.push(output);
-    } catch (error) {
-      callback(error as Error);
-      return;
-    }
-    callback();
-  }
-
-  override _flush(callback: TransformCallback): void {
-    try {
-      this.#decryptor.final();
-    } catch (error) {
-      callback(error as Error);
-      return;
-    }
-    callback();
   }
 }

@@ -1,19 +1,21 @@
-// Tests for compression: round trips for every type and level, interoperability with gzip(1), lz4(1), zstd(1).
+// Tests for compression: round trips for every type and level through decodeStored (the read path of restore and
+// archive-get), interoperability with gzip(1), lz4(1), zstd(1).
 import { constants as zlibConstants, gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { isPgStashError, PgStashError } from '../../../src/common/errors.js';
 import { CHUNK_SIZE } from '../../../src/io/chunker.js';
 import {
+  COMPRESS_CONCURRENCY,
   COMPRESS_TYPES,
   chunkCompressor,
   compressExtension,
   compressTypeOfName,
   createCompressFilter,
-  createDecompressFilter,
   defaultCompressLevel,
   type CompressType,
 } from '../../../src/io/compress.js';
+import { decodeStored } from '../../../src/io/decode.js';
 import { chunkSizes, makeData, runFilters, runTool, skippableFrame, testData } from './helpers.js';
 
 const COMPRESSED: readonly Exclude<CompressType, 'none'>[] = ['gz', 'lz4', 'zst'];
@@ -30,10 +32,44 @@ function compressor(type: CompressType, level = defaultCompressLevel(type), conc
   return filter;
 }
 
-function decompressor(type: CompressType) {
-  const filter = createDecompressFilter(type);
-  if (filter === undefined) throw new Error(`no decompress filter for '${type}'`);
-  return filter;
+/**
+ * `data` cut as chunkedSource cuts it (sizes cycled, at most about 2000 pieces), each piece handed over as it is:
+ * a stream's iterator would merge small pieces.
+ */
+async function* pieces(data: Buffer, sizes: readonly number[] = [65536]): AsyncGenerator<Buffer> {
+  const floor = Math.ceil(data.length / 2000);
+  for (let offset = 0, index = 0; offset < data.length; index++) {
+    const size = Math.max(sizes[index % sizes.length] ?? 65536, floor, 1);
+    yield data.subarray(offset, offset + size);
+    offset += size;
+  }
+}
+
+const METERED_PIECE = 65536;
+
+/** `data` in pieces of METERED_PIECE bytes, and how many bytes have been handed out so far. */
+function metered(data: Buffer): { source: AsyncGenerator<Buffer>; read: () => number } {
+  let read = 0;
+  async function* source(): AsyncGenerator<Buffer> {
+    for await (const piece of pieces(data, [METERED_PIECE])) {
+      read += piece.length;
+      yield piece;
+    }
+  }
+  return { source: source(), read: () => read };
+}
+
+/** Everything decodeStored yields for `stored` (read in pieces of `sizes`), as one buffer. */
+async function decode(
+  type: CompressType,
+  stored: Buffer | AsyncIterable<Buffer>,
+  sizes?: readonly number[],
+  lz4OnPool = false,
+): Promise<Buffer> {
+  const output: Buffer[] = [];
+  const source = Buffer.isBuffer(stored) ? pieces(stored, sizes) : stored;
+  for await (const piece of decodeStored(source, { compressType: type, lz4OnPool })) output.push(piece);
+  return Buffer.concat(output);
 }
 
 async function compressData(type: CompressType, data: Buffer, level?: number): Promise<Buffer> {
@@ -72,9 +108,19 @@ describe('compression types', () => {
     expect(COMPRESS_TYPES.map(defaultCompressLevel)).toEqual([0, 6, 1, 3]);
   });
 
-  it('have no filters for none', () => {
+  it('have no compress filter for none, and none decodes as the stored bytes themselves', async () => {
     expect(createCompressFilter('none', 0)).toBeUndefined();
-    expect(createDecompressFilter('none')).toBeUndefined();
+    const data = makeData(3 * CHUNK_SIZE + 5, 'mixed', 7);
+    const yielded: Buffer[] = [];
+    for await (const piece of decodeStored(pieces(data, [100_000, 1]), {
+      compressType: 'none',
+      lz4OnPool: false,
+    }))
+      yielded.push(piece);
+    expect(Buffer.concat(yielded).equals(data)).toBe(true);
+    // Passed through piece by piece, not gathered.
+    expect(yielded.every((piece) => piece.length <= 100_000)).toBe(true);
+    expect((await decode('none', Buffer.alloc(0))).length).toBe(0);
   });
 
   it('reject a level out of range', () => {
@@ -106,10 +152,11 @@ describe.each(COMPRESSED)('%s', (type) => {
         chunkSizes,
         chunkSizes,
         fc.integer({ min: 1, max: 4 }),
-        async (data, level, writeSizes, readSizes, concurrency) => {
+        fc.boolean(),
+        async (data, level, writeSizes, readSizes, concurrency, lz4OnPool) => {
           const compressed = await runFilters(data, [compressor(type, level, concurrency)], writeSizes);
           expect(compressed.length).toBeGreaterThan(0);
-          expect((await runFilters(compressed, [decompressor(type)], readSizes)).equals(data)).toBe(true);
+          expect((await decode(type, compressed, readSizes, lz4OnPool)).equals(data)).toBe(true);
         },
       ),
       { numRuns: 30 },
@@ -139,7 +186,7 @@ describe.each(COMPRESSED)('%s', (type) => {
     expect(compressed.length).toBeGreaterThan(0);
     const [command, ...args] = CLI_DECOMPRESS[type] as [string, ...string[]];
     expect(runTool(command, args, compressed).length).toBe(0);
-    expect((await runFilters(compressed, [decompressor(type)])).length).toBe(0);
+    expect((await decode(type, compressed)).length).toBe(0);
   });
 
   it('reads files written by the CLI tool, including multi-frame files made with cat', async () => {
@@ -148,24 +195,21 @@ describe.each(COMPRESSED)('%s', (type) => {
     const b = runTool(command, ['-c'], Buffer.from('second part'));
     const empty = runTool(command, ['-c'], Buffer.alloc(0));
     for (const sizes of [[65536], [1], [3 * CHUNK_SIZE], [1000, 7, 100_000]]) {
-      const both = await runFilters(Buffer.concat([a, empty, b]), [decompressor(type)], sizes);
+      const both = await decode(type, Buffer.concat([a, empty, b]), sizes);
       expect(both.equals(Buffer.concat([BIG, Buffer.from('second part')]))).toBe(true);
     }
   });
 
   it('rejects garbage, an empty input, and a truncated file with a format error', async () => {
     const compressed = await compressData(type, makeData(3 * CHUNK_SIZE, 'mixed', 9));
-    expect(
-      (await formatError(runFilters(Buffer.from('this is not compressed data'), [decompressor(type)])))
-        .message,
-    ).toMatch(new RegExp(`^invalid ${type} data: `));
-    await formatError(runFilters(Buffer.alloc(0), [decompressor(type)]));
-    for (const cut of [1, 10, CHUNK_SIZE / 2, compressed.length - 1]) {
-      await formatError(runFilters(compressed.subarray(0, cut), [decompressor(type)]));
-    }
-    await formatError(
-      runFilters(Buffer.concat([compressed, Buffer.from('trailing junk')]), [decompressor(type)]),
+    expect((await formatError(decode(type, Buffer.from('this is not compressed data')))).message).toMatch(
+      new RegExp(`^invalid ${type} data: `),
     );
+    await formatError(decode(type, Buffer.alloc(0)));
+    for (const cut of [1, 10, CHUNK_SIZE / 2, compressed.length - 1]) {
+      await formatError(decode(type, compressed.subarray(0, cut)));
+    }
+    await formatError(decode(type, Buffer.concat([compressed, Buffer.from('trailing junk')])));
   });
 
   it('rejects a damaged frame with a format error', async () => {
@@ -173,7 +217,7 @@ describe.each(COMPRESSED)('%s', (type) => {
     // Flip a byte well inside the compressed data (past the headers).
     const at = Math.floor(compressed.length / 2);
     compressed[at] = (compressed[at] as number) ^ 0xff;
-    const outcome = await runFilters(compressed, [decompressor(type)]).then(
+    const outcome = await decode(type, compressed).then(
       (output) => output,
       (error: unknown) => error,
     );
@@ -207,7 +251,7 @@ describe('lz4 and zst', () => {
   ] as const)('%s: read files made by the CLI tool with options %j', async (type, options, command) => {
     const data = makeData(3 * CHUNK_SIZE + 11, 'mixed', 13);
     const compressed = runTool(command, ['-q', '-c', ...options], data);
-    expect((await runFilters(compressed, [decompressor(type)], [100_000])).equals(data)).toBe(true);
+    expect((await decode(type, compressed, [100_000])).equals(data)).toBe(true);
   });
 
   it.each(['lz4', 'zst'] as const)('%s: write one standard frame per 1 MiB chunk', async (type) => {
@@ -234,21 +278,68 @@ describe('lz4 and zst', () => {
       compressed,
       skippableFrame(Buffer.alloc(3), 15),
     ]);
-    expect((await runFilters(stream, [decompressor(type)], [3])).toString()).toBe('payload');
+    expect((await decode(type, stream, [3])).toString()).toBe('payload');
   });
 });
 
 describe('gz', () => {
-  it('passes errors from elsewhere in the pipeline through unchanged', async () => {
-    const filter = decompressor('gz');
-    const failure = new Error('not a zlib error');
-    filter.destroy(failure);
-    await expect(new Promise((_resolve, reject) => filter.on('error', reject))).rejects.toBe(failure);
-  });
-
   it('reads a file compressed at level 0 (stored blocks) and by node:zlib directly', async () => {
     const data = makeData(100_000, 'text', 3);
     const stored = gzipSync(data, { level: zlibConstants.Z_NO_COMPRESSION });
-    expect((await runFilters(stored, [decompressor('gz')], [999])).equals(data)).toBe(true);
+    expect((await decode('gz', stored, [999])).equals(data)).toBe(true);
+  });
+});
+
+describe('decodeStored', () => {
+  it.each(COMPRESS_TYPES)('%s: passes an error of the stored data source through unchanged', async (type) => {
+    // Valid data first, so the error comes mid-file, inside gunzip's pipeline or between frames.
+    const compressed = type === 'none' ? BIG : await compressData(type, BIG);
+    const failure = new PgStashError('fileRead', "unable to read file '/repo/x': EIO");
+    async function* failing(): AsyncGenerator<Buffer> {
+      yield compressed.subarray(0, 2 * CHUNK_SIZE);
+      throw failure;
+    }
+    await expect(decode(type, failing())).rejects.toBe(failure);
+  });
+
+  it.each(['lz4', 'zst'] as const)(
+    '%s: yields frames in order, reading the stored data only a few frames ahead',
+    async (type) => {
+      const compressed = await compressData(type, BIG);
+      // Where each frame ends: chunkCompressor makes exactly the filter's frame of each 1 MiB chunk.
+      const frameEnds: number[] = [];
+      for (let offset = 0, end = 0; offset < BIG.length; offset += CHUNK_SIZE) {
+        end += (
+          await chunkCompressor(type, defaultCompressLevel(type))(BIG.subarray(offset, offset + CHUNK_SIZE))
+        ).length;
+        frameEnds.push(end);
+      }
+      expect(frameEnds.at(-1)).toBe(compressed.length);
+      const stored = metered(compressed);
+      const output: Buffer[] = [];
+      for await (const chunk of decodeStored(stored.source, { compressType: type, lz4OnPool: false })) {
+        // Output k leaves once frames up to k + COMPRESS_CONCURRENCY - 1 are read, not more (but whole pieces).
+        const readable = frameEnds[Math.min(output.length + COMPRESS_CONCURRENCY - 1, frameEnds.length - 1)];
+        expect(stored.read()).toBeLessThanOrEqual((readable as number) + METERED_PIECE);
+        output.push(chunk);
+      }
+      expect(output.length).toBe(frameEnds.length);
+      expect(Buffer.concat(output).equals(BIG)).toBe(true);
+    },
+  );
+
+  it('gz: yields output before the stored data is read whole', async () => {
+    const compressed = await compressData('gz', BIG);
+    const stored = metered(compressed);
+    let readAtFirst: number | undefined;
+    const output: Buffer[] = [];
+    for await (const chunk of decodeStored(stored.source, { compressType: 'gz', lz4OnPool: false })) {
+      readAtFirst ??= stored.read();
+      output.push(chunk);
+    }
+    expect(Buffer.concat(output).equals(BIG)).toBe(true);
+    // 3.4 MiB stored, in gzip members of 620-800 KiB: output starts before even the first one is read whole (the
+    // stream feeding zlib holds one piece, zlib a piece or two).
+    expect(readAtFirst).toBeLessThanOrEqual(8 * METERED_PIECE);
   });
 });

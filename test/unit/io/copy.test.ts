@@ -1,18 +1,27 @@
-// Tests for copy(): the whole filter chain in one pipeline, errors unchanged, destination destroyed on error.
+// Tests for copy(): the whole filter chain in one pipeline, errors unchanged, destination destroyed on error; the
+// stored bytes read back through decodeStored, as restore and archive-get read them.
 import { randomBytes } from 'node:crypto';
 import { Readable, Transform, Writable } from 'node:stream';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { isPgStashError, PgStashError } from '../../../src/common/errors.js';
-import { createCompressFilter, createDecompressFilter, type CompressType } from '../../../src/io/compress.js';
-import { bufferSource, copy, readToBuffer } from '../../../src/io/copy.js';
-import { DecryptFilter } from '../../../src/io/filter/decrypt.js';
+import { CHUNK_SIZE } from '../../../src/io/chunker.js';
+import { createCompressFilter, type CompressType } from '../../../src/io/compress.js';
+import { bufferSource, copy } from '../../../src/io/copy.js';
+import { decodeStored, type DecodeOptions } from '../../../src/io/decode.js';
 import { EncryptFilter } from '../../../src/io/filter/encrypt.js';
 import { HashFilter } from '../../../src/io/filter/hash.js';
 import { SizeFilter } from '../../../src/io/filter/size.js';
 import { BufferSink, chunkSizes, chunkedSource, sha256, testData } from './helpers.js';
 
 const KEY = randomBytes(32);
+
+/** What decodeStored yields for `stored` (a stream, as a storage driver gives it), as one buffer. */
+async function decoded(stored: Readable, options: DecodeOptions): Promise<Buffer> {
+  const output: Buffer[] = [];
+  for await (const piece of decodeStored(stored, options)) output.push(piece);
+  return Buffer.concat(output);
+}
 
 /** A destination that records how it ended. */
 class RecordingSink extends BufferSink {
@@ -25,7 +34,7 @@ class RecordingSink extends BufferSink {
 }
 
 describe('copy', () => {
-  it('runs the full chain and its inverse; results are read from the filters afterwards', async () => {
+  it('runs the full chain, and decodeStored its inverse; results are read from the filters afterwards', async () => {
     await fc.assert(
       fc.asyncProperty(
         testData,
@@ -51,16 +60,13 @@ describe('copy', () => {
           expect(repoHash.digest()).toBe(sha256(stored.data));
           expect(repoSize.size).toBe(stored.data.length);
 
-          const decompress = createDecompressFilter(type);
-          const restoredHash = new HashFilter();
-          const restored = new BufferSink();
-          await copy(chunkedSource(stored.data, sizes), restored, [
-            ...(encrypted ? [new DecryptFilter(KEY)] : []),
-            ...(decompress ? [decompress] : []),
-            restoredHash,
-          ]);
-          expect(restoredHash.digest()).toBe(hash.digest());
-          expect(restored.data.equals(data)).toBe(true);
+          const restored = await decoded(chunkedSource(stored.data, sizes), {
+            compressType: type,
+            key: encrypted ? KEY : undefined,
+            lz4OnPool: false,
+          });
+          expect(sha256(restored)).toBe(hash.digest());
+          expect(restored.equals(data)).toBe(true);
         },
       ),
       { numRuns: 30 },
@@ -100,11 +106,16 @@ describe('copy', () => {
     expect(sink.destroyedWith).toBe(failure);
   });
 
-  it('destroys the destination with a decryption error from real data', async () => {
+  it('destroys the destination with a decryption error from real data, read as Repository.get reads', async () => {
     const stored = new BufferSink();
     await copy(bufferSource(Buffer.from('secret')), stored, [new EncryptFilter(KEY)]);
     const sink = new RecordingSink();
-    const error = await copy(bufferSource(stored.data), sink, [new DecryptFilter(randomBytes(32))]).catch(
+    const chunks = decodeStored(bufferSource(stored.data), {
+      compressType: 'none',
+      key: randomBytes(32),
+      lz4OnPool: false,
+    });
+    const error = await copy(Readable.from(chunks, { highWaterMark: 2 }), sink, []).catch(
       (caught: unknown) => caught,
     );
     expect(isPgStashError(error, 'crypto')).toBe(true);
@@ -123,27 +134,45 @@ describe('copy', () => {
   });
 });
 
-describe('readToBuffer', () => {
-  it('reads a small file through filters', async () => {
+describe('decodeStored of an encrypted, compressed file', () => {
+  it('refuses the wrong key, a file cut at a chunk boundary, and a flipped bit with a crypto error', async () => {
+    const data = randomBytes(2 * CHUNK_SIZE);
     const stored = new BufferSink();
-    await copy(bufferSource(Buffer.from('[backrest]\nformat=5\n')), stored, [new EncryptFilter(KEY)]);
-    const data = await readToBuffer(bufferSource(stored.data), [new DecryptFilter(KEY)], 1000);
-    expect(data.toString()).toBe('[backrest]\nformat=5\n');
-  });
-
-  it('refuses more than maxBytes with a format error', async () => {
-    const error = await readToBuffer(bufferSource(Buffer.alloc(1001)), [], 1000).catch(
-      (caught: unknown) => caught,
-    );
-    expect(isPgStashError(error, 'format')).toBe(true);
-    expect((error as Error).message).toBe('unexpected file size: more than 1000 bytes');
-    expect((await readToBuffer(bufferSource(Buffer.alloc(1000)), [], 1000)).length).toBe(1000);
+    await copy(chunkedSource(data), stored, [
+      createCompressFilter('zst', 1) as Transform,
+      new EncryptFilter(KEY),
+    ]);
+    const file = stored.data;
+    const options = { compressType: 'zst', key: KEY, lz4OnPool: false } as const;
+    expect((await decoded(bufferSource(file), options)).equals(data)).toBe(true);
+    const cryptoError = async (bytes: Buffer, key = KEY): Promise<Error> => {
+      const error = await decoded(bufferSource(bytes), { ...options, key }).catch(
+        (caught: unknown) => caught,
+      );
+      if (!isPgStashError(error, 'crypto'))
+        throw new Error(
+          `expected a crypto error, got ${error instanceof Error ? String(error) : 'the data'}`,
+        );
+      return error;
+    };
+    expect((await cryptoError(file, randomBytes(32))).message).toMatch(/authentication failed for chunk 0/);
+    // Header (40 bytes), then chunks of length (4), ciphertext, tag (16): drop the last chunk whole.
+    let last = 40;
+    while (last + 4 + file.readUInt32BE(last) + 16 < file.length) last += 4 + file.readUInt32BE(last) + 16;
+    expect((await cryptoError(file.subarray(0, last))).message).toMatch(/before the final one/);
+    const flipped = Buffer.from(file);
+    flipped[last - 100] = (flipped[last - 100] as number) ^ 1;
+    expect((await cryptoError(flipped)).message).toMatch(/authentication failed/);
   });
 });
 
 describe('bufferSource', () => {
   it('streams a buffer, or nothing for an empty one', async () => {
-    expect((await readToBuffer(bufferSource(Buffer.from('abc')), [], 10)).toString()).toBe('abc');
-    expect((await readToBuffer(bufferSource(Buffer.alloc(0)), [], 10)).length).toBe(0);
+    for (const data of [Buffer.from('abc'), Buffer.alloc(0)]) {
+      const sink = new BufferSink();
+      await copy(bufferSource(data), sink, []);
+      expect(sink.data.equals(data)).toBe(true);
+      expect(sink.chunks.length).toBe(data.length === 0 ? 0 : 1);
+    }
   });
 });

@@ -1,10 +1,10 @@
-// Tests for EncryptFilter and DecryptFilter: round trips, format, and detection of every kind of tampering.
+// Tests for EncryptFilter and Decryptor: round trips, format, and detection of every kind of tampering.
 import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { isPgStashError, type PgStashError } from '../../../../src/common/errors.js';
 import { CHUNK_SIZE } from '../../../../src/io/chunker.js';
-import { DecryptFilter, isEncrypted } from '../../../../src/io/filter/decrypt.js';
+import { Decryptor, isEncrypted, type DecryptOptions } from '../../../../src/io/filter/decrypt.js';
 import { EncryptFilter, Encryptor } from '../../../../src/io/filter/encrypt.js';
 import { chunkSizes, makeData, runFilters, testData } from '../helpers.js';
 
@@ -14,8 +14,31 @@ const OVERHEAD = 4 + 16;
 
 const encrypt = (data: Buffer, key = KEY, sizes?: readonly number[]): Promise<Buffer> =>
   runFilters(data, [new EncryptFilter(key)], sizes);
+
+/**
+ * Decrypts `data` with Decryptor, fed in pieces cut as chunkedSource cuts them (sizes cycled, at most about 2000
+ * pieces); a promise, so that errors of the constructor, update and final all reject it.
+ */
+async function decryptWith(
+  data: Buffer,
+  key: Buffer,
+  options: DecryptOptions | undefined,
+  sizes: readonly number[] = [65536],
+): Promise<Buffer> {
+  const decryptor = new Decryptor(key, options);
+  const output: Buffer[] = [];
+  const floor = Math.ceil(data.length / 2000);
+  for (let offset = 0, index = 0; offset < data.length; index++) {
+    const size = Math.max(sizes[index % sizes.length] ?? 65536, floor, 1);
+    output.push(...decryptor.update(data.subarray(offset, offset + size)));
+    offset += size;
+  }
+  decryptor.final();
+  return Buffer.concat(output);
+}
+
 const decrypt = (data: Buffer, key = KEY, sizes?: readonly number[]): Promise<Buffer> =>
-  runFilters(data, [new DecryptFilter(key, { name: 'archive/main/file' })], sizes);
+  decryptWith(data, key, { name: 'archive/main/file' }, sizes);
 
 async function cryptoError(run: Promise<unknown>): Promise<PgStashError> {
   const error = await run.then(
@@ -37,7 +60,7 @@ function chunkOffsets(file: Buffer): number[] {
 /** 2 MiB + 5 bytes: three chunks, the last one short. */
 const DATA = makeData(2 * CHUNK_SIZE + 5, 'mixed', 3);
 
-describe('EncryptFilter and DecryptFilter', () => {
+describe('EncryptFilter and Decryptor', () => {
   it('round-trip any data, whatever the chunking on both sides', async () => {
     await fc.assert(
       fc.asyncProperty(testData, chunkSizes, chunkSizes, async (data, writeSizes, readSizes) => {
@@ -64,7 +87,7 @@ describe('EncryptFilter and DecryptFilter', () => {
     expect(chunkOffsets(await encrypt(Buffer.alloc(CHUNK_SIZE))).length).toBe(1);
   });
 
-  it('Encryptor, fed in any pieces, writes the same layout as the filter, and the filter decrypts it', async () => {
+  it('Encryptor, fed in any pieces, writes the same layout as the filter, and Decryptor decrypts it', async () => {
     for (const length of [0, 1, CHUNK_SIZE - 1, CHUNK_SIZE, CHUNK_SIZE + 1, 2 * CHUNK_SIZE + 5]) {
       const data = makeData(length, 'mixed', length);
       const encryptor = new Encryptor(KEY);
@@ -172,7 +195,7 @@ describe('EncryptFilter and DecryptFilter', () => {
   it('refuse data that is not encrypted', async () => {
     expect(isEncrypted(Buffer.from('PGSTENC'))).toBe(false);
     expect(isEncrypted(makeData(100, 'text'))).toBe(false);
-    const error = await cryptoError(runFilters(makeData(100, 'text'), [new DecryptFilter(KEY)]));
+    const error = await cryptoError(decryptWith(makeData(100, 'text'), KEY, undefined));
     expect(error.message).toBe(
       'unable to decrypt data: wrong passphrase or corrupt data (the data is not encrypted by pgstash (bad header))',
     );
@@ -181,6 +204,6 @@ describe('EncryptFilter and DecryptFilter', () => {
 
   it('refuse a key that is not 32 bytes', () => {
     expect(() => new EncryptFilter(Buffer.alloc(16))).toThrow(/invalid repository key/);
-    expect(() => new DecryptFilter(Buffer.alloc(31))).toThrow(/invalid repository key/);
+    expect(() => new Decryptor(Buffer.alloc(31))).toThrow(/invalid repository key/);
   });
 });
