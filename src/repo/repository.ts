@@ -34,6 +34,14 @@ export interface CompressSettings {
   readonly level: number;
 }
 
+/**
+ * What a read must yield: the original's SHA-256 and, when known, its size; or only the size, for a caller that
+ * hashes what it wrote itself (restore's largest files, see command/restore/verify-as-written.ts).
+ */
+export type ReadExpectation =
+  | { readonly sha256: string; readonly size?: number }
+  | { readonly hashedByCaller: true; readonly size: number };
+
 export class Repository {
   readonly options: RepoOptions;
   readonly driver: Driver;
@@ -193,7 +201,7 @@ export class Repository {
       let empty = true;
       for await (const chunk of chunks) {
         empty = false;
-        hash.update(chunk);
+        hash?.update(chunk);
         size += chunk.length;
         yield chunk;
       }
@@ -220,14 +228,11 @@ export class Repository {
   /**
    * The original bytes of the file at `path`, in order, or undefined when the file does not exist: decrypted and
    * decompressed (type from the extension) a few chunks ahead of the caller. Once the last chunk is out, the
-   * original's SHA-256 (and size, when known) is checked against `expect`, and iteration fails when it does not
+   * original's SHA-256 (unless the caller hashes) and size are checked against `expect`, and iteration fails when they do not
    * match: use the data only after the loop completes. Data that fails to decompress or to match is a checksum
    * error (26) naming the file; data that fails authentication is a crypto error (95).
    */
-  async getChunks(
-    path: string,
-    expect: { sha256: string; size?: number },
-  ): Promise<AsyncGenerator<Buffer> | undefined> {
+  async getChunks(path: string, expect: ReadExpectation): Promise<AsyncGenerator<Buffer> | undefined> {
     const key = await this.requireKey();
     const source = await this.driver.openRead(path);
     if (source === undefined) return undefined;
@@ -238,10 +243,10 @@ export class Repository {
     source: Readable,
     path: string,
     key: Buffer | undefined,
-    expect: { sha256: string; size?: number },
+    expect: ReadExpectation,
   ): AsyncGenerator<Buffer> {
     const where = `${this.driver.location}/${path}`;
-    const hash = createHash('sha256');
+    const hash = 'sha256' in expect ? createHash('sha256') : undefined;
     let size = 0;
     // A thread that blocks on its I/O copies many files: lz4 stays on it (see io/frame/lz4-decode.ts).
     const decoded = decodeStored(source, {
@@ -251,7 +256,7 @@ export class Repository {
     });
     try {
       for await (const chunk of decoded) {
-        hash.update(chunk);
+        hash?.update(chunk);
         size += chunk.length;
         yield chunk;
       }
@@ -263,13 +268,16 @@ export class Repository {
     } finally {
       source.destroy();
     }
-    const sha256 = hash.digest('hex');
-    if (sha256 !== expect.sha256 || (expect.size !== undefined && size !== expect.size)) {
+    const wrongSize = expect.size !== undefined && size !== expect.size;
+    const sha256 = hash?.digest('hex');
+    if ('sha256' in expect && (sha256 !== expect.sha256 || wrongSize)) {
       throw new PgStashError(
         'checksum',
         `'${where}' is corrupt: checksum mismatch (expected ${expect.sha256}, got ${sha256}, size ${size})`,
       );
     }
+    if (wrongSize)
+      throw new PgStashError('checksum', `'${where}' is corrupt: size ${size}, expected ${expect.size}`);
   }
 
   /**

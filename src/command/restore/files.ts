@@ -2,14 +2,16 @@
 import { chown, lchown, mkdir, open, symlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { PgStashError } from '../../common/errors.js';
-import type { CompressType } from '../../io/compress.js';
+import { compressExtension, type CompressType } from '../../io/compress.js';
 import { runParallel } from '../../io/parallel.js';
 import { WorkerPool } from '../../io/worker/pool.js';
-import type { Manifest, ManifestFile } from '../../repo/manifest.js';
+import { WriteProgress } from '../../io/worker/write-progress.js';
+import { repoFilePath, type Manifest, type ManifestFile } from '../../repo/manifest.js';
 import type { Repository } from '../../repo/repository.js';
 import { largestFirst, poolOptionsFor } from '../copy-order.js';
 import { destinationOf, type ResolvedTarget } from './destination.js';
-import { ownerIds } from './restore-file.js';
+import { ownerIds, type RestoreFileSettings } from './restore-file.js';
+import { verifiesAsWritten, verifyAsWritten } from './verify-as-written.js';
 import type { RestoreJob, RestoreWorkerData } from './restore-worker.js';
 
 /** The control file goes in last: until it exists, a half-restored directory cannot be started by mistake. */
@@ -24,8 +26,6 @@ const CONTROL_FILE = 'pg_data/global/pg_control';
 export const NOT_RESTORED: ReadonlySet<string> = new Set(['pg_data/tablespace_map']);
 
 export interface RestoreFilesOptions {
-  readonly processMax: number;
-  readonly signal: AbortSignal;
   /** Running as root: give files the owner recorded in the manifest. */
   readonly restoreOwner: boolean;
 }
@@ -33,7 +33,26 @@ export interface RestoreFilesOptions {
 /** Files one worker thread restores at once: it works on one while another waits for the decompressor. */
 const JOBS_PER_WORKER = 2;
 
-type RestorePool = WorkerPool<RestoreJob, undefined>;
+export type RestorePool = WorkerPool<RestoreJob, undefined>;
+
+/**
+ * Starts the restore's worker threads (process-max of them). The restore calls it before reading the manifest:
+ * a thread takes tens of milliseconds to boot, and the largest file, which goes first, waits for it. The caller
+ * closes the pool.
+ */
+export function startRestorePool(
+  repo: Repository,
+  key: Buffer | undefined,
+  options: { processMax: number; signal: AbortSignal },
+): RestorePool {
+  const workerData: RestoreWorkerData = { repo: repo.options, stanza: repo.stanza, key };
+  return new WorkerPool(new URL('./restore-worker.js', import.meta.url), {
+    size: options.processMax,
+    jobsPerWorker: JOBS_PER_WORKER,
+    workerData,
+    signal: options.signal,
+  });
+}
 
 async function syncDirectory(path: string): Promise<void> {
   const handle = await open(path, 'r');
@@ -42,6 +61,7 @@ async function syncDirectory(path: string): Promise<void> {
 
 export async function restoreTree(
   repo: Repository,
+  pool: RestorePool,
   manifest: Manifest,
   targets: readonly ResolvedTarget[],
   options: RestoreFilesOptions,
@@ -78,41 +98,57 @@ export async function restoreTree(
   const files = manifest.files
     .filter((file) => file !== controlFile && !NOT_RESTORED.has(file.name))
     .sort(largestFirst);
-  const workerData: RestoreWorkerData = {
-    repo: repo.options,
-    stanza: repo.stanza,
-    key: await repo.requireKey(),
-    settings: {
-      label: manifest.backup.label,
-      compressType: manifest.backup.compressType as CompressType,
-      targets,
-      restoreOwner: options.restoreOwner,
-    },
+  const settings: RestoreFileSettings = {
+    label: manifest.backup.label,
+    compressType: manifest.backup.compressType as CompressType,
+    targets,
+    restoreOwner: options.restoreOwner,
   };
-  const pool: RestorePool = new WorkerPool(new URL('./restore-worker.js', import.meta.url), {
-    size: options.processMax,
-    jobsPerWorker: JOBS_PER_WORKER,
-    workerData,
-    signal: options.signal,
+  await runParallel(files, {
+    concurrency: pool.submitAhead,
+    worker: (file: ManifestFile) => restoreOne(repo, pool, file, settings),
   });
-  try {
-    await runParallel(files, {
-      concurrency: pool.submitAhead,
-      worker: (file: ManifestFile) => pool.run({ type: 'restore', file }, poolOptionsFor(file.size)),
-    });
-    await pool.runOnEach({ type: 'flush' });
-    await restoreDirectoriesAndControl(
-      pool,
-      manifest,
-      targets,
-      tablespaceLinks,
-      directories,
-      controlFile,
-      options,
-    );
-  } finally {
-    await pool.close();
+  await pool.runOnEach({ type: 'flush' });
+  await restoreDirectoriesAndControl(
+    pool,
+    manifest,
+    targets,
+    tablespaceLinks,
+    directories,
+    controlFile,
+    settings,
+  );
+}
+
+/**
+ * Restores `file` on the pool. A file large enough to run alone on its worker may be hashed here, read back as it
+ * is written (verify-as-written.ts), so that its worker only decompresses and writes.
+ */
+async function restoreOne(
+  repo: Repository,
+  pool: RestorePool,
+  file: ManifestFile,
+  settings: RestoreFileSettings,
+): Promise<void> {
+  const options = poolOptionsFor(file.size);
+  if (!options.exclusive || !verifiesAsWritten(settings.compressType, pool.size)) {
+    await pool.run({ type: 'restore', file, settings }, options);
+    return;
   }
+  const progress = WriteProgress.create();
+  const job = pool.run({ type: 'restore', file, settings, progress: progress.buffer }, options);
+  const source = repoFilePath(repo.stanza, settings.label, file, compressExtension(settings.compressType));
+  const verified = verifyAsWritten(
+    {
+      path: destinationOf(file.name, settings.targets),
+      size: file.size,
+      sha256: file.sha256,
+      source: `${repo.driver.location}/${source}`,
+    },
+    progress,
+    job,
+  );
+  await Promise.all([job, verified]);
 }
 
 /** Directory modes and owners after their contents exist; then everything is durable before pg_control lands. */
@@ -123,7 +159,7 @@ async function restoreDirectoriesAndControl(
   tablespaceLinks: ReadonlyMap<string, string>,
   directories: string[],
   controlFile: ManifestFile,
-  options: RestoreFilesOptions,
+  settings: RestoreFileSettings,
 ): Promise<void> {
   for (const entry of manifest.paths) {
     if (tablespaceLinks.has(entry.name)) continue;
@@ -131,7 +167,7 @@ async function restoreDirectoriesAndControl(
     const handle = await open(path, 'r');
     try {
       await handle.chmod(entry.mode);
-      if (options.restoreOwner) {
+      if (settings.restoreOwner) {
         const { uid, gid } = ownerIds(entry);
         await chown(path, uid, gid);
       }
@@ -140,7 +176,7 @@ async function restoreDirectoriesAndControl(
     }
   }
   for (const path of directories.reverse()) await syncDirectory(path);
-  await pool.run({ type: 'restore', file: controlFile });
+  await pool.run({ type: 'restore', file: controlFile, settings });
   await pool.runOnEach({ type: 'flush' });
   await syncDirectory(dirname(destinationOf(CONTROL_FILE, targets)));
 }

@@ -12,7 +12,7 @@ import { Repository } from '../../repo/repository.js';
 import { selectRepo } from '../repo-select.js';
 import type { CommandContext } from '../context.js';
 import { prepareDestination, resolveTargets, type ResolvedTarget } from './destination.js';
-import { NOT_RESTORED, restoreTree } from './files.js';
+import { NOT_RESTORED, restoreTree, startRestorePool, type RestorePool } from './files.js';
 import { selectBackup } from './select-backup.js';
 
 /** Quotes one argument for the shell PostgreSQL runs restore_command with. */
@@ -65,8 +65,7 @@ function nextSteps(pgPath: string, type: string, targets: readonly ResolvedTarge
 export async function restore(context: CommandContext): Promise<number> {
   const { config, signal } = context;
   const stanza = config.requireStr('stanza');
-  const pgPath = config.requireStr('pg1-path');
-  const type = (config.str('type') ?? 'default') as RecoveryType;
+  config.requireStr('pg1-path'); // checked before anything starts: a missing option is the first error
   if (config.bool('delta')) {
     throw new PgStashError(
       'featureNotSupported',
@@ -75,6 +74,25 @@ export async function restore(context: CommandContext): Promise<number> {
   }
   const repo = await Repository.open(selectRepo(config), stanza);
   const key = await repo.requireKey();
+  // The worker threads boot while the manifest is read and checked (see startRestorePool).
+  const pool = startRestorePool(repo, key, { processMax: config.num('process-max') ?? 1, signal });
+  try {
+    return await restoreWithPool(context, repo, key, pool);
+  } finally {
+    await pool.close();
+  }
+}
+
+async function restoreWithPool(
+  context: CommandContext,
+  repo: Repository,
+  key: Buffer | undefined,
+  pool: RestorePool,
+): Promise<number> {
+  const { config } = context;
+  const stanza = repo.stanza;
+  const pgPath = config.requireStr('pg1-path');
+  const type = (config.str('type') ?? 'default') as RecoveryType;
   const backupInfo = await repo.backupInfo();
   if (backupInfo === undefined) {
     throw new PgStashError('fileMissing', `${repo.name}: stanza '${stanza}' has no backup.info`, {
@@ -113,11 +131,7 @@ export async function restore(context: CommandContext): Promise<number> {
   log.info(`restore backup set ${chosen.label} into '${pgPath}'`);
   const started = Date.now();
   const restoreOwner = process.getuid?.() === 0;
-  await restoreTree(repo, manifest, targets, {
-    processMax: config.num('process-max') ?? 1,
-    signal,
-    restoreOwner,
-  });
+  await restoreTree(repo, pool, manifest, targets, { restoreOwner });
   if (restoreOwner) {
     // Tablespace directories were created by this (root) process: hand them to the cluster's owner.
     const { uid, gid } = await stat(pgPath);

@@ -4,6 +4,7 @@ import { PgStashError, reasonOf } from '../../common/errors.js';
 import { groupId, userId } from '../../common/os-users.js';
 import { compressExtension, type CompressType } from '../../io/compress.js';
 import { repoFilePath, type ManifestFile, type ManifestOwner } from '../../repo/manifest.js';
+import type { WriteProgress } from '../../io/worker/write-progress.js';
 import type { Repository } from '../../repo/repository.js';
 import { destinationOf, type ResolvedTarget } from './destination.js';
 
@@ -35,6 +36,25 @@ export async function restoreFile(
   repo: Repository,
   file: ManifestFile,
   settings: RestoreFileSettings,
+  progress?: WriteProgress,
+): Promise<string> {
+  try {
+    return await writeFile(repo, file, settings, progress);
+  } catch (error) {
+    progress?.fail();
+    throw error;
+  }
+}
+
+/**
+ * restoreFile's work. With `progress`, another thread hashes the file as it is written (verify-as-written.ts):
+ * each write is reported once it returned, and this thread only checks the size.
+ */
+async function writeFile(
+  repo: Repository,
+  file: ManifestFile,
+  settings: RestoreFileSettings,
+  progress: WriteProgress | undefined,
 ): Promise<string> {
   const path = destinationOf(file.name, settings.targets);
   let fd: number;
@@ -45,13 +65,24 @@ export async function restoreFile(
   }
   try {
     const source = repoFilePath(repo.stanza, settings.label, file, compressExtension(settings.compressType));
-    const chunks = await repo.getChunks(source, { sha256: file.sha256, size: file.size });
+    const chunks = await repo.getChunks(
+      source,
+      progress === undefined
+        ? { sha256: file.sha256, size: file.size }
+        : { hashedByCaller: true, size: file.size },
+    );
     if (chunks === undefined) {
       throw new PgStashError('fileMissing', `backup file '${repo.driver.location}/${source}' is missing`, {
         hint: 'the backup is damaged: restore another backup set with --set',
       });
     }
-    for await (const chunk of chunks) writeAll(fd, chunk, path);
+    let written = 0;
+    progress?.report(written);
+    for await (const chunk of chunks) {
+      writeAll(fd, chunk, path);
+      written += chunk.length;
+      progress?.report(written);
+    }
     try {
       // Explicit mode: the process umask must not change what PostgreSQL expects.
       fchmodSync(fd, file.mode);

@@ -2,6 +2,7 @@
 import { workerData } from 'node:worker_threads';
 import type { RepoOptions } from '../../config/load.js';
 import { serveJobs } from '../../io/worker/serve.js';
+import { WriteProgress } from '../../io/worker/write-progress.js';
 import type { ManifestFile } from '../../repo/manifest.js';
 import { Repository } from '../../repo/repository.js';
 import { SyncBehind } from '../../storage/sync-behind.js';
@@ -12,11 +13,16 @@ export interface RestoreWorkerData {
   readonly stanza: string;
   /** The stanza's data key, already unwrapped by the main thread (no scrypt per worker). */
   readonly key: Uint8Array | undefined;
-  readonly settings: RestoreFileSettings;
 }
 
 export type RestoreJob =
-  | { readonly type: 'restore'; readonly file: ManifestFile }
+  | {
+      readonly type: 'restore';
+      readonly file: ManifestFile;
+      readonly settings: RestoreFileSettings;
+      /** A WriteProgress buffer: the main thread hashes the file as it is written (verify-as-written.ts). */
+      readonly progress?: SharedArrayBuffer;
+    }
   /** Makes every file this worker restored durable. */
   | { readonly type: 'flush' };
 
@@ -34,7 +40,9 @@ const repo = await Repository.openInWorker(
 const syncing = new SyncBehind(SYNCS_IN_FLIGHT);
 
 serveJobs<RestoreJob, undefined>(async (job) => {
-  if (job.type === 'restore') syncing.add(await restoreFile(repo, job.file, data.settings));
-  else await syncing.drain();
+  if (job.type === 'restore') {
+    const progress = job.progress === undefined ? undefined : WriteProgress.attach(job.progress);
+    syncing.add(await restoreFile(repo, job.file, job.settings, progress));
+  } else await syncing.drain();
   return undefined;
 });

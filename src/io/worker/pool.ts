@@ -78,6 +78,11 @@ export class WorkerPool<Job, Result> {
     if (this.#signal?.aborted === true) this.#onAbort();
   }
 
+  /** Number of worker threads. */
+  get size(): number {
+    return this.#slots.length;
+  }
+
   /** Jobs that can run at once: workers × jobs per worker. */
   get capacity(): number {
     return this.#slots.length * this.#jobsPerWorker;
