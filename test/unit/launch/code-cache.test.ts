@@ -110,6 +110,48 @@ describe('runCommonJs', () => {
 });
 
 describe('launch', () => {
+  /**
+   * Runs `launch` for `command` on a script that blocks 6 of libuv's pool threads on FIFO reads and then asks
+   * the pool for a stat: 'room' when the stat is answered, 'full' when it is not within a second.
+   */
+  function poolRoom(command: string, env: Record<string, string> = {}): string {
+    const dir = join(root, `fifos-${command}-${Object.keys(env).length}`);
+    mkdirSync(dir);
+    const file = join(dir, 'pool.cjs');
+    writeFileSync(
+      file,
+      `const fs = require('node:fs');
+       const { execFileSync } = require('node:child_process');
+       const fds = [0, 1, 2, 3, 4, 5].map((i) => {
+         execFileSync('mkfifo', [${JSON.stringify(dir)} + '/f' + i]);
+         return fs.openSync(${JSON.stringify(dir)} + '/f' + i, 'r+');
+       });
+       for (const fd of fds) fs.read(fd, Buffer.alloc(1), 0, 1, null, () => undefined);
+       let told = false;
+       const tell = (what) => {
+         if (told) return;
+         told = true;
+         console.log(what, process.env.UV_THREADPOOL_SIZE ?? '-');
+         for (const fd of fds) fs.writeSync(fd, 'x');
+       };
+       const timer = setTimeout(() => tell('full'), 1000);
+       fs.stat(${JSON.stringify(dir)}, () => { clearTimeout(timer); tell('room'); });`,
+    );
+    const script = `require(${JSON.stringify(LAUNCH)}).launch(${JSON.stringify(file)}, ['--stanza=main', ${JSON.stringify(command)}]);`;
+    return execFileSync(process.execPath, ['-e', script], {
+      encoding: 'utf8',
+      env: { PATH: process.env['PATH'] ?? '', NODE_DISABLE_COMPILE_CACHE: '1', ...env },
+    }).trim();
+  }
+
+  it('gives restore a thread pool of 16 (fsyncs cannot take every thread), other commands libuv’s 4', () => {
+    expect(poolRoom('restore')).toBe('room 16');
+    expect(poolRoom('archive-get')).toBe('full -');
+    expect(poolRoom('backup')).toBe('full -');
+    // A size the user chose stands.
+    expect(poolRoom('restore', { UV_THREADPOOL_SIZE: '4' })).toBe('full 4');
+  });
+
   it('keeps no cache when NODE_DISABLE_COMPILE_CACHE is set', () => {
     const file = join(root, 'plain.cjs');
     writeFileSync(file, 'console.log("ran");\n');
