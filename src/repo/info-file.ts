@@ -4,7 +4,7 @@ import { Readable } from 'node:stream';
 import { isPgStashError, messageOf, PgStashError } from '../common/errors.js';
 import { log } from '../common/log.js';
 import { copy } from '../io/copy.js';
-import { Decryptor } from '../io/filter/decrypt.js';
+import { decodeStored } from '../io/decode.js';
 import { EncryptFilter } from '../io/filter/encrypt.js';
 import type { Driver } from '../storage/driver.js';
 import { copyPathOf } from './layout.js';
@@ -62,14 +62,11 @@ async function writeRaw(driver: Driver, path: string, data: Buffer, key: Buffer 
 async function readRaw(driver: Driver, path: string, key: Buffer | undefined): Promise<Buffer | undefined> {
   const source = await driver.openRead(path);
   if (source === undefined) return undefined;
-  const decryptor = key === undefined ? undefined : new Decryptor(key);
   const chunks: Buffer[] = [];
   try {
-    for await (const piece of source as AsyncIterable<Buffer>) {
-      if (decryptor === undefined) chunks.push(piece);
-      else chunks.push(...decryptor.update(piece));
-    }
-    decryptor?.final();
+    // Info files are not compressed: decodeStored only decrypts (when there is a key).
+    for await (const piece of decodeStored(source, { compressType: 'none', key, lz4OnPool: false }))
+      chunks.push(piece);
   } finally {
     source.destroy();
   }
