@@ -65,7 +65,7 @@ function nextSteps(pgPath: string, type: string, targets: readonly ResolvedTarge
 export async function restore(context: CommandContext): Promise<number> {
   const { config, signal } = context;
   const stanza = config.requireStr('stanza');
-  config.requireStr('pg1-path'); // checked before anything starts: a missing option is the first error
+  const pgPath = config.requireStr('pg1-path');
   if (config.bool('delta')) {
     throw new PgStashError(
       'featureNotSupported',
@@ -77,7 +77,7 @@ export async function restore(context: CommandContext): Promise<number> {
   // The worker threads boot while the manifest is read and checked (see startRestorePool).
   const pool = startRestorePool(repo, key, { processMax: config.num('process-max') ?? 1, signal });
   try {
-    return await restoreWithPool(context, repo, key, pool);
+    return await restoreWithPool(context, repo, key, pgPath, pool);
   } finally {
     await pool.close();
   }
@@ -87,11 +87,11 @@ async function restoreWithPool(
   context: CommandContext,
   repo: Repository,
   key: Buffer | undefined,
+  pgPath: string,
   pool: RestorePool,
 ): Promise<number> {
   const { config } = context;
   const stanza = repo.stanza;
-  const pgPath = config.requireStr('pg1-path');
   const type = (config.str('type') ?? 'default') as RecoveryType;
   const backupInfo = await repo.backupInfo();
   if (backupInfo === undefined) {
