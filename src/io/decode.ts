@@ -20,7 +20,7 @@ export interface DecodeOptions {
  * encrypted, PgStashError('crypto').
  */
 export async function* decodeStored(
-  stored: AsyncIterable<Buffer>,
+  stored: AsyncIterable<Buffer> | Iterable<Buffer>,
   options: DecodeOptions,
 ): AsyncGenerator<Buffer> {
   const plain = options.key === undefined ? stored : decrypted(stored, options.key);
@@ -51,7 +51,10 @@ export async function* decodeStored(
   }
 }
 
-async function* decrypted(stored: AsyncIterable<Buffer>, key: Buffer): AsyncGenerator<Buffer> {
+async function* decrypted(
+  stored: AsyncIterable<Buffer> | Iterable<Buffer>,
+  key: Buffer,
+): AsyncGenerator<Buffer> {
   const decryptor = new Decryptor(key);
   for await (const piece of stored) yield* decryptor.update(piece);
   decryptor.final();

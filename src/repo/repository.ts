@@ -38,9 +38,16 @@ export interface CompressSettings {
  * What a read must yield: the original's SHA-256 and, when known, its size; or only the size, for a caller that
  * hashes what it wrote itself (restore's largest files, see command/restore/verify-as-written.ts).
  */
-export type ReadExpectation =
+export type ReadExpectation = (
   | { readonly sha256: string; readonly size?: number }
-  | { readonly hashedByCaller: true; readonly size: number };
+  | { readonly hashedByCaller: true; readonly size: number }
+) & {
+  /** The size as stored, when known (a backup manifest's repoSize): a small file is read whole (driver.read). */
+  readonly storedSize?: number;
+};
+
+/** Stored files up to this size are read in one piece, not streamed. */
+const READ_WHOLE_BYTES = 256 * 1024;
 
 export class Repository {
   readonly options: RepoOptions;
@@ -234,13 +241,16 @@ export class Repository {
    */
   async getChunks(path: string, expect: ReadExpectation): Promise<AsyncGenerator<Buffer> | undefined> {
     const key = await this.requireKey();
-    const source = await this.driver.openRead(path);
+    const source =
+      expect.storedSize !== undefined && expect.storedSize <= READ_WHOLE_BYTES
+        ? await this.driver.read(path).then((whole) => (whole === undefined ? undefined : [whole]))
+        : await this.driver.openRead(path);
     if (source === undefined) return undefined;
     return this.#verified(source, path, key, expect);
   }
 
   async *#verified(
-    source: Readable,
+    source: Readable | readonly Buffer[],
     path: string,
     key: Buffer | undefined,
     expect: ReadExpectation,
@@ -266,7 +276,7 @@ export class Repository {
       }
       throw error;
     } finally {
-      source.destroy();
+      if (!Array.isArray(source)) (source as Readable).destroy();
     }
     const wrongSize = expect.size !== undefined && size !== expect.size;
     const sha256 = hash?.digest('hex');

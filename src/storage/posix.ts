@@ -1,6 +1,7 @@
 // The posix storage driver: a repository on a local or mounted filesystem, with atomic, durable writes.
 import { randomBytes } from 'node:crypto';
-import { chmod, lstat, mkdir, opendir, rename, rm, unlink } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { chmod, lstat, mkdir, opendir, readFile, rename, rm, unlink } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { basename, dirname, isAbsolute, join, normalize } from 'node:path';
 import { Writable, type Readable } from 'node:stream';
@@ -137,6 +138,19 @@ export class PosixDriver implements Driver {
     const offset = options?.offset ?? 0;
     const end = options?.limit === undefined ? Infinity : offset + options.limit;
     return new FileReadStream(handle, { path: absolute, offset, end, sizeHint: size });
+  }
+
+  async read(path: string): Promise<Buffer | undefined> {
+    const absolute = this.#resolve(path);
+    try {
+      return this.#blocking ? readFileSync(absolute) : await readFile(absolute);
+    } catch (error) {
+      if (isMissing(error)) return undefined;
+      // As openRead words it (libuv's text for EISDIR is 'illegal operation on a directory').
+      if (errnoOf(error) === 'EISDIR')
+        fail('fileOpen', `unable to open '${absolute}' for read: is a directory`);
+      throw wrapError('fileOpen', `unable to open '${absolute}' for read`, error);
+    }
   }
 
   async openWrite(path: string, options?: WriteOptions): Promise<Writable> {

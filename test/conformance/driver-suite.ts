@@ -309,6 +309,29 @@ export function defineDriverSuite(name: string, setup: () => Promise<DriverFixtu
       });
     });
 
+    describe('read (whole file)', () => {
+      it('reads what openRead streams, empty files included', async () => {
+        const data = randomBytes(300 * 1024 + 7);
+        await write(driver, 'whole/data', data);
+        await write(driver, 'whole/empty', Buffer.alloc(0));
+        expect((await driver.read('whole/data'))?.equals(data)).toBe(true);
+        expect((await driver.read('whole/empty'))?.length).toBe(0);
+      });
+
+      it('resolves a missing file to undefined', async () => {
+        expect(await driver.read('whole/missing')).toBeUndefined();
+        expect(await driver.read('whole/missing/deeper')).toBeUndefined();
+      });
+
+      it('never sees a write in progress', async () => {
+        const stream = await driver.openWrite('whole/pending');
+        await writeChunk(stream, Buffer.from('partial'));
+        expect(await driver.read('whole/pending')).toBeUndefined();
+        await end(stream);
+        expect((await driver.read('whole/pending'))?.toString()).toBe('partial');
+      });
+    });
+
     describe('openRead ranges', () => {
       const data = Buffer.from(Array.from({ length: 100 }, (_, index) => index));
 

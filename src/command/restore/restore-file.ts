@@ -68,8 +68,8 @@ async function writeFile(
     const chunks = await repo.getChunks(
       source,
       progress === undefined
-        ? { sha256: file.sha256, size: file.size }
-        : { hashedByCaller: true, size: file.size },
+        ? { sha256: file.sha256, size: file.size, storedSize: file.repoSize }
+        : { hashedByCaller: true, size: file.size, storedSize: file.repoSize },
     );
     if (chunks === undefined) {
       throw new PgStashError('fileMissing', `backup file '${repo.driver.location}/${source}' is missing`, {

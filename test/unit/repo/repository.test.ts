@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { isPgStashError } from '../../../src/common/errors.js';
 import type { RepoOptions } from '../../../src/config/load.js';
 import { CHUNK_SIZE } from '../../../src/io/chunker.js';
@@ -197,6 +197,55 @@ describe('Repository.getChunks', () => {
         const chunks = await reader.getChunks(`t/file${ext}`, { sha256: sha256(data), size: data.length });
         expect(Buffer.concat(await collect(chunks as AsyncGenerator<Buffer>)).equals(data)).toBe(true);
       }
+    }
+  });
+
+  it('reads a small file whole when its stored size is known, with the same checks', async () => {
+    const key = randomBytes(32);
+    for (const encrypted of [false, true]) {
+      const repo = await Repository.openInWorker(
+        options(`whole-${encrypted}`, encrypted),
+        'main',
+        encrypted ? key : undefined,
+      );
+      const read = vi.spyOn(repo.driver, 'read');
+      for (const type of COMPRESS_TYPES) {
+        const data = makeData(200_000, 'mixed', 3);
+        const path = `w/file${compressExtension(type)}`;
+        const stored = await repo.putChunks(chunksOf(data), path, {
+          type,
+          level: defaultCompressLevel(type),
+        });
+        const whole = { sha256: stored.sha256, size: stored.size, storedSize: stored.repoSize };
+        read.mockClear();
+        expect(
+          Buffer.concat(await collect((await repo.getChunks(path, whole)) as AsyncGenerator<Buffer>)).equals(
+            data,
+          ),
+        ).toBe(true);
+        expect(read).toHaveBeenCalledTimes(1);
+        // A file said to be larger streams instead.
+        read.mockClear();
+        const large = { ...whole, storedSize: 1 << 20 };
+        expect(
+          Buffer.concat(await collect((await repo.getChunks(path, large)) as AsyncGenerator<Buffer>)).equals(
+            data,
+          ),
+        ).toBe(true);
+        expect(read).not.toHaveBeenCalled();
+        // One flipped bit is still found.
+        const file = join(options(`whole-${encrypted}`, encrypted).path, path);
+        const raw = await readFile(file);
+        raw[raw.length >> 1] ^= 0x10;
+        await writeFile(file, raw);
+        const error = await collect((await repo.getChunks(path, whole)) as AsyncGenerator<Buffer>).catch(
+          (caught: unknown) => caught,
+        );
+        expect(isPgStashError(error, encrypted ? 'crypto' : 'checksum')).toBe(true);
+      }
+      expect(
+        await repo.getChunks('w/missing.zst', { sha256: '0'.repeat(64), storedSize: 10 }),
+      ).toBeUndefined();
     }
   });
 

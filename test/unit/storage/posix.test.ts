@@ -40,6 +40,8 @@ const operations = {
   write: () => write('archive/main/x', [Buffer.from('x')]),
   makePath: () => driver.makePath('archive/other'),
   openRead: () => driver.openRead('secret'),
+  read: () => driver.read('secret'),
+  readDirectory: () => driver.read('archive'),
   list: async () => { for await (const _ of driver.list('private')) {} },
   info: () => driver.info('private/file'),
   remove: () => driver.remove('archive/main/kept'),
@@ -237,7 +239,7 @@ describe('PosixDriver errors', () => {
     await chmod(root, 0o755);
     const results = await runScript(
       ['runuser', '-u', 'nobody', '--'],
-      ['write', 'makePath', 'openRead', 'list', 'info', 'remove', 'move'],
+      ['write', 'makePath', 'openRead', 'read', 'readDirectory', 'list', 'info', 'remove', 'move'],
     );
     expect(results).toEqual({
       write: {
@@ -254,6 +256,16 @@ describe('PosixDriver errors', () => {
         kind: 'fileOpen',
         code: 41,
         message: `unable to open '${root}/secret' for read: permission denied`,
+      },
+      read: {
+        kind: 'fileOpen',
+        code: 41,
+        message: `unable to open '${root}/secret' for read: permission denied`,
+      },
+      readDirectory: {
+        kind: 'fileOpen',
+        code: 41,
+        message: `unable to open '${root}/archive' for read: is a directory`,
       },
       list: { kind: 'fileOpen', code: 41, message: `unable to list '${root}/private': permission denied` },
       info: {
