@@ -19,3 +19,38 @@ export function largestFirst(a: { name: string; size: number }, b: { name: strin
 export function poolOptionsFor(size: number): { exclusive: boolean } {
   return { exclusive: size >= RUNS_ALONE_BYTES };
 }
+
+/** What goes to a worker in one job: files below `smallerThan` bytes, together up to the other limits. */
+export interface BatchLimits {
+  readonly smallerThan: number;
+  readonly files: number;
+  readonly bytes: number;
+}
+
+/**
+ * Groups `files` into jobs, keeping their order: a file of `smallerThan` bytes or more alone, consecutive smaller ones
+ * together up to `files` files or `bytes` bytes. Why: a job costs a message each way and a turn of the main
+ * thread's loop, which for the hundreds of small files of a cluster cost more than restoring them.
+ */
+export function inBatches<T extends { size: number }>(files: readonly T[], limits: BatchLimits): T[][] {
+  const batches: T[][] = [];
+  let open: T[] = [];
+  let openBytes = 0;
+  const close = (): void => {
+    if (open.length > 0) batches.push(open);
+    open = [];
+    openBytes = 0;
+  };
+  for (const file of files) {
+    if (file.size >= limits.smallerThan) {
+      close();
+      batches.push([file]);
+      continue;
+    }
+    if (open.length === limits.files || openBytes + file.size > limits.bytes) close();
+    open.push(file);
+    openBytes += file.size;
+  }
+  close();
+  return batches;
+}

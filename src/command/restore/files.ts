@@ -8,7 +8,7 @@ import { WorkerPool } from '../../io/worker/pool.js';
 import { WriteProgress } from '../../io/worker/write-progress.js';
 import { repoFilePath, type Manifest, type ManifestFile } from '../../repo/manifest.js';
 import type { Repository } from '../../repo/repository.js';
-import { largestFirst, poolOptionsFor } from '../copy-order.js';
+import { inBatches, largestFirst, poolOptionsFor, type BatchLimits } from '../copy-order.js';
 import { destinationOf, type ResolvedTarget } from './destination.js';
 import { ownerIds, type RestoreFileSettings } from './restore-file.js';
 import { verifiesAsWritten, verifyAsWritten } from './verify-as-written.js';
@@ -32,6 +32,9 @@ export interface RestoreFilesOptions {
 
 /** Files one worker thread restores at once: it works on one while another waits for the decompressor. */
 const JOBS_PER_WORKER = 2;
+
+/** Small files go to the workers in batches (see inBatches). */
+const BATCH: BatchLimits = { smallerThan: 256 * 1024, files: 32, bytes: 1024 * 1024 };
 
 export type RestorePool = WorkerPool<RestoreJob, undefined>;
 
@@ -104,9 +107,12 @@ export async function restoreTree(
     targets,
     restoreOwner: options.restoreOwner,
   };
-  await runParallel(files, {
+  await runParallel(inBatches(files, BATCH), {
     concurrency: pool.submitAhead,
-    worker: (file: ManifestFile) => restoreOne(repo, pool, file, settings),
+    worker: (batch: ManifestFile[]) =>
+      batch.length === 1
+        ? restoreOne(repo, pool, batch[0] as ManifestFile, settings)
+        : pool.run({ type: 'restore', files: batch, settings }, { exclusive: false }),
   });
   await pool.runOnEach({ type: 'flush' });
   await restoreDirectoriesAndControl(
@@ -132,11 +138,11 @@ async function restoreOne(
 ): Promise<void> {
   const options = poolOptionsFor(file.size);
   if (!options.exclusive || !verifiesAsWritten(settings.compressType, pool.size)) {
-    await pool.run({ type: 'restore', file, settings }, options);
+    await pool.run({ type: 'restore', files: [file], settings }, options);
     return;
   }
   const progress = WriteProgress.create();
-  const job = pool.run({ type: 'restore', file, settings, progress: progress.buffer }, options);
+  const job = pool.run({ type: 'restore', files: [file], settings, progress: progress.buffer }, options);
   const source = repoFilePath(repo.stanza, settings.label, file, compressExtension(settings.compressType));
   const verified = verifyAsWritten(
     {
@@ -176,7 +182,7 @@ async function restoreDirectoriesAndControl(
     }
   }
   for (const path of directories.reverse()) await syncDirectory(path);
-  await pool.run({ type: 'restore', file: controlFile, settings });
+  await pool.run({ type: 'restore', files: [controlFile], settings });
   await pool.runOnEach({ type: 'flush' });
   await syncDirectory(dirname(destinationOf(CONTROL_FILE, targets)));
 }

@@ -18,9 +18,10 @@ export interface RestoreWorkerData {
 export type RestoreJob =
   | {
       readonly type: 'restore';
-      readonly file: ManifestFile;
+      /** Restored one after another: small files travel together (copy-order.ts inBatches). */
+      readonly files: readonly ManifestFile[];
       readonly settings: RestoreFileSettings;
-      /** A WriteProgress buffer: the main thread hashes the file as it is written (verify-as-written.ts). */
+      /** With one file, a WriteProgress buffer: the main thread hashes it as it is written (verify-as-written.ts). */
       readonly progress?: SharedArrayBuffer;
     }
   /** Makes every file this worker restored durable. */
@@ -42,7 +43,7 @@ const syncing = new SyncBehind(SYNCS_IN_FLIGHT);
 serveJobs<RestoreJob, undefined>(async (job) => {
   if (job.type === 'restore') {
     const progress = job.progress === undefined ? undefined : WriteProgress.attach(job.progress);
-    syncing.add(await restoreFile(repo, job.file, job.settings, progress));
+    for (const file of job.files) syncing.add(await restoreFile(repo, file, job.settings, progress));
   } else await syncing.drain();
   return undefined;
 });
