@@ -101,11 +101,14 @@ function stanzaSection(cluster: PgCluster): Record<string, string> {
   };
 }
 
-/** pgstash as users run it: `node bin/pgstash`, with the node that runs the benchmark. */
+/**
+ * pgstash as users run it: bin/pgstash, whose shell line starts the first node on PATH (baseEnv puts the node that
+ * runs the benchmark first).
+ */
 export const pgstash: Tool = {
   name: 'pgstash',
   label: 'pgstash',
-  versionArgv: [process.execPath, PGSTASH_CLI, 'version'],
+  versionArgv: [PGSTASH_CLI, 'version'],
   async prepare(dir, options) {
     const configPath = join(dir, 'pgstash.conf');
     await writeConfig(
@@ -115,8 +118,8 @@ export const pgstash: Tool = {
     return new ToolRepo(this, {
       configPath,
       dir,
-      program: [process.execPath, PGSTASH_CLI],
-      archiveCommand: `${[process.execPath, PGSTASH_CLI, `--config=${configPath}`, `--stanza=${STANZA}`].map(shellQuote).join(' ')} archive-push %p`,
+      program: [PGSTASH_CLI],
+      archiveCommand: `${[PGSTASH_CLI, `--config=${configPath}`, `--stanza=${STANZA}`].map(shellQuote).join(' ')} archive-push %p`,
     });
   },
 };

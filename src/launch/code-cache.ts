@@ -13,6 +13,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { constants, Script } from 'node:vm';
+import { forgetLauncherTunables } from './allocator.js';
 
 /** The environment variable Node's own compile cache honours; any value turns this cache off too. */
 export const DISABLE_VARIABLE = 'NODE_DISABLE_COMPILE_CACHE';
@@ -124,6 +125,7 @@ function writeCache(path: string, script: Script): void {
  * not an option, when it looks like a command name) unless NODE_DISABLE_COMPILE_CACHE is set.
  */
 export function launch(file: string, argv: readonly string[]): void {
+  forgetLauncherTunables(process.env);
   const dir = process.env[DISABLE_VARIABLE] === undefined ? privateCacheDirectory() : undefined;
   const word = argv.find((arg) => !arg.startsWith('-'));
   const variant = word !== undefined && /^[a-z][a-z-]{0,30}$/.test(word) ? word : 'other';
