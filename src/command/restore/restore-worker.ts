@@ -21,8 +21,14 @@ export type RestoreJob =
       /** Restored one after another: small files travel together (copy-order.ts inBatches). */
       readonly files: readonly ManifestFile[];
       readonly settings: RestoreFileSettings;
-      /** With one file, a WriteProgress buffer: the main thread hashes it as it is written (verify-as-written.ts). */
-      readonly progress?: SharedArrayBuffer;
+      readonly progress?: undefined;
+    }
+  | {
+      readonly type: 'restore';
+      readonly files: readonly [ManifestFile];
+      readonly settings: RestoreFileSettings;
+      /** A WriteProgress buffer: the main thread hashes the file as it is written (verify-as-written.ts). */
+      readonly progress: SharedArrayBuffer;
     }
   /** Makes every file this worker restored durable. */
   | { readonly type: 'flush' };

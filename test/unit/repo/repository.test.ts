@@ -236,7 +236,8 @@ describe('Repository.getChunks', () => {
         // One flipped bit is still found.
         const file = join(options(`whole-${encrypted}`, encrypted).path, path);
         const raw = await readFile(file);
-        raw[raw.length >> 1] ^= 0x10;
+        const middle = raw.length >> 1;
+        raw.writeUInt8(raw.readUInt8(middle) ^ 0x10, middle);
         await writeFile(file, raw);
         const error = await collect((await repo.getChunks(path, whole)) as AsyncGenerator<Buffer>).catch(
           (caught: unknown) => caught,
