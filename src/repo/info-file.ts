@@ -60,17 +60,13 @@ async function writeRaw(driver: Driver, path: string, data: Buffer, key: Buffer 
 }
 
 async function readRaw(driver: Driver, path: string, key: Buffer | undefined): Promise<Buffer | undefined> {
-  const source = await driver.openRead(path);
-  if (source === undefined) return undefined;
-  const chunks: Buffer[] = [];
-  try {
-    // Info files are not compressed: decodeStored only decrypts (when there is a key).
-    for await (const piece of decodeStored(source, { compressType: 'none', key, lz4OnPool: false }))
-      chunks.push(piece);
-  } finally {
-    source.destroy();
-  }
-  return Buffer.concat(chunks);
+  const stored = await driver.read(path);
+  if (stored === undefined || key === undefined) return stored;
+  // Info files are not compressed: decodeStored only decrypts.
+  const pieces: Buffer[] = [];
+  for await (const piece of decodeStored([stored], { compressType: 'none', key, lz4OnPool: false }))
+    pieces.push(piece);
+  return Buffer.concat(pieces);
 }
 
 /** Writes the file and then its `.copy` twin, so a crash between the two always leaves one good version. */
