@@ -241,10 +241,20 @@ export class Repository {
    */
   async getChunks(path: string, expect: ReadExpectation): Promise<AsyncGenerator<Buffer> | undefined> {
     const key = await this.requireKey();
-    const source =
-      expect.storedSize !== undefined && expect.storedSize <= READ_WHOLE_BYTES
-        ? await this.driver.read(path).then((whole) => (whole === undefined ? undefined : [whole]))
-        : await this.driver.openRead(path);
+    const { storedSize } = expect;
+    if (storedSize !== undefined && storedSize <= READ_WHOLE_BYTES) {
+      // One byte more than expected shows a file that grew: never read more than the expected size into memory.
+      const whole = await this.driver.read(path, { limit: storedSize + 1 });
+      if (whole === undefined) return undefined;
+      if (whole.length > storedSize) {
+        throw new PgStashError(
+          'checksum',
+          `'${this.driver.location}/${path}' is corrupt: larger than the ${storedSize} bytes recorded`,
+        );
+      }
+      return this.#verified([whole], path, key, expect);
+    }
+    const source = await this.driver.openRead(path);
     if (source === undefined) return undefined;
     return this.#verified(source, path, key, expect);
   }

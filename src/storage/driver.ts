@@ -43,7 +43,7 @@ export interface WriteOptions {
  * - `list` of a missing path yields nothing; it yields direct children only (directories as type 'path'), in no
  *   defined order, and never an in-progress write.
  * - `openRead` of a missing file resolves to undefined; `offset`/`limit` select a byte range (past the end: empty).
- * - `read` of a missing file resolves to undefined; otherwise to the whole file, as `openRead` would stream it.
+ * - `read` resolves to what `openRead` with the same range would stream, in one buffer (undefined when missing).
  * - `openWrite` returns a stream whose data becomes visible under `path`, whole, only when the write is committed,
  *   and every driver commits inside the stream's `_final`: so 'finish' (and `await pipeline(...)`) means the data
  *   is durable and visible. Destroying the stream before that (with or without an error) aborts the write and
@@ -61,8 +61,8 @@ export interface Driver {
   info(path: string): Promise<StorageInfo | undefined>;
   list(path: string, options?: { prefix?: string }): AsyncIterable<StorageInfo>;
   openRead(path: string, options?: { offset?: number; limit?: number }): Promise<Readable | undefined>;
-  /** The whole file in one buffer: for small files, where a stream costs more than the reading. */
-  read(path: string): Promise<Buffer | undefined>;
+  /** A byte range (default: the whole file) in one buffer: for small files, where a stream costs more. */
+  read(path: string, options?: { offset?: number; limit?: number }): Promise<Buffer | undefined>;
   openWrite(path: string, options?: WriteOptions): Promise<Writable>;
   /** Atomically replaces `to` with `from` where capabilities.atomicMove, otherwise copy then remove. */
   move(from: string, to: string): Promise<void>;

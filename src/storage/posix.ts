@@ -1,7 +1,6 @@
 // The posix storage driver: a repository on a local or mounted filesystem, with atomic, durable writes.
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { chmod, lstat, mkdir, opendir, readFile, rename, rm, unlink } from 'node:fs/promises';
+import { chmod, lstat, mkdir, opendir, rename, rm, unlink } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { basename, dirname, isAbsolute, join, normalize } from 'node:path';
 import { Writable, type Readable } from 'node:stream';
@@ -45,6 +44,16 @@ function checkRange(value: number | undefined, name: string): void {
   if (value !== undefined && (!Number.isSafeInteger(value) || value < 0)) {
     fail('paramInvalid', `read ${name} '${value}' must be a non-negative integer`);
   }
+}
+
+/** A read's byte range, validated: from `offset` (default 0), at most `limit` bytes (default: to the end). */
+function checkedRange(options: { offset?: number; limit?: number } | undefined): {
+  offset: number;
+  limit: number | undefined;
+} {
+  checkRange(options?.offset, 'offset');
+  checkRange(options?.limit, 'limit');
+  return { offset: options?.offset ?? 0, limit: options?.limit };
 }
 
 /** Stores files under `root`; see Driver for the behaviour every method guarantees. */
@@ -116,8 +125,43 @@ export class PosixDriver implements Driver {
 
   async openRead(path: string, options?: { offset?: number; limit?: number }): Promise<Readable | undefined> {
     const absolute = this.#resolve(path);
-    checkRange(options?.offset, 'offset');
-    checkRange(options?.limit, 'limit');
+    const range = checkedRange(options);
+    const opened = await this.#openForRead(absolute);
+    if (opened === undefined) return undefined;
+    const end = range.limit === undefined ? Infinity : range.offset + range.limit;
+    return new FileReadStream(opened.handle, {
+      path: absolute,
+      offset: range.offset,
+      end,
+      sizeHint: opened.size,
+    });
+  }
+
+  async read(path: string, options?: { offset?: number; limit?: number }): Promise<Buffer | undefined> {
+    const absolute = this.#resolve(path);
+    const range = checkedRange(options);
+    const opened = await this.#openForRead(absolute);
+    if (opened === undefined) return undefined;
+    const { handle } = opened;
+    try {
+      const length = Math.max(0, Math.min(opened.size - range.offset, range.limit ?? Infinity));
+      const buffer = Buffer.allocUnsafe(length);
+      let done = 0;
+      while (done < length) {
+        const bytes = await handle.read(buffer, done, length - done, range.offset + done);
+        if (bytes === 0) break;
+        done += bytes;
+      }
+      return done === length ? buffer : buffer.subarray(0, done);
+    } catch (error) {
+      throw wrapError('fileRead', `unable to read '${absolute}'`, error);
+    } finally {
+      await handle.close();
+    }
+  }
+
+  /** The open file and its size; undefined when it does not exist. */
+  async #openForRead(absolute: string): Promise<{ handle: FileIo; size: number } | undefined> {
     let handle: FileIo;
     try {
       handle = await openFile(absolute, 'r', { blocking: this.#blocking });
@@ -125,30 +169,13 @@ export class PosixDriver implements Driver {
       if (isMissing(error)) return undefined;
       throw wrapError('fileOpen', `unable to open '${absolute}' for read`, error);
     }
-    let size: number;
     try {
       const stats = await handle.stat();
       // open() succeeds on a directory; reading it would fail later with a less useful message.
       if (stats.isDirectory()) fail('fileOpen', `unable to open '${absolute}' for read: is a directory`);
-      size = stats.size;
+      return { handle, size: stats.size };
     } catch (error) {
       await handle.close();
-      throw wrapError('fileOpen', `unable to open '${absolute}' for read`, error);
-    }
-    const offset = options?.offset ?? 0;
-    const end = options?.limit === undefined ? Infinity : offset + options.limit;
-    return new FileReadStream(handle, { path: absolute, offset, end, sizeHint: size });
-  }
-
-  async read(path: string): Promise<Buffer | undefined> {
-    const absolute = this.#resolve(path);
-    try {
-      return this.#blocking ? readFileSync(absolute) : await readFile(absolute);
-    } catch (error) {
-      if (isMissing(error)) return undefined;
-      // As openRead words it (libuv's text for EISDIR is 'illegal operation on a directory').
-      if (errnoOf(error) === 'EISDIR')
-        fail('fileOpen', `unable to open '${absolute}' for read: is a directory`);
       throw wrapError('fileOpen', `unable to open '${absolute}' for read`, error);
     }
   }

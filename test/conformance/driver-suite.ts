@@ -318,6 +318,24 @@ export function defineDriverSuite(name: string, setup: () => Promise<DriverFixtu
         expect((await driver.read('whole/empty'))?.length).toBe(0);
       });
 
+      it('reads the same byte ranges as openRead', async () => {
+        const data = randomBytes(10_000);
+        await write(driver, 'whole/range', data);
+        for (const range of [
+          { offset: 100 },
+          { limit: 10 },
+          { offset: 9_990, limit: 50 },
+          { offset: 20_000 },
+          { limit: 0 },
+        ]) {
+          const whole = await driver.read('whole/range', range);
+          expect(whole?.equals((await read(driver, 'whole/range', range)) as Buffer)).toBe(true);
+        }
+        expect(
+          (await driver.read('whole/range', { offset: 9_990, limit: 50 }))?.equals(data.subarray(9_990)),
+        ).toBe(true);
+      });
+
       it('resolves a missing file to undefined', async () => {
         expect(await driver.read('whole/missing')).toBeUndefined();
         expect(await driver.read('whole/missing/deeper')).toBeUndefined();

@@ -247,6 +247,20 @@ describe('Repository.getChunks', () => {
       expect(
         await repo.getChunks('w/missing.zst', { sha256: '0'.repeat(64), storedSize: 10 }),
       ).toBeUndefined();
+      // A file larger than recorded is corrupt, found without reading it into memory.
+      await writeFile(
+        join(options(`whole-${encrypted}`, encrypted).path, 'w/grown.zst'),
+        Buffer.alloc(5 << 20),
+      );
+      read.mockClear();
+      const error = await repo
+        .getChunks('w/grown.zst', { sha256: '0'.repeat(64), storedSize: 1000 })
+        .catch((caught: unknown) => caught);
+      expect(isPgStashError(error, 'checksum')).toBe(true);
+      expect((error as Error).message).toMatch(
+        /w\/grown.zst' is corrupt: larger than the 1000 bytes recorded$/,
+      );
+      expect(((await read.mock.results[0]?.value) as Buffer).length).toBe(1001);
     }
   });
 
