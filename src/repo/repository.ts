@@ -236,8 +236,8 @@ export class Repository {
    * The original bytes of the file at `path`, in order, or undefined when the file does not exist: decrypted and
    * decompressed (type from the extension) a few chunks ahead of the caller. Once the last chunk is out, the
    * original's SHA-256 (unless the caller hashes) and size are checked against `expect`, and iteration fails when
-   * they do not match: use the data only after the loop completes. Data that fails to decompress or to match is a checksum
-   * error (26) naming the file; data that fails authentication is a crypto error (95).
+   * they do not match: use the data only after the loop completes. Data that fails to decompress or to match is a
+   * checksum error (26) naming the file; data that fails authentication is a crypto error (95).
    */
   async getChunks(path: string, expect: ReadExpectation): Promise<AsyncGenerator<Buffer> | undefined> {
     const key = await this.requireKey();
