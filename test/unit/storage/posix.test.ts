@@ -305,6 +305,22 @@ describe('PosixDriver errors', () => {
     expect(await readFile(join(root, 'big/file'), 'utf8')).toBe('old');
   });
 
+  it('refuses a read range that is not a non-negative integer, naming it', async () => {
+    const driver = new PosixDriver(root);
+    await write(driver, 'ranged', 'data');
+    const cases = [
+      [{ offset: -1 }, "read offset '-1' must be a non-negative integer"],
+      [{ limit: 1.5 }, "read limit '1.5' must be a non-negative integer"],
+    ] as const;
+    for (const [range, message] of cases) {
+      for (const call of [() => driver.openRead('ranged', range), () => driver.read('ranged', range)]) {
+        const error = await rejectionOf(call());
+        expect(error.kind).toBe('paramInvalid');
+        expect(error.message).toBe(message);
+      }
+    }
+  });
+
   it('removes the temporary file when the final rename fails', async () => {
     const driver = new PosixDriver(root);
     await driver.makePath('target/is-a-directory');
