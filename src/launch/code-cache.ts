@@ -8,7 +8,16 @@
 // A directory in the temp dir that fails that check (someone else made it first) means no cache, never a
 // foreign one.
 import { createHash } from 'node:crypto';
-import { lstatSync, mkdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import {
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
@@ -48,16 +57,35 @@ export function privateCacheDirectory(root: string = tmpdir()): string | undefin
 }
 
 /**
- * Where the cache of `file` goes for `variant`: one name per bundle (path, size and mtime) and per Node (V8
- * rejects another version's cache anyway), so two installs or two Node versions do not overwrite each other's.
+ * Where the cache of `file` goes for `variant`: one name per install (the bundle's path), per Node (V8 rejects
+ * another version's cache anyway) and per build of the bundle (its size and mtime), so two installs or two Node
+ * versions on one host do not overwrite each other's. The build comes last: see staleCaches.
  */
 export function cacheFileName(file: string, variant: string): string {
   const stats = statSync(file);
-  const key = createHash('sha256')
-    .update(`${file}\0${stats.size}\0${stats.mtimeMs}`)
-    .digest('hex')
-    .slice(0, 16);
-  return `${basename(file)}-${variant}-${process.version}-${process.arch}-${key}.v8cache`;
+  return `${cachePrefix(file, variant)}${shortHash(`${stats.size}\0${stats.mtimeMs}`)}.v8cache`;
+}
+
+/** The part of cacheFileName that every build of one install shares. */
+function cachePrefix(file: string, variant: string): string {
+  return `${basename(file)}-${variant}-${process.version}-${process.arch}-${shortHash(file)}-`;
+}
+
+function shortHash(text: string): string {
+  return createHash('sha256').update(text).digest('hex').slice(0, 8);
+}
+
+/**
+ * The caches in `dir` of earlier builds of `file` for `variant` (same install, Node and variant, another build):
+ * after an upgrade nothing reads them again, and without this each upgrade would leave one per command.
+ */
+export function staleCaches(dir: string, file: string, variant: string): string[] {
+  const current = cacheFileName(file, variant);
+  const prefix = cachePrefix(file, variant);
+  return readdirSync(dir).filter(
+    (name) =>
+      name !== current && name.startsWith(prefix) && /^[0-9a-f]{8}\.v8cache$/.test(name.slice(prefix.length)),
+  );
 }
 
 /** What runCommonJs did with the cache, for tests. */
@@ -88,9 +116,13 @@ export function runCommonJs(file: string, cache: { dir: string; variant: string 
     importModuleDynamically: constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
   });
   let use: CacheUse = cachePath === undefined ? 'off' : 'used';
-  if (cachePath !== undefined && (cachedData === undefined || script.cachedDataRejected === true)) {
+  const stale = cachedData === undefined || script.cachedDataRejected === true;
+  if (cache !== undefined && cachePath !== undefined && stale) {
     use = 'written-at-exit';
-    process.once('exit', () => writeCache(cachePath, script));
+    process.once('exit', () => {
+      writeCache(cachePath, script);
+      removeStaleCaches(cache.dir, file, cache.variant);
+    });
   }
   const wrapper = script.runInThisContext() as (
     exports: object,
@@ -102,6 +134,15 @@ export function runCommonJs(file: string, cache: { dir: string; variant: string 
   const module = { exports: {} };
   wrapper.call(module.exports, module.exports, createRequire(file), module, file, dirname(file));
   return use;
+}
+
+/** Best effort, like the cache itself: a cache that cannot be removed only takes room. */
+function removeStaleCaches(dir: string, file: string, variant: string): void {
+  try {
+    for (const name of staleCaches(dir, file, variant)) unlinkSync(join(dir, name));
+  } catch {
+    // Another process removed it first, or the directory cannot be listed.
+  }
 }
 
 /** Atomically (a reader never sees half a cache); failures are ignored. */

@@ -11,7 +11,7 @@ import {
 } from 'node:fs';
 import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cacheFileName, privateCacheDirectory } from '../../../src/launch/code-cache.js';
+import { cacheFileName, privateCacheDirectory, staleCaches } from '../../../src/launch/code-cache.js';
 import { postgresIds } from '../../harness/postgres-user.js';
 import { REPO_ROOT } from '../../harness/pgstash.js';
 import { createTempDir, removeTempDir } from '../../harness/tmp.js';
@@ -99,13 +99,40 @@ describe('runCommonJs', () => {
     const file = join(root, 'changing.cjs');
     writeFileSync(file, 'console.log(1);\n');
     expect(run(file, dir)).toEqual(['1', 'written-at-exit']);
+    const first = cacheFileName(file, 'test');
     writeFileSync(file, 'console.log(22);\n');
+    expect(cacheFileName(file, 'test')).not.toBe(first);
     expect(run(file, dir)).toEqual(['22', 'written-at-exit']);
     expect(run(file, dir)).toEqual(['22', 'used']);
+    // The first build's cache is gone: an upgrade leaves one cache per command, not one per build ever run.
+    expect(readdirSync(dir)).toEqual([cacheFileName(file, 'test')]);
     // Garbage where the cache should be: V8 rejects it, the module still runs, and a good cache replaces it.
     writeFileSync(join(dir, cacheFileName(file, 'test')), Buffer.alloc(5000, 7));
     expect(run(file, dir)).toEqual(['22', 'written-at-exit']);
     expect(run(file, dir)).toEqual(['22', 'used']);
+  });
+});
+
+describe('staleCaches', () => {
+  it("names only earlier builds of the same install, Node and variant, not others' caches or temp files", () => {
+    const dir = join(root, 'siblings');
+    mkdirSync(dir, { mode: 0o700 });
+    const file = join(root, 'installed.cjs');
+    const other = join(root, 'other-install.cjs');
+    writeFileSync(file, 'console.log(1);\n');
+    writeFileSync(other, 'console.log(1);\n');
+    const current = cacheFileName(file, 'test');
+    const earlier = current.replace(/[0-9a-f]{8}\.v8cache$/, '0badf00d.v8cache');
+    const kept = [
+      current,
+      cacheFileName(file, 'other-variant'),
+      cacheFileName(other, 'test'),
+      current.replace(process.version, 'v99.0.0'),
+      `${earlier}.1234.tmp`,
+      'unrelated.txt',
+    ];
+    for (const name of [...kept, earlier]) writeFileSync(join(dir, name), 'x');
+    expect(staleCaches(dir, file, 'test')).toEqual([earlier]);
   });
 });
 
