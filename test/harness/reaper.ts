@@ -1,15 +1,15 @@
 // Safety net: stops test servers and removes temp dirs that a test process leaves behind when it exits or is signalled.
 
 /**
- * Servers are stopped before directories are removed, so a data directory is never deleted under a running
- * server. Tests clean up after themselves (afterAll -> destroy); this only catches what a failing or
+ * Servers are stopped first, then file systems mounted by tests are unmounted, then directories are removed: a
+ * data directory is never deleted under a running server, nor a mount point with a file system on it. Tests clean up after themselves (afterAll -> destroy); this only catches what a failing or
  * interrupted test file left behind.
  */
-export type CleanupPhase = 'server' | 'dir';
+export type CleanupPhase = 'server' | 'mount' | 'dir';
 
 type Cleanup = () => void;
 
-const pending: Record<CleanupPhase, Set<Cleanup>> = { server: new Set(), dir: new Set() };
+const pending: Record<CleanupPhase, Set<Cleanup>> = { server: new Set(), mount: new Set(), dir: new Set() };
 let installed = false;
 
 /**
@@ -24,9 +24,9 @@ export function onProcessExit(phase: CleanupPhase, cleanup: Cleanup): () => void
   };
 }
 
-/** Runs and forgets every registered cleanup now: servers first, then directories. Errors are reported, not thrown. */
+/** Runs and forgets every registered cleanup now, phase by phase. Errors are reported, not thrown. */
 export function runProcessExitCleanups(): void {
-  for (const phase of ['server', 'dir'] as const) {
+  for (const phase of ['server', 'mount', 'dir'] as const) {
     for (const cleanup of [...pending[phase]]) {
       pending[phase].delete(cleanup);
       try {

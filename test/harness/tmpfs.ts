@@ -1,0 +1,73 @@
+// Size-limited file systems (tmpfs, mounted as root) for tests of a full disk; unmounted at process exit at the latest.
+import { execFileSync } from 'node:child_process';
+import { mkdir, rm, statfs, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { postgresIds } from './postgres-user.js';
+import { onProcessExit } from './reaper.js';
+
+/** The file that fill() writes to use up the space; its name says what it is to whoever finds it. */
+const FILLER = 'disk-full-test-filler';
+
+export class Tmpfs {
+  readonly path: string;
+  readonly #unregister: () => void;
+
+  private constructor(path: string, unregister: () => void) {
+    this.path = path;
+    this.#unregister = unregister;
+  }
+
+  /**
+   * Mounts a tmpfs of `bytes` on `path` (created when missing), its root owned by postgres with `mode`. Fails,
+   * naming mount's complaint, where the tests may not mount (they run as root): a full-disk test must not pass
+   * by not running.
+   */
+  static async mount(path: string, options: { bytes: number; mode: number }): Promise<Tmpfs> {
+    await mkdir(path, { recursive: true });
+    const { uid, gid } = postgresIds();
+    const settings = `size=${options.bytes},mode=${options.mode.toString(8)},uid=${uid},gid=${gid}`;
+    mount(['-t', 'tmpfs', '-o', settings, 'tmpfs', path]);
+    const unregister = onProcessExit('mount', () => unmount(path));
+    return new Tmpfs(path, unregister);
+  }
+
+  /** Bytes an unprivileged user may still write. */
+  async freeBytes(): Promise<number> {
+    const stats = await statfs(this.path);
+    return stats.bavail * stats.bsize;
+  }
+
+  /** Changes the size in place; what is stored stays. */
+  resize(bytes: number): void {
+    mount(['-o', `remount,size=${bytes}`, this.path]);
+  }
+
+  /** Writes a filler file (owned by root) that leaves `leaveBytes` free, rounded down to whole pages. */
+  async fill(leaveBytes: number): Promise<void> {
+    const filler = Math.max(0, (await this.freeBytes()) - leaveBytes);
+    await writeFile(join(this.path, FILLER), Buffer.alloc(filler));
+  }
+
+  async unfill(): Promise<void> {
+    await rm(join(this.path, FILLER), { force: true });
+  }
+
+  unmount(): void {
+    this.#unregister();
+    unmount(this.path);
+  }
+}
+
+function mount(args: readonly string[]): void {
+  try {
+    execFileSync('mount', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  } catch (error) {
+    const stderr = (error as { stderr?: Buffer }).stderr?.toString().trim();
+    throw new Error(`mount ${args.join(' ')} failed: ${stderr || String(error)}`);
+  }
+}
+
+function unmount(path: string): void {
+  // Lazy: a process still in the directory (a server the test left) does not keep the mount.
+  execFileSync('umount', ['--lazy', path], { stdio: 'ignore' });
+}

@@ -1,0 +1,184 @@
+// A full disk under each command, on real size-limited file systems (tmpfs): a clear error naming the file, exit
+// 64, nothing that looks complete left behind, and the same command succeeds once there is room again.
+import { existsSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { RestoreBench } from '../harness/restore.js';
+import { createStanzaSetup, type StanzaSetup } from '../harness/stanza.js';
+import { Tmpfs } from '../harness/tmpfs.js';
+import { switchWal, waitArchived } from '../harness/wal.js';
+
+const LABEL = /^\d{8}-\d{6}F$/;
+const MIB = 1024 * 1024;
+/** How pgstash reports the write that failed: code 64 (fileWrite), the path, the system's reason. */
+const NO_SPACE = /\[064\]: unable to write '([^']+)': no space left on device/;
+
+describe('a full disk', () => {
+  let setup: StanzaSetup;
+  let repoFs: Tmpfs;
+  let restores: RestoreBench;
+  let rows = 0;
+
+  async function listedLabels(): Promise<string[]> {
+    const info = await setup.pgstashOk(['info', '--output=json']);
+    const [stanza] = JSON.parse(info.stdout) as [{ backup: { label: string }[] }];
+    return stanza.backup.map((backup) => backup.label);
+  }
+
+  async function labelDirs(): Promise<string[]> {
+    const names = await readdir(join(setup.repoPath, 'backup', setup.stanza));
+    return names.filter((name) => LABEL.test(name)).sort();
+  }
+
+  /** Adds rows (about 1 MB of WAL) and returns the new total. */
+  async function write(count: number): Promise<number> {
+    await setup.cluster.psql(
+      `insert into t select g, md5(g::text) || md5(random()::text) from generate_series(${rows + 1}, ${rows + count}) g`,
+    );
+    rows += count;
+    return rows;
+  }
+
+  /** The stored copies of `segment` in the archive, complete or not (a temp file's name holds the segment's). */
+  async function storedCopies(segment: string): Promise<string[]> {
+    const archive = join(setup.repoPath, 'archive', setup.stanza);
+    const found: string[] = [];
+    for (const id of (await readdir(archive)).filter((name) => /^\d+-\d+$/.test(name))) {
+      const dir = join(archive, id, segment.slice(0, 16));
+      if (!existsSync(dir)) continue;
+      for (const name of await readdir(dir)) if (name.includes(segment)) found.push(join(dir, name));
+    }
+    return found;
+  }
+
+  async function backupLabel(): Promise<string> {
+    const backup = await setup.pgstashOk(['backup', '--start-fast']);
+    const label = /backup (\d{8}-\d{6}F) complete/.exec(backup.stdout)?.[1] ?? '';
+    expect(label).toMatch(LABEL);
+    return label;
+  }
+
+  beforeAll(async () => {
+    setup = await createStanzaSetup({ walSegmentSizeMb: 1 });
+    // The whole repository, archive and backups, lives on a 64 MiB file system.
+    repoFs = await Tmpfs.mount(setup.repoPath, { bytes: 64 * MIB, mode: 0o750 });
+    restores = new RestoreBench(setup);
+    await setup.cluster.start();
+    await setup.pgstashOk(['stanza-create']);
+    await setup.cluster.psql('create table t (id int primary key, payload text)');
+    await write(20_000);
+    await backupLabel();
+  });
+
+  afterEach(async () => {
+    await repoFs?.unfill();
+    await restores?.cleanup();
+  });
+
+  afterAll(async () => {
+    // The server archives into the mounted repository: stop it before unmounting, unmount before removing.
+    await setup?.cluster.destroy();
+    repoFs?.unmount();
+    await setup?.destroy();
+  });
+
+  it('archive-push: the archiver retries, nothing is stored until there is room, then the segment arrives', async () => {
+    const failures = Number(await setup.cluster.psql('select failed_count from pg_stat_archiver'));
+    await repoFs.fill(0);
+    await write(5_000);
+    await switchWal(setup);
+    const deadline = Date.now() + 60_000;
+    while (Number(await setup.cluster.psql('select failed_count from pg_stat_archiver')) === failures) {
+      if (Date.now() > deadline)
+        throw new Error(`archiving never failed\n${await setup.cluster.logTail(20)}`);
+      await sleep(100);
+    }
+    const failed = await setup.cluster.psql('select last_failed_wal from pg_stat_archiver');
+    // PostgreSQL logs archive_command's stderr: the DBA sees which file could not be written, and why.
+    const log = await setup.cluster.logTail(60);
+    const reported = NO_SPACE.exec(log);
+    expect(reported, log).not.toBeNull();
+    expect(reported?.[1]).toContain(join(setup.repoPath, 'archive', setup.stanza));
+    expect(reported?.[1]).toContain(failed);
+    expect(await storedCopies(failed)).toEqual([]);
+
+    await repoFs.unfill();
+    // A new segment wakes the archiver, which first retries the one that failed.
+    await switchWal(setup);
+    await waitArchived(setup, failed);
+    const [stored] = await storedCopies(failed);
+    expect(stored).toMatch(new RegExp(`/${failed}-[0-9a-f]{64}\\.zst$`));
+    // The retried push stored the server's segment: archive-get returns it byte for byte.
+    const original = await readFile(join(setup.cluster.dataDir, 'pg_wal', failed));
+    const dest = join(await restores.tempDir('got'), failed);
+    await setup.pgstashOk(['archive-get', failed, dest]);
+    expect((await readFile(dest)).equals(original)).toBe(true);
+  });
+
+  it('archive-get: writes nothing into a full directory, and delivers once there is room', async () => {
+    const segment = await setup.cluster.psql('select last_archived_wal from pg_stat_archiver');
+    const destFs = await Tmpfs.mount(join(await restores.tempDir('get'), 'pg_wal'), {
+      bytes: 4 * MIB,
+      mode: 0o700,
+    });
+    try {
+      await destFs.fill(0);
+      const before = await readdir(destFs.path);
+      const dest = join(destFs.path, 'RECOVERYXLOG');
+      const full = await setup.pgstash(['archive-get', segment, dest]);
+      expect(full.code, full.stderr).toBe(64);
+      expect(NO_SPACE.exec(full.stderr)?.[1]).toContain(`${destFs.path}/`);
+      expect(await readdir(destFs.path)).toEqual(before);
+
+      await destFs.unfill();
+      await setup.pgstashOk(['archive-get', segment, dest]);
+      expect((await readFile(dest)).length).toBe(MIB);
+    } finally {
+      destFs.unmount();
+    }
+  });
+
+  it('backup: fails naming the file, is not listed, leaves nothing, and the next backup succeeds', async () => {
+    const before = await listedLabels();
+    await write(20_000);
+    await repoFs.fill(512 * 1024);
+    const full = await setup.pgstash(['backup', '--start-fast']);
+    expect(full.code, full.stderr).toBe(64);
+    expect(NO_SPACE.exec(full.stderr)?.[1]).toContain(join(setup.repoPath, 'backup', setup.stanza));
+    expect(await listedLabels()).toEqual(before);
+    // The failed backup removed what it had copied.
+    expect(await labelDirs()).toEqual(before);
+
+    await repoFs.unfill();
+    const label = await backupLabel();
+    expect(await listedLabels()).toEqual([...before, label]);
+  });
+
+  it('restore: stops with the file it could not write, no pg_control, and restores with --force after', async () => {
+    const dataFs = await Tmpfs.mount(join(await restores.tempDir('full'), 'data'), {
+      bytes: 8 * MIB,
+      mode: 0o700,
+    });
+    try {
+      const full = await setup.pgstash(['restore', `--pg1-path=${dataFs.path}`]);
+      expect(full.code, full.stderr).toBe(64);
+      expect(NO_SPACE.exec(full.stderr)?.[1]).toContain(`${dataFs.path}/`);
+      // Nothing a DBA could start by mistake: pg_control goes in last, the recovery settings after it.
+      for (const name of ['global/pg_control', 'backup_manifest', 'recovery.signal'])
+        expect(existsSync(join(dataFs.path, name)), name).toBe(false);
+
+      dataFs.resize(512 * MIB);
+      const args = ['--force', '--type=immediate', '--target-action=promote'];
+      await restores.restore(args, { dataDir: dataFs.path });
+      const restored = await restores.start(dataFs.path);
+      await restored.waitForRecoveryEnd();
+      // The newest backup was taken after the last write: the restored cluster has every row.
+      expect(await restored.psql('select count(*) from t')).toBe(String(rows));
+      await restored.stop();
+    } finally {
+      dataFs.unmount();
+    }
+  });
+});
