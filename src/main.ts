@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import { ERROR_CODES, isPgStashError, messageOf, PgStashError } from './common/errors.js';
 import { closeLog, configureLog, log, type LogLevel } from './common/log.js';
 import { loadConfig, type LoadedConfig } from './config/load.js';
+import { removeTempFilesNow } from './storage/temp-files.js';
 import type { Command } from './command/context.js';
 import { pgstashVersion } from './version.js';
 
@@ -20,14 +21,17 @@ const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
 
 /**
  * Long commands turn SIGTERM/SIGINT into a cancel signal so they can remove what they started; a second
- * signal ends the process at once. Short commands (archive-push/get) keep the default: die, leaving nothing
- * visible, since every write is atomic.
+ * signal ends the process at once. Short commands (archive-push/get) die at once, as by default, after
+ * removing their temp files (see removeTempFilesOnSignal).
  */
 const CANCELLABLE = new Set(['backup', 'restore', 'check', 'stanza-create']);
 
 function cancelSignal(command: string): AbortSignal {
   const controller = new AbortController();
-  if (!CANCELLABLE.has(command)) return controller.signal;
+  if (!CANCELLABLE.has(command)) {
+    removeTempFilesOnSignal();
+    return controller.signal;
+  }
   const onSignal = (name: NodeJS.Signals): void => {
     if (controller.signal.aborted) process.exit(ERROR_CODES.term.code);
     log.warn(`${command} received ${name}: stopping and cleaning up`);
@@ -36,6 +40,23 @@ function cancelSignal(command: string): AbortSignal {
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
   return controller.signal;
+}
+
+/**
+ * A short command still dies of a signal, but first removes the temp files it is writing: on shutdown PostgreSQL
+ * signals its archive_command and restore_command too, and a partial segment left in pg_wal or in the repository
+ * would stay there for good. It dies of the signal itself, not with an exit code: PostgreSQL tells a shutdown
+ * (SIGTERM) from a failed restore_command by that, and takes a failure for the end of the archive.
+ */
+function removeTempFilesOnSignal(): void {
+  for (const name of ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT'] as const) {
+    const onSignal = (): void => {
+      removeTempFilesNow();
+      process.removeListener(name, onSignal);
+      process.kill(process.pid, name);
+    };
+    process.on(name, onSignal);
+  }
 }
 
 function write(fd: 1 | 2, text: string): void {

@@ -4,6 +4,7 @@ import { rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { PgStashError, reasonOf } from '../common/errors.js';
 import { openFile, renameFile, syncPath, unwritten, type FileIo } from './file-io.js';
+import { trackTempFile } from './temp-files.js';
 
 /**
  * Writes `path` atomically: data goes to a hidden temp file beside it; `commit()` renames it into place (after an
@@ -15,6 +16,8 @@ export class PendingFile {
   readonly path: string;
   readonly tempPath: string;
   readonly #file: FileIo;
+  /** Forgets the temp file in temp-files.ts once it is renamed or removed. */
+  readonly #untrack: () => void;
   #closed = false;
   #done = false;
 
@@ -22,6 +25,7 @@ export class PendingFile {
     this.path = path;
     this.tempPath = tempPath;
     this.#file = file;
+    this.#untrack = trackTempFile(tempPath);
   }
 
   static async create(path: string, options: { mode?: number } = {}): Promise<PendingFile> {
@@ -62,6 +66,7 @@ export class PendingFile {
       throw new PgStashError('fileWrite', `unable to move into place '${this.path}': ${reasonOf(error)}`);
     });
     this.#done = true;
+    this.#untrack();
     if (options.sync === true) await syncPath(dirname(this.path), false);
   }
 
@@ -70,6 +75,7 @@ export class PendingFile {
     this.#done = true;
     await this.#close().catch(() => undefined);
     await rm(this.tempPath, { force: true });
+    this.#untrack();
   }
 
   async #close(): Promise<void> {

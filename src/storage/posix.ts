@@ -9,6 +9,7 @@ import { errnoOf, fail, wrapError } from '../common/errors.js';
 import type { Capabilities, Driver, StorageInfo, WriteOptions } from './driver.js';
 import { FileReadStream } from './file-read-stream.js';
 import { isMissing, openFile, renameFile, syncPath, syncPaths, unwritten, type FileIo } from './file-io.js';
+import { trackTempFile } from './temp-files.js';
 
 /**
  * Suffix of in-progress writes. `list` hides such names and the driver refuses to create them, so a temporary file
@@ -208,16 +209,18 @@ export class PosixDriver implements Driver {
     } catch (error) {
       throw wrapError('fileWrite', `unable to write '${target}'`, error);
     }
+    const untrack = trackTempFile(temp);
     try {
       // The mode given to open() is reduced by the umask; fchmod is not.
       await handle.chmod(mode);
     } catch (error) {
       await handle.close();
       await rm(temp, { force: true });
+      untrack();
       throw wrapError('fileWrite', `unable to write '${target}'`, error);
     }
     const deferred = sync ? undefined : this.#deferred;
-    return new PosixWriteStream(handle, { temp, target, sync, deferred, blocking });
+    return new PosixWriteStream(handle, { temp, untrack, target, sync, deferred, blocking });
   }
 
   /**
@@ -337,6 +340,8 @@ class PosixWriteStream extends Writable {
   readonly #handle: FileIo;
   readonly #blocking: boolean;
   readonly #temp: string;
+  /** Forgets the temp file in temp-files.ts once it is renamed or removed. */
+  readonly #untrack: () => void;
   readonly #target: string;
   readonly #sync: boolean;
   readonly #deferred: Set<string> | undefined;
@@ -353,6 +358,7 @@ class PosixWriteStream extends Writable {
     handle: FileIo,
     options: {
       temp: string;
+      untrack: () => void;
       target: string;
       sync: boolean;
       deferred: Set<string> | undefined;
@@ -363,6 +369,7 @@ class PosixWriteStream extends Writable {
     this.#handle = handle;
     this.#blocking = options.blocking;
     this.#temp = options.temp;
+    this.#untrack = options.untrack;
     this.#target = options.target;
     this.#sync = options.sync;
     this.#deferred = options.deferred;
@@ -432,6 +439,7 @@ class PosixWriteStream extends Writable {
     await renameFile(this.#temp, this.#target, this.#blocking);
     // From here the new file is the visible one; a failed directory sync is reported but cannot be undone.
     this.#committed = true;
+    this.#untrack();
     if (this.#sync) await syncPath(dirname(this.#target), this.#blocking);
     else this.#deferred?.add(this.#target).add(`${dirname(this.#target)}/`);
   }
@@ -442,5 +450,6 @@ class PosixWriteStream extends Writable {
       await this.#handle.close();
     }
     if (!this.#committed) await rm(this.#temp, { force: true });
+    this.#untrack();
   }
 }

@@ -83,6 +83,7 @@ beforeAll(async () => {
     'src/storage/posix.ts',
     'src/storage/file-io.ts',
     'src/storage/file-read-stream.ts',
+    'src/storage/temp-files.ts',
   ]);
   await writeFile(join(modules, 'script.mjs'), SCRIPT);
   // Let the unprivileged user of the permission test reach the modules.
