@@ -1,6 +1,6 @@
 // Size-limited file systems (tmpfs, mounted as root) for tests of a full disk; unmounted at process exit at the latest.
 import { execFileSync } from 'node:child_process';
-import { mkdir, rm, statfs, writeFile } from 'node:fs/promises';
+import { mkdir, open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { postgresIds } from './postgres-user.js';
 import { onProcessExit } from './reaper.js';
@@ -31,21 +31,33 @@ export class Tmpfs {
     return new Tmpfs(path, unregister);
   }
 
-  /** Bytes an unprivileged user may still write. */
-  async freeBytes(): Promise<number> {
-    const stats = await statfs(this.path);
-    return stats.bavail * stats.bsize;
-  }
-
   /** Changes the size in place; what is stored stays. */
   resize(bytes: number): void {
     mount(['-o', `remount,size=${bytes}`, this.path]);
   }
 
-  /** Writes a filler file (owned by root) that leaves `leaveBytes` free, rounded down to whole pages. */
+  /**
+   * Writes a filler file (owned by root) until the file system is full, then gives back `leaveBytes` (in whole
+   * pages). Filling to the end rather than to a size measured first: a server may be writing here meanwhile.
+   */
   async fill(leaveBytes: number): Promise<void> {
-    const filler = Math.max(0, (await this.freeBytes()) - leaveBytes);
-    await writeFile(join(this.path, FILLER), Buffer.alloc(filler));
+    const path = join(this.path, FILLER);
+    const handle = await open(path, 'w');
+    try {
+      const piece = Buffer.alloc(1024 * 1024);
+      for (;;) {
+        try {
+          await handle.write(piece);
+        } catch (error) {
+          if ((error as NodeJS.ErrnoException).code === 'ENOSPC') break;
+          throw error;
+        }
+      }
+      const { size } = await handle.stat();
+      await handle.truncate(Math.max(0, size - leaveBytes));
+    } finally {
+      await handle.close();
+    }
   }
 
   async unfill(): Promise<void> {

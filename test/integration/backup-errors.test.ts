@@ -5,30 +5,16 @@ import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { FULL_LABEL, labelDirs, listedLabels, takeBackup } from '../harness/backups.js';
 import { spawnPgstash } from '../harness/pgstash-process.js';
 import { RestoreBench } from '../harness/restore.js';
 import { createStanzaSetup, type StanzaSetup } from '../harness/stanza.js';
 import { switchWal, waitArchived } from '../harness/wal.js';
 
-const LABEL = /^\d{8}-\d{6}F$/;
-
 describe('backup and restore errors', () => {
   let setup: StanzaSetup;
   let restores: RestoreBench;
   let firstLabel: string;
-
-  /** Labels listed by `info --output=json`. */
-  async function listedLabels(): Promise<string[]> {
-    const info = await setup.pgstashOk(['info', '--output=json']);
-    const [stanza] = JSON.parse(info.stdout) as [{ backup: { label: string }[] }];
-    return stanza.backup.map((backup) => backup.label);
-  }
-
-  /** Backup directories present in the repository, listed or not. */
-  async function labelDirs(): Promise<string[]> {
-    const names = await readdir(join(setup.repoPath, 'backup', setup.stanza));
-    return names.filter((name) => LABEL.test(name)).sort();
-  }
 
   /**
    * Makes archive_command fail, and waits until the archiver has failed with it once (a reload reaches the
@@ -65,9 +51,7 @@ describe('backup and restore errors', () => {
     await setup.pgstashOk(['stanza-create']);
     await setup.cluster.psql('create table t (id int primary key, payload text)');
     await setup.cluster.psql("insert into t select g, repeat('x', 200) from generate_series(1, 20000) g");
-    const backup = await setup.pgstashOk(['backup', '--start-fast']);
-    firstLabel = /backup (\d{8}-\d{6}F) complete/.exec(backup.stdout)?.[1] ?? '';
-    expect(firstLabel).toMatch(LABEL);
+    firstLabel = await takeBackup(setup);
   });
 
   afterEach(async () => {
@@ -159,9 +143,9 @@ describe('backup and restore errors', () => {
         expect(result.stderr).toContain(
           `[082]: WAL segment ${start} was not archived to repo1 before the 5s archive-timeout`,
         );
-        expect(await listedLabels()).toEqual([firstLabel]);
+        expect(await listedLabels(setup)).toEqual([firstLabel]);
         // The failed backup removed what it had copied.
-        expect(await labelDirs()).toEqual([firstLabel]);
+        expect(await labelDirs(setup)).toEqual([firstLabel]);
       } finally {
         await repairArchiving();
       }
@@ -191,7 +175,7 @@ describe('backup and restore errors', () => {
         // backup_label is stored right after pg_backup_stop, just before the wait for WAL begins.
         const deadline = Date.now() + 100_000;
         while (heldLabel === '' && ended === undefined && Date.now() < deadline) {
-          for (const label of await labelDirs()) {
+          for (const label of await labelDirs(setup)) {
             const backupLabel = join(
               setup.repoPath,
               'backup',
@@ -222,8 +206,8 @@ describe('backup and restore errors', () => {
         const ended = await held?.done;
         expect(ended?.signal).toBe('SIGKILL');
         // The directory is left behind, but nothing names it.
-        expect(await labelDirs()).toEqual([firstLabel, heldLabel].sort());
-        expect(await listedLabels()).toEqual([firstLabel]);
+        expect(await labelDirs(setup)).toEqual([firstLabel, heldLabel].sort());
+        expect(await listedLabels(setup)).toEqual([firstLabel]);
         const { result } = await restores.restore([]);
         expect(result.stdout).toContain(`restored backup set ${firstLabel}`);
       });
@@ -232,16 +216,15 @@ describe('backup and restore errors', () => {
         await repairArchiving();
         const next = await setup.pgstashOk(['backup', '--start-fast']);
         const nextLabel = /backup (\d{8}-\d{6}F) complete/.exec(next.stdout)?.[1] ?? '';
-        expect(nextLabel).toMatch(LABEL);
+        expect(nextLabel).toMatch(FULL_LABEL);
         expect(next.stderr).toContain(`removing incomplete backup '${heldLabel}'`);
-        expect(await labelDirs()).toEqual([firstLabel, nextLabel]);
-        expect(await listedLabels()).toEqual([firstLabel, nextLabel]);
+        expect(await labelDirs(setup)).toEqual([firstLabel, nextLabel]);
+        expect(await listedLabels(setup)).toEqual([firstLabel, nextLabel]);
       });
     });
 
     it('--archive-copy: the backup reaches consistency without the archive', async () => {
-      const backup = await setup.pgstashOk(['backup', '--start-fast', '--archive-copy']);
-      const label = /backup (\d{8}-\d{6}F) complete/.exec(backup.stdout)?.[1] ?? '';
+      const label = await takeBackup(setup, ['--archive-copy']);
       const info = await setup.pgstashOk(['info', '--output=json']);
       const [stanza] = JSON.parse(info.stdout) as [{ backup: { label: string; 'archive-copy': boolean }[] }];
       expect(stanza.backup.find((entry) => entry.label === label)?.['archive-copy']).toBe(true);

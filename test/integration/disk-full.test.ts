@@ -5,12 +5,12 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { labelDirs, listedLabels, takeBackup } from '../harness/backups.js';
 import { RestoreBench } from '../harness/restore.js';
 import { createStanzaSetup, type StanzaSetup } from '../harness/stanza.js';
 import { Tmpfs } from '../harness/tmpfs.js';
 import { switchWal, waitArchived } from '../harness/wal.js';
 
-const LABEL = /^\d{8}-\d{6}F$/;
 const MIB = 1024 * 1024;
 /** How pgstash reports the write that failed: code 64 (fileWrite), the path, the system's reason. */
 const NO_SPACE = /\[064\]: unable to write '([^']+)': no space left on device/;
@@ -20,17 +20,6 @@ describe('a full disk', () => {
   let repoFs: Tmpfs;
   let restores: RestoreBench;
   let rows = 0;
-
-  async function listedLabels(): Promise<string[]> {
-    const info = await setup.pgstashOk(['info', '--output=json']);
-    const [stanza] = JSON.parse(info.stdout) as [{ backup: { label: string }[] }];
-    return stanza.backup.map((backup) => backup.label);
-  }
-
-  async function labelDirs(): Promise<string[]> {
-    const names = await readdir(join(setup.repoPath, 'backup', setup.stanza));
-    return names.filter((name) => LABEL.test(name)).sort();
-  }
 
   /** Adds rows (about 1 MB of WAL) and returns the new total. */
   async function write(count: number): Promise<number> {
@@ -53,13 +42,6 @@ describe('a full disk', () => {
     return found;
   }
 
-  async function backupLabel(): Promise<string> {
-    const backup = await setup.pgstashOk(['backup', '--start-fast']);
-    const label = /backup (\d{8}-\d{6}F) complete/.exec(backup.stdout)?.[1] ?? '';
-    expect(label).toMatch(LABEL);
-    return label;
-  }
-
   beforeAll(async () => {
     setup = await createStanzaSetup({ walSegmentSizeMb: 1 });
     // The whole repository, archive and backups, lives on a 64 MiB file system.
@@ -69,7 +51,7 @@ describe('a full disk', () => {
     await setup.pgstashOk(['stanza-create']);
     await setup.cluster.psql('create table t (id int primary key, payload text)');
     await write(20_000);
-    await backupLabel();
+    await takeBackup(setup);
   });
 
   afterEach(async () => {
@@ -118,7 +100,8 @@ describe('a full disk', () => {
   });
 
   it('archive-get: writes nothing into a full directory, and delivers once there is room', async () => {
-    const segment = await setup.cluster.psql('select last_archived_wal from pg_stat_archiver');
+    const segment = await switchWal(setup);
+    await waitArchived(setup, segment);
     const destFs = await Tmpfs.mount(join(await restores.tempDir('get'), 'pg_wal'), {
       bytes: 4 * MIB,
       mode: 0o700,
@@ -141,19 +124,19 @@ describe('a full disk', () => {
   });
 
   it('backup: fails naming the file, is not listed, leaves nothing, and the next backup succeeds', async () => {
-    const before = await listedLabels();
+    const before = await listedLabels(setup);
     await write(20_000);
     await repoFs.fill(512 * 1024);
     const full = await setup.pgstash(['backup', '--start-fast']);
     expect(full.code, full.stderr).toBe(64);
     expect(NO_SPACE.exec(full.stderr)?.[1]).toContain(join(setup.repoPath, 'backup', setup.stanza));
-    expect(await listedLabels()).toEqual(before);
+    expect(await listedLabels(setup)).toEqual(before);
     // The failed backup removed what it had copied.
-    expect(await labelDirs()).toEqual(before);
+    expect(await labelDirs(setup)).toEqual(before);
 
     await repoFs.unfill();
-    const label = await backupLabel();
-    expect(await listedLabels()).toEqual([...before, label]);
+    const label = await takeBackup(setup);
+    expect(await listedLabels(setup)).toEqual([...before, label]);
   });
 
   it('restore: stops with the file it could not write, no pg_control, and restores with --force after', async () => {
