@@ -2,10 +2,9 @@
 // shutdown): they die of that signal, as PostgreSQL expects, and leave no temp file in pg_wal or the repository.
 import { chmod, copyFile, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ExecResult } from '../harness/exec.js';
-import { spawnPgstash } from '../harness/pgstash-process.js';
+import { signalWhen } from '../harness/signal.js';
 import { createStanzaSetup, type StanzaSetup } from '../harness/stanza.js';
 import { createTempDir, removeTempDir } from '../harness/tmp.js';
 import { switchWal } from '../harness/wal.js';
@@ -24,35 +23,18 @@ async function filesUnder(dir: string): Promise<string[]> {
 
 const TEMP = /\.pgstash\.tmp$/;
 
-/**
- * Runs pgstash and, once a temp file shows up under `watched`, freezes it (SIGSTOP), checks that the temp file is
- * still there (so the signal lands mid-write, not after the rename), then sends `signal` and lets it run
- * (SIGCONT). A run that finishes before it is caught is repeated. Returns the killed run's result.
- */
+/** Runs pgstash until it is caught writing a temp file under `watched`, and signals it then (see signalWhen). */
 async function killWhileWriting(
   args: readonly string[],
   watched: string,
   signal: NodeJS.Signals,
   reset: () => Promise<void>,
 ): Promise<ExecResult> {
+  const writing = async (): Promise<boolean> => (await filesUnder(watched)).some((name) => TEMP.test(name));
   for (let attempt = 1; attempt <= 20; attempt++) {
     await reset();
-    const run = spawnPgstash(args);
-    let ended = false;
-    void run.done.then(() => (ended = true));
-    while (!ended) {
-      if ((await filesUnder(watched)).some((name) => TEMP.test(name))) {
-        run.kill('SIGSTOP');
-        if ((await filesUnder(watched)).some((name) => TEMP.test(name))) {
-          run.kill(signal);
-          run.kill('SIGCONT');
-          return run.done;
-        }
-        run.kill('SIGCONT');
-      }
-      await sleep(1);
-    }
-    await run.done;
+    const result = await signalWhen(args, writing, signal);
+    if (result !== undefined) return result;
   }
   throw new Error(`pgstash ${args.join(' ')} was never caught writing a temp file under '${watched}'`);
 }

@@ -8,6 +8,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { FULL_LABEL, labelDirs, listedLabels, takeBackup } from '../harness/backups.js';
 import { spawnPgstash } from '../harness/pgstash-process.js';
 import { RestoreBench } from '../harness/restore.js';
+import { signalWhen } from '../harness/signal.js';
 import { createStanzaSetup, type StanzaSetup } from '../harness/stanza.js';
 import { switchWal, waitArchived } from '../harness/wal.js';
 
@@ -127,6 +128,22 @@ describe('backup and restore errors', () => {
       // The repaired backup restores again.
       await restores.restore([]);
     });
+
+    it('SIGTERM while files are written: 63, and no pg_control, so nothing can start by mistake', async () => {
+      const dir = join(await restores.tempDir('term'), 'data');
+      const args = [
+        `--config=${setup.configPath}`,
+        `--stanza=${setup.stanza}`,
+        'restore',
+        `--pg1-path=${dir}`,
+      ];
+      const writing = async (): Promise<boolean> => existsSync(join(dir, 'base'));
+      const result = await signalWhen(args, writing, 'SIGTERM');
+      expect(result, 'the restore ended before it was caught writing').toBeDefined();
+      expect(result?.code, result?.stderr).toBe(63);
+      expect(result?.stderr).toContain('[063]: terminated on signal [SIGTERM]');
+      expect(existsSync(join(dir, 'global', 'pg_control'))).toBe(false);
+    });
   });
 
   describe('backup', () => {
@@ -234,6 +251,25 @@ describe('backup and restore errors', () => {
       const restored = await restores.start(dataDir, { settings: { restore_command: 'false' } });
       await restored.waitForRecoveryEnd();
       expect(await restored.psql('select count(*) from t')).toBe('20000');
+    });
+
+    it('SIGTERM while files are copied: 63, removes what it copied, is not listed, and frees the lock', async () => {
+      const before = await listedLabels(setup);
+      const args = [`--config=${setup.configPath}`, `--stanza=${setup.stanza}`, 'backup', '--start-fast'];
+      const backupDir = join(setup.repoPath, 'backup', setup.stanza);
+      const copying = async (): Promise<boolean> =>
+        (await labelDirs(setup)).some(
+          (label) => !before.includes(label) && existsSync(join(backupDir, label, 'pg_data', 'base')),
+        );
+      const result = await signalWhen(args, copying, 'SIGTERM');
+      expect(result, 'the backup ended before it was caught copying').toBeDefined();
+      expect(result?.code, result?.stderr).toBe(63);
+      expect(result?.stderr).toContain('[063]: terminated on signal [SIGTERM]');
+      expect(await labelDirs(setup)).toEqual(before);
+      expect(await listedLabels(setup)).toEqual(before);
+      // The lock is free and the server is out of backup mode: the next backup runs.
+      const label = await takeBackup(setup);
+      expect(await listedLabels(setup)).toEqual([...before, label]);
     });
   });
 });
