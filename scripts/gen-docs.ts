@@ -4,6 +4,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ERROR_CODES } from '../src/common/errors.js';
+import { STOP_RECOVERY_OFFSET } from '../src/command/archive/recovery-exit.js';
 import { CATEGORY_TITLES, COMMANDS, OPTIONS } from '../src/config/definition.js';
 import type { OptionCategory, OptionDef } from '../src/config/definition.js';
 import {
@@ -161,6 +162,15 @@ export function renderErrors(): string {
     '| Exit code | Name | Meaning |',
     '|---:|---|---|',
     ...rows.map(([code, name, meaning]) => `| ${code} | ${cell(name)} | ${cell(meaning)} |`),
+    '',
+    '## archive-get in archive recovery',
+    '',
+    'PostgreSQL in archive recovery takes any failure of restore_command for the end of the archive: it would stop',
+    'replaying there and, without a recovery target, promote without the rest of the WAL. So when archive-get runs',
+    'in a data directory that has `recovery.signal` and no `standby.signal` (PostgreSQL runs restore_command in the',
+    `data directory), an error exits ${STOP_RECOVERY_OFFSET} + its code (${STOP_RECOVERY_OFFSET + ERROR_CODES.checksum.code} for a checksum error), which PostgreSQL treats as fatal:`,
+    'recovery stops with the error in the server log, and starting the server again once the archive is fixed carries',
+    'on. `1` (not in the archive) stays `1`. A standby gets the plain codes and retries.',
   ];
   return `${lines.join('\n')}\n`;
 }

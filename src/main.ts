@@ -3,6 +3,7 @@ import { writeSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ERROR_CODES, isPgStashError, messageOf, PgStashError } from './common/errors.js';
 import { closeLog, configureLog, log, type LogLevel } from './common/log.js';
+import { restoreCommandExitCode, STOP_RECOVERY_OFFSET } from './command/archive/recovery-exit.js';
 import { loadConfig, type LoadedConfig } from './config/load.js';
 import { removeTempFilesNow } from './storage/temp-files.js';
 import type { Command } from './command/context.js';
@@ -86,6 +87,20 @@ function reportError(error: unknown, configured: boolean): number {
   return ERROR_CODES.unhandled.code;
 }
 
+/** archive-get run by PostgreSQL in archive recovery makes an error stop recovery (see recovery-exit.ts). */
+function exitCodeFor(command: string | undefined, code: number): number {
+  if (command !== 'archive-get') return code;
+  const exit = restoreCommandExitCode(code);
+  if (exit !== code) {
+    write(
+      2,
+      `HINT: exit code ${exit} (${STOP_RECOVERY_OFFSET} + ${code}) stops PostgreSQL's archive recovery here, rather than ` +
+        'ending it early without the rest of the archive: fix the problem, then start the server again\n',
+    );
+  }
+  return exit;
+}
+
 async function setupLog(config: LoadedConfig): Promise<void> {
   await configureLog({
     command: config.command,
@@ -106,7 +121,10 @@ export async function main(
   try {
     config = loadConfig(argv, env);
   } catch (error) {
-    return reportError(error, false);
+    return exitCodeFor(
+      argv.find((arg) => !arg.startsWith('-')),
+      reportError(error, false),
+    );
   }
   if (config.command === 'help' || config.helpTopic !== undefined) {
     const { helpText } = await import('./config/help.js');
@@ -140,7 +158,7 @@ export async function main(
     });
     return code;
   } catch (error) {
-    const code = reportError(error, true);
+    const code = exitCodeFor(config.command, reportError(error, true));
     log.info(`${config.command} command end: aborted with exception [${code}]`, { ms: Date.now() - started });
     return code;
   } finally {

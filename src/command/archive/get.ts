@@ -9,10 +9,8 @@ import { PendingFile } from '../../storage/local-file.js';
 import type { CommandContext } from '../context.js';
 import { selectedRepos } from '../repo-select.js';
 import { findArchivedWal } from './find.js';
+import { ARCHIVE_GET_NOT_FOUND } from './recovery-exit.js';
 import { requireWalFileName } from './wal-source.js';
-
-/** Exit code when the file is not in the archive: recovery probes for files that do not exist, quietly. */
-export const ARCHIVE_GET_NOT_FOUND = 1;
 
 /**
  * Looks for the file in one repository, in every archive id of the current cluster (newest first: after a

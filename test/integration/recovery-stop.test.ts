@@ -1,0 +1,106 @@
+// A damaged segment in the archive during recovery, through the real server: archive recovery stops there (it must
+// not take the failure for the end of the archive and promote without the rest), a standby keeps retrying, and
+// both carry on to the end once the segment is repaired.
+import { existsSync } from 'node:fs';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { takeBackup } from '../harness/backups.js';
+import { RestoreBench, waitStoppedByItself, waitUntil } from '../harness/restore.js';
+import { createStanzaSetup, type StanzaSetup } from '../harness/stanza.js';
+import { switchWal, waitArchived } from '../harness/wal.js';
+
+const BATCHES = 3;
+const ROWS_PER_BATCH = 1000;
+
+describe('a damaged segment in the archive during recovery', () => {
+  let setup: StanzaSetup;
+  let restores: RestoreBench;
+  /** The segment each batch of rows was written in, in order. */
+  const segments: string[] = [];
+  /** The stored copy of the middle segment, and its good bytes. */
+  let stored: string;
+  let good: Buffer;
+
+  async function damage(): Promise<void> {
+    const bad = Buffer.from(good);
+    const middle = Math.floor(bad.length / 2);
+    bad[middle] = (bad[middle] ?? 0) ^ 0x01;
+    await writeFile(stored, bad);
+  }
+
+  async function repair(): Promise<void> {
+    await writeFile(stored, good);
+  }
+
+  beforeAll(async () => {
+    setup = await createStanzaSetup({ walSegmentSizeMb: 1 });
+    restores = new RestoreBench(setup);
+    await setup.cluster.start();
+    await setup.pgstashOk(['stanza-create']);
+    await setup.cluster.psql('create table t (id int primary key, batch int)');
+    await takeBackup(setup);
+    for (let batch = 1; batch <= BATCHES; batch++) {
+      const first = (batch - 1) * ROWS_PER_BATCH + 1;
+      await setup.cluster.psql(
+        `insert into t select g, ${batch} from generate_series(${first}, ${first + ROWS_PER_BATCH - 1}) g`,
+      );
+      segments.push(await switchWal(setup));
+    }
+    await waitArchived(setup, segments.at(-1) as string);
+    const middle = segments[1] as string;
+    const dir = join(setup.repoPath, 'archive', setup.stanza, '15-1', middle.slice(0, 16));
+    const name = (await readdir(dir)).find((entry) => entry.startsWith(`${middle}-`));
+    expect(name, `no stored copy of ${middle} in ${dir}`).toBeDefined();
+    stored = join(dir, name as string);
+    good = await readFile(stored);
+  });
+
+  afterEach(async () => {
+    await repair();
+    await restores.cleanup();
+  });
+
+  afterAll(async () => {
+    await setup?.destroy();
+  });
+
+  it('archive recovery stops at it (no promotion, no new timeline) and, repaired, replays to the end', async () => {
+    await damage();
+    const { dataDir } = await restores.restore([]);
+    const server = await restores.start(dataDir, { wait: false });
+    await waitStoppedByItself(server, 60);
+    const log = await server.logTail(80);
+    expect(log).toMatch(/ERROR: \[026\]: '.*' is corrupt/);
+    expect(log).toContain(`FATAL:  could not restore file "${segments[1]}" from archive`);
+    // Still a recovery in progress: not promoted, so restarting carries on from the same point.
+    expect(existsSync(join(dataDir, 'recovery.signal'))).toBe(true);
+    expect(existsSync(join(dataDir, 'pg_wal', '00000002.history'))).toBe(false);
+
+    await repair();
+    await server.start();
+    await server.waitForRecoveryEnd();
+    expect(await server.psql('select count(*) from t')).toBe(String(BATCHES * ROWS_PER_BATCH));
+  });
+
+  it('a standby retries it, stays up, and catches up once it is repaired', async () => {
+    await damage();
+    const { dataDir } = await restores.restore(['--type=standby']);
+    const standby = await restores.start(dataDir);
+    // Replayed up to the damaged segment, then retrying it (PostgreSQL waits 5 s between attempts).
+    await waitUntil(standby, 'two failed fetches of the damaged segment', async () => {
+      const failures = (await standby.logTail(200)).match(/ERROR: \[026\]: '.*' is corrupt/g) ?? [];
+      return failures.length >= 2;
+    });
+    expect(await standby.psql('select count(*) from t')).toBe(String(ROWS_PER_BATCH));
+    expect(await standby.psql('select pg_is_in_recovery()')).toBe('t');
+
+    await repair();
+    const all = String(BATCHES * ROWS_PER_BATCH);
+    await waitUntil(
+      standby,
+      `${all} rows`,
+      async () => (await standby.psql('select count(*) from t')) === all,
+    );
+  });
+});

@@ -1,0 +1,45 @@
+// Tests for archive-get's exit code in archive recovery: errors stop recovery (128 + code), "not found" ends it.
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  ARCHIVE_GET_NOT_FOUND,
+  inArchiveRecovery,
+  restoreCommandExitCode,
+} from '../../../../src/command/archive/recovery-exit.js';
+
+let dataDir: string;
+
+beforeEach(async () => {
+  dataDir = await mkdtemp(join(tmpdir(), 'pgstash-recovery-exit-'));
+});
+
+afterEach(async () => {
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+describe('restoreCommandExitCode', () => {
+  it('outside a data directory in recovery: every code as it is', () => {
+    expect(inArchiveRecovery(dataDir)).toBe(false);
+    for (const code of [0, ARCHIVE_GET_NOT_FOUND, 26, 55, 95, 124]) {
+      expect(restoreCommandExitCode(code, dataDir)).toBe(code);
+    }
+  });
+
+  it('in archive recovery: an error exits 128 + its code, success and "not found" stay', async () => {
+    await writeFile(join(dataDir, 'recovery.signal'), '');
+    expect(inArchiveRecovery(dataDir)).toBe(true);
+    expect(restoreCommandExitCode(26, dataDir)).toBe(154);
+    expect(restoreCommandExitCode(124, dataDir)).toBe(252);
+    expect(restoreCommandExitCode(0, dataDir)).toBe(0);
+    expect(restoreCommandExitCode(ARCHIVE_GET_NOT_FOUND, dataDir)).toBe(ARCHIVE_GET_NOT_FOUND);
+  });
+
+  it('on a standby (standby.signal wins over recovery.signal): the plain code, so it retries', async () => {
+    await writeFile(join(dataDir, 'recovery.signal'), '');
+    await writeFile(join(dataDir, 'standby.signal'), '');
+    expect(inArchiveRecovery(dataDir)).toBe(false);
+    expect(restoreCommandExitCode(26, dataDir)).toBe(26);
+  });
+});
