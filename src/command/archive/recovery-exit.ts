@@ -13,8 +13,15 @@ export const STOP_RECOVERY_OFFSET = 128;
  * PostgreSQL runs restore_command in the data directory; recovery.signal asks for archive recovery, and
  * standby.signal, which wins over it, for standby mode.
  */
-export function inArchiveRecovery(cwd: string = process.cwd()): boolean {
-  return existsSync(join(cwd, 'recovery.signal')) && !existsSync(join(cwd, 'standby.signal'));
+export function inArchiveRecovery(cwd?: string): boolean {
+  let dir: string;
+  try {
+    dir = cwd ?? process.cwd();
+  } catch {
+    // The working directory was removed: not a data directory in recovery.
+    return false;
+  }
+  return existsSync(join(dir, 'recovery.signal')) && !existsSync(join(dir, 'standby.signal'));
 }
 
 /**

@@ -1,5 +1,5 @@
 // Tests for archive-get's exit code in archive recovery: errors stop recovery (128 + code), "not found" ends it.
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, rmdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -34,6 +34,20 @@ describe('restoreCommandExitCode', () => {
     expect(restoreCommandExitCode(124, dataDir)).toBe(252);
     expect(restoreCommandExitCode(0, dataDir)).toBe(0);
     expect(restoreCommandExitCode(ARCHIVE_GET_NOT_FOUND, dataDir)).toBe(ARCHIVE_GET_NOT_FOUND);
+  });
+
+  it('a working directory that no longer exists is not a data directory in recovery', async () => {
+    const before = process.cwd();
+    const gone = join(dataDir, 'gone');
+    await mkdir(gone);
+    process.chdir(gone);
+    try {
+      await rmdir(gone);
+      expect(inArchiveRecovery()).toBe(false);
+      expect(restoreCommandExitCode(26)).toBe(26);
+    } finally {
+      process.chdir(before);
+    }
   });
 
   it('on a standby (standby.signal wins over recovery.signal): the plain code, so it retries', async () => {
