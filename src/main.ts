@@ -87,6 +87,20 @@ function reportError(error: unknown, configured: boolean): number {
   return ERROR_CODES.unhandled.code;
 }
 
+/** The command word of `argv`: its first argument that is not an option. */
+function commandWord(argv: readonly string[]): string | undefined {
+  return argv.find((arg) => !arg.startsWith('-'));
+}
+
+/**
+ * The exit code for an error that escaped every handler (an 'error' event nobody listens to, a promise nobody
+ * awaits), after reporting it. Node would exit 1, which from archive-get means "not in the archive": PostgreSQL
+ * would take a crash for the end of the archive. This is unhandled (124) instead, and stops archive recovery.
+ */
+export function crashExitCode(argv: readonly string[], error: unknown): number {
+  return exitCodeFor(commandWord(argv), reportError(error, false));
+}
+
 /** archive-get run by PostgreSQL in archive recovery makes an error stop recovery (see recovery-exit.ts). */
 function exitCodeFor(command: string | undefined, code: number): number {
   if (command !== 'archive-get') return code;
@@ -121,10 +135,7 @@ export async function main(
   try {
     config = loadConfig(argv, env);
   } catch (error) {
-    return exitCodeFor(
-      argv.find((arg) => !arg.startsWith('-')),
-      reportError(error, false),
-    );
+    return exitCodeFor(commandWord(argv), reportError(error, false));
   }
   if (config.command === 'help' || config.helpTopic !== undefined) {
     const { helpText } = await import('./config/help.js');

@@ -1,4 +1,4 @@
-// Tests for archive-get's exit code in archive recovery: errors stop recovery (128 + code), "not found" ends it.
+// Tests for archive-get's exit code in archive recovery: errors and crashes stop it (128 + code), not found ends it.
 import { mkdir, mkdtemp, rm, rmdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,6 +8,7 @@ import {
   inArchiveRecovery,
   restoreCommandExitCode,
 } from '../../../../src/command/archive/recovery-exit.js';
+import { crashExitCode } from '../../../../src/main.js';
 
 let dataDir: string;
 
@@ -55,5 +56,21 @@ describe('restoreCommandExitCode', () => {
     await writeFile(join(dataDir, 'standby.signal'), '');
     expect(inArchiveRecovery(dataDir)).toBe(false);
     expect(restoreCommandExitCode(26, dataDir)).toBe(26);
+  });
+});
+
+describe('crashExitCode', () => {
+  it('a crash is unhandled (124), never "not found" (1), and stops archive recovery (252)', async () => {
+    const argv = ['--stanza=main', 'archive-get', '000000010000000000000005', 'pg_wal/RECOVERYXLOG'];
+    const before = process.cwd();
+    process.chdir(dataDir);
+    try {
+      expect(crashExitCode(argv, new Error('a bug'))).toBe(124);
+      await writeFile(join(dataDir, 'recovery.signal'), '');
+      expect(crashExitCode(argv, new Error('a bug'))).toBe(252);
+      expect(crashExitCode(['--stanza=main', 'archive-push', 'pg_wal/x'], new Error('a bug'))).toBe(124);
+    } finally {
+      process.chdir(before);
+    }
   });
 });
