@@ -246,12 +246,8 @@ export class Repository {
       // One byte more than expected shows a file that grew: never read more than the expected size into memory.
       const whole = await this.driver.read(path, { limit: storedSize + 1 });
       if (whole === undefined) return undefined;
-      if (whole.length > storedSize) {
-        throw new PgStashError(
-          'checksum',
-          `'${this.driver.location}/${path}' is corrupt: larger than the ${storedSize} bytes recorded`,
-        );
-      }
+      if (whole.length > storedSize)
+        throw this.#corrupt(path, `larger than the ${storedSize} bytes recorded`);
       return this.#verified([whole], path, key, expect);
     }
     const source = await this.driver.openRead(path);
@@ -265,7 +261,6 @@ export class Repository {
     key: Buffer | undefined,
     expect: ReadExpectation,
   ): AsyncGenerator<Buffer> {
-    const where = `${this.driver.location}/${path}`;
     const hash = 'sha256' in expect ? createHash('sha256') : undefined;
     let size = 0;
     // A thread that blocks on its I/O copies many files: lz4 stays on it (see io/frame/lz4-decode.ts).
@@ -282,7 +277,7 @@ export class Repository {
       }
     } catch (error) {
       if (isPgStashError(error, 'format')) {
-        throw new PgStashError('checksum', `'${where}' is corrupt: ${error.message}`, { cause: error });
+        throw this.#corrupt(path, error.message, error);
       }
       throw error;
     } finally {
@@ -291,13 +286,14 @@ export class Repository {
     const wrongSize = expect.size !== undefined && size !== expect.size;
     const sha256 = hash?.digest('hex');
     if ('sha256' in expect && (sha256 !== expect.sha256 || wrongSize)) {
-      throw new PgStashError(
-        'checksum',
-        `'${where}' is corrupt: checksum mismatch (expected ${expect.sha256}, got ${sha256}, size ${size})`,
-      );
+      throw this.#corrupt(path, `checksum mismatch (expected ${expect.sha256}, got ${sha256}, size ${size})`);
     }
-    if (wrongSize)
-      throw new PgStashError('checksum', `'${where}' is corrupt: size ${size}, expected ${expect.size}`);
+    if (wrongSize) throw this.#corrupt(path, `size ${size}, expected ${expect.size}`);
+  }
+
+  /** The checksum error (26) for a stored file whose content is not what was recorded. */
+  #corrupt(path: string, reason: string, cause?: unknown): PgStashError {
+    return new PgStashError('checksum', `'${this.driver.location}/${path}' is corrupt: ${reason}`, { cause });
   }
 
   /**
