@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import { ERROR_CODES, isPgStashError, messageOf, PgStashError } from './common/errors.js';
 import { closeLog, configureLog, log, type LogLevel } from './common/log.js';
 import { restoreCommandExitCode, STOP_RECOVERY_OFFSET } from './command/archive/recovery-exit.js';
+import { parseCommandLine } from './config/argv.js';
 import { loadConfig, type LoadedConfig } from './config/load.js';
 import { removeTempFilesNow } from './storage/temp-files.js';
 import type { Command } from './command/context.js';
@@ -87,9 +88,16 @@ function reportError(error: unknown, configured: boolean): number {
   return ERROR_CODES.unhandled.code;
 }
 
-/** The command word of `argv`: its first argument that is not an option. */
+/**
+ * The command word of `argv`, as the parser reads it (it knows which options take the next argument as their
+ * value); when the command line does not parse, its first argument that is not an option.
+ */
 function commandWord(argv: readonly string[]): string | undefined {
-  return argv.find((arg) => !arg.startsWith('-'));
+  try {
+    return parseCommandLine(argv).command;
+  } catch {
+    return argv.find((arg) => !arg.startsWith('-'));
+  }
 }
 
 /**

@@ -69,6 +69,9 @@ describe('crashExitCode', () => {
       await writeFile(join(dataDir, 'recovery.signal'), '');
       expect(crashExitCode(argv, new Error('a bug'))).toBe(252);
       expect(crashExitCode(['--stanza=main', 'archive-push', 'pg_wal/x'], new Error('a bug'))).toBe(124);
+      // The command as the parser reads it, even where an option's value comes first.
+      const spaced = ['--stanza', 'main', 'archive-get', '000000010000000000000005', 'pg_wal/RECOVERYXLOG'];
+      expect(crashExitCode(spaced, new Error('a bug'))).toBe(252);
     } finally {
       process.chdir(before);
     }
