@@ -5,6 +5,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PgCluster } from '../harness/cluster.js';
+import { flipMiddleByte } from '../harness/damage.js';
 import { runPgstash } from '../harness/pgstash.js';
 import { configText, createStanzaSetup, writeConfig, type StanzaSetup } from '../harness/stanza.js';
 import { createTempDir } from '../harness/tmp.js';
@@ -90,11 +91,7 @@ describe('archive bad input', () => {
   it('a repository file with one flipped byte fails archive-get with 26 and writes nothing', async () => {
     const [file] = await findFiles(setup.repoPath, new RegExp(`^${archivedWal}-[0-9a-f]{64}\\.zst$`));
     expect(file).toBeDefined();
-    const original = await readFile(file!);
-    const damaged = Buffer.from(original);
-    const middle = Math.floor(damaged.length / 2);
-    damaged[middle] = (damaged[middle] ?? 0) ^ 0x01;
-    await writeFile(file!, damaged);
+    const repair = await flipMiddleByte(file!, 0x01);
     try {
       const dest = join(setup.dir, 'flipped');
       const result = await setup.pgstash(['archive-get', archivedWal, dest]);
@@ -103,7 +100,7 @@ describe('archive bad input', () => {
       expect(existsSync(dest)).toBe(false);
       expect((await readdir(setup.dir)).filter((name) => name.includes('flipped'))).toEqual([]);
     } finally {
-      await writeFile(file!, original);
+      await repair();
     }
   });
 

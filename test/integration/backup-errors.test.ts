@@ -1,11 +1,12 @@
 // Bad input and failures around backup and restore: each gives its documented exit code and a message naming the
 // problem, and a failed or killed backup never becomes visible to info or restore.
 import { existsSync } from 'node:fs';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { FULL_LABEL, labelDirs, listedLabels, takeBackup } from '../harness/backups.js';
+import { flipMiddleByte } from '../harness/damage.js';
 import { spawnPgstash } from '../harness/pgstash-process.js';
 import { RestoreBench } from '../harness/restore.js';
 import { signalWhen } from '../harness/signal.js';
@@ -110,11 +111,7 @@ describe('backup and restore errors', () => {
     it('a stored data file with one flipped byte: 26, naming the file', async () => {
       const relation = await setup.cluster.psql("select pg_relation_filepath('t')");
       const stored = join(setup.repoPath, 'backup', setup.stanza, firstLabel, 'pg_data', `${relation}.zst`);
-      const original = await readFile(stored);
-      const damaged = Buffer.from(original);
-      const middle = Math.floor(damaged.length / 2);
-      damaged[middle] = (damaged[middle] ?? 0) ^ 0x10;
-      await writeFile(stored, damaged);
+      const repair = await flipMiddleByte(stored, 0x10);
       try {
         const dir = join(await restores.tempDir('corrupt'), 'data');
         const result = await setup.pgstash(['restore', `--pg1-path=${dir}`]);
@@ -123,7 +120,7 @@ describe('backup and restore errors', () => {
         // pg_control goes in last: the half-restored directory cannot be started by mistake.
         expect(existsSync(join(dir, 'global', 'pg_control'))).toBe(false);
       } finally {
-        await writeFile(stored, original);
+        await repair();
       }
       // The repaired backup restores again.
       await restores.restore([]);

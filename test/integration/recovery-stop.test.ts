@@ -2,10 +2,11 @@
 // not take the failure for the end of the archive and promote without the rest), a standby keeps retrying, and
 // both carry on to the end once the segment is repaired.
 import { existsSync } from 'node:fs';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { takeBackup } from '../harness/backups.js';
+import { flipMiddleByte } from '../harness/damage.js';
 import { RestoreBench, waitStoppedByItself, waitUntil } from '../harness/restore.js';
 import { createStanzaSetup, type StanzaSetup } from '../harness/stanza.js';
 import { switchWal, waitArchived } from '../harness/wal.js';
@@ -18,19 +19,13 @@ describe('a damaged segment in the archive during recovery', () => {
   let restores: RestoreBench;
   /** The segment each batch of rows was written in, in order. */
   const segments: string[] = [];
-  /** The stored copy of the middle segment, and its good bytes. */
+  /** The stored copy of the middle segment. */
   let stored: string;
-  let good: Buffer;
+  /** Puts the stored copy's good bytes back after damage(). */
+  let repair: () => Promise<void> = async () => undefined;
 
   async function damage(): Promise<void> {
-    const bad = Buffer.from(good);
-    const middle = Math.floor(bad.length / 2);
-    bad[middle] = (bad[middle] ?? 0) ^ 0x01;
-    await writeFile(stored, bad);
-  }
-
-  async function repair(): Promise<void> {
-    await writeFile(stored, good);
+    repair = await flipMiddleByte(stored, 0x01);
   }
 
   beforeAll(async () => {
@@ -53,7 +48,6 @@ describe('a damaged segment in the archive during recovery', () => {
     const name = (await readdir(dir)).find((entry) => entry.startsWith(`${middle}-`));
     expect(name, `no stored copy of ${middle} in ${dir}`).toBeDefined();
     stored = join(dir, name as string);
-    good = await readFile(stored);
   });
 
   afterEach(async () => {
