@@ -21,3 +21,21 @@ export async function waitArchived(
 export async function switchWal(setup: { cluster: PgCluster }): Promise<string> {
   return setup.cluster.psql('select pg_walfile_name(pg_switch_wal())');
 }
+
+/**
+ * Forces WAL switches, one every few seconds, until the archiver has archived one of them: returns that segment,
+ * or fails with the log. After failures PostgreSQL's archiver waits up to a minute unless a new segment wakes it,
+ * and a wake-up that comes while it still retries (or before it has reloaded a repaired archive_command) is lost.
+ */
+export async function switchUntilArchived(setup: { cluster: PgCluster }, timeoutSec = 90): Promise<string> {
+  const deadline = Date.now() + timeoutSec * 1000;
+  for (;;) {
+    const segment = await switchWal(setup);
+    try {
+      await waitArchived(setup, segment, 5);
+      return segment;
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+    }
+  }
+}

@@ -11,7 +11,7 @@ import { spawnPgstash } from '../harness/pgstash-process.js';
 import { RestoreBench } from '../harness/restore.js';
 import { signalWhen } from '../harness/signal.js';
 import { createStanzaSetup, type StanzaSetup } from '../harness/stanza.js';
-import { switchWal, waitArchived } from '../harness/wal.js';
+import { switchUntilArchived, switchWal } from '../harness/wal.js';
 
 describe('backup and restore errors', () => {
   let setup: StanzaSetup;
@@ -43,7 +43,7 @@ describe('backup and restore errors', () => {
   /** Puts the configured archive_command back and waits until the archiver has caught up. */
   async function repairArchiving(): Promise<void> {
     await setup.cluster.psql('alter system reset archive_command; select pg_reload_conf()');
-    await waitArchived(setup, await switchWal(setup));
+    await switchUntilArchived(setup);
   }
 
   beforeAll(async () => {

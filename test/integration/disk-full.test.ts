@@ -9,7 +9,7 @@ import { labelDirs, listedLabels, takeBackup } from '../harness/backups.js';
 import { RestoreBench } from '../harness/restore.js';
 import { createStanzaSetup, type StanzaSetup } from '../harness/stanza.js';
 import { Tmpfs } from '../harness/tmpfs.js';
-import { switchWal, waitArchived } from '../harness/wal.js';
+import { switchUntilArchived, switchWal } from '../harness/wal.js';
 
 const MIB = 1024 * 1024;
 /** How pgstash reports the write that failed: code 64 (fileWrite), the path, the system's reason. */
@@ -86,22 +86,21 @@ describe('a full disk', () => {
     expect(reported?.[1]).toContain(failed);
     expect(await storedCopies(failed)).toEqual([]);
 
+    // Not archived, so the server keeps it in pg_wal until then.
+    const original = await readFile(join(setup.cluster.dataDir, 'pg_wal', failed));
     await repoFs.unfill();
-    // A new segment wakes the archiver, which first retries the one that failed.
-    await switchWal(setup);
-    await waitArchived(setup, failed);
+    // New segments wake the archiver, which first retries the one that failed.
+    await switchUntilArchived(setup);
     const [stored] = await storedCopies(failed);
     expect(stored).toMatch(new RegExp(`/${failed}-[0-9a-f]{64}\\.zst$`));
     // The retried push stored the server's segment: archive-get returns it byte for byte.
-    const original = await readFile(join(setup.cluster.dataDir, 'pg_wal', failed));
     const dest = join(await restores.tempDir('got'), failed);
     await setup.pgstashOk(['archive-get', failed, dest]);
     expect((await readFile(dest)).equals(original)).toBe(true);
   });
 
   it('archive-get: writes nothing into a full directory, and delivers once there is room', async () => {
-    const segment = await switchWal(setup);
-    await waitArchived(setup, segment);
+    const segment = await switchUntilArchived(setup);
     const destFs = await Tmpfs.mount(join(await restores.tempDir('get'), 'pg_wal'), {
       bytes: 4 * MIB,
       mode: 0o700,
