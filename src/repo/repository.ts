@@ -1,5 +1,5 @@
 // One configured repository (repoN) for one stanza: its driver, its key, and file transfer through the filter chain.
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { Readable, type Transform, type Writable } from 'node:stream';
 import { isPgStashError, PgStashError } from '../common/errors.js';
 import type { RepoOptions } from '../config/load.js';
@@ -18,6 +18,7 @@ import { HashFilter } from '../io/filter/hash.js';
 import { SizeFilter } from '../io/filter/size.js';
 import type { Driver } from '../storage/driver.js';
 import { openStorage } from '../storage/index.js';
+import { trackTempFile } from '../storage/temp-files.js';
 import { readArchiveInfo, type ArchiveInfo } from './archive-info.js';
 import { readBackupInfo, type BackupInfo } from './backup-info.js';
 import { readStanzaKey, stanzaKeyExists } from './stanza-key.js';
@@ -289,6 +290,35 @@ export class Repository {
       throw this.#corrupt(path, `checksum mismatch (expected ${expect.sha256}, got ${sha256}, size ${size})`);
     }
     if (wrongSize) throw this.#corrupt(path, `size ${size}, expected ${expect.size}`);
+  }
+
+  /**
+   * putChunks into `dir` under a name that depends on what the chunks hold (`nameOf` the stored file's size and
+   * SHA-256), known only once they are all read: written under a hidden pending name that no lookup matches
+   * (`.<label>.<random>.pending`), then moved into place. Only where the driver moves atomically. A failure
+   * removes the pending file, and so does a signal between the write and the move (storage/temp-files.ts).
+   */
+  async putNamedByContent(
+    chunks: AsyncIterable<Buffer>,
+    target: { dir: string; label: string; nameOf: (stored: StoredFile) => string },
+    compress: CompressSettings,
+    options: { release?: (chunk: Buffer) => void } = {},
+  ): Promise<StoredFile> {
+    if (!this.driver.capabilities.atomicMove)
+      throw new PgStashError('assert', `${this.driver.location} cannot move files atomically`);
+    const pending = `${target.dir}/.${target.label}.${randomBytes(6).toString('hex')}.pending`;
+    const local = this.driver.localPath(pending);
+    const untrack = local === undefined ? undefined : trackTempFile(local);
+    try {
+      const stored = await this.putChunks(chunks, pending, compress, options);
+      await this.driver.move(pending, `${target.dir}/${target.nameOf(stored)}`);
+      return stored;
+    } catch (error) {
+      await this.driver.remove(pending).catch(() => undefined);
+      throw error;
+    } finally {
+      untrack?.();
+    }
   }
 
   /** The checksum error (26) for a stored file whose content is not what was recorded. */

@@ -72,4 +72,9 @@ export interface Driver {
   makePath(path: string): Promise<void>;
   /** Makes every earlier write made with `sync: false` durable. A no-op where every write is durable at once. */
   flush(): Promise<void>;
+  /**
+   * Where `path` is on this host's file system (capabilities.path), so that a signal handler can remove a file
+   * left between two steps (storage/temp-files.ts); undefined for an object store.
+   */
+  localPath(path: string): string | undefined;
 }

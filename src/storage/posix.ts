@@ -314,6 +314,10 @@ export class PosixDriver implements Driver {
   }
 
   /** The absolute path of a driver path; rejects paths that could leave the root or name a temporary file. */
+  localPath(path: string): string {
+    return this.#resolve(path);
+  }
+
   #resolve(path: string, options?: { write?: boolean }): string {
     if (path === '') return this.location;
     const segments = path.split('/');

@@ -1,5 +1,6 @@
 // The storage conformance suite: written only against the Driver interface, run by every driver's test file.
 import { createHash, randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 
@@ -150,6 +151,13 @@ export function defineDriverSuite(name: string, setup: () => Promise<DriverFixtu
         expect((await read(driver, 'deferred/a/file'))?.equals(data)).toBe(true);
         expect((await read(driver, 'deferred/b/file'))?.equals(data.subarray(0, 10))).toBe(true);
         await driver.flush();
+      });
+
+      it('names where a file is on this host when paths are real, and nothing otherwise', async () => {
+        await write(driver, 'local/file', Buffer.from('here'));
+        const local = driver.localPath('local/file');
+        if (driver.capabilities.path) expect(await readFile(local as string, 'utf8')).toBe('here');
+        else expect(local).toBeUndefined();
       });
 
       it('creates missing parents of a nested path', async () => {

@@ -1,5 +1,5 @@
 // archive-push: stores one WAL file from PostgreSQL's archive_command in every configured repository.
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { isPgStashError, messageOf, PgStashError, wrapError } from '../../common/errors.js';
 import { log } from '../../common/log.js';
 import { CHUNK_SIZE } from '../../io/chunker.js';
@@ -11,12 +11,7 @@ import {
 } from '../../io/compress.js';
 import { describeDb } from '../../repo/db-history.js';
 import { archiveId, archivedWalName, repoLayout } from '../../repo/layout.js';
-import {
-  openRepositories,
-  type CompressSettings,
-  type Repository,
-  type StoredFile,
-} from '../../repo/repository.js';
+import { openRepositories, type CompressSettings, type Repository } from '../../repo/repository.js';
 import { ChunkBuffers, readChunks } from '../../storage/file-chunks.js';
 import { openFile } from '../../storage/file-io.js';
 import type { CommandContext } from '../context.js';
@@ -49,17 +44,10 @@ async function sha256OfFile(path: string): Promise<string> {
   return hash.digest('hex');
 }
 
-/** Stores the WAL file at `path` in the repository, reading it into a few reused buffers. */
-function putWal(
-  repo: Repository,
-  wal: WalSource,
-  path: string,
-  compress: CompressSettings,
-): Promise<StoredFile> {
+/** The WAL file's content, read into a few reused buffers: `release` hands each one back once it is stored. */
+function walInput(wal: WalSource): { chunks: AsyncGenerator<Buffer>; release: (chunk: Buffer) => void } {
   const buffers = new ChunkBuffers(CHUNK_SIZE, REUSED_CHUNKS);
-  return repo.putChunks(walChunks(wal.path, buffers), path, compress, {
-    release: (chunk) => buffers.give(chunk),
-  });
+  return { chunks: walChunks(wal.path, buffers), release: (chunk) => buffers.give(chunk) };
 }
 
 /** Pushes to one repository; resolves to a warning when it was already there with the same content. */
@@ -96,19 +84,20 @@ async function pushToRepository(repo: Repository, wal: WalSource, compress: Comp
   }
   const extension = compressExtension(compress.type);
   if (repo.driver.capabilities.atomicMove) {
-    // One pass: the name carries the checksum, which is known only once the copy is done, so write under a
-    // hidden pending name (never matched by a lookup) and move it into place.
-    const pending = `${dir}/.${wal.name}.${randomBytes(6).toString('hex')}.pending`;
-    try {
-      const stored = await putWal(repo, wal, pending, compress);
-      await repo.driver.move(pending, `${dir}/${archivedWalName(wal.name, stored.sha256, extension)}`);
-    } catch (error) {
-      await repo.driver.remove(pending).catch(() => undefined);
-      throw error;
-    }
+    // One pass: the name carries the checksum, known only once the copy is done.
+    const { chunks, release } = walInput(wal);
+    await repo.putNamedByContent(
+      chunks,
+      { dir, label: wal.name, nameOf: (stored) => archivedWalName(wal.name, stored.sha256, extension) },
+      compress,
+      { release },
+    );
   } else {
     const sha256 = await sha256OfFile(wal.path);
-    await putWal(repo, wal, `${dir}/${archivedWalName(wal.name, sha256, extension)}`, compress);
+    const { chunks, release } = walInput(wal);
+    await repo.putChunks(chunks, `${dir}/${archivedWalName(wal.name, sha256, extension)}`, compress, {
+      release,
+    });
   }
   log.detail(`pushed WAL file '${wal.name}' to ${repo.name} archive ${id}`);
 }

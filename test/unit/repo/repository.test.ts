@@ -15,6 +15,7 @@ import {
 } from '../../../src/io/compress.js';
 import { bufferSource } from '../../../src/io/copy.js';
 import { Repository } from '../../../src/repo/repository.js';
+import { removeTempFilesNow, tempFilesInProgress } from '../../../src/storage/temp-files.js';
 import { BufferSink, makeData, sha256 } from '../io/helpers.js';
 import { createTempDir, removeTempDir } from '../../harness/tmp.js';
 
@@ -141,6 +142,58 @@ describe('Repository.putChunks', () => {
     );
     expect(isPgStashError(error, 'checksum')).toBe(true);
     expect((error as Error).message).toContain("m/file.gz' is corrupt");
+  });
+});
+
+describe('Repository.putNamedByContent', () => {
+  const compress = { type: 'lz4' as const, level: defaultCompressLevel('lz4') };
+
+  it('stores under the name made from the checksum, leaving nothing else', async () => {
+    const repo = await Repository.openInWorker(options('named', false), 'main', undefined);
+    const data = makeData(CHUNK_SIZE + 3, 'mixed', 11);
+    const stored = await repo.putNamedByContent(
+      chunksOf(data),
+      { dir: 'wal', label: 'segment', nameOf: (file) => `segment-${file.sha256}.lz4` },
+      compress,
+    );
+    expect(stored.sha256).toBe(sha256(data));
+    expect(await readdir(join(dir, 'named', 'wal'))).toEqual([`segment-${stored.sha256}.lz4`]);
+    expect(await fetch(repo, `wal/segment-${stored.sha256}.lz4`, stored)).toEqual(data);
+    expect(tempFilesInProgress()).toBe(0);
+  });
+
+  it('a signal between the write and the move removes the pending file', async () => {
+    const repo = await Repository.openInWorker(options('named-signal', false), 'main', undefined);
+    const move = vi.spyOn(repo.driver, 'move').mockImplementation(async (from) => {
+      // What the signal handler in main.ts does just before the process dies.
+      expect(await readdir(join(dir, 'named-signal', 'wal'))).toEqual([from.slice('wal/'.length)]);
+      expect(tempFilesInProgress()).toBe(1);
+      removeTempFilesNow();
+      throw new Error('killed');
+    });
+    await expect(
+      repo.putNamedByContent(
+        chunksOf(makeData(100, 'mixed', 12)),
+        { dir: 'wal', label: 'segment', nameOf: () => 'x' },
+        compress,
+      ),
+    ).rejects.toThrow('killed');
+    expect(move).toHaveBeenCalledOnce();
+    expect(await readdir(join(dir, 'named-signal', 'wal'))).toEqual([]);
+  });
+
+  it('removes the pending file when the move fails', async () => {
+    const repo = await Repository.openInWorker(options('named-fail', false), 'main', undefined);
+    vi.spyOn(repo.driver, 'move').mockRejectedValue(new Error('no room'));
+    await expect(
+      repo.putNamedByContent(
+        chunksOf(makeData(100, 'mixed', 13)),
+        { dir: 'wal', label: 'segment', nameOf: () => 'x' },
+        compress,
+      ),
+    ).rejects.toThrow('no room');
+    expect(await readdir(join(dir, 'named-fail', 'wal'))).toEqual([]);
+    expect(tempFilesInProgress()).toBe(0);
   });
 });
 
