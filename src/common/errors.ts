@@ -17,7 +17,11 @@ export const ERROR_CODES = {
   fileRead: { code: 42, description: 'a file could not be read' },
   paramRequired: { code: 43, description: 'a required command parameter is missing' },
   archiveMismatch: { code: 44, description: 'WAL or cluster does not match the stanza' },
-  archiveDuplicate: { code: 45, description: 'a WAL file is already archived with different content' },
+  archiveDuplicate: {
+    code: 45,
+    description:
+      'a WAL file is already archived with different content, or archived twice with different contents',
+  },
   versionNotSupported: { code: 46, description: 'the PostgreSQL version is not supported' },
   pathCreate: { code: 47, description: 'a directory could not be created' },
   commandInvalid: { code: 48, description: 'an unknown command' },

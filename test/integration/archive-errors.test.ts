@@ -2,7 +2,7 @@
 // and nothing partial or wrong is left behind.
 import { chmod, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PgCluster } from '../harness/cluster.js';
 import { flipMiddleByte } from '../harness/damage.js';
@@ -102,6 +102,29 @@ describe('archive bad input', () => {
     } finally {
       await repair();
     }
+  });
+
+  it('two copies of a segment with different contents fail archive-get and archive-push with 45', async () => {
+    const [file] = await findFiles(setup.repoPath, new RegExp(`^${archivedWal}-[0-9a-f]{64}\\.zst$`));
+    expect(file).toBeDefined();
+    // What a second cluster archiving to this stanza would leave: the same segment name, other content.
+    const stranger = join(dirname(file!), `${archivedWal}-${'0'.repeat(64)}.zst`);
+    await writeFile(stranger, 'another history');
+    try {
+      const dest = join(setup.dir, 'ambiguous');
+      const get = await setup.pgstash(['archive-get', archivedWal, dest]);
+      expect(get.code).toBe(45);
+      expect(get.stderr).toContain(
+        `[045]: WAL file '${archivedWal}' is in the repo1 archive with different contents: ${basename(stranger)}, ${basename(file!)}`,
+      );
+      expect(existsSync(dest)).toBe(false);
+      const push = await setup.pgstash(['archive-push', join(setup.cluster.dataDir, 'pg_wal', archivedWal)]);
+      expect(push.code).toBe(45);
+    } finally {
+      await rm(stranger);
+    }
+    const dest = join(setup.dir, 'unambiguous');
+    expect((await setup.pgstash(['archive-get', archivedWal, dest])).code).toBe(0);
   });
 
   it('a missing repo1-path is error 37 naming the option', async () => {
