@@ -157,7 +157,8 @@ describe('point-in-time restore', () => {
   describe('target actions', () => {
     it('promote: writable once the target is reached', async () => {
       const args = ['--type=xid', `--target=${row(7).xid}`, '--target-action=promote'];
-      const { dataDir } = await restores.restore(args);
+      const { dataDir, result } = await restores.restore(args);
+      expect(result.stdout).toContain('3. the server replays WAL to the target, then promotes:');
       const pg = await restores.start(dataDir);
       await pg.waitForRecoveryEnd();
       expect(await rowIds(pg)).toEqual(upTo(7));
@@ -179,7 +180,12 @@ describe('point-in-time restore', () => {
     });
 
     it('shutdown: the server stops by itself at the target', async () => {
-      const { dataDir } = await restores.restore(['--type=name', '--target=mid', '--target-action=shutdown']);
+      const { dataDir, result } = await restores.restore([
+        '--type=name',
+        '--target=mid',
+        '--target-action=shutdown',
+      ]);
+      expect(result.stdout).toContain('3. the server replays WAL to the target, then shuts down:');
       const pg = await restores.start(dataDir, { wait: false });
       await waitStoppedByItself(pg);
       const log = await pg.logTail(200);

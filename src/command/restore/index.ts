@@ -39,7 +39,21 @@ function* verifiableFiles(manifest: Manifest): Iterable<PgManifestFile> {
   }
 }
 
-function nextSteps(pgPath: string, type: string, targets: readonly ResolvedTarget[]): string {
+/** What the server does once it has replayed to the target, by --target-action (PostgreSQL's default: pause). */
+const AFTER_TARGET: Readonly<Record<string, string>> = {
+  pause:
+    'then pauses, read-only: check the data, then run select pg_wal_replay_resume() to promote (or restore again with another target)',
+  promote: 'then promotes: a new timeline starts, and the server takes writes',
+  shutdown:
+    "then shuts down: set recovery_target_action = 'promote' in postgresql.auto.conf and start it again to promote",
+};
+
+function nextSteps(
+  pgPath: string,
+  recovery: { type: string; targetAction?: string },
+  targets: readonly ResolvedTarget[],
+): string {
+  const { type } = recovery;
   const lines = [
     '',
     'Next steps:',
@@ -48,10 +62,10 @@ function nextSteps(pgPath: string, type: string, targets: readonly ResolvedTarge
   ];
   if (type === 'standby') lines.push('  3. the server starts as a standby that follows the archive');
   else if (type === 'default') lines.push('  3. the server replays all archived WAL, then promotes');
-  else
-    lines.push(
-      '  3. the server replays WAL to the target, then acts on --target-action (default: pause; check, then pg_wal_replay_resume() or promote)',
-    );
+  else {
+    const reached = type === 'immediate' ? 'replays WAL until consistent' : 'replays WAL to the target';
+    lines.push(`  3. the server ${reached}, ${AFTER_TARGET[recovery.targetAction ?? 'pause'] ?? ''}`);
+  }
   if (targets.length > 1)
     lines.push(
       `  tablespaces restored to: ${targets
@@ -156,7 +170,7 @@ async function restoreWithPool(
   const owner = userName((await stat(pgPath)).uid) ?? 'the cluster owner';
   context.out(
     `restored backup set ${chosen.label} (${manifest.files.length} files, ${formatBytes(chosen.size)}) into ${pgPath} in ${seconds}s, recovery type '${type}'\n` +
-      nextSteps(pgPath, type, targets).replace('pg_ctl', `(as ${owner}) pg_ctl`),
+      nextSteps(pgPath, recovery, targets).replace('pg_ctl', `(as ${owner}) pg_ctl`),
   );
   return 0;
 }
