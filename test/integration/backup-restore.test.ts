@@ -3,7 +3,7 @@
 // both to a new directory (--tablespace-map) and to their original location.
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { chown, mkdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
+import { chown, mkdir, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -247,6 +247,11 @@ describe('tablespaces (lz4, encrypted repository)', () => {
     // As root, restore gives every file and directory the owner recorded in the backup.
     const { dataDir } = await restores.restore([`--tablespace-map=ts=${mapped}`], { as: 'root' });
     expect(await readlink(join(dataDir, 'pg_tblspc', tablespaceOid))).toBe(mapped);
+    // What restore adds to the backup's files belongs to the cluster's owner too.
+    const owner = (await stat(dataDir)).uid;
+    expect(owner).not.toBe(0);
+    for (const name of ['backup_manifest', 'recovery.signal', 'postgresql.auto.conf'])
+      expect((await stat(join(dataDir, name))).uid, name).toBe(owner);
 
     // Alter one restored file in the tablespace: pg_verifybackup names it. Put it back: it passes again.
     const relation = await setup.cluster.psql("select pg_relation_filepath('tt')");

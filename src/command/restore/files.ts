@@ -28,6 +28,11 @@ export const NOT_RESTORED: ReadonlySet<string> = new Set(['pg_data/tablespace_ma
 export interface RestoreFilesOptions {
   /** Running as root: give files the owner recorded in the manifest. */
   readonly restoreOwner: boolean;
+  /**
+   * Writes what goes into the data directory besides the backup's files (recovery settings, backup_manifest):
+   * once every file is in (postgresql.auto.conf among them), while the workers sync, and before pg_control.
+   */
+  readonly beforeControl?: () => Promise<void>;
 }
 
 /** Files one worker thread restores at once: it works on one while another waits for the decompressor. */
@@ -114,16 +119,18 @@ export async function restoreTree(
         ? restoreOne(repo, pool, batch[0] as ManifestFile, settings)
         : pool.run({ type: 'restore', files: batch, settings }, { exclusive: false }),
   });
+  // While the workers sync their files: directory modes and owners (now that their contents exist), then what the
+  // caller adds to the data directory, which takes the data directory's final mode and owner.
+  const finishing = async (): Promise<void> => {
+    await restoreDirectoryAttributes(manifest, targets, tablespaceLinks, settings);
+    await options.beforeControl?.();
+  };
+  await Promise.all([pool.runOnEach({ type: 'flush' }), finishing()]);
+  // Everything is durable before pg_control lands.
+  for (const path of directories.reverse()) await syncDirectory(path);
+  await pool.run({ type: 'restore', files: [controlFile], settings });
   await pool.runOnEach({ type: 'flush' });
-  await restoreDirectoriesAndControl(
-    pool,
-    manifest,
-    targets,
-    tablespaceLinks,
-    directories,
-    controlFile,
-    settings,
-  );
+  await syncDirectory(dirname(destinationOf(CONTROL_FILE, targets)));
 }
 
 /**
@@ -157,14 +164,11 @@ async function restoreOne(
   await Promise.all([job, verified]);
 }
 
-/** Directory modes and owners after their contents exist; then everything is durable before pg_control lands. */
-async function restoreDirectoriesAndControl(
-  pool: RestorePool,
+/** Gives each restored directory the mode and (as root) owner the manifest records. */
+async function restoreDirectoryAttributes(
   manifest: Manifest,
   targets: readonly ResolvedTarget[],
   tablespaceLinks: ReadonlyMap<string, string>,
-  directories: string[],
-  controlFile: ManifestFile,
   settings: RestoreFileSettings,
 ): Promise<void> {
   for (const entry of manifest.paths) {
@@ -181,8 +185,4 @@ async function restoreDirectoriesAndControl(
       await handle.close();
     }
   }
-  for (const path of directories.reverse()) await syncDirectory(path);
-  await pool.run({ type: 'restore', files: [controlFile], settings });
-  await pool.runOnEach({ type: 'flush' });
-  await syncDirectory(dirname(destinationOf(CONTROL_FILE, targets)));
 }

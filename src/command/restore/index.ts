@@ -145,27 +145,31 @@ async function restoreWithPool(
   log.info(`restore backup set ${chosen.label} into '${pgPath}'`);
   const started = Date.now();
   const restoreOwner = process.getuid?.() === 0;
-  await restoreTree(repo, pool, manifest, targets, { restoreOwner });
-  if (restoreOwner) {
-    // Tablespace directories were created by this (root) process: hand them to the cluster's owner.
-    const { uid, gid } = await stat(pgPath);
-    for (const entry of targets.slice(1)) await chown(entry.path, uid, gid);
-  }
-  await writeRecoveryConfig(pgPath, recovery);
-  const manifestPath = join(pgPath, 'backup_manifest');
-  await writePgBackupManifest(manifestPath, {
-    files: verifiableFiles(manifest),
-    timeline: manifest.backup.timeline,
-    startLsn: manifest.backup.lsnStart,
-    endLsn: manifest.backup.lsnStop,
-  });
-  if (restoreOwner) {
-    const { uid, gid } = await stat(pgPath);
-    await chown(manifestPath, uid, gid);
-    for (const name of ['recovery.signal', 'standby.signal', 'postgresql.auto.conf']) {
-      await chown(join(pgPath, name), uid, gid).catch(() => undefined);
+  // The recovery settings and backup_manifest are durable before pg_control lands, like every restored file:
+  // a directory with pg_control is a whole restore, ready to recover as asked.
+  const beforeControl = async (): Promise<void> => {
+    if (restoreOwner) {
+      // Tablespace directories were created by this (root) process: hand them to the cluster's owner.
+      const { uid, gid } = await stat(pgPath);
+      for (const entry of targets.slice(1)) await chown(entry.path, uid, gid);
     }
-  }
+    await writeRecoveryConfig(pgPath, recovery);
+    const manifestPath = join(pgPath, 'backup_manifest');
+    await writePgBackupManifest(manifestPath, {
+      files: verifiableFiles(manifest),
+      timeline: manifest.backup.timeline,
+      startLsn: manifest.backup.lsnStart,
+      endLsn: manifest.backup.lsnStop,
+    });
+    if (restoreOwner) {
+      const { uid, gid } = await stat(pgPath);
+      await chown(manifestPath, uid, gid);
+      for (const name of ['recovery.signal', 'standby.signal', 'postgresql.auto.conf']) {
+        await chown(join(pgPath, name), uid, gid).catch(() => undefined);
+      }
+    }
+  };
+  await restoreTree(repo, pool, manifest, targets, { restoreOwner, beforeControl });
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
   const owner = userName((await stat(pgPath)).uid) ?? 'the cluster owner';
   context.out(
