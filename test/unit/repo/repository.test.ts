@@ -148,6 +148,14 @@ describe('Repository.putChunks', () => {
 describe('Repository.putNamedByContent', () => {
   const compress = { type: 'lz4' as const, level: defaultCompressLevel('lz4') };
 
+  /** 100 bytes into 'wal', under a name that does not matter (for the failure cases). */
+  const putSmall = (repo: Repository) =>
+    repo.putNamedByContent(
+      chunksOf(makeData(100, 'mixed', 12)),
+      { dir: 'wal', label: 'segment', nameOf: () => 'x' },
+      compress,
+    );
+
   it('stores under the name made from the checksum, leaving nothing else', async () => {
     const repo = await Repository.openInWorker(options('named', false), 'main', undefined);
     const data = makeData(CHUNK_SIZE + 3, 'mixed', 11);
@@ -171,13 +179,7 @@ describe('Repository.putNamedByContent', () => {
       removeTempFilesNow();
       throw new Error('killed');
     });
-    await expect(
-      repo.putNamedByContent(
-        chunksOf(makeData(100, 'mixed', 12)),
-        { dir: 'wal', label: 'segment', nameOf: () => 'x' },
-        compress,
-      ),
-    ).rejects.toThrow('killed');
+    await expect(putSmall(repo)).rejects.toThrow('killed');
     expect(move).toHaveBeenCalledOnce();
     expect(await readdir(join(dir, 'named-signal', 'wal'))).toEqual([]);
   });
@@ -185,13 +187,7 @@ describe('Repository.putNamedByContent', () => {
   it('removes the pending file when the move fails', async () => {
     const repo = await Repository.openInWorker(options('named-fail', false), 'main', undefined);
     vi.spyOn(repo.driver, 'move').mockRejectedValue(new Error('no room'));
-    await expect(
-      repo.putNamedByContent(
-        chunksOf(makeData(100, 'mixed', 13)),
-        { dir: 'wal', label: 'segment', nameOf: () => 'x' },
-        compress,
-      ),
-    ).rejects.toThrow('no room');
+    await expect(putSmall(repo)).rejects.toThrow('no room');
     expect(await readdir(join(dir, 'named-fail', 'wal'))).toEqual([]);
     expect(tempFilesInProgress()).toBe(0);
   });
