@@ -544,6 +544,10 @@ export const OPTIONS: readonly OptionDef[] = [
     commands: ['restore'],
     default: false,
     summary: 'Restore into a data directory that is not empty.',
+    description:
+      'Removes what pg1-path and each tablespace directory hold before restoring. A tablespace left at its ' +
+      "backed-up location while pg1-path is elsewhere is the backed-up cluster's own directory: it is emptied " +
+      'only when named with tablespace-map.',
   },
   {
     name: 'set',

@@ -3,7 +3,7 @@
 // both to a new directory (--tablespace-map) and to their original location.
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { chown, mkdir, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
+import { chown, mkdir, readdir, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -278,6 +278,21 @@ describe('tablespaces (lz4, encrypted repository)', () => {
     const restored = await restores.start(dataDir);
     await restored.waitForRecoveryEnd();
     expect(await tablespaceState(restored)).toBe(`6000|${mapped}`);
+  });
+
+  it('will not empty the running source cluster tablespace for a restore elsewhere, even with --force', async () => {
+    const dataDir = join(await restores.tempDir('elsewhere'), 'data');
+    const before = await readdir(tablespaceDir, { recursive: true });
+    for (const extra of [[], ['--force']]) {
+      const result = await setup.pgstash(['restore', `--pg1-path=${dataDir}`, ...extra]);
+      expect(result.code).toBe(40);
+      expect(result.stderr).toContain(
+        `[040]: unable to restore tablespace 'ts' into '${tablespaceDir}': the directory is not empty, and it is where the backed-up cluster (data directory '${setup.cluster.dataDir}') keeps that tablespace`,
+      );
+      expect(result.stderr).toContain(`--tablespace-map=ts=${tablespaceDir} --force`);
+    }
+    expect(await readdir(tablespaceDir, { recursive: true })).toEqual(before);
+    expect(await tablespaceState(setup.cluster)).toBe(`6000|${tablespaceDir}`);
   });
 
   it('restores to its original location once the source cluster and tablespace are gone', async () => {

@@ -1,7 +1,7 @@
 // Where a restore writes: pg1-path and each tablespace's directory, checked to be safe to fill.
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { errnoOf, PgStashError, reasonOf } from '../../common/errors.js';
 import type { Manifest, ManifestTarget } from '../../repo/manifest.js';
 
@@ -9,6 +9,8 @@ export interface ResolvedTarget {
   readonly target: ManifestTarget;
   /** Absolute directory this target restores into. */
   readonly path: string;
+  /** The location was given (pg1-path, --tablespace-map, --tablespace-map-all), not taken from the backup. */
+  readonly given: boolean;
 }
 
 /**
@@ -22,7 +24,7 @@ export function resolveTargets(
 ): ResolvedTarget[] {
   const used = new Set<string>();
   const resolved = manifest.targets.map((target) => {
-    if (target.name === 'pg_data') return { target, path: pgPath };
+    if (target.name === 'pg_data') return { target, path: pgPath, given: true };
     const byName =
       target.tablespaceName === undefined ? undefined : options.tablespaceMap[target.tablespaceName];
     const byOid = options.tablespaceMap[String(target.tablespaceOid)];
@@ -33,7 +35,8 @@ export function resolveTargets(
       options.tablespaceMapAll === undefined
         ? undefined
         : join(options.tablespaceMapAll, target.tablespaceName ?? String(target.tablespaceOid));
-    return { target, path: mapped ?? all ?? target.path };
+    const given = mapped ?? all;
+    return { target, path: given ?? target.path, given: given !== undefined };
   });
   for (const key of Object.keys(options.tablespaceMap)) {
     if (!used.has(key)) {
@@ -88,12 +91,26 @@ export async function prepareDestination(
       },
     );
   }
-  for (const { path } of targets) {
+  const original = targets.find((entry) => entry.target.name === 'pg_data')?.target.path;
+  for (const entry of targets) {
+    const { path } = entry;
     if (await isEmptyOrMissing(path)) continue;
-    if (!options.force) {
-      throw new PgStashError('pathNotEmpty', `unable to restore into '${path}': the directory is not empty`, {
-        hint: 'restore into an empty directory, or use --force to remove its contents first',
-      });
+    // A tablespace left at its backed-up location while the data directory goes elsewhere: that directory is
+    // the backed-up cluster's, which may well be running. --force must not empty it unless the DBA names it.
+    const theirs = !entry.given && (original === undefined || resolve(pgPath) !== resolve(original));
+    const tablespace = entry.target.tablespaceName ?? String(entry.target.tablespaceOid);
+    if (!options.force || theirs) {
+      throw new PgStashError(
+        'pathNotEmpty',
+        theirs
+          ? `unable to restore tablespace '${tablespace}' into '${path}': the directory is not empty, and it is where the backed-up cluster (data directory '${original ?? '?'}') keeps that tablespace`
+          : `unable to restore into '${path}': the directory is not empty`,
+        {
+          hint: theirs
+            ? `map the tablespace to an empty directory with --tablespace-map=${tablespace}=<dir>; to overwrite this one, name it: --tablespace-map=${tablespace}=${path} --force`
+            : 'restore into an empty directory, or use --force to remove its contents first',
+        },
+      );
     }
     for (const name of await readdir(path)) await rm(join(path, name), { recursive: true, force: true });
   }

@@ -1,0 +1,102 @@
+// Tests for restore destinations: where each target goes, and when a non-empty directory may be emptied.
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { isPgStashError } from '../../../../src/common/errors.js';
+import { prepareDestination, resolveTargets } from '../../../../src/command/restore/destination.js';
+import type { Manifest } from '../../../../src/repo/manifest.js';
+import { createTempDir, removeTempDir } from '../../../harness/tmp.js';
+
+let root: string;
+
+beforeEach(async () => {
+  root = await createTempDir({ label: 'destination' });
+});
+
+afterEach(async () => {
+  await removeTempDir(root);
+});
+
+/** A manifest with just the targets: the data directory and one tablespace, at their backed-up locations. */
+function manifestWith(original: string, tablespace: string): Manifest {
+  return {
+    targets: [
+      { name: 'pg_data', type: 'path', path: original },
+      { name: 'pg_tblspc/16400', type: 'link', path: tablespace, tablespaceOid: 16400, tablespaceName: 'ts' },
+    ],
+  } as unknown as Manifest;
+}
+
+async function fill(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  await writeFile(join(dir, 'file'), 'theirs');
+}
+
+async function errorOf(promise: Promise<unknown>): Promise<unknown> {
+  return promise.then(
+    () => undefined,
+    (error: unknown) => error,
+  );
+}
+
+describe('resolveTargets', () => {
+  it('puts pg_data at pg1-path and a tablespace at its map entry, its map-all directory or where it was', () => {
+    const manifest = manifestWith('/old/data', '/old/ts');
+    const plain = resolveTargets(manifest, '/new/data', { tablespaceMap: {} });
+    expect(plain.map(({ path, given }) => ({ path, given }))).toEqual([
+      { path: '/new/data', given: true },
+      { path: '/old/ts', given: false },
+    ]);
+    expect(resolveTargets(manifest, '/new/data', { tablespaceMap: { ts: '/new/ts' } })[1]).toMatchObject({
+      path: '/new/ts',
+      given: true,
+    });
+    expect(resolveTargets(manifest, '/new/data', { tablespaceMap: { '16400': '/old/ts' } })[1]).toMatchObject(
+      {
+        path: '/old/ts',
+        given: true,
+      },
+    );
+    const all = resolveTargets(manifest, '/new/data', { tablespaceMap: {}, tablespaceMapAll: '/spaces' });
+    expect(all[1]).toMatchObject({ path: '/spaces/ts', given: true });
+  });
+});
+
+describe('prepareDestination', () => {
+  it('refuses a non-empty directory without --force, and empties it with --force', async () => {
+    const data = join(root, 'data');
+    await fill(data);
+    const targets = resolveTargets(manifestWith(data, join(root, 'ts')), data, { tablespaceMap: {} });
+    const refused = await errorOf(prepareDestination(targets, { force: false }));
+    expect(isPgStashError(refused, 'pathNotEmpty')).toBe(true);
+    expect((refused as Error).message).toBe(`unable to restore into '${data}': the directory is not empty`);
+    await prepareDestination(targets, { force: true });
+    expect(await readdir(data)).toEqual([]);
+  });
+
+  it('empties a tablespace at its backed-up location with --force when the restore is in place', async () => {
+    const data = join(root, 'data');
+    const ts = join(root, 'ts');
+    await fill(ts);
+    const targets = resolveTargets(manifestWith(data, ts), `${data}/`, { tablespaceMap: {} });
+    await prepareDestination(targets, { force: true });
+    expect(await readdir(ts)).toEqual([]);
+  });
+
+  it('never empties the backed-up cluster tablespace for a restore elsewhere, unless it is named', async () => {
+    const ts = join(root, 'ts');
+    await fill(ts);
+    const manifest = manifestWith(join(root, 'data'), ts);
+    const elsewhere = join(root, 'new');
+    const targets = resolveTargets(manifest, elsewhere, { tablespaceMap: {} });
+    for (const force of [false, true]) {
+      const refused = await errorOf(prepareDestination(targets, { force }));
+      expect(isPgStashError(refused, 'pathNotEmpty')).toBe(true);
+      expect((refused as Error).message).toContain(`unable to restore tablespace 'ts' into '${ts}'`);
+    }
+    expect(await readdir(ts)).toEqual(['file']);
+    const named = resolveTargets(manifest, elsewhere, { tablespaceMap: { ts } });
+    await prepareDestination(named, { force: true });
+    expect(await readdir(ts)).toEqual([]);
+  });
+});
