@@ -6,7 +6,7 @@ import { describeDb, sameCluster } from '../repo/db-history.js';
 import { openRepositories } from '../repo/repository.js';
 import { waitForArchive } from './archive/wait.js';
 import type { CommandContext } from './context.js';
-import { connectFromConfig } from './server-check.js';
+import { checkDataDirectory, connectFromConfig } from './server-check.js';
 
 export async function check(context: CommandContext): Promise<number> {
   const { config } = context;
@@ -28,6 +28,7 @@ export async function check(context: CommandContext): Promise<number> {
           `pg1-path '${pgPath}' is not the data directory of the server on port ${config.pg.port}`,
         );
       }
+      await checkDataDirectory(session, pgPath, config.pg.port);
     }
     for (const repo of repos) {
       const info = await repo.requireArchiveInfo();

@@ -1,5 +1,7 @@
 // Cross-checks that the server pgstash connects to is the cluster whose data directory it reads.
+import { realpath } from 'node:fs/promises';
 import { userInfo } from 'node:os';
+import { resolve } from 'node:path';
 import { PgStashError, isPgStashError } from '../common/errors.js';
 import { log } from '../common/log.js';
 import type { LoadedConfig } from '../config/load.js';
@@ -50,7 +52,35 @@ export async function checkServerMatchesControl(
         { hint: 'check pg1-path, pg1-port and pg1-socket-path' },
       );
     }
+    const pgPath = config.str('pg1-path');
+    if (pgPath !== undefined) await checkDataDirectory(session, pgPath, config.pg.port);
   } finally {
     await session.close();
+  }
+}
+
+/**
+ * Checks that the server runs from pg1-path (both with links resolved). The system identifier alone does not
+ * tell a cluster from its standby or from a copy on another port: a backup would then copy one cluster's files
+ * between the other's backup start and stop, and look valid. A role that may not read data_directory (neither
+ * superuser nor pg_read_all_settings) gets a warning instead.
+ */
+export async function checkDataDirectory(session: PgSession, pgPath: string, port: number): Promise<void> {
+  let dataDirectory: string | undefined;
+  try {
+    dataDirectory = await session.setting('data_directory');
+  } catch (error) {
+    if (!isPgStashError(error, 'dbQuery')) throw error;
+    log.warn(`unable to compare pg1-path with the server's data_directory: ${error.message}`);
+    return;
+  }
+  if (dataDirectory === undefined) return;
+  const real = (path: string): Promise<string> => realpath(path).catch(() => resolve(path));
+  if ((await real(pgPath)) !== (await real(dataDirectory))) {
+    throw new PgStashError(
+      'dbMismatch',
+      `the server on port ${port} runs from '${dataDirectory}', not from pg1-path '${pgPath}'`,
+      { hint: 'check pg1-path, pg1-port and pg1-socket-path: they must name the same cluster' },
+    );
   }
 }

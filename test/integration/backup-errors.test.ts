@@ -1,7 +1,7 @@
 // Bad input and failures around backup and restore: each gives its documented exit code and a message naming the
 // problem, and a failed or killed backup never becomes visible to info or restore.
 import { existsSync } from 'node:fs';
-import { readdir, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -144,6 +144,23 @@ describe('backup and restore errors', () => {
   });
 
   describe('backup', () => {
+    it('pg1-path naming another copy of the cluster (same system id): backup and check fail with 58', async () => {
+      // What a standby or a copy of the cluster on this host looks like to the system-id check: the same id.
+      const copy = await restores.tempDir('copy');
+      await mkdir(join(copy, 'global'), { mode: 0o755 });
+      await copyFile(join(setup.cluster.dataDir, 'global', 'pg_control'), join(copy, 'global', 'pg_control'));
+      await chmod(join(copy, 'global', 'pg_control'), 0o644);
+      const before = await labelDirs(setup);
+      for (const command of ['backup', 'check']) {
+        const result = await setup.pgstash([command, `--pg1-path=${copy}`]);
+        expect(result.code, result.stderr).toBe(58);
+        expect(result.stderr).toContain(
+          `[058]: the server on port ${setup.cluster.port} runs from '${setup.cluster.dataDir}', not from pg1-path '${copy}'`,
+        );
+      }
+      expect(await labelDirs(setup)).toEqual(before);
+    });
+
     it('while archive_command fails: 82 naming the segment, and the backup is not listed', async () => {
       const stuck = await breakArchiving();
       try {

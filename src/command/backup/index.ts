@@ -18,7 +18,7 @@ import { Repository, type CompressSettings } from '../../repo/repository.js';
 import { waitForArchive } from '../archive/wait.js';
 import { throwIfAborted, type CommandContext } from '../context.js';
 import { selectRepo } from '../repo-select.js';
-import { connectFromConfig } from '../server-check.js';
+import { checkDataDirectory, connectFromConfig } from '../server-check.js';
 import { copyDataDirectory, ownerOf } from './copy-files.js';
 import { removeStaleBackups } from './stale.js';
 
@@ -94,6 +94,7 @@ export async function backup(context: CommandContext): Promise<number> {
         },
       );
     }
+    await checkDataDirectory(session, pgPath, config.pg.port);
     if (!sameCluster(backupInfo.current, server) || !sameCluster(archiveInfo.current, server)) {
       throw new PgStashError(
         'backupMismatch',
