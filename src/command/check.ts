@@ -6,6 +6,7 @@ import { describeDb, sameCluster } from '../repo/db-history.js';
 import { openRepositories } from '../repo/repository.js';
 import { waitForArchive } from './archive/wait.js';
 import type { CommandContext } from './context.js';
+import { checkRepoOutsideData } from './repo-placement.js';
 import { checkDataDirectory, connectFromConfig } from './server-check.js';
 
 export async function check(context: CommandContext): Promise<number> {
@@ -21,6 +22,7 @@ export async function check(context: CommandContext): Promise<number> {
     };
     const pgPath = config.str('pg1-path');
     if (pgPath !== undefined) {
+      await checkRepoOutsideData(config.repos, pgPath);
       const control = await readControlFile(pgPath);
       if (control.systemId !== server.systemId) {
         throw new PgStashError(

@@ -9,6 +9,7 @@ import { describeDb, newDbHistory, sameCluster, type DbHistory } from '../repo/d
 import { openRepositories, type Repository } from '../repo/repository.js';
 import { createStanzaKey } from '../repo/stanza-key.js';
 import type { CommandContext } from './context.js';
+import { checkRepoOutsideData } from './repo-placement.js';
 import { checkServerMatchesControl } from './server-check.js';
 
 async function createOnRepository(repo: Repository, control: ControlData): Promise<'created' | 'exists'> {
@@ -52,6 +53,7 @@ export async function stanzaCreate(context: CommandContext): Promise<number> {
   const { config } = context;
   const stanza = config.requireStr('stanza');
   const pgPath = config.requireStr('pg1-path');
+  await checkRepoOutsideData(config.repos, pgPath);
   const control = await readControlFile(pgPath);
   await checkServerMatchesControl(config, control, { required: false });
   const lock = await acquireLock({

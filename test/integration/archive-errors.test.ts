@@ -127,6 +127,18 @@ describe('archive bad input', () => {
     expect((await setup.pgstash(['archive-get', archivedWal, dest])).code).toBe(0);
   });
 
+  it('a repository inside the data directory is error 32 for stanza-create and check, and nothing is made', async () => {
+    const inside = join(setup.cluster.dataDir, 'pgstash-repo');
+    for (const command of ['stanza-create', 'check']) {
+      const result = await setup.pgstash([command, `--repo1-path=${inside}`]);
+      expect(result.code, result.stderr).toBe(32);
+      expect(result.stderr).toContain(
+        `[032]: repo1-path '${inside}' is inside pg1-path '${setup.cluster.dataDir}': each backup would copy the repository into itself`,
+      );
+    }
+    expect(existsSync(inside)).toBe(false);
+  });
+
   it('a missing repo1-path is error 37 naming the option', async () => {
     const configPath = join(setup.dir, 'no-repo.conf');
     await writeConfig(configPath, configText({ main: { 'pg1-path': setup.cluster.dataDir } }));

@@ -18,6 +18,7 @@ import { Repository, type CompressSettings } from '../../repo/repository.js';
 import { waitForArchive } from '../archive/wait.js';
 import { throwIfAborted, type CommandContext } from '../context.js';
 import { selectRepo } from '../repo-select.js';
+import { checkRepoOutsideData } from '../repo-placement.js';
 import { checkDataDirectory, connectFromConfig } from '../server-check.js';
 import { copyDataDirectory, ownerOf } from './copy-files.js';
 import { removeStaleBackups } from './stale.js';
@@ -63,13 +64,15 @@ export async function backup(context: CommandContext): Promise<number> {
     type: compressType,
     level: config.num('compress-level') ?? defaultCompressLevel(compressType),
   };
+  const repoOptions = selectRepo(config);
+  await checkRepoOutsideData([repoOptions], pgPath);
   const lock = await acquireLock({
     lockPath: config.str('lock-path') ?? '/tmp/pgstash',
     stanza,
     type: 'backup',
   });
   let backupPath: string | undefined;
-  const repo = await Repository.open(selectRepo(config), stanza);
+  const repo = await Repository.open(repoOptions, stanza);
   const session = await connectFromConfig(config);
   try {
     const key = await repo.requireKey();
