@@ -606,6 +606,19 @@ export const OPTIONS: readonly OptionDef[] = [
     summary: 'Timeline to recover along (default: PostgreSQL chooses, latest).',
   },
   {
+    name: 'archive-mode',
+    type: 'enum',
+    section: 'global',
+    category: 'restore',
+    commands: ['restore'],
+    allowed: ['preserve', 'off'],
+    default: 'preserve',
+    summary: "Keep the backup's archive_mode in the restored cluster, or turn archiving off.",
+    description:
+      "off writes archive_mode = 'off' into postgresql.auto.conf: a copy restored for a test or an " +
+      'investigation then does not push its WAL (and, once promoted, a new timeline) into the production stanza.',
+  },
+  {
     name: 'recovery-option',
     type: 'hash',
     section: 'global',

@@ -19,6 +19,8 @@ export interface RecoverySettings {
   restoreCommand: string;
   /** More settings to write (e.g. --recovery-option primary_conninfo=...); they win over generated ones. */
   extraOptions?: Record<string, string>;
+  /** 'off' turns archiving off in the restored cluster (--archive-mode); by default its setting is kept. */
+  archiveMode?: 'preserve' | 'off';
 }
 
 const AUTO_CONF = 'postgresql.auto.conf';
@@ -69,6 +71,7 @@ export function recoverySettingLines(settings: RecoverySettings): Record<string,
   if (settings.targetExclusive === true) lines['recovery_target_inclusive'] = 'false';
   if (settings.targetAction !== undefined) lines['recovery_target_action'] = settings.targetAction;
   if (settings.targetTimeline !== undefined) lines['recovery_target_timeline'] = settings.targetTimeline;
+  if (settings.archiveMode === 'off') lines['archive_mode'] = 'off';
   for (const [name, value] of Object.entries(settings.extraOptions ?? {})) lines[name] = value;
   return lines;
 }
@@ -143,6 +146,11 @@ function validate(settings: RecoverySettings): void {
     });
   }
   if (type === 'preserve') {
+    if (settings.archiveMode === 'off') {
+      fail('optionInvalidValue', 'archive-mode=off is not valid for --type=preserve', {
+        hint: '--type=preserve keeps the configuration of the backup as it is',
+      });
+    }
     if (settings.targetTimeline !== undefined || settings.extraOptions !== undefined) {
       fail('optionInvalidValue', 'target-timeline and recovery options are not valid for --type=preserve', {
         hint: '--type=preserve keeps the recovery configuration of the backup as it is',

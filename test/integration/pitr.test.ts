@@ -156,9 +156,12 @@ describe('point-in-time restore', () => {
 
   describe('target actions', () => {
     it('promote: writable once the target is reached', async () => {
-      const args = ['--type=xid', `--target=${row(7).xid}`, '--target-action=promote'];
+      const args = ['--type=xid', `--target=${row(7).xid}`, '--target-action=promote', '--archive-mode=off'];
       const { dataDir, result } = await restores.restore(args);
       expect(result.stdout).toContain('3. the server replays WAL to the target, then promotes:');
+      // A promoted copy must not push its new timeline into the stanza it came from.
+      expect(result.stdout).toContain('archiving is off in the restored cluster');
+      expect(await readFile(join(dataDir, 'postgresql.auto.conf'), 'utf8')).toContain("archive_mode = 'off'");
       const pg = await restores.start(dataDir);
       await pg.waitForRecoveryEnd();
       expect(await rowIds(pg)).toEqual(upTo(7));

@@ -50,7 +50,7 @@ const AFTER_TARGET: Readonly<Record<string, string>> = {
 
 function nextSteps(
   pgPath: string,
-  recovery: { type: string; targetAction?: string },
+  recovery: { type: string; targetAction?: string; archiveMode?: string },
   targets: readonly ResolvedTarget[],
 ): string {
   const { type } = recovery;
@@ -66,6 +66,8 @@ function nextSteps(
     const reached = type === 'immediate' ? 'replays WAL until consistent' : 'replays WAL to the target';
     lines.push(`  3. the server ${reached}, ${AFTER_TARGET[recovery.targetAction ?? 'pause'] ?? ''}`);
   }
+  if (recovery.archiveMode === 'off')
+    lines.push("  archiving is off in the restored cluster (--archive-mode=off wrote archive_mode = 'off')");
   if (targets.length > 1)
     lines.push(
       `  tablespaces restored to: ${targets
@@ -137,6 +139,7 @@ async function restoreWithPool(
       ? {}
       : { targetTimeline: config.str('target-timeline') as string }),
     extraOptions: config.map('recovery-option'),
+    archiveMode: (config.str('archive-mode') ?? 'preserve') as 'preserve' | 'off',
   };
   const { recoverySettingLines } = await import('../../postgres/recovery-config.js');
   recoverySettingLines(recovery);

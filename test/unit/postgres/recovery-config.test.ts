@@ -1,5 +1,5 @@
 // Tests of the recovery settings a restore writes: validation, the file edits, and PostgreSQL 15 reading them back.
-import { chmod, chown, readFile, stat, writeFile } from 'node:fs/promises';
+import { appendFile, chmod, chown, readFile, stat, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -143,6 +143,22 @@ describe('recoverySettingLines', () => {
         extraOptions: { primary_conninfo: 'host=db1 user=replicator', restore_command: 'cp /arch/%f %p' },
       }),
     ).toEqual({ restore_command: 'cp /arch/%f %p', primary_conninfo: 'host=db1 user=replicator' });
+  });
+
+  it("turns archiving off with archive-mode 'off', never for --type=preserve", () => {
+    expect(recoverySettingLines({ type: 'default', restoreCommand: RESTORE, archiveMode: 'off' })).toEqual({
+      restore_command: RESTORE,
+      archive_mode: 'off',
+    });
+    expect(
+      recoverySettingLines({ type: 'default', restoreCommand: RESTORE, archiveMode: 'preserve' }),
+    ).toEqual({
+      restore_command: RESTORE,
+    });
+    expectFailure(
+      { type: 'preserve', restoreCommand: RESTORE, archiveMode: 'off' },
+      { kind: 'optionInvalidValue', message: 'archive-mode=off is not valid for --type=preserve' },
+    );
   });
 
   it('requires a target for time, lsn, xid and name', () => {
@@ -444,6 +460,23 @@ describe('recovery settings read by PostgreSQL 15 (postgres -C)', () => {
     expect(await serverValue('recovery_target_timeline')).toBe('current');
     expect(await serverValue('recovery_end_command')).toBe('echo \\ end \u00e9');
     expect(existsSync(join(cluster.dataDir, 'recovery.signal'))).toBe(true);
+  });
+
+  it("reads archive_mode = 'off' where the backup had archiving on", async () => {
+    const conf = join(cluster.dataDir, 'postgresql.conf');
+    const original = await readFile(conf, 'utf8');
+    try {
+      await appendFile(conf, 'archive_mode = on\n');
+      expect(await serverValue('archive_mode')).toBe('on');
+      await writeRecoveryConfig(cluster.dataDir, {
+        type: 'default',
+        restoreCommand: RESTORE,
+        archiveMode: 'off',
+      });
+      expect(await serverValue('archive_mode')).toBe('off');
+    } finally {
+      await writeFile(conf, original);
+    }
   });
 
   it('reads each target type, replacing the previous restore settings', async () => {
