@@ -62,6 +62,15 @@ export async function check(context: CommandContext): Promise<number> {
         },
       );
     }
+    const archivingTo = stanzaOfArchiveCommand(archiveCommand);
+    if (archivingTo !== undefined && archivingTo !== stanza) {
+      // Otherwise the forced switch below would wait out archive-timeout for a segment sent elsewhere.
+      throw new PgStashError(
+        'archiveCommandInvalid',
+        `archive_command '${archiveCommand}' archives to stanza '${archivingTo}', not '${stanza}'`,
+        { hint: `archive_command = 'pgstash --stanza=${stanza} archive-push %p'` },
+      );
+    }
     // A restore point guarantees there is WAL to switch away from, so the switch yields a fresh segment.
     await session.query("select pg_create_restore_point('pgstash check')");
     const { walFile } = await session.switchWal();
@@ -75,4 +84,9 @@ export async function check(context: CommandContext): Promise<number> {
   } finally {
     await session.close();
   }
+}
+
+/** The stanza an archive_command names with --stanza=<name> or --stanza <name> (quoted or not), if it names one. */
+export function stanzaOfArchiveCommand(command: string): string | undefined {
+  return /(?:^|\s)--stanza(?:=|\s+)(["']?)([^\s"']+)\1(?=\s|$)/.exec(command)?.[2];
 }

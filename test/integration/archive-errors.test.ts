@@ -3,6 +3,7 @@
 import { chmod, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PgCluster } from '../harness/cluster.js';
 import { flipMiddleByte } from '../harness/damage.js';
@@ -137,6 +138,29 @@ describe('archive bad input', () => {
       );
     }
     expect(existsSync(inside)).toBe(false);
+  });
+
+  it('check: an archive_command that archives to another stanza is error 68 naming it, at once', async () => {
+    const command = await setup.cluster.psql('show archive_command');
+    expect(command).toContain('--stanza=main');
+    const elsewhere = command.replace('--stanza=main', '--stanza=other');
+    await setup.cluster.psql(
+      `alter system set archive_command = '${elsewhere.replaceAll("'", "''")}'; select pg_reload_conf()`,
+    );
+    try {
+      // A new session sees the setting once the postmaster has reloaded.
+      for (let tries = 0; !(await setup.cluster.psql('show archive_command')).includes('other'); tries++) {
+        expect(tries).toBeLessThan(100);
+        await sleep(100);
+      }
+      const started = Date.now();
+      const result = await setup.pgstash(['check', '--archive-timeout=30']);
+      expect(result.code, result.stderr).toBe(68);
+      expect(result.stderr).toContain(`archives to stanza 'other', not 'main'`);
+      expect(Date.now() - started).toBeLessThan(20_000);
+    } finally {
+      await setup.cluster.psql('alter system reset archive_command; select pg_reload_conf()');
+    }
   });
 
   it('a missing repo1-path is error 37 naming the option', async () => {
