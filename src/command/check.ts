@@ -6,6 +6,7 @@ import { describeDb, sameCluster } from '../repo/db-history.js';
 import { openRepositories } from '../repo/repository.js';
 import { waitForArchive } from './archive/wait.js';
 import type { CommandContext } from './context.js';
+import { checkArchiveSettings } from './archive-settings.js';
 import { checkRepoOutsideData } from './repo-placement.js';
 import { checkDataDirectory, connectFromConfig } from './server-check.js';
 
@@ -46,31 +47,7 @@ export async function check(context: CommandContext): Promise<number> {
       context.out(`stanza '${stanza}': the server is a standby; repositories and configuration are valid\n`);
       return 0;
     }
-    const archiveMode = await session.setting('archive_mode');
-    if (archiveMode === 'off') {
-      throw new PgStashError('archiveDisabled', "archive_mode is 'off' on the server", {
-        hint: 'set archive_mode = on in postgresql.conf and restart PostgreSQL',
-      });
-    }
-    const archiveCommand = (await session.setting('archive_command')) ?? '';
-    if (!/pgstash/.test(archiveCommand) || !archiveCommand.includes('archive-push')) {
-      throw new PgStashError(
-        'archiveCommandInvalid',
-        `archive_command '${archiveCommand}' does not call pgstash archive-push`,
-        {
-          hint: `archive_command = 'pgstash --stanza=${stanza} archive-push %p'`,
-        },
-      );
-    }
-    const archivingTo = stanzaOfArchiveCommand(archiveCommand);
-    if (archivingTo !== undefined && archivingTo !== stanza) {
-      // Otherwise the forced switch below would wait out archive-timeout for a segment sent elsewhere.
-      throw new PgStashError(
-        'archiveCommandInvalid',
-        `archive_command '${archiveCommand}' archives to stanza '${archivingTo}', not '${stanza}'`,
-        { hint: `archive_command = 'pgstash --stanza=${stanza} archive-push %p'` },
-      );
-    }
+    await checkArchiveSettings(session, stanza);
     // A restore point guarantees there is WAL to switch away from, so the switch yields a fresh segment.
     await session.query("select pg_create_restore_point('pgstash check')");
     const { walFile } = await session.switchWal();
@@ -84,9 +61,4 @@ export async function check(context: CommandContext): Promise<number> {
   } finally {
     await session.close();
   }
-}
-
-/** The stanza an archive_command names with --stanza=<name> or --stanza <name> (quoted or not), if it names one. */
-export function stanzaOfArchiveCommand(command: string): string | undefined {
-  return /(?:^|\s)--stanza(?:=|\s+)(["']?)([^\s"']+)\1(?=\s|$)/.exec(command)?.[2];
 }

@@ -24,7 +24,13 @@ describe('backup and restore errors', () => {
    */
   async function breakArchiving(): Promise<string> {
     const failures = Number(await setup.cluster.psql('select failed_count from pg_stat_archiver'));
-    await setup.cluster.psql("alter system set archive_command = 'false'; select pg_reload_conf()");
+    // Still pgstash archive-push for this stanza (a backup checks that first), but its repository is gone.
+    const command = await setup.cluster.psql('show archive_command');
+    const broken = command.replace('--stanza=main', '--stanza=main --repo1-path=/nonexistent/pgstash-repo');
+    expect(broken).not.toBe(command);
+    await setup.cluster.psql(
+      `alter system set archive_command = '${broken.replaceAll("'", "''")}'; select pg_reload_conf()`,
+    );
     await setup.cluster.psql("select pg_create_restore_point('archiving broken')");
     const stuck = await switchWal(setup);
     const deadline = Date.now() + 60_000;
@@ -159,6 +165,23 @@ describe('backup and restore errors', () => {
         );
       }
       expect(await labelDirs(setup)).toEqual(before);
+    });
+
+    it('while archive_command does not call pgstash: 68 before anything is copied', async () => {
+      await setup.cluster.psql("alter system set archive_command = 'true'; select pg_reload_conf()");
+      try {
+        for (let tries = 0; (await setup.cluster.psql('show archive_command')) !== 'true'; tries++) {
+          expect(tries).toBeLessThan(100);
+          await sleep(100);
+        }
+        const before = await labelDirs(setup);
+        const result = await setup.pgstash(['backup', '--start-fast']);
+        expect(result.code, result.stderr).toBe(68);
+        expect(result.stderr).toContain("[068]: archive_command 'true' does not call pgstash archive-push");
+        expect(await labelDirs(setup)).toEqual(before);
+      } finally {
+        await setup.cluster.psql('alter system reset archive_command; select pg_reload_conf()');
+      }
     });
 
     it('while archive_command fails: 82 naming the segment, and the backup is not listed', async () => {

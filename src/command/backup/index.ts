@@ -18,6 +18,7 @@ import { Repository, type CompressSettings } from '../../repo/repository.js';
 import { waitForArchive } from '../archive/wait.js';
 import { throwIfAborted, type CommandContext } from '../context.js';
 import { selectRepo } from '../repo-select.js';
+import { checkArchiveSettings } from '../archive-settings.js';
 import { checkRepoOutsideData } from '../repo-placement.js';
 import { checkDataDirectory, connectFromConfig } from '../server-check.js';
 import { copyDataDirectory, ownerOf } from './copy-files.js';
@@ -110,6 +111,9 @@ export async function backup(context: CommandContext): Promise<number> {
         'backup from a standby is not supported yet: run it on the primary',
       );
     }
+    // Before anything is copied: a backup whose WAL never reaches this stanza would fail only at its very end.
+    if (config.bool('archive-check') || config.bool('archive-copy'))
+      await checkArchiveSettings(session, stanza);
     await removeStaleBackups(repo, backupInfo);
 
     // Labels have one-second resolution: never reuse the label of a backup that just finished.
