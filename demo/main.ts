@@ -107,10 +107,12 @@ async function main(): Promise<void> {
       '--type=name',
       '--target=before_accident',
       '--target-action=promote',
+      // A copy next to the original must not push its WAL (a new timeline, once promoted) into the same stanza.
+      '--archive-mode=off',
     ]);
 
     step('Start the restored cluster on another port: the table is back');
-    const restored = await PgCluster.fromDataDir(restoreDir, { settings: { archive_mode: 'off' } });
+    const restored = await PgCluster.fromDataDir(restoreDir);
     clusters.push(restored);
     await restored.start();
     await restored.waitForRecoveryEnd();
