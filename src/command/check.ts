@@ -47,7 +47,7 @@ export async function check(context: CommandContext): Promise<number> {
       context.out(`stanza '${stanza}': the server is a standby; repositories and configuration are valid\n`);
       return 0;
     }
-    await checkArchiveSettings(session, stanza);
+    await checkArchiveSettings(session, stanza, { notPgstash: 'error' });
     // A restore point guarantees there is WAL to switch away from, so the switch yields a fresh segment.
     await session.query("select pg_create_restore_point('pgstash check')");
     const { walFile } = await session.switchWal();

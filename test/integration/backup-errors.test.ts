@@ -167,20 +167,41 @@ describe('backup and restore errors', () => {
       expect(await labelDirs(setup)).toEqual(before);
     });
 
-    it('while archive_command does not call pgstash: 68 before anything is copied', async () => {
-      await setup.cluster.psql("alter system set archive_command = 'true'; select pg_reload_conf()");
+    /** Sets archive_command and waits until a new session sees it (the postmaster has reloaded). */
+    async function setArchiveCommand(command: string): Promise<void> {
+      await setup.cluster.psql(
+        `alter system set archive_command = '${command.replaceAll("'", "''")}'; select pg_reload_conf()`,
+      );
+      for (let tries = 0; (await setup.cluster.psql('show archive_command')) !== command; tries++) {
+        expect(tries).toBeLessThan(100);
+        await sleep(100);
+      }
+    }
+
+    it('while archive_command sends WAL to another stanza: 68 before anything is copied', async () => {
+      const command = await setup.cluster.psql('show archive_command');
+      await setArchiveCommand(command.replace('--stanza=main', '--stanza=other'));
       try {
-        for (let tries = 0; (await setup.cluster.psql('show archive_command')) !== 'true'; tries++) {
-          expect(tries).toBeLessThan(100);
-          await sleep(100);
-        }
         const before = await labelDirs(setup);
         const result = await setup.pgstash(['backup', '--start-fast']);
         expect(result.code, result.stderr).toBe(68);
-        expect(result.stderr).toContain("[068]: archive_command 'true' does not call pgstash archive-push");
+        expect(result.stderr).toContain("archives to stanza 'other', not 'main'");
         expect(await labelDirs(setup)).toEqual(before);
       } finally {
         await setup.cluster.psql('alter system reset archive_command; select pg_reload_conf()');
+      }
+    });
+
+    it('with an archive_command that does not name pgstash (a wrapper, say): a warning, then the WAL decides', async () => {
+      await setArchiveCommand('true');
+      try {
+        const result = await setup.pgstash(['backup', '--start-fast', '--archive-timeout=3']);
+        expect(result.stderr).toContain("archive_command 'true' does not call pgstash archive-push");
+        // 'true' archives nothing: the wait for the backup's WAL fails as it would have anyway.
+        expect(result.code, result.stderr).toBe(82);
+        expect(await listedLabels(setup)).toEqual([firstLabel]);
+      } finally {
+        await repairArchiving();
       }
     });
 

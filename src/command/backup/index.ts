@@ -113,7 +113,7 @@ export async function backup(context: CommandContext): Promise<number> {
     }
     // Before anything is copied: a backup whose WAL never reaches this stanza would fail only at its very end.
     if (config.bool('archive-check') || config.bool('archive-copy'))
-      await checkArchiveSettings(session, stanza);
+      await checkArchiveSettings(session, stanza, { notPgstash: 'warn' });
     await removeStaleBackups(repo, backupInfo);
 
     // Labels have one-second resolution: never reuse the label of a backup that just finished.
