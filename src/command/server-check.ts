@@ -1,9 +1,8 @@
 // Cross-checks that the server pgstash connects to is the cluster whose data directory it reads.
-import { realpath } from 'node:fs/promises';
 import { userInfo } from 'node:os';
-import { resolve } from 'node:path';
 import { PgStashError, isPgStashError } from '../common/errors.js';
 import { log } from '../common/log.js';
+import { realOrResolved } from '../common/real-path.js';
 import type { LoadedConfig } from '../config/load.js';
 import { connectPg, type PgSession } from '../postgres/client.js';
 import type { ControlData } from '../postgres/control.js';
@@ -75,8 +74,7 @@ export async function checkDataDirectory(session: PgSession, pgPath: string, por
     return;
   }
   if (dataDirectory === undefined) return;
-  const real = (path: string): Promise<string> => realpath(path).catch(() => resolve(path));
-  if ((await real(pgPath)) !== (await real(dataDirectory))) {
+  if ((await realOrResolved(pgPath)) !== (await realOrResolved(dataDirectory))) {
     throw new PgStashError(
       'dbMismatch',
       `the server on port ${port} runs from '${dataDirectory}', not from pg1-path '${pgPath}'`,

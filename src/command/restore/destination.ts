@@ -1,8 +1,9 @@
 // Where a restore writes: pg1-path and each tablespace's directory, checked to be safe to fill.
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { errnoOf, PgStashError, reasonOf } from '../../common/errors.js';
+import { realOrResolved } from '../../common/real-path.js';
 import type { Manifest, ManifestTarget } from '../../repo/manifest.js';
 
 export interface ResolvedTarget {
@@ -92,12 +93,15 @@ export async function prepareDestination(
     );
   }
   const original = targets.find((entry) => entry.target.name === 'pg_data')?.target.path;
+  // The backed-up data directory itself (links resolved): its tablespaces are this restore's to overwrite.
+  const inPlace =
+    original !== undefined && (await realOrResolved(pgPath)) === (await realOrResolved(original));
   for (const entry of targets) {
     const { path } = entry;
     if (await isEmptyOrMissing(path)) continue;
     // A tablespace left at its backed-up location while the data directory goes elsewhere: that directory is
     // the backed-up cluster's, which may well be running. --force must not empty it unless the DBA names it.
-    const theirs = !entry.given && (original === undefined || resolve(pgPath) !== resolve(original));
+    const theirs = !entry.given && !inPlace;
     const tablespace = entry.target.tablespaceName ?? String(entry.target.tablespaceOid);
     if (!options.force || theirs) {
       throw new PgStashError(

@@ -1,5 +1,5 @@
 // Tests for restore destinations: where each target goes, and when a non-empty directory may be emptied.
-import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isPgStashError } from '../../../../src/common/errors.js';
@@ -79,6 +79,17 @@ describe('prepareDestination', () => {
     const ts = join(root, 'ts');
     await fill(ts);
     const targets = resolveTargets(manifestWith(data, ts), `${data}/`, { tablespaceMap: {} });
+    await prepareDestination(targets, { force: true });
+    expect(await readdir(ts)).toEqual([]);
+  });
+
+  it('takes a restore through a link to the backed-up data directory as in place', async () => {
+    const data = join(root, 'data');
+    const ts = join(root, 'ts');
+    await mkdir(data);
+    await fill(ts);
+    await symlink(data, join(root, 'data-link'));
+    const targets = resolveTargets(manifestWith(data, ts), join(root, 'data-link'), { tablespaceMap: {} });
     await prepareDestination(targets, { force: true });
     expect(await readdir(ts)).toEqual([]);
   });
