@@ -8,7 +8,7 @@ import { waitForArchive } from './archive/wait.js';
 import type { CommandContext } from './context.js';
 import { checkArchiveSettings } from './archive-settings.js';
 import { checkRepoOutsideData } from './repo-placement.js';
-import { checkDataDirectory, connectFromConfig } from './server-check.js';
+import { checkServerRunsFrom, connectFromConfig } from './server-check.js';
 
 export async function check(context: CommandContext): Promise<number> {
   const { config } = context;
@@ -25,13 +25,12 @@ export async function check(context: CommandContext): Promise<number> {
     if (pgPath !== undefined) {
       await checkRepoOutsideData(config.repos, pgPath);
       const control = await readControlFile(pgPath);
-      if (control.systemId !== server.systemId) {
-        throw new PgStashError(
-          'dbMismatch',
-          `pg1-path '${pgPath}' is not the data directory of the server on port ${config.pg.port}`,
-        );
-      }
-      await checkDataDirectory(session, pgPath, config.pg.port);
+      await checkServerRunsFrom(session, {
+        systemId: server.systemId,
+        pgPath,
+        control,
+        port: config.pg.port,
+      });
     }
     for (const repo of repos) {
       const info = await repo.requireArchiveInfo();

@@ -43,28 +43,37 @@ export async function checkServerMatchesControl(
     throw error;
   }
   try {
-    const systemId = await session.systemIdentifier();
-    if (systemId !== control.systemId) {
-      throw new PgStashError(
-        'dbMismatch',
-        `the server on port ${config.pg.port} (system-id ${systemId}) is not the cluster in '${config.str('pg1-path') ?? ''}' (system-id ${control.systemId})`,
-        { hint: 'check pg1-path, pg1-port and pg1-socket-path' },
-      );
-    }
-    const pgPath = config.str('pg1-path');
-    if (pgPath !== undefined) await checkDataDirectory(session, pgPath, config.pg.port);
+    await checkServerRunsFrom(session, {
+      systemId: await session.systemIdentifier(),
+      pgPath: config.requireStr('pg1-path'),
+      control,
+      port: config.pg.port,
+    });
   } finally {
     await session.close();
   }
 }
 
 /**
- * Checks that the server runs from pg1-path (both with links resolved). The system identifier alone does not
- * tell a cluster from its standby or from a copy on another port: a backup would then copy one cluster's files
- * between the other's backup start and stop, and look valid. A role that may not read data_directory (neither
- * superuser nor pg_read_all_settings) gets a warning instead.
+ * Checks that the server (its system identifier read by the caller) is the cluster in pg1-path, whose control
+ * file is `control`: the same system identifier, and the server's data_directory is pg1-path (both with links
+ * resolved). The identifier alone does not tell a cluster from its standby or from a copy on another port: a
+ * backup would then copy one cluster's files between the other's backup start and stop, and look valid. A role
+ * that may not read data_directory (neither superuser nor pg_read_all_settings) gets a warning for that part.
  */
-export async function checkDataDirectory(session: PgSession, pgPath: string, port: number): Promise<void> {
+export async function checkServerRunsFrom(
+  session: PgSession,
+  cluster: { systemId: bigint; pgPath: string; control: ControlData; port: number },
+): Promise<void> {
+  const { systemId, pgPath, control, port } = cluster;
+  const hint = 'check pg1-path, pg1-port and pg1-socket-path: they must name the same cluster';
+  if (systemId !== control.systemId) {
+    throw new PgStashError(
+      'dbMismatch',
+      `the server on port ${port} (system-id ${systemId}) is not the cluster in pg1-path '${pgPath}' (system-id ${control.systemId})`,
+      { hint },
+    );
+  }
   let dataDirectory: string | undefined;
   try {
     dataDirectory = await session.setting('data_directory');
@@ -78,7 +87,7 @@ export async function checkDataDirectory(session: PgSession, pgPath: string, por
     throw new PgStashError(
       'dbMismatch',
       `the server on port ${port} runs from '${dataDirectory}', not from pg1-path '${pgPath}'`,
-      { hint: 'check pg1-path, pg1-port and pg1-socket-path: they must name the same cluster' },
+      { hint },
     );
   }
 }

@@ -20,7 +20,7 @@ import { throwIfAborted, type CommandContext } from '../context.js';
 import { selectRepo } from '../repo-select.js';
 import { checkArchiveSettings } from '../archive-settings.js';
 import { checkRepoOutsideData } from '../repo-placement.js';
-import { checkDataDirectory, connectFromConfig } from '../server-check.js';
+import { checkServerRunsFrom, connectFromConfig } from '../server-check.js';
 import { copyDataDirectory, ownerOf } from './copy-files.js';
 import { removeStaleBackups } from './stale.js';
 
@@ -89,16 +89,7 @@ export async function backup(context: CommandContext): Promise<number> {
       version: String(Math.floor((await session.serverVersionNum()) / 10000)),
       systemId: await session.systemIdentifier(),
     };
-    if (server.systemId !== control.systemId) {
-      throw new PgStashError(
-        'dbMismatch',
-        `the server on port ${config.pg.port} is not the cluster in pg1-path '${pgPath}'`,
-        {
-          hint: 'check pg1-path, pg1-port and pg1-socket-path',
-        },
-      );
-    }
-    await checkDataDirectory(session, pgPath, config.pg.port);
+    await checkServerRunsFrom(session, { systemId: server.systemId, pgPath, control, port: config.pg.port });
     if (!sameCluster(backupInfo.current, server) || !sameCluster(archiveInfo.current, server)) {
       throw new PgStashError(
         'backupMismatch',
