@@ -80,7 +80,8 @@ export async function prepareDestination(
   targets: readonly ResolvedTarget[],
   options: { force: boolean },
 ): Promise<void> {
-  const pgPath = targets.find((entry) => entry.target.name === 'pg_data')?.path ?? '';
+  const data = targets.find((entry) => entry.target.name === 'pg_data');
+  const pgPath = data?.path ?? '';
   const pidFile = join(pgPath, 'postmaster.pid');
   if (existsSync(pidFile)) {
     const pid = Number((await readFile(pidFile, 'utf8').catch(() => '')).split('\n')[0]);
@@ -92,7 +93,7 @@ export async function prepareDestination(
       },
     );
   }
-  const original = targets.find((entry) => entry.target.name === 'pg_data')?.target.path;
+  const original = data?.target.path;
   // The backed-up data directory itself (links resolved): its tablespaces are this restore's to overwrite.
   const inPlace =
     original !== undefined && (await realOrResolved(pgPath)) === (await realOrResolved(original));

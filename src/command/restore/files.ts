@@ -6,7 +6,7 @@ import { compressExtension, type CompressType } from '../../io/compress.js';
 import { runParallel } from '../../io/parallel.js';
 import { WorkerPool } from '../../io/worker/pool.js';
 import { WriteProgress } from '../../io/worker/write-progress.js';
-import { repoFilePath, type Manifest, type ManifestFile } from '../../repo/manifest.js';
+import { repoFilePath, type Manifest, type ManifestFile, type ManifestPath } from '../../repo/manifest.js';
 import type { Repository } from '../../repo/repository.js';
 import { inBatches, largestFirst, poolOptionsFor, type BatchLimits } from '../copy-order.js';
 import { destinationOf, type ResolvedTarget } from './destination.js';
@@ -80,12 +80,12 @@ export async function restoreTree(
       .map((entry) => [`pg_data/pg_tblspc/${entry.target.tablespaceOid}`, entry.path]),
   );
   // Paths first (parents before children: the manifest lists them in walk order), then tablespace links.
-  const directories: string[] = [];
+  const directories: RestoredDirectory[] = [];
   for (const entry of manifest.paths) {
     if (tablespaceLinks.has(entry.name)) continue;
     const path = destinationOf(entry.name, targets);
     await mkdir(path, { recursive: true, mode: 0o700 });
-    directories.push(path);
+    directories.push({ entry, path });
   }
   for (const link of manifest.links) {
     const destination = tablespaceLinks.get(link.name);
@@ -122,12 +122,12 @@ export async function restoreTree(
   // While the workers sync their files: directory modes and owners (now that their contents exist), then what the
   // caller adds to the data directory, which takes the data directory's final mode and owner.
   const finishing = async (): Promise<void> => {
-    await restoreDirectoryAttributes(manifest, targets, tablespaceLinks, settings);
+    await restoreDirectoryAttributes(directories, options.restoreOwner);
     await options.beforeControl?.();
   };
   await Promise.all([pool.runOnEach({ type: 'flush' }), finishing()]);
   // Everything is durable before pg_control lands.
-  for (const path of directories.reverse()) await syncDirectory(path);
+  for (const { path } of [...directories].reverse()) await syncDirectory(path);
   await pool.run({ type: 'restore', files: [controlFile], settings });
   await pool.runOnEach({ type: 'flush' });
   await syncDirectory(dirname(destinationOf(CONTROL_FILE, targets)));
@@ -164,20 +164,22 @@ async function restoreOne(
   await Promise.all([job, verified]);
 }
 
+/** A directory of the manifest and where this restore made it. */
+interface RestoredDirectory {
+  readonly entry: ManifestPath;
+  readonly path: string;
+}
+
 /** Gives each restored directory the mode and (as root) owner the manifest records. */
 async function restoreDirectoryAttributes(
-  manifest: Manifest,
-  targets: readonly ResolvedTarget[],
-  tablespaceLinks: ReadonlyMap<string, string>,
-  settings: RestoreFileSettings,
+  directories: readonly RestoredDirectory[],
+  restoreOwner: boolean,
 ): Promise<void> {
-  for (const entry of manifest.paths) {
-    if (tablespaceLinks.has(entry.name)) continue;
-    const path = destinationOf(entry.name, targets);
+  for (const { entry, path } of directories) {
     const handle = await open(path, 'r');
     try {
       await handle.chmod(entry.mode);
-      if (settings.restoreOwner) {
+      if (restoreOwner) {
         const { uid, gid } = ownerIds(entry);
         await chown(path, uid, gid);
       }

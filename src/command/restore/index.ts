@@ -151,11 +151,11 @@ async function restoreWithPool(
   // The recovery settings and backup_manifest are durable before pg_control lands, like every restored file:
   // a directory with pg_control is a whole restore, ready to recover as asked.
   const beforeControl = async (): Promise<void> => {
-    if (restoreOwner) {
-      // Tablespace directories were created by this (root) process: hand them to the cluster's owner.
-      const { uid, gid } = await stat(pgPath);
-      for (const entry of targets.slice(1)) await chown(entry.path, uid, gid);
-    }
+    // The data directory has its final owner by now (files.ts gives directories theirs first).
+    const owner = restoreOwner ? await stat(pgPath) : undefined;
+    // Tablespace directories were created by this (root) process: hand them to the cluster's owner.
+    if (owner !== undefined)
+      for (const entry of targets.slice(1)) await chown(entry.path, owner.uid, owner.gid);
     await writeRecoveryConfig(pgPath, recovery);
     const manifestPath = join(pgPath, 'backup_manifest');
     await writePgBackupManifest(manifestPath, {
@@ -164,11 +164,10 @@ async function restoreWithPool(
       startLsn: manifest.backup.lsnStart,
       endLsn: manifest.backup.lsnStop,
     });
-    if (restoreOwner) {
-      const { uid, gid } = await stat(pgPath);
-      await chown(manifestPath, uid, gid);
+    if (owner !== undefined) {
+      await chown(manifestPath, owner.uid, owner.gid);
       for (const name of ['recovery.signal', 'standby.signal', 'postgresql.auto.conf']) {
-        await chown(join(pgPath, name), uid, gid).catch(() => undefined);
+        await chown(join(pgPath, name), owner.uid, owner.gid).catch(() => undefined);
       }
     }
   };
