@@ -313,11 +313,11 @@ export class PosixDriver implements Driver {
     }
   }
 
-  /** The absolute path of a driver path; rejects paths that could leave the root or name a temporary file. */
   localPath(path: string): string {
     return this.#resolve(path);
   }
 
+  /** The absolute path of a driver path; rejects paths that could leave the root or name a temporary file. */
   #resolve(path: string, options?: { write?: boolean }): string {
     if (path === '') return this.location;
     const segments = path.split('/');
