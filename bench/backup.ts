@@ -12,6 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { PgCluster, pgBin } from '../test/harness/cluster.js';
 import { execChecked } from '../test/harness/exec.js';
 import { postgresIds } from '../test/harness/postgres-user.js';
+import { setArchiveCommand } from '../test/harness/wal.js';
 import { createTempDir, removeTempDir } from '../test/harness/tmp.js';
 import { duBytes } from './disk-usage.js';
 import { measureOk, type Measurement } from './measure.js';
@@ -127,12 +128,12 @@ async function runOnce(
     await measureOk(repo.argv(['stanza-create']), { scratchDir: scratch });
     // Whatever the checkpoint at backup start would have to flush is flushed now, outside the timing.
     await cluster.psql('checkpoint');
-    await setArchiveCommand(cluster, repo.archiveCommand);
+    await setArchiveCommand({ cluster }, repo.archiveCommand);
     const backup = await measureOk(
       repo.argv(['backup', '--type=full', '--start-fast', `--process-max=${String(processMax)}`]),
       { scratchDir: scratch },
     );
-    await setArchiveCommand(cluster, DISCARD_WAL);
+    await setArchiveCommand({ cluster }, DISCARD_WAL);
     await waitArchiveIdle(cluster);
     const repoBytes = await duBytes(await repo.backupDir());
 
@@ -155,20 +156,6 @@ async function runOnce(
   } finally {
     await removeTempDir(dir);
   }
-}
-
-/**
- * ALTER SYSTEM + reload, then waits until a new session sees the value: the postmaster has reloaded by then
- * and has signalled the archiver, which re-reads its configuration before it archives the next segment.
- */
-async function setArchiveCommand(cluster: PgCluster, command: string): Promise<void> {
-  await cluster.psql(`alter system set archive_command = '${command.replaceAll("'", "''")}'`);
-  await cluster.psql('select pg_reload_conf()');
-  for (let waited = 0; waited < 10_000; waited += 50) {
-    if ((await cluster.psql('show archive_command')) === command) return;
-    await sleep(50);
-  }
-  throw new Error(`archive_command did not change to '${command}' within 10 s`);
 }
 
 /** Waits until no segment is waiting to be archived (no .ready file in pg_wal/archive_status). */

@@ -39,3 +39,18 @@ export async function switchUntilArchived(setup: { cluster: PgCluster }, timeout
     }
   }
 }
+
+/**
+ * ALTER SYSTEM archive_command + reload, then waits (up to 10 s) until a new session sees the value: the
+ * postmaster has reloaded by then and has signalled the archiver, which re-reads its configuration before it
+ * archives the next segment.
+ */
+export async function setArchiveCommand(setup: { cluster: PgCluster }, command: string): Promise<void> {
+  await setup.cluster.psql(
+    `alter system set archive_command = '${command.replaceAll("'", "''")}'; select pg_reload_conf()`,
+  );
+  for (let tries = 0; (await setup.cluster.psql('show archive_command')) !== command; tries++) {
+    if (tries >= 100) throw new Error(`archive_command is not '${command}' 10 s after a reload`);
+    await sleep(100);
+  }
+}

@@ -3,14 +3,13 @@
 import { chmod, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PgCluster } from '../harness/cluster.js';
 import { flipMiddleByte } from '../harness/damage.js';
 import { runPgstash } from '../harness/pgstash.js';
 import { configText, createStanzaSetup, writeConfig, type StanzaSetup } from '../harness/stanza.js';
 import { createTempDir } from '../harness/tmp.js';
-import { switchWal, waitArchived } from '../harness/wal.js';
+import { setArchiveCommand, switchWal, waitArchived } from '../harness/wal.js';
 
 async function findFiles(root: string, pattern: RegExp): Promise<string[]> {
   const found: string[] = [];
@@ -144,15 +143,8 @@ describe('archive bad input', () => {
     const command = await setup.cluster.psql('show archive_command');
     expect(command).toContain('--stanza=main');
     const elsewhere = command.replace('--stanza=main', '--stanza=other');
-    await setup.cluster.psql(
-      `alter system set archive_command = '${elsewhere.replaceAll("'", "''")}'; select pg_reload_conf()`,
-    );
     try {
-      // A new session sees the setting once the postmaster has reloaded.
-      for (let tries = 0; !(await setup.cluster.psql('show archive_command')).includes('other'); tries++) {
-        expect(tries).toBeLessThan(100);
-        await sleep(100);
-      }
+      await setArchiveCommand(setup, elsewhere);
       const started = Date.now();
       const result = await setup.pgstash(['check', '--archive-timeout=30']);
       expect(result.code, result.stderr).toBe(68);

@@ -11,7 +11,7 @@ import { spawnPgstash } from '../harness/pgstash-process.js';
 import { RestoreBench } from '../harness/restore.js';
 import { signalWhen } from '../harness/signal.js';
 import { createStanzaSetup, type StanzaSetup } from '../harness/stanza.js';
-import { switchUntilArchived, switchWal } from '../harness/wal.js';
+import { setArchiveCommand, switchUntilArchived, switchWal } from '../harness/wal.js';
 
 describe('backup and restore errors', () => {
   let setup: StanzaSetup;
@@ -28,9 +28,7 @@ describe('backup and restore errors', () => {
     const command = await setup.cluster.psql('show archive_command');
     const broken = command.replace('--stanza=main', '--stanza=main --repo1-path=/nonexistent/pgstash-repo');
     expect(broken).not.toBe(command);
-    await setup.cluster.psql(
-      `alter system set archive_command = '${broken.replaceAll("'", "''")}'; select pg_reload_conf()`,
-    );
+    await setArchiveCommand(setup, broken);
     await setup.cluster.psql("select pg_create_restore_point('archiving broken')");
     const stuck = await switchWal(setup);
     const deadline = Date.now() + 60_000;
@@ -167,21 +165,10 @@ describe('backup and restore errors', () => {
       expect(await labelDirs(setup)).toEqual(before);
     });
 
-    /** Sets archive_command and waits until a new session sees it (the postmaster has reloaded). */
-    async function setArchiveCommand(command: string): Promise<void> {
-      await setup.cluster.psql(
-        `alter system set archive_command = '${command.replaceAll("'", "''")}'; select pg_reload_conf()`,
-      );
-      for (let tries = 0; (await setup.cluster.psql('show archive_command')) !== command; tries++) {
-        expect(tries).toBeLessThan(100);
-        await sleep(100);
-      }
-    }
-
     it('while archive_command sends WAL to another stanza: 68 before anything is copied', async () => {
       const command = await setup.cluster.psql('show archive_command');
-      await setArchiveCommand(command.replace('--stanza=main', '--stanza=other'));
       try {
+        await setArchiveCommand(setup, command.replace('--stanza=main', '--stanza=other'));
         const before = await labelDirs(setup);
         const result = await setup.pgstash(['backup', '--start-fast']);
         expect(result.code, result.stderr).toBe(68);
@@ -193,8 +180,8 @@ describe('backup and restore errors', () => {
     });
 
     it('with an archive_command that does not name pgstash (a wrapper, say): a warning, then the WAL decides', async () => {
-      await setArchiveCommand('true');
       try {
+        await setArchiveCommand(setup, 'true');
         const result = await setup.pgstash(['backup', '--start-fast', '--archive-timeout=3']);
         expect(result.stderr).toContain("archive_command 'true' does not call pgstash archive-push");
         // 'true' archives nothing: the wait for the backup's WAL fails as it would have anyway.
