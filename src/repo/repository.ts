@@ -35,17 +35,13 @@ export interface CompressSettings {
   readonly level: number;
 }
 
-/**
- * What a read must yield: the original's SHA-256 and, when known, its size; or only the size, for a caller that
- * hashes what it wrote itself (restore's largest files, see command/restore/verify-as-written.ts).
- */
-export type ReadExpectation = (
-  | { readonly sha256: string; readonly size?: number }
-  | { readonly hashedByCaller: true; readonly size: number }
-) & {
+/** What a read must yield: the original's SHA-256 and, when known, its size. */
+export interface ReadExpectation {
+  readonly sha256: string;
+  readonly size?: number;
   /** The size as stored, when known (a backup manifest's repoSize): a small file is read whole (driver.read). */
   readonly storedSize?: number;
-};
+}
 
 /** Stored files up to this size are read in one piece, not streamed. */
 const READ_WHOLE_BYTES = 256 * 1024;
@@ -209,7 +205,7 @@ export class Repository {
       let empty = true;
       for await (const chunk of chunks) {
         empty = false;
-        hash?.update(chunk);
+        hash.update(chunk);
         size += chunk.length;
         yield chunk;
       }
@@ -236,7 +232,7 @@ export class Repository {
   /**
    * The original bytes of the file at `path`, in order, or undefined when the file does not exist: decrypted and
    * decompressed (type from the extension) a few chunks ahead of the caller. Once the last chunk is out, the
-   * original's SHA-256 (unless the caller hashes) and size are checked against `expect`, and iteration fails when
+   * original's SHA-256 and size are checked against `expect`, and iteration fails when
    * they do not match: use the data only after the loop completes. Data that fails to decompress or to match is a
    * checksum error (26) naming the file; data that fails authentication is a crypto error (95).
    */
@@ -262,7 +258,7 @@ export class Repository {
     key: Buffer | undefined,
     expect: ReadExpectation,
   ): AsyncGenerator<Buffer> {
-    const hash = 'sha256' in expect ? createHash('sha256') : undefined;
+    const hash = createHash('sha256');
     let size = 0;
     // A thread that blocks on its I/O copies many files: lz4 stays on it (see io/frame/lz4-decode.ts).
     const decoded = decodeStored(source, {
@@ -272,7 +268,7 @@ export class Repository {
     });
     try {
       for await (const chunk of decoded) {
-        hash?.update(chunk);
+        hash.update(chunk);
         size += chunk.length;
         yield chunk;
       }
@@ -285,11 +281,10 @@ export class Repository {
       if (!Array.isArray(source)) (source as Readable).destroy();
     }
     const wrongSize = expect.size !== undefined && size !== expect.size;
-    const sha256 = hash?.digest('hex');
-    if ('sha256' in expect && (sha256 !== expect.sha256 || wrongSize)) {
+    const sha256 = hash.digest('hex');
+    if (sha256 !== expect.sha256 || wrongSize) {
       throw this.#corrupt(path, `checksum mismatch (expected ${expect.sha256}, got ${sha256}, size ${size})`);
     }
-    if (wrongSize) throw this.#corrupt(path, `size ${size}, expected ${expect.size}`);
   }
 
   /**

@@ -42,16 +42,22 @@ export class RestoreBench {
   /**
    * `pgstash restore --pg1-path=<new dir> ...args`, which must succeed, then `pg_verifybackup -n` on the result,
    * which must pass. `dataDir` restores into a given (missing or empty) directory;
-   * `as` runs pgstash as root or as postgres (the default).
+   * `as` runs pgstash as root or as postgres (the default); `beforeVerify` looks at the directory before
+   * pg_verifybackup reads every file.
    */
   async restore(
     args: readonly string[],
-    options: { dataDir?: string; as?: 'root' | 'postgres' } = {},
+    options: {
+      dataDir?: string;
+      as?: 'root' | 'postgres';
+      beforeVerify?: (dataDir: string) => Promise<void>;
+    } = {},
   ): Promise<RestoredDir> {
     const dataDir = options.dataDir ?? join(await this.tempDir('restore'), 'data');
     const result = await this.#setup.pgstashOk(['restore', `--pg1-path=${dataDir}`, ...args], {
       as: options.as ?? 'postgres',
     });
+    await options.beforeVerify?.(dataDir);
     const verified = await verifyBackup(dataDir);
     if (verified.code !== 0) {
       throw new Error(

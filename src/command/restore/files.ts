@@ -2,16 +2,14 @@
 import { chown, lchown, mkdir, open, symlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { PgStashError } from '../../common/errors.js';
-import { compressExtension, type CompressType } from '../../io/compress.js';
+import type { CompressType } from '../../io/compress.js';
 import { runParallel } from '../../io/parallel.js';
 import { WorkerPool } from '../../io/worker/pool.js';
-import { WriteProgress } from '../../io/worker/write-progress.js';
-import { repoFilePath, type Manifest, type ManifestFile, type ManifestPath } from '../../repo/manifest.js';
+import type { Manifest, ManifestFile, ManifestPath } from '../../repo/manifest.js';
 import type { Repository } from '../../repo/repository.js';
 import { inBatches, largestFirst, poolOptionsFor, type BatchLimits } from '../copy-order.js';
 import { destinationOf, type ResolvedTarget } from './destination.js';
 import { ownerIds, type RestoreFileSettings } from './restore-file.js';
-import { verifiesAsWritten, verifyAsWritten } from './verify-as-written.js';
 import type { RestoreJob, RestoreWorkerData } from './restore-worker.js';
 
 /** The control file goes in last: until it exists, a half-restored directory cannot be started by mistake. */
@@ -115,9 +113,10 @@ export async function restoreTree(
   await runParallel(inBatches(files, BATCH), {
     concurrency: pool.submitAhead,
     worker: (batch: ManifestFile[]) =>
-      batch.length === 1
-        ? restoreOne(repo, pool, batch[0] as ManifestFile, settings)
-        : pool.run({ type: 'restore', files: batch, settings }, { exclusive: false }),
+      pool.run(
+        { type: 'restore', files: batch, settings },
+        poolOptionsFor(batch.length === 1 ? (batch[0] as ManifestFile).size : 0),
+      ),
   });
   // While the workers sync their files: directory modes and owners (now that their contents exist), then what the
   // caller adds to the data directory, which takes the data directory's final mode and owner.
@@ -131,37 +130,6 @@ export async function restoreTree(
   await pool.run({ type: 'restore', files: [controlFile], settings });
   await pool.runOnEach({ type: 'flush' });
   await syncDirectory(dirname(destinationOf(CONTROL_FILE, targets)));
-}
-
-/**
- * Restores `file` on the pool. A file large enough to run alone on its worker may be hashed here, read back as it
- * is written (verify-as-written.ts), so that its worker only decompresses and writes.
- */
-async function restoreOne(
-  repo: Repository,
-  pool: RestorePool,
-  file: ManifestFile,
-  settings: RestoreFileSettings,
-): Promise<void> {
-  const options = poolOptionsFor(file.size);
-  if (!options.exclusive || !verifiesAsWritten(settings.compressType, pool.size)) {
-    await pool.run({ type: 'restore', files: [file], settings }, options);
-    return;
-  }
-  const progress = WriteProgress.create();
-  const job = pool.run({ type: 'restore', files: [file], settings, progress: progress.buffer }, options);
-  const source = repoFilePath(repo.stanza, settings.label, file, compressExtension(settings.compressType));
-  const verified = verifyAsWritten(
-    {
-      path: destinationOf(file.name, settings.targets),
-      size: file.size,
-      sha256: file.sha256,
-      source: `${repo.driver.location}/${source}`,
-    },
-    progress,
-    job,
-  );
-  await Promise.all([job, verified]);
 }
 
 /** A directory of the manifest and where this restore made it. */

@@ -1,11 +1,11 @@
 // Restores one backup file into place, verified against the manifest, with its mode, owner and mtime.
 import { closeSync, fchmodSync, fchownSync, futimesSync, openSync, writeSync } from 'node:fs';
-import { PgStashError, reasonOf } from '../../common/errors.js';
+import { isPgStashError, PgStashError, reasonOf } from '../../common/errors.js';
 import { groupId, userId } from '../../common/os-users.js';
 import { compressExtension, type CompressType } from '../../io/compress.js';
 import { repoFilePath, type ManifestFile, type ManifestOwner } from '../../repo/manifest.js';
-import type { WriteProgress } from '../../io/worker/write-progress.js';
 import type { Repository } from '../../repo/repository.js';
+import { DirectFileWriter } from '../../storage/direct-file.js';
 import { destinationOf, type ResolvedTarget } from './destination.js';
 
 /** What every file of one restore shares. */
@@ -28,83 +28,90 @@ export function ownerIds(owner: Pick<ManifestOwner, 'uid' | 'gid' | 'user' | 'gr
 }
 
 /**
+ * Files at least this large are written with direct I/O (storage/direct-file.ts): past the page cache, which a
+ * restore fills for nothing. Smaller ones go through it and are synced behind their writes, many at once.
+ */
+export const DIRECT_WRITE_BYTES = 8 * 1024 * 1024;
+
+/**
  * Writes one file and resolves to its path; the caller makes it durable (the restore worker syncs each file
  * behind its writes, and every sync ends before pg_control is written). Runs on a worker thread of its own, so
- * the destination is written with blocking calls (see storage/file-io.ts).
+ * the destination is written with blocking calls (see storage/file-io.ts), except for direct writes, two of
+ * which run on libuv's pool while the next data is decompressed.
  */
 export async function restoreFile(
   repo: Repository,
   file: ManifestFile,
   settings: RestoreFileSettings,
-  progress?: WriteProgress,
-): Promise<string> {
-  try {
-    return await writeFile(repo, file, settings, progress);
-  } catch (error) {
-    progress?.fail();
-    throw error;
-  }
-}
-
-/**
- * restoreFile's work. With `progress`, another thread hashes the file as it is written (verify-as-written.ts):
- * each write is reported once it returned, and this thread only checks the size.
- */
-async function writeFile(
-  repo: Repository,
-  file: ManifestFile,
-  settings: RestoreFileSettings,
-  progress: WriteProgress | undefined,
 ): Promise<string> {
   const path = destinationOf(file.name, settings.targets);
-  let fd: number;
-  try {
-    fd = openSync(path, 'w', 0o600);
-  } catch (error) {
-    throw new PgStashError('fileOpen', `unable to create '${path}': ${reasonOf(error)}`);
-  }
+  const writer = openDestination(path, file.size);
   try {
     const source = repoFilePath(repo.stanza, settings.label, file, compressExtension(settings.compressType));
-    const chunks = await repo.getChunks(
-      source,
-      progress === undefined
-        ? { sha256: file.sha256, size: file.size, storedSize: file.repoSize }
-        : { hashedByCaller: true, size: file.size, storedSize: file.repoSize },
-    );
+    const chunks = await repo.getChunks(source, {
+      sha256: file.sha256,
+      size: file.size,
+      storedSize: file.repoSize,
+    });
     if (chunks === undefined) {
       throw new PgStashError('fileMissing', `backup file '${repo.driver.location}/${source}' is missing`, {
         hint: 'the backup is damaged: restore another backup set with --set',
       });
     }
-    let written = 0;
-    progress?.report(written);
-    for await (const chunk of chunks) {
-      writeAll(fd, chunk, path);
-      written += chunk.length;
-      progress?.report(written);
-    }
     try {
+      for await (const chunk of chunks) await writer.write(chunk);
+      await writer.finish();
       // Explicit mode: the process umask must not change what PostgreSQL expects.
-      fchmodSync(fd, file.mode);
+      fchmodSync(writer.fd, file.mode);
       if (settings.restoreOwner) {
         const { uid, gid } = ownerIds(file);
-        fchownSync(fd, uid, gid);
+        fchownSync(writer.fd, uid, gid);
       }
-      futimesSync(fd, file.mtime, file.mtime);
+      futimesSync(writer.fd, file.mtime, file.mtime);
     } catch (error) {
+      if (isPgStashError(error)) throw error;
       throw new PgStashError('fileWrite', `unable to write '${path}': ${reasonOf(error)}`);
     }
   } finally {
-    closeSync(fd);
+    await writer.close();
   }
   return path;
 }
 
-/** Writes all of `data` with blocking calls (a short write leaves a remainder). */
-function writeAll(fd: number, data: Buffer, path: string): void {
+/** What restoreFile writes through: direct I/O for a large file, else blocking writes through the page cache. */
+interface Destination {
+  readonly fd: number;
+  write(data: Buffer): Promise<void> | void;
+  finish(): Promise<void> | void;
+  close(): Promise<void> | void;
+}
+
+function openDestination(path: string, size: number): Destination {
   try {
-    for (let done = 0; done < data.length;) done += writeSync(fd, data, done, data.length - done);
+    if (size >= DIRECT_WRITE_BYTES) return DirectFileWriter.create(path, 0o600);
+    return new BufferedDestination(openSync(path, 'w', 0o600));
   } catch (error) {
-    throw new PgStashError('fileWrite', `unable to write '${path}': ${reasonOf(error)}`);
+    throw new PgStashError('fileOpen', `unable to create '${path}': ${reasonOf(error)}`);
+  }
+}
+
+class BufferedDestination implements Destination {
+  readonly fd: number;
+
+  constructor(fd: number) {
+    this.fd = fd;
+  }
+
+  /** Writes all of `data` (a short write leaves a remainder). */
+  write(data: Buffer): void {
+    for (let done = 0; done < data.length;) done += writeSync(this.fd, data, done, data.length - done);
+  }
+
+  finish(): void {
+    // Nothing staged: every write went to the file.
+  }
+
+  close(): void {
+    closeSync(this.fd);
   }
 }

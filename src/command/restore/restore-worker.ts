@@ -2,7 +2,6 @@
 import { workerData } from 'node:worker_threads';
 import type { RepoOptions } from '../../config/load.js';
 import { serveJobs } from '../../io/worker/serve.js';
-import { WriteProgress } from '../../io/worker/write-progress.js';
 import type { ManifestFile } from '../../repo/manifest.js';
 import { Repository } from '../../repo/repository.js';
 import { SyncBehind } from '../../storage/sync-behind.js';
@@ -21,14 +20,6 @@ export type RestoreJob =
       /** Restored one after another: small files travel together (copy-order.ts inBatches). */
       readonly files: readonly ManifestFile[];
       readonly settings: RestoreFileSettings;
-      readonly progress?: undefined;
-    }
-  | {
-      readonly type: 'restore';
-      readonly files: readonly [ManifestFile];
-      readonly settings: RestoreFileSettings;
-      /** A WriteProgress buffer: the main thread hashes the file as it is written (verify-as-written.ts). */
-      readonly progress: SharedArrayBuffer;
     }
   /** Makes every file this worker restored durable. */
   | { readonly type: 'flush' };
@@ -48,8 +39,7 @@ const syncing = new SyncBehind(SYNCS_IN_FLIGHT);
 
 serveJobs<RestoreJob, undefined>(async (job) => {
   if (job.type === 'restore') {
-    const progress = job.progress === undefined ? undefined : WriteProgress.attach(job.progress);
-    for (const file of job.files) syncing.add(await restoreFile(repo, file, job.settings, progress));
+    for (const file of job.files) syncing.add(await restoreFile(repo, file, job.settings));
   } else await syncing.drain();
   return undefined;
 });
