@@ -1,7 +1,6 @@
 // A relation file of 64 MiB or more on real PostgreSQL 15 (lz4): it runs alone on its worker and is written with
 // direct I/O, past the page cache (fincore shows none of it there before the server starts). It must come back
 // whole, and damage that still decompresses must fail the restore naming the file.
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -9,21 +8,12 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RUNS_ALONE_BYTES } from '../../src/command/copy-order.js';
 import { DIRECT_WRITE_BYTES } from '../../src/command/restore/restore-file.js';
 import { LZ4_MAGIC, readLz4Descriptor } from '../../src/io/frame/lz4.js';
+import { cachedBytes } from '../harness/page-cache.js';
 import { RestoreBench } from '../harness/restore.js';
 import { createStanzaSetup, type StanzaSetup } from '../harness/stanza.js';
 
 const LABEL = /backup (\d{8}-\d{6}F) complete/;
 
-/** Bytes of `path` in the page cache, by util-linux's fincore. */
-async function cachedBytes(path: string): Promise<number> {
-  const stdout = await new Promise<string>((resolve, reject) => {
-    execFile('fincore', ['--bytes', '--noheadings', '--output', 'RES', path], (error, out) => {
-      if (error === null) resolve(out);
-      else reject(error);
-    });
-  });
-  return Number(stdout.trim());
-}
 const CHECK = "select count(*), md5(string_agg(v, ',' order by id)) from big";
 
 /**

@@ -1,5 +1,4 @@
 // Tests for DirectFileWriter: any data in any pieces comes back exact, past the page cache, and through it when refused.
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { constants, openSync } from 'node:fs';
 import { readFile, rm, stat, writeFile } from 'node:fs/promises';
@@ -11,6 +10,7 @@ import {
   DirectFileWriter,
   type OpenFile,
 } from '../../../src/storage/direct-file.js';
+import { cachedBytes } from '../../harness/page-cache.js';
 import { createTempDir, removeTempDir } from '../../harness/tmp.js';
 import { Tmpfs } from '../../harness/tmpfs.js';
 
@@ -23,17 +23,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await removeTempDir(dir);
 });
-
-/** Bytes of `path` in the page cache, by util-linux's fincore. */
-async function cachedBytes(path: string): Promise<number> {
-  const stdout = await new Promise<string>((resolve, reject) => {
-    execFile('fincore', ['--bytes', '--noheadings', '--output', 'RES', path], (error, out) => {
-      if (error === null) resolve(out);
-      else reject(error);
-    });
-  });
-  return Number(stdout.trim());
-}
 
 /** Writes `data` through a new writer in pieces of the given sizes (cycled), and returns the writer, closed. */
 async function writeInPieces(
