@@ -66,7 +66,6 @@ async function syncDirectory(path: string): Promise<void> {
 }
 
 export async function restoreTree(
-  repo: Repository,
   pool: RestorePool,
   manifest: Manifest,
   targets: readonly ResolvedTarget[],

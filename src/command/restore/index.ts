@@ -171,7 +171,7 @@ async function restoreWithPool(
       }
     }
   };
-  await restoreTree(repo, pool, manifest, targets, { restoreOwner, beforeControl });
+  await restoreTree(pool, manifest, targets, { restoreOwner, beforeControl });
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
   const owner = userName((await stat(pgPath)).uid) ?? 'the cluster owner';
   context.out(
