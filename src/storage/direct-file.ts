@@ -60,9 +60,10 @@ function writeOnPool(fd: number, buffer: Buffer, length: number, position: numbe
 }
 
 /**
- * Creates (or truncates) a file and writes it from start to end. Writes through the page cache instead when the
- * filesystem refuses direct I/O: at the open, or at the first write (which is awaited alone to find out). Errors
- * are the system's; the caller names the file. Always close(), also after a failure.
+ * Creates (or truncates) a file and writes it from start to end. Writes through the page cache instead when told
+ * to (`direct: false`, for a small file) or when the filesystem refuses direct I/O: at the open, or at the first
+ * write (which is awaited alone to find out). Errors are the system's; the caller names the file. Always close(),
+ * also after a failure.
  */
 export class DirectFileWriter {
   readonly path: string;
@@ -91,15 +92,22 @@ export class DirectFileWriter {
     this.#staging = direct ? takeStaging() : undefined;
   }
 
-  /** Creates `path` with `mode` (O_TRUNC: a file already there is emptied). */
-  static create(path: string, mode: number, open: OpenFile = openFile): DirectFileWriter {
+  /** Creates `path` with `mode` (O_TRUNC: a file already there is emptied); with direct I/O unless `direct: false`. */
+  static create(
+    path: string,
+    mode: number,
+    options: { direct?: boolean; open?: OpenFile } = {},
+  ): DirectFileWriter {
+    const open = options.open ?? openFile;
     const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC;
-    try {
-      return new DirectFileWriter(path, open(path, flags | constants.O_DIRECT, mode), true, mode, open);
-    } catch (error) {
-      if (errnoOf(error) !== 'EINVAL') throw error;
-      return new DirectFileWriter(path, open(path, flags, mode), false, mode, open);
+    if (options.direct !== false) {
+      try {
+        return new DirectFileWriter(path, open(path, flags | constants.O_DIRECT, mode), true, mode, open);
+      } catch (error) {
+        if (errnoOf(error) !== 'EINVAL') throw error;
+      }
     }
+    return new DirectFileWriter(path, open(path, flags, mode), false, mode, open);
   }
 
   /** The open file, for fchmod, fchown and futimes. */
@@ -122,7 +130,7 @@ export class DirectFileWriter {
       offset += copied;
       if (this.#filled === DIRECT_WRITE_SIZE) await this.#submit();
     }
-    // Through the page cache from the start, or since a refused first write.
+    // Through the page cache from the start (not direct, or refused at the open), or since a refused first write.
     if (offset < data.length) this.#appendBuffered(this.#fd, data.subarray(offset));
   }
 

@@ -1,5 +1,5 @@
 // Restores one backup file into place, verified against the manifest, with its mode, owner and mtime.
-import { closeSync, fchmodSync, fchownSync, futimesSync, openSync, writeSync } from 'node:fs';
+import { fchmodSync, fchownSync, futimesSync } from 'node:fs';
 import { isPgStashError, PgStashError, reasonOf } from '../../common/errors.js';
 import { groupId, userId } from '../../common/os-users.js';
 import { compressExtension, type CompressType } from '../../io/compress.js';
@@ -78,40 +78,11 @@ export async function restoreFile(
   return path;
 }
 
-/** What restoreFile writes through: direct I/O for a large file, else blocking writes through the page cache. */
-interface Destination {
-  readonly fd: number;
-  write(data: Buffer): Promise<void> | void;
-  finish(): Promise<void> | void;
-  close(): Promise<void> | void;
-}
-
-function openDestination(path: string, size: number): Destination {
+/** Direct I/O for a large file; a small one is written with blocking calls through the page cache. */
+function openDestination(path: string, size: number): DirectFileWriter {
   try {
-    if (size >= DIRECT_WRITE_BYTES) return DirectFileWriter.create(path, 0o600);
-    return new BufferedDestination(openSync(path, 'w', 0o600));
+    return DirectFileWriter.create(path, 0o600, { direct: size >= DIRECT_WRITE_BYTES });
   } catch (error) {
     throw new PgStashError('fileOpen', `unable to create '${path}': ${reasonOf(error)}`);
-  }
-}
-
-class BufferedDestination implements Destination {
-  readonly fd: number;
-
-  constructor(fd: number) {
-    this.fd = fd;
-  }
-
-  /** Writes all of `data` (a short write leaves a remainder). */
-  write(data: Buffer): void {
-    for (let done = 0; done < data.length;) done += writeSync(this.fd, data, done, data.length - done);
-  }
-
-  finish(): void {
-    // Nothing staged: every write went to the file.
-  }
-
-  close(): void {
-    closeSync(this.fd);
   }
 }

@@ -29,9 +29,9 @@ async function writeInPieces(
   path: string,
   data: Buffer,
   pieces: readonly number[],
-  open?: OpenFile,
+  options: { direct?: boolean; open?: OpenFile } = {},
 ): Promise<DirectFileWriter> {
-  const writer = DirectFileWriter.create(path, 0o640, open);
+  const writer = DirectFileWriter.create(path, 0o640, options);
   try {
     let at = 0;
     for (let i = 0; at < data.length; i++) {
@@ -87,6 +87,15 @@ describe('DirectFileWriter', () => {
     expect((await readFile(join(dir, 'after'))).equals(datas[0] as Buffer)).toBe(true);
   });
 
+  it('writes through the page cache from the start when told not to write directly', async () => {
+    const data = randomBytes(DIRECT_WRITE_SIZE + 777);
+    const path = join(dir, 'buffered');
+    const writer = await writeInPieces(path, data, [100_000], { direct: false });
+    expect(writer.direct).toBe(false);
+    expect(await cachedBytes(path)).toBe(data.length + (DIRECT_ALIGNMENT - (data.length % DIRECT_ALIGNMENT)));
+    expect((await readFile(path)).equals(data)).toBe(true);
+  });
+
   it('writes through the page cache when the filesystem refuses O_DIRECT at the open', async () => {
     const refusing: OpenFile = (path, flags, mode) => {
       if ((flags & constants.O_DIRECT) !== 0) {
@@ -96,7 +105,7 @@ describe('DirectFileWriter', () => {
     };
     const data = randomBytes(2 * DIRECT_WRITE_SIZE + 777);
     const path = join(dir, 'refused');
-    const writer = await writeInPieces(path, data, [300_000], refusing);
+    const writer = await writeInPieces(path, data, [300_000], { open: refusing });
     expect(writer.direct).toBe(false);
     expect(await cachedBytes(path)).toBe(data.length + (DIRECT_ALIGNMENT - (data.length % DIRECT_ALIGNMENT)));
     expect((await readFile(path)).equals(data)).toBe(true);
