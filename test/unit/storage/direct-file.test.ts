@@ -87,29 +87,29 @@ describe('DirectFileWriter', () => {
     expect((await readFile(join(dir, 'after'))).equals(datas[0] as Buffer)).toBe(true);
   });
 
-  it('writes through the page cache from the start when told not to write directly', async () => {
-    const data = randomBytes(DIRECT_WRITE_SIZE + 777);
-    const path = join(dir, 'buffered');
-    const writer = await writeInPieces(path, data, [100_000], { direct: false });
-    expect(writer.direct).toBe(false);
-    expect(await cachedBytes(path)).toBe(data.length + (DIRECT_ALIGNMENT - (data.length % DIRECT_ALIGNMENT)));
-    expect((await readFile(path)).equals(data)).toBe(true);
-  });
-
-  it('writes through the page cache when the filesystem refuses O_DIRECT at the open', async () => {
-    const refusing: OpenFile = (path, flags, mode) => {
-      if ((flags & constants.O_DIRECT) !== 0) {
-        throw Object.assign(new Error(`EINVAL: invalid argument, open '${path}'`), { code: 'EINVAL' });
-      }
-      return openSync(path, flags, mode);
-    };
-    const data = randomBytes(2 * DIRECT_WRITE_SIZE + 777);
-    const path = join(dir, 'refused');
-    const writer = await writeInPieces(path, data, [300_000], { open: refusing });
-    expect(writer.direct).toBe(false);
-    expect(await cachedBytes(path)).toBe(data.length + (DIRECT_ALIGNMENT - (data.length % DIRECT_ALIGNMENT)));
-    expect((await readFile(path)).equals(data)).toBe(true);
-  });
+  /** Opens like the system, but refuses O_DIRECT at the open, as some filesystems do. */
+  const refusing: OpenFile = (path, flags, mode) => {
+    if ((flags & constants.O_DIRECT) !== 0) {
+      throw Object.assign(new Error(`EINVAL: invalid argument, open '${path}'`), { code: 'EINVAL' });
+    }
+    return openSync(path, flags, mode);
+  };
+  const buffered: [string, { direct?: boolean; open?: OpenFile }, number][] = [
+    ['from the start when told not to write directly', { direct: false }, DIRECT_WRITE_SIZE + 777],
+    ['when the filesystem refuses O_DIRECT at the open', { open: refusing }, 2 * DIRECT_WRITE_SIZE + 777],
+  ];
+  for (const [when, options, size] of buffered) {
+    it(`writes through the page cache ${when}`, async () => {
+      const data = randomBytes(size);
+      const path = join(dir, `buffered-${size}`);
+      const writer = await writeInPieces(path, data, [300_000], options);
+      expect(writer.direct).toBe(false);
+      expect(await cachedBytes(path)).toBe(
+        data.length + (DIRECT_ALIGNMENT - (data.length % DIRECT_ALIGNMENT)),
+      );
+      expect((await readFile(path)).equals(data)).toBe(true);
+    });
+  }
 
   it('fails with ENOSPC when the disk fills up mid-file, and writes again once there is room', async () => {
     const full = await Tmpfs.mount(join(dir, 'small'), { bytes: 4 * DIRECT_WRITE_SIZE, mode: 0o700 });
