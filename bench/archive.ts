@@ -3,9 +3,11 @@
 // PostgreSQL starts one archive_command (and one restore_command) process per segment, so process startup is
 // part of what users pay. For each compression type both tools get a fresh repository and stanza, then push
 // every segment and get every segment back, interleaved: segment i runs tool A then tool B, segment i+1 runs
-// B then A, so machine noise and cache effects fall on both alike.
+// B then A, so machine noise and cache effects fall on both alike. The plain Node reference
+// (plain-archive.cts) runs third on each segment.
 import { chown, mkdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { postgresIds } from '../test/harness/postgres-user.js';
 import { createTempDir, removeTempDir } from '../test/harness/tmp.js';
 import { duBytes } from './disk-usage.js';
@@ -21,6 +23,8 @@ export interface ArchiveCompressResult {
   readonly compress: BenchCompress;
   readonly push: PerTool;
   readonly get: PerTool;
+  /** The same segments through plain-archive.cjs: the data work alone, as straight-line Node. */
+  readonly plain: { readonly push: Measurement[]; readonly get: Measurement[] };
   /** Bytes of the archive directory after all pushes (info files included), per tool. */
   readonly storedBytes: Record<ToolName, number>;
 }
@@ -43,6 +47,8 @@ export interface ArchiveOptions {
 }
 
 const SEGMENT_BYTES = 16 * 1024 * 1024;
+/** The compiled plain Node reference, next to this file in dist/bench. */
+const PLAIN_ARCHIVE = join(dirname(fileURLToPath(import.meta.url)), 'plain-archive.cjs');
 /** Startup reference runs per program. */
 const REFERENCE_RUNS = 20;
 
@@ -75,19 +81,32 @@ async function measureCompress(
     await prepareRepo(options.tools[1], { scratch, source, compress }),
   ];
   const push = emptyPerTool();
+  const plain = { push: [] as Measurement[], get: [] as Measurement[] };
+  const plainDir = await postgresDir(join(scratch, `plain-${compress}`));
+  /** What plain-archive.cjs push printed for each segment: its SHA-256, which its get checks. */
+  const plainSha256 = new Map<string, string>();
+  const plainStored = (segment: string): string => join(plainDir, `${segment}.${compress}`);
   progress(`archive ${compress}: archive-push of ${count} segments`);
   for (const [index, segment] of source.segments.entries()) {
     for (const repo of alternate(repos, index)) {
       const argv = repo.argv(['archive-push', source.path(segment)]);
       push[repo.tool.name].push(await measureOk(argv, { scratchDir: scratch }));
     }
+    const argv = [
+      process.execPath,
+      PLAIN_ARCHIVE,
+      'push',
+      compress,
+      source.path(segment),
+      plainStored(segment),
+    ];
+    const measured = await measureOk(argv, { scratchDir: scratch });
+    plain.push.push(measured);
+    plainSha256.set(segment, measured.stdout.trim());
   }
   const get = emptyPerTool();
   progress(`archive ${compress}: archive-get of ${count} segments`);
-  const getDir = join(scratch, `get-${compress}`);
-  await mkdir(getDir);
-  const { uid, gid } = postgresIds();
-  await chown(getDir, uid, gid);
+  const getDir = await postgresDir(join(scratch, `get-${compress}`));
   for (const [index, segment] of source.segments.entries()) {
     for (const repo of alternate(repos, index)) {
       const destination = join(getDir, `${repo.tool.name}-${segment}`);
@@ -96,13 +115,36 @@ async function measureCompress(
       await source.verify(segment, destination, repo.tool.label);
       await rm(destination);
     }
+    const destination = join(getDir, `plain-${segment}`);
+    const sha256 = plainSha256.get(segment) ?? '';
+    const argv = [
+      process.execPath,
+      PLAIN_ARCHIVE,
+      'get',
+      compress,
+      plainStored(segment),
+      destination,
+      sha256,
+    ];
+    plain.get.push(await measureOk(argv, { scratchDir: scratch }));
+    await source.verify(segment, destination, 'plain Node');
+    await rm(destination);
   }
+  await rm(plainDir, { recursive: true });
   const storedBytes: Record<ToolName, number> = { pgstash: 0, pgbackrest: 0 };
   for (const repo of repos) {
     storedBytes[repo.tool.name] = await duBytes(repo.archiveDir);
     await removeTempDir(repo.dir);
   }
-  return { compress, push, get, storedBytes };
+  return { compress, push, get, plain, storedBytes };
+}
+
+/** Makes `dir` for files the postgres user writes. */
+async function postgresDir(dir: string): Promise<string> {
+  await mkdir(dir);
+  const { uid, gid } = postgresIds();
+  await chown(dir, uid, gid);
+  return dir;
 }
 
 /** `node -e 0` and each tool's `version`, interleaved, after one untimed warm-up run of each. */

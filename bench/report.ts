@@ -65,11 +65,12 @@ function renderArchive(results: ArchiveResults): string {
   const resourceRows: string[][] = [];
   const storedRows: string[][] = [];
   for (const entry of results.byCompress) {
-    for (const [operation, perTool] of [
-      ['archive-push', entry.push],
-      ['archive-get', entry.get],
+    for (const [operation, perTool, plain] of [
+      ['archive-push', entry.push, entry.plain.push],
+      ['archive-get', entry.get, entry.plain.get],
     ] as const) {
       const wall = summaries(perTool, (m) => m.wallMs);
+      const plainWall = summarize(plain.map((m) => m.wallMs));
       timeRows.push([
         operation,
         entry.compress,
@@ -79,6 +80,8 @@ function renderArchive(results: ArchiveResults): string {
         formatMs(wall.pgbackrest.p90),
         formatRatio(wall.pgstash.median, wall.pgbackrest.median),
         formatRatio(wall.pgstash.p90, wall.pgbackrest.p90),
+        formatMs(plainWall.median),
+        formatRatio(plainWall.median, wall.pgbackrest.median),
       ]);
       const cpu = summaries(perTool, (m) => m.cpuMs);
       const rss = summaries(perTool, (m) => m.maxRssKiB * 1024);
@@ -122,10 +125,16 @@ function renderArchive(results: ArchiveResults): string {
         'pgBackRest p90',
         'ratio median',
         'ratio p90',
+        'plain Node median',
+        'plain / pgBackRest',
       ],
       timeRows,
       left,
     ),
+    '',
+    '"plain Node" is bench/plain-archive.cts: the same data work (read, SHA-256, compress or decompress, write, ' +
+      'rename) as straight-line Node with the same libraries, and nothing else: what any Node program started ' +
+      'per segment pays. It does one step after another, so it is not a lower bound.',
     '',
     'CPU time (user+sys, mean per segment; GNU time counts in 10 ms steps) and peak RSS (largest of all runs):',
     '',
