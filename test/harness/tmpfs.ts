@@ -1,7 +1,7 @@
 // Size-limited file systems (tmpfs, mounted as root) for tests of a full disk; unmounted at process exit at the latest.
-import { execFileSync } from 'node:child_process';
 import { mkdir, open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { mount, unmount } from './mount.js';
 import { postgresIds } from './postgres-user.js';
 import { onProcessExit } from './reaper.js';
 
@@ -68,18 +68,4 @@ export class Tmpfs {
     this.#unregister();
     unmount(this.path);
   }
-}
-
-function mount(args: readonly string[]): void {
-  try {
-    execFileSync('mount', args, { stdio: ['ignore', 'ignore', 'pipe'] });
-  } catch (error) {
-    const stderr = (error as { stderr?: Buffer }).stderr?.toString().trim();
-    throw new Error(`mount ${args.join(' ')} failed: ${stderr || String(error)}`);
-  }
-}
-
-function unmount(path: string): void {
-  // Lazy: a process still in the directory (a server the test left) does not keep the mount.
-  execFileSync('umount', ['--lazy', path], { stdio: 'ignore' });
 }
