@@ -25,13 +25,11 @@ const MKFS: Readonly<Record<LoopFsType, readonly string[]>> = {
 
 export class LoopFilesystem {
   readonly path: string;
-  readonly type: LoopFsType;
   readonly #image: string;
   readonly #unregister: () => void;
 
-  private constructor(path: string, type: LoopFsType, image: string, unregister: () => void) {
+  private constructor(path: string, image: string, unregister: () => void) {
     this.path = path;
-    this.type = type;
     this.#image = image;
     this.#unregister = unregister;
   }
@@ -58,7 +56,7 @@ export class LoopFilesystem {
       await chown(path, uid, gid);
     }
     await chmod(path, options.mode);
-    return new LoopFilesystem(path, options.type, image, unregister);
+    return new LoopFilesystem(path, image, unregister);
   }
 
   /** Unmounts and removes the image. */

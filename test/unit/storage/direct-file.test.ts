@@ -141,7 +141,7 @@ describe('DirectFileWriter', () => {
 describe('DirectFileWriter on each file system', () => {
   const sizes = [0, 100, DIRECT_ALIGNMENT, DIRECT_WRITE_SIZE, 3 * DIRECT_WRITE_SIZE + 8192 + 77, 20 << 20];
 
-  /** Writes every size one after another, then three files at once, and reads each back (from disk). */
+  /** Writes every size one after another, then three files at once, and reads each back from the file system. */
   async function writeAndReadBack(root: string): Promise<{ direct: boolean[]; cached: number[] }> {
     const direct: boolean[] = [];
     const cached: number[] = [];
