@@ -1,7 +1,7 @@
 // A relation file of 64 MiB or more on real PostgreSQL 15 (lz4): it runs alone on its worker and is written with
 // direct I/O, past the page cache (fincore shows none of it there before the server starts). It must come back
-// whole, on this machine's disk and on XFS and btrfs, and damage that still decompresses must fail the restore
-// naming the file.
+// whole, on this machine's disk and on XFS, btrfs and overlay, and damage that still decompresses must fail the
+// restore naming the file.
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -9,7 +9,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RUNS_ALONE_BYTES } from '../../src/command/copy-order.js';
 import { DIRECT_WRITE_BYTES } from '../../src/command/restore/restore-file.js';
 import { LZ4_MAGIC, readLz4Descriptor } from '../../src/io/frame/lz4.js';
-import { LoopFilesystem, type LoopFsType } from '../harness/loop-fs.js';
+import { TestFilesystem, type FilesystemType } from '../harness/filesystems.js';
 import { cachedBytes } from '../harness/page-cache.js';
 import { RestoreBench } from '../harness/restore.js';
 import { createStanzaSetup, type StanzaSetup } from '../harness/stanza.js';
@@ -80,9 +80,9 @@ describe('a relation file of 64 MiB or more (lz4)', () => {
     expect(await cachedBytes(join(restored, 'global', 'pg_control'))).toBeGreaterThan(0);
   }
 
-  for (const type of ['xfs', 'btrfs'] satisfies LoopFsType[]) {
+  for (const type of ['xfs', 'btrfs', 'overlay'] satisfies FilesystemType[]) {
     it(`${type}: restores whole past the page cache, the server starts and the table is the source one`, async () => {
-      const fs = await LoopFilesystem.mount(join(await restores.tempDir(type), 'data'), {
+      const fs = await TestFilesystem.mount(join(await restores.tempDir(type), 'data'), {
         type,
         bytes: 512 << 20,
         owner: 'postgres',

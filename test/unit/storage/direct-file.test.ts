@@ -1,5 +1,5 @@
 // Tests for DirectFileWriter: any data in any pieces comes back exact, past the page cache, and through it when refused,
-// on this machine's disk and on ext4, XFS, btrfs and tmpfs.
+// on this machine's disk and on ext4, XFS, btrfs, overlay and tmpfs.
 import { randomBytes } from 'node:crypto';
 import { constants, openSync } from 'node:fs';
 import { readFile, rm, stat, writeFile } from 'node:fs/promises';
@@ -11,7 +11,7 @@ import {
   DirectFileWriter,
   type OpenFile,
 } from '../../../src/storage/direct-file.js';
-import { LOOP_FS_TYPES, LoopFilesystem } from '../../harness/loop-fs.js';
+import { FILESYSTEM_TYPES, TestFilesystem } from '../../harness/filesystems.js';
 import { cachedBytes } from '../../harness/page-cache.js';
 import { createTempDir, removeTempDir } from '../../harness/tmp.js';
 import { Tmpfs } from '../../harness/tmpfs.js';
@@ -165,9 +165,9 @@ describe('DirectFileWriter on each file system', () => {
     return { direct, cached };
   }
 
-  for (const type of LOOP_FS_TYPES) {
+  for (const type of FILESYSTEM_TYPES) {
     it(`${type}: writes directly, leaves no page cached but the tail, and every byte comes back`, async () => {
-      const fs = await LoopFilesystem.mount(join(dir, type), { type, owner: 'root', mode: 0o700 });
+      const fs = await TestFilesystem.mount(join(dir, type), { type, owner: 'root', mode: 0o700 });
       try {
         const { direct, cached } = await writeAndReadBack(fs.path);
         expect(direct.every(Boolean), `direct: ${direct.join(',')}`).toBe(true);
