@@ -5,10 +5,10 @@
 // every segment and get every segment back, interleaved: segment i runs tool A then tool B, segment i+1 runs
 // B then A, so machine noise and cache effects fall on both alike. The plain Node reference
 // (plain-archive.cts) runs third on each segment.
-import { chown, mkdir, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { postgresIds } from '../test/harness/postgres-user.js';
+import { mkdirForPostgres } from '../test/harness/postgres-user.js';
 import { createTempDir, removeTempDir } from '../test/harness/tmp.js';
 import { duBytes } from './disk-usage.js';
 import { measureOk, type Measurement } from './measure.js';
@@ -82,7 +82,7 @@ async function measureCompress(
   ];
   const push = emptyPerTool();
   const plain = { push: [] as Measurement[], get: [] as Measurement[] };
-  const plainDir = await postgresDir(join(scratch, `plain-${compress}`));
+  const plainDir = await mkdirForPostgres(join(scratch, `plain-${compress}`));
   /** What plain-archive.cjs push printed for each segment: its SHA-256, which its get checks. */
   const plainSha256 = new Map<string, string>();
   const plainStored = (segment: string): string => join(plainDir, `${segment}.${compress}`);
@@ -106,7 +106,7 @@ async function measureCompress(
   }
   const get = emptyPerTool();
   progress(`archive ${compress}: archive-get of ${count} segments`);
-  const getDir = await postgresDir(join(scratch, `get-${compress}`));
+  const getDir = await mkdirForPostgres(join(scratch, `get-${compress}`));
   for (const [index, segment] of source.segments.entries()) {
     for (const repo of alternate(repos, index)) {
       const destination = join(getDir, `${repo.tool.name}-${segment}`);
@@ -137,14 +137,6 @@ async function measureCompress(
     await removeTempDir(repo.dir);
   }
   return { compress, push, get, plain, storedBytes };
-}
-
-/** Makes `dir` for files the postgres user writes. */
-async function postgresDir(dir: string): Promise<string> {
-  await mkdir(dir);
-  const { uid, gid } = postgresIds();
-  await chown(dir, uid, gid);
-  return dir;
 }
 
 /** `node -e 0` and each tool's `version`, interleaved, after one untimed warm-up run of each. */

@@ -6,12 +6,12 @@
 // /bin/true in between, so that no tool inherits a backlog of WAL to push. Each run gets a fresh repository
 // and stanza, and restores into a new empty directory. Runs alternate which tool goes first.
 import { existsSync } from 'node:fs';
-import { chown, mkdir, readdir } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PgCluster, pgBin } from '../test/harness/cluster.js';
 import { execChecked } from '../test/harness/exec.js';
-import { postgresIds } from '../test/harness/postgres-user.js';
+import { mkdirForPostgres } from '../test/harness/postgres-user.js';
 import { setArchiveCommand } from '../test/harness/wal.js';
 import { createTempDir, removeTempDir } from '../test/harness/tmp.js';
 import { duBytes } from './disk-usage.js';
@@ -137,10 +137,7 @@ async function runOnce(
     await waitArchiveIdle(cluster);
     const repoBytes = await duBytes(await repo.backupDir());
 
-    const restoreDir = join(dir, 'restore');
-    await mkdir(restoreDir, { mode: 0o700 });
-    const { uid, gid } = postgresIds();
-    await chown(restoreDir, uid, gid);
+    const restoreDir = await mkdirForPostgres(join(dir, 'restore'), 0o700);
     const restore = await measureOk(
       repo.argv(['restore', `--pg1-path=${restoreDir}`, `--process-max=${String(processMax)}`]),
       { scratchDir: scratch },

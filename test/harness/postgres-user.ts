@@ -1,6 +1,7 @@
 // The postgres OS user: its ids, and a loud check that it can reach the files the tests make it run or read.
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { chown, mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
 /** The OS user PostgreSQL runs as: initdb and postgres refuse to run as root. */
@@ -27,6 +28,14 @@ export function postgresIds(): UserIds {
     `unable to find user '${POSTGRES_USER}' in '/etc/passwd'\n` +
       'HINT: install PostgreSQL 15 (apt-get install postgresql-15), which creates that user; .ci/run does.',
   );
+}
+
+/** Makes the directory `dir` (its parent exists) for the postgres user to write in: owned by postgres, `mode`. */
+export async function mkdirForPostgres(dir: string, mode = 0o755): Promise<string> {
+  await mkdir(dir, { mode });
+  const { uid, gid } = postgresIds();
+  await chown(dir, uid, gid);
+  return dir;
 }
 
 const checked = new Set<string>();
