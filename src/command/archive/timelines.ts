@@ -1,0 +1,132 @@
+// The timelines a stanza's archive holds: its timeline history files, parsed, and when each was archived.
+import { formatLsn } from '../../postgres/lsn.js';
+import { parseTimelineHistory, type TimelineHistoryEntry } from '../../postgres/timeline.js';
+import { parseWalFileName } from '../../postgres/wal-name.js';
+import { sameCluster } from '../../repo/db-history.js';
+import { archiveId, parseArchivedWalName, repoLayout } from '../../repo/layout.js';
+import type { Repository } from '../../repo/repository.js';
+
+/** One timeline with a history file in the archive (timeline 1 never has one). */
+export interface ArchivedTimeline {
+  readonly timeline: number;
+  /** The whole history file, oldest switch first: its last entry is where this timeline began. */
+  readonly history: readonly TimelineHistoryEntry[];
+  /** The timeline this one branched off, where, and why recovery ended there (PostgreSQL's reason line). */
+  readonly parent: number;
+  readonly switchLsn: bigint;
+  readonly reason: string;
+  /**
+   * When the history file reached the repository: the repository file's modification time (epoch ms). The new
+   * timeline's server archives it right after promotion, so this is about when the branch began; a file copied
+   * or pushed again later shows a later time.
+   */
+  readonly archivedAtMs: number;
+  /** The archive id it was found under. */
+  readonly archiveId: string;
+}
+
+/** Archive ids of the stanza's current cluster, newest first (the order archive-get searches them in). */
+export async function currentClusterArchiveIds(repo: Repository): Promise<string[]> {
+  const info = await repo.archiveInfo();
+  if (info === undefined) return [];
+  return info.history
+    .filter((db) => sameCluster(db, info.current))
+    .reverse()
+    .map((db) => archiveId(db.version, db.id));
+}
+
+/**
+ * Every timeline history file under archive ids `ids` (newest id first: for a timeline found under several ids,
+ * the first wins, as for archive-get), read and parsed; sorted by timeline. A history file that cannot be read or
+ * parsed fails: recovery would fail on it too.
+ */
+export async function readArchivedTimelines(
+  repo: Repository,
+  ids: readonly string[],
+): Promise<ArchivedTimeline[]> {
+  const found = new Map<number, ArchivedTimeline>();
+  for (const id of ids) {
+    const root = repoLayout.archiveIdPath(repo.stanza, id);
+    const files: { name: string; walFileName: string; sha256: string; mtimeMs: number }[] = [];
+    for await (const entry of repo.driver.list(root)) {
+      const parsed = entry.type === 'file' ? parseArchivedWalName(entry.name) : undefined;
+      if (parsed !== undefined && parseWalFileName(parsed.walFileName)?.kind === 'history')
+        files.push({ name: entry.name, ...parsed, mtimeMs: entry.mtimeMs });
+    }
+    files.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const file of files) {
+      const timeline = Number.parseInt(file.walFileName.slice(0, 8), 16);
+      if (found.has(timeline)) continue;
+      const chunks = await repo.getChunks(`${root}/${file.name}`, { sha256: file.sha256 });
+      if (chunks === undefined) continue;
+      const parts: Buffer[] = [];
+      for await (const chunk of chunks) parts.push(chunk);
+      const history = parseTimelineHistory(Buffer.concat(parts).toString('utf8'), timeline, file.walFileName);
+      const last = history.at(-1);
+      if (last === undefined) continue;
+      found.set(timeline, {
+        timeline,
+        history,
+        parent: last.parent,
+        switchLsn: last.switchLsn,
+        reason: last.reason,
+        archivedAtMs: file.mtimeMs,
+        archiveId: id,
+      });
+    }
+  }
+  return [...found.values()].sort((a, b) => a.timeline - b.timeline);
+}
+
+/**
+ * The newest WAL segment archived on `timeline` under archive ids `ids`, or undefined: one listing of the
+ * archive id roots and one of the newest segment directory of that timeline that holds a segment.
+ */
+export async function newestSegmentOnTimeline(
+  repo: Repository,
+  ids: readonly string[],
+  timeline: number,
+): Promise<string | undefined> {
+  const prefix = timeline.toString(16).toUpperCase().padStart(8, '0');
+  let newest: string | undefined;
+  for (const id of ids) {
+    const root = repoLayout.archiveIdPath(repo.stanza, id);
+    const dirs: string[] = [];
+    for await (const entry of repo.driver.list(root, { prefix }))
+      if (entry.type === 'path' && /^[0-9A-F]{16}$/.test(entry.name)) dirs.push(entry.name);
+    for (const dir of dirs.sort().reverse()) {
+      let inDir: string | undefined;
+      for await (const entry of repo.driver.list(`${root}/${dir}`)) {
+        const wal = parseArchivedWalName(entry.name)?.walFileName;
+        if (
+          wal !== undefined &&
+          parseWalFileName(wal)?.kind === 'segment' &&
+          (inDir === undefined || wal > inDir)
+        )
+          inDir = wal;
+      }
+      if (inDir !== undefined) {
+        if (newest === undefined || inDir > newest) newest = inDir;
+        break;
+      }
+    }
+  }
+  return newest;
+}
+
+/** Epoch milliseconds as '2026-12-06 13:20:01+00'. */
+function utcTime(ms: number): string {
+  return new Date(ms)
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.\d+Z$/, '+00');
+}
+
+/** 'timeline 2 branched off timeline 1 at 0/4000170 (after transaction 745), history archived ...'. */
+export function describeBranch(entry: ArchivedTimeline): string {
+  const reason = entry.reason === '' ? '' : ` (${entry.reason})`;
+  return (
+    `timeline ${entry.timeline} branched off timeline ${entry.parent} at ${formatLsn(entry.switchLsn)}${reason}, ` +
+    `its history file archived ${utcTime(entry.archivedAtMs)} (repository file time)`
+  );
+}
