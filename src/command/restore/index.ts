@@ -11,6 +11,7 @@ import { readManifest, type Manifest } from '../../repo/manifest.js';
 import { Repository } from '../../repo/repository.js';
 import { selectRepo } from '../repo-select.js';
 import type { CommandContext } from '../context.js';
+import { checkArchiveBeforeRestore } from './archive-warnings.js';
 import { prepareDestination, resolveTargets, type ResolvedTarget } from './destination.js';
 import { NOT_RESTORED, restoreTree, startRestorePool, type RestorePool } from './files.js';
 import { selectBackup } from './select-backup.js';
@@ -143,6 +144,7 @@ async function restoreWithPool(
   };
   const { recoverySettingLines } = await import('../../postgres/recovery-config.js');
   recoverySettingLines(recovery);
+  const timelineNote = await checkArchiveBeforeRestore(config, repo, chosen, manifest, pgPath);
 
   await prepareDestination(targets, { force: config.bool('force') });
   log.info(`restore backup set ${chosen.label} into '${pgPath}'`);
@@ -175,7 +177,7 @@ async function restoreWithPool(
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
   const owner = userName((await stat(pgPath)).uid) ?? 'the cluster owner';
   context.out(
-    `restored backup set ${chosen.label} (${manifest.files.length} files, ${formatBytes(chosen.size)}) into ${pgPath} in ${seconds}s, recovery type '${type}'\n` +
+    `restored backup set ${chosen.label} (${manifest.files.length} files, ${formatBytes(chosen.size)}) into ${pgPath} in ${seconds}s, recovery type '${type}', ${timelineNote}\n` +
       nextSteps(pgPath, recovery, targets).replace('pg_ctl', `(as ${owner}) pg_ctl`),
   );
   return 0;
