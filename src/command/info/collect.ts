@@ -8,6 +8,7 @@ import { archiveId, parseArchivedWalName, repoLayout } from '../../repo/layout.j
 import { readManifest } from '../../repo/manifest.js';
 import { Repository } from '../../repo/repository.js';
 import { openStorage } from '../../storage/index.js';
+import { collectArchiveHealth, type ArchiveHealth } from './archive-health.js';
 
 /** pgBackRest's stanza status codes, so scripts written for it read ours the same way. */
 export const STATUS = {
@@ -46,6 +47,8 @@ export interface RepoStanza {
   readonly currentDbId: number | undefined;
   readonly archive: readonly ArchiveRange[];
   readonly backups: readonly BackupRecord[];
+  /** Timelines in the archive, and backups whose WAL is missing from it. */
+  readonly health?: ArchiveHealth;
   /** Present when `info --set` asked for one backup: keyed by label. */
   readonly details?: Readonly<Record<string, BackupDetail>>;
 }
@@ -110,8 +113,10 @@ async function collectRepo(options: RepoOptions, stanza: string): Promise<RepoSt
       }
     }
     const backups = backupInfo.backups;
+    const health = await collectArchiveHealth(repo, archive, backups);
     return {
       ...base,
+      health,
       status: backups.length === 0 ? STATUS.noBackups : STATUS.ok,
       db: backupInfo.history,
       currentDbId: backupInfo.current.id,

@@ -2,6 +2,7 @@
 import { stringifyWithBigInt } from '../../common/json.js';
 import { formatBytes } from '../../common/size.js';
 import type { BackupRecord } from '../../repo/backup-info.js';
+import { timelineJson, timelineLines, walMissingLine } from './archive-health.js';
 import type { StanzaInfo } from './collect.js';
 
 function time(epochSeconds: number): string {
@@ -54,14 +55,21 @@ export function renderJson(stanzas: readonly StanzaInfo[]): string {
     backup: stanza.repos.flatMap((repo) =>
       repo.backups.map((backup) => {
         const detail = repo.details?.[backup.label];
+        const json = {
+          ...(backupJson(backup, repo.repo) as object),
+          'wal-missing': repo.health?.walMissing[backup.label] ?? [],
+        };
         return detail === undefined
-          ? backupJson(backup, repo.repo)
+          ? json
           : {
-              ...(backupJson(backup, repo.repo) as object),
+              ...json,
               tablespace: detail.tablespaces,
               'page-checksum-error': detail.pageChecksumErrors,
             };
       }),
+    ),
+    timeline: stanza.repos.flatMap((repo) =>
+      (repo.health?.timelines ?? []).map((entry) => timelineJson(entry, repo.repo)),
     ),
     repo: stanza.repos.map((repo) => ({
       key: repo.repo,
@@ -91,6 +99,7 @@ export function renderText(stanzas: readonly StanzaInfo[]): string {
         for (const range of repo.archive.filter((entry) => entry.dbId === db.id)) {
           const span = range.min === undefined ? 'none' : `${range.min}/${range.max ?? ''}`;
           lines.push(`        wal archive min/max (${range.id}): ${span}`);
+          lines.push(...timelineLines(repo.health?.timelines ?? [], range.id));
         }
         for (const backup of repo.backups.filter((entry) => entry.dbId === db.id)) {
           lines.push(
@@ -103,6 +112,7 @@ export function renderText(stanzas: readonly StanzaInfo[]): string {
             `            repo${repo.repo}: backup size: ${formatBytes(backup.repoSize)}`,
           );
           if (backup.prior !== undefined) lines.push(`            backup reference: ${backup.prior}`);
+          lines.push(...walMissingLine(repo.health?.walMissing[backup.label]));
           if (backup.pageChecksumErrors > 0)
             lines.push(`            page checksum errors: ${backup.pageChecksumErrors}`);
           const detail = repo.details?.[backup.label];
