@@ -39,7 +39,7 @@ describe('a backup whose WAL is not in the archive', () => {
 
   it('restore warns naming the segments, and PostgreSQL indeed cannot start from it', async () => {
     const { dataDir, result } = await restores.restore(['--archive-mode=off']);
-    expect(result.stderr).toContain(`is not in the repo1 archive: ${walStart}`);
+    expect(result.stderr).toContain(`is not in the archive (repo1): ${walStart}`);
     expect(result.stderr).toContain(
       'PostgreSQL cannot reach a consistent state from this restore without it',
     );

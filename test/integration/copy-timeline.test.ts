@@ -103,6 +103,8 @@ describe('a promoted copy archiving into the production stanza', () => {
 
     const chosen = await restores.restore(['--archive-mode=off', '--target-timeline=1']);
     expect(chosen.result.stdout).toContain('recovery follows timeline 1 (--target-timeline)');
+    // A timeline chosen by number is not warned about.
+    expect(chosen.result.stderr).not.toContain('timelines in the archive continue');
     const pg = await restores.start(chosen.dataDir);
     await pg.waitForRecoveryEnd();
     expect(await rowIds(pg)).toEqual(PRODUCTION);

@@ -66,22 +66,30 @@ export function describeChoice(choice: TimelineChoice): string {
 }
 
 /**
- * Reads the archive's timelines, warns when recovery could follow more than one from the chosen backup (naming
- * each, where and when it branched, and which one recovery takes), or when it cannot follow the one asked for;
- * returns the summary line. `segmentSize` tells which archived segments lie after a branch point.
+ * Reads the archive's timelines, warns when recovery could follow more than one from the chosen backup and follows
+ * the newest unasked (naming each, where and when it branched, and which one recovery takes), or when it cannot
+ * follow the one asked for; returns the summary line. `segmentSize` tells which archived segments lie after a branch point.
  */
 export async function checkRestoreTimeline(
-  repo: Repository,
+  repos: readonly Repository[],
   backup: { readonly label: string; readonly timeline: number; readonly lsnStart: string },
-  option: string | undefined,
+  recovery: { readonly targetTimeline: string | undefined; readonly type: string },
   segmentSize: () => Promise<number>,
 ): Promise<string> {
-  const ids = await currentClusterArchiveIds(repo);
-  const archived = await readArchivedTimelines(repo, ids);
+  // archive-get fetches a history file from the first repository that has it: the first one's wins.
+  const byRepo: { repo: Repository; ids: string[] }[] = [];
+  const found = new Map<number, ArchivedTimeline>();
+  for (const repo of repos) {
+    const ids = await currentClusterArchiveIds(repo);
+    byRepo.push({ repo, ids });
+    for (const entry of await readArchivedTimelines(repo, ids))
+      if (!found.has(entry.timeline)) found.set(entry.timeline, entry);
+  }
+  const archived = [...found.values()].sort((a, b) => a.timeline - b.timeline);
   const choice = chooseTimeline(
     { timeline: backup.timeline, startLsn: parseLsn(backup.lsnStart) },
     archived,
-    option,
+    recovery.targetTimeline,
   );
   const from = `backup set ${backup.label} (timeline ${backup.timeline}, start ${backup.lsnStart})`;
   if (!choice.reachable) {
@@ -101,7 +109,11 @@ export async function checkRestoreTimeline(
     let wentOn = '';
     // The parent has a whole segment archived that holds WAL from the branch point on (the promoted side archives
     // that segment only as .partial): the parent went on writing after the branch, so there are two histories.
-    const newest = await newestSegmentOnTimeline(repo, ids, entry.parent);
+    let newest: string | undefined;
+    for (const { repo, ids } of byRepo) {
+      const inRepo = await newestSegmentOnTimeline(repo, ids, entry.parent);
+      if (inRepo !== undefined && (newest === undefined || inRepo > newest)) newest = inRepo;
+    }
     const size = await segmentSize();
     if (newest !== undefined && newest >= walSegmentName(entry.parent, entry.switchLsn, size))
       wentOn = `; timeline ${entry.parent} went on after that point (WAL up to ${newest} is archived on it)`;
@@ -112,6 +124,9 @@ export async function checkRestoreTimeline(
       `its timeline is the copy's history, not this cluster's: choose the timeline with --target-timeline=N ` +
       `(--target-timeline=current keeps to timeline ${backup.timeline})`,
   );
-  log.warn(lines.join('\n'));
+  // A timeline named on the command line (or current) is a choice made; so is stopping at consistency, before
+  // any branch: only the default, following the newest timeline unasked, warns.
+  const chosenUnasked = choice.goal === 'latest' && recovery.type !== 'immediate';
+  (chosenUnasked ? log.warn : log.info)(lines.join('\n'));
   return describeChoice(choice);
 }
