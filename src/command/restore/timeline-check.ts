@@ -68,7 +68,8 @@ export function describeChoice(choice: TimelineChoice): string {
 /**
  * Reads the archive's timelines, warns when recovery could follow more than one from the chosen backup and follows
  * the newest unasked (naming each, where and when it branched, and which one recovery takes), or when it cannot
- * follow the one asked for; returns the summary line. `segmentSize` tells which archived segments lie after a branch point.
+ * follow the one asked for; returns the summary line. `segmentSize` tells which archived segments lie after a
+ * branch point.
  */
 export async function checkRestoreTimeline(
   repos: readonly Repository[],
