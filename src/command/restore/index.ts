@@ -13,6 +13,7 @@ import { selectRepo } from '../repo-select.js';
 import type { CommandContext } from '../context.js';
 import { prepareDestination, resolveTargets, type ResolvedTarget } from './destination.js';
 import { NOT_RESTORED, restoreTree, startRestorePool, type RestorePool } from './files.js';
+import { passedToRestoreCommand } from './restore-command.js';
 import { selectBackup } from './select-backup.js';
 
 /** Quotes one argument for the shell PostgreSQL runs restore_command with. */
@@ -22,7 +23,8 @@ function shellQuote(arg: string): string {
 
 /** restore_command calling this pgstash with the same configuration. */
 export function restoreCommandLine(context: CommandContext, stanza: string): string {
-  const args = [...context.executable, ...context.config.passThrough(), `--stanza=${stanza}`, 'archive-get'];
+  const options = context.config.passThrough('archive-get', passedToRestoreCommand);
+  const args = [...context.executable, ...options, `--stanza=${stanza}`, 'archive-get'];
   return `${args.map(shellQuote).join(' ')} %f "%p"`;
 }
 
