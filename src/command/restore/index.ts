@@ -117,11 +117,14 @@ async function restoreWithPool(
       hint: `run 'pgstash --stanza=${stanza} stanza-create' and take a backup first`,
     });
   }
-  const chosen = selectBackup(backupInfo.backups, {
+  const selection = selectBackup(backupInfo.backups, {
     set: config.str('set'),
     type,
     target: config.str('target'),
+    recoveryOptions: config.map('recovery-option'),
   });
+  const chosen = selection.backup;
+  for (const note of selection.notes) context.out(`${note}\n`);
   const manifest = await readManifest(repo.driver, stanza, chosen.label, key);
   const targets = resolveTargets(manifest, pgPath, {
     tablespaceMap: config.map('tablespace-map'),
@@ -132,7 +135,7 @@ async function restoreWithPool(
   const recovery = {
     type,
     restoreCommand,
-    ...(config.str('target') === undefined ? {} : { target: config.str('target') as string }),
+    ...(selection.target === undefined ? {} : { target: selection.target }),
     ...(config.has('target-action')
       ? { targetAction: config.str('target-action') as 'pause' | 'promote' | 'shutdown' }
       : {}),
