@@ -90,7 +90,7 @@ describe('restore chooses the backup that reaches the target', () => {
   async function pausedAt(
     args: readonly string[],
     tz = 'UTC',
-  ): Promise<{ stdout: string; rows: number[]; log: string }> {
+  ): Promise<{ stdout: string; rows: number[]; log: string; dataDir: string }> {
     const dataDir = join(await restores.tempDir('restore'), 'data');
     const result = await setup.pgstashOk(['restore', `--pg1-path=${dataDir}`, ...args], {
       env: { TZ: tz },
@@ -99,7 +99,7 @@ describe('restore chooses the backup that reaches the target', () => {
     await waitReplayPaused(pg);
     const log = await pg.logTail(300);
     expect(log).not.toMatch(/FATAL: .*(recovery|target)/);
-    return { stdout: result.stdout, rows: await rowIds(pg), log };
+    return { stdout: result.stdout, rows: await rowIds(pg), log, dataDir };
   }
 
   it('records the timezone and the transaction ids the backup spans', async () => {
@@ -154,12 +154,12 @@ describe('restore chooses the backup that reaches the target', () => {
       stdout,
       rows: restored,
       log,
+      dataDir,
     } = await pausedAt(['--type=name', '--target=late', '--log-level-console=info', '--process-max=2']);
     expect(stdout).toContain(`restored backup set ${labels[1]}`);
     expect(stdout).toMatch(/cannot tell where a restore point is/);
     expect(restored).toEqual(upTo(5));
-    const [dataDir] = /into (\S+) in /.exec(stdout)?.slice(1) ?? [];
-    const conf = await readFile(join(dataDir as string, 'postgresql.auto.conf'), 'utf8');
+    const conf = await readFile(join(dataDir, 'postgresql.auto.conf'), 'utf8');
     const restoreCommand = conf.split('\n').find((line) => line.startsWith('restore_command'));
     expect(restoreCommand).toContain('archive-get');
     expect(restoreCommand).not.toMatch(/log-level|process-max/);

@@ -162,6 +162,14 @@ describe('recovery target time against PostgreSQL', () => {
       'Dec 06 2026 10:15:00',
       '2026-03-08 03:00:00',
       '2026-11-01 01:30:00-05',
+      '2026-11-21 10:15:00 Etc/GMT+5',
+      'Sun Dec 06 10:15:00 2026 EST',
+      '06 December 2026 10:15',
+      '2026-11-21 24:00:00',
+      '2016-12-31 23:59:60+00',
+      '2026-11-21',
+      '2026-07-21 10:15:00 CET',
+      '2026-07-21 10:15:00 Asia/Kolkata',
     ];
     for (const zone of ['America/New_York', 'Asia/Kolkata', 'UTC']) {
       const settings = { timezone: zone, timezoneAbbreviations: 'Default' };
