@@ -118,7 +118,7 @@ function selectForTime(
     const resolved = resolveRecoveryTime(parsed, settingsOf(backup, options));
     oldest = resolved;
     if (backup.timestampStop * 1_000_000 < resolved.micros) {
-      const why = `backup set ${backup.label} chosen: the newest that ended (${formatInstant(backup.timestampStop * 1e6)}) before the target`;
+      const why = `backup set ${backup.label} chosen: the newest that ended before the target (it ended ${formatInstant(backup.timestampStop * 1e6)})`;
       return {
         backup,
         target: resolved.setting,
@@ -149,7 +149,7 @@ function selectForLsn(newestFirst: readonly BackupRecord[], target: string): Sel
     backup: chosen,
     target,
     notes: [
-      `backup set ${chosen.label} chosen: the newest that ended (lsn ${chosen.lsnStop}) before lsn ${target}`,
+      `backup set ${chosen.label} chosen: the newest that ended at or before lsn ${target} (it ended at ${chosen.lsnStop})`,
     ],
   };
 }
