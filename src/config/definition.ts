@@ -571,6 +571,9 @@ export const OPTIONS: readonly OptionDef[] = [
     required: ['restore'],
     depend: { option: 'type', values: RESTORE_TARGET_TYPES },
     summary: 'Recovery target: a time, LSN, transaction id or restore point name, according to --type.',
+    description:
+      "A time without a zone is read in the cluster's timezone (recorded by each backup), as PostgreSQL reads it; " +
+      "also '+01:00', 'Z', 'Europe/Paris' or 'EST'. restore writes the instant with an explicit UTC offset.",
   },
   {
     name: 'target-action',

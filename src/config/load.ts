@@ -5,7 +5,7 @@ import type { CommandLineOption, ParsedCommandLine } from './argv.js';
 import { checkConfigKeys, readConfigFile } from './config-file.js';
 import type { ConfigFile } from './config-file.js';
 import { INDEX_GROUPS } from './definition.js';
-import type { CommandDef, CommandName, OptionType } from './definition.js';
+import type { CommandDef, CommandName, OptionDef, OptionType } from './definition.js';
 import {
   CONCRETE_OPTIONS,
   envName,
@@ -70,9 +70,9 @@ export interface LoadedConfig {
    * Options to pass on to a child pgstash running `command` (default archive-get, for restore_command): the config
    * path and the options valid for that command that were set on the command line or in the environment (the child
    * reads the same config file). Secure options are never included, nor the stanza: the caller names it, e.g.
-   * `[...passThrough(), '--stanza=main', 'archive-get']`. Not shell-quoted.
+   * `[...passThrough(), '--stanza=main', 'archive-get']`. Not shell-quoted. `keep` leaves out more options.
    */
-  passThrough(command?: CommandName): string[];
+  passThrough(command?: CommandName, keep?: (option: OptionDef) => boolean): string[];
 }
 
 const DEFAULT_CONFIG = '/etc/pgstash/pgstash.conf';
@@ -249,12 +249,15 @@ class Config implements LoadedConfig {
     });
   }
 
-  passThrough(command: CommandName = 'archive-get'): string[] {
+  passThrough(
+    command: CommandName = 'archive-get',
+    keep: (option: OptionDef) => boolean = () => true,
+  ): string[] {
     const result: string[] = [];
     if (this.#configNegated) result.push('--no-config');
     for (const option of CONCRETE_OPTIONS) {
       const resolved = this.#values.get(option.name);
-      if (resolved === undefined || !validFor(option.def, command)) continue;
+      if (resolved === undefined || !validFor(option.def, command) || !keep(option.def)) continue;
       if (option.def.secure === true || option.name === 'stanza') continue;
       if (resolved.reset) {
         result.push(`--reset-${option.name}`);

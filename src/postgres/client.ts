@@ -29,6 +29,16 @@ export interface Tablespace {
 /** PostgreSQL's default socket directory on Debian and Red Hat builds, used when neither host nor socket is set. */
 export const DEFAULT_SOCKET_PATH = '/var/run/postgresql';
 
+/** pg_settings sources of a value the server itself has, not one set for a role, a database or a session. */
+const SERVER_SOURCES = new Set([
+  'default',
+  'environment variable',
+  'configuration file',
+  'command line',
+  'global',
+  'override',
+]);
+
 let pgModule: Promise<typeof import('pg')> | undefined;
 
 /** The `pg` module, imported on first use. */
@@ -155,6 +165,39 @@ export class PgSession {
       name,
     ]);
     return row.value ?? undefined;
+  }
+
+  /**
+   * A setting as the server itself has it (configuration files, command line, default), not as this session sees
+   * it after ALTER ROLE or ALTER DATABASE: what a server restored from a backup starts with. undefined when the
+   * session's value comes from elsewhere and pg_file_settings cannot be read.
+   */
+  async serverSetting(name: string): Promise<string | undefined> {
+    const row = await this.#one<{ setting: string; source: string }>(
+      'select setting, source from pg_settings where lower(name) = lower($1)',
+      [name],
+    );
+    if (SERVER_SOURCES.has(row.source)) return row.setting;
+    try {
+      const rows = await this.query<{ setting: string }>(
+        'select setting from pg_file_settings where lower(name) = lower($1) and applied order by seqno desc limit 1',
+        [name],
+      );
+      return rows[0]?.setting;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * The next 64-bit transaction id (epoch and xid) as a decimal string: the xmax of a snapshot taken now, so every
+   * transaction that has one from this value on began after this call.
+   */
+  async nextXid(): Promise<string> {
+    const row = await this.#one<{ xid: string }>(
+      'select txid_snapshot_xmax(txid_current_snapshot())::text as xid',
+    );
+    return row.xid;
   }
 
   /** Whether the server is a standby (or otherwise in recovery). */

@@ -4,6 +4,7 @@ import { chmod, chown, open, readFile, rename, rm, stat } from 'node:fs/promises
 import { dirname, join } from 'node:path';
 import { errnoOf, fail, messageOf } from '../common/errors.js';
 import { isLsn } from './lsn.js';
+import { parseRecoveryTime } from './recovery-time.js';
 
 export type RecoveryType = 'default' | 'immediate' | 'time' | 'lsn' | 'xid' | 'name' | 'standby' | 'preserve';
 
@@ -199,7 +200,13 @@ function checkTarget(type: RecoveryType, target: string): void {
       }
       break;
     case 'time':
-      checkTime(target);
+      // The parser that chose the backup. Only an explicit UTC offset means the same instant to PostgreSQL
+      // whatever its timezone, DateStyle and abbreviation table: restore writes the instant it resolved so.
+      if (parseRecoveryTime(target).zone.kind !== 'offset') {
+        fail('optionInvalidValue', `invalid --target '${target}' for --type=time: no explicit UTC offset`, {
+          hint: "recovery_target_time is written with an explicit offset, e.g. '2026-11-21 10:15:00+00'",
+        });
+      }
       break;
     case 'name':
       // PostgreSQL limits restore point names to 63 bytes (NAMEDATALEN - 1).
@@ -209,79 +216,6 @@ function checkTarget(type: RecoveryType, target: string): void {
       break;
     default:
       break;
-  }
-}
-
-// The date and time at the start of an ISO-style PostgreSQL timestamp, then whatever names the zone.
-const ISO_TIMESTAMP =
-  /^(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2})(?:\.\d{1,6})?)?)?\s*(.*)$/;
-const NUMERIC_ZONE = /^[+-]\d{1,2}(?::?\d{2}(?::?\d{2})?)?$/;
-
-/**
- * A plausibility check of a recovery_target_time, passed to PostgreSQL unchanged. PostgreSQL's own parser
- * accepts many styles and depends on DateStyle, so reimplementing it here would reject valid input or drift
- * from the server; the server parses the value again at start and refuses a bad one loudly. What this check
- * catches early, before a long restore, are typos: the ISO form ('2026-11-21 10:15:00+00', also with 'T' or a
- * zone name) is checked field by field (month 13 or 30 February fail, where JavaScript's Date would roll them
- * over; 24:00:00 and a leap second pass, as in PostgreSQL), and its zone must be a numeric offset or a time zone
- * name the runtime knows (as PostgreSQL, which reads this setting before its abbreviation table is loaded,
- * accepts 'UTC', 'EST' or 'Europe/Paris' here, but neither 'Z' nor 'PST'); any other style must at least be
- * something Date.parse understands.
- */
-function checkTime(target: string): void {
-  const invalid = (): never =>
-    fail('optionInvalidValue', `invalid target '${target}' for --type=time`, {
-      hint: "give a PostgreSQL timestamp with a time zone, e.g. '2026-11-21 10:15:00+00'",
-    });
-  const match = ISO_TIMESTAMP.exec(target.trim());
-  if (match === null) {
-    if (Number.isNaN(Date.parse(target))) invalid();
-    return;
-  }
-  const [year, month, day, hour, minute, second] = match.slice(1, 7).map((field) => Number(field ?? 0)) as [
-    number,
-    number,
-    number,
-    number,
-    number,
-    number,
-  ];
-  const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
-  const valid =
-    month >= 1 &&
-    month <= 12 &&
-    day >= 1 &&
-    day <= daysInMonth &&
-    minute <= 59 &&
-    second <= 60 &&
-    (hour <= 23 || (hour === 24 && minute === 0 && second === 0));
-  if (!valid) invalid();
-  const zone = match[7] ?? '';
-  if (zone !== '' && !NUMERIC_ZONE.test(zone) && !isTimeZoneName(zone)) invalid();
-}
-
-/**
- * Zone names of the tz database without a '/' (PostgreSQL reads the tz database). The JavaScript runtime also
- * knows ICU's legacy three-letter ids ('PST', 'IST', ...), which PostgreSQL does not: those are checked here.
- */
-const TOP_LEVEL_ZONES = new Set(
-  (
-    'CET CST6CDT Cuba EET EST EST5EDT Egypt Eire Factory GB GB-Eire GMT GMT+0 GMT-0 GMT0 Greenwich HST Hongkong ' +
-    'Iceland Iran Israel Jamaica Japan Kwajalein Libya MET MST MST7MDT NZ NZ-CHAT Navajo PRC PST8PDT Poland ' +
-    'Portugal ROC ROK Singapore Turkey UCT UTC Universal W-SU WET Zulu'
-  )
-    .toLowerCase()
-    .split(' '),
-);
-
-/** A time zone name PostgreSQL's tz database is likely to know ('Europe/Paris', 'UTC'), compared without case. */
-function isTimeZoneName(zone: string): boolean {
-  if (!zone.includes('/') && !TOP_LEVEL_ZONES.has(zone.toLowerCase())) return false;
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: zone });
-    return true;
-  } catch {
-    return false;
   }
 }
 

@@ -25,6 +25,31 @@ export interface BackupSpan {
   readonly compressType: string;
   readonly encrypted: boolean;
   readonly archiveCopy: boolean;
+  /**
+   * The server's `timezone` and `timezone_abbreviations` when the backup ran: how a restored server reads a
+   * recovery target time. Absent in backups taken before pgstash recorded them.
+   */
+  readonly timezone?: string | undefined;
+  readonly timezoneAbbreviations?: string | undefined;
+  /**
+   * The next 64-bit transaction id (epoch and xid, decimal) when the backup started and just after it stopped:
+   * any transaction from xidStop on began after the backup ended. Absent in older backups.
+   */
+  readonly xidStart?: string | undefined;
+  readonly xidStop?: string | undefined;
+}
+
+/** The optional fields of a backup span are strings when present (and the xids decimal): else a format error. */
+export function checkSpanFields(span: Partial<BackupSpan>, where: string): void {
+  const fields = ['timezone', 'timezoneAbbreviations', 'xidStart', 'xidStop'] as const;
+  for (const field of fields) {
+    const value = span[field];
+    const valid =
+      value === undefined ||
+      (typeof value === 'string' && (!field.startsWith('xid') || /^[0-9]{1,20}$/.test(value)));
+    if (!valid)
+      throw new PgStashError('format', `invalid ${field} of backup '${String(span.label)}' in '${where}'`);
+  }
 }
 
 /** One complete backup. Only backups whose manifest was fully written are ever recorded here. */
@@ -48,6 +73,7 @@ function parseBackups(raw: unknown, where: string): BackupRecord[] {
     if (record === null || typeof record.label !== 'string' || typeof record.type !== 'string') {
       throw new PgStashError('format', `invalid backup record in '${where}'`);
     }
+    checkSpanFields(record, where);
     return record as BackupRecord;
   });
 }

@@ -1,7 +1,7 @@
 // backup.manifest: everything a restore needs about one backup — cluster, WAL range, targets, paths, links, files.
 import { PgStashError } from '../common/errors.js';
 import type { Driver } from '../storage/driver.js';
-import type { BackupSpan } from './backup-info.js';
+import { checkSpanFields, type BackupSpan } from './backup-info.js';
 import { readInfoFile, writeInfoFile } from './info-file.js';
 import { repoLayout } from './layout.js';
 
@@ -86,6 +86,7 @@ function parseManifest(raw: unknown, where: string): Manifest {
     typeof content.db === 'object' &&
     [content.targets, content.paths, content.links, content.files].every(Array.isArray);
   if (!valid) throw new PgStashError('format', `invalid backup manifest '${where}'`);
+  checkSpanFields(content.backup as Partial<BackupSpan>, where);
   const db = content.db as ManifestDb & { systemId: string };
   return { ...(content as unknown as Manifest), db: { ...db, systemId: BigInt(db.systemId) } };
 }

@@ -120,6 +120,11 @@ export async function backup(context: CommandContext): Promise<number> {
     }
     backupPath = repoLayout.backupPath(stanza, label);
     const tablespaces = await session.tablespaces();
+    // How a restored server will read a recovery target time, and the transactions the backup spans (restore
+    // chooses the backup for --type=time and --type=xid with them).
+    const timezone = await session.serverSetting('TimeZone');
+    const timezoneAbbreviations = await session.serverSetting('timezone_abbreviations');
+    const xidStart = await session.nextXid();
     const start = await session.backupStart(`pgstash backup ${label}`, config.bool('start-fast'));
     log.info(`backup start: label ${label}, WAL ${start.walFile}, lsn ${formatLsn(start.lsn)}`);
     throwIfAborted(signal);
@@ -138,6 +143,7 @@ export async function backup(context: CommandContext): Promise<number> {
 
     const stop = await session.backupStop();
     const stopped = new Date();
+    const xidStop = await session.nextXid();
     log.info(`backup stop: lsn ${formatLsn(stop.lsn)}`);
     const dataOwner =
       tree.paths.find((path) => path.name === 'pg_data') ?? ownerOf({ mode: 0o700, uid: 0, gid: 0 });
@@ -212,6 +218,10 @@ export async function backup(context: CommandContext): Promise<number> {
       encrypted: key !== undefined,
       archiveCopy,
       pageChecksumErrors: tree.files.reduce((sum, file) => sum + (file.pageChecksumErrors?.length ?? 0), 0),
+      ...(timezone === undefined ? {} : { timezone }),
+      ...(timezoneAbbreviations === undefined ? {} : { timezoneAbbreviations }),
+      xidStart,
+      xidStop,
     };
     const manifest: Manifest = {
       backup: {
@@ -226,6 +236,10 @@ export async function backup(context: CommandContext): Promise<number> {
         compressType: record.compressType,
         encrypted: record.encrypted,
         archiveCopy: record.archiveCopy,
+        ...(timezone === undefined ? {} : { timezone }),
+        ...(timezoneAbbreviations === undefined ? {} : { timezoneAbbreviations }),
+        xidStart,
+        xidStop,
         timeline: start.timeline,
         compressLevel: compress.level,
         checksumPage: control.dataChecksumVersion > 0,

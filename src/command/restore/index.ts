@@ -14,6 +14,7 @@ import type { CommandContext } from '../context.js';
 import { checkArchiveBeforeRestore } from './archive-warnings.js';
 import { prepareDestination, resolveTargets, type ResolvedTarget } from './destination.js';
 import { NOT_RESTORED, restoreTree, startRestorePool, type RestorePool } from './files.js';
+import { passedToRestoreCommand } from './restore-command.js';
 import { selectBackup } from './select-backup.js';
 
 /** Quotes one argument for the shell PostgreSQL runs restore_command with. */
@@ -23,7 +24,8 @@ function shellQuote(arg: string): string {
 
 /** restore_command calling this pgstash with the same configuration. */
 export function restoreCommandLine(context: CommandContext, stanza: string): string {
-  const args = [...context.executable, ...context.config.passThrough(), `--stanza=${stanza}`, 'archive-get'];
+  const options = context.config.passThrough('archive-get', passedToRestoreCommand);
+  const args = [...context.executable, ...options, `--stanza=${stanza}`, 'archive-get'];
   return `${args.map(shellQuote).join(' ')} %f "%p"`;
 }
 
@@ -116,11 +118,14 @@ async function restoreWithPool(
       hint: `run 'pgstash --stanza=${stanza} stanza-create' and take a backup first`,
     });
   }
-  const chosen = selectBackup(backupInfo.backups, {
+  const selection = selectBackup(backupInfo.backups, {
     set: config.str('set'),
     type,
     target: config.str('target'),
+    recoveryOptions: config.map('recovery-option'),
   });
+  const chosen = selection.backup;
+  for (const note of selection.notes) context.out(`${note}\n`);
   const manifest = await readManifest(repo.driver, stanza, chosen.label, key);
   const targets = resolveTargets(manifest, pgPath, {
     tablespaceMap: config.map('tablespace-map'),
@@ -131,7 +136,7 @@ async function restoreWithPool(
   const recovery = {
     type,
     restoreCommand,
-    ...(config.str('target') === undefined ? {} : { target: config.str('target') as string }),
+    ...(selection.target === undefined ? {} : { target: selection.target }),
     ...(config.has('target-action')
       ? { targetAction: config.str('target-action') as 'pause' | 'promote' | 'shutdown' }
       : {}),
