@@ -411,7 +411,24 @@ export function loadConfig(
     if (file !== undefined) warnings.push(...file.warnings, ...checkConfigKeys(file));
   }
 
-  const values = new Resolver(command.name, { line: cli, env, file }).resolveAll();
-  if (command.readsConfig) checkRequired(command, values);
+  let values: Map<string, Resolved>;
+  try {
+    values = new Resolver(command.name, { line: cli, env, file }).resolveAll();
+    if (command.readsConfig) checkRequired(command, values);
+  } catch (error) {
+    if (typeof error === 'object' && error !== null) warningsBeforeErrors.set(error, warnings);
+    throw error;
+  }
   return new Config(command.name, { args, values, warnings, configNegated });
+}
+
+/** The config file's warnings gathered before a configuration error (see configWarningsBefore). */
+const warningsBeforeErrors = new WeakMap<object, readonly string[]>();
+
+/**
+ * The config file's warnings when loadConfig failed after reading it: they may be the cause (pg1-path in [global]
+ * is ignored there, so pg1-path is missing), and like pgBackRest they are shown before the error.
+ */
+export function configWarningsBefore(error: unknown): readonly string[] {
+  return typeof error === 'object' && error !== null ? (warningsBeforeErrors.get(error) ?? []) : [];
 }
