@@ -267,6 +267,28 @@ describe('encrypted repository bad input', () => {
     expect(existsSync(dest)).toBe(false);
   });
 
+  it('info with a wrong passphrase fails with 95 naming the repository and the passphrase option', async () => {
+    for (const args of [['info'], ['--output=json', 'info']]) {
+      const result = await setup.pgstash(args, { env: { PGSTASH_REPO1_CIPHER_PASS: 'not the passphrase' } });
+      expect(result.code, result.stdout).toBe(95);
+      expect(result.stdout).toBe('');
+      expect(result.stderr).toMatch(
+        /\[095\]: repo1: the passphrase in 'repo1-cipher-pass' does not unwrap the key of stanza 'main'/,
+      );
+      expect(result.stderr).toMatch(
+        /HINT: .*repo1-cipher-pass.*the passphrase stanza 'main' was created with/,
+      );
+      expect(result.stderr).not.toContain('not the passphrase');
+    }
+    // Without --stanza, info lists every stanza and fails the same way.
+    const all = await runPgstash([`--config=${setup.configPath}`, 'info'], {
+      as: 'postgres',
+      env: { PGSTASH_REPO1_CIPHER_PASS: 'not the passphrase' },
+    });
+    expect(all.code).toBe(95);
+    expect((await setup.pgstash(['info'])).code).toBe(0);
+  });
+
   it('one flipped bit in an encrypted file is detected (95) and writes nothing', async () => {
     const [file] = await findFiles(setup.repoPath, new RegExp(`^${archivedWal}-`));
     const original = await readFile(file!);
