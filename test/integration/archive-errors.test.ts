@@ -8,7 +8,7 @@ import { PgCluster } from '../harness/cluster.js';
 import { flipMiddleByte } from '../harness/damage.js';
 import { runPgstash } from '../harness/pgstash.js';
 import { configText, createStanzaSetup, writeConfig, type StanzaSetup } from '../harness/stanza.js';
-import { createTempDir } from '../harness/tmp.js';
+import { createTempDir, removeTempDir } from '../harness/tmp.js';
 import { setArchiveCommand, switchWal, waitArchived } from '../harness/wal.js';
 
 async function findFiles(root: string, pattern: RegExp): Promise<string[]> {
@@ -67,6 +67,7 @@ describe('archive bad input', () => {
     await writeFile(changedPath, changed);
     await chmod(changedPath, 0o644);
     const result = await setup.pgstash(['archive-push', changedPath]);
+    await removeTempDir(copyDir);
     expect(result.code).toBe(45);
     expect(result.stderr).toMatch(
       /\[045\]: WAL file '[0-9A-F]{24}' already exists in the repo1 archive with a different checksum/,
@@ -179,6 +180,7 @@ describe('archive bad input', () => {
     const result = await runPgstash([`--config=${configPath}`, '--stanza=main', 'stanza-create'], {
       as: 'postgres',
     });
+    await removeTempDir(root);
     expect([47, 64]).toContain(result.code);
     expect(result.stderr).toContain(join(root, 'repo'));
     expect(result.stderr).toMatch(/permission denied/i);
@@ -189,6 +191,7 @@ describe('archive bad input', () => {
     const logPath = join(rootOwned, 'log');
     const dest = join(setup.dir, 'with-bad-log');
     const result = await setup.pgstash([`--log-path=${logPath}`, 'archive-get', archivedWal, dest]);
+    await removeTempDir(rootOwned);
     expect(result.code).toBe(0);
     expect(result.stderr).toContain(`unable to open log file '${logPath}/main-archive-get.log'`);
     expect(existsSync(dest)).toBe(true);
