@@ -5,6 +5,7 @@ import type { CommandLineOption, ParsedCommandLine } from './argv.js';
 import { checkConfigKeys, readConfigFile } from './config-file.js';
 import type { ConfigFile } from './config-file.js';
 import { INDEX_GROUPS } from './definition.js';
+import { noEffectWarnings } from './no-effect.js';
 import type { CommandDef, CommandName, OptionType } from './definition.js';
 import {
   CONCRETE_OPTIONS,
@@ -12,6 +13,7 @@ import {
   findCommand,
   findDefinition,
   findOption,
+  hasEffect,
   relatedOption,
   validFor,
 } from './options.js';
@@ -254,7 +256,8 @@ class Config implements LoadedConfig {
     if (this.#configNegated) result.push('--no-config');
     for (const option of CONCRETE_OPTIONS) {
       const resolved = this.#values.get(option.name);
-      if (resolved === undefined || !validFor(option.def, command)) continue;
+      if (resolved === undefined || !validFor(option.def, command) || !hasEffect(option.def, command))
+        continue;
       if (option.def.secure === true || option.name === 'stanza') continue;
       if (resolved.reset) {
         result.push(`--reset-${option.name}`);
@@ -414,7 +417,11 @@ export function loadConfig(
   let values: Map<string, Resolved>;
   try {
     values = new Resolver(command.name, { line: cli, env, file }).resolveAll();
-    if (command.readsConfig) checkRequired(command, values);
+    if (command.readsConfig) {
+      checkRequired(command, values);
+      // A command not yet available fails as a whole (67): its options need no warning.
+      if (command.notYetAvailable !== true) warnings.push(...noEffectWarnings(command.name, values));
+    }
   } catch (error) {
     if (typeof error === 'object' && error !== null) warningsBeforeErrors.set(error, warnings);
     throw error;
