@@ -4,6 +4,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // Every test file fails if it leaves a test directory behind in TMPDIR.
+    setupFiles: ['test/harness/leak-check.ts'],
     testTimeout: 120_000,
     hookTimeout: 180_000,
     pool: 'forks',

@@ -8,6 +8,8 @@ import { STOP_RECOVERY_OFFSET } from '../src/command/archive/recovery-exit.js';
 import { CATEGORY_TITLES, COMMANDS, OPTIONS } from '../src/config/definition.js';
 import type { OptionCategory, OptionDef } from '../src/config/definition.js';
 import {
+  availabilityLabel,
+  commandSummary,
   dependLabel,
   displayName,
   formatAllowed,
@@ -15,6 +17,7 @@ import {
   indexedRange,
   sectionLabel,
   typeLabel,
+  valuesNotYetAvailableLabel,
 } from '../src/config/describe.js';
 import { envName, validFor } from '../src/config/options.js';
 
@@ -45,7 +48,16 @@ function usage(command: (typeof COMMANDS)[number]): string {
 }
 
 function commandSection(command: (typeof COMMANDS)[number]): string[] {
-  const lines = [`### ${command.name}`, '', md(command.summary), '', '```', usage(command), '```', ''];
+  const lines = [
+    `### ${command.name}`,
+    '',
+    md(commandSummary(command)),
+    '',
+    '```',
+    usage(command),
+    '```',
+    '',
+  ];
   if (command.args.length > 0) {
     lines.push('Arguments:', '');
     for (const arg of command.args) {
@@ -62,10 +74,13 @@ function commandSection(command: (typeof COMMANDS)[number]): string[] {
           : def.depend === undefined
             ? ' (required)'
             : ' (required when it applies)';
-      return `[\`${displayName(def)}\`](${anchor(displayName(def))})${required}`;
+      const availability = availabilityLabel(def, command.name);
+      const notYet = availability === undefined ? '' : ` (${availability})`;
+      return `[\`${displayName(def)}\`](${anchor(displayName(def))})${required}${notYet}`;
     });
     lines.push(`Options: ${names.join(', ')}`, '');
   }
+  if (command.notYetAvailable === true) lines.push('Not yet available: the command answers 67.', '');
   if (command.repo) lines.push('Needs at least one repository (`repo1-path` .. `repo4-path`).', '');
   if (!command.readsConfig) lines.push('Reads only the command line (no config file, no environment).', '');
   return lines;
@@ -80,9 +95,13 @@ function optionSection(def: OptionDef): string[] {
   rows.push(['Default', fallback ?? '(none)']);
   const allowed = formatAllowed(def);
   if (allowed !== undefined) rows.push(['Allowed', allowed]);
+  const notYet = valuesNotYetAvailableLabel(def);
+  if (notYet !== undefined) rows.push(['Not yet available', notYet]);
   const depend = dependLabel(def);
   if (depend !== undefined) rows.push(['Applies when', depend]);
   rows.push(['Commands', def.commands.join(', ')]);
+  const availability = availabilityLabel(def);
+  if (availability !== undefined) rows.push(['Availability', availability]);
   if (def.required !== undefined) {
     rows.push([
       'Required for',

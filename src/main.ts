@@ -5,7 +5,7 @@ import { ERROR_CODES, isPgStashError, messageOf, PgStashError } from './common/e
 import { closeLog, configureLog, log, type LogLevel } from './common/log.js';
 import { restoreCommandExitCode, STOP_RECOVERY_OFFSET } from './command/archive/recovery-exit.js';
 import { parseCommandLine } from './config/argv.js';
-import { loadConfig, type LoadedConfig } from './config/load.js';
+import { configWarningsBefore, loadConfig, type LoadedConfig } from './config/load.js';
 import { removeTempFilesNow } from './storage/temp-files.js';
 import type { Command } from './command/context.js';
 import { pgstashVersion } from './version.js';
@@ -143,6 +143,7 @@ export async function main(
   try {
     config = loadConfig(argv, env);
   } catch (error) {
+    for (const warning of configWarningsBefore(error)) log.warn(warning);
     return exitCodeFor(commandWord(argv), reportError(error, false));
   }
   if (config.command === 'help' || config.helpTopic !== undefined) {

@@ -130,17 +130,30 @@ export function readConfigFile(path: string, options: { required: boolean }): Co
     }
   }
 
-  const hasPassphrase = [...sections.values()].some((keys) =>
-    [...keys.keys()].some((key) => key.endsWith('cipher-pass')),
-  );
-  if (hasPassphrase && (content.mode & 0o077) !== 0) {
-    const mode = (content.mode & 0o777).toString(8).padStart(4, '0');
-    warnings.push(
-      `config file '${path}' contains a cipher passphrase but is readable by group or others (mode ${mode}): ` +
-        `run chmod 600 (or 640 for a group-readable file) on it`,
-    );
-  }
+  const warning = secretAccessWarning(path, content.mode, sections);
+  if (warning !== undefined) warnings.push(warning);
   return { path, sections, warnings };
+}
+
+/**
+ * A file holding a secure option (a passphrase) must be its owner's alone: any access for group or others (even
+ * 0640 or 0620) is warned about, and the advice is the one mode that does not warn, 0600.
+ */
+function secretAccessWarning(
+  path: string,
+  mode: number,
+  sections: ReadonlyMap<string, ConfigSection>,
+): string | undefined {
+  if ((mode & 0o077) === 0) return undefined;
+  const secret = [...sections.values()]
+    .flatMap((keys) => [...keys.keys()])
+    .find((key) => findOption(key)?.def.secure === true);
+  if (secret === undefined) return undefined;
+  const shown = (mode & 0o777).toString(8).padStart(4, '0');
+  return (
+    `config file '${path}' holds '${secret}' but group or others have access to it (mode ${shown}): ` +
+    `only its owner should read it, run chmod 600 '${path}'`
+  );
 }
 
 /** Warnings for keys that no section may hold or that its command does not take; values are not checked here. */

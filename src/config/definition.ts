@@ -32,6 +32,8 @@ export interface CommandDef {
   readonly repo: boolean;
   /** Configuration is read from the file and environment (help and version read only the command line). */
   readonly readsConfig: boolean;
+  /** Listed, but not implemented yet: help and the reference say "not yet available", and running it answers 67. */
+  readonly notYetAvailable?: boolean;
 }
 
 export const COMMANDS: readonly CommandDef[] = [
@@ -72,6 +74,7 @@ export const COMMANDS: readonly CommandDef[] = [
     args: [],
     repo: true,
     readsConfig: true,
+    notYetAvailable: true,
   },
   {
     name: 'help',
@@ -190,6 +193,14 @@ export interface OptionDef {
   readonly summary: string;
   /** Longer help, shown by `pgstash help <command> <option>` and in the reference. */
   readonly description?: string;
+  /**
+   * The commands on which the option has an effect today, when not all of `commands`: for the others it is accepted
+   * and does nothing yet. Help and the reference say "not yet available" there, and setting it for such a command
+   * warns (config/no-effect.ts). `[]`: no effect anywhere yet.
+   */
+  readonly effectiveFor?: readonly CommandName[];
+  /** Allowed values that are listed but not yet available, by command (the command refuses them with 67). */
+  readonly valuesNotYetAvailable?: Partial<Record<CommandName, readonly string[]>>;
 }
 
 const REPO_COMMANDS = [
@@ -256,6 +267,7 @@ export const OPTIONS: readonly OptionDef[] = [
     default: '1MiB',
     range: { min: 16 * 1024, max: 16 * 1024 * 1024 },
     summary: 'Size of the buffers used to copy files.',
+    effectiveFor: [],
   },
   {
     name: 'compress-type',
@@ -299,6 +311,7 @@ export const OPTIONS: readonly OptionDef[] = [
     default: 1,
     range: { min: 1, max: 999 },
     summary: 'Maximum number of workers (threads) that copy and compress files in parallel.',
+    effectiveFor: ['backup', 'restore'],
   },
   // Log
   {
@@ -409,6 +422,7 @@ export const OPTIONS: readonly OptionDef[] = [
     range: { min: 1, max: 9999999 },
     summary: 'Number of full backups to keep.',
     description: 'expire removes older full backups and the WAL that only they needed.',
+    effectiveFor: [],
   },
   // Stanza (PostgreSQL cluster)
   {
@@ -479,6 +493,7 @@ export const OPTIONS: readonly OptionDef[] = [
     default: 60,
     range: { min: 0.1, max: 86400 },
     summary: 'Seconds to wait for WAL to reach the archive.',
+    effectiveFor: ['backup', 'check'],
   },
   // Backup
   {
@@ -516,6 +531,7 @@ export const OPTIONS: readonly OptionDef[] = [
     commands: ['backup', 'restore'],
     default: false,
     summary: 'Compare checksums to copy only files that changed.',
+    effectiveFor: [],
   },
   {
     name: 'type',
@@ -534,6 +550,7 @@ export const OPTIONS: readonly OptionDef[] = [
       'restore: default recovers to the end of the WAL stream; immediate stops as soon as the backup is ' +
       'consistent; time, lsn, xid and name stop at --target; standby writes standby.signal; preserve keeps ' +
       'the existing recovery settings.',
+    valuesNotYetAvailable: { backup: ['diff', 'incr'] },
   },
   // Restore
   {

@@ -1,7 +1,7 @@
 // Turns option table entries into the words help and docs/reference.md show: names, types, defaults, allowed values.
 import { COMMAND_NAMES, INDEX_GROUPS } from './definition.js';
-import type { CommandName, DefaultValue, NumericRange, OptionDef } from './definition.js';
-import { findDefinition, indexedName } from './options.js';
+import type { CommandDef, CommandName, DefaultValue, NumericRange, OptionDef } from './definition.js';
+import { findDefinition, hasEffect, indexedName } from './options.js';
 import { formatSize } from './value.js';
 
 /** The name shown for an entry: the first index of an indexed one (`repo1-path`). */
@@ -113,4 +113,31 @@ export function dependLabel(def: OptionDef): string | undefined {
   const related = findDefinition(def.depend.option);
   const name = related === undefined ? def.depend.option : displayName(related);
   return `${name} is ${def.depend.values.map((value) => `'${value}'`).join(' or ')}`;
+}
+
+/** How help and the reference show what is listed but not implemented yet. */
+export const NOT_YET_AVAILABLE = 'not yet available';
+
+/** A command's summary, marked when the command is not yet available. */
+export function commandSummary(command: CommandDef): string {
+  return command.notYetAvailable === true ? `${command.summary} (${NOT_YET_AVAILABLE})` : command.summary;
+}
+
+/**
+ * Where the option does nothing yet: for one command, 'not yet available' or undefined; for every command (the
+ * reference), `not yet available for archive-get, archive-push` or plain 'not yet available' when nowhere.
+ */
+export function availabilityLabel(def: OptionDef, command?: CommandName): string | undefined {
+  if (command !== undefined) return hasEffect(def, command) ? undefined : NOT_YET_AVAILABLE;
+  const without = def.commands.filter((name) => !hasEffect(def, name));
+  if (without.length === 0) return undefined;
+  return without.length === def.commands.length
+    ? NOT_YET_AVAILABLE
+    : `${NOT_YET_AVAILABLE} for ${without.join(', ')}`;
+}
+
+/** Allowed values not yet available: `diff, incr` for a command, `backup: diff, incr` for every command. */
+export function valuesNotYetAvailableLabel(def: OptionDef, command?: CommandName): string | undefined {
+  const table = def.valuesNotYetAvailable;
+  return table === undefined ? undefined : perCommand(table, (values) => values.join(', '), command);
 }

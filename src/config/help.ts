@@ -6,6 +6,9 @@ import { PgStashError } from '../common/errors.js';
 import { CATEGORY_TITLES, COMMANDS, OPTIONS } from './definition.js';
 import type { CommandDef, OptionCategory, OptionDef } from './definition.js';
 import {
+  NOT_YET_AVAILABLE,
+  availabilityLabel,
+  commandSummary,
   dependLabel,
   displayName,
   formatAllowed,
@@ -13,6 +16,7 @@ import {
   indexedRange,
   sectionLabel,
   typeLabel,
+  valuesNotYetAvailableLabel,
 } from './describe.js';
 import { envName, findCommand, findDefinition, findOption, validFor } from './options.js';
 
@@ -47,7 +51,7 @@ function usage(command: CommandDef): string {
 
 function commandList(): string {
   const width = Math.max(...COMMANDS.map((command) => command.name.length));
-  const lines = COMMANDS.map((command) => `    ${command.name.padEnd(width)}  ${command.summary}`);
+  const lines = COMMANDS.map((command) => `    ${command.name.padEnd(width)}  ${commandSummary(command)}`);
   return [
     `pgstash ${packageVersion()} - PostgreSQL backup and recovery manager`,
     '',
@@ -65,7 +69,12 @@ function commandList(): string {
 function commandHelp(command: CommandDef): string {
   const options = OPTIONS.filter((def) => validFor(def, command.name));
   const width = Math.max(0, ...options.map((def) => displayName(def).length + 2));
-  const lines = [`pgstash ${packageVersion()} - '${command.name}' command help`, '', command.summary, ''];
+  const lines = [
+    `pgstash ${packageVersion()} - '${command.name}' command help`,
+    '',
+    commandSummary(command),
+    '',
+  ];
   lines.push('Usage:', `    ${usage(command)}`, '');
   if (command.args.length > 0) {
     lines.push('Arguments:');
@@ -78,6 +87,10 @@ function commandHelp(command: CommandDef): string {
     lines.push(`${CATEGORY_TITLES[category]}:`, '');
     for (const def of options.filter((item) => item.category === category)) {
       const notes: string[] = [];
+      const availability = availabilityLabel(def, command.name);
+      if (availability !== undefined) notes.push(availability);
+      const notYetValues = valuesNotYetAvailableLabel(def, command.name);
+      if (notYetValues !== undefined) notes.push(`${notYetValues} ${NOT_YET_AVAILABLE}`);
       const fallback = formatDefault(def, command.name);
       if (fallback !== undefined) notes.push(`default=${fallback}`);
       if (def.required?.includes(command.name) === true) {
@@ -108,6 +121,10 @@ function optionHelp(command: CommandDef, def: OptionDef): string {
   lines.push('', `type: ${typeLabel(def)}`);
   const allowed = formatAllowed(def, command.name);
   if (allowed !== undefined) lines.push(`allowed: ${allowed}`);
+  const notYet = valuesNotYetAvailableLabel(def, command.name);
+  if (notYet !== undefined) lines.push(`${NOT_YET_AVAILABLE}: ${notYet}`);
+  const availability = availabilityLabel(def, command.name);
+  if (availability !== undefined) lines.push(`availability: ${availability} for ${command.name}`);
   const fallback = formatDefault(def, command.name);
   if (fallback !== undefined) lines.push(`default: ${fallback}`);
   const depend = dependLabel(def);

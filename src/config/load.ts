@@ -5,6 +5,7 @@ import type { CommandLineOption, ParsedCommandLine } from './argv.js';
 import { checkConfigKeys, readConfigFile } from './config-file.js';
 import type { ConfigFile } from './config-file.js';
 import { INDEX_GROUPS } from './definition.js';
+import { noEffectWarnings } from './no-effect.js';
 import type { CommandDef, CommandName, OptionDef, OptionType } from './definition.js';
 import {
   CONCRETE_OPTIONS,
@@ -12,6 +13,7 @@ import {
   findCommand,
   findDefinition,
   findOption,
+  hasEffect,
   relatedOption,
   validFor,
 } from './options.js';
@@ -257,7 +259,8 @@ class Config implements LoadedConfig {
     if (this.#configNegated) result.push('--no-config');
     for (const option of CONCRETE_OPTIONS) {
       const resolved = this.#values.get(option.name);
-      if (resolved === undefined || !validFor(option.def, command) || !keep(option.def)) continue;
+      if (resolved === undefined || !validFor(option.def, command)) continue;
+      if (!hasEffect(option.def, command) || !keep(option.def)) continue;
       if (option.def.secure === true || option.name === 'stanza') continue;
       if (resolved.reset) {
         result.push(`--reset-${option.name}`);
@@ -414,7 +417,28 @@ export function loadConfig(
     if (file !== undefined) warnings.push(...file.warnings, ...checkConfigKeys(file));
   }
 
-  const values = new Resolver(command.name, { line: cli, env, file }).resolveAll();
-  if (command.readsConfig) checkRequired(command, values);
+  let values: Map<string, Resolved>;
+  try {
+    values = new Resolver(command.name, { line: cli, env, file }).resolveAll();
+    if (command.readsConfig) {
+      checkRequired(command, values);
+      // A command not yet available fails as a whole (67): its options need no warning.
+      if (command.notYetAvailable !== true) warnings.push(...noEffectWarnings(command.name, values));
+    }
+  } catch (error) {
+    if (typeof error === 'object' && error !== null) warningsBeforeErrors.set(error, warnings);
+    throw error;
+  }
   return new Config(command.name, { args, values, warnings, configNegated });
+}
+
+/** The config file's warnings gathered before a configuration error (see configWarningsBefore). */
+const warningsBeforeErrors = new WeakMap<object, readonly string[]>();
+
+/**
+ * The config file's warnings when loadConfig failed after reading it: they may be the cause (pg1-path in [global]
+ * is ignored there, so pg1-path is missing), and like pgBackRest they are shown before the error.
+ */
+export function configWarningsBefore(error: unknown): readonly string[] {
+  return typeof error === 'object' && error !== null ? (warningsBeforeErrors.get(error) ?? []) : [];
 }

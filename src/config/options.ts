@@ -65,6 +65,11 @@ export function validFor(def: OptionDef, command: CommandName): boolean {
   return def.commands.includes(command);
 }
 
+/** Whether the option does something for the command today (see OptionDef.effectiveFor). */
+export function hasEffect(def: OptionDef, command: CommandName): boolean {
+  return def.effectiveFor === undefined || def.effectiveFor.includes(command);
+}
+
 /** The allowed values of an enum for a command. */
 export function allowedFor(def: OptionDef, command: CommandName | undefined): readonly string[] | undefined {
   return (command === undefined ? undefined : def.commandAllowed?.[command]) ?? def.allowed;

@@ -25,6 +25,11 @@ export interface RawValue {
   readonly source: OptionSource;
   /** `on the command line`, `in environment variable PGSTASH_X`, `in config file '/x' section [main]`. */
   readonly origin: string;
+  /**
+   * Set for this command alone: on the command line or in a command's section ([global:backup], [main:backup]).
+   * The environment, [global] and [<stanza>] apply to every command.
+   */
+  readonly forCommand: boolean;
 }
 
 export interface Resolved {
@@ -32,6 +37,9 @@ export interface Resolved {
   readonly source: OptionSource;
   /** Reset to the default on the command line (`--reset-x`). */
   readonly reset: boolean;
+  /** Where a value that is not the default was set (see RawValue). */
+  readonly origin?: string;
+  readonly forCommand?: boolean;
 }
 
 /** `a, b or c`. */
@@ -64,6 +72,7 @@ export function readEnvironment(env: Readonly<Record<string, string | undefined>
       values: repeatable ? text.split(':') : [text],
       source: 'environment',
       origin: `in environment variable ${key}`,
+      forCommand: false,
     });
   }
   return result;
@@ -114,7 +123,7 @@ export class Resolver {
 
   #raw(option: ConcreteOption, cli: CommandLineOption | undefined): RawValue | undefined {
     if (cli !== undefined && cli.values.length > 0) {
-      return { values: cli.values, source: 'command-line', origin: 'on the command line' };
+      return { values: cli.values, source: 'command-line', origin: 'on the command line', forCommand: true };
     }
     if (cli?.reset === true) return undefined;
     const env = this.#env.get(option.name);
@@ -126,6 +135,7 @@ export class Resolver {
           values,
           source: 'config',
           origin: `in config file '${this.#file?.path ?? ''}' section [${section}]`,
+          forCommand: section.includes(':'),
         };
       }
     }
@@ -195,6 +205,8 @@ export class Resolver {
           value: parseValue(rules, raw.values),
           source: raw.source,
           reset: false,
+          origin: raw.origin,
+          forCommand: raw.forCommand,
         });
       } catch (error) {
         rethrowWithOrigin(error, raw.origin);

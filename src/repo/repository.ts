@@ -114,7 +114,7 @@ export class Repository {
         hint: `${this.name}-cipher-type is '${this.options.cipherType}': set the passphrase in the config file or PGSTASH_REPO${this.options.index}_CIPHER_PASS`,
       });
     }
-    return readStanzaKey(this.driver, this.stanza, passphrase);
+    return readStanzaKey(this.driver, this.stanza, passphrase, this.name);
   }
 
   /** The key, which must exist once the stanza does (archive.info is readable only with it). */

@@ -1,5 +1,5 @@
 // The stanza's random encryption key, stored wrapped by the repository passphrase (changing it rewrites no data).
-import { PgStashError } from '../common/errors.js';
+import { isPgStashError, PgStashError } from '../common/errors.js';
 import { generateKey, unwrapKey, wrapKey, type WrappedKey } from '../io/crypto/key.js';
 import type { Driver } from '../storage/driver.js';
 import { readInfoFile, writeInfoFile } from './info-file.js';
@@ -12,15 +12,34 @@ export async function stanzaKeyExists(driver: Driver, stanza: string): Promise<b
   return (await driver.info(path)) !== undefined || (await driver.info(`${path}.copy`)) !== undefined;
 }
 
-/** The unwrapped key, or undefined when the stanza has no key file. Wrong passphrase: crypto (95). */
+/**
+ * The unwrapped key, or undefined when the stanza has no key file. A passphrase that does not unwrap it: crypto (95)
+ * naming the repository (`repo`, e.g. 'repo2'), the stanza and the passphrase option.
+ */
 export async function readStanzaKey(
   driver: Driver,
   stanza: string,
   passphrase: string,
+  repo: string,
 ): Promise<Buffer | undefined> {
-  const raw = await readInfoFile(driver, repoLayout.stanzaKey(stanza), { kind: KIND });
+  const path = repoLayout.stanzaKey(stanza);
+  const raw = await readInfoFile(driver, path, { kind: KIND });
   if (raw === undefined) return undefined;
-  return unwrapKey(raw as WrappedKey, passphrase);
+  const option = `${repo}-cipher-pass`;
+  try {
+    return await unwrapKey(raw as WrappedKey, passphrase, { option });
+  } catch (error) {
+    if (!isPgStashError(error, 'crypto')) throw error;
+    throw new PgStashError(
+      'crypto',
+      `${repo}: the passphrase in '${option}' does not unwrap the key of stanza '${stanza}' ` +
+        `('${driver.location}/${path}')`,
+      {
+        hint: `set '${option}' to the passphrase stanza '${stanza}' was created with (or the key file was damaged)`,
+        cause: error,
+      },
+    );
+  }
 }
 
 /** Creates a new random key for the stanza, wrapped by `passphrase`. Refuses to replace an existing one. */

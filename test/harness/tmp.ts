@@ -1,5 +1,5 @@
 // Temp directories for tests (pgstash-test-* under os.tmpdir()), owned by postgres by default and always removed.
-import { rmSync } from 'node:fs';
+import { readdirSync, rmSync } from 'node:fs';
 import { chmod, chown, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +15,14 @@ export interface TempDirOptions {
   readonly label?: string;
 }
 
+/**
+ * Every name starts with the creating process's id, so that a test file's leak check (leak-check.ts) sees only its
+ * own directories, even while other test files, or other test runs, share the same TMPDIR.
+ */
+export function tempDirPrefix(pid: number = process.pid): string {
+  return `pgstash-test-${pid}-`;
+}
+
 /** Directories this process created and has not removed yet, each with the unregistration of its exit cleanup. */
 const live = new Map<string, () => void>();
 
@@ -26,10 +34,14 @@ function keep(): boolean {
   return process.env['PGSTASH_TEST_KEEP'] === '1';
 }
 
-/** Creates an empty directory `<os.tmpdir()>/pgstash-test-<label>-XXXXXX`, removed at process exit at the latest. */
+/**
+ * Creates an empty directory `<os.tmpdir()>/pgstash-test-<pid>-<label>-XXXXXX`. A test removes it (removeTempDir,
+ * removeAllTempDirs) before its file ends; the leak check fails a file that does not, and process exit removes
+ * what an interrupted run left.
+ */
 export async function createTempDir(options: TempDirOptions = {}): Promise<string> {
   const label = options.label === undefined ? '' : `${options.label.replace(/[^A-Za-z0-9_.-]/g, '_')}-`;
-  const path = await mkdtemp(join(tmpdir(), `pgstash-test-${label}`));
+  const path = await mkdtemp(join(tmpdir(), `${tempDirPrefix()}${label}`));
   await chmod(path, options.mode ?? 0o700);
   if ((options.owner ?? 'postgres') === 'postgres') {
     const { uid, gid } = postgresIds();
@@ -59,4 +71,17 @@ export async function removeTempDir(path: string): Promise<void> {
 /** Removes every directory this process made and still holds (for afterAll). */
 export async function removeAllTempDirs(): Promise<void> {
   for (const path of [...live.keys()]) await removeTempDir(path);
+}
+
+/** The names of this process's test directories still in os.tmpdir(), whoever was meant to remove them. */
+export function leftTempDirs(): string[] {
+  const prefix = tempDirPrefix();
+  return readdirSync(tmpdir())
+    .filter((name) => name.startsWith(prefix))
+    .sort();
+}
+
+/** Whether test directories are kept on purpose (PGSTASH_TEST_KEEP=1), so that none counts as left behind. */
+export function keepingTempDirs(): boolean {
+  return keep();
 }

@@ -8,7 +8,7 @@ import { PgCluster } from '../harness/cluster.js';
 import { flipMiddleByte } from '../harness/damage.js';
 import { runPgstash } from '../harness/pgstash.js';
 import { configText, createStanzaSetup, writeConfig, type StanzaSetup } from '../harness/stanza.js';
-import { createTempDir } from '../harness/tmp.js';
+import { createTempDir, removeTempDir } from '../harness/tmp.js';
 import { setArchiveCommand, switchWal, waitArchived } from '../harness/wal.js';
 
 async function findFiles(root: string, pattern: RegExp): Promise<string[]> {
@@ -67,6 +67,7 @@ describe('archive bad input', () => {
     await writeFile(changedPath, changed);
     await chmod(changedPath, 0o644);
     const result = await setup.pgstash(['archive-push', changedPath]);
+    await removeTempDir(copyDir);
     expect(result.code).toBe(45);
     expect(result.stderr).toMatch(
       /\[045\]: WAL file '[0-9A-F]{24}' already exists in the repo1 archive with a different checksum/,
@@ -179,6 +180,7 @@ describe('archive bad input', () => {
     const result = await runPgstash([`--config=${configPath}`, '--stanza=main', 'stanza-create'], {
       as: 'postgres',
     });
+    await removeTempDir(root);
     expect([47, 64]).toContain(result.code);
     expect(result.stderr).toContain(join(root, 'repo'));
     expect(result.stderr).toMatch(/permission denied/i);
@@ -189,6 +191,7 @@ describe('archive bad input', () => {
     const logPath = join(rootOwned, 'log');
     const dest = join(setup.dir, 'with-bad-log');
     const result = await setup.pgstash([`--log-path=${logPath}`, 'archive-get', archivedWal, dest]);
+    await removeTempDir(rootOwned);
     expect(result.code).toBe(0);
     expect(result.stderr).toContain(`unable to open log file '${logPath}/main-archive-get.log'`);
     expect(existsSync(dest)).toBe(true);
@@ -265,6 +268,28 @@ describe('encrypted repository bad input', () => {
     expect(result.stderr).toMatch(/\[095\]/);
     expect(result.stderr).not.toContain('not the passphrase');
     expect(existsSync(dest)).toBe(false);
+  });
+
+  it('info with a wrong passphrase fails with 95 naming the repository and the passphrase option', async () => {
+    for (const args of [['info'], ['--output=json', 'info']]) {
+      const result = await setup.pgstash(args, { env: { PGSTASH_REPO1_CIPHER_PASS: 'not the passphrase' } });
+      expect(result.code, result.stdout).toBe(95);
+      expect(result.stdout).toBe('');
+      expect(result.stderr).toMatch(
+        /\[095\]: repo1: the passphrase in 'repo1-cipher-pass' does not unwrap the key of stanza 'main'/,
+      );
+      expect(result.stderr).toMatch(
+        /HINT: .*repo1-cipher-pass.*the passphrase stanza 'main' was created with/,
+      );
+      expect(result.stderr).not.toContain('not the passphrase');
+    }
+    // Without --stanza, info lists every stanza and fails the same way.
+    const all = await runPgstash([`--config=${setup.configPath}`, 'info'], {
+      as: 'postgres',
+      env: { PGSTASH_REPO1_CIPHER_PASS: 'not the passphrase' },
+    });
+    expect(all.code).toBe(95);
+    expect((await setup.pgstash(['info'])).code).toBe(0);
   });
 
   it('one flipped bit in an encrypted file is detected (95) and writes nothing', async () => {

@@ -7,7 +7,7 @@ import { PgCluster } from '../harness/cluster.js';
 import { execChecked } from '../harness/exec.js';
 import { pgstashCommandLine } from '../harness/pgstash.js';
 import { createStanzaSetup, type StanzaSetup } from '../harness/stanza.js';
-import { createTempDir } from '../harness/tmp.js';
+import { createTempDir, removeTempDir } from '../harness/tmp.js';
 import { switchWal, waitArchived } from '../harness/wal.js';
 
 const MATRIX = [
@@ -26,6 +26,8 @@ describe.each(MATRIX)(
   ({ compressType, encrypted }) => {
     let setup: StanzaSetup;
     let restored: PgCluster | undefined;
+    /** The base backup and fetched copies: tens of MB for each case, removed once the restored server is stopped. */
+    const dirs: string[] = [];
 
     beforeAll(async () => {
       setup = await createStanzaSetup({
@@ -41,6 +43,7 @@ describe.each(MATRIX)(
 
     afterAll(async () => {
       await restored?.destroy();
+      for (const dir of dirs.splice(0)) await removeTempDir(dir);
       await setup?.destroy();
     });
 
@@ -55,6 +58,7 @@ describe.each(MATRIX)(
       await cluster.psql('insert into t select g, repeat(md5(g::text), 20) from generate_series(1, 5000) g');
       await switchWal(setup);
       const baseDir = await createTempDir({ label: 'base' });
+      dirs.push(baseDir);
       const base = join(baseDir, 'data');
       await cluster.runTool('pg_basebackup', ['-D', base, '-X', 'none', '-c', 'fast']);
       for (let round = 0; round < 4; round++) {
@@ -76,6 +80,7 @@ describe.each(MATRIX)(
         .map((name) => name.slice(0, -'.done'.length));
       expect(archived.length).toBeGreaterThanOrEqual(6);
       const fetchDir = await createTempDir({ label: 'fetch' });
+      dirs.push(fetchDir);
       for (const walFile of archived) {
         const dest = join(fetchDir, walFile);
         await setup.pgstashOk(['archive-get', walFile, dest]);

@@ -1,6 +1,6 @@
 // Proves the test harness on a real PostgreSQL 15: start, SQL, restart, a pg_basebackup copy on its own port.
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { PgCluster } from '../harness/cluster.js';
@@ -8,8 +8,8 @@ import { exec, processAlive } from '../harness/exec.js';
 import { freePort } from '../harness/ports.js';
 import { assertPostgresCanRead, postgresIds } from '../harness/postgres-user.js';
 import { pendingCleanups, runProcessExitCleanups } from '../harness/reaper.js';
-import { createTempDir, removeAllTempDirs } from '../harness/tmp.js';
-import { PGSTASH_BIN, pgstashCommandLine, runPgstash, shellQuote } from '../harness/pgstash.js';
+import { createTempDir, removeAllTempDirs, removeTempDir } from '../harness/tmp.js';
+import { PGSTASH_BIN, REPO_ROOT, pgstashCommandLine, runPgstash, shellQuote } from '../harness/pgstash.js';
 
 describe('harness processes and ports', () => {
   test('exec runs a program as postgres with the explicit environment', async () => {
@@ -48,11 +48,39 @@ describe('harness processes and ports', () => {
   test('createTempDir makes a private postgres-owned directory', async () => {
     const dir = await createTempDir({ label: 'probe' });
     const info = await stat(dir);
-    expect(dir).toMatch(/\/pgstash-test-probe-[^/]+$/);
+    expect(dir).toMatch(new RegExp(`/pgstash-test-${process.pid}-probe-[^/]+$`));
     expect(info.uid).toBe(postgresIds().uid);
     expect(info.mode & 0o777).toBe(0o700);
     await removeAllTempDirs();
     expect(existsSync(dir)).toBe(false);
+  });
+});
+
+describe('test directory leak check', () => {
+  test('a test file that leaves a test directory behind fails, naming it, and the directory is removed', async () => {
+    const tmp = await createTempDir({ owner: 'root', label: 'leak-check' });
+    try {
+      const config = join(REPO_ROOT, 'test', 'fixtures', 'leak-check', 'vitest.config.ts');
+      const vitest = join(REPO_ROOT, 'node_modules', 'vitest', 'vitest.mjs');
+      const result = await exec(process.execPath, [vitest, 'run', '--config', config, '--reporter=json'], {
+        cwd: REPO_ROOT,
+        env: { TMPDIR: tmp },
+      });
+      expect(result.code, result.stdout + result.stderr).toBe(1);
+      // The report CI counts (scripts/count-results.ts): the test passed, its file failed, naming the directory.
+      const report = JSON.parse(result.stdout) as {
+        testResults: { status: string; message: string; assertionResults: { status: string }[] }[];
+      };
+      const [file] = report.testResults;
+      expect(file?.assertionResults.map((test) => test.status)).toEqual(['passed']);
+      expect(file?.status).toBe('failed');
+      expect(file?.message).toMatch(
+        new RegExp(`^this test file left 1 test directory in '${tmp}': pgstash-test-\\d+-forgotten-\\w+;`),
+      );
+      expect(await readdir(tmp)).toEqual([]);
+    } finally {
+      await removeTempDir(tmp);
+    }
   });
 });
 

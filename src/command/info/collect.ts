@@ -99,6 +99,7 @@ async function collectRepo(options: RepoOptions, stanza: string): Promise<RepoSt
       (await repo.driver.info(repoLayout.archiveStanza(stanza))) !== undefined ||
       (await repo.driver.info(repoLayout.backupStanza(stanza))) !== undefined;
     if (!hasPath) return { ...base, ...empty, status: STATUS.missingStanzaPath };
+    await loadKey(repo);
     const archiveInfo = await repo.archiveInfo();
     const backupInfo = await repo.backupInfo();
     if (archiveInfo === undefined || backupInfo === undefined) {
@@ -124,8 +125,25 @@ async function collectRepo(options: RepoOptions, stanza: string): Promise<RepoSt
       backups,
     };
   } catch (error) {
-    if (!isPgStashError(error)) throw error;
+    if (!isPgStashError(error) || keyErrors.has(error)) throw error;
     return { ...base, ...empty, status: { code: STATUS.other.code, message: messageOf(error) } };
+  }
+}
+
+/** Errors of loading a stanza key, which fail info rather than becoming a repository's status. */
+const keyErrors = new WeakSet<object>();
+
+/**
+ * Loads the stanza key. A passphrase that does not unwrap it (or an encrypted stanza read without one) is a
+ * configuration error: info fails with it (95) as every other command does, instead of exiting 0 with the error
+ * folded into a status line.
+ */
+async function loadKey(repo: Repository): Promise<void> {
+  try {
+    await repo.key();
+  } catch (error) {
+    if (typeof error === 'object' && error !== null) keyErrors.add(error);
+    throw error;
   }
 }
 

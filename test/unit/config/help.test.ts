@@ -15,7 +15,10 @@ describe('helpText', () => {
     const text = helpText();
     for (const command of COMMANDS) {
       expect(text).toMatch(
-        new RegExp(`^ +${command.name} +${command.summary.replace(/[.()]/g, '\\$&')}$`, 'm'),
+        new RegExp(
+          `^ +${command.name} +${command.summary.replace(/[.()]/g, '\\$&')}${command.notYetAvailable === true ? ' \\(not yet available\\)' : ''}$`,
+          'm',
+        ),
       );
     }
     expect(text).toContain(`pgstash ${packageJson.version}`);
@@ -42,7 +45,7 @@ describe('helpText', () => {
     expect(push).toMatch(/--repo1-path .*\[repo1-path \.\. repo4-path\]/);
     expect(push).toMatch(/--repo1-cipher-pass .*required when repo1-cipher-type is 'aes-256-gcm'/);
     expect(helpText('restore')).toMatch(/--type .*\[default=default\]/);
-    expect(helpText('backup')).toMatch(/--type .*\[default=full\]/);
+    expect(helpText('backup')).toMatch(/--type .*\[diff, incr not yet available, default=full\]/);
   });
 
   it('shows one option in detail, by concrete or table name', () => {

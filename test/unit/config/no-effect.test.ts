@@ -1,0 +1,129 @@
+// Options that are listed but do nothing yet: help and the reference say so, and setting one for a command warns.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { renderReference } from '../../../scripts/gen-docs.js';
+import { COMMANDS, OPTIONS } from '../../../src/config/definition.js';
+import { helpText } from '../../../src/config/help.js';
+import { loadConfig } from '../../../src/config/load.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'pgstash-no-effect-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+let fileCount = 0;
+function configFile(text: string): string {
+  const path = join(dir, `pgstash-${++fileCount}.conf`);
+  writeFileSync(path, text, { mode: 0o600 });
+  return path;
+}
+
+const PUSH = ['--stanza=main', '--repo1-path=/repo', 'archive-push', '/pg/pg_wal/000000010000000000000001'];
+const BACKUP = ['--stanza=main', '--repo1-path=/repo', '--pg1-path=/pg', 'backup'];
+const RESTORE = ['--stanza=main', '--repo1-path=/repo', '--pg1-path=/pg', 'restore'];
+
+/** The warnings of a run with an optional config file text and environment. */
+function warnings(argv: string[], options: { config?: string; env?: Record<string, string> } = {}) {
+  const extra = options.config === undefined ? ['--no-config'] : [`--config=${configFile(options.config)}`];
+  return loadConfig([...extra, ...argv], options.env ?? {}).warnings;
+}
+
+describe('the option table', () => {
+  it('names in effectiveFor and valuesNotYetAvailable only commands, and values, the option takes', () => {
+    for (const def of OPTIONS) {
+      for (const command of def.effectiveFor ?? []) expect(def.commands, def.name).toContain(command);
+      for (const [command, values] of Object.entries(def.valuesNotYetAvailable ?? {})) {
+        expect(def.commands, def.name).toContain(command);
+        for (const value of values)
+          expect(def.commandAllowed?.[command as 'backup'] ?? def.allowed).toContain(value);
+      }
+    }
+  });
+
+  it('marks what M3 has still to make real', () => {
+    const def = (name: string) => OPTIONS.find((option) => option.name === name);
+    expect(COMMANDS.find((command) => command.name === 'expire')?.notYetAvailable).toBe(true);
+    expect(def('buffer-size')?.effectiveFor).toEqual([]);
+    expect(def('repo-retention-full')?.effectiveFor).toEqual([]);
+    expect(def('delta')?.effectiveFor).toEqual([]);
+    expect(def('process-max')?.effectiveFor).toEqual(['backup', 'restore']);
+    expect(def('type')?.valuesNotYetAvailable).toEqual({ backup: ['diff', 'incr'] });
+  });
+});
+
+describe('help and reference', () => {
+  it('say "not yet available" where the command, option or value is listed', () => {
+    expect(helpText()).toMatch(/^ +expire +Remove backups .*\(not yet available\)$/m);
+    expect(helpText('expire')).toContain('(not yet available)');
+    expect(helpText('archive-push')).toMatch(/^ +--process-max .*\[not yet available, default=1\]$/m);
+    expect(helpText('backup')).toMatch(/^ +--process-max .*\[default=1\]$/m);
+    expect(helpText('backup')).toMatch(/^ +--buffer-size .*\[not yet available, /m);
+    expect(helpText('backup')).toMatch(/^ +--delta .*\[not yet available, /m);
+    expect(helpText('backup')).toMatch(/^ +--repo1-retention-full .*\[not yet available, /m);
+    expect(helpText('backup')).toMatch(/^ +--type .*\[diff, incr not yet available, default=full\]$/m);
+    expect(helpText('restore')).not.toMatch(/--type .*not yet available/);
+    expect(helpText('archive-get', 'process-max')).toContain(
+      'availability: not yet available for archive-get',
+    );
+    expect(helpText('backup', 'type')).toContain('not yet available: diff, incr');
+
+    const reference = renderReference();
+    expect(reference).toContain(
+      'Remove backups and WAL that the retention policy no longer keeps. (not yet available)',
+    );
+    expect(reference).toContain('Not yet available: the command answers 67.');
+    expect(reference).toContain('[`process-max`](#process-max) (not yet available)');
+    expect(reference).toContain('| Availability | not yet available for archive-get, archive-push |');
+    expect(reference).toContain('| Not yet available | backup: diff, incr |');
+  });
+});
+
+describe('warnings for options that do nothing for the command run', () => {
+  it('warns for an option set for this command (command line, command section) that does nothing here', () => {
+    expect(warnings(['--process-max=4', ...PUSH])).toEqual([
+      "option 'process-max' set on the command line has no effect on archive-push " +
+        '(not yet available there; it applies to backup and restore)',
+    ]);
+    const path = join(dir, `pgstash-${fileCount + 1}.conf`);
+    expect(warnings(PUSH, { config: '[global:archive-push]\nprocess-max=4\n' })).toEqual([
+      `option 'process-max' set in config file '${path}' section [global:archive-push] has no effect on ` +
+        'archive-push (not yet available there; it applies to backup and restore)',
+    ]);
+    expect(warnings(PUSH, { config: '[main:archive-push]\narchive-timeout=30\n' })).toHaveLength(1);
+  });
+
+  it('does not warn for an option set for every command that another command uses ([global], [stanza], environment)', () => {
+    expect(warnings(PUSH, { config: '[global]\nprocess-max=4\n[main]\narchive-timeout=30\n' })).toEqual([]);
+    expect(warnings(PUSH, { env: { PGSTASH_PROCESS_MAX: '4' } })).toEqual([]);
+    expect(warnings(BACKUP, { config: '[global]\nprocess-max=4\narchive-timeout=30\n' })).toEqual([]);
+    // An option of other commands only ([global] start-fast for archive-push) is ignored in silence, as before.
+    expect(warnings(PUSH, { config: '[global]\nstart-fast=y\n' })).toEqual([]);
+  });
+
+  it('warns wherever it is set for an option that does nothing for any command yet', () => {
+    const path = join(dir, `pgstash-${fileCount + 1}.conf`);
+    expect(warnings(BACKUP, { config: '[global]\nrepo1-retention-full=2\n' })).toEqual([
+      `option 'repo1-retention-full' set in config file '${path}' section [global] has no effect on backup ` +
+        '(not yet available there)',
+    ]);
+    expect(warnings(PUSH, { env: { PGSTASH_BUFFER_SIZE: '4MiB' } })).toEqual([
+      "option 'buffer-size' set in environment variable PGSTASH_BUFFER_SIZE has no effect on archive-push " +
+        '(not yet available there)',
+    ]);
+    expect(warnings(['--delta', ...BACKUP])).toHaveLength(1);
+    // Set to what happens anyway: nothing to warn about.
+    expect(warnings(['--no-delta', ...BACKUP])).toEqual([]);
+    expect(warnings(['--process-max=4', ...BACKUP])).toEqual([]);
+  });
+
+  it("restore does not hand an option archive-get ignores on to restore_command's archive-get", () => {
+    const config = loadConfig(['--no-config', '--process-max=4', '--log-level-file=debug', ...RESTORE], {});
+    expect(config.warnings).toEqual([]);
+    expect(config.passThrough('archive-get')).toEqual([
+      '--no-config',
+      '--log-level-file=debug',
+      '--repo1-path=/repo',
+      '--pg1-path=/pg',
+    ]);
+  });
+});
