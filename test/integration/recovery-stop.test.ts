@@ -1,13 +1,16 @@
 // A damaged segment in the archive during recovery, through the real server: archive recovery stops there (it must
 // not take the failure for the end of the archive and promote without the rest), a standby keeps retrying, and
-// both carry on to the end once the segment is repaired.
+// both carry on to the end once the segment is repaired. With a recovery target before the damaged segment,
+// which PostgreSQL 15 reads ahead of replay, recovery reaches the target; with one after it, recovery stops
+// unpromoted and reaches the target once the segment is repaired.
 import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { takeBackup } from '../harness/backups.js';
 import { flipMiddleByte } from '../harness/damage.js';
-import { RestoreBench, waitStoppedByItself, waitUntil } from '../harness/restore.js';
+import { RestoreBench, waitReplayPaused, waitStoppedByItself, waitUntil } from '../harness/restore.js';
 import { createStanzaSetup, type StanzaSetup } from '../harness/stanza.js';
 import { switchWal, waitArchived } from '../harness/wal.js';
 
@@ -19,6 +22,11 @@ describe('a damaged segment in the archive during recovery', () => {
   let restores: RestoreBench;
   /** The segment each batch of rows was written in, in order. */
   const segments: string[] = [];
+  /**
+   * After each batch's commit: an LSN and a time (UTC) that stop recovery with that batch in and the batch's mark
+   * out. The mark, a row of `marks` committed just after, is the later record a time target needs to stop at.
+   */
+  const targets: { lsn: string; time: string }[] = [];
   /** The stored copy of the middle segment. */
   let stored: string;
   /** Puts the stored copy's good bytes back after damage(). */
@@ -34,12 +42,24 @@ describe('a damaged segment in the archive during recovery', () => {
     await setup.cluster.start();
     await setup.pgstashOk(['stanza-create']);
     await setup.cluster.psql('create table t (id int primary key, batch int)');
+    await setup.cluster.psql('create table marks (batch int)');
     await takeBackup(setup);
+    // The backup's stop time has one-second resolution: time targets must come after that second.
+    await sleep(1100);
     for (let batch = 1; batch <= BATCHES; batch++) {
       const first = (batch - 1) * ROWS_PER_BATCH + 1;
       await setup.cluster.psql(
         `insert into t select g, ${batch} from generate_series(${first}, ${first + ROWS_PER_BATCH - 1}) g`,
       );
+      await sleep(20);
+      const [lsn = '', time = ''] = (
+        await setup.cluster.psql(
+          "select pg_current_wal_insert_lsn(), to_char(clock_timestamp() at time zone 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00'",
+        )
+      ).split('|');
+      targets.push({ lsn, time });
+      await sleep(20);
+      await setup.cluster.psql(`insert into marks values (${batch})`);
       segments.push(await switchWal(setup));
     }
     await waitArchived(setup, segments.at(-1) as string);
@@ -75,6 +95,46 @@ describe('a damaged segment in the archive during recovery', () => {
     await server.start();
     await server.waitForRecoveryEnd();
     expect(await server.psql('select count(*) from t')).toBe(String(BATCHES * ROWS_PER_BATCH));
+  });
+
+  describe.each(['lsn', 'time'] as const)('with a recovery target (%s)', (type) => {
+    it('before the damaged segment: recovery reaches the target, which PostgreSQL reads past', async () => {
+      await damage();
+      const { dataDir } = await restores.restore([`--type=${type}`, `--target=${targets[0]?.[type]}`]);
+      const server = await restores.start(dataDir);
+      await waitReplayPaused(server, 60);
+      expect(await server.psql('select count(*) from t')).toBe(String(ROWS_PER_BATCH));
+      expect(await server.psql('select count(*) from marks')).toBe('0');
+      // PostgreSQL did ask for the damaged segment, read ahead of replay, and went on.
+      const log = await server.logTail(200);
+      expect(log).toMatch(/ERROR: \[026\]: '.*' is corrupt/);
+      expect(log).toContain(
+        `unable to fetch ${segments[1]}; recovery goes on towards recovery_target_${type}`,
+      );
+    });
+
+    it('after the damaged segment: recovery stops unpromoted and, repaired, reaches the target', async () => {
+      await damage();
+      const target = targets[BATCHES - 1]?.[type];
+      const { dataDir } = await restores.restore([
+        `--type=${type}`,
+        `--target=${target}`,
+        '--target-action=promote',
+      ]);
+      const server = await restores.start(dataDir, { wait: false });
+      await waitStoppedByItself(server, 60);
+      const log = await server.logTail(80);
+      expect(log).toMatch(/ERROR: \[026\]: '.*' is corrupt/);
+      expect(log).toContain('FATAL:  recovery ended before configured recovery target was reached');
+      expect(existsSync(join(dataDir, 'recovery.signal'))).toBe(true);
+      expect(existsSync(join(dataDir, 'pg_wal', '00000002.history'))).toBe(false);
+
+      await repair();
+      await server.start();
+      await server.waitForRecoveryEnd();
+      expect(await server.psql('select count(*) from t')).toBe(String(BATCHES * ROWS_PER_BATCH));
+      expect(await server.psql('select count(*) from marks')).toBe(String(BATCHES - 1));
+    });
   });
 
   it('a standby retries it, stays up, and catches up once it is repaired', async () => {
