@@ -63,10 +63,15 @@ describe('concurrent archive-push of one WAL file name', () => {
     return Promise.all(runs.map((run) => run.done));
   }
 
+  /** Every file in the archive directory of `name` that concerns it (hidden pending files included). */
+  async function entriesOf(name: string): Promise<string[]> {
+    const dir = join(setup.repoPath, 'archive', setup.stanza, '15-1', name.slice(0, 16));
+    return (await readdir(dir)).filter((entry) => entry.includes(name));
+  }
+
   /** Names of the stored copies of `name` (claims and pending files aside). */
   async function storedCopies(name: string): Promise<string[]> {
-    const dir = join(setup.repoPath, 'archive', setup.stanza, '15-1', name.slice(0, 16));
-    return (await readdir(dir))
+    return (await entriesOf(name))
       .filter((entry) => new RegExp(`^${name}-[0-9a-f]{64}\\.zst$`).test(entry))
       .sort();
   }
@@ -98,6 +103,8 @@ describe('concurrent archive-push of one WAL file name', () => {
       );
       const winner = codes[0] === 0 ? a : b;
       expect(await storedCopies(name)).toEqual([`${name}-${sha256(winner)}.zst`]);
+      // Nothing else: the loser's data, written before its claim failed, is gone.
+      expect((await entriesOf(name)).sort()).toEqual([`${name}-${sha256(winner)}.zst`, `${name}.claim`]);
       expect((await fetched(name)).equals(winner)).toBe(true);
     }
     // info reads the same archive: the newest segment is the last round's, and the claims are not segments.
