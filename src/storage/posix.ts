@@ -484,7 +484,8 @@ class PosixWriteStream extends Writable {
       }
       throw error;
     }
-    await rm(this.#temp, { force: true });
+    // The file is committed under its final name now: a temp name that cannot be removed is only litter.
+    await rm(this.#temp, { force: true }).catch(() => undefined);
   }
 
   async #abort(): Promise<void> {
