@@ -19,17 +19,13 @@
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { isPgStashError, PgStashError } from '../common/errors.js';
+import { walClaimName } from './layout.js';
 import type { Repository } from './repository.js';
 
 /** What a claim file holds. */
 interface Claim {
   readonly walFile: string;
   readonly sha256: string;
-}
-
-/** Name of the claim on `walFileName`, in the WAL file's archive directory. */
-export function claimName(walFileName: string): string {
-  return `${walFileName}.claim`;
 }
 
 /**
@@ -42,7 +38,7 @@ export async function claimWalName(
   target: { dir: string; walFileName: string; sha256: string },
   hasData: (sha256: string) => Promise<boolean>,
 ): Promise<void> {
-  const path = `${target.dir}/${claimName(target.walFileName)}`;
+  const path = `${target.dir}/${walClaimName(target.walFileName)}`;
   const claim: Claim = { walFile: target.walFileName, sha256: target.sha256 };
   try {
     const stream = await repo.driver.openWrite(path, { ifAbsent: true });

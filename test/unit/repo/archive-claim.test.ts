@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isPgStashError } from '../../../src/common/errors.js';
-import { claimName, claimWalName } from '../../../src/repo/archive-claim.js';
+import { claimWalName } from '../../../src/repo/archive-claim.js';
+import { walClaimName } from '../../../src/repo/layout.js';
 import { Repository } from '../../../src/repo/repository.js';
 
 const WAL = '000000010000000000000003';
@@ -44,7 +45,7 @@ describe('claimWalName', () => {
   it('claims a free name, and confirms it for the same content again', async () => {
     await claim(SHA('a'));
     await claim(SHA('a'));
-    expect((await repo.driver.read(`${DIR}/${claimName(WAL)}`))?.toString()).toContain(SHA('a'));
+    expect((await repo.driver.read(`${DIR}/${walClaimName(WAL)}`))?.toString()).toContain(SHA('a'));
   });
 
   it('refuses another content with 45, saying whether the claimed content is stored', async () => {
@@ -69,9 +70,9 @@ describe('claimWalName', () => {
 
   it('a damaged claim file is fileInvalid (28) naming it', async () => {
     await claim(SHA('a'));
-    await writeFile(join(root, DIR, claimName(WAL)), 'not json');
+    await writeFile(join(root, DIR, walClaimName(WAL)), 'not json');
     const error = await rejection(claim(SHA('b')));
     expect(isPgStashError(error, 'fileInvalid')).toBe(true);
-    expect((error as Error).message).toContain(`${root}/${DIR}/${claimName(WAL)}`);
+    expect((error as Error).message).toContain(`${root}/${DIR}/${walClaimName(WAL)}`);
   });
 });
