@@ -110,9 +110,9 @@ export function crashExitCode(argv: readonly string[], error: unknown): number {
 }
 
 /** archive-get run by PostgreSQL in archive recovery makes an error stop recovery (see recovery-exit.ts). */
-function exitCodeFor(command: string | undefined, code: number): number {
+function exitCodeFor(command: string | undefined, code: number, error?: unknown): number {
   if (command !== 'archive-get') return code;
-  const exit = restoreCommandExitCode(code);
+  const exit = restoreCommandExitCode(code, undefined, error);
   if (exit !== code) {
     write(
       2,
@@ -178,7 +178,7 @@ export async function main(
     });
     return code;
   } catch (error) {
-    const code = exitCodeFor(config.command, reportError(error, true));
+    const code = exitCodeFor(config.command, reportError(error, true), error);
     log.info(`${config.command} command end: aborted with exception [${code}]`, { ms: Date.now() - started });
     return code;
   } finally {

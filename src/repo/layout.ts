@@ -38,6 +38,14 @@ export function archivedWalName(walFileName: string, sha256: string, extension: 
   return `${walFileName}-${sha256}${extension}`;
 }
 
+/**
+ * Name of the claim on a WAL file name, beside its archived copies (repo/archive-claim.ts): no checksum in it, so
+ * every push of that name meets the same claim. `.claim` matches no archived WAL name.
+ */
+export function walClaimName(walFileName: string): string {
+  return `${walFileName}.claim`;
+}
+
 /** Splits an archived WAL name back into its parts, or undefined when it is not one. */
 export function parseArchivedWalName(
   name: string,

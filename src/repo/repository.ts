@@ -292,10 +292,17 @@ export class Repository {
    * SHA-256), known only once they are all read: written under a hidden pending name that no lookup matches
    * (`.<label>.<random>.pending`), then moved into place. Only where the driver moves atomically. A failure
    * removes the pending file, and so does a signal between the write and the move (storage/temp-files.ts).
+   * `claim`, when given, runs between the write and the move and may refuse the content by throwing (archive-push
+   * claims the WAL file name for the content's checksum there, repo/archive-claim.ts).
    */
   async putNamedByContent(
     chunks: AsyncIterable<Buffer>,
-    target: { dir: string; label: string; nameOf: (stored: StoredFile) => string },
+    target: {
+      dir: string;
+      label: string;
+      nameOf: (stored: StoredFile) => string;
+      claim?: (stored: StoredFile) => Promise<void>;
+    },
     compress: CompressSettings,
     options: { release?: (chunk: Buffer) => void } = {},
   ): Promise<StoredFile> {
@@ -306,6 +313,7 @@ export class Repository {
     const untrack = local === undefined ? undefined : trackTempFile(local);
     try {
       const stored = await this.putChunks(chunks, pending, compress, options);
+      await target.claim?.(stored);
       await this.driver.move(pending, `${target.dir}/${target.nameOf(stored)}`);
       return stored;
     } catch (error) {

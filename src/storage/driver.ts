@@ -31,6 +31,14 @@ export interface WriteOptions {
    * durable only after `flush()`: for callers that write many files and commit them together (a backup).
    */
   readonly sync?: boolean;
+  /**
+   * Create the file only if nothing is at `path` when the write commits (default false): if something is, the
+   * commit fails with fileExists (93) and leaves it untouched. Atomic against any number of concurrent writers,
+   * also on other hosts: exactly one of them creates the file. This is the conditional write every object store
+   * offers (S3 and Azure `If-None-Match: *`, GCS `ifGenerationMatch=0`); posix links the finished, synced temp
+   * file to the final name (link(2) fails with EEXIST), so no partial file is ever visible under that name.
+   */
+  readonly ifAbsent?: boolean;
 }
 
 /**
@@ -49,6 +57,8 @@ export interface WriteOptions {
  *   is durable and visible. Destroying the stream before that (with or without an error) aborts the write and
  *   leaves nothing at `path`; an earlier version of the file, if any, stays untouched until the commit replaces it.
  *   Missing parents are created unless `createParent` is false, which makes a missing parent a pathMissing error.
+ *   With `ifAbsent`, the commit fails with fileExists when `path` exists, and of concurrent such writes of one
+ *   path exactly one succeeds (what archive-push's claim on a WAL name relies on, repo/archive-claim.ts).
  * - `move` creates the parent of `to` if needed; a missing `from` is a fileMissing error.
  * - `remove` of a missing file succeeds; `removeTree` of a missing path succeeds (and of a file removes it).
  * - Errors are PgStashError (fileOpen, fileRead, fileWrite, pathCreate, pathMissing, access, service ...),

@@ -10,13 +10,14 @@ import {
   fchmodSync,
   fstatSync,
   fsyncSync,
+  linkSync,
   openSync,
   readSync,
   renameSync,
   writevSync,
   type Stats,
 } from 'node:fs';
-import { open, rename, type FileHandle } from 'node:fs/promises';
+import { link, open, rename, type FileHandle } from 'node:fs/promises';
 import { errnoOf, wrapError } from '../common/errors.js';
 import { runParallel } from '../io/parallel.js';
 
@@ -46,6 +47,12 @@ export async function openFile(
 export async function renameFile(from: string, to: string, blocking: boolean): Promise<void> {
   if (blocking) renameSync(from, to);
   else await rename(from, to);
+}
+
+/** Gives `from` the second name `to`; fails with EEXIST when `to` exists (never replaces it). */
+export async function linkFile(from: string, to: string, blocking: boolean): Promise<void> {
+  if (blocking) linkSync(from, to);
+  else await link(from, to);
 }
 
 /** fsyncs that syncPaths keeps in flight. */

@@ -5,10 +5,19 @@ import type { Stats } from 'node:fs';
 import { basename, dirname, isAbsolute, join, normalize } from 'node:path';
 import { Writable, type Readable } from 'node:stream';
 
-import { errnoOf, fail, wrapError } from '../common/errors.js';
+import { errnoOf, fail, PgStashError, wrapError } from '../common/errors.js';
 import type { Capabilities, Driver, StorageInfo, WriteOptions } from './driver.js';
 import { FileReadStream } from './file-read-stream.js';
-import { isMissing, openFile, renameFile, syncPath, syncPaths, unwritten, type FileIo } from './file-io.js';
+import {
+  isMissing,
+  linkFile,
+  openFile,
+  renameFile,
+  syncPath,
+  syncPaths,
+  unwritten,
+  type FileIo,
+} from './file-io.js';
 import { trackTempFile } from './temp-files.js';
 
 /**
@@ -220,7 +229,8 @@ export class PosixDriver implements Driver {
       throw wrapError('fileWrite', `unable to write '${target}'`, error);
     }
     const deferred = sync ? undefined : this.#deferred;
-    return new PosixWriteStream(handle, { temp, untrack, target, sync, deferred, blocking });
+    const ifAbsent = options?.ifAbsent ?? false;
+    return new PosixWriteStream(handle, { temp, untrack, target, sync, deferred, blocking, ifAbsent });
   }
 
   /**
@@ -349,6 +359,8 @@ class PosixWriteStream extends Writable {
   readonly #target: string;
   readonly #sync: boolean;
   readonly #deferred: Set<string> | undefined;
+  /** Commit with link(2), which never replaces an existing file, instead of rename(2). */
+  readonly #ifAbsent: boolean;
   /** Chunks not written yet: gathered (not copied) until IO_SIZE, then written with one writev. */
   #pending: Buffer[] = [];
   #pendingBytes = 0;
@@ -367,6 +379,7 @@ class PosixWriteStream extends Writable {
       sync: boolean;
       deferred: Set<string> | undefined;
       blocking: boolean;
+      ifAbsent: boolean;
     },
   ) {
     super();
@@ -377,6 +390,7 @@ class PosixWriteStream extends Writable {
     this.#target = options.target;
     this.#sync = options.sync;
     this.#deferred = options.deferred;
+    this.#ifAbsent = options.ifAbsent;
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
@@ -440,12 +454,38 @@ class PosixWriteStream extends Writable {
     this.#closed = true;
     await this.#handle.close();
     if (this.#aborted) return;
-    await renameFile(this.#temp, this.#target, this.#blocking);
+    if (this.#ifAbsent) await this.#linkIfAbsent();
+    else await renameFile(this.#temp, this.#target, this.#blocking);
     // From here the new file is the visible one; a failed directory sync is reported but cannot be undone.
     this.#committed = true;
     this.#untrack();
     if (this.#sync) await syncPath(dirname(this.#target), this.#blocking);
     else this.#deferred?.add(this.#target).add(`${dirname(this.#target)}/`);
+  }
+
+  /**
+   * Gives the finished, synced temp file its final name only if that name is free: link(2) is atomic and fails
+   * with EEXIST when the name exists, so of concurrent writers exactly one wins and a crash leaves either no file
+   * or the whole one under the final name. The temp name is then removed (a crash in between leaves a hidden
+   * temp file, never a visible one).
+   */
+  async #linkIfAbsent(): Promise<void> {
+    try {
+      await linkFile(this.#temp, this.#target, this.#blocking);
+    } catch (error) {
+      const errno = errnoOf(error);
+      if (errno === 'EEXIST') throw new PgStashError('fileExists', `'${this.#target}' already exists`);
+      if (errno === 'EPERM' || errno === 'ENOTSUP' || errno === 'EOPNOTSUPP' || errno === 'ENOSYS') {
+        throw new PgStashError(
+          'fileWrite',
+          `unable to create '${this.#target}': the file system does not support hard links (${errno})`,
+          { hint: 'a repository must be on a file system with hard links (create-if-absent needs link(2))' },
+        );
+      }
+      throw error;
+    }
+    // The file is committed under its final name now: a temp name that cannot be removed is only litter.
+    await rm(this.#temp, { force: true }).catch(() => undefined);
   }
 
   async #abort(): Promise<void> {

@@ -212,6 +212,47 @@ export function defineDriverSuite(name: string, setup: () => Promise<DriverFixtu
       });
     });
 
+    describe('create if absent (ifAbsent)', () => {
+      it('creates a missing file, parents included', async () => {
+        await write(driver, 'claim/a/file', Buffer.from('first'), { ifAbsent: true });
+        expect((await read(driver, 'claim/a/file'))?.toString()).toBe('first');
+      });
+
+      it('fails with fileExists when the file exists, leaving it untouched and nothing else behind', async () => {
+        await write(driver, 'claim/file', Buffer.from('first'));
+        const error = await rejection(write(driver, 'claim/file', Buffer.from('second'), { ifAbsent: true }));
+        expect(isPgStashError(error, 'fileExists')).toBe(true);
+        expect((error as Error).message).toContain('claim/file');
+        expect((await read(driver, 'claim/file'))?.toString()).toBe('first');
+        expect(await names(driver, 'claim')).toEqual(['file']);
+      });
+
+      it('lets exactly one of many concurrent writers create the file, whole', async () => {
+        const contents = Array.from({ length: 8 }, (_, index) => Buffer.alloc(MiB + index, index + 1));
+        const results = await Promise.allSettled(
+          contents.map((content) => write(driver, 'race/claim', chunked(content), { ifAbsent: true })),
+        );
+        const winners = results.flatMap((result, index) => (result.status === 'fulfilled' ? [index] : []));
+        expect(winners).toHaveLength(1);
+        for (const result of results) {
+          if (result.status === 'rejected') expect(isPgStashError(result.reason, 'fileExists')).toBe(true);
+        }
+        expect((await read(driver, 'race/claim'))?.equals(contents[winners[0] as number] as Buffer)).toBe(
+          true,
+        );
+        expect(await names(driver, 'race')).toEqual(['claim']);
+      });
+
+      it('leaves nothing when destroyed before finishing', async () => {
+        const stream = await driver.openWrite('claim/aborted', { ifAbsent: true });
+        await writeChunk(stream, Buffer.alloc(1000, 7));
+        await destroy(stream);
+        expect(await driver.info('claim/aborted')).toBeUndefined();
+        await write(driver, 'claim/aborted', Buffer.from('later'), { ifAbsent: true });
+        expect((await read(driver, 'claim/aborted'))?.toString()).toBe('later');
+      });
+    });
+
     describe('aborted writes', () => {
       it('leaves nothing when destroyed with an error mid-stream', async () => {
         const stream = await driver.openWrite('abort/file');

@@ -1,7 +1,20 @@
 // Looks up a WAL file in a repository's archive, whatever checksum and compression it was stored with.
 import { PgStashError } from '../../common/errors.js';
-import { parseArchivedWalName, repoLayout } from '../../repo/layout.js';
+import { sameCluster } from '../../repo/db-history.js';
+import { archiveId, parseArchivedWalName, repoLayout } from '../../repo/layout.js';
 import type { Repository } from '../../repo/repository.js';
+
+/**
+ * The archive ids of the repository's current cluster, newest first: after a stanza upgrade the same cluster's
+ * older WAL stays under its old id.
+ */
+export async function clusterArchiveIds(repo: Repository): Promise<string[]> {
+  const info = await repo.requireArchiveInfo();
+  return info.history
+    .filter((db) => sameCluster(db, info.current))
+    .reverse()
+    .map((db) => archiveId(db.version, db.id));
+}
 
 /**
  * The archived copy of `walFileName` under archive id `id`, with the SHA-256 its name records, if any.

@@ -2,14 +2,13 @@
 import { resolve } from 'node:path';
 import { isPgStashError, messageOf } from '../../common/errors.js';
 import { log } from '../../common/log.js';
-import { sameCluster } from '../../repo/db-history.js';
-import { archiveId } from '../../repo/layout.js';
 import { openRepositories, type Repository } from '../../repo/repository.js';
 import { PendingFile } from '../../storage/local-file.js';
 import type { CommandContext } from '../context.js';
 import { selectedRepos } from '../repo-select.js';
-import { findArchivedWal } from './find.js';
-import { ARCHIVE_GET_NOT_FOUND } from './recovery-exit.js';
+import { clusterArchiveIds, findArchivedWal } from './find.js';
+import { ARCHIVE_GET_NOT_FOUND, inArchiveRecovery, leaveToRecoveryTarget } from './recovery-exit.js';
+import { targetGuardingFailure } from './recovery-target-guard.js';
 import { requireWalFileName } from './wal-source.js';
 
 /**
@@ -21,12 +20,7 @@ async function getFromRepository(
   walFileName: string,
   destination: string,
 ): Promise<boolean> {
-  const info = await repo.requireArchiveInfo();
-  const ids = info.history
-    .filter((db) => sameCluster(db, info.current))
-    .reverse()
-    .map((db) => archiveId(db.version, db.id));
-  for (const id of ids) {
+  for (const id of await clusterArchiveIds(repo)) {
     const found = await findArchivedWal(repo, id, walFileName);
     if (found === undefined) continue;
     const chunks = await repo.getChunks(found.path, { sha256: found.sha256 });
@@ -57,23 +51,48 @@ export async function archiveGet(context: CommandContext): Promise<number> {
   // PostgreSQL runs restore_command in the data directory and passes %p relative to it: resolve against the
   // working directory, not pg1-path, which may name another cluster (a restore into a new directory).
   const destination = resolve(destinationArg);
-  const repos = await openRepositories(selectedRepos(config), stanza);
-  let firstError: unknown;
-  for (const repo of repos) {
-    try {
-      if (await getFromRepository(repo, walFileName, destination)) {
-        if (firstError !== undefined)
-          log.warn(`found ${walFileName} in ${repo.name} after an earlier repository failed`);
-        return 0;
+  let repos: Repository[] | undefined;
+  try {
+    repos = await openRepositories(selectedRepos(config), stanza);
+    let firstError: unknown;
+    for (const repo of repos) {
+      try {
+        if (await getFromRepository(repo, walFileName, destination)) {
+          if (firstError !== undefined)
+            log.warn(`found ${walFileName} in ${repo.name} after an earlier repository failed`);
+          return 0;
+        }
+      } catch (error) {
+        if (!isPgStashError(error)) throw error;
+        // Try the next repository: a corrupt or unreachable one must not hide a good copy elsewhere.
+        if (repos.length > 1) log.warn(`${repo.name}: ${messageOf(error)}`);
+        firstError ??= error;
       }
-    } catch (error) {
-      if (!isPgStashError(error)) throw error;
-      // Try the next repository: a corrupt or unreachable one must not hide a good copy elsewhere.
-      if (repos.length > 1) log.warn(`${repo.name}: ${messageOf(error)}`);
-      firstError ??= error;
     }
+    if (firstError !== undefined) throw firstError;
+  } catch (error) {
+    throw await failureForRecovery(error, walFileName, repos);
   }
-  if (firstError !== undefined) throw firstError;
   log.info(`unable to find ${walFileName} in the archive`);
   return ARCHIVE_GET_NOT_FOUND;
+}
+
+/**
+ * `error`, marked to exit with its plain code when PostgreSQL's recovery target guards recovery against it
+ * (recovery-target-guard.ts): a segment read ahead of replay, past the target, must not stop the recovery.
+ */
+async function failureForRecovery(
+  error: unknown,
+  walFileName: string,
+  repos: readonly Repository[] | undefined,
+): Promise<unknown> {
+  if (!isPgStashError(error) || !inArchiveRecovery()) return error;
+  const target = await targetGuardingFailure(walFileName, process.cwd(), repos);
+  if (target === undefined) return error;
+  log.warn(
+    `unable to fetch ${walFileName}; recovery goes on towards ${target.setting} '${target.value}': PostgreSQL ` +
+      'stops at the target if it comes before this file, and otherwise ends with "recovery ended before ' +
+      'configured recovery target was reached", without promoting',
+  );
+  return leaveToRecoveryTarget(error);
 }

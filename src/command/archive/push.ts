@@ -9,6 +9,7 @@ import {
   defaultCompressLevel,
   type CompressType,
 } from '../../io/compress.js';
+import { claimWalName } from '../../repo/archive-claim.js';
 import { describeDb } from '../../repo/db-history.js';
 import { archiveId, archivedWalName, repoLayout } from '../../repo/layout.js';
 import { openRepositories, type CompressSettings, type Repository } from '../../repo/repository.js';
@@ -83,17 +84,30 @@ async function pushToRepository(repo: Repository, wal: WalSource, compress: Comp
     return;
   }
   const extension = compressExtension(compress.type);
+  // Only the content the name is claimed for is ever stored under it: concurrent pushes of one name with
+  // different contents (two clusters on one stanza) store one, and the others fail with 45.
+  const claim = (sha256: string): Promise<void> =>
+    claimWalName(repo, { dir, walFileName: wal.name, sha256 }, async (claimed) => {
+      const stored = await findArchivedWal(repo, id, wal.name).catch(() => undefined);
+      return stored?.sha256 === claimed;
+    });
   if (repo.driver.capabilities.atomicMove) {
-    // One pass: the name carries the checksum, known only once the copy is done.
+    // One pass: the name carries the checksum, known only once the copy is done; the claim comes before the move.
     const { chunks, release } = walInput(wal);
     await repo.putNamedByContent(
       chunks,
-      { dir, label: wal.name, nameOf: (stored) => archivedWalName(wal.name, stored.sha256, extension) },
+      {
+        dir,
+        label: wal.name,
+        nameOf: (stored) => archivedWalName(wal.name, stored.sha256, extension),
+        claim: (stored) => claim(stored.sha256),
+      },
       compress,
       { release },
     );
   } else {
     const sha256 = await sha256OfFile(wal.path);
+    await claim(sha256);
     const { chunks, release } = walInput(wal);
     await repo.putChunks(chunks, `${dir}/${archivedWalName(wal.name, sha256, extension)}`, compress, {
       release,

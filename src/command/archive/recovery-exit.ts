@@ -31,9 +31,23 @@ export function inArchiveRecovery(cwd?: string): boolean {
  * timeline without the rest of the archive. So when PostgreSQL runs archive-get in archive recovery, an error
  * exits 128 + its code: PostgreSQL stops recovery with that in its log, and once the archive is fixed, starting
  * the server again carries on from there. "Not found" (1) stays 1: that is the end of the archive. A standby
- * keeps the plain codes: it retries a failed fetch instead of ending recovery.
+ * keeps the plain codes: it retries a failed fetch instead of ending recovery, and so does an `error` marked by
+ * leaveToRecoveryTarget: PostgreSQL's recovery target keeps recovery from ending early without it.
  */
-export function restoreCommandExitCode(code: number, cwd?: string): number {
+export function restoreCommandExitCode(code: number, cwd?: string, error?: unknown): number {
   if (code === 0 || code === ARCHIVE_GET_NOT_FOUND || code >= STOP_RECOVERY_OFFSET) return code;
+  if (typeof error === 'object' && error !== null && guardedByTarget.has(error)) return code;
   return inArchiveRecovery(cwd) ? STOP_RECOVERY_OFFSET + code : code;
+}
+
+/** Errors PostgreSQL's recovery target guards recovery against (recovery-target-guard.ts): they exit plainly. */
+const guardedByTarget = new WeakSet<object>();
+
+/**
+ * Marks `error` to exit with its plain code in archive recovery: the server recovers to a target, so it stops
+ * unpromoted rather than end early if it needs the file (recovery-target-guard.ts says when that holds).
+ */
+export function leaveToRecoveryTarget<E extends object>(error: E): E {
+  guardedByTarget.add(error);
+  return error;
 }

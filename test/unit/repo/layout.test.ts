@@ -7,6 +7,7 @@ import {
   parseArchiveId,
   parseArchivedWalName,
   repoLayout,
+  walClaimName,
 } from '../../../src/repo/layout.js';
 
 const SHA = 'a'.repeat(64);
@@ -26,6 +27,12 @@ describe('layout', () => {
       'archive/main/15-1/0000000100000000',
     );
     expect(repoLayout.walDirectory('main', '15-1', '00000002.history')).toBe('archive/main/15-1');
+  });
+
+  it("names a WAL file's claim without a checksum, and no archived WAL name matches it", () => {
+    expect(walClaimName('000000010000000000000001')).toBe('000000010000000000000001.claim');
+    expect(parseArchivedWalName(walClaimName('000000010000000000000001'))).toBeUndefined();
+    expect(parseArchivedWalName(walClaimName('00000002.history'))).toBeUndefined();
   });
 
   it('round-trips archived WAL names for every extension', () => {

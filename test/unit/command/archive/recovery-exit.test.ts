@@ -6,8 +6,10 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   ARCHIVE_GET_NOT_FOUND,
   inArchiveRecovery,
+  leaveToRecoveryTarget,
   restoreCommandExitCode,
 } from '../../../../src/command/archive/recovery-exit.js';
+import { PgStashError } from '../../../../src/common/errors.js';
 import { crashExitCode } from '../../../../src/main.js';
 
 let dataDir: string;
@@ -35,6 +37,13 @@ describe('restoreCommandExitCode', () => {
     expect(restoreCommandExitCode(124, dataDir)).toBe(252);
     expect(restoreCommandExitCode(0, dataDir)).toBe(0);
     expect(restoreCommandExitCode(ARCHIVE_GET_NOT_FOUND, dataDir)).toBe(ARCHIVE_GET_NOT_FOUND);
+  });
+
+  it('in archive recovery, an error marked as guarded by the recovery target keeps its plain code', async () => {
+    await writeFile(join(dataDir, 'recovery.signal'), '');
+    const guarded = leaveToRecoveryTarget(new PgStashError('checksum', 'corrupt'));
+    expect(restoreCommandExitCode(26, dataDir, guarded)).toBe(26);
+    expect(restoreCommandExitCode(26, dataDir, new PgStashError('checksum', 'corrupt'))).toBe(154);
   });
 
   it('a working directory that no longer exists is not a data directory in recovery', async () => {
