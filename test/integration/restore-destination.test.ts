@@ -1,0 +1,140 @@
+// Where a restore writes, on real PostgreSQL 15: a directory root handed over to postgres (group root) restored as
+// postgres, and owners as root.
+import { existsSync } from 'node:fs';
+import { chmod, chown, lstat, mkdir, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { mkdirForPostgres, postgresIds } from '../harness/postgres-user.js';
+import { RestoreBench } from '../harness/restore.js';
+import { createStanzaSetup, type StanzaSetup } from '../harness/stanza.js';
+import { createTempDir, removeTempDir } from '../harness/tmp.js';
+import { switchWal, waitArchived } from '../harness/wal.js';
+
+const LABEL = /backup (\d{8}-\d{6}F) complete/;
+/** Rows of the table in the data directory: enough that a restore takes a while (two at once overlap). */
+const ROWS = 400_000;
+/** Rows of the table in the tablespace (only in the second backup). */
+const TABLESPACE_ROWS = 1000;
+/** Recovery stops once consistent and promotes: WAL after the backup (the tablespace's creation) is not replayed. */
+const RECOVERY = ['--type=immediate', '--target-action=promote'];
+
+describe('restore destinations', () => {
+  let setup: StanzaSetup;
+  let restores: RestoreBench;
+  /** A backup without a tablespace, and one with the tablespace 'ts'. */
+  let plainLabel: string;
+  let tablespaceLabel: string;
+  const rootDirs: string[] = [];
+
+  async function backup(): Promise<string> {
+    const result = await setup.pgstashOk(['backup', '--start-fast']);
+    const label = LABEL.exec(result.stdout)?.[1] ?? '';
+    expect(label, result.stdout).not.toBe('');
+    return label;
+  }
+
+  /** A directory made by root and handed over with `chown postgres` (its group stays root's), with `mode`. */
+  async function handedOver(mode: number, name = 'data'): Promise<string> {
+    const parent = await createTempDir({ owner: 'root', mode: 0o755, label: 'handed-over' });
+    rootDirs.push(parent);
+    const dir = join(parent, name);
+    await mkdir(dir);
+    await chmod(dir, mode);
+    await chown(dir, postgresIds().uid, 0);
+    return dir;
+  }
+
+  /** `dir` and everything under it, links not followed. */
+  async function entriesUnder(dir: string): Promise<string[]> {
+    return [dir, ...(await readdir(dir, { recursive: true })).map((name) => join(dir, name))];
+  }
+
+  /** Starts the restored cluster, waits for it to promote, and returns its row counts, then stops it. */
+  async function restoredRows(dataDir: string, withTablespace: boolean): Promise<string> {
+    const restored = await restores.start(dataDir);
+    await restored.waitForRecoveryEnd();
+    const rows = await restored.psql(
+      withTablespace
+        ? 'select (select count(*) from t), (select count(*) from tt)'
+        : 'select count(*) from t',
+    );
+    await restores.stopServers();
+    return rows;
+  }
+
+  beforeAll(async () => {
+    setup = await createStanzaSetup({ walSegmentSizeMb: 1 });
+    restores = new RestoreBench(setup);
+    await setup.cluster.start();
+    await setup.pgstashOk(['stanza-create']);
+    await setup.cluster.psql(`create table t as select g, md5(g::text) from generate_series(1, ${ROWS}) g`);
+    plainLabel = await backup();
+    const tablespaceDir = await mkdirForPostgres(join(setup.dir, 'ts'), 0o700);
+    await setup.cluster.psql(`create tablespace ts location '${tablespaceDir}'`);
+    await setup.cluster.psql(
+      `create table tt tablespace ts as select g from generate_series(1, ${TABLESPACE_ROWS}) g`,
+    );
+    tablespaceLabel = await backup();
+    await waitArchived(setup, await switchWal(setup));
+  });
+
+  afterEach(async () => {
+    await restores?.cleanup();
+    for (const dir of rootDirs.splice(0)) await removeTempDir(dir);
+  });
+
+  afterAll(async () => {
+    await restores?.cleanup();
+    await setup?.destroy();
+  });
+
+  it.each(['700', '750', '755'])(
+    'restores as postgres into a directory root made and handed over (group root, mode %s), with and without a tablespace, also again with --force',
+    async (octal) => {
+      const mode = Number.parseInt(octal, 8);
+      const { uid } = postgresIds();
+      for (const withTablespace of [false, true]) {
+        const dataDir = await handedOver(mode);
+        const tablespaceDir = withTablespace ? await handedOver(mode, 'ts') : undefined;
+        const args = [
+          `--set=${withTablespace ? tablespaceLabel : plainLabel}`,
+          ...RECOVERY,
+          ...(tablespaceDir === undefined ? [] : [`--tablespace-map=ts=${tablespaceDir}`]),
+        ];
+        const expected = withTablespace ? `${ROWS}|${TABLESPACE_ROWS}` : String(ROWS);
+        for (const force of [[], ['--force']]) {
+          await restores.restore([...args, ...force], { dataDir });
+          // Everything restore wrote is postgres's (it could not give anything to root's group).
+          const written = [
+            ...(await entriesUnder(dataDir)),
+            ...(tablespaceDir === undefined ? [] : await entriesUnder(tablespaceDir)),
+          ];
+          for (const path of written) expect((await lstat(path)).uid, path).toBe(uid);
+          for (const name of ['recovery.signal', 'postgresql.auto.conf', 'backup_manifest'])
+            expect(existsSync(join(dataDir, name)), name).toBe(true);
+          expect(await restoredRows(dataDir, withTablespace)).toBe(expected);
+        }
+      }
+    },
+  );
+
+  it('as root, gives every file, directory and link the owners the backup recorded', async () => {
+    const dataDir = await handedOver(0o755);
+    const tablespaceDir = await handedOver(0o755, 'ts');
+    await chown(dataDir, 0, 0);
+    await chown(tablespaceDir, 0, 0);
+    await restores.restore(
+      [`--set=${tablespaceLabel}`, ...RECOVERY, `--tablespace-map=ts=${tablespaceDir}`],
+      {
+        dataDir,
+        as: 'root',
+      },
+    );
+    const { uid, gid } = postgresIds();
+    for (const path of [...(await entriesUnder(dataDir)), ...(await entriesUnder(tablespaceDir))]) {
+      const stats = await lstat(path);
+      expect(`${stats.uid}:${stats.gid}`, path).toBe(`${uid}:${gid}`);
+    }
+    expect(await restoredRows(dataDir, true)).toBe(`${ROWS}|${TABLESPACE_ROWS}`);
+  });
+});
