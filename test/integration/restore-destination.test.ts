@@ -1,16 +1,20 @@
 // Where a restore writes, on real PostgreSQL 15: a directory root handed over to postgres (group root) restored as
-// postgres, and owners as root.
+// postgres, owners as root, and the restore lock (two restores at once, a restore killed with -9).
 import { existsSync } from 'node:fs';
-import { chmod, chown, lstat, mkdir, readdir } from 'node:fs/promises';
+import { chmod, chown, lstat, mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { spawnPgstash } from '../harness/pgstash-process.js';
 import { mkdirForPostgres, postgresIds } from '../harness/postgres-user.js';
-import { RestoreBench } from '../harness/restore.js';
+import { RestoreBench, verifyBackup } from '../harness/restore.js';
 import { createStanzaSetup, type StanzaSetup } from '../harness/stanza.js';
 import { createTempDir, removeTempDir } from '../harness/tmp.js';
 import { switchWal, waitArchived } from '../harness/wal.js';
 
 const LABEL = /backup (\d{8}-\d{6}F) complete/;
+/** The lock a restore holds in the data directory it writes. */
+const LOCK_FILE = '.pgstash-restore.lock';
 /** Rows of the table in the data directory: enough that a restore takes a while (two at once overlap). */
 const ROWS = 400_000;
 /** Rows of the table in the tablespace (only in the second backup). */
@@ -136,5 +140,65 @@ describe('restore destinations', () => {
       expect(`${stats.uid}:${stats.gid}`, path).toBe(`${uid}:${gid}`);
     }
     expect(await restoredRows(dataDir, true)).toBe(`${ROWS}|${TABLESPACE_ROWS}`);
+  });
+
+  it.each([[[]], [['--force']]])(
+    'of two restores started at once into one directory (%j), one restores and the other exits 50 naming it',
+    async (force: string[]) => {
+      const dataDir = join(await restores.tempDir('race'), 'data');
+      if (force.length > 0) {
+        await mkdirForPostgres(dataDir, 0o700);
+        await writeFile(join(dataDir, 'left-over'), 'from an earlier attempt');
+      }
+      const args = [
+        `--config=${setup.configPath}`,
+        `--stanza=${setup.stanza}`,
+        'restore',
+        `--pg1-path=${dataDir}`,
+        `--set=${plainLabel}`,
+        ...RECOVERY,
+        ...force,
+      ];
+      const runs = [spawnPgstash(args), spawnPgstash(args)];
+      const results = await Promise.all(runs.map((run) => run.done));
+      const codes = results.map((result) => result.code);
+      expect([...codes].sort(), results.map((result) => result.stderr).join('\n')).toEqual([0, 50]);
+      const winner = runs[codes.indexOf(0)];
+      const loser = results[codes.indexOf(50)];
+      expect(loser?.stderr).toContain(
+        `[050]: unable to acquire lock on file '${join(dataDir, LOCK_FILE)}': held by process ${winner?.pid}`,
+      );
+      expect(loser?.stderr).toContain(`another pgstash restore is writing into '${dataDir}'`);
+      // The winner's restore is whole, and its lock is gone.
+      expect(await readdir(dataDir)).not.toContain(LOCK_FILE);
+      expect(await readdir(dataDir)).not.toContain('left-over');
+      const verified = await verifyBackup(dataDir);
+      expect(verified.code, verified.stderr).toBe(0);
+      expect(await restoredRows(dataDir, false)).toBe(String(ROWS));
+    },
+  );
+
+  it('takes over the lock a restore killed with -9 left behind', async () => {
+    const dataDir = join(await restores.tempDir('killed'), 'data');
+    const args = [`--set=${plainLabel}`, ...RECOVERY];
+    const killed = spawnPgstash([
+      `--config=${setup.configPath}`,
+      `--stanza=${setup.stanza}`,
+      'restore',
+      `--pg1-path=${dataDir}`,
+      ...args,
+    ]);
+    const lockFile = join(dataDir, LOCK_FILE);
+    for (let waited = 0; !existsSync(lockFile); waited += 10) {
+      if (waited > 60_000) throw new Error(`no lock file '${lockFile}' after 60 s`);
+      await sleep(10);
+    }
+    killed.kill('SIGKILL');
+    expect((await killed.done).signal).toBe('SIGKILL');
+    expect(existsSync(lockFile)).toBe(true);
+    // Its process is gone: the next restore takes the lock over (--force: the killed one left files).
+    await restores.restore([...args, '--force'], { dataDir });
+    expect(existsSync(lockFile)).toBe(false);
+    expect(await restoredRows(dataDir, false)).toBe(String(ROWS));
   });
 });

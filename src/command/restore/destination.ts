@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { errnoOf, PgStashError, reasonOf } from '../../common/errors.js';
 import { realOrResolved } from '../../common/real-path.js';
 import type { Manifest, ManifestTarget } from '../../repo/manifest.js';
+import { isRestoreLockName } from './restore-lock.js';
 
 export interface ResolvedTarget {
   readonly target: ManifestTarget;
@@ -66,16 +67,24 @@ export function resolveTargets(
   return resolved;
 }
 
+/** The names in a destination directory, but for this restore's lock (see restore-lock.ts). */
+async function contentsOf(path: string): Promise<string[]> {
+  return (await readdir(path)).filter((name) => !isRestoreLockName(name));
+}
+
 async function isEmptyOrMissing(path: string): Promise<boolean> {
   try {
-    return (await readdir(path)).length === 0;
+    return (await contentsOf(path)).length === 0;
   } catch (error) {
     if (errnoOf(error) === 'ENOENT') return true;
     throw new PgStashError('pathMissing', `unable to read directory '${path}': ${reasonOf(error)}`);
   }
 }
 
-/** Refuses to restore over a running cluster (38) or into a non-empty directory (40) unless `force`. */
+/**
+ * Refuses to restore over a running cluster (38) or into a non-empty directory (40) unless `force`. The caller
+ * holds the restore lock of the data directory (restore-lock.ts).
+ */
 export async function prepareDestination(
   targets: readonly ResolvedTarget[],
   options: { force: boolean },
@@ -117,7 +126,7 @@ export async function prepareDestination(
         },
       );
     }
-    for (const name of await readdir(path)) await rm(join(path, name), { recursive: true, force: true });
+    for (const name of await contentsOf(path)) await rm(join(path, name), { recursive: true, force: true });
   }
   for (const { path } of targets) await mkdir(path, { recursive: true, mode: 0o700 });
 }

@@ -13,6 +13,7 @@ import { selectRepo } from '../repo-select.js';
 import type { CommandContext } from '../context.js';
 import { prepareDestination, resolveTargets, type ResolvedTarget } from './destination.js';
 import { NOT_RESTORED, restoreTree, startRestorePool, type RestorePool } from './files.js';
+import { lockRestoreDestination } from './restore-lock.js';
 import { selectBackup } from './select-backup.js';
 
 /** Quotes one argument for the shell PostgreSQL runs restore_command with. */
@@ -144,6 +145,9 @@ async function restoreWithPool(
   const { recoverySettingLines } = await import('../../postgres/recovery-config.js');
   recoverySettingLines(recovery);
 
+  // Before the destination is looked at or written, a second restore into it fails (50). Should this restore
+  // fail, the lock goes when the process exits (Lock's exit handler); it is released once pg_control is in.
+  const lock = await lockRestoreDestination(pgPath);
   await prepareDestination(targets, { force: config.bool('force') });
   log.info(`restore backup set ${chosen.label} into '${pgPath}'`);
   const started = Date.now();
@@ -172,6 +176,7 @@ async function restoreWithPool(
     }
   };
   await restoreTree(pool, manifest, targets, { restoreOwner, beforeControl });
+  await lock.release();
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
   const owner = userName((await stat(pgPath)).uid) ?? 'the cluster owner';
   context.out(
