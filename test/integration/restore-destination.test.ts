@@ -1,11 +1,15 @@
 // Where a restore writes, on real PostgreSQL 15: a directory root handed over to postgres (group root) restored as
-// postgres, owners as root, and the restore lock (two restores at once, a restore killed with -9).
+// postgres, owners as root, the restore lock (two restores at once, a restore killed with -9), and the commands
+// "Next steps" prints for paths with spaces and quotes.
 import { existsSync } from 'node:fs';
 import { chmod, chown, lstat, mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { pgBin } from '../harness/cluster.js';
+import { exec } from '../harness/exec.js';
 import { spawnPgstash } from '../harness/pgstash-process.js';
+import { shellQuote } from '../harness/pgstash.js';
 import { mkdirForPostgres, postgresIds } from '../harness/postgres-user.js';
 import { RestoreBench, verifyBackup } from '../harness/restore.js';
 import { createStanzaSetup, type StanzaSetup } from '../harness/stanza.js';
@@ -200,5 +204,25 @@ describe('restore destinations', () => {
     await restores.restore([...args, '--force'], { dataDir });
     expect(existsSync(lockFile)).toBe(false);
     expect(await restoredRows(dataDir, false)).toBe(String(ROWS));
+  });
+
+  it('prints the Next steps commands with the paths quoted for the shell', async () => {
+    const parent = await restores.tempDir('quoted');
+    const dataDir = join(parent, "it's the data");
+    const tablespaceDir = join(parent, "ts 'mapped'");
+    const { result } = await restores.restore(
+      [`--set=${tablespaceLabel}`, ...RECOVERY, `--tablespace-map=ts=${tablespaceDir}`],
+      { dataDir },
+    );
+    expect(result.stdout).toContain(`pg_verifybackup -n ${shellQuote(dataDir)}\n`);
+    expect(result.stdout).toContain(`pg_ctl -D ${shellQuote(dataDir)} start\n`);
+    expect(result.stdout).toContain(`tablespaces restored to: ${shellQuote(tablespaceDir)}\n`);
+    // Pasted into a shell, the printed command works as printed.
+    const verify = /pg_verifybackup -n .*$/m.exec(result.stdout)?.[0] ?? '';
+    const pasted = await exec('sh', ['-c', verify.replace('pg_verifybackup', pgBin('pg_verifybackup'))], {
+      asPostgres: true,
+    });
+    expect(pasted.code, pasted.stderr).toBe(0);
+    expect(pasted.stdout).toContain('backup successfully verified');
   });
 });

@@ -16,7 +16,7 @@ import { NOT_RESTORED, restoreTree, startRestorePool, type RestorePool } from '.
 import { lockRestoreDestination } from './restore-lock.js';
 import { selectBackup } from './select-backup.js';
 
-/** Quotes one argument for the shell PostgreSQL runs restore_command with. */
+/** Quotes one argument for a POSIX shell: restore_command, and the commands Next steps prints. */
 function shellQuote(arg: string): string {
   return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
 }
@@ -58,8 +58,8 @@ function nextSteps(
   const lines = [
     '',
     'Next steps:',
-    `  1. optionally verify the restored files:  pg_verifybackup -n ${pgPath}`,
-    `  2. start PostgreSQL:                      pg_ctl -D ${pgPath} start`,
+    `  1. optionally verify the restored files:  pg_verifybackup -n ${shellQuote(pgPath)}`,
+    `  2. start PostgreSQL:                      pg_ctl -D ${shellQuote(pgPath)} start`,
   ];
   if (type === 'standby') lines.push('  3. the server starts as a standby that follows the archive');
   else if (type === 'default') lines.push('  3. the server replays all archived WAL, then promotes');
@@ -73,7 +73,7 @@ function nextSteps(
     lines.push(
       `  tablespaces restored to: ${targets
         .slice(1)
-        .map((entry) => entry.path)
+        .map((entry) => shellQuote(entry.path))
         .join(', ')}`,
     );
   return `${lines.join('\n')}\n`;
