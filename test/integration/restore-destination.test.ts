@@ -126,6 +126,22 @@ describe('restore destinations', () => {
     },
   );
 
+  it('as postgres into a directory postgres may not write in: 105 naming it, and nothing written', async () => {
+    const dataDir = await handedOver(0o755);
+    await chown(dataDir, 0, 0);
+    for (const force of [[], ['--force']]) {
+      const result = await setup.pgstash([
+        'restore',
+        `--pg1-path=${dataDir}`,
+        `--set=${plainLabel}`,
+        ...force,
+      ]);
+      expect(result.code, result.stderr).toBe(105);
+      expect(result.stderr).toContain(`[105]: unable to restore into '${dataDir}': permission denied`);
+    }
+    expect(await readdir(dataDir)).toEqual([]);
+  });
+
   it('as root, gives every file, directory and link the owners the backup recorded', async () => {
     const dataDir = await handedOver(0o755);
     const tablespaceDir = await handedOver(0o755, 'ts');

@@ -1,5 +1,6 @@
 // The restore lock: a lock file inside the data directory, so two restores into one directory never interleave.
-import { mkdir } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fail, reasonOf } from '../../common/errors.js';
 import { acquireLockFile, isLockFileName, type Lock } from '../../common/lock.js';
@@ -19,6 +20,14 @@ export async function lockRestoreDestination(pgPath: string): Promise<Lock> {
     await mkdir(pgPath, { recursive: true, mode: 0o700 });
   } catch (error) {
     fail('pathCreate', `unable to create data directory '${pgPath}': ${reasonOf(error)}`);
+  }
+  // A directory this user may not write in is not a lock held by someone (50): say what it is.
+  try {
+    await access(pgPath, constants.W_OK | constants.X_OK);
+  } catch (error) {
+    fail('access', `unable to restore into '${pgPath}': ${reasonOf(error)}`, {
+      hint: "restore as the directory's owner (the cluster's OS user) or as root",
+    });
   }
   return acquireLockFile(join(pgPath, RESTORE_LOCK_FILE), {
     heldHint: `another pgstash restore is writing into '${pgPath}': wait for it to finish`,
