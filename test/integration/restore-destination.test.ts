@@ -198,6 +198,33 @@ describe('restore destinations', () => {
     },
   );
 
+  it('of two restores at once into two directories with one tablespace directory, one restores, the other exits 50', async () => {
+    const parent = await restores.tempDir('shared-ts');
+    const tablespaceDir = join(parent, 'ts');
+    const dataDirs = [join(parent, 'data-a'), join(parent, 'data-b')];
+    const runs = dataDirs.map((dataDir) =>
+      spawnPgstash([
+        `--config=${setup.configPath}`,
+        `--stanza=${setup.stanza}`,
+        'restore',
+        `--pg1-path=${dataDir}`,
+        `--set=${tablespaceLabel}`,
+        ...RECOVERY,
+        `--tablespace-map=ts=${tablespaceDir}`,
+        '--force',
+      ]),
+    );
+    const results = await Promise.all(runs.map((run) => run.done));
+    const codes = results.map((result) => result.code);
+    expect([...codes].sort(), results.map((result) => result.stderr).join('\n')).toEqual([0, 50]);
+    const winner = codes.indexOf(0);
+    expect(results[1 - winner]?.stderr).toContain(
+      `[050]: unable to acquire lock on file '${join(tablespaceDir, LOCK_FILE)}': held by process ${runs[winner]?.pid}`,
+    );
+    expect(await readdir(tablespaceDir)).not.toContain(LOCK_FILE);
+    expect(await restoredRows(dataDirs[winner] ?? '', true)).toBe(`${ROWS}|${TABLESPACE_ROWS}`);
+  });
+
   it('takes over the lock a restore killed with -9 left behind', async () => {
     const dataDir = join(await restores.tempDir('killed'), 'data');
     const args = [`--set=${plainLabel}`, ...RECOVERY];

@@ -146,9 +146,9 @@ async function restoreWithPool(
   recoverySettingLines(recovery);
 
   // Before the destination is looked at or written, a second restore into it fails (50). Should this restore
-  // fail, the lock goes when the process exits (Lock's exit handler); it is released once pg_control is in.
+  // fail, the locks go when the process exits; they are released once pg_control is in (restore-lock.ts).
   const lock = await lockRestoreDestination(pgPath);
-  await prepareDestination(targets, { force: config.bool('force') });
+  await prepareDestination(targets, { force: config.bool('force'), locks: lock });
   log.info(`restore backup set ${chosen.label} into '${pgPath}'`);
   const started = Date.now();
   const restoreOwner = process.getuid?.() === 0;
