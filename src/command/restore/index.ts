@@ -147,8 +147,8 @@ async function restoreWithPool(
 
   // Before the destination is looked at or written, a second restore into it fails (50). Should this restore
   // fail, the locks go when the process exits; they are released once pg_control is in (restore-lock.ts).
-  const lock = await lockRestoreDestination(pgPath);
-  await prepareDestination(targets, { force: config.bool('force'), locks: lock });
+  const locks = await lockRestoreDestination(pgPath);
+  await prepareDestination(targets, { force: config.bool('force'), locks });
   log.info(`restore backup set ${chosen.label} into '${pgPath}'`);
   const started = Date.now();
   const restoreOwner = process.getuid?.() === 0;
@@ -176,7 +176,7 @@ async function restoreWithPool(
     }
   };
   await restoreTree(pool, manifest, targets, { restoreOwner, beforeControl });
-  await lock.release();
+  await locks.release();
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
   const owner = userName((await stat(pgPath)).uid) ?? 'the cluster owner';
   context.out(
