@@ -1,9 +1,10 @@
-// Process locks in lock-path, so only one backup-type (or one archive-type) command per stanza runs at a time.
+// Process locks: in lock-path, one backup-type (or one archive-type) command per stanza; any lock file (restore).
 import { randomBytes } from 'node:crypto';
 import { readFileSync, unlinkSync } from 'node:fs';
-import { chmod, link, mkdir, open, readFile, rename, rm, unlink } from 'node:fs/promises';
+import { chmod, link, mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 
 import { errnoOf, fail, PgStashError, reasonOf } from './errors.js';
 
@@ -26,6 +27,11 @@ interface LockOwner {
   readonly startedAt: string;
   /** Unique per acquisition: release and takeover compare it, never just the pid. */
   readonly token: string;
+  /**
+   * The host the process runs on. A lock file on shared storage may be another host's: its pid means nothing
+   * here, so such a lock is never taken for stale. Absent in lock files of older versions (taken as this host).
+   */
+  readonly host?: string;
 }
 
 const LOCK_PATH_MODE = 0o770;
@@ -34,6 +40,10 @@ const LOCK_FILE_MODE = 0o640;
 const MAX_ROUNDS = 100;
 /** Pause before looking again at a lock that another process is taking over (a few file operations). */
 const TAKEOVER_WAIT_MS = 10;
+/** What follows `<lock file>.` in the names used while taking it (a break file has its own, nested). */
+const PRIVATE_NAME = /^(?:[0-9a-f]{16}\.break\.)*[0-9a-f]{16}\.(?:tmp|break|swap)$/;
+/** A private name still empty after this long belongs to a process killed before it wrote it. */
+const EMPTY_LEFTOVER_MS = 60_000;
 
 /** A held lock; release it when the command ends (a process 'exit' handler also removes it). */
 export class Lock {
@@ -79,14 +89,28 @@ export async function acquireLock(options: LockOptions): Promise<Lock> {
   if (stanza === '' || stanza.includes('/') || stanza.startsWith('.')) {
     fail('paramInvalid', `stanza '${stanza}' cannot name a lock file`);
   }
-  const file = join(lockPath, `${stanza}-${type}.lock`);
   await makeLockPath(lockPath);
+  return acquireLockFile(join(lockPath, `${stanza}-${type}.lock`), {
+    heldHint: `another pgstash ${type} command is running for stanza '${stanza}': wait for it to finish`,
+    invalidHint: 'if no pgstash process is running for this stanza, remove the file',
+  });
+}
 
+/**
+ * Takes the lock file `file` (its directory exists), by the rules of acquireLock, or fails with lockAcquire (50)
+ * naming the process that holds it and giving `heldHint`. While the lock is being taken, names beginning with
+ * `<file>.` appear beside it for a moment (see isLockFileName).
+ */
+export async function acquireLockFile(
+  file: string,
+  hints: { readonly heldHint: string; readonly invalidHint: string },
+): Promise<Lock> {
   const owner: LockOwner = {
     pid: process.pid,
     startTicks: processStat(process.pid)?.startTicks ?? null,
     startedAt: new Date(Date.now() - process.uptime() * 1000).toISOString(),
     token: randomBytes(8).toString('hex'),
+    host: hostname(),
   };
   const temp = `${file}.${owner.token}.tmp`;
   try {
@@ -109,17 +133,26 @@ export async function acquireLock(options: LockOptions): Promise<Lock> {
     // Linked or renamed into place, or lost: the private name is no longer needed either way.
     await rm(temp, { force: true });
   }
-  if (outcome.won) return new Lock(file, owner.token);
+  if (outcome.won) {
+    await removeLeftovers(file);
+    return new Lock(file, owner.token);
+  }
 
   const holder = outcome.holder;
   if (holder === 'invalid') {
     fail('lockAcquire', `unable to acquire lock on file '${file}': invalid content`, {
-      hint: 'if no pgstash process is running for this stanza, remove the file',
+      hint: hints.invalidHint,
     });
   }
-  fail('lockAcquire', `unable to acquire lock on file '${file}': held by process ${holder.pid}`, {
-    hint: `another pgstash ${type} command is running for stanza '${stanza}': wait for it to finish`,
+  const where = isOtherHost(holder) ? ` on host '${holder.host ?? ''}'` : '';
+  fail('lockAcquire', `unable to acquire lock on file '${file}': held by process ${holder.pid}${where}`, {
+    hint: hints.heldHint,
   });
+}
+
+/** Whether `name` (in the lock file's directory) is the lock file `lockName` or one of the names used to take it. */
+export function isLockFileName(name: string, lockName: string): boolean {
+  return name === lockName || name.startsWith(`${lockName}.`);
 }
 
 type Outcome = { readonly won: true } | { readonly won: false; readonly holder: LockOwner | 'invalid' };
@@ -163,6 +196,35 @@ async function claim(file: string, temp: string, token: string): Promise<Outcome
 }
 
 /**
+ * Removes the private names (`<file>.<token>.tmp`, `.break`, `.swap`) that processes killed while taking the lock
+ * left beside it, so they do not pile up (in a restored data directory, pg_verifybackup would name them). Each holds
+ * its process's owner line, like the lock file: only those of processes that are gone go. Best effort.
+ */
+async function removeLeftovers(file: string): Promise<void> {
+  const directory = dirname(file);
+  let names: string[];
+  try {
+    names = await readdir(directory);
+  } catch {
+    return;
+  }
+  const prefix = `${basename(file)}.`;
+  for (const name of names) {
+    if (!name.startsWith(prefix) || !PRIVATE_NAME.test(name.slice(prefix.length))) continue;
+    const path = join(directory, name);
+    try {
+      const owner = await readOwner(path);
+      if (owner === undefined) continue;
+      const gone =
+        owner === 'invalid' ? Date.now() - (await stat(path)).mtimeMs > EMPTY_LEFTOVER_MS : !isAlive(owner);
+      if (gone) await rm(path, { force: true });
+    } catch {
+      // A leftover only takes a name; the lock is ours either way.
+    }
+  }
+}
+
+/**
  * Atomically puts our content over `file`. The rename goes through a fresh link, not `temp` itself, because a
  * nested claim may still need `temp` (and acquireLock removes it at the end).
  */
@@ -199,7 +261,8 @@ function parseOwner(text: string): LockOwner | 'invalid' {
       value.pid > 0 &&
       (value.startTicks === null || typeof value.startTicks === 'number') &&
       typeof value.token === 'string' &&
-      /^[0-9a-f]{16}$/.test(value.token);
+      /^[0-9a-f]{16}$/.test(value.token) &&
+      (value.host === undefined || typeof value.host === 'string');
     return valid ? (value as LockOwner) : 'invalid';
   } catch {
     return 'invalid';
@@ -208,6 +271,7 @@ function parseOwner(text: string): LockOwner | 'invalid' {
 
 /** Whether the process that wrote `owner` still runs (not merely a process with the same pid). */
 function isAlive(owner: LockOwner): boolean {
+  if (isOtherHost(owner)) return true;
   try {
     process.kill(owner.pid, 0);
   } catch (error) {
@@ -221,6 +285,10 @@ function isAlive(owner: LockOwner): boolean {
   }
   if (current.state === 'Z' || current.state === 'X') return false;
   return owner.startTicks === null || current.startTicks === null || owner.startTicks === current.startTicks;
+}
+
+function isOtherHost(owner: LockOwner): boolean {
+  return owner.host !== undefined && owner.host !== hostname();
 }
 
 /** State and start time (field 22) from /proc/<pid>/stat; undefined where there is no such file. */

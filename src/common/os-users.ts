@@ -1,4 +1,4 @@
-// Maps numeric user and group ids to names and back (from /etc/passwd and /etc/group), for manifests and restore.
+// User and group ids to names and back (/etc/passwd, /etc/group) for manifests and restore; which owners we may set.
 import { readFileSync } from 'node:fs';
 
 interface IdTable {
@@ -46,4 +46,16 @@ export function userId(name: string): number | undefined {
 export function groupId(name: string): number | undefined {
   groups ??= load('/etc/group');
   return groups.byName.get(name);
+}
+
+/**
+ * Whether this process may give a file it made to `uid` and `gid` (chown): root gives it to anyone; any other
+ * user may only keep it and choose among its own groups. A non-root restore leaves what it writes as it is
+ * otherwise, for instance in a data directory whose group (root's, say) it is not a member of.
+ */
+export function mayChown(uid: number, gid: number): boolean {
+  const euid = process.geteuid?.();
+  if (euid === undefined) return false;
+  if (euid === 0) return true;
+  return uid === euid && (gid === process.getegid?.() || (process.getgroups?.() ?? []).includes(gid));
 }

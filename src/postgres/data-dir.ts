@@ -84,6 +84,12 @@ const EXCLUDE_ROOT_FILES = new Set([
   'postgresql.auto.conf.tmp',
 ]);
 
+/**
+ * The lock a restore holds in the data directory it writes (command/restore/restore-lock.ts), with the names used
+ * while it is taken (prefix match). The restore removes it; only a restore killed at its very end leaves it.
+ */
+export const RESTORE_LOCK_FILE = '.pgstash-restore.lock';
+
 /** Anywhere in the tree: temporary files and directories (prefix match), and the relation cache init file. */
 const TEMP_PREFIX = 'pgsql_tmp';
 const RELCACHE_INIT_PREFIX = 'pg_internal.init';
@@ -345,7 +351,8 @@ class DataDirWalker {
     }
     return names.filter((name) => {
       if (name.startsWith(TEMP_PREFIX) || name.startsWith(RELCACHE_INIT_PREFIX)) return false;
-      if (dir.role === 'dataRoot' && EXCLUDE_ROOT_FILES.has(name)) return false;
+      if (dir.role === 'dataRoot' && (EXCLUDE_ROOT_FILES.has(name) || name.startsWith(RESTORE_LOCK_FILE)))
+        return false;
       if (unlogged !== undefined) {
         if (TEMP_RELATION_FILE.test(name)) return false;
         const match = RELATION_FILE.exec(name);

@@ -3,6 +3,7 @@ import type { Stats } from 'node:fs';
 import { chmod, chown, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { errnoOf, fail, messageOf } from '../common/errors.js';
+import { mayChown } from '../common/os-users.js';
 import { isLsn } from './lsn.js';
 import { parseRecoveryTime } from './recovery-time.js';
 
@@ -81,7 +82,8 @@ export function recoverySettingLines(settings: RecoverySettings): Record<string,
  * Writes the recovery settings into `pgPath`: removes the recovery settings the restored postgresql.auto.conf
  * carries (from an earlier restore), appends ours, and creates recovery.signal (standby.signal for a standby,
  * removing the other signal file so the server starts the way asked). `preserve` touches nothing. Files keep
- * their mode and owner; new ones take the data directory's owner and 0600 (0640 with group access).
+ * their mode and owner; new ones take the data directory's owner and 0600 (0640 with group access), the owner
+ * as far as this process may set it (root: always; another user keeps them its own, see mayChown).
  */
 export async function writeRecoveryConfig(pgPath: string, settings: RecoverySettings): Promise<void> {
   const lines = recoverySettingLines(settings);
@@ -316,11 +318,10 @@ async function writeWithAttributes(path: string, content: FileContent): Promise<
     await handle.close();
   }
   // open() applies the umask and keeps the mode of a file that exists: set it exactly, and the owner when it
-  // is not already ours.
+  // is not already ours and we may set it (a non-root restore keeps the file its own, see mayChown).
   await chmod(path, attributes.mode);
-  if (attributes.uid !== process.geteuid?.() || attributes.gid !== process.getegid?.()) {
-    await chown(path, attributes.uid, attributes.gid);
-  }
+  const ours = attributes.uid === process.geteuid?.() && attributes.gid === process.getegid?.();
+  if (!ours && mayChown(attributes.uid, attributes.gid)) await chown(path, attributes.uid, attributes.gid);
 }
 
 async function syncDirectory(path: string): Promise<void> {

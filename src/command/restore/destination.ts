@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { errnoOf, PgStashError, reasonOf } from '../../common/errors.js';
 import { realOrResolved } from '../../common/real-path.js';
 import type { Manifest, ManifestTarget } from '../../repo/manifest.js';
+import { isRestoreLockName, type RestoreLocks } from './restore-lock.js';
 
 export interface ResolvedTarget {
   readonly target: ManifestTarget;
@@ -66,19 +67,28 @@ export function resolveTargets(
   return resolved;
 }
 
+/** The names in a destination directory, but for this restore's lock (see restore-lock.ts). */
+async function contentsOf(path: string): Promise<string[]> {
+  return (await readdir(path)).filter((name) => !isRestoreLockName(name));
+}
+
 async function isEmptyOrMissing(path: string): Promise<boolean> {
   try {
-    return (await readdir(path)).length === 0;
+    return (await contentsOf(path)).length === 0;
   } catch (error) {
     if (errnoOf(error) === 'ENOENT') return true;
     throw new PgStashError('pathMissing', `unable to read directory '${path}': ${reasonOf(error)}`);
   }
 }
 
-/** Refuses to restore over a running cluster (38) or into a non-empty directory (40) unless `force`. */
+/**
+ * Refuses to restore over a running cluster (38) or into a non-empty directory (40) unless `force`. The caller
+ * holds the restore lock of the data directory in `locks`; each tablespace directory's is taken here, before it is
+ * looked at (restore-lock.ts).
+ */
 export async function prepareDestination(
   targets: readonly ResolvedTarget[],
-  options: { force: boolean },
+  options: { force: boolean; locks: RestoreLocks },
 ): Promise<void> {
   const data = targets.find((entry) => entry.target.name === 'pg_data');
   const pgPath = data?.path ?? '';
@@ -99,10 +109,12 @@ export async function prepareDestination(
     original !== undefined && (await realOrResolved(pgPath)) === (await realOrResolved(original));
   for (const entry of targets) {
     const { path } = entry;
-    if (await isEmptyOrMissing(path)) continue;
     // A tablespace left at its backed-up location while the data directory goes elsewhere: that directory is
     // the backed-up cluster's, which may well be running. --force must not empty it unless the DBA names it.
     const theirs = !entry.given && !inPlace;
+    // Locked before it is looked at, but for a directory of the backed-up cluster that is refused below anyway.
+    if (entry !== data && !(theirs && !(await isEmptyOrMissing(path)))) await options.locks.take(path);
+    if (await isEmptyOrMissing(path)) continue;
     const tablespace = entry.target.tablespaceName ?? String(entry.target.tablespaceOid);
     if (!options.force || theirs) {
       throw new PgStashError(
@@ -117,7 +129,7 @@ export async function prepareDestination(
         },
       );
     }
-    for (const name of await readdir(path)) await rm(join(path, name), { recursive: true, force: true });
+    for (const name of await contentsOf(path)) await rm(join(path, name), { recursive: true, force: true });
   }
   for (const { path } of targets) await mkdir(path, { recursive: true, mode: 0o700 });
 }

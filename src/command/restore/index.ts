@@ -15,9 +15,10 @@ import { checkArchiveBeforeRestore } from './archive-warnings.js';
 import { prepareDestination, resolveTargets, type ResolvedTarget } from './destination.js';
 import { NOT_RESTORED, restoreTree, startRestorePool, type RestorePool } from './files.js';
 import { passedToRestoreCommand } from './restore-command.js';
+import { lockRestoreDestination } from './restore-lock.js';
 import { selectBackup } from './select-backup.js';
 
-/** Quotes one argument for the shell PostgreSQL runs restore_command with. */
+/** Quotes one argument for a POSIX shell: restore_command, and the commands Next steps prints. */
 function shellQuote(arg: string): string {
   return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
 }
@@ -60,8 +61,8 @@ function nextSteps(
   const lines = [
     '',
     'Next steps:',
-    `  1. optionally verify the restored files:  pg_verifybackup -n ${pgPath}`,
-    `  2. start PostgreSQL:                      pg_ctl -D ${pgPath} start`,
+    `  1. optionally verify the restored files:  pg_verifybackup -n ${shellQuote(pgPath)}`,
+    `  2. start PostgreSQL:                      pg_ctl -D ${shellQuote(pgPath)} start`,
   ];
   if (type === 'standby') lines.push('  3. the server starts as a standby that follows the archive');
   else if (type === 'default') lines.push('  3. the server replays all archived WAL, then promotes');
@@ -75,7 +76,7 @@ function nextSteps(
     lines.push(
       `  tablespaces restored to: ${targets
         .slice(1)
-        .map((entry) => entry.path)
+        .map((entry) => shellQuote(entry.path))
         .join(', ')}`,
     );
   return `${lines.join('\n')}\n`;
@@ -151,7 +152,10 @@ async function restoreWithPool(
   recoverySettingLines(recovery);
   const timelineNote = await checkArchiveBeforeRestore(config, repo, chosen, manifest, pgPath);
 
-  await prepareDestination(targets, { force: config.bool('force') });
+  // Before the destination is looked at or written, a second restore into it fails (50). Should this restore
+  // fail, the locks go when the process exits; they are released once pg_control is in (restore-lock.ts).
+  const locks = await lockRestoreDestination(pgPath);
+  await prepareDestination(targets, { force: config.bool('force'), locks });
   log.info(`restore backup set ${chosen.label} into '${pgPath}'`);
   const started = Date.now();
   const restoreOwner = process.getuid?.() === 0;
@@ -179,6 +183,7 @@ async function restoreWithPool(
     }
   };
   await restoreTree(pool, manifest, targets, { restoreOwner, beforeControl });
+  await locks.release();
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
   const owner = userName((await stat(pgPath)).uid) ?? 'the cluster owner';
   context.out(

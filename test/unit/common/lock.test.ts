@@ -189,6 +189,47 @@ describe('acquireLock', () => {
     expect(await readdir(lockPath)).toEqual([]);
   });
 
+  it('removes what processes killed while taking the lock left beside it, and nothing of a live one', async () => {
+    await staleLock('main');
+    const file = join(lockPath, 'main-backup.lock');
+    const dead = await readFile(file, 'utf8');
+    const live = `${JSON.stringify({ pid: process.pid, startTicks: null, startedAt: '', token: '1'.repeat(16) })}\n`;
+    await writeFile(`${file}.${'2'.repeat(16)}.tmp`, dead);
+    await writeFile(`${file}.${'3'.repeat(16)}.break`, dead);
+    await writeFile(`${file}.${'4'.repeat(16)}.tmp`, live);
+    // Created, not written yet: a process between its two first steps.
+    await writeFile(`${file}.${'5'.repeat(16)}.tmp`, '');
+    const lock = await acquireLock({ lockPath, stanza: 'main', type: 'backup' });
+    expect((await readdir(lockPath)).sort()).toEqual([
+      'main-backup.lock',
+      `main-backup.lock.${'4'.repeat(16)}.tmp`,
+      `main-backup.lock.${'5'.repeat(16)}.tmp`,
+    ]);
+    await lock.release();
+  });
+
+  it("never takes another host's lock for stale: its pid means nothing here", async () => {
+    await mkdir(lockPath, { recursive: true });
+    const file = join(lockPath, 'main-backup.lock');
+    const owner = {
+      pid: 2 ** 22 + 1,
+      startTicks: null,
+      startedAt: '',
+      token: '6'.repeat(16),
+      host: 'elsewhere',
+    };
+    await writeFile(file, `${JSON.stringify(owner)}\n`);
+    const error = await rejectionOf(acquireLock({ lockPath, stanza: 'main', type: 'backup' }));
+    expect(error.code).toBe(50);
+    expect(error.message).toBe(
+      `unable to acquire lock on file '${file}': held by process ${owner.pid} on host 'elsewhere'`,
+    );
+    // Without a host (written by an older version), the same lock is this host's, and stale.
+    await writeFile(file, `${JSON.stringify({ ...owner, host: undefined })}\n`);
+    const lock = await acquireLock({ lockPath, stanza: 'main', type: 'backup' });
+    await lock.release();
+  });
+
   it('takes over a lock whose pid now belongs to another process (pid reuse)', async () => {
     const lock = await acquireLock({ lockPath, stanza: 'main', type: 'backup' });
     const content = JSON.parse(await readFile(lock.file, 'utf8')) as { startTicks: number | null };

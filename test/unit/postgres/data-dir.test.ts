@@ -67,6 +67,9 @@ async function makeDataDir(root: string): Promise<{ pgData: string; outside: str
     'current_logfiles',
     'postgresql.auto.conf.tmp',
     'pg_internal.init',
+    // Left by a restore killed at its very end (command/restore/restore-lock.ts).
+    '.pgstash-restore.lock',
+    '.pgstash-restore.lock.0123456789abcdef.tmp',
   ]) {
     await file(join(pgData, name));
   }

@@ -3,7 +3,12 @@ import { mkdir, readdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isPgStashError } from '../../../../src/common/errors.js';
-import { prepareDestination, resolveTargets } from '../../../../src/command/restore/destination.js';
+import {
+  prepareDestination,
+  resolveTargets,
+  type ResolvedTarget,
+} from '../../../../src/command/restore/destination.js';
+import { RestoreLocks } from '../../../../src/command/restore/restore-lock.js';
 import type { Manifest } from '../../../../src/repo/manifest.js';
 import { createTempDir, removeTempDir } from '../../../harness/tmp.js';
 
@@ -25,6 +30,16 @@ function manifestWith(original: string, tablespace: string): Manifest {
       { name: 'pg_tblspc/16400', type: 'link', path: tablespace, tablespaceOid: 16400, tablespaceName: 'ts' },
     ],
   } as unknown as Manifest;
+}
+
+/** prepareDestination with the tablespace locks it takes released afterwards, as the restore does at its end. */
+async function prepare(targets: readonly ResolvedTarget[], force: boolean): Promise<void> {
+  const locks = new RestoreLocks();
+  try {
+    await prepareDestination(targets, { force, locks });
+  } finally {
+    await locks.release();
+  }
 }
 
 async function fill(dir: string): Promise<void> {
@@ -67,10 +82,10 @@ describe('prepareDestination', () => {
     const data = join(root, 'data');
     await fill(data);
     const targets = resolveTargets(manifestWith(data, join(root, 'ts')), data, { tablespaceMap: {} });
-    const refused = await errorOf(prepareDestination(targets, { force: false }));
+    const refused = await errorOf(prepare(targets, false));
     expect(isPgStashError(refused, 'pathNotEmpty')).toBe(true);
     expect((refused as Error).message).toBe(`unable to restore into '${data}': the directory is not empty`);
-    await prepareDestination(targets, { force: true });
+    await prepare(targets, true);
     expect(await readdir(data)).toEqual([]);
   });
 
@@ -82,7 +97,7 @@ describe('prepareDestination', () => {
     for (const pgPath of [`${data}/`, join(root, 'data-link')]) {
       await fill(ts);
       const targets = resolveTargets(manifestWith(data, ts), pgPath, { tablespaceMap: {} });
-      await prepareDestination(targets, { force: true });
+      await prepare(targets, true);
       expect(await readdir(ts), pgPath).toEqual([]);
     }
   });
@@ -94,13 +109,29 @@ describe('prepareDestination', () => {
     const elsewhere = join(root, 'new');
     const targets = resolveTargets(manifest, elsewhere, { tablespaceMap: {} });
     for (const force of [false, true]) {
-      const refused = await errorOf(prepareDestination(targets, { force }));
+      const refused = await errorOf(prepare(targets, force));
       expect(isPgStashError(refused, 'pathNotEmpty')).toBe(true);
       expect((refused as Error).message).toContain(`unable to restore tablespace 'ts' into '${ts}'`);
     }
     expect(await readdir(ts)).toEqual(['file']);
     const named = resolveTargets(manifest, elsewhere, { tablespaceMap: { ts } });
-    await prepareDestination(named, { force: true });
+    await prepare(named, true);
+    expect(await readdir(ts)).toEqual([]);
+  });
+
+  it('locks each tablespace directory before it looks at it: one another restore holds fails with 50', async () => {
+    const ts = join(root, 'ts');
+    const other = new RestoreLocks();
+    await other.take(ts);
+    const targets = resolveTargets(manifestWith(join(root, 'original'), ts), join(root, 'data'), {
+      tablespaceMap: { ts },
+    });
+    const refused = await errorOf(prepare(targets, true));
+    expect(isPgStashError(refused, 'lockAcquire')).toBe(true);
+    expect((refused as Error).message).toBe(
+      `unable to acquire lock on file '${join(ts, '.pgstash-restore.lock')}': held by process ${process.pid}`,
+    );
+    await other.release();
     expect(await readdir(ts)).toEqual([]);
   });
 });

@@ -1,0 +1,271 @@
+// Where a restore writes, on real PostgreSQL 15: a directory root handed over to postgres (group root) restored as
+// postgres, owners as root, the restore lock (two restores at once, a restore killed with -9), and the commands
+// "Next steps" prints for paths with spaces and quotes.
+import { existsSync } from 'node:fs';
+import { chmod, chown, lstat, mkdir, readdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { pgBin } from '../harness/cluster.js';
+import { exec } from '../harness/exec.js';
+import { spawnPgstash } from '../harness/pgstash-process.js';
+import { shellQuote } from '../harness/pgstash.js';
+import { mkdirForPostgres, postgresIds } from '../harness/postgres-user.js';
+import { RestoreBench, verifyBackup } from '../harness/restore.js';
+import { createStanzaSetup, type StanzaSetup } from '../harness/stanza.js';
+import { createTempDir, removeTempDir } from '../harness/tmp.js';
+import { switchWal, waitArchived } from '../harness/wal.js';
+
+const LABEL = /backup (\d{8}-\d{6}F) complete/;
+/** The lock a restore holds in the data directory it writes. */
+const LOCK_FILE = '.pgstash-restore.lock';
+/** Rows of the table in the data directory: enough that a restore takes a while (two at once overlap). */
+const ROWS = 400_000;
+/** Rows of the table in the tablespace (only in the second backup). */
+const TABLESPACE_ROWS = 1000;
+/** Recovery stops once consistent and promotes: WAL after the backup (the tablespace's creation) is not replayed. */
+const RECOVERY = ['--type=immediate', '--target-action=promote'];
+
+describe('restore destinations', () => {
+  let setup: StanzaSetup;
+  let restores: RestoreBench;
+  /** A backup without a tablespace, and one with the tablespace 'ts'. */
+  let plainLabel: string;
+  let tablespaceLabel: string;
+  const rootDirs: string[] = [];
+
+  async function backup(): Promise<string> {
+    const result = await setup.pgstashOk(['backup', '--start-fast']);
+    const label = LABEL.exec(result.stdout)?.[1] ?? '';
+    expect(label, result.stdout).not.toBe('');
+    return label;
+  }
+
+  /** A directory made by root and handed over with `chown postgres` (its group stays root's), with `mode`. */
+  async function handedOver(mode: number, name = 'data'): Promise<string> {
+    const parent = await createTempDir({ owner: 'root', mode: 0o755, label: 'handed-over' });
+    rootDirs.push(parent);
+    const dir = join(parent, name);
+    await mkdir(dir);
+    await chmod(dir, mode);
+    await chown(dir, postgresIds().uid, 0);
+    return dir;
+  }
+
+  /** `dir` and everything under it, links not followed. */
+  async function entriesUnder(dir: string): Promise<string[]> {
+    return [dir, ...(await readdir(dir, { recursive: true })).map((name) => join(dir, name))];
+  }
+
+  /** Starts the restored cluster, waits for it to promote, and returns its row counts, then stops it. */
+  async function restoredRows(dataDir: string, withTablespace: boolean): Promise<string> {
+    const restored = await restores.start(dataDir);
+    await restored.waitForRecoveryEnd();
+    const rows = await restored.psql(
+      withTablespace
+        ? 'select (select count(*) from t), (select count(*) from tt)'
+        : 'select count(*) from t',
+    );
+    await restores.stopServers();
+    return rows;
+  }
+
+  beforeAll(async () => {
+    setup = await createStanzaSetup({ walSegmentSizeMb: 1 });
+    restores = new RestoreBench(setup);
+    await setup.cluster.start();
+    await setup.pgstashOk(['stanza-create']);
+    await setup.cluster.psql(`create table t as select g, md5(g::text) from generate_series(1, ${ROWS}) g`);
+    plainLabel = await backup();
+    const tablespaceDir = await mkdirForPostgres(join(setup.dir, 'ts'), 0o700);
+    await setup.cluster.psql(`create tablespace ts location '${tablespaceDir}'`);
+    await setup.cluster.psql(
+      `create table tt tablespace ts as select g from generate_series(1, ${TABLESPACE_ROWS}) g`,
+    );
+    tablespaceLabel = await backup();
+    await waitArchived(setup, await switchWal(setup));
+  });
+
+  afterEach(async () => {
+    await restores?.cleanup();
+    for (const dir of rootDirs.splice(0)) await removeTempDir(dir);
+  });
+
+  afterAll(async () => {
+    await restores?.cleanup();
+    await setup?.destroy();
+  });
+
+  it.each(['700', '750', '755'])(
+    'restores as postgres into a directory root made and handed over (group root, mode %s), with and without a tablespace, also again with --force',
+    async (octal) => {
+      const mode = Number.parseInt(octal, 8);
+      const { uid } = postgresIds();
+      for (const withTablespace of [false, true]) {
+        const dataDir = await handedOver(mode);
+        const tablespaceDir = withTablespace ? await handedOver(mode, 'ts') : undefined;
+        const args = [
+          `--set=${withTablespace ? tablespaceLabel : plainLabel}`,
+          ...RECOVERY,
+          ...(tablespaceDir === undefined ? [] : [`--tablespace-map=ts=${tablespaceDir}`]),
+        ];
+        const expected = withTablespace ? `${ROWS}|${TABLESPACE_ROWS}` : String(ROWS);
+        for (const force of [[], ['--force']]) {
+          await restores.restore([...args, ...force], { dataDir });
+          // Everything restore wrote is postgres's (it could not give anything to root's group).
+          const written = [
+            ...(await entriesUnder(dataDir)),
+            ...(tablespaceDir === undefined ? [] : await entriesUnder(tablespaceDir)),
+          ];
+          for (const path of written) expect((await lstat(path)).uid, path).toBe(uid);
+          for (const name of ['recovery.signal', 'postgresql.auto.conf', 'backup_manifest'])
+            expect(existsSync(join(dataDir, name)), name).toBe(true);
+          expect(await restoredRows(dataDir, withTablespace)).toBe(expected);
+        }
+      }
+    },
+  );
+
+  it('as postgres into a directory postgres may not write in: 105 naming it, and nothing written', async () => {
+    const dataDir = await handedOver(0o755);
+    await chown(dataDir, 0, 0);
+    for (const force of [[], ['--force']]) {
+      const result = await setup.pgstash([
+        'restore',
+        `--pg1-path=${dataDir}`,
+        `--set=${plainLabel}`,
+        ...force,
+      ]);
+      expect(result.code, result.stderr).toBe(105);
+      expect(result.stderr).toContain(`[105]: unable to restore into '${dataDir}': permission denied`);
+    }
+    expect(await readdir(dataDir)).toEqual([]);
+  });
+
+  it('as root, gives every file, directory and link the owners the backup recorded', async () => {
+    const dataDir = await handedOver(0o755);
+    const tablespaceDir = await handedOver(0o755, 'ts');
+    await chown(dataDir, 0, 0);
+    await chown(tablespaceDir, 0, 0);
+    await restores.restore(
+      [`--set=${tablespaceLabel}`, ...RECOVERY, `--tablespace-map=ts=${tablespaceDir}`],
+      {
+        dataDir,
+        as: 'root',
+      },
+    );
+    const { uid, gid } = postgresIds();
+    for (const path of [...(await entriesUnder(dataDir)), ...(await entriesUnder(tablespaceDir))]) {
+      const stats = await lstat(path);
+      expect(`${stats.uid}:${stats.gid}`, path).toBe(`${uid}:${gid}`);
+    }
+    expect(await restoredRows(dataDir, true)).toBe(`${ROWS}|${TABLESPACE_ROWS}`);
+  });
+
+  it.each([[[]], [['--force']]])(
+    'of two restores started at once into one directory (%j), one restores and the other exits 50 naming it',
+    async (force: string[]) => {
+      const dataDir = join(await restores.tempDir('race'), 'data');
+      if (force.length > 0) {
+        await mkdirForPostgres(dataDir, 0o700);
+        await writeFile(join(dataDir, 'left-over'), 'from an earlier attempt');
+      }
+      const args = [
+        `--config=${setup.configPath}`,
+        `--stanza=${setup.stanza}`,
+        'restore',
+        `--pg1-path=${dataDir}`,
+        `--set=${plainLabel}`,
+        ...RECOVERY,
+        ...force,
+      ];
+      const runs = [spawnPgstash(args), spawnPgstash(args)];
+      const results = await Promise.all(runs.map((run) => run.done));
+      const codes = results.map((result) => result.code);
+      expect([...codes].sort(), results.map((result) => result.stderr).join('\n')).toEqual([0, 50]);
+      const winner = runs[codes.indexOf(0)];
+      const loser = results[codes.indexOf(50)];
+      expect(loser?.stderr).toContain(
+        `[050]: unable to acquire lock on file '${join(dataDir, LOCK_FILE)}': held by process ${winner?.pid}`,
+      );
+      expect(loser?.stderr).toContain(`another pgstash restore is writing into '${dataDir}'`);
+      // The winner's restore is whole, and its lock is gone.
+      expect(await readdir(dataDir)).not.toContain(LOCK_FILE);
+      expect(await readdir(dataDir)).not.toContain('left-over');
+      const verified = await verifyBackup(dataDir);
+      expect(verified.code, verified.stderr).toBe(0);
+      expect(await restoredRows(dataDir, false)).toBe(String(ROWS));
+    },
+  );
+
+  it('of two restores at once into two directories with one tablespace directory, one restores, the other exits 50', async () => {
+    const parent = await restores.tempDir('shared-ts');
+    const tablespaceDir = join(parent, 'ts');
+    const dataDirs = [join(parent, 'data-a'), join(parent, 'data-b')];
+    const runs = dataDirs.map((dataDir) =>
+      spawnPgstash([
+        `--config=${setup.configPath}`,
+        `--stanza=${setup.stanza}`,
+        'restore',
+        `--pg1-path=${dataDir}`,
+        `--set=${tablespaceLabel}`,
+        ...RECOVERY,
+        `--tablespace-map=ts=${tablespaceDir}`,
+        '--force',
+      ]),
+    );
+    const results = await Promise.all(runs.map((run) => run.done));
+    const codes = results.map((result) => result.code);
+    expect([...codes].sort(), results.map((result) => result.stderr).join('\n')).toEqual([0, 50]);
+    const winner = codes.indexOf(0);
+    expect(results[1 - winner]?.stderr).toContain(
+      `[050]: unable to acquire lock on file '${join(tablespaceDir, LOCK_FILE)}': held by process ${runs[winner]?.pid}`,
+    );
+    expect(await readdir(tablespaceDir)).not.toContain(LOCK_FILE);
+    expect(await restoredRows(dataDirs[winner] ?? '', true)).toBe(`${ROWS}|${TABLESPACE_ROWS}`);
+  });
+
+  it('takes over the lock a restore killed with -9 left behind', async () => {
+    const dataDir = join(await restores.tempDir('killed'), 'data');
+    const args = [`--set=${plainLabel}`, ...RECOVERY];
+    const killed = spawnPgstash([
+      `--config=${setup.configPath}`,
+      `--stanza=${setup.stanza}`,
+      'restore',
+      `--pg1-path=${dataDir}`,
+      ...args,
+    ]);
+    const lockFile = join(dataDir, LOCK_FILE);
+    for (let waited = 0; !existsSync(lockFile); waited += 10) {
+      if (waited > 60_000) throw new Error(`no lock file '${lockFile}' after 60 s`);
+      await sleep(10);
+    }
+    killed.kill('SIGKILL');
+    expect((await killed.done).signal).toBe('SIGKILL');
+    expect(existsSync(lockFile)).toBe(true);
+    // Its process is gone: the next restore takes the lock over (--force: the killed one left files).
+    await restores.restore([...args, '--force'], { dataDir });
+    expect(existsSync(lockFile)).toBe(false);
+    expect(await restoredRows(dataDir, false)).toBe(String(ROWS));
+  });
+
+  it('prints the Next steps commands with the paths quoted for the shell', async () => {
+    const parent = await restores.tempDir('quoted');
+    const dataDir = join(parent, "it's the data");
+    const tablespaceDir = join(parent, "ts 'mapped'");
+    const { result } = await restores.restore(
+      [`--set=${tablespaceLabel}`, ...RECOVERY, `--tablespace-map=ts=${tablespaceDir}`],
+      { dataDir },
+    );
+    expect(result.stdout).toContain(`pg_verifybackup -n ${shellQuote(dataDir)}\n`);
+    expect(result.stdout).toContain(`pg_ctl -D ${shellQuote(dataDir)} start\n`);
+    expect(result.stdout).toContain(`tablespaces restored to: ${shellQuote(tablespaceDir)}\n`);
+    // Pasted into a shell, the printed command works as printed.
+    const verify = /pg_verifybackup -n .*$/m.exec(result.stdout)?.[0] ?? '';
+    const pasted = await exec('sh', ['-c', verify.replace('pg_verifybackup', pgBin('pg_verifybackup'))], {
+      asPostgres: true,
+    });
+    expect(pasted.code, pasted.stderr).toBe(0);
+    expect(pasted.stdout).toContain('backup successfully verified');
+  });
+});
