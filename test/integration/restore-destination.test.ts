@@ -162,8 +162,29 @@ describe('restore destinations', () => {
     expect(await restoredRows(dataDir, true)).toBe(`${ROWS}|${TABLESPACE_ROWS}`);
   });
 
+  /**
+   * Starts a restore and freezes it (SIGSTOP) once it holds the lock file `lockFile`, so a second restore runs
+   * while the first is certainly in the middle of its work; `resume` lets it go on (SIGCONT) and resolves to its
+   * result. Deterministic where two restores merely started together could, on a slow machine, not overlap.
+   */
+  async function holdingRestore(args: readonly string[], lockFile: string) {
+    const first = spawnPgstash(args);
+    for (let waited = 0; !existsSync(lockFile); waited += 10) {
+      if (waited > 60_000) throw new Error(`no lock file '${lockFile}' after 60 s`);
+      await sleep(10);
+    }
+    first.kill('SIGSTOP');
+    return {
+      pid: first.pid,
+      async resume() {
+        first.kill('SIGCONT');
+        return first.done;
+      },
+    };
+  }
+
   it.each([[[]], [['--force']]])(
-    'of two restores started at once into one directory (%j), one restores and the other exits 50 naming it',
+    'a second restore into a directory a restore is writing (%j) exits 50 naming it, and the first completes',
     async (force: string[]) => {
       const dataDir = join(await restores.tempDir('race'), 'data');
       if (force.length > 0) {
@@ -179,17 +200,16 @@ describe('restore destinations', () => {
         ...RECOVERY,
         ...force,
       ];
-      const runs = [spawnPgstash(args), spawnPgstash(args)];
-      const results = await Promise.all(runs.map((run) => run.done));
-      const codes = results.map((result) => result.code);
-      expect([...codes].sort(), results.map((result) => result.stderr).join('\n')).toEqual([0, 50]);
-      const winner = runs[codes.indexOf(0)];
-      const loser = results[codes.indexOf(50)];
-      expect(loser?.stderr).toContain(
-        `[050]: unable to acquire lock on file '${join(dataDir, LOCK_FILE)}': held by process ${winner?.pid}`,
+      const first = await holdingRestore(args, join(dataDir, LOCK_FILE));
+      const second = await spawnPgstash(args).done;
+      const firstResult = await first.resume();
+      expect(second.code, second.stderr).toBe(50);
+      expect(second.stderr).toContain(
+        `[050]: unable to acquire lock on file '${join(dataDir, LOCK_FILE)}': held by process ${first.pid}`,
       );
-      expect(loser?.stderr).toContain(`another pgstash restore is writing into '${dataDir}'`);
-      // The winner's restore is whole, and its lock is gone.
+      expect(second.stderr).toContain(`another pgstash restore is writing into '${dataDir}'`);
+      expect(firstResult.code, firstResult.stderr).toBe(0);
+      // The first restore is whole, and its lock is gone.
       expect(await readdir(dataDir)).not.toContain(LOCK_FILE);
       expect(await readdir(dataDir)).not.toContain('left-over');
       const verified = await verifyBackup(dataDir);
@@ -198,31 +218,56 @@ describe('restore destinations', () => {
     },
   );
 
-  it('of two restores at once into two directories with one tablespace directory, one restores, the other exits 50', async () => {
+  it('of two restores started at once into one directory, exactly one writes it', async () => {
+    // Started together, they may or may not overlap; either way at most one may restore into the directory
+    // while the other is in it, and the directory ends whole.
+    const dataDir = join(await restores.tempDir('race-at-once'), 'data');
+    const args = [
+      `--config=${setup.configPath}`,
+      `--stanza=${setup.stanza}`,
+      'restore',
+      `--pg1-path=${dataDir}`,
+      `--set=${plainLabel}`,
+      ...RECOVERY,
+    ];
+    const results = await Promise.all([spawnPgstash(args).done, spawnPgstash(args).done]);
+    const codes = results.map((result) => result.code).sort();
+    // 50: the lock was held; 40: the other had finished, so the directory was no longer empty.
+    expect(
+      [
+        [0, 40],
+        [0, 50],
+      ],
+      results.map((result) => result.stderr).join('\n'),
+    ).toContainEqual(codes);
+    expect(await readdir(dataDir)).not.toContain(LOCK_FILE);
+    const verified = await verifyBackup(dataDir);
+    expect(verified.code, verified.stderr).toBe(0);
+  });
+
+  it('a restore sharing a tablespace directory with a restore in progress exits 50, and the first completes', async () => {
     const parent = await restores.tempDir('shared-ts');
     const tablespaceDir = join(parent, 'ts');
-    const dataDirs = [join(parent, 'data-a'), join(parent, 'data-b')];
-    const runs = dataDirs.map((dataDir) =>
-      spawnPgstash([
-        `--config=${setup.configPath}`,
-        `--stanza=${setup.stanza}`,
-        'restore',
-        `--pg1-path=${dataDir}`,
-        `--set=${tablespaceLabel}`,
-        ...RECOVERY,
-        `--tablespace-map=ts=${tablespaceDir}`,
-        '--force',
-      ]),
+    const args = (dataDir: string) => [
+      `--config=${setup.configPath}`,
+      `--stanza=${setup.stanza}`,
+      'restore',
+      `--pg1-path=${dataDir}`,
+      `--set=${tablespaceLabel}`,
+      ...RECOVERY,
+      `--tablespace-map=ts=${tablespaceDir}`,
+      '--force',
+    ];
+    const first = await holdingRestore(args(join(parent, 'data-a')), join(tablespaceDir, LOCK_FILE));
+    const second = await spawnPgstash(args(join(parent, 'data-b'))).done;
+    const firstResult = await first.resume();
+    expect(second.code, second.stderr).toBe(50);
+    expect(second.stderr).toContain(
+      `[050]: unable to acquire lock on file '${join(tablespaceDir, LOCK_FILE)}': held by process ${first.pid}`,
     );
-    const results = await Promise.all(runs.map((run) => run.done));
-    const codes = results.map((result) => result.code);
-    expect([...codes].sort(), results.map((result) => result.stderr).join('\n')).toEqual([0, 50]);
-    const winner = codes.indexOf(0);
-    expect(results[1 - winner]?.stderr).toContain(
-      `[050]: unable to acquire lock on file '${join(tablespaceDir, LOCK_FILE)}': held by process ${runs[winner]?.pid}`,
-    );
+    expect(firstResult.code, firstResult.stderr).toBe(0);
     expect(await readdir(tablespaceDir)).not.toContain(LOCK_FILE);
-    expect(await restoredRows(dataDirs[winner] ?? '', true)).toBe(`${ROWS}|${TABLESPACE_ROWS}`);
+    expect(await restoredRows(join(parent, 'data-a'), true)).toBe(`${ROWS}|${TABLESPACE_ROWS}`);
   });
 
   it('takes over the lock a restore killed with -9 left behind', async () => {
