@@ -89,12 +89,8 @@ export async function restore(context: CommandContext): Promise<number> {
   const { config, signal } = context;
   const stanza = config.requireStr('stanza');
   const pgPath = config.requireStr('pg1-path');
-  if (config.bool('delta')) {
-    throw new PgStashError(
-      'featureNotSupported',
-      'restore --delta is not supported yet: restore into an empty directory or use --force',
-    );
-  }
+  // --delta (not yet available) restores every file, as without it: the option table says so and config warns
+  // (no-effect.ts); a non-empty destination is refused as ever (40), unless --force.
   const repo = await Repository.open(selectRepo(config), stanza);
   const key = await repo.requireKey();
   // The worker threads boot while the manifest is read and checked (see startRestorePool).
