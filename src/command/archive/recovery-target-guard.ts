@@ -11,13 +11,15 @@
 // reaches the target before it needs the segment (the read-ahead failure is forgotten) or recovery stops there,
 // unpromoted, and starting the server again once the archive is repaired carries on. That holds whatever the
 // target's kind (time, xid, name, lsn, immediate), where the segment lies relative to it cannot be known.
+// PostgreSQL 12 does not: out of WAL before its target, it ends recovery and promotes there. So for a data
+// directory whose PG_VERSION is below 13, or cannot be read, every failure stays fatal (12 does not read ahead).
 //
 // Two cases stay fatal, because PostgreSQL would go on after a "not found" rather than stop:
 // - timeline history files: a missing one changes which timeline recovery follows (and which new timeline a
 //   promotion picks), silently;
 // - a segment of which an older timeline holds a copy (in the archive or in pg_wal): PostgreSQL tries the
 //   timelines of the history newest first and would replay the older timeline's copy past the switch point.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseWalFileName } from '../../postgres/wal-name.js';
 import { runningRecoveryTarget, type RecoveryTarget } from '../../postgres/recovery-target.js';
@@ -37,6 +39,7 @@ export async function targetGuardingFailure(
 ): Promise<RecoveryTarget | undefined> {
   const name = parseWalFileName(walFileName);
   if (name?.kind !== 'segment') return undefined;
+  if (!stopsShortOfTarget(dataDir)) return undefined;
   const target = runningRecoveryTarget(dataDir);
   if (target === undefined) return undefined;
   for (let timeline = 1; timeline < name.timeline; timeline++) {
@@ -47,6 +50,16 @@ export async function targetGuardingFailure(
     }
   }
   return target;
+}
+
+/** Whether the server in `dataDir` refuses to end recovery before its target: PostgreSQL 13 and later. */
+function stopsShortOfTarget(dataDir: string): boolean {
+  try {
+    const major = Number(readFileSync(join(dataDir, 'PG_VERSION'), 'utf8').trim());
+    return Number.isInteger(major) && major >= 13;
+  } catch {
+    return false;
+  }
 }
 
 async function heldBy(repo: Repository, walFileName: string): Promise<boolean> {

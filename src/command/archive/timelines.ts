@@ -1,4 +1,5 @@
 // The timelines a stanza's archive holds: its timeline history files, parsed, and when each was archived.
+import { isPgStashError, messageOf } from '../../common/errors.js';
 import { formatLsn } from '../../postgres/lsn.js';
 import { parseTimelineHistory, type TimelineHistoryEntry } from '../../postgres/timeline.js';
 import { parseWalFileName } from '../../postgres/wal-name.js';
@@ -25,6 +26,15 @@ export interface ArchivedTimeline {
   readonly archiveId: string;
 }
 
+/** A timeline whose history file is in the archive but cannot be read or parsed (info lists it as such). */
+export interface UnreadableTimeline {
+  readonly timeline: number;
+  readonly archiveId: string;
+  /** The repository file's name, and why it cannot be read. */
+  readonly file: string;
+  readonly message: string;
+}
+
 /** Archive ids of the stanza's current cluster, newest first (the order archive-get searches them in). */
 export async function currentClusterArchiveIds(repo: Repository): Promise<string[]> {
   const info = await repo.archiveInfo();
@@ -38,11 +48,13 @@ export async function currentClusterArchiveIds(repo: Repository): Promise<string
 /**
  * Every timeline history file under archive ids `ids` (newest id first: for a timeline found under several ids,
  * the first wins, as for archive-get), read and parsed; sorted by timeline. A history file that cannot be read or
- * parsed fails: recovery would fail on it too.
+ * parsed fails: recovery would fail on it too; with `unreadable`, it is handed to it instead and the others are
+ * still read (info shows every timeline, the damaged one as such).
  */
 export async function readArchivedTimelines(
   repo: Repository,
   ids: readonly string[],
+  unreadable?: (entry: UnreadableTimeline) => void,
 ): Promise<ArchivedTimeline[]> {
   const found = new Map<number, ArchivedTimeline>();
   for (const id of ids) {
@@ -57,13 +69,16 @@ export async function readArchivedTimelines(
     for (const file of files) {
       const timeline = Number.parseInt(file.walFileName.slice(0, 8), 16);
       if (found.has(timeline)) continue;
-      const chunks = await repo.getChunks(`${root}/${file.name}`, { sha256: file.sha256 });
-      if (chunks === undefined) continue;
-      const parts: Buffer[] = [];
-      for await (const chunk of chunks) parts.push(chunk);
-      const history = parseTimelineHistory(Buffer.concat(parts).toString('utf8'), timeline, file.walFileName);
-      const last = history.at(-1);
-      if (last === undefined) continue;
+      let history: TimelineHistoryEntry[] | undefined;
+      try {
+        history = await readHistory(repo, `${root}/${file.name}`, file, timeline);
+      } catch (error) {
+        if (unreadable === undefined || !isPgStashError(error)) throw error;
+        unreadable({ timeline, archiveId: id, file: file.name, message: messageOf(error) });
+        continue;
+      }
+      const last = history?.at(-1);
+      if (history === undefined || last === undefined) continue;
       found.set(timeline, {
         timeline,
         history,
@@ -76,6 +91,20 @@ export async function readArchivedTimelines(
     }
   }
   return [...found.values()].sort((a, b) => a.timeline - b.timeline);
+}
+
+/** One history file, read and parsed; undefined when it was removed since the listing. */
+async function readHistory(
+  repo: Repository,
+  path: string,
+  file: { walFileName: string; sha256: string },
+  timeline: number,
+): Promise<TimelineHistoryEntry[] | undefined> {
+  const chunks = await repo.getChunks(path, { sha256: file.sha256 });
+  if (chunks === undefined) return undefined;
+  const parts: Buffer[] = [];
+  for await (const chunk of chunks) parts.push(chunk);
+  return parseTimelineHistory(Buffer.concat(parts).toString('utf8'), timeline, file.walFileName);
 }
 
 /**

@@ -6,11 +6,18 @@ import { formatLsn } from '../../postgres/lsn.js';
 import type { BackupRecord } from '../../repo/backup-info.js';
 import type { Repository } from '../../repo/repository.js';
 import { describeSegments, missingBackupWal } from '../archive/backup-wal.js';
-import { describeBranch, readArchivedTimelines, type ArchivedTimeline } from '../archive/timelines.js';
+import {
+  describeBranch,
+  readArchivedTimelines,
+  type ArchivedTimeline,
+  type UnreadableTimeline,
+} from '../archive/timelines.js';
 
 export interface ArchiveHealth {
   /** Timelines with a history file, per archive id (timeline 1 has none). */
   readonly timelines: readonly ArchivedTimeline[];
+  /** Timelines whose history file cannot be read: recovery that follows one stops at it. */
+  readonly unreadable: readonly UnreadableTimeline[];
   /** Segments each backup needs to reach consistency that are not archived, by label (only when some are missing). */
   readonly walMissing: Readonly<Record<string, readonly string[]>>;
 }
@@ -28,8 +35,14 @@ export async function collectArchiveHealth(
     return undefined;
   };
   const timelines: ArchivedTimeline[] = [];
+  const unreadable: UnreadableTimeline[] = [];
+  // A damaged history file is listed as such, and the other timelines still are (it used to hide them all).
+  const damaged = (entry: UnreadableTimeline): void => {
+    log.warn(`${repo.name}: ${entry.message}`);
+    unreadable.push(entry);
+  };
   for (const { id } of archives)
-    timelines.push(...((await readArchivedTimelines(repo, [id]).catch(warned)) ?? []));
+    timelines.push(...((await readArchivedTimelines(repo, [id], damaged).catch(warned)) ?? []));
   const walMissing: Record<string, readonly string[]> = {};
   const listings = new Map<string, Set<string>>();
   for (const backup of backups) {
@@ -38,7 +51,7 @@ export async function collectArchiveHealth(
     const missing = await missingBackupWal(repo, ids, backup, { listings }).catch(warned);
     if (missing !== undefined && missing.length > 0) walMissing[backup.label] = missing;
   }
-  return { timelines, walMissing };
+  return { timelines, unreadable, walMissing };
 }
 
 /** The JSON of one timeline, as docs/info-json.md documents it. */
@@ -54,14 +67,37 @@ export function timelineJson(entry: ArchivedTimeline, repo: number): unknown {
   };
 }
 
+/** The JSON of a timeline whose history file cannot be read: what is known of it, and why. */
+export function unreadableTimelineJson(entry: UnreadableTimeline, repo: number): unknown {
+  return {
+    id: entry.timeline,
+    'archive-id': entry.archiveId,
+    'repo-key': repo,
+    parent: null,
+    'switch-lsn': null,
+    reason: null,
+    'history-archived': null,
+    error: entry.message,
+  };
+}
+
 /** Text lines for the timelines of archive id `id`, indented under its db. */
-export function timelineLines(timelines: readonly ArchivedTimeline[], id: string): string[] {
-  const own = timelines.filter((entry) => entry.archiveId === id);
-  if (own.length === 0) return [];
-  const all = new Set(own.flatMap((entry) => [...entry.history.map((line) => line.parent), entry.timeline]));
+export function timelineLines(health: ArchiveHealth | undefined, id: string): string[] {
+  const own = (health?.timelines ?? []).filter((entry) => entry.archiveId === id);
+  const damaged = (health?.unreadable ?? []).filter((entry) => entry.archiveId === id);
+  if (own.length === 0 && damaged.length === 0) return [];
+  const all = new Set([
+    ...own.flatMap((entry) => [...entry.history.map((line) => line.parent), entry.timeline]),
+    ...damaged.map((entry) => entry.timeline),
+  ]);
   return [
     `        timelines (${id}): ${[...all].sort((a, b) => a - b).join(', ')}`,
     ...own.map((entry) => `            ${describeBranch(entry)}`),
+    ...damaged.map(
+      (entry) =>
+        `            timeline ${entry.timeline}: its history file cannot be read (${entry.message}); ` +
+        `a recovery that follows timeline ${entry.timeline} stops at it`,
+    ),
   ];
 }
 

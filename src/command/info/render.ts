@@ -2,7 +2,7 @@
 import { stringifyWithBigInt } from '../../common/json.js';
 import { formatBytes } from '../../common/size.js';
 import type { BackupRecord } from '../../repo/backup-info.js';
-import { timelineJson, timelineLines, walMissingLine } from './archive-health.js';
+import { timelineJson, timelineLines, unreadableTimelineJson, walMissingLine } from './archive-health.js';
 import type { StanzaInfo } from './collect.js';
 
 function time(epochSeconds: number): string {
@@ -68,9 +68,10 @@ export function renderJson(stanzas: readonly StanzaInfo[]): string {
             };
       }),
     ),
-    timeline: stanza.repos.flatMap((repo) =>
-      (repo.health?.timelines ?? []).map((entry) => timelineJson(entry, repo.repo)),
-    ),
+    timeline: stanza.repos.flatMap((repo) => [
+      ...(repo.health?.timelines ?? []).map((entry) => timelineJson(entry, repo.repo)),
+      ...(repo.health?.unreadable ?? []).map((entry) => unreadableTimelineJson(entry, repo.repo)),
+    ]),
     repo: stanza.repos.map((repo) => ({
       key: repo.repo,
       location: repo.location,
@@ -99,7 +100,7 @@ export function renderText(stanzas: readonly StanzaInfo[]): string {
         for (const range of repo.archive.filter((entry) => entry.dbId === db.id)) {
           const span = range.min === undefined ? 'none' : `${range.min}/${range.max ?? ''}`;
           lines.push(`        wal archive min/max (${range.id}): ${span}`);
-          lines.push(...timelineLines(repo.health?.timelines ?? [], range.id));
+          lines.push(...timelineLines(repo.health, range.id));
         }
         for (const backup of repo.backups.filter((entry) => entry.dbId === db.id)) {
           lines.push(

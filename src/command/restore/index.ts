@@ -23,11 +23,15 @@ function shellQuote(arg: string): string {
   return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
 }
 
-/** restore_command calling this pgstash with the same configuration. */
+/**
+ * restore_command calling this pgstash with the same configuration. PostgreSQL replaces %f, %p and %r anywhere in
+ * restore_command, and %% by '%', before the shell sees it: every '%' of our own arguments (a config or repository
+ * path) is written %% so that archive-get gets the path as it is.
+ */
 export function restoreCommandLine(context: CommandContext, stanza: string): string {
   const options = context.config.passThrough('archive-get', passedToRestoreCommand);
   const args = [...context.executable, ...options, `--stanza=${stanza}`, 'archive-get'];
-  return `${args.map(shellQuote).join(' ')} %f "%p"`;
+  return `${args.map((arg) => shellQuote(arg).replaceAll('%', '%%')).join(' ')} %f "%p"`;
 }
 
 /** Files PostgreSQL's pg_verifybackup checks: what was restored as-is (not WAL, not the rewritten auto.conf). */
@@ -86,12 +90,8 @@ export async function restore(context: CommandContext): Promise<number> {
   const { config, signal } = context;
   const stanza = config.requireStr('stanza');
   const pgPath = config.requireStr('pg1-path');
-  if (config.bool('delta')) {
-    throw new PgStashError(
-      'featureNotSupported',
-      'restore --delta is not supported yet: restore into an empty directory or use --force',
-    );
-  }
+  // --delta (not yet available) restores every file, as without it: the option table says so and config warns
+  // (no-effect.ts); a non-empty destination is refused as ever (40), unless --force.
   const repo = await Repository.open(selectRepo(config), stanza);
   const key = await repo.requireKey();
   // The worker threads boot while the manifest is read and checked (see startRestorePool).

@@ -46,12 +46,19 @@ export function selectBackup(backups: readonly BackupRecord[], options: SelectOp
     }
     if (options.type === 'time' && target !== undefined) {
       const resolved = resolveRecoveryTime(parseRecoveryTime(target), settingsOf(chosen, options));
-      return {
-        backup: chosen,
-        target: resolved.setting,
-        notes: [describeTime(target, resolved, chosen, options)],
-      };
+      const notes = [describeTime(target, resolved, chosen, options)];
+      // A time target only stops at a commit: one during the backup stops before consistency (FATAL), but an
+      // idle end of backup lets it through, so this is said, not refused.
+      if (chosen.timestampStop * 1_000_000 >= resolved.micros) {
+        notes.push(
+          `backup set ${chosen.label} ended ${formatInstant(chosen.timestampStop * 1e6)}, not before the target: ` +
+            `if a transaction committed between the target and that time, PostgreSQL stops with FATAL ` +
+            `("requested recovery stop point is before consistent recovery point"); an older set avoids it`,
+        );
+      }
+      return { backup: chosen, target: resolved.setting, notes };
     }
+    if (options.type === 'lsn' && target !== undefined) requireEndedBefore(chosen, target);
     return { backup: chosen, target, notes: [] };
   }
   if (target === undefined) return { backup: newestFirst[0] as BackupRecord, notes: [] };
@@ -131,6 +138,21 @@ function selectForTime(
     'backupSetInvalid',
     `unable to find a backup set with stop time before target '${parsed.text}' (${oldest === undefined ? '' : `${oldest.setting}, `}the oldest backup ${first.label} ended ${formatInstant(first.timestampStop * 1e6)})`,
     { hint: 'a backup cannot be restored to a time before it ended' },
+  );
+}
+
+/**
+ * Refuses --set with an lsn target before the set's stop: replay reaches the target before the backup is
+ * consistent, and PostgreSQL stops with FATAL on every start; the restore would look usable and never be.
+ */
+function requireEndedBefore(backup: BackupRecord, target: string): void {
+  if (parseLsn(backup.lsnStop) <= parseLsn(target)) return;
+  fail(
+    'backupSetInvalid',
+    `backup set ${backup.label} stopped at lsn ${backup.lsnStop}, after target '${target}': recovery cannot stop before the backup is consistent`,
+    {
+      hint: "restore an older set that stopped at or before the target ('pgstash info' lists them), or omit --set",
+    },
   );
 }
 

@@ -52,6 +52,19 @@ describe('selectBackup', () => {
     );
   });
 
+  it('with --set, refuses an lsn target before that set stopped (75), and notes a time target before its end', () => {
+    const set = '20261121-100000F';
+    expect(() => selectBackup(BACKUPS, { type: 'lsn', set, target: '0/4000000' })).toThrowError(
+      /backup set 20261121-100000F stopped at lsn 0\/5000100, after target '0\/4000000'/,
+    );
+    expect(selectBackup(BACKUPS, { type: 'lsn', set, target: '0/5000100' }).backup.label).toBe(set);
+    const early = selectBackup(BACKUPS, { type: 'time', set, target: '2026-11-21 10:00:30+00' });
+    expect(early.backup.label).toBe(set);
+    expect(early.notes.join('\n')).toContain('not before the target');
+    const late = selectBackup(BACKUPS, { type: 'time', set, target: '2026-11-21 10:30:00+00' });
+    expect(late.notes.join('\n')).not.toContain('not before the target');
+  });
+
   it('for a time target, picks the newest backup that finished before it', () => {
     expect(selectBackup(BACKUPS, { type: 'time', target: '2026-11-21 10:30:00+00' }).backup.label).toBe(
       '20261121-100000F',

@@ -106,14 +106,34 @@ describe('warnings for options that do nothing for the command run', () => {
       `option 'repo1-retention-full' set in config file '${path}' section [global] has no effect on backup ` +
         '(not yet available there)',
     ]);
-    expect(warnings(PUSH, { env: { PGSTASH_BUFFER_SIZE: '4MiB' } })).toEqual([
-      "option 'buffer-size' set in environment variable PGSTASH_BUFFER_SIZE has no effect on archive-push " +
-        '(not yet available there)',
+    expect(warnings(['--buffer-size=4MiB', ...PUSH])).toEqual([
+      "option 'buffer-size' set on the command line has no effect on archive-push (not yet available there)",
     ]);
     expect(warnings(['--delta', ...BACKUP])).toHaveLength(1);
     // Set to what happens anyway: nothing to warn about.
     expect(warnings(['--no-delta', ...BACKUP])).toEqual([]);
     expect(warnings(['--process-max=4', ...BACKUP])).toEqual([]);
+  });
+
+  it('archive-push and archive-get, run by PostgreSQL for every WAL file, do not warn about a value set for every command', () => {
+    // Their stderr goes to the server log: a [global] buffer-size would be warned about once per segment.
+    const common =
+      '[global]\nbuffer-size=4MiB\nprocess-max=4\ncompress-type=zst\n[main]\narchive-timeout=30\n';
+    const GET = [
+      '--stanza=main',
+      '--repo1-path=/repo',
+      'archive-get',
+      '000000010000000000000001',
+      'pg_wal/x',
+    ];
+    expect(warnings(PUSH, { config: common })).toEqual([]);
+    expect(warnings(GET, { config: common })).toEqual([]);
+    expect(warnings(PUSH, { env: { PGSTASH_BUFFER_SIZE: '4MiB' } })).toEqual([]);
+    expect(warnings(GET, { env: { PGSTASH_BUFFER_SIZE: '4MiB' } })).toEqual([]);
+    // The commands a DBA runs say it, once.
+    expect(warnings(BACKUP, { config: common })).toHaveLength(1);
+    // Set for archive-push alone, it is warned about: whoever set it there wants to know.
+    expect(warnings(PUSH, { config: '[global:archive-push]\nbuffer-size=4MiB\n' })).toHaveLength(1);
   });
 
   it("restore does not hand an option archive-get ignores on to restore_command's archive-get", () => {

@@ -28,6 +28,7 @@ beforeEach(async () => {
   const conf = join(dataDir, 'postgresql.auto.conf');
   await writeFile(conf, `recovery_target_lsn = '${TARGET.value}'\n`);
   await utimes(conf, startedSec - 60, startedSec - 60);
+  await writeFile(join(dataDir, 'PG_VERSION'), '15\n');
 });
 
 afterEach(async () => {
@@ -60,6 +61,15 @@ async function repoWith(names: readonly string[], info = true): Promise<Reposito
 }
 
 describe('targetGuardingFailure', () => {
+  it('leaves nothing to the target of PostgreSQL 12, which promotes where WAL runs out, nor of an unknown version', async () => {
+    await writeFile(join(dataDir, 'PG_VERSION'), '12\n');
+    expect(await targetGuardingFailure(TL1, dataDir, [await repoWith([])])).toBeUndefined();
+    await rm(join(dataDir, 'PG_VERSION'));
+    expect(await targetGuardingFailure(TL1, dataDir, [await repoWith([])])).toBeUndefined();
+    await writeFile(join(dataDir, 'PG_VERSION'), '13\n');
+    expect(await targetGuardingFailure(TL1, dataDir, [await repoWith([])])).toEqual(TARGET);
+  });
+
   it('a segment of the first timeline, with a target: the target guards it', async () => {
     expect(await targetGuardingFailure(TL1, dataDir, undefined)).toEqual(TARGET);
   });
