@@ -25,7 +25,16 @@ describe('a promoted copy archiving into the production stanza', () => {
   beforeAll(async () => {
     setup = await createStanzaSetup({
       walSegmentSizeMb: 1,
-      cluster: { settings: { track_commit_timestamp: 'on' } },
+      cluster: {
+        settings: {
+          track_commit_timestamp: 'on',
+          // WriteHistory reads commit LSNs from pg_wal with pg_waldump at the end: keep the WAL there until then
+          // (a checkpoint under load recycled a segment it needed).
+          wal_keep_size: '256MB',
+          max_wal_size: '1GB',
+          checkpoint_timeout: '1h',
+        },
+      },
     });
     restores = new RestoreBench(setup);
     await setup.cluster.start();
