@@ -1,9 +1,12 @@
 // backup.manifest: everything a restore needs about one backup — cluster, WAL range, targets, paths, links, files.
 import { PgStashError } from '../common/errors.js';
+import { compressExtension, type CompressType } from '../io/compress.js';
 import type { Driver } from '../storage/driver.js';
-import { checkSpanFields, type BackupSpan } from './backup-info.js';
+import type { BackupSpan } from './backup-info.js';
 import { readInfoFile, writeInfoFile } from './info-file.js';
 import { repoLayout } from './layout.js';
+import { MANIFEST_VERSION, parseManifest } from './manifest-parse.js';
+import type { ReadExpectation } from './repository.js';
 
 const KIND = 'backup.manifest';
 
@@ -35,29 +38,53 @@ export interface ManifestLink extends Omit<ManifestOwner, 'mode'> {
   readonly destination: string;
 }
 
+export type CipherType = 'none' | 'aes-256-gcm';
+
+/**
+ * How new files of one backup are stored: in its own directory, with its compression and the repository's cipher.
+ */
+export interface FileStorage {
+  /**
+   * Label of the backup whose directory holds the data: this backup's own, or for a file a diff/incr did not copy
+   * again, the backup that did copy it (always the holder itself, never a backup that references it in turn).
+   */
+  readonly holder: string;
+  readonly compressType: CompressType;
+  readonly compressLevel: number;
+  readonly cipher: CipherType;
+}
+
+/**
+ * How and where one file's data is stored: a reference to an older backup keeps that backup's compression even
+ * after compress-type changed. Later formats add a bundle (id, offset, length) and a block map here.
+ */
+export interface ManifestStored extends FileStorage {
+  /** Bytes as stored (compressed, encrypted). */
+  readonly size: number;
+}
+
 export interface ManifestFile extends ManifestOwner {
-  /** Name under the backup root, e.g. 'pg_data/base/1/1259'; stored at `<label>/<name><extension>`. */
+  /** Name under the backup root, e.g. 'pg_data/base/1/1259'; stored where `stored` says (storedFilePath). */
   readonly name: string;
+  /** Size of the original. */
   readonly size: number;
   /** Modification time, epoch seconds. */
   readonly mtime: number;
   /** SHA-256 of the original content. */
   readonly sha256: string;
-  /** Bytes as stored (compressed, encrypted). */
-  readonly repoSize: number;
-  /**
-   * Label of the backup that holds the data when not this one (diff/incr reuse an unchanged file). The manifest
-   * format leaves room for a file stored as changed blocks against such a reference.
-   */
-  readonly reference?: string | undefined;
   /** Page numbers that failed PostgreSQL page checksum verification while copying. */
   readonly pageChecksumErrors?: readonly number[] | undefined;
+  readonly stored: ManifestStored;
 }
 
 export interface ManifestBackup extends BackupSpan {
-  readonly timeline: number;
+  /** How this backup stores the files it copies (a file held by another backup says its own in `stored`). */
+  readonly compressType: CompressType;
   readonly compressLevel: number;
+  readonly timeline: number;
   readonly checksumPage: boolean;
+  /** Labels of the other backups holding files of this one, oldest first (empty for a full backup). */
+  readonly references: readonly string[];
 }
 
 export interface ManifestDb {
@@ -77,20 +104,21 @@ export interface Manifest {
   readonly files: readonly ManifestFile[];
 }
 
-function parseManifest(raw: unknown, where: string): Manifest {
-  const content = raw as Partial<Record<keyof Manifest, unknown>> | null;
-  const valid =
-    content !== null &&
-    typeof content === 'object' &&
-    typeof content.backup === 'object' &&
-    typeof content.db === 'object' &&
-    [content.targets, content.paths, content.links, content.files].every(Array.isArray);
-  if (!valid) throw new PgStashError('format', `invalid backup manifest '${where}'`);
-  checkSpanFields(content.backup as Partial<BackupSpan>, where);
-  const db = content.db as ManifestDb & { systemId: string };
-  return { ...(content as unknown as Manifest), db: { ...db, systemId: BigInt(db.systemId) } };
+/** How a backup labelled `label` stores what it copies. */
+export function fileStorage(
+  label: string,
+  compress: { readonly type: CompressType; readonly level: number },
+  encrypted: boolean,
+): FileStorage {
+  return {
+    holder: label,
+    compressType: compress.type,
+    compressLevel: compress.level,
+    cipher: encrypted ? 'aes-256-gcm' : 'none',
+  };
 }
 
+/** Writes the manifest, always in the current format (version 2). */
 export async function writeManifest(
   driver: Driver,
   stanza: string,
@@ -98,9 +126,11 @@ export async function writeManifest(
   key: Buffer | undefined,
 ): Promise<void> {
   const path = repoLayout.manifest(stanza, manifest.backup.label);
-  await writeInfoFile(driver, path, { kind: KIND, content: manifest, key });
+  const content = { version: MANIFEST_VERSION, ...manifest };
+  await writeInfoFile(driver, path, { kind: KIND, content, key });
 }
 
+/** Reads and validates a manifest of any version this pgstash knows (1 and 2), as the current model. */
 export async function readManifest(
   driver: Driver,
   stanza: string,
@@ -117,7 +147,29 @@ export async function readManifest(
   return parseManifest(raw, `${driver.location}/${path}`);
 }
 
-/** Where a manifest file's data lives in the repository (in its reference backup when it has one). */
-export function repoFilePath(stanza: string, label: string, file: ManifestFile, extension: string): string {
-  return `${repoLayout.backupPath(stanza, file.reference ?? label)}/${file.name}${extension}`;
+/**
+ * Where a file's data lives in the repository: `<holder's backup path>/<name><extension of its compression>`,
+ * the rule every writer follows (in the holder's directory, named after the file and its own compress type).
+ */
+export function storedFilePath(stanza: string, file: Pick<ManifestFile, 'name' | 'stored'>): string {
+  return `${repoLayout.backupPath(stanza, file.stored.holder)}/${file.name}${compressExtension(file.stored.compressType)}`;
+}
+
+/**
+ * How to read a file of a manifest back (Repository.getChunks): from where and as its own `stored` record says,
+ * not as the backup that lists it stores new files, expecting the original's checksum and size.
+ */
+export function storedFileRead(
+  stanza: string,
+  file: ManifestFile,
+): { readonly path: string; readonly expect: ReadExpectation } {
+  return {
+    path: storedFilePath(stanza, file),
+    expect: {
+      sha256: file.sha256,
+      size: file.size,
+      storedSize: file.stored.size,
+      encrypted: file.stored.cipher !== 'none',
+    },
+  };
 }

@@ -39,8 +39,13 @@ export interface CompressSettings {
 export interface ReadExpectation {
   readonly sha256: string;
   readonly size?: number;
-  /** The size as stored, when known (a backup manifest's repoSize): a small file is read whole (driver.read). */
+  /** The size as stored, when known (a backup manifest's stored size): a small file is read whole (driver.read). */
   readonly storedSize?: number;
+  /**
+   * Whether the stored file is encrypted with the stanza key, when the caller knows (a backup manifest records it
+   * per file); by default, when the repository is.
+   */
+  readonly encrypted?: boolean;
 }
 
 /** Stored files up to this size are read in one piece, not streamed. */
@@ -237,7 +242,16 @@ export class Repository {
    * checksum error (26) naming the file; data that fails authentication is a crypto error (95).
    */
   async getChunks(path: string, expect: ReadExpectation): Promise<AsyncGenerator<Buffer> | undefined> {
-    const key = await this.requireKey();
+    const key = expect.encrypted === false ? undefined : await this.requireKey();
+    if (expect.encrypted === true && key === undefined) {
+      throw new PgStashError(
+        'crypto',
+        `'${this.driver.location}/${path}' is encrypted: ${this.name} has no key`,
+        {
+          hint: `set ${this.name}-cipher-type=aes-256-gcm and ${this.name}-cipher-pass`,
+        },
+      );
+    }
     const { storedSize } = expect;
     if (storedSize !== undefined && storedSize <= READ_WHOLE_BYTES) {
       // One byte more than expected shows a file that grew: never read more than the expected size into memory.

@@ -2,24 +2,16 @@
 import { PgStashError } from '../../common/errors.js';
 import { parseControlFile } from '../../postgres/control.js';
 import { parseWalFileName, segmentNumberOfName, walSegmentNameFromNumber } from '../../postgres/wal-name.js';
-import { compressExtension, type CompressType } from '../../io/compress.js';
 import type { BackupRecord } from '../../repo/backup-info.js';
 import { parseArchivedWalName, repoLayout } from '../../repo/layout.js';
-import { readManifest, repoFilePath, type Manifest } from '../../repo/manifest.js';
+import { readManifest, storedFileRead, type Manifest } from '../../repo/manifest.js';
 import type { Repository } from '../../repo/repository.js';
 
 /** The cluster's WAL segment size, read from the pg_control file the backup holds. */
 export async function backupWalSegmentSize(repo: Repository, manifest: Manifest): Promise<number> {
   const file = manifest.files.find((entry) => entry.name === 'pg_data/global/pg_control');
-  const extension = compressExtension(manifest.backup.compressType as CompressType);
-  const chunks =
-    file === undefined
-      ? undefined
-      : await repo.getChunks(repoFilePath(repo.stanza, manifest.backup.label, file, extension), {
-          sha256: file.sha256,
-          size: file.size,
-          storedSize: file.repoSize,
-        });
+  const read = file === undefined ? undefined : storedFileRead(repo.stanza, file);
+  const chunks = read === undefined ? undefined : await repo.getChunks(read.path, read.expect);
   if (chunks === undefined) {
     throw new PgStashError(
       'fileMissing',

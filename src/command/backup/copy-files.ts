@@ -4,7 +4,13 @@ import { groupName, userName } from '../../common/os-users.js';
 import { runParallel } from '../../io/parallel.js';
 import { WorkerPool } from '../../io/worker/pool.js';
 import { listDataDir, type DataDirEntry, type Tablespace } from '../../postgres/data-dir.js';
-import type { ManifestFile, ManifestLink, ManifestOwner, ManifestPath } from '../../repo/manifest.js';
+import type {
+  FileStorage,
+  ManifestFile,
+  ManifestLink,
+  ManifestOwner,
+  ManifestPath,
+} from '../../repo/manifest.js';
 import type { Repository } from '../../repo/repository.js';
 import { largestFirst, poolOptionsFor } from '../copy-order.js';
 import type { BackupJob, BackupJobResult, BackupWorkerData } from './backup-worker.js';
@@ -23,6 +29,8 @@ export interface CopyOptions extends FileCopySettings {
   readonly tablespaces: readonly Tablespace[];
   readonly processMax: number;
   readonly signal: AbortSignal;
+  /** How the copied files are stored, recorded in each file's manifest entry. */
+  readonly storage: FileStorage;
 }
 
 export interface CopiedTree {
@@ -44,7 +52,11 @@ export function ownerOf(entry: Pick<DataDirEntry, 'mode' | 'uid' | 'gid'>): Mani
 type BackupPool = WorkerPool<BackupJob, BackupJobResult>;
 
 /** Copies one file on a worker; the manifest entry, or undefined for a file removed since it was listed. */
-async function copyOnWorker(pool: BackupPool, entry: DataDirEntry): Promise<ManifestFile | undefined> {
+async function copyOnWorker(
+  pool: BackupPool,
+  entry: DataDirEntry,
+  storage: FileStorage,
+): Promise<ManifestFile | undefined> {
   const copied = await pool.run(
     { type: 'copy', entry: { name: entry.name, absolutePath: entry.absolutePath, size: entry.size } },
     poolOptionsFor(entry.size),
@@ -62,9 +74,9 @@ async function copyOnWorker(pool: BackupPool, entry: DataDirEntry): Promise<Mani
     size: copied.size,
     mtime: entry.mtime,
     sha256: copied.sha256,
-    repoSize: copied.repoSize,
     ...ownerOf(entry),
     ...(invalid.length > 0 ? { pageChecksumErrors: [...invalid] } : {}),
+    stored: { ...storage, size: copied.repoSize },
   };
 }
 
@@ -122,14 +134,14 @@ async function copyWithPool(pool: BackupPool, options: CopyOptions): Promise<Cop
   }
   await runParallel(toCopy.sort(largestFirst), {
     concurrency: pool.submitAhead,
-    worker: (entry) => copyOnWorker(pool, entry),
+    worker: (entry) => copyOnWorker(pool, entry, options.storage),
     onResult: (file) => {
       if (file !== undefined) tree.files.push(file);
     },
   });
   // pg_control is copied after everything else, as pg_basebackup does.
   if (controlFile !== undefined) {
-    const copied = await copyOnWorker(pool, controlFile);
+    const copied = await copyOnWorker(pool, controlFile, options.storage);
     if (copied !== undefined) tree.files.push(copied);
   }
   await pool.runOnEach({ type: 'flush' });

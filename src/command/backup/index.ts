@@ -13,7 +13,14 @@ import { writeBackupInfo, type BackupRecord } from '../../repo/backup-info.js';
 import { describeDb, sameCluster } from '../../repo/db-history.js';
 import { backupLabel } from '../../repo/label.js';
 import { repoLayout } from '../../repo/layout.js';
-import { writeManifest, type Manifest, type ManifestFile, type ManifestOwner } from '../../repo/manifest.js';
+import {
+  fileStorage,
+  writeManifest,
+  type FileStorage,
+  type Manifest,
+  type ManifestFile,
+  type ManifestOwner,
+} from '../../repo/manifest.js';
 import { Repository, type CompressSettings } from '../../repo/repository.js';
 import { waitForArchive } from '../archive/wait.js';
 import { throwIfAborted, type CommandContext } from '../context.js';
@@ -30,7 +37,7 @@ async function putGenerated(
   backupPath: string,
   name: string,
   source: Readable,
-  options: { compress: CompressSettings; owner: ManifestOwner; mtime: number },
+  options: { compress: CompressSettings; storage: FileStorage; owner: ManifestOwner; mtime: number },
 ): Promise<ManifestFile> {
   const extension = compressExtension(options.compress.type);
   const stored = await repo.put(source, `${backupPath}/${name}${extension}`, options.compress);
@@ -40,12 +47,12 @@ async function putGenerated(
     size: stored.size,
     mtime: options.mtime,
     sha256: stored.sha256,
-    repoSize: stored.repoSize,
     mode,
     uid,
     gid,
     user,
     group,
+    stored: { ...options.storage, size: stored.repoSize },
   };
 }
 
@@ -131,6 +138,7 @@ export async function backup(context: CommandContext): Promise<number> {
       label = backupLabel('full', started);
     }
     backupPath = repoLayout.backupPath(stanza, label);
+    const storage = fileStorage(label, compress, key !== undefined);
     const tablespaces = await session.tablespaces();
     // How a restored server will read a recovery target time, and the transactions the backup spans (restore
     // chooses the backup for --type=time and --type=xid with them).
@@ -151,6 +159,7 @@ export async function backup(context: CommandContext): Promise<number> {
       checksumPage: control.dataChecksumVersion > 0,
       startLsn: start.lsn,
       signal,
+      storage,
     });
 
     const stop = await session.backupStop();
@@ -161,6 +170,7 @@ export async function backup(context: CommandContext): Promise<number> {
       tree.paths.find((path) => path.name === 'pg_data') ?? ownerOf({ mode: 0o700, uid: 0, gid: 0 });
     const generated = {
       compress,
+      storage,
       owner: { ...dataOwner, mode: 0o600 },
       mtime: Math.floor(stopped.getTime() / 1000),
     };
@@ -227,7 +237,7 @@ export async function backup(context: CommandContext): Promise<number> {
       walStop,
       dbId: backupInfo.current.id,
       size: tree.files.reduce((sum, file) => sum + file.size, 0),
-      repoSize: tree.files.reduce((sum, file) => sum + file.repoSize, 0),
+      repoSize: tree.files.reduce((sum, file) => sum + file.stored.size, 0),
       fileCount: tree.files.length,
       compressType: compress.type,
       encrypted: key !== undefined,
@@ -248,7 +258,7 @@ export async function backup(context: CommandContext): Promise<number> {
         lsnStop: record.lsnStop,
         walStart: record.walStart,
         walStop: record.walStop,
-        compressType: record.compressType,
+        compressType: compress.type,
         encrypted: record.encrypted,
         archiveCopy: record.archiveCopy,
         ...(timezone === undefined ? {} : { timezone }),
@@ -258,6 +268,7 @@ export async function backup(context: CommandContext): Promise<number> {
         timeline: start.timeline,
         compressLevel: compress.level,
         checksumPage: control.dataChecksumVersion > 0,
+        references: [],
       },
       db: { ...backupInfo.current },
       targets: [

@@ -2,7 +2,6 @@
 import { chown, lchown, mkdir, open, symlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { PgStashError } from '../../common/errors.js';
-import type { CompressType } from '../../io/compress.js';
 import { runParallel } from '../../io/parallel.js';
 import { WorkerPool } from '../../io/worker/pool.js';
 import type { Manifest, ManifestFile, ManifestPath } from '../../repo/manifest.js';
@@ -104,8 +103,6 @@ export async function restoreTree(
     .filter((file) => file !== controlFile && !NOT_RESTORED.has(file.name))
     .sort(largestFirst);
   const settings: RestoreFileSettings = {
-    label: manifest.backup.label,
-    compressType: manifest.backup.compressType as CompressType,
     targets,
     restoreOwner: options.restoreOwner,
   };

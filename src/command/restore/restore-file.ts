@@ -2,16 +2,13 @@
 import { fchmodSync, fchownSync, futimesSync } from 'node:fs';
 import { isPgStashError, PgStashError, reasonOf } from '../../common/errors.js';
 import { groupId, userId } from '../../common/os-users.js';
-import { compressExtension, type CompressType } from '../../io/compress.js';
-import { repoFilePath, type ManifestFile, type ManifestOwner } from '../../repo/manifest.js';
+import { storedFileRead, type ManifestFile, type ManifestOwner } from '../../repo/manifest.js';
 import type { Repository } from '../../repo/repository.js';
 import { DirectFileWriter } from '../../storage/direct-file.js';
 import { destinationOf, type ResolvedTarget } from './destination.js';
 
-/** What every file of one restore shares. */
+/** What every file of one restore shares (how each file is stored is its own: ManifestFile.stored). */
 export interface RestoreFileSettings {
-  readonly label: string;
-  readonly compressType: CompressType;
   readonly targets: readonly ResolvedTarget[];
   /** Running as root: give files the owner recorded in the manifest. */
   readonly restoreOwner: boolean;
@@ -47,12 +44,9 @@ export async function restoreFile(
   const path = destinationOf(file.name, settings.targets);
   const writer = openDestination(path, file.size);
   try {
-    const source = repoFilePath(repo.stanza, settings.label, file, compressExtension(settings.compressType));
-    const chunks = await repo.getChunks(source, {
-      sha256: file.sha256,
-      size: file.size,
-      storedSize: file.repoSize,
-    });
+    // Where and how the file is stored is its own: in the backup holding it, with that backup's compression.
+    const { path: source, expect } = storedFileRead(repo.stanza, file);
+    const chunks = await repo.getChunks(source, expect);
     if (chunks === undefined) {
       throw new PgStashError('fileMissing', `backup file '${repo.driver.location}/${source}' is missing`, {
         hint: 'the backup is damaged: restore another backup set with --set',
