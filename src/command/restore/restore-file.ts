@@ -2,8 +2,8 @@
 import { fchmodSync, fchownSync, futimesSync } from 'node:fs';
 import { isPgStashError, PgStashError, reasonOf } from '../../common/errors.js';
 import { groupId, userId } from '../../common/os-users.js';
-import { compressExtension, type CompressType } from '../../io/compress.js';
-import { repoFilePath, type ManifestFile, type ManifestOwner } from '../../repo/manifest.js';
+import type { CompressType } from '../../io/compress.js';
+import type { ManifestFile, ManifestOwner } from '../../repo/manifest.js';
 import type { Repository } from '../../repo/repository.js';
 import { DirectFileWriter } from '../../storage/direct-file.js';
 import { destinationOf, type ResolvedTarget } from './destination.js';
@@ -47,17 +47,7 @@ export async function restoreFile(
   const path = destinationOf(file.name, settings.targets);
   const writer = openDestination(path, file.size);
   try {
-    const source = repoFilePath(repo.stanza, settings.label, file, compressExtension(settings.compressType));
-    const chunks = await repo.getChunks(source, {
-      sha256: file.sha256,
-      size: file.size,
-      storedSize: file.repoSize,
-    });
-    if (chunks === undefined) {
-      throw new PgStashError('fileMissing', `backup file '${repo.driver.location}/${source}' is missing`, {
-        hint: 'the backup is damaged: restore another backup set with --set',
-      });
-    }
+    const chunks = await repo.backups.requireFile(settings.label, file, settings.compressType);
     try {
       for await (const chunk of chunks) await writer.write(chunk);
       await writer.finish();
