@@ -19,11 +19,10 @@ export function checkBackupType(type: string): void {
 }
 
 /**
- * The type and prior of the backup to take, from the stanza's complete backups (`info`). Only full backups
+ * The type and prior of the backup to take, from the stanza's complete backups (`_info`). Only full backups
  * exist yet, so there is never a prior; diff and incr choose theirs here.
  */
-export function selectPrior(type: string, info: BackupInfo): PriorSelection {
+export function selectPrior(type: string, _info: BackupInfo): PriorSelection {
   checkBackupType(type);
-  void info;
   return { type: 'full', prior: undefined };
 }
