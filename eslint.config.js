@@ -18,4 +18,33 @@ export default tseslint.config(
       'no-constant-condition': ['error', { checkLoops: false }],
     },
   },
+  {
+    // Commands reach a repository only through its model (src/repo/): never its driver or its paths.
+    files: ['src/command/**/*.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "MemberExpression[property.name='driver']",
+          message: "use Repository, repo.backups or repo.wal (src/repo/), not the repository's driver",
+        },
+      ],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/repo/layout.js'],
+              importNames: ['repoLayout'],
+              message: 'repository paths are built in src/repo/ only',
+            },
+            {
+              group: ['**/storage/index.js', '**/storage/posix.js'],
+              message: 'open a repository with Repository.open (src/repo/repository.ts)',
+            },
+          ],
+        },
+      ],
+    },
+  },
 );

@@ -3,22 +3,17 @@ import { PgStashError } from '../common/errors.js';
 import { acquireLock } from '../common/lock.js';
 import { log } from '../common/log.js';
 import { readControlFile, type ControlData } from '../postgres/control.js';
-import { readArchiveInfo, writeArchiveInfo } from '../repo/archive-info.js';
-import { readBackupInfo, writeBackupInfo } from '../repo/backup-info.js';
 import { describeDb, newDbHistory, sameCluster, type DbHistory } from '../repo/db-history.js';
 import { openRepositories, type Repository } from '../repo/repository.js';
-import { createStanzaKey } from '../repo/stanza-key.js';
 import type { CommandContext } from './context.js';
 import { checkRepoOutsideData } from './repo-placement.js';
 import { checkServerMatchesControl } from './server-check.js';
 
 async function createOnRepository(repo: Repository, control: ControlData): Promise<'created' | 'exists'> {
-  let key = await repo.key();
-  if (repo.encrypted && key === undefined) {
-    key = await createStanzaKey(repo.driver, repo.stanza, repo.options.cipherPass ?? '');
-  }
-  const archive = await readArchiveInfo(repo.driver, repo.stanza, key);
-  const backup = await readBackupInfo(repo.driver, repo.stanza, key);
+  const key = await repo.key();
+  if (repo.encrypted && key === undefined) await repo.createKey();
+  const archive = await repo.archiveInfo();
+  const backup = await repo.backupInfo();
   const cluster = { version: control.pgVersion, systemId: control.systemId };
   const existing: DbHistory | undefined = backup ?? archive;
   if (existing !== undefined) {
@@ -32,9 +27,8 @@ async function createOnRepository(repo: Repository, control: ControlData): Promi
       }
     }
     // Re-running is harmless, and repairs a missing half (an interrupted earlier stanza-create).
-    if (archive === undefined) await writeArchiveInfo(repo.driver, repo.stanza, existing, key);
-    if (backup === undefined)
-      await writeBackupInfo(repo.driver, repo.stanza, { ...existing, backups: [] }, key);
+    if (archive === undefined) await repo.writeArchiveInfo(existing);
+    if (backup === undefined) await repo.writeBackupInfo({ ...existing, backups: [] });
     return 'exists';
   }
   const history = newDbHistory({
@@ -43,9 +37,9 @@ async function createOnRepository(repo: Repository, control: ControlData): Promi
     catalogVersion: control.catalogVersion,
     controlVersion: control.controlVersion,
   });
-  await repo.driver.makePath(`archive/${repo.stanza}`);
-  await writeArchiveInfo(repo.driver, repo.stanza, history, key);
-  await writeBackupInfo(repo.driver, repo.stanza, { ...history, backups: [] }, key);
+  await repo.createStanzaPaths();
+  await repo.writeArchiveInfo(history);
+  await repo.writeBackupInfo({ ...history, backups: [] });
   return 'created';
 }
 
@@ -66,7 +60,7 @@ export async function stanzaCreate(context: CommandContext): Promise<number> {
     for (const repo of repos) {
       const result = await createOnRepository(repo, control);
       const what = result === 'created' ? 'created' : 'already exists and is valid';
-      context.out(`stanza '${stanza}' ${what} on ${repo.name} (${repo.driver.location})\n`);
+      context.out(`stanza '${stanza}' ${what} on ${repo.name} (${repo.location})\n`);
       log.info(`stanza '${stanza}' ${what} on ${repo.name}`, {
         systemId: control.systemId,
         version: control.pgVersion,

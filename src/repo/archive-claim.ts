@@ -15,7 +15,7 @@
 // claim stay without data; the error then says so and names the claim file, for the DBA to decide.
 //
 // Repositories written before claims existed hold segments without one: archive-push still looks for stored
-// copies first (find.ts), so an existing copy with another content fails with 45 as before.
+// copies first (WalArchive.find), so an existing copy with another content fails with 45 as before.
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { isPgStashError, PgStashError } from '../common/errors.js';

@@ -31,6 +31,11 @@ export const repoLayout = {
   },
   backupPath: (stanza: string, label: string) => `backup/${stanza}/${label}`,
   manifest: (stanza: string, label: string) => `backup/${stanza}/${label}/backup.manifest`,
+  /** What a backup in progress wrote when it began (repo/backup-store.ts): never read as a complete manifest. */
+  partialManifest: (stanza: string, label: string) => `backup/${stanza}/${label}/backup.manifest.partial`,
+  /** Where a backup stores one file of its manifest (its name plus the compression extension). */
+  backupFile: (stanza: string, label: string, name: string, extension: string) =>
+    `backup/${stanza}/${label}/${name}${extension}`,
 };
 
 /** Name of an archived WAL file: `<wal file>-<sha256 of the original><compression extension>`. */

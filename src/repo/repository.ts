@@ -1,4 +1,6 @@
-// One configured repository (repoN) for one stanza: its driver, its key, and file transfer through the filter chain.
+// One configured repository (repoN) for one stanza: the only way into it. It owns the key, the info files and file
+// transfer through the filter chain; its backups (BackupStore) and its WAL archive (WalArchive) are parts of it.
+// Commands use these and never the driver or a repository path (layout.ts) themselves.
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable, type Transform, type Writable } from 'node:stream';
 import { isPgStashError, PgStashError } from '../common/errors.js';
@@ -19,9 +21,12 @@ import { SizeFilter } from '../io/filter/size.js';
 import type { Driver } from '../storage/driver.js';
 import { openStorage } from '../storage/index.js';
 import { trackTempFile } from '../storage/temp-files.js';
-import { readArchiveInfo, type ArchiveInfo } from './archive-info.js';
-import { readBackupInfo, type BackupInfo } from './backup-info.js';
-import { readStanzaKey, stanzaKeyExists } from './stanza-key.js';
+import { readArchiveInfo, writeArchiveInfo, type ArchiveInfo } from './archive-info.js';
+import { readBackupInfo, writeBackupInfo, type BackupInfo } from './backup-info.js';
+import { BackupStore } from './backup-store.js';
+import { repoLayout } from './layout.js';
+import { createStanzaKey, readStanzaKey, stanzaKeyExists } from './stanza-key.js';
+import { WalArchive } from './wal-archive.js';
 
 /** What a copy into the repository measured: the original's size and SHA-256, and the stored size. */
 export interface StoredFile {
@@ -53,8 +58,13 @@ const READ_WHOLE_BYTES = 256 * 1024;
 
 export class Repository {
   readonly options: RepoOptions;
+  /** The storage: for src/repo/ only (commands go through this class, `backups` and `wal`). */
   readonly driver: Driver;
   readonly stanza: string;
+  /** The stanza's backups: their lifecycle, manifests and files. */
+  readonly backups: BackupStore;
+  /** The stanza's WAL archive. */
+  readonly wal: WalArchive;
   readonly #blocking: boolean;
   #key: Promise<Buffer | undefined> | undefined;
 
@@ -63,6 +73,8 @@ export class Repository {
     this.driver = driver;
     this.stanza = stanza;
     this.#blocking = blocking;
+    this.backups = new BackupStore(this);
+    this.wal = new WalArchive(this);
   }
 
   /** `blocking`: file I/O with blocking calls (storage/file-io.ts), only for a thread with nothing else to do. */
@@ -92,6 +104,11 @@ export class Repository {
   /** 'repo1', 'repo2', ... as in option names and messages. */
   get name(): string {
     return `repo${this.options.index}`;
+  }
+
+  /** Where the repository is, for messages: a path or a URL. */
+  get location(): string {
+    return this.driver.location;
   }
 
   get encrypted(): boolean {
@@ -154,6 +171,42 @@ export class Repository {
 
   async backupInfo(): Promise<BackupInfo | undefined> {
     return readBackupInfo(this.driver, this.stanza, await this.requireKey());
+  }
+
+  async writeArchiveInfo(info: ArchiveInfo): Promise<void> {
+    await writeArchiveInfo(this.driver, this.stanza, info, await this.requireKey());
+  }
+
+  async writeBackupInfo(info: BackupInfo): Promise<void> {
+    await writeBackupInfo(this.driver, this.stanza, info, await this.requireKey());
+  }
+
+  /** Whether anything of the stanza is here (its archive or backup directory), even without info files. */
+  async stanzaExists(): Promise<boolean> {
+    return (
+      (await this.driver.info(repoLayout.archiveStanza(this.stanza))) !== undefined ||
+      (await this.driver.info(repoLayout.backupStanza(this.stanza))) !== undefined
+    );
+  }
+
+  /**
+   * Creates the stanza's key (encrypted repositories, stanza-create), wrapped by the configured passphrase, and
+   * uses it from now on. Refuses to replace an existing one.
+   */
+  async createKey(): Promise<Buffer> {
+    const key = await createStanzaKey(this.driver, this.stanza, this.options.cipherPass ?? '');
+    this.#key = Promise.resolve(key);
+    return key;
+  }
+
+  /** Creates the stanza's directories (a no-op on object stores), before its first info files. */
+  async createStanzaPaths(): Promise<void> {
+    await this.driver.makePath(repoLayout.archiveStanza(this.stanza));
+  }
+
+  /** Makes every earlier write of this handle made with `sync: false` durable. */
+  async flush(): Promise<void> {
+    await this.driver.flush();
   }
 
   /**
@@ -357,6 +410,16 @@ export class Repository {
     await copy(Readable.from(chunks, { highWaterMark: 2 }), destination, []);
     return true;
   }
+}
+
+/** Names of the stanzas present in a repository (under its archive or backup directory), sorted. */
+export async function listStanzas(options: RepoOptions): Promise<string[]> {
+  const driver = await openStorage(options);
+  const names = new Set<string>();
+  for (const root of [repoLayout.archiveRoot(), repoLayout.backupRoot()]) {
+    for await (const entry of driver.list(root)) if (entry.type === 'path') names.add(entry.name);
+  }
+  return [...names].sort();
 }
 
 /** Opens every configured repository for the stanza, in index order. */

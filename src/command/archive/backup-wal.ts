@@ -3,15 +3,13 @@ import { PgStashError } from '../../common/errors.js';
 import { parseControlFile } from '../../postgres/control.js';
 import { parseWalFileName, segmentNumberOfName, walSegmentNameFromNumber } from '../../postgres/wal-name.js';
 import type { BackupRecord } from '../../repo/backup-info.js';
-import { parseArchivedWalName, repoLayout } from '../../repo/layout.js';
-import { readManifest, storedFileRead, type Manifest } from '../../repo/manifest.js';
+import type { Manifest } from '../../repo/manifest.js';
 import type { Repository } from '../../repo/repository.js';
 
 /** The cluster's WAL segment size, read from the pg_control file the backup holds. */
 export async function backupWalSegmentSize(repo: Repository, manifest: Manifest): Promise<number> {
   const file = manifest.files.find((entry) => entry.name === 'pg_data/global/pg_control');
-  const read = file === undefined ? undefined : storedFileRead(repo.stanza, file);
-  const chunks = read === undefined ? undefined : await repo.getChunks(read.path, read.expect);
+  const chunks = file === undefined ? undefined : await repo.backups.readFile(file);
   if (chunks === undefined) {
     throw new PgStashError(
       'fileMissing',
@@ -72,24 +70,17 @@ export async function missingBackupWal(
   )
     return [];
   const fromManifest = async (): Promise<number> =>
-    backupWalSegmentSize(
-      repo,
-      await readManifest(repo.driver, repo.stanza, backup.label, await repo.requireKey()),
-    );
+    backupWalSegmentSize(repo, await repo.backups.manifest(backup.label));
   const needed = await segmentsFromTo(backup.walStart, backup.walStop, options.segmentSize ?? fromManifest);
   const dirs = [...new Set(needed.map((name) => name.slice(0, 16)))];
   const present: Set<string>[] = [];
   for (const id of ids) {
     for (const dir of dirs) {
-      const path = repoLayout.walDirectory(repo.stanza, id, `${dir}00000000`);
-      let names = listings.get(path);
+      const listing = `${id}/${dir}`;
+      let names = listings.get(listing);
       if (names === undefined) {
-        names = new Set();
-        for await (const entry of repo.driver.list(path)) {
-          const wal = parseArchivedWalName(entry.name)?.walFileName;
-          if (entry.type === 'file' && wal !== undefined) names.add(wal);
-        }
-        listings.set(path, names);
+        names = new Set((await repo.wal.filesIn(id, dir)).map((file) => file.walFileName));
+        listings.set(listing, names);
       }
       present.push(names);
     }

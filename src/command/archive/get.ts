@@ -6,7 +6,6 @@ import { openRepositories, type Repository } from '../../repo/repository.js';
 import { PendingFile } from '../../storage/local-file.js';
 import type { CommandContext } from '../context.js';
 import { selectedRepos } from '../repo-select.js';
-import { clusterArchiveIds, findArchivedWal } from './find.js';
 import { ARCHIVE_GET_NOT_FOUND, inArchiveRecovery, leaveToRecoveryTarget } from './recovery-exit.js';
 import { targetGuardingFailure } from './recovery-target-guard.js';
 import { requireWalFileName } from './wal-source.js';
@@ -20,10 +19,10 @@ async function getFromRepository(
   walFileName: string,
   destination: string,
 ): Promise<boolean> {
-  for (const id of await clusterArchiveIds(repo)) {
-    const found = await findArchivedWal(repo, id, walFileName);
+  for (const id of await repo.wal.clusterIds()) {
+    const found = await repo.wal.find(id, walFileName);
     if (found === undefined) continue;
-    const chunks = await repo.getChunks(found.path, { sha256: found.sha256 });
+    const chunks = await repo.wal.read(found);
     // Removed between the listing and the open: the same as not found here.
     if (chunks === undefined) continue;
     const file = await PendingFile.create(destination, { mode: 0o600 });

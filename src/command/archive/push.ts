@@ -3,20 +3,13 @@ import { createHash } from 'node:crypto';
 import { isPgStashError, messageOf, PgStashError, wrapError } from '../../common/errors.js';
 import { log } from '../../common/log.js';
 import { CHUNK_SIZE } from '../../io/chunker.js';
-import {
-  COMPRESS_CONCURRENCY,
-  compressExtension,
-  defaultCompressLevel,
-  type CompressType,
-} from '../../io/compress.js';
-import { claimWalName } from '../../repo/archive-claim.js';
+import { COMPRESS_CONCURRENCY, defaultCompressLevel, type CompressType } from '../../io/compress.js';
 import { describeDb } from '../../repo/db-history.js';
-import { archiveId, archivedWalName, repoLayout } from '../../repo/layout.js';
+import { archiveId } from '../../repo/layout.js';
 import { openRepositories, type CompressSettings, type Repository } from '../../repo/repository.js';
 import { ChunkBuffers, readChunks } from '../../storage/file-chunks.js';
 import { openFile } from '../../storage/file-io.js';
 import type { CommandContext } from '../context.js';
-import { findArchivedWal } from './find.js';
 import { openWalSource, type WalSource } from './wal-source.js';
 
 /** Chunk buffers a push keeps for reuse: those the compression window holds, the one being read, and a spare. */
@@ -69,8 +62,7 @@ async function pushToRepository(repo: Repository, wal: WalSource, compress: Comp
     }
   }
   const id = archiveId(db.version, db.id);
-  const dir = repoLayout.walDirectory(repo.stanza, id, wal.name);
-  const existing = await findArchivedWal(repo, id, wal.name);
+  const existing = await repo.wal.find(id, wal.name);
   if (existing !== undefined) {
     const sha256 = await sha256OfFile(wal.path);
     if (sha256 !== existing.sha256) {
@@ -83,36 +75,12 @@ async function pushToRepository(repo: Repository, wal: WalSource, compress: Comp
     log.warn(`WAL file '${wal.name}' already exists in the ${repo.name} archive with the same checksum`);
     return;
   }
-  const extension = compressExtension(compress.type);
-  // Only the content the name is claimed for is ever stored under it: concurrent pushes of one name with
-  // different contents (two clusters on one stanza) store one, and the others fail with 45.
-  const claim = (sha256: string): Promise<void> =>
-    claimWalName(repo, { dir, walFileName: wal.name, sha256 }, async (claimed) => {
-      const stored = await findArchivedWal(repo, id, wal.name).catch(() => undefined);
-      return stored?.sha256 === claimed;
-    });
-  if (repo.driver.capabilities.atomicMove) {
-    // One pass: the name carries the checksum, known only once the copy is done; the claim comes before the move.
-    const { chunks, release } = walInput(wal);
-    await repo.putNamedByContent(
-      chunks,
-      {
-        dir,
-        label: wal.name,
-        nameOf: (stored) => archivedWalName(wal.name, stored.sha256, extension),
-        claim: (stored) => claim(stored.sha256),
-      },
-      compress,
-      { release },
-    );
-  } else {
-    const sha256 = await sha256OfFile(wal.path);
-    await claim(sha256);
-    const { chunks, release } = walInput(wal);
-    await repo.putChunks(chunks, `${dir}/${archivedWalName(wal.name, sha256, extension)}`, compress, {
-      release,
-    });
-  }
+  await repo.wal.put(
+    id,
+    wal.name,
+    { chunks: () => walInput(wal), sha256: () => sha256OfFile(wal.path) },
+    compress,
+  );
   log.detail(`pushed WAL file '${wal.name}' to ${repo.name} archive ${id}`);
 }
 

@@ -24,7 +24,6 @@ import { join } from 'node:path';
 import { parseWalFileName } from '../../postgres/wal-name.js';
 import { runningRecoveryTarget, type RecoveryTarget } from '../../postgres/recovery-target.js';
 import type { Repository } from '../../repo/repository.js';
-import { clusterArchiveIds, findArchivedWal } from './find.js';
 
 /**
  * The recovery target that guards recovery against the failed fetch of `walFileName` by the server in `dataDir`
@@ -63,8 +62,8 @@ function stopsShortOfTarget(dataDir: string): boolean {
 }
 
 async function heldBy(repo: Repository, walFileName: string): Promise<boolean> {
-  for (const id of await clusterArchiveIds(repo)) {
-    if ((await findArchivedWal(repo, id, walFileName)) !== undefined) return true;
+  for (const id of await repo.wal.clusterIds()) {
+    if ((await repo.wal.find(id, walFileName)) !== undefined) return true;
   }
   return false;
 }

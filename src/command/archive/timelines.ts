@@ -3,9 +3,8 @@ import { isPgStashError, messageOf } from '../../common/errors.js';
 import { formatLsn } from '../../postgres/lsn.js';
 import { parseTimelineHistory, type TimelineHistoryEntry } from '../../postgres/timeline.js';
 import { parseWalFileName } from '../../postgres/wal-name.js';
-import { sameCluster } from '../../repo/db-history.js';
-import { archiveId, parseArchivedWalName, repoLayout } from '../../repo/layout.js';
 import type { Repository } from '../../repo/repository.js';
+import type { ArchivedFile } from '../../repo/wal-archive.js';
 
 /** One timeline with a history file in the archive (timeline 1 never has one). */
 export interface ArchivedTimeline {
@@ -35,16 +34,6 @@ export interface UnreadableTimeline {
   readonly message: string;
 }
 
-/** Archive ids of the stanza's current cluster, newest first (the order archive-get searches them in). */
-export async function currentClusterArchiveIds(repo: Repository): Promise<string[]> {
-  const info = await repo.archiveInfo();
-  if (info === undefined) return [];
-  return info.history
-    .filter((db) => sameCluster(db, info.current))
-    .reverse()
-    .map((db) => archiveId(db.version, db.id));
-}
-
 /**
  * Every timeline history file under archive ids `ids` (newest id first: for a timeline found under several ids,
  * the first wins, as for archive-get), read and parsed; sorted by timeline. A history file that cannot be read or
@@ -58,20 +47,12 @@ export async function readArchivedTimelines(
 ): Promise<ArchivedTimeline[]> {
   const found = new Map<number, ArchivedTimeline>();
   for (const id of ids) {
-    const root = repoLayout.archiveIdPath(repo.stanza, id);
-    const files: { name: string; walFileName: string; sha256: string; mtimeMs: number }[] = [];
-    for await (const entry of repo.driver.list(root)) {
-      const parsed = entry.type === 'file' ? parseArchivedWalName(entry.name) : undefined;
-      if (parsed !== undefined && parseWalFileName(parsed.walFileName)?.kind === 'history')
-        files.push({ name: entry.name, ...parsed, mtimeMs: entry.mtimeMs });
-    }
-    files.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    for (const file of files) {
+    for (const file of await repo.wal.historyFiles(id)) {
       const timeline = Number.parseInt(file.walFileName.slice(0, 8), 16);
       if (found.has(timeline)) continue;
       let history: TimelineHistoryEntry[] | undefined;
       try {
-        history = await readHistory(repo, `${root}/${file.name}`, file, timeline);
+        history = await readHistory(repo, file, timeline);
       } catch (error) {
         if (unreadable === undefined || !isPgStashError(error)) throw error;
         unreadable({ timeline, archiveId: id, file: file.name, message: messageOf(error) });
@@ -96,11 +77,10 @@ export async function readArchivedTimelines(
 /** One history file, read and parsed; undefined when it was removed since the listing. */
 async function readHistory(
   repo: Repository,
-  path: string,
-  file: { walFileName: string; sha256: string },
+  file: ArchivedFile,
   timeline: number,
 ): Promise<TimelineHistoryEntry[] | undefined> {
-  const chunks = await repo.getChunks(path, { sha256: file.sha256 });
+  const chunks = await repo.wal.read(file);
   if (chunks === undefined) return undefined;
   const parts: Buffer[] = [];
   for await (const chunk of chunks) parts.push(chunk);
@@ -119,20 +99,10 @@ export async function newestSegmentOnTimeline(
   const prefix = timeline.toString(16).toUpperCase().padStart(8, '0');
   let newest: string | undefined;
   for (const id of ids) {
-    const root = repoLayout.archiveIdPath(repo.stanza, id);
-    const dirs: string[] = [];
-    for await (const entry of repo.driver.list(root, { prefix }))
-      if (entry.type === 'path' && /^[0-9A-F]{16}$/.test(entry.name)) dirs.push(entry.name);
-    for (const dir of dirs.sort().reverse()) {
+    for (const dir of (await repo.wal.segmentDirectories(id, { prefix })).reverse()) {
       let inDir: string | undefined;
-      for await (const entry of repo.driver.list(`${root}/${dir}`)) {
-        const wal = parseArchivedWalName(entry.name)?.walFileName;
-        if (
-          wal !== undefined &&
-          parseWalFileName(wal)?.kind === 'segment' &&
-          (inDir === undefined || wal > inDir)
-        )
-          inDir = wal;
+      for (const { walFileName: wal } of await repo.wal.filesIn(id, dir)) {
+        if (parseWalFileName(wal)?.kind === 'segment' && (inDir === undefined || wal > inDir)) inDir = wal;
       }
       if (inDir !== undefined) {
         if (newest === undefined || inDir > newest) newest = inDir;

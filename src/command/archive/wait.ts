@@ -1,15 +1,12 @@
 // Waits until WAL segments are in every repository's archive, or fails after archive-timeout.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PgStashError } from '../../common/errors.js';
-import { archiveId } from '../../repo/layout.js';
 import type { Repository } from '../../repo/repository.js';
-import { findArchivedWal } from './find.js';
+import type { ArchivedWal } from '../../repo/wal-archive.js';
 
-export interface ArchivedSegment {
+export interface ArchivedSegment extends ArchivedWal {
   readonly repo: Repository;
   readonly walFile: string;
-  readonly path: string;
-  readonly sha256: string;
 }
 
 /**
@@ -24,11 +21,10 @@ export async function waitForArchive(
   const deadline = Date.now() + timeoutSec * 1000;
   const found: ArchivedSegment[] = [];
   for (const repo of repos) {
-    const info = await repo.requireArchiveInfo();
-    const id = archiveId(info.current.version, info.current.id);
+    const id = await repo.wal.currentId();
     for (const walFile of walFiles) {
       while (true) {
-        const archived = await findArchivedWal(repo, id, walFile);
+        const archived = await repo.wal.find(id, walFile);
         if (archived !== undefined) {
           found.push({ repo, walFile, ...archived });
           break;

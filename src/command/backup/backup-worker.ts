@@ -30,7 +30,7 @@ const repo = await Repository.openInWorker(
 
 serveJobs<BackupJob, BackupJobResult>(async (job) => {
   if (job.type === 'flush') {
-    await repo.driver.flush();
+    await repo.flush();
     return undefined;
   }
   return copyFile(repo, job.entry, data.settings);

@@ -1,7 +1,7 @@
 // Copies one data directory file into the backup: hash, size, page checksums, compression, encryption.
 import { errnoOf, wrapError } from '../../common/errors.js';
 import { CHUNK_SIZE } from '../../io/chunker.js';
-import { COMPRESS_CONCURRENCY, compressExtension } from '../../io/compress.js';
+import { COMPRESS_CONCURRENCY } from '../../io/compress.js';
 import { PageVerifier } from '../../io/filter/page-checksum.js';
 import { isRelationFile, type DataDirEntry } from '../../postgres/data-dir.js';
 import type { CompressSettings, Repository } from '../../repo/repository.js';
@@ -9,8 +9,8 @@ import { ChunkBuffers, readChunks } from '../../storage/file-chunks.js';
 import { openFile, type FileIo } from '../../storage/file-io.js';
 
 export interface FileCopySettings {
-  /** Repository path of the backup, e.g. 'backup/main/20261121-101500F'. */
-  readonly backupPath: string;
+  /** Label of the backup the files go into, e.g. '20261121-101500F'. */
+  readonly label: string;
   readonly compress: CompressSettings;
   /** Verify PostgreSQL page checksums of relation files (the cluster has data checksums). */
   readonly checksumPage: boolean;
@@ -63,12 +63,17 @@ export async function copyFile(
       sizeHint: entry.size,
       buffers: chunkBuffers,
     });
-    const target = `${settings.backupPath}/${entry.name}${compressExtension(settings.compress.type)}`;
     // Not synced one by one: the backup flushes every file once before it writes the manifest.
-    const stored = await repo.putChunks(verified(chunks, verifier), target, settings.compress, {
-      sync: false,
-      release: (chunk) => chunkBuffers.give(chunk),
-    });
+    const stored = await repo.backups.putFile(
+      settings.label,
+      entry.name,
+      verified(chunks, verifier),
+      settings.compress,
+      {
+        sync: false,
+        release: (chunk) => chunkBuffers.give(chunk),
+      },
+    );
     return { ...stored, invalidPages: verifier?.invalidPages ?? [] };
   } finally {
     await file.close();

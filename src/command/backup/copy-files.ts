@@ -91,7 +91,7 @@ export async function copyDataDirectory(repo: Repository, options: CopyOptions):
     stanza: repo.stanza,
     key,
     settings: {
-      backupPath: options.backupPath,
+      label: options.label,
       compress: options.compress,
       checksumPage: options.checksumPage,
       startLsn: options.startLsn,

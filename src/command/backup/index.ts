@@ -1,84 +1,34 @@
-// backup: an online, consistent full backup of a running cluster into one repository.
-import { PassThrough, Readable } from 'node:stream';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { formatBytes } from '../../common/size.js';
-import { PgStashError } from '../../common/errors.js';
+// backup: an online, consistent full backup of a running cluster into one repository. Thin orchestration of the
+// steps, each in its own module, in pgBackRest's order: init, prior, label, start, copy, stop, archive wait,
+// manifest, complete.
 import { acquireLock } from '../../common/lock.js';
 import { log } from '../../common/log.js';
-import { compressExtension, defaultCompressLevel, type CompressType } from '../../io/compress.js';
-import { readControlFile } from '../../postgres/control.js';
-import { formatLsn } from '../../postgres/lsn.js';
+import { defaultCompressLevel, type CompressType } from '../../io/compress.js';
 import { segmentsBetween } from '../../postgres/wal-name.js';
-import { writeBackupInfo, type BackupRecord } from '../../repo/backup-info.js';
-import { describeDb, sameCluster } from '../../repo/db-history.js';
-import { backupLabel } from '../../repo/label.js';
-import { repoLayout } from '../../repo/layout.js';
-import {
-  fileStorage,
-  writeManifest,
-  type FileStorage,
-  type Manifest,
-  type ManifestFile,
-  type ManifestOwner,
-} from '../../repo/manifest.js';
-import { Repository, type CompressSettings } from '../../repo/repository.js';
-import { waitForArchive } from '../archive/wait.js';
+import { fileStorage } from '../../repo/manifest.js';
+import { Repository } from '../../repo/repository.js';
 import { throwIfAborted, type CommandContext } from '../context.js';
 import { selectRepo } from '../repo-select.js';
-import { checkArchiveSettings } from '../archive-settings.js';
 import { checkRepoOutsideData } from '../repo-placement.js';
-import { checkServerRunsFrom, connectFromConfig } from '../server-check.js';
-import { copyDataDirectory, ownerOf } from './copy-files.js';
+import { connectFromConfig } from '../server-check.js';
+import { archiveWait } from './archive-wait.js';
+import { backupComplete } from './complete.js';
+import { copyDataDirectory } from './copy-files.js';
+import { backupInit } from './init.js';
+import { createLabel } from './label.js';
+import { beginManifest, completeManifest, type BackupBeginning } from './manifest-build.js';
+import { checkBackupType, selectPrior } from './prior.js';
 import { removeStaleBackups } from './stale.js';
-
-/** Stores a small generated file (backup_label, tablespace_map, an archived segment) in the backup. */
-async function putGenerated(
-  repo: Repository,
-  backupPath: string,
-  name: string,
-  source: Readable,
-  options: { compress: CompressSettings; storage: FileStorage; owner: ManifestOwner; mtime: number },
-): Promise<ManifestFile> {
-  const extension = compressExtension(options.compress.type);
-  const stored = await repo.put(source, `${backupPath}/${name}${extension}`, options.compress);
-  const { mode, uid, gid, user, group } = options.owner;
-  return {
-    name,
-    size: stored.size,
-    mtime: options.mtime,
-    sha256: stored.sha256,
-    mode,
-    uid,
-    gid,
-    user,
-    group,
-    stored: { ...options.storage, size: stored.repoSize },
-  };
-}
-
-/**
- * `41.0 s (copy 18.6 s, WAL wait 22.1 s)`: the whole command's time, then the copy (pg_backup_start to
- * pg_backup_stop) and the wait for the backup's WAL to reach the archive, which can take longer than the copy.
- */
-function formatDurations(times: { totalMs: number; copyMs: number; walWaitMs: number | undefined }): string {
-  const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
-  const parts = [`copy ${seconds(times.copyMs)}`];
-  if (times.walWaitMs !== undefined) parts.push(`WAL wait ${seconds(times.walWaitMs)}`);
-  return `${seconds(times.totalMs)} (${parts.join(', ')})`;
-}
+import { backupStart } from './start.js';
+import { backupStop } from './stop.js';
 
 export async function backup(context: CommandContext): Promise<number> {
   const commandStarted = performance.now();
   const { config, signal } = context;
   const stanza = config.requireStr('stanza');
   const pgPath = config.requireStr('pg1-path');
-  const type = config.str('type') ?? 'full';
-  if (type !== 'full') {
-    throw new PgStashError(
-      'featureNotSupported',
-      `backup --type=${type} is not supported yet: use --type=full`,
-    );
-  }
+  const requestedType = config.str('type') ?? 'full';
+  checkBackupType(requestedType);
   const compressType = (config.str('compress-type') ?? 'zst') as CompressType;
   const compress = {
     type: compressType,
@@ -91,232 +41,91 @@ export async function backup(context: CommandContext): Promise<number> {
     stanza,
     type: 'backup',
   });
-  let backupPath: string | undefined;
+  /** The backup begun in the repository and not committed yet: removed if anything fails. */
+  let begun: string | undefined;
   const repo = await Repository.open(repoOptions, stanza);
   const session = await connectFromConfig(config);
   try {
-    const key = await repo.requireKey();
-    const archiveInfo = await repo.requireArchiveInfo();
-    const backupInfo = await repo.backupInfo();
-    if (backupInfo === undefined) {
-      throw new PgStashError('fileMissing', `${repo.name}: backup.info is missing for stanza '${stanza}'`, {
-        hint: `run 'pgstash --stanza=${stanza} stanza-create'`,
-      });
-    }
-    const control = await readControlFile(pgPath);
-    const server = {
-      version: String(Math.floor((await session.serverVersionNum()) / 10000)),
-      systemId: await session.systemIdentifier(),
-    };
-    await checkServerRunsFrom(session, { systemId: server.systemId, pgPath, control, port: config.pg.port });
-    if (!sameCluster(backupInfo.current, server) || !sameCluster(archiveInfo.current, server)) {
-      throw new PgStashError(
-        'backupMismatch',
-        `stanza '${stanza}' is for ${describeDb(backupInfo.current)}, the server is ${describeDb(server)}`,
-      );
-    }
-    if (await session.isInRecovery()) {
-      throw new PgStashError(
-        'featureNotSupported',
-        'backup from a standby is not supported yet: run it on the primary',
-      );
-    }
-    // Before anything is copied: a backup whose WAL never reaches this stanza would fail only at its very end.
-    if (config.bool('archive-check') || config.bool('archive-copy'))
-      await checkArchiveSettings(session, stanza, { notPgstash: 'warn' });
+    const { key, backupInfo, control } = await backupInit(config, repo, session, pgPath);
+    const { type, prior } = selectPrior(requestedType, backupInfo);
     await removeStaleBackups(repo, backupInfo);
-
-    // Labels have one-second resolution: never reuse the label of a backup that just finished.
-    let started = new Date();
-    let label = backupLabel('full', started);
-    while (
-      backupInfo.backups.some((entry) => entry.label === label) ||
-      (await repo.driver.info(repoLayout.backupPath(stanza, label))) !== undefined
-    ) {
-      await sleep(1000 - (Date.now() % 1000));
-      started = new Date();
-      label = backupLabel('full', started);
-    }
-    backupPath = repoLayout.backupPath(stanza, label);
-    const storage = fileStorage(label, compress, key !== undefined);
-    const tablespaces = await session.tablespaces();
-    // How a restored server will read a recovery target time, and the transactions the backup spans (restore
-    // chooses the backup for --type=time and --type=xid with them).
-    const timezone = await session.serverSetting('TimeZone');
-    const timezoneAbbreviations = await session.serverSetting('timezone_abbreviations');
-    const xidStart = await session.nextXid();
-    const start = await session.backupStart(`pgstash backup ${label}`, config.bool('start-fast'));
-    log.info(`backup start: label ${label}, WAL ${start.walFile}, lsn ${formatLsn(start.lsn)}`);
+    const { label, started } = await createLabel(repo, type, backupInfo, prior?.label);
+    const start = await backupStart(session, label, config.bool('start-fast'));
+    const checksumPage = control.dataChecksumVersion > 0;
+    const beginning: BackupBeginning = {
+      label,
+      type,
+      prior: prior?.label,
+      started,
+      start,
+      compress,
+      encrypted: key !== undefined,
+      checksumPage,
+      db: backupInfo.current,
+      pgPath,
+    };
+    await repo.backups.begin(beginManifest(beginning));
+    begun = label;
     throwIfAborted(signal);
 
+    // How every file this backup stores is recorded in its manifest: held by this backup, as compressed here.
+    const storage = fileStorage(label, compress, key !== undefined);
     const tree = await copyDataDirectory(repo, {
       pgPath,
       pgVersion: control.pgVersion,
-      tablespaces,
-      backupPath,
+      tablespaces: start.tablespaces,
+      label,
       compress,
+      storage,
       processMax: config.num('process-max') ?? 1,
-      checksumPage: control.dataChecksumVersion > 0,
+      checksumPage,
       startLsn: start.lsn,
       signal,
-      storage,
     });
+    const stopped = await backupStop(session, repo, label, tree, { compress, storage });
 
-    const stop = await session.backupStop();
-    const stopped = new Date();
-    const xidStop = await session.nextXid();
-    log.info(`backup stop: lsn ${formatLsn(stop.lsn)}`);
-    const dataOwner =
-      tree.paths.find((path) => path.name === 'pg_data') ?? ownerOf({ mode: 0o700, uid: 0, gid: 0 });
-    const generated = {
-      compress,
-      storage,
-      owner: { ...dataOwner, mode: 0o600 },
-      mtime: Math.floor(stopped.getTime() / 1000),
-    };
-    tree.files.push(
-      await putGenerated(
-        repo,
-        backupPath,
-        'pg_data/backup_label',
-        Readable.from([Buffer.from(stop.labelFile)]),
-        generated,
-      ),
-    );
-    if (stop.tablespaceMap !== null && stop.tablespaceMap !== '') {
-      tree.files.push(
-        await putGenerated(
-          repo,
-          backupPath,
-          'pg_data/tablespace_map',
-          Readable.from([Buffer.from(stop.tablespaceMap)]),
-          generated,
-        ),
-      );
-    }
-
-    const segments = segmentsBetween(start.timeline, start.lsn, stop.lsn, control.walSegmentSize);
+    const segments = segmentsBetween(start.timeline, start.lsn, stopped.lsn, control.walSegmentSize);
     const walStart = segments[0] ?? start.walFile;
     const walStop = segments.at(-1) ?? start.walFile;
     const archiveCopy = config.bool('archive-copy');
-    let walWaitMs: number | undefined;
-    if (config.bool('archive-check') || archiveCopy) {
-      log.info(`waiting for WAL ${walStart} to ${walStop} to reach the archive`);
-      const waitStarted = performance.now();
-      const archived = await waitForArchive([repo], segments, config.num('archive-timeout') ?? 60);
-      walWaitMs = performance.now() - waitStarted;
-      if (archiveCopy) {
-        for (const segment of archived) {
-          throwIfAborted(signal);
-          // Through a pass-through stream: the archived copy is decoded and checked, then re-encoded here.
-          const pass = new PassThrough({ highWaterMark: 1024 * 1024 });
-          const stored = putGenerated(repo, backupPath, `pg_data/pg_wal/${segment.walFile}`, pass, generated);
-          try {
-            await repo.get(segment.path, pass, { sha256: segment.sha256 });
-          } catch (error) {
-            pass.destroy(error as Error);
-            await stored.catch(() => undefined);
-            throw error;
-          }
-          tree.files.push(await stored);
-        }
-      }
-    }
-    throwIfAborted(signal);
-    tree.files.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-
-    const record: BackupRecord = {
-      label,
-      type: 'full',
-      timestampStart: Math.floor(started.getTime() / 1000),
-      // Rounded up: a time target inside the last second must not pick a backup not yet consistent then.
-      timestampStop: Math.ceil(stopped.getTime() / 1000),
-      lsnStart: formatLsn(start.lsn),
-      lsnStop: formatLsn(stop.lsn),
+    const wal = await archiveWait(repo, label, segments, {
+      check: config.bool('archive-check'),
+      copy: archiveCopy,
+      timeoutSec: config.num('archive-timeout') ?? 60,
       walStart,
       walStop,
-      dbId: backupInfo.current.id,
-      size: tree.files.reduce((sum, file) => sum + file.size, 0),
-      repoSize: tree.files.reduce((sum, file) => sum + file.stored.size, 0),
-      fileCount: tree.files.length,
-      compressType: compress.type,
-      encrypted: key !== undefined,
+      generated: stopped.generated,
+      signal,
+    });
+    throwIfAborted(signal);
+
+    const { manifest, record } = completeManifest(beginning, {
+      stopped,
+      walStart,
+      walStop,
       archiveCopy,
-      pageChecksumErrors: tree.files.reduce((sum, file) => sum + (file.pageChecksumErrors?.length ?? 0), 0),
-      ...(timezone === undefined ? {} : { timezone }),
-      ...(timezoneAbbreviations === undefined ? {} : { timezoneAbbreviations }),
-      xidStart,
-      xidStop,
-    };
-    const manifest: Manifest = {
-      backup: {
-        label: record.label,
-        type: record.type,
-        timestampStart: record.timestampStart,
-        timestampStop: record.timestampStop,
-        lsnStart: record.lsnStart,
-        lsnStop: record.lsnStop,
-        walStart: record.walStart,
-        walStop: record.walStop,
-        compressType: compress.type,
-        encrypted: record.encrypted,
-        archiveCopy: record.archiveCopy,
-        ...(timezone === undefined ? {} : { timezone }),
-        ...(timezoneAbbreviations === undefined ? {} : { timezoneAbbreviations }),
-        xidStart,
-        xidStop,
-        timeline: start.timeline,
-        compressLevel: compress.level,
-        checksumPage: control.dataChecksumVersion > 0,
-        references: [],
-      },
-      db: { ...backupInfo.current },
-      targets: [
-        { name: 'pg_data', type: 'path', path: pgPath },
-        ...tablespaces.map((space) => ({
-          name: `pg_tblspc/${space.oid}`,
-          type: 'link' as const,
-          path: space.location,
-          tablespaceOid: space.oid,
-          ...(space.name === undefined ? {} : { tablespaceName: space.name }),
-        })),
-      ],
       paths: tree.paths,
       links: tree.links,
-      files: tree.files,
-    };
-    // Every file durable, then the manifest, then backup.info: only a backup listed in backup.info exists for
-    // info and restore.
-    await repo.driver.flush();
-    await writeManifest(repo.driver, stanza, manifest, key);
-    await writeBackupInfo(
-      repo.driver,
-      stanza,
-      { ...backupInfo, backups: [...backupInfo.backups, record] },
-      key,
-    );
-    backupPath = undefined;
-    const durations = formatDurations({
-      totalMs: performance.now() - commandStarted,
-      copyMs: stopped.getTime() - started.getTime(),
-      walWaitMs,
+      files: [...tree.files, ...stopped.files, ...wal.files],
     });
-    context.out(
-      `backup ${label} complete in ${durations}: ${record.fileCount} files, ${formatBytes(record.size)} (${formatBytes(record.repoSize)} in ${repo.name}), WAL ${walStart} to ${walStop}\n`,
-    );
-    if (record.pageChecksumErrors > 0) {
-      log.warn(
-        `backup ${label} found ${record.pageChecksumErrors} invalid page checksums: see 'pgstash info --set=${label}'`,
-      );
-    }
+    await backupComplete(repo, manifest, record, {
+      out: context.out,
+      times: () => ({
+        totalMs: performance.now() - commandStarted,
+        copyMs: stopped.stopped.getTime() - started.getTime(),
+        walWaitMs: wal.waitMs,
+      }),
+    });
+    begun = undefined;
     return 0;
   } finally {
     await session.close();
-    if (backupPath !== undefined) {
+    if (begun !== undefined) {
       // Failed or cancelled: remove what was copied (it was never listed, so it was never usable anyway).
-      await repo.driver
-        .removeTree(backupPath)
-        .catch((error: unknown) => log.warn(`unable to remove '${backupPath ?? ''}': ${String(error)}`));
+      const label = begun;
+      await repo.backups
+        .abandon(label)
+        .catch((error: unknown) => log.warn(`unable to remove backup '${label}': ${String(error)}`));
     }
     await lock.release();
   }

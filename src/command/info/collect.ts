@@ -1,13 +1,10 @@
 // Gathers what `info` reports for each stanza from every repository, as one stable model.
 import { isPgStashError, messageOf } from '../../common/errors.js';
 import type { RepoOptions } from '../../config/load.js';
-import { parseWalFileName } from '../../postgres/wal-name.js';
 import type { BackupRecord } from '../../repo/backup-info.js';
 import type { DbRecord } from '../../repo/db-history.js';
-import { archiveId, parseArchivedWalName, repoLayout } from '../../repo/layout.js';
-import { readManifest } from '../../repo/manifest.js';
-import { Repository } from '../../repo/repository.js';
-import { openStorage } from '../../storage/index.js';
+import { archiveId } from '../../repo/layout.js';
+import { listStanzas, Repository } from '../../repo/repository.js';
 import { collectArchiveHealth, type ArchiveHealth } from './archive-health.js';
 
 /** pgBackRest's stanza status codes, so scripts written for it read ours the same way. */
@@ -59,46 +56,12 @@ export interface StanzaInfo {
   readonly repos: readonly RepoStanza[];
 }
 
-async function listDirs(repo: Repository, path: string): Promise<string[]> {
-  const names: string[] = [];
-  for await (const entry of repo.driver.list(path)) if (entry.type === 'path') names.push(entry.name);
-  return names.sort();
-}
-
-/** Oldest and newest archived WAL segment of one archive id (partial and history files do not count). */
-async function archiveRange(repo: Repository, id: string): Promise<{ min?: string; max?: string }> {
-  const root = repoLayout.archiveIdPath(repo.stanza, id);
-  const dirs = (await listDirs(repo, root)).filter((name) => /^[0-9A-F]{16}$/.test(name));
-  const segmentsIn = async (dir: string): Promise<string[]> => {
-    const names: string[] = [];
-    for await (const entry of repo.driver.list(`${root}/${dir}`)) {
-      const wal = parseArchivedWalName(entry.name)?.walFileName;
-      if (wal !== undefined && parseWalFileName(wal)?.kind === 'segment') names.push(wal);
-    }
-    return names.sort();
-  };
-  let min: string | undefined;
-  for (const dir of dirs) {
-    min = (await segmentsIn(dir))[0];
-    if (min !== undefined) break;
-  }
-  let max: string | undefined;
-  for (const dir of [...dirs].reverse()) {
-    max = (await segmentsIn(dir)).at(-1);
-    if (max !== undefined) break;
-  }
-  return { ...(min === undefined ? {} : { min }), ...(max === undefined ? {} : { max }) };
-}
-
 async function collectRepo(options: RepoOptions, stanza: string): Promise<RepoStanza> {
   const repo = await Repository.open(options, stanza);
-  const base = { repo: options.index, location: repo.driver.location, cipher: options.cipherType };
+  const base = { repo: options.index, location: repo.location, cipher: options.cipherType };
   const empty = { db: [], currentDbId: undefined, archive: [], backups: [] };
   try {
-    const hasPath =
-      (await repo.driver.info(repoLayout.archiveStanza(stanza))) !== undefined ||
-      (await repo.driver.info(repoLayout.backupStanza(stanza))) !== undefined;
-    if (!hasPath) return { ...base, ...empty, status: STATUS.missingStanzaPath };
+    if (!(await repo.stanzaExists())) return { ...base, ...empty, status: STATUS.missingStanzaPath };
     await loadKey(repo);
     const archiveInfo = await repo.archiveInfo();
     const backupInfo = await repo.backupInfo();
@@ -108,7 +71,7 @@ async function collectRepo(options: RepoOptions, stanza: string): Promise<RepoSt
     const archive: ArchiveRange[] = [];
     for (const db of archiveInfo.history) {
       const id = archiveId(db.version, db.id);
-      const range = await archiveRange(repo, id);
+      const range = await repo.wal.range(id);
       if (range.min !== undefined || db.id === archiveInfo.current.id) {
         archive.push({ id, dbId: db.id, repo: options.index, min: range.min, max: range.max });
       }
@@ -150,12 +113,7 @@ async function loadKey(repo: Repository): Promise<void> {
 /** Stanza names present in any repository (under archive/ or backup/). */
 async function discoverStanzas(repos: readonly RepoOptions[]): Promise<string[]> {
   const names = new Set<string>();
-  for (const options of repos) {
-    const driver = await openStorage(options);
-    for (const root of ['archive', 'backup']) {
-      for await (const entry of driver.list(root)) if (entry.type === 'path') names.add(entry.name);
-    }
-  }
+  for (const options of repos) for (const name of await listStanzas(options)) names.add(name);
   return [...names].sort();
 }
 
@@ -196,7 +154,7 @@ export async function collectBackupDetail(
         continue;
       }
       const repo = await Repository.open(options, stanza.name);
-      const manifest = await readManifest(repo.driver, stanza.name, label, await repo.requireKey());
+      const manifest = await repo.backups.manifest(label);
       const detail: BackupDetail = {
         tablespaces: manifest.targets
           .filter((target) => target.tablespaceOid !== undefined)

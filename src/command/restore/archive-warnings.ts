@@ -7,7 +7,6 @@ import type { BackupRecord } from '../../repo/backup-info.js';
 import type { Manifest } from '../../repo/manifest.js';
 import { openRepositories, type Repository } from '../../repo/repository.js';
 import { backupWalSegmentSize, describeSegments, missingBackupWal } from '../archive/backup-wal.js';
-import { currentClusterArchiveIds } from '../archive/timelines.js';
 import { selectedRepos } from '../repo-select.js';
 import { warnIfCopyWouldArchiveHere } from './copy-warning.js';
 import { checkRestoreTimeline } from './timeline-check.js';
@@ -35,7 +34,7 @@ export async function checkArchiveBeforeRestore(
   let missing: string[] | undefined;
   for (const each of repos) {
     const what = `the WAL of backup set ${backup.label} in the ${each.name} archive`;
-    const ids = await currentClusterArchiveIds(each).catch(unchecked(what));
+    const ids = await each.wal.clusterIdsIfAny().catch(unchecked(what));
     const inRepo =
       ids === undefined
         ? undefined

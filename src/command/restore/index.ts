@@ -7,7 +7,7 @@ import { userName } from '../../common/os-users.js';
 import { formatBytes } from '../../common/size.js';
 import { writePgBackupManifest, type PgManifestFile } from '../../postgres/backup-manifest.js';
 import { writeRecoveryConfig, type RecoveryType } from '../../postgres/recovery-config.js';
-import { readManifest, type Manifest } from '../../repo/manifest.js';
+import type { Manifest } from '../../repo/manifest.js';
 import { Repository } from '../../repo/repository.js';
 import { selectRepo } from '../repo-select.js';
 import type { CommandContext } from '../context.js';
@@ -127,7 +127,7 @@ async function restoreWithPool(
   });
   const chosen = selection.backup;
   for (const note of selection.notes) context.out(`${note}\n`);
-  const manifest = await readManifest(repo.driver, stanza, chosen.label, key);
+  const manifest = await repo.backups.manifest(chosen.label);
   const targets = resolveTargets(manifest, pgPath, {
     tablespaceMap: config.map('tablespace-map'),
     tablespaceMapAll: config.str('tablespace-map-all'),

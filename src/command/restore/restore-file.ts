@@ -2,7 +2,7 @@
 import { fchmodSync, fchownSync, futimesSync } from 'node:fs';
 import { isPgStashError, PgStashError, reasonOf } from '../../common/errors.js';
 import { groupId, userId } from '../../common/os-users.js';
-import { storedFileRead, type ManifestFile, type ManifestOwner } from '../../repo/manifest.js';
+import type { ManifestFile, ManifestOwner } from '../../repo/manifest.js';
 import type { Repository } from '../../repo/repository.js';
 import { DirectFileWriter } from '../../storage/direct-file.js';
 import { destinationOf, type ResolvedTarget } from './destination.js';
@@ -45,13 +45,7 @@ export async function restoreFile(
   const writer = openDestination(path, file.size);
   try {
     // Where and how the file is stored is its own: in the backup holding it, with that backup's compression.
-    const { path: source, expect } = storedFileRead(repo.stanza, file);
-    const chunks = await repo.getChunks(source, expect);
-    if (chunks === undefined) {
-      throw new PgStashError('fileMissing', `backup file '${repo.driver.location}/${source}' is missing`, {
-        hint: 'the backup is damaged: restore another backup set with --set',
-      });
-    }
+    const chunks = await repo.backups.requireFile(file);
     try {
       for await (const chunk of chunks) await writer.write(chunk);
       await writer.finish();

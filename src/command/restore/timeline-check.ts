@@ -5,7 +5,6 @@ import { isTimelineReachable } from '../../postgres/timeline.js';
 import { walSegmentName } from '../../postgres/wal-name.js';
 import type { Repository } from '../../repo/repository.js';
 import {
-  currentClusterArchiveIds,
   describeBranch,
   newestSegmentOnTimeline,
   readArchivedTimelines,
@@ -81,7 +80,7 @@ export async function checkRestoreTimeline(
   const byRepo: { repo: Repository; ids: string[] }[] = [];
   const found = new Map<number, ArchivedTimeline>();
   for (const repo of repos) {
-    const ids = await currentClusterArchiveIds(repo);
+    const ids = await repo.wal.clusterIdsIfAny();
     byRepo.push({ repo, ids });
     for (const entry of await readArchivedTimelines(repo, ids))
       if (!found.has(entry.timeline)) found.set(entry.timeline, entry);

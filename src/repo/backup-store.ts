@@ -1,0 +1,217 @@
+// A stanza's backups in one repository: the lifecycle (begin, files, commit, remove) and reading them back.
+//
+// A backup exists for info, restore and expire only once backup.info lists it. So a backup begins by writing a
+// partial manifest into its own directory (`backup.manifest.partial`: never read as a complete manifest; what a
+// resumed backup will start from), copies its files, and commits: every file durable, then the manifest, then
+// the backup.info entry. A removal goes the other way: the backup.info entry first, then the files, so a removal
+// killed half-way leaves a directory no entry names, which the next backup removes (incomplete()).
+import type { Readable } from 'node:stream';
+import { PgStashError } from '../common/errors.js';
+import { compressExtension, type CompressType } from '../io/compress.js';
+import { type BackupInfo, type BackupRecord } from './backup-info.js';
+import { writeInfoFile } from './info-file.js';
+import { isBackupLabel } from './label.js';
+import { copyPathOf, repoLayout } from './layout.js';
+import {
+  readManifest,
+  storedFilePath,
+  storedFileRead,
+  writeManifest,
+  type Manifest,
+  type ManifestBackup,
+  type ManifestDb,
+  type ManifestFile,
+  type ManifestTarget,
+} from './manifest.js';
+import type { CompressSettings, Repository, StoredFile } from './repository.js';
+
+const PARTIAL_KIND = 'backup.manifest.partial';
+
+/** What a backup's manifest holds when it begins: everything but what the copy and the stop add. */
+export interface PartialManifest {
+  readonly backup: Pick<
+    ManifestBackup,
+    | 'label'
+    | 'type'
+    | 'prior'
+    | 'timestampStart'
+    | 'lsnStart'
+    | 'walStart'
+    | 'timeline'
+    | 'compressType'
+    | 'compressLevel'
+    | 'encrypted'
+    | 'checksumPage'
+    | 'references'
+  >;
+  readonly db: ManifestDb;
+  readonly targets: readonly ManifestTarget[];
+}
+
+export class BackupStore {
+  readonly #repo: Repository;
+
+  constructor(repo: Repository) {
+    this.#repo = repo;
+  }
+
+  get #stanza(): string {
+    return this.#repo.stanza;
+  }
+
+  /** backup.info, or undefined before stanza-create. */
+  info(): Promise<BackupInfo | undefined> {
+    return this.#repo.backupInfo();
+  }
+
+  /** backup.info, which must exist: fileMissing (55) with a hint to run stanza-create. */
+  async requireInfo(): Promise<BackupInfo> {
+    const info = await this.info();
+    if (info === undefined) {
+      throw new PgStashError(
+        'fileMissing',
+        `${this.#repo.name}: backup.info is missing for stanza '${this.#stanza}'`,
+        { hint: `run 'pgstash --stanza=${this.#stanza} stanza-create'` },
+      );
+    }
+    return info;
+  }
+
+  /** The complete backups, oldest first. */
+  async list(): Promise<readonly BackupRecord[]> {
+    return (await this.requireInfo()).backups;
+  }
+
+  /** Whether anything (a complete backup, one in progress or a leftover) is stored under `label`. */
+  async hasDirectory(label: string): Promise<boolean> {
+    return (await this.#repo.driver.info(repoLayout.backupPath(this.#stanza, label))) !== undefined;
+  }
+
+  /** Labels of backup directories that `info` does not list: left by a backup that failed or was killed. */
+  async incomplete(info: BackupInfo): Promise<string[]> {
+    const known = new Set(info.backups.map((backup) => backup.label));
+    const labels: string[] = [];
+    for await (const entry of this.#repo.driver.list(repoLayout.backupStanza(this.#stanza))) {
+      if (entry.type === 'path' && isBackupLabel(entry.name) && !known.has(entry.name))
+        labels.push(entry.name);
+    }
+    return labels.sort();
+  }
+
+  /**
+   * Starts backup `partial.backup.label`: creates its directory with the partial manifest in it. Refuses a label
+   * whose directory exists; a failure leaves no directory. From here until commit, a failed backup calls abandon().
+   */
+  async begin(partial: PartialManifest): Promise<void> {
+    const { label } = partial.backup;
+    if (await this.hasDirectory(label)) {
+      throw new PgStashError(
+        'assert',
+        `backup '${label}' already exists in ${this.#repo.name} ('${this.#repo.location}')`,
+      );
+    }
+    try {
+      await writeInfoFile(this.#repo.driver, repoLayout.partialManifest(this.#stanza, label), {
+        kind: PARTIAL_KIND,
+        content: { ...partial, paths: [], links: [], files: [] },
+        key: await this.#repo.requireKey(),
+      });
+    } catch (error) {
+      await this.abandon(label).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  /**
+   * Stores file `name` of backup `label` from whole chunks (Repository.putChunks). `sync: false` leaves it to
+   * commit() (which flushes) or to the writer's own flush (a worker thread's repository).
+   */
+  putFile(
+    label: string,
+    name: string,
+    chunks: AsyncIterable<Buffer>,
+    compress: CompressSettings,
+    options: { sync?: boolean; release?: (chunk: Buffer) => void } = {},
+  ): Promise<StoredFile> {
+    return this.#repo.putChunks(chunks, this.#filePath(label, name, compress.type), compress, options);
+  }
+
+  /** Stores file `name` of backup `label` from a stream (a small generated file, a WAL segment copied in). */
+  putStream(label: string, name: string, source: Readable, compress: CompressSettings): Promise<StoredFile> {
+    return this.#repo.put(source, this.#filePath(label, name, compress.type), compress);
+  }
+
+  #filePath(label: string, name: string, compressType: CompressType): string {
+    return repoLayout.backupFile(this.#stanza, label, name, compressExtension(compressType));
+  }
+
+  /**
+   * Makes the backup valid: every file this process wrote durable, then the manifest, then the backup.info
+   * entry (appended to backup.info as it is now: the caller holds the stanza's backup lock). Files written by
+   * other repository handles (worker threads) must be flushed by them first.
+   */
+  async commit(manifest: Manifest, record: BackupRecord): Promise<void> {
+    const { label } = manifest.backup;
+    if (record.label !== label)
+      throw new PgStashError('assert', `commit of '${label}' with the record of '${record.label}'`);
+    const key = await this.#repo.requireKey();
+    await this.#repo.flush();
+    await writeManifest(this.#repo.driver, this.#stanza, manifest, key);
+    await this.#removePartial(label);
+    const info = await this.requireInfo();
+    await this.#repo.writeBackupInfo({ ...info, backups: [...info.backups, record] });
+  }
+
+  async #removePartial(label: string): Promise<void> {
+    const path = repoLayout.partialManifest(this.#stanza, label);
+    await this.#repo.driver.remove(path);
+    await this.#repo.driver.remove(copyPathOf(path));
+  }
+
+  /**
+   * Removes backup `label`, safely against a kill at any point: its backup.info entry first (from then on no
+   * command uses it), then its files. Also removes a directory no entry names. The caller holds the backup lock.
+   */
+  async remove(label: string): Promise<void> {
+    const info = await this.requireInfo();
+    if (info.backups.some((backup) => backup.label === label)) {
+      await this.#repo.writeBackupInfo({
+        ...info,
+        backups: info.backups.filter((backup) => backup.label !== label),
+      });
+    }
+    await this.#repo.driver.removeTree(repoLayout.backupPath(this.#stanza, label));
+  }
+
+  /** Removes the files of a backup that began and was never committed (backup.info is not read). */
+  async abandon(label: string): Promise<void> {
+    await this.#repo.driver.removeTree(repoLayout.backupPath(this.#stanza, label));
+  }
+
+  /** The manifest of complete backup `label`; fileMissing (55) when it has none. */
+  async manifest(label: string): Promise<Manifest> {
+    return readManifest(this.#repo.driver, this.#stanza, label, await this.#repo.requireKey());
+  }
+
+  /**
+   * A file of a backup's manifest, read back as its own `stored` record says (the backup that holds it, its
+   * compression and cipher), checked against its checksum and size; undefined when the repository file is missing.
+   */
+  readFile(file: ManifestFile): Promise<AsyncGenerator<Buffer> | undefined> {
+    const { path, expect } = storedFileRead(this.#stanza, file);
+    return this.#repo.getChunks(path, expect);
+  }
+
+  /** readFile, for a file that must be there: fileMissing (55) naming the repository file. */
+  async requireFile(file: ManifestFile): Promise<AsyncGenerator<Buffer>> {
+    const chunks = await this.readFile(file);
+    if (chunks === undefined) {
+      throw new PgStashError(
+        'fileMissing',
+        `backup file '${this.#repo.location}/${storedFilePath(this.#stanza, file)}' is missing`,
+        { hint: 'the backup is damaged: restore another backup set with --set' },
+      );
+    }
+    return chunks;
+  }
+}
