@@ -126,6 +126,7 @@ describe('manifest build', () => {
       timeline: 1,
       compressLevel: 3,
       checksumPage: true,
+      references: [],
     });
     expect(manifest.targets).toEqual(beginManifest(beginning).targets);
   });
