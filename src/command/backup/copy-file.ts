@@ -2,7 +2,7 @@
 import { errnoOf, wrapError } from '../../common/errors.js';
 import { CHUNK_SIZE } from '../../io/chunker.js';
 import { COMPRESS_CONCURRENCY, compressExtension } from '../../io/compress.js';
-import { PageVerifier } from '../../io/filter/page-checksum.js';
+import { PageVerifier } from '../../io/page-checksum.js';
 import { isRelationFile, type DataDirEntry } from '../../postgres/data-dir.js';
 import type { CompressSettings, Repository } from '../../repo/repository.js';
 import { ChunkBuffers, readChunks } from '../../storage/file-chunks.js';
@@ -65,23 +65,13 @@ export async function copyFile(
     });
     const target = `${settings.backupPath}/${entry.name}${compressExtension(settings.compress.type)}`;
     // Not synced one by one: the backup flushes every file once before it writes the manifest.
-    const stored = await repo.putChunks(verified(chunks, verifier), target, settings.compress, {
+    const stored = await repo.putChunks(chunks, target, settings.compress, {
       sync: false,
       release: (chunk) => chunkBuffers.give(chunk),
+      stages: verifier === undefined ? [] : [verifier],
     });
     return { ...stored, invalidPages: verifier?.invalidPages ?? [] };
   } finally {
     await file.close();
-  }
-}
-
-/** Passes chunks through, checking their pages on the way. */
-async function* verified(
-  chunks: AsyncIterable<Buffer>,
-  verifier: PageVerifier | undefined,
-): AsyncGenerator<Buffer> {
-  for await (const chunk of chunks) {
-    verifier?.update(chunk);
-    yield chunk;
   }
 }

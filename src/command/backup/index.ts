@@ -1,10 +1,10 @@
 // backup: an online, consistent full backup of a running cluster into one repository.
-import { PassThrough, Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { formatBytes } from '../../common/size.js';
 import { PgStashError } from '../../common/errors.js';
 import { acquireLock } from '../../common/lock.js';
 import { log } from '../../common/log.js';
+import { chunksOf, wholeChunks } from '../../io/chunker.js';
 import { compressExtension, defaultCompressLevel, type CompressType } from '../../io/compress.js';
 import { readControlFile } from '../../postgres/control.js';
 import { formatLsn } from '../../postgres/lsn.js';
@@ -29,11 +29,11 @@ async function putGenerated(
   repo: Repository,
   backupPath: string,
   name: string,
-  source: Readable,
+  chunks: AsyncIterable<Buffer> | Iterable<Buffer>,
   options: { compress: CompressSettings; owner: ManifestOwner; mtime: number },
 ): Promise<ManifestFile> {
   const extension = compressExtension(options.compress.type);
-  const stored = await repo.put(source, `${backupPath}/${name}${extension}`, options.compress);
+  const stored = await repo.putChunks(chunks, `${backupPath}/${name}${extension}`, options.compress);
   const { mode, uid, gid, user, group } = options.owner;
   return {
     name,
@@ -169,7 +169,7 @@ export async function backup(context: CommandContext): Promise<number> {
         repo,
         backupPath,
         'pg_data/backup_label',
-        Readable.from([Buffer.from(stop.labelFile)]),
+        chunksOf(Buffer.from(stop.labelFile)),
         generated,
       ),
     );
@@ -179,7 +179,7 @@ export async function backup(context: CommandContext): Promise<number> {
           repo,
           backupPath,
           'pg_data/tablespace_map',
-          Readable.from([Buffer.from(stop.tablespaceMap)]),
+          chunksOf(Buffer.from(stop.tablespaceMap)),
           generated,
         ),
       );
@@ -198,17 +198,17 @@ export async function backup(context: CommandContext): Promise<number> {
       if (archiveCopy) {
         for (const segment of archived) {
           throwIfAborted(signal);
-          // Through a pass-through stream: the archived copy is decoded and checked, then re-encoded here.
-          const pass = new PassThrough({ highWaterMark: 1024 * 1024 });
-          const stored = putGenerated(repo, backupPath, `pg_data/pg_wal/${segment.walFile}`, pass, generated);
-          try {
-            await repo.get(segment.path, pass, { sha256: segment.sha256 });
-          } catch (error) {
-            pass.destroy(error as Error);
-            await stored.catch(() => undefined);
-            throw error;
+          // The archived copy decoded, re-encoded here as it is read, and checked after its last chunk: a
+          // mismatch fails the write, which leaves nothing.
+          const chunks = await repo.getChunks(segment.path, { sha256: segment.sha256 });
+          if (chunks === undefined) {
+            throw new PgStashError(
+              'fileMissing',
+              `archived WAL file '${repo.driver.location}/${segment.path}' is missing`,
+            );
           }
-          tree.files.push(await stored);
+          const name = `pg_data/pg_wal/${segment.walFile}`;
+          tree.files.push(await putGenerated(repo, backupPath, name, wholeChunks(chunks), generated));
         }
       }
     }
