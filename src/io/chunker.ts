@@ -1,4 +1,4 @@
-// Cutting byte streams into pieces: the pipeline's chunk size, a byte queue, and fixed-size splitting.
+// Cutting byte streams into pieces: the chunk loop's chunk size, a byte queue, fixed-size splitting, whole chunks.
 
 /**
  * Raw bytes per compression frame and per encryption chunk. Every stage works on pieces of at most this size,
@@ -103,7 +103,7 @@ export class ByteQueue {
   }
 }
 
-/** Cuts a byte stream into units (frames, fixed-size chunks) for a filter that processes whole units. */
+/** Cuts a byte stream into units (frames, fixed-size chunks) for a loop that processes whole units. */
 export interface Splitter {
   /** Adds bytes; returns the units now complete, in order. Throws PgStashError on invalid input. */
   write(chunk: Buffer): Buffer[];
@@ -139,4 +139,20 @@ export class FixedSizeSplitter implements Splitter {
     if (this.#queue.length > 0) return [this.#queue.take(this.#queue.length)];
     return this.#units === 0 && this.#emptyUnit ? [Buffer.alloc(0)] : [];
   }
+}
+
+/** `data` as the chunk loop takes a file: pieces of CHUNK_SIZE bytes (views, not copies), the last one shorter. */
+export function* chunksOf(data: Buffer): Generator<Buffer> {
+  for (let offset = 0; offset < data.length; offset += CHUNK_SIZE)
+    yield data.subarray(offset, offset + CHUNK_SIZE);
+}
+
+/**
+ * Bytes arriving in pieces of any size (a file decoded from the repository, a stream) re-cut into the chunks the
+ * chunk loop takes: CHUNK_SIZE bytes each, the last one shorter. A chunk within one piece is a view of it.
+ */
+export async function* wholeChunks(pieces: AsyncIterable<Buffer> | Iterable<Buffer>): AsyncGenerator<Buffer> {
+  const splitter = new FixedSizeSplitter(CHUNK_SIZE);
+  for await (const piece of pieces) yield* splitter.write(piece);
+  yield* splitter.end();
 }

@@ -1,11 +1,10 @@
-// Compression types (none, gz, lz4, zst): file extensions, levels, the compress filter, and frame decoding.
+// Compression types (none, gz, lz4, zst): file extensions, levels, the chunk compressor, and frame decoding.
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { Transform } from 'node:stream';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
-import { CHUNK_SIZE, FixedSizeSplitter } from './chunker.js';
-import { ConcurrentMapFilter } from './filter/concurrent-map.js';
+import { CHUNK_SIZE } from './chunker.js';
 import { Lz4FrameScanner } from './frame/lz4.js';
 import { decodeLz4Frame, type Lz4BlockDecoder } from './frame/lz4-decode.js';
 import { encodeLz4Frame, type Lz4BlockEncoder } from './frame/lz4-encode.js';
@@ -60,34 +59,17 @@ export function defaultCompressLevel(type: CompressType): number {
   return TYPES[type].defaultLevel;
 }
 
-export interface CompressFilterOptions {
-  /** Chunks compressed at once (default COMPRESS_CONCURRENCY). */
-  readonly concurrency?: number;
+/** How a repository file is compressed. */
+export interface CompressSettings {
+  readonly type: CompressType;
+  readonly level: number;
 }
 
 /**
- * A filter compressing each CHUNK_SIZE piece of raw input into its own standard frame (gzip member, lz4 frame,
- * zstd frame), so that `gunzip`, `lz4 -d` and `zstd -d` read a repository file by hand. Undefined for 'none'.
- * An empty input still produces one (empty) frame: an empty file is not valid compressed data.
- */
-export function createCompressFilter(
-  type: CompressType,
-  level: number,
-  options?: CompressFilterOptions,
-): Transform | undefined {
-  checkLevel(type, level);
-  if (type === 'none') return undefined;
-  const map = compressor(type, level);
-  return new ConcurrentMapFilter({
-    splitter: new FixedSizeSplitter(CHUNK_SIZE, { emptyUnit: true }),
-    map: (unit, index) => compressUnit(type, map, unit, index),
-    concurrency: options?.concurrency ?? COMPRESS_CONCURRENCY,
-  });
-}
-
-/**
- * A function compressing at most CHUNK_SIZE bytes into exactly what createCompressFilter makes of them (one
- * frame), for loops that hold a chunk at a time; the level is checked once, here. 'none' returns the data itself.
+ * A function compressing one chunk (at most CHUNK_SIZE bytes) into its own standard frame (gzip member, lz4
+ * frame, zstd frame), so that `gunzip`, `lz4 -d` and `zstd -d` read a repository file by hand; an empty chunk
+ * (an empty file) still makes one frame, as an empty file is not valid compressed data. The level is checked
+ * once, here. 'none' returns the data itself.
  */
 export function chunkCompressor(type: CompressType, level: number): (data: Buffer) => Promise<Buffer> {
   checkLevel(type, level);

@@ -1,21 +1,17 @@
-// Runs one file copy: source -> filters -> destination as a single stream pipeline, plus a buffer source.
-import { Readable, Writable, type Transform } from 'node:stream';
+// Writes a file given as pieces into a destination stream (a storage driver's write), all or nothing.
 import { once } from 'node:events';
+import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 
 /**
- * Copies `source` through `filters` (in order) into `destination`; filter results (size, hash...) are read from
- * the filter objects afterwards. On any error every stream is destroyed, the destination with that very error
- * (storage drivers abort the write on destroy, leaving nothing behind), and the error is rethrown unchanged once
- * the destination has closed: by then its temporary file is gone.
+ * Writes `pieces` (the chunk loop's output) into `destination`, a few pieces ahead of the writer. On any error
+ * the destination is destroyed with that very error (storage drivers abort the write on destroy, leaving nothing
+ * behind) and the error is rethrown unchanged once the destination has closed: by then its temporary file is gone.
  */
-export async function copy(
-  source: Readable,
-  destination: Writable,
-  filters: readonly Transform[],
-): Promise<void> {
+export async function copy(pieces: AsyncIterable<Buffer>, destination: Writable): Promise<void> {
   try {
-    await pipeline([source, ...filters, destination]);
+    // Few pieces wait for the writer: memory stays at a few chunks per file.
+    await pipeline(Readable.from(pieces, { highWaterMark: 2 }), destination);
   } catch (error) {
     // pipeline destroys the destination too, but not always with the error (e.g. when it had already ended).
     if (!destination.destroyed)
@@ -23,9 +19,4 @@ export async function copy(
     if (!destination.closed) await once(destination, 'close').catch(() => undefined);
     throw error;
   }
-}
-
-/** A byte stream of one buffer (for writing small files through copy). */
-export function bufferSource(data: Buffer): Readable {
-  return Readable.from(data.length === 0 ? [] : [data], { objectMode: false });
 }

@@ -2,7 +2,7 @@
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { COMPRESS_CONCURRENCY, createGunzip, frameDecoding, type CompressType } from './compress.js';
-import { Decryptor } from './filter/decrypt.js';
+import { Decryptor } from './crypto/decrypt.js';
 import { mapInOrder } from './parallel.js';
 
 export interface DecodeOptions {
@@ -14,7 +14,8 @@ export interface DecodeOptions {
 }
 
 /**
- * Yields the original bytes of `stored` (a repository file's content, in pieces of any size), in order.
+ * Yields the original bytes of `stored` (a repository file's content, in pieces of any size), in order: the
+ * inverse of encodeStored (io/encode.ts).
  * lz4 and zstd frames decode a few at once (COMPRESS_CONCURRENCY) while the caller handles earlier output, so
  * memory stays at a few frames whatever the file size. Damaged data fails with PgStashError('format') or, when
  * encrypted, PgStashError('crypto').

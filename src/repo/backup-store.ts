@@ -5,9 +5,9 @@
 // resumed backup will start from), copies its files, and commits: every file durable, then the manifest, then
 // the backup.info entry. A removal goes the other way: the backup.info entry first, then the files, so a removal
 // killed half-way leaves a directory no entry names, which the next backup removes (incomplete()).
-import type { Readable } from 'node:stream';
 import { PgStashError } from '../common/errors.js';
 import { compressExtension, type CompressType } from '../io/compress.js';
+import type { ChunkStage } from '../io/stage.js';
 import { type BackupInfo, type BackupRecord } from './backup-info.js';
 import { writeInfoFile } from './info-file.js';
 import { isBackupLabel } from './label.js';
@@ -129,16 +129,11 @@ export class BackupStore {
   putFile(
     label: string,
     name: string,
-    chunks: AsyncIterable<Buffer>,
+    chunks: AsyncIterable<Buffer> | Iterable<Buffer>,
     compress: CompressSettings,
-    options: { sync?: boolean; release?: (chunk: Buffer) => void } = {},
+    options: { sync?: boolean; release?: (chunk: Buffer) => void; stages?: readonly ChunkStage[] } = {},
   ): Promise<StoredFile> {
     return this.#repo.putChunks(chunks, this.#filePath(label, name, compress.type), compress, options);
-  }
-
-  /** Stores file `name` of backup `label` from a stream (a small generated file, a WAL segment copied in). */
-  putStream(label: string, name: string, source: Readable, compress: CompressSettings): Promise<StoredFile> {
-    return this.#repo.put(source, this.#filePath(label, name, compress.type), compress);
   }
 
   #filePath(label: string, name: string, compressType: CompressType): string {

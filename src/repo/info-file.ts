@@ -1,11 +1,11 @@
 // Checksummed JSON info files (archive.info, backup.info, manifests, key files), each written twice (`.copy`).
 import { createHash } from 'node:crypto';
-import { Readable } from 'node:stream';
 import { isPgStashError, messageOf, PgStashError } from '../common/errors.js';
 import { log } from '../common/log.js';
+import { chunksOf } from '../io/chunker.js';
 import { copy } from '../io/copy.js';
 import { decodeStored } from '../io/decode.js';
-import { EncryptFilter } from '../io/filter/encrypt.js';
+import { encodeStored } from '../io/encode.js';
 import type { Driver } from '../storage/driver.js';
 import { copyPathOf } from './layout.js';
 
@@ -54,9 +54,11 @@ export function decodeInfo(kind: string, data: Buffer, where: string): unknown {
   return parsed.content;
 }
 
+/** Info files are not compressed; with a key they are encrypted, through the chunk loop as any repository file. */
+const UNCOMPRESSED = { type: 'none', level: 0 } as const;
+
 async function writeRaw(driver: Driver, path: string, data: Buffer, key: Buffer | undefined): Promise<void> {
-  const filters = key === undefined ? [] : [new EncryptFilter(key)];
-  await copy(Readable.from([data]), await driver.openWrite(path), filters);
+  await copy(encodeStored(chunksOf(data), { compress: UNCOMPRESSED, key }), await driver.openWrite(path));
 }
 
 async function readRaw(driver: Driver, path: string, key: Buffer | undefined): Promise<Buffer | undefined> {

@@ -1,23 +1,16 @@
 // One configured repository (repoN) for one stanza: the only way into it. It owns the key, the info files and file
-// transfer through the filter chain; its backups (BackupStore) and its WAL archive (WalArchive) are parts of it.
+// transfer through the chunk loop; its backups (BackupStore) and its WAL archive (WalArchive) are parts of it.
 // Commands use these and never the driver or a repository path (layout.ts) themselves.
-import { createHash, randomBytes } from 'node:crypto';
-import { Readable, type Transform, type Writable } from 'node:stream';
+import { randomBytes } from 'node:crypto';
+import type { Readable } from 'node:stream';
 import { isPgStashError, PgStashError } from '../common/errors.js';
 import type { RepoOptions } from '../config/load.js';
-import {
-  COMPRESS_CONCURRENCY,
-  chunkCompressor,
-  compressTypeOfName,
-  createCompressFilter,
-  type CompressType,
-} from '../io/compress.js';
+import { chunksOf } from '../io/chunker.js';
+import { compressTypeOfName, type CompressSettings } from '../io/compress.js';
 import { copy } from '../io/copy.js';
 import { decodeStored } from '../io/decode.js';
-import { mapInOrder } from '../io/parallel.js';
-import { EncryptFilter, Encryptor } from '../io/filter/encrypt.js';
-import { HashFilter } from '../io/filter/hash.js';
-import { SizeFilter } from '../io/filter/size.js';
+import { encodeStored } from '../io/encode.js';
+import { ByteCount, ContentDigest, type ChunkStage } from '../io/stage.js';
 import type { Driver } from '../storage/driver.js';
 import { openStorage } from '../storage/index.js';
 import { trackTempFile } from '../storage/temp-files.js';
@@ -28,16 +21,13 @@ import { repoLayout } from './layout.js';
 import { createStanzaKey, readStanzaKey, stanzaKeyExists } from './stanza-key.js';
 import { WalArchive } from './wal-archive.js';
 
+export type { CompressSettings } from '../io/compress.js';
+
 /** What a copy into the repository measured: the original's size and SHA-256, and the stored size. */
 export interface StoredFile {
   readonly size: number;
   readonly sha256: string;
   readonly repoSize: number;
-}
-
-export interface CompressSettings {
-  readonly type: CompressType;
-  readonly level: number;
 }
 
 /** What a read must yield: the original's SHA-256 and, when known, its size. */
@@ -210,81 +200,41 @@ export class Repository {
   }
 
   /**
-   * Streams `source` into the repository at `path` through hash, size, compression and encryption; the file
-   * becomes visible only once complete, and a failure leaves nothing at `path`.
-   */
-  async put(
-    source: Readable,
-    path: string,
-    compress: CompressSettings,
-    options: { extra?: readonly Transform[]; sync?: boolean } = {},
-  ): Promise<StoredFile> {
-    const key = await this.requireKey();
-    const hash = new HashFilter();
-    const size = new SizeFilter();
-    const repoSize = new SizeFilter();
-    const filters: Transform[] = [hash, size, ...(options.extra ?? [])];
-    const compressor = createCompressFilter(compress.type, compress.level);
-    if (compressor !== undefined) filters.push(compressor);
-    if (key !== undefined) filters.push(new EncryptFilter(key));
-    filters.push(repoSize);
-    await copy(source, await this.driver.openWrite(path, { sync: options.sync ?? true }), filters);
-    return { size: size.size, sha256: hash.digest(), repoSize: repoSize.size };
-  }
-
-  /**
-   * `put` for a file given as chunks of exactly CHUNK_SIZE bytes (the last may be shorter; none for an empty
-   * file): the same bytes in the repository, from one loop instead of a stream per filter. Each chunk is hashed
-   * and counted at once, compressed on libuv's pool (a few at a time, written in order) and encrypted. A backup
-   * copies every file this way: measured on a 256 MiB relation, a third less CPU than the stream pipeline.
-   * `release` gets each chunk back once nothing reads it any more (after its compression; never without
-   * compression, where the chunk itself is written), for the reader to fill again.
+   * Stores a file given as chunks of exactly CHUNK_SIZE bytes (the last may be shorter; none for an empty file)
+   * at `path`, through the chunk loop (io/encode.ts): each chunk is hashed and counted, passed to `stages` (a
+   * backup's page checksums), compressed on libuv's pool (a few at a time, written in order) and encrypted. Every
+   * repository file is written this way. The file becomes visible only once complete; a failure leaves nothing
+   * at `path`. `release` gets each chunk back once nothing reads it any more (after its compression; never
+   * without compression, where the chunk itself is written), for the reader to fill again.
    */
   async putChunks(
-    chunks: AsyncIterable<Buffer>,
+    chunks: AsyncIterable<Buffer> | Iterable<Buffer>,
     path: string,
     compress: CompressSettings,
-    options: { sync?: boolean; release?: (chunk: Buffer) => void } = {},
+    options: { sync?: boolean; release?: (chunk: Buffer) => void; stages?: readonly ChunkStage[] } = {},
   ): Promise<StoredFile> {
     const key = await this.requireKey();
-    const hash = createHash('sha256');
-    let size = 0;
-    let repoSize = 0;
-    const encryptor = key === undefined ? undefined : new Encryptor(key);
-    const stored = (data: Buffer): Buffer[] => {
-      const output = encryptor === undefined ? [data] : encryptor.update(data);
-      for (const buffer of output) repoSize += buffer.length;
-      return output;
-    };
-    const compressChunk = chunkCompressor(compress.type, compress.level);
-    const release = compress.type === 'none' ? undefined : options.release;
-    /** The chunks, hashed and counted as they pass; an empty file is one empty chunk (one empty frame). */
-    async function* counted(): AsyncGenerator<Buffer> {
-      let empty = true;
-      for await (const chunk of chunks) {
-        empty = false;
-        hash.update(chunk);
-        size += chunk.length;
-        yield chunk;
-      }
-      // An empty file is still one (empty) frame: an empty file is not valid compressed data.
-      if (empty) yield Buffer.alloc(0);
-    }
-    async function* encoded(): AsyncGenerator<Buffer> {
-      for await (const { item, result } of mapInOrder(counted(), compressChunk, COMPRESS_CONCURRENCY)) {
-        release?.(item);
-        yield* stored(result);
-      }
-      if (encryptor !== undefined) {
-        const rest = encryptor.final();
-        for (const buffer of rest) repoSize += buffer.length;
-        yield* rest;
-      }
-    }
-    // Few encoded chunks wait for the writer: memory stays at a few chunks per file.
-    const source = Readable.from(encoded(), { highWaterMark: 2 });
-    await copy(source, await this.driver.openWrite(path, { sync: options.sync ?? true }), []);
-    return { size, sha256: hash.digest('hex'), repoSize };
+    const original = new ContentDigest();
+    const stored = new ByteCount();
+    const pieces = encodeStored(chunks, {
+      compress,
+      key,
+      original: [original, ...(options.stages ?? [])],
+      stored: [stored],
+      release: options.release,
+    });
+    await copy(pieces, await this.driver.openWrite(path, { sync: options.sync ?? true }));
+    return { size: original.size, sha256: original.digest(), repoSize: stored.size };
+  }
+
+  /** putChunks of a small file held in memory (backup_label, tablespace_map). */
+  putBuffer(
+    data: Buffer,
+    path: string,
+    compress: CompressSettings,
+    options: { sync?: boolean } = {},
+  ): Promise<StoredFile> {
+    return this.putChunks(chunksOf(data), path, compress, options);
   }
 
   /**
@@ -325,8 +275,7 @@ export class Repository {
     key: Buffer | undefined,
     expect: ReadExpectation,
   ): AsyncGenerator<Buffer> {
-    const hash = createHash('sha256');
-    let size = 0;
+    const digest = new ContentDigest();
     // A thread that blocks on its I/O copies many files: lz4 stays on it (see io/frame/lz4-decode.ts).
     const decoded = decodeStored(source, {
       compressType: compressTypeOfName(path),
@@ -335,8 +284,7 @@ export class Repository {
     });
     try {
       for await (const chunk of decoded) {
-        hash.update(chunk);
-        size += chunk.length;
+        digest.update(chunk);
         yield chunk;
       }
     } catch (error) {
@@ -347,9 +295,9 @@ export class Repository {
     } finally {
       if (!Array.isArray(source)) (source as Readable).destroy();
     }
-    const wrongSize = expect.size !== undefined && size !== expect.size;
-    const sha256 = hash.digest('hex');
-    if (sha256 !== expect.sha256 || wrongSize) {
+    const { size } = digest;
+    const sha256 = digest.digest();
+    if (sha256 !== expect.sha256 || (expect.size !== undefined && size !== expect.size)) {
       throw this.#corrupt(path, `checksum mismatch (expected ${expect.sha256}, got ${sha256}, size ${size})`);
     }
   }
@@ -394,21 +342,6 @@ export class Repository {
   /** The checksum error (26) for a stored file whose content is not what was recorded. */
   #corrupt(path: string, reason: string, cause?: unknown): PgStashError {
     return new PgStashError('checksum', `'${this.driver.location}/${path}' is corrupt: ${reason}`, { cause });
-  }
-
-  /**
-   * getChunks into `destination`, which ends only once the file is verified (on failure it is destroyed with the
-   * error, so a storage or pending file leaves nothing behind). Resolves to false when the file does not exist.
-   */
-  async get(
-    path: string,
-    destination: Writable,
-    expect: { sha256: string; size?: number },
-  ): Promise<boolean> {
-    const chunks = await this.getChunks(path, expect);
-    if (chunks === undefined) return false;
-    await copy(Readable.from(chunks, { highWaterMark: 2 }), destination, []);
-    return true;
   }
 }
 

@@ -1,7 +1,8 @@
 // Waits for the backup's WAL to reach the archive and, with archive-copy, stores it in the backup
 // (pgBackRest's backupArchiveCheckCopy).
-import { PassThrough } from 'node:stream';
+import { PgStashError } from '../../common/errors.js';
 import { log } from '../../common/log.js';
+import { wholeChunks } from '../../io/chunker.js';
 import type { ManifestFile } from '../../repo/manifest.js';
 import type { Repository } from '../../repo/repository.js';
 import { waitForArchive } from '../archive/wait.js';
@@ -41,17 +42,17 @@ export async function archiveWait(
   if (options.copy) {
     for (const segment of archived) {
       throwIfAborted(options.signal);
-      // Through a pass-through stream: the archived copy is decoded and checked, then re-encoded here.
-      const pass = new PassThrough({ highWaterMark: 1024 * 1024 });
-      const stored = putGenerated(repo, label, `pg_data/pg_wal/${segment.walFile}`, pass, options.generated);
-      try {
-        await repo.get(segment.path, pass, { sha256: segment.sha256 });
-      } catch (error) {
-        pass.destroy(error as Error);
-        await stored.catch(() => undefined);
-        throw error;
+      // The archived copy decoded, re-encoded here as it is read, and checked after its last chunk: a mismatch
+      // fails the write, which leaves nothing.
+      const chunks = await repo.wal.read(segment);
+      if (chunks === undefined) {
+        throw new PgStashError(
+          'fileMissing',
+          `archived WAL file '${segment.walFile}' is missing in ${repo.name}`,
+        );
       }
-      files.push(await stored);
+      const name = `pg_data/pg_wal/${segment.walFile}`;
+      files.push(await putGenerated(repo, label, name, wholeChunks(chunks), options.generated));
     }
   }
   return { files, waitMs };

@@ -2,7 +2,7 @@
 import { errnoOf, wrapError } from '../../common/errors.js';
 import { CHUNK_SIZE } from '../../io/chunker.js';
 import { COMPRESS_CONCURRENCY } from '../../io/compress.js';
-import { PageVerifier } from '../../io/filter/page-checksum.js';
+import { PageVerifier } from '../../io/page-checksum.js';
 import { isRelationFile, type DataDirEntry } from '../../postgres/data-dir.js';
 import type { CompressSettings, Repository } from '../../repo/repository.js';
 import { ChunkBuffers, readChunks } from '../../storage/file-chunks.js';
@@ -64,29 +64,13 @@ export async function copyFile(
       buffers: chunkBuffers,
     });
     // Not synced one by one: the backup flushes every file once before it writes the manifest.
-    const stored = await repo.backups.putFile(
-      settings.label,
-      entry.name,
-      verified(chunks, verifier),
-      settings.compress,
-      {
-        sync: false,
-        release: (chunk) => chunkBuffers.give(chunk),
-      },
-    );
+    const stored = await repo.backups.putFile(settings.label, entry.name, chunks, settings.compress, {
+      sync: false,
+      release: (chunk) => chunkBuffers.give(chunk),
+      stages: verifier === undefined ? [] : [verifier],
+    });
     return { ...stored, invalidPages: verifier?.invalidPages ?? [] };
   } finally {
     await file.close();
-  }
-}
-
-/** Passes chunks through, checking their pages on the way. */
-async function* verified(
-  chunks: AsyncIterable<Buffer>,
-  verifier: PageVerifier | undefined,
-): AsyncGenerator<Buffer> {
-  for await (const chunk of chunks) {
-    verifier?.update(chunk);
-    yield chunk;
   }
 }

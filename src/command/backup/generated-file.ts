@@ -1,5 +1,4 @@
 // Stores a file the backup makes rather than copies (backup_label, tablespace_map, an archived WAL segment).
-import type { Readable } from 'node:stream';
 import type { FileStorage, ManifestFile, ManifestOwner } from '../../repo/manifest.js';
 import type { CompressSettings, Repository } from '../../repo/repository.js';
 
@@ -11,15 +10,15 @@ export interface GeneratedFileSettings {
   readonly mtime: number;
 }
 
-/** Stores `source` as file `name` of backup `label`; its manifest entry. */
+/** Stores `chunks` (whole chunks, io/chunker.ts) as file `name` of backup `label`; its manifest entry. */
 export async function putGenerated(
   repo: Repository,
   label: string,
   name: string,
-  source: Readable,
+  chunks: AsyncIterable<Buffer> | Iterable<Buffer>,
   options: GeneratedFileSettings,
 ): Promise<ManifestFile> {
-  const stored = await repo.backups.putStream(label, name, source, options.compress);
+  const stored = await repo.backups.putFile(label, name, chunks, options.compress);
   const { mode, uid, gid, user, group } = options.owner;
   return {
     name,

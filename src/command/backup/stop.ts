@@ -1,6 +1,6 @@
 // Stops the backup on the server (pgBackRest's backupStop) and stores the files pg_backup_stop returns.
-import { Readable } from 'node:stream';
 import { log } from '../../common/log.js';
+import { chunksOf } from '../../io/chunker.js';
 import type { PgSession } from '../../postgres/client.js';
 import { formatLsn } from '../../postgres/lsn.js';
 import type { FileStorage, ManifestFile } from '../../repo/manifest.js';
@@ -40,13 +40,7 @@ export async function backupStop(
     mtime: Math.floor(stopped.getTime() / 1000),
   };
   const files = [
-    await putGenerated(
-      repo,
-      label,
-      'pg_data/backup_label',
-      Readable.from([Buffer.from(stop.labelFile)]),
-      generated,
-    ),
+    await putGenerated(repo, label, 'pg_data/backup_label', chunksOf(Buffer.from(stop.labelFile)), generated),
   ];
   if (stop.tablespaceMap !== null && stop.tablespaceMap !== '') {
     files.push(
@@ -54,7 +48,7 @@ export async function backupStop(
         repo,
         label,
         'pg_data/tablespace_map',
-        Readable.from([Buffer.from(stop.tablespaceMap)]),
+        chunksOf(Buffer.from(stop.tablespaceMap)),
         generated,
       ),
     );

@@ -1,7 +1,8 @@
-// Tests for the byte queue and fixed-size splitting under arbitrary chunkings.
+// Tests for the byte queue, fixed-size splitting and the chunk loop's whole chunks under arbitrary chunkings.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ByteQueue, CHUNK_SIZE, FixedSizeSplitter } from '../../../src/io/chunker.js';
+import { ByteQueue, CHUNK_SIZE, chunksOf, FixedSizeSplitter, wholeChunks } from '../../../src/io/chunker.js';
+import { makeData } from './helpers.js';
 
 /** Cuts `data` into pieces of the given sizes, cycled. */
 function cut(data: Uint8Array, sizes: readonly number[]): Buffer[] {
@@ -97,5 +98,25 @@ describe('FixedSizeSplitter', () => {
   it('rejects a unit size that is not a positive integer', () => {
     expect(() => new FixedSizeSplitter(0)).toThrow(RangeError);
     expect(() => new FixedSizeSplitter(1.5)).toThrow(RangeError);
+  });
+});
+
+describe('chunksOf and wholeChunks', () => {
+  it('cut any input into CHUNK_SIZE chunks, the last one shorter, and none for empty input', async () => {
+    for (const length of [0, 1, CHUNK_SIZE - 1, CHUNK_SIZE, CHUNK_SIZE + 1, 3 * CHUNK_SIZE + 7]) {
+      const data = makeData(length, 'random', length + 1);
+      const expected = Array.from({ length: Math.ceil(length / CHUNK_SIZE) }, (_, index) =>
+        Math.min(CHUNK_SIZE, length - index * CHUNK_SIZE),
+      );
+      const direct = [...chunksOf(data)];
+      expect(direct.map((chunk) => chunk.length)).toEqual(expected);
+      expect(Buffer.concat(direct).equals(data)).toBe(true);
+      for (const sizes of [[1000, 7, 300_000], [CHUNK_SIZE], [3 * CHUNK_SIZE]]) {
+        const recut: Buffer[] = [];
+        for await (const chunk of wholeChunks(cut(data, sizes))) recut.push(chunk);
+        expect(recut.map((chunk) => chunk.length)).toEqual(expected);
+        expect(Buffer.concat(recut).equals(data)).toBe(true);
+      }
+    }
   });
 });

@@ -1,10 +1,10 @@
-// Test helpers for the io pipeline: deterministic test data, chunked sources, running filters to a buffer.
+// Test helpers for the io chunk loop: deterministic test data, chunked sources, encoding to a buffer.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { Readable, Writable, type Transform } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import fc from 'fast-check';
-import { CHUNK_SIZE } from '../../../src/io/chunker.js';
-import { copy } from '../../../src/io/copy.js';
+import { CHUNK_SIZE, chunksOf } from '../../../src/io/chunker.js';
+import { encodeStored, type EncodeOptions } from '../../../src/io/encode.js';
 
 export type DataKind = 'random' | 'zeros' | 'text' | 'mixed';
 
@@ -63,15 +63,11 @@ export class BufferSink extends Writable {
   }
 }
 
-/** Runs `data` (cut into `sizes`) through `filters` with copy() and returns the output. */
-export async function runFilters(
-  data: Buffer,
-  filters: readonly Transform[],
-  sizes?: readonly number[],
-): Promise<Buffer> {
-  const sink = new BufferSink();
-  await copy(chunkedSource(data, sizes), sink, filters);
-  return sink.data;
+/** What encodeStored stores of `data` (given as whole chunks, as the chunk loop takes it), as one buffer. */
+export async function encoded(data: Buffer, options: EncodeOptions): Promise<Buffer> {
+  const pieces: Buffer[] = [];
+  for await (const piece of encodeStored(chunksOf(data), options)) pieces.push(piece);
+  return Buffer.concat(pieces);
 }
 
 export function sha256(data: Buffer): string {

@@ -1,11 +1,11 @@
-// Tests for PageChecksumFilter (and PageVerifier, which it wraps) against a real relation file from `initdb -k`, and for PageIsVerified's edge cases.
+// Tests for PageVerifier (a stage of the chunk loop) against a real relation file from `initdb -k`, and for PageIsVerified's edge cases.
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PageChecksumFilter, PageVerifier, pageChecksum } from '../../../../src/io/filter/page-checksum.js';
-import { PgCluster } from '../../../harness/cluster.js';
-import { chunkSizes, runFilters } from '../helpers.js';
+import { PageVerifier, pageChecksum } from '../../../src/io/page-checksum.js';
+import { PgCluster } from '../../harness/cluster.js';
+import { chunkSizes } from './helpers.js';
 
 const PAGE = 8192;
 
@@ -28,20 +28,27 @@ afterAll(async () => {
 async function check(
   data: Buffer,
   options: { segmentNo?: number; sizes?: readonly number[]; lsnLimit?: bigint } = {},
-): Promise<PageChecksumFilter> {
+): Promise<PageVerifier> {
   const pageOptions = {
     segmentNo: options.segmentNo ?? 0,
     ...(options.lsnLimit === undefined ? {} : { lsnLimit: options.lsnLimit }),
   };
-  const filter = new PageChecksumFilter(pageOptions);
-  const output = await runFilters(data, [filter], options.sizes);
-  expect(output.equals(data)).toBe(true);
-  // The verifier given the whole file at once (a backup's small-file path) must say exactly the same.
+  // Fed in pieces of `sizes` (cycled; pages straddle them), leaving the data unchanged.
+  const copy = Buffer.from(data);
   const verifier = new PageVerifier(pageOptions);
-  verifier.update(data);
-  expect(verifier.invalidPages).toEqual(filter.invalidPages);
-  expect(verifier.pagesChecked).toBe(filter.pagesChecked);
-  return filter;
+  const sizes = options.sizes ?? [65536];
+  for (let offset = 0, index = 0; offset < data.length; index++) {
+    const size = Math.max(1, sizes[index % sizes.length] ?? 65536);
+    verifier.update(data.subarray(offset, offset + size));
+    offset += size;
+  }
+  expect(data.equals(copy)).toBe(true);
+  // The verifier given the whole file at once (a small file's one chunk) must say exactly the same.
+  const whole = new PageVerifier(pageOptions);
+  whole.update(data);
+  expect(whole.invalidPages).toEqual(verifier.invalidPages);
+  expect(whole.pagesChecked).toBe(verifier.pagesChecked);
+  return verifier;
 }
 
 /** Sets a page's checksum to what PostgreSQL would write for block `blockNo`. */
@@ -50,12 +57,12 @@ function stamp(page: Buffer, blockNo: number): void {
   page.writeUInt16LE(pageChecksum(new Uint32Array(aligned.buffer, aligned.byteOffset, PAGE / 4), blockNo), 8);
 }
 
-describe('PageChecksumFilter', () => {
+describe('PageVerifier', () => {
   it('accepts every page of a real relation file', async () => {
     expect(relation.length / PAGE).toBeGreaterThan(10);
-    const filter = await check(relation);
-    expect(filter.pagesChecked).toBe(relation.length / PAGE);
-    expect(filter.invalidPages).toEqual([]);
+    const verifier = await check(relation);
+    expect(verifier.pagesChecked).toBe(relation.length / PAGE);
+    expect(verifier.invalidPages).toEqual([]);
   });
 
   it('reports exactly the page with one flipped byte, wherever the byte is', async () => {
@@ -70,9 +77,9 @@ describe('PageChecksumFilter', () => {
           const damaged = Buffer.from(relation);
           const at = page * PAGE + offset;
           damaged[at] = (damaged[at] as number) ^ mask;
-          const filter = await check(damaged, { sizes });
-          expect(filter.invalidPages).toEqual([page]);
-          expect(filter.pagesChecked).toBe(pages);
+          const verifier = await check(damaged, { sizes });
+          expect(verifier.invalidPages).toEqual([page]);
+          expect(verifier.pagesChecked).toBe(pages);
         },
       ),
       { numRuns: 40 },
@@ -80,8 +87,8 @@ describe('PageChecksumFilter', () => {
   });
 
   it('mixes in the block number: the same pages fail in another segment', async () => {
-    const filter = await check(relation, { segmentNo: 1 });
-    expect(filter.invalidPages.length).toBe(relation.length / PAGE);
+    const verifier = await check(relation, { segmentNo: 1 });
+    expect(verifier.invalidPages.length).toBe(relation.length / PAGE);
     const moved = Buffer.from(relation);
     for (let page = 0; page < moved.length / PAGE; page++)
       stamp(moved.subarray(page * PAGE, (page + 1) * PAGE), 131072 + page);
@@ -115,9 +122,9 @@ describe('PageChecksumFilter', () => {
 
   it('skips a partial trailing page (the relation is being extended)', async () => {
     const partial = Buffer.concat([relation.subarray(0, 2 * PAGE), Buffer.alloc(100, 7)]);
-    const filter = await check(partial, { sizes: [333] });
-    expect(filter.pagesChecked).toBe(2);
-    expect(filter.invalidPages).toEqual([]);
+    const verifier = await check(partial, { sizes: [333] });
+    expect(verifier.pagesChecked).toBe(2);
+    expect(verifier.invalidPages).toEqual([]);
   });
 
   it('gives the same answer for unaligned buffers', async () => {
@@ -125,8 +132,8 @@ describe('PageChecksumFilter', () => {
     damaged[5 * PAGE + 4000] = (damaged[5 * PAGE + 4000] as number) ^ 1;
     const shifted = Buffer.alloc(damaged.length + 1);
     damaged.copy(shifted, 1);
-    const filter = await check(shifted.subarray(1), { sizes: [PAGE * 3] });
-    expect(filter.invalidPages).toEqual([5]);
+    const verifier = await check(shifted.subarray(1), { sizes: [PAGE * 3] });
+    expect(verifier.invalidPages).toEqual([5]);
   });
 
   it('does not report damaged pages at or beyond the LSN limit (torn by a concurrent write)', async () => {
@@ -140,22 +147,22 @@ describe('PageChecksumFilter', () => {
   it('agrees with pg_checksums on the whole stopped cluster', async () => {
     const result = await cluster.runTool('pg_checksums', ['--check', '-D', cluster.dataDir]);
     expect(result.code).toBe(0);
-    // And our filter accepts every relation file pg_checksums checked in template1.
+    // And the verifier accepts every relation file pg_checksums checked in template1.
     const dir = join(cluster.dataDir, 'base', '1');
     let files = 0;
     for (const name of await readdir(dir)) {
       if (!/^\d+$/.test(name)) continue;
       const data = await readFile(join(dir, name));
       if (data.length === 0) continue;
-      const filter = await check(data);
-      expect(filter.invalidPages, name).toEqual([]);
+      const verifier = await check(data);
+      expect(verifier.invalidPages, name).toEqual([]);
       files++;
     }
     expect(files).toBeGreaterThan(50);
   });
 
   it('rejects invalid options', () => {
-    expect(() => new PageChecksumFilter({ segmentNo: -1 })).toThrow(RangeError);
-    expect(() => new PageChecksumFilter({ segmentNo: 0, blockSize: 1000 })).toThrow(RangeError);
+    expect(() => new PageVerifier({ segmentNo: -1 })).toThrow(RangeError);
+    expect(() => new PageVerifier({ segmentNo: 0, blockSize: 1000 })).toThrow(RangeError);
   });
 });

@@ -1,20 +1,9 @@
-// Encrypts with AES-256-GCM in authenticated chunks (format: ../crypto/format.ts), as a stream filter or a loop.
+// Encrypts with AES-256-GCM in authenticated chunks (format: format.ts), piece by piece, for the chunk loop.
 import { createCipheriv, randomBytes } from 'node:crypto';
-import { Transform, type TransformCallback } from 'node:stream';
 import { ByteQueue, CHUNK_SIZE } from '../chunker.js';
-import {
-  aad,
-  checkKey,
-  CIPHER,
-  fileKey,
-  LENGTH_SIZE,
-  MAGIC,
-  nonce,
-  SALT_SIZE,
-  TAG_SIZE,
-} from '../crypto/format.js';
+import { aad, checkKey, CIPHER, fileKey, LENGTH_SIZE, MAGIC, nonce, SALT_SIZE, TAG_SIZE } from './format.js';
 
-export { isEncrypted } from '../crypto/format.js';
+export { isEncrypted } from './format.js';
 
 /** Encrypts one file given in pieces of any size: `update` for each, then `final`; each returns output to write. */
 export class Encryptor {
@@ -61,25 +50,5 @@ export class Encryptor {
     const body = cipher.update(plain);
     const rest = cipher.final();
     return Buffer.concat([length, body, rest, cipher.getAuthTag()]);
-  }
-}
-
-/** Encryptor as a stream filter. */
-export class EncryptFilter extends Transform {
-  readonly #encryptor: Encryptor;
-
-  constructor(key: Buffer) {
-    super();
-    this.#encryptor = new Encryptor(key);
-  }
-
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    for (const output of this.#encryptor.update(chunk)) this.push(output);
-    callback();
-  }
-
-  override _flush(callback: TransformCallback): void {
-    for (const output of this.#encryptor.final()) this.push(output);
-    callback();
   }
 }

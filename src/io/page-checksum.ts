@@ -1,6 +1,6 @@
-// Verifies PostgreSQL data page checksums (pg_checksum_page and PageIsVerified), over chunks or as a stream filter.
+// Verifies PostgreSQL data page checksums (pg_checksum_page and PageIsVerified): a stage of the chunk loop.
 import { endianness } from 'node:os';
-import { Transform, type TransformCallback } from 'node:stream';
+import type { ChunkStage } from './stage.js';
 
 /** Partial checksums computed in parallel: a fixed part of PostgreSQL's algorithm (checksum_impl.h). */
 const N_SUMS = 32;
@@ -130,9 +130,10 @@ export interface PageChecksumOptions {
 /**
  * Verifies each full page as PostgreSQL's PageIsVerified does with checksums on: a new page (pd_upper 0) must be
  * all zeros; any other page needs a sane header and a matching checksum. A partial trailing page (the relation
- * is being extended) is skipped. Bytes arrive in chunks of any size (`update`).
+ * is being extended) is skipped. Bytes arrive in chunks of any size (`update`): a backup runs it as a stage of
+ * Repository.putChunks.
  */
-export class PageVerifier {
+export class PageVerifier implements ChunkStage {
   readonly #blockSize: number;
   readonly #firstBlock: number;
   readonly #lsnLimit: bigint | undefined;
@@ -223,29 +224,6 @@ export class PageVerifier {
     const view = new DataView(page.buffer, page.byteOffset, 8);
     const lsn = (BigInt(view.getUint32(0, LITTLE_ENDIAN)) << 32n) | BigInt(view.getUint32(4, LITTLE_ENDIAN)); // xlogid, xrecoff
     return lsn >= this.#lsnLimit;
-  }
-}
-
-/** PageVerifier as a pass-through stream filter: data passes unchanged. */
-export class PageChecksumFilter extends Transform {
-  readonly #verifier: PageVerifier;
-
-  constructor(options: PageChecksumOptions) {
-    super();
-    this.#verifier = new PageVerifier(options);
-  }
-
-  get invalidPages(): number[] {
-    return this.#verifier.invalidPages;
-  }
-
-  get pagesChecked(): number {
-    return this.#verifier.pagesChecked;
-  }
-
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    this.#verifier.update(chunk);
-    callback(null, chunk);
   }
 }
 

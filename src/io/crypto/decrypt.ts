@@ -12,10 +12,10 @@ import {
   MAGIC,
   nonce,
   TAG_SIZE,
-} from '../crypto/format.js';
+} from './format.js';
 import { PgStashError } from '../../common/errors.js';
 
-export { isEncrypted } from '../crypto/format.js';
+export { isEncrypted } from './format.js';
 
 export interface DecryptOptions {
   /** The file's name for messages ("unable to decrypt 'name': ..."). */

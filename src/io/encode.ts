@@ -1,0 +1,75 @@
+// Turns a file's original bytes into what the repository stores, as one loop: stages, compress, encrypt.
+import { fail } from '../common/errors.js';
+import { CHUNK_SIZE } from './chunker.js';
+import { chunkCompressor, COMPRESS_CONCURRENCY, type CompressSettings } from './compress.js';
+import { Encryptor } from './crypto/encrypt.js';
+import { mapInOrder } from './parallel.js';
+import type { ChunkStage } from './stage.js';
+
+export interface EncodeOptions {
+  readonly compress: CompressSettings;
+  /** The repository key, to encrypt; undefined for an unencrypted repository. */
+  readonly key?: Buffer | undefined;
+  /** Stages that see each chunk of the original, in order, before it is compressed (hash, page checksums). */
+  readonly original?: readonly ChunkStage[];
+  /** Stages that see each piece of the stored bytes, in order, as it leaves (the stored size). */
+  readonly stored?: readonly ChunkStage[];
+  /**
+   * Gets each chunk back once nothing reads it any more (once compressed; never without compression, where the
+   * chunk itself is what is stored), for the reader to fill again.
+   */
+  readonly release?: ((chunk: Buffer) => void) | undefined;
+}
+
+/**
+ * Yields the stored bytes of the file given as `chunks`: CHUNK_SIZE bytes each, only the last one shorter (none
+ * for an empty file; io/chunker.ts cuts other input so: chunksOf, wholeChunks). Each chunk passes the `original`
+ * stages, is compressed into its own frame on libuv's pool (a few at once, COMPRESS_CONCURRENCY, in order) and
+ * encrypted; each stored piece then passes the `stored` stages. Memory stays at a few chunks whatever the size.
+ * The same input and settings always give the same bytes (bar the random salt of an encrypted file).
+ * The inverse is decodeStored (io/decode.ts).
+ */
+export async function* encodeStored(
+  chunks: AsyncIterable<Buffer> | Iterable<Buffer>,
+  options: EncodeOptions,
+): AsyncGenerator<Buffer> {
+  const { compress } = options;
+  const compressChunk = chunkCompressor(compress.type, compress.level);
+  const release = compress.type === 'none' ? undefined : options.release;
+  const encryptor = options.key === undefined ? undefined : new Encryptor(options.key);
+  const storedStages = options.stored ?? [];
+  function* leaving(pieces: readonly Buffer[]): Generator<Buffer> {
+    for (const piece of pieces) {
+      for (const stage of storedStages) stage.update(piece);
+      yield piece;
+    }
+  }
+  const frames = mapInOrder(staged(chunks, options.original ?? []), compressChunk, COMPRESS_CONCURRENCY);
+  for await (const { item, result } of frames) {
+    release?.(item);
+    yield* leaving(encryptor === undefined ? [result] : encryptor.update(result));
+  }
+  if (encryptor !== undefined) yield* leaving(encryptor.final());
+}
+
+/**
+ * The chunks, each passed to the stages on its way; an empty file is one empty chunk (one empty frame). A chunk
+ * larger than CHUNK_SIZE, or a short one before the last, would store other frames than the same file read whole
+ * chunks at a time: refused.
+ */
+async function* staged(
+  chunks: AsyncIterable<Buffer> | Iterable<Buffer>,
+  stages: readonly ChunkStage[],
+): AsyncGenerator<Buffer> {
+  let count = 0;
+  let short = false;
+  for await (const chunk of chunks) {
+    if (short || chunk.length > CHUNK_SIZE)
+      fail('assert', `chunk loop: chunk ${count} of ${chunk.length} bytes after a short one or over a chunk`);
+    short = chunk.length < CHUNK_SIZE;
+    count++;
+    for (const stage of stages) stage.update(chunk);
+    yield chunk;
+  }
+  if (count === 0) yield Buffer.alloc(0);
+}
