@@ -5,7 +5,7 @@ import { formatBytes } from '../../common/size.js';
 import { PgStashError } from '../../common/errors.js';
 import { acquireLock } from '../../common/lock.js';
 import { log } from '../../common/log.js';
-import { compressExtension, defaultCompressLevel, type CompressType } from '../../io/compress.js';
+import { compressExtension } from '../../io/compress.js';
 import { readControlFile } from '../../postgres/control.js';
 import { formatLsn } from '../../postgres/lsn.js';
 import { segmentsBetween } from '../../postgres/wal-name.js';
@@ -20,6 +20,7 @@ import { throwIfAborted, type CommandContext } from '../context.js';
 import { selectRepo } from '../repo-select.js';
 import { checkArchiveSettings } from '../archive-settings.js';
 import { checkRepoOutsideData } from '../repo-placement.js';
+import { compressSettings } from '../compress-settings.js';
 import { checkServerRunsFrom, connectFromConfig } from '../server-check.js';
 import { copyDataDirectory, ownerOf } from './copy-files.js';
 import { removeStaleBackups } from './stale.js';
@@ -63,24 +64,20 @@ function formatDurations(times: { totalMs: number; copyMs: number; walWaitMs: nu
 export async function backup(context: CommandContext): Promise<number> {
   const commandStarted = performance.now();
   const { config, signal } = context;
-  const stanza = config.requireStr('stanza');
-  const pgPath = config.requireStr('pg1-path');
-  const type = config.str('type') ?? 'full';
+  const stanza = config.require('stanza');
+  const pgPath = config.require('pg1-path');
+  const type = config.get('type', 'backup');
   if (type !== 'full') {
     throw new PgStashError(
       'featureNotSupported',
       `backup --type=${type} is not supported yet: use --type=full`,
     );
   }
-  const compressType = (config.str('compress-type') ?? 'zst') as CompressType;
-  const compress = {
-    type: compressType,
-    level: config.num('compress-level') ?? defaultCompressLevel(compressType),
-  };
+  const compress = compressSettings(config);
   const repoOptions = selectRepo(config);
   await checkRepoOutsideData([repoOptions], pgPath);
   const lock = await acquireLock({
-    lockPath: config.str('lock-path') ?? '/tmp/pgstash',
+    lockPath: config.get('lock-path'),
     stanza,
     type: 'backup',
   });
@@ -115,7 +112,7 @@ export async function backup(context: CommandContext): Promise<number> {
       );
     }
     // Before anything is copied: a backup whose WAL never reaches this stanza would fail only at its very end.
-    if (config.bool('archive-check') || config.bool('archive-copy'))
+    if (config.get('archive-check') || config.get('archive-copy'))
       await checkArchiveSettings(session, stanza, { notPgstash: 'warn' });
     await removeStaleBackups(repo, backupInfo);
 
@@ -137,7 +134,7 @@ export async function backup(context: CommandContext): Promise<number> {
     const timezone = await session.serverSetting('TimeZone');
     const timezoneAbbreviations = await session.serverSetting('timezone_abbreviations');
     const xidStart = await session.nextXid();
-    const start = await session.backupStart(`pgstash backup ${label}`, config.bool('start-fast'));
+    const start = await session.backupStart(`pgstash backup ${label}`, config.get('start-fast'));
     log.info(`backup start: label ${label}, WAL ${start.walFile}, lsn ${formatLsn(start.lsn)}`);
     throwIfAborted(signal);
 
@@ -147,7 +144,7 @@ export async function backup(context: CommandContext): Promise<number> {
       tablespaces,
       backupPath,
       compress,
-      processMax: config.num('process-max') ?? 1,
+      processMax: config.get('process-max'),
       checksumPage: control.dataChecksumVersion > 0,
       startLsn: start.lsn,
       signal,
@@ -188,12 +185,12 @@ export async function backup(context: CommandContext): Promise<number> {
     const segments = segmentsBetween(start.timeline, start.lsn, stop.lsn, control.walSegmentSize);
     const walStart = segments[0] ?? start.walFile;
     const walStop = segments.at(-1) ?? start.walFile;
-    const archiveCopy = config.bool('archive-copy');
+    const archiveCopy = config.get('archive-copy');
     let walWaitMs: number | undefined;
-    if (config.bool('archive-check') || archiveCopy) {
+    if (config.get('archive-check') || archiveCopy) {
       log.info(`waiting for WAL ${walStart} to ${walStop} to reach the archive`);
       const waitStarted = performance.now();
-      const archived = await waitForArchive([repo], segments, config.num('archive-timeout') ?? 60);
+      const archived = await waitForArchive([repo], segments, config.get('archive-timeout'));
       walWaitMs = performance.now() - waitStarted;
       if (archiveCopy) {
         for (const segment of archived) {

@@ -6,7 +6,7 @@ import { log } from '../../common/log.js';
 import { userName } from '../../common/os-users.js';
 import { formatBytes } from '../../common/size.js';
 import { writePgBackupManifest, type PgManifestFile } from '../../postgres/backup-manifest.js';
-import { writeRecoveryConfig, type RecoveryType } from '../../postgres/recovery-config.js';
+import { writeRecoveryConfig } from '../../postgres/recovery-config.js';
 import { readManifest, type Manifest } from '../../repo/manifest.js';
 import { Repository } from '../../repo/repository.js';
 import { selectRepo } from '../repo-select.js';
@@ -83,9 +83,9 @@ function nextSteps(
 
 export async function restore(context: CommandContext): Promise<number> {
   const { config, signal } = context;
-  const stanza = config.requireStr('stanza');
-  const pgPath = config.requireStr('pg1-path');
-  if (config.bool('delta')) {
+  const stanza = config.require('stanza');
+  const pgPath = config.require('pg1-path');
+  if (config.get('delta')) {
     throw new PgStashError(
       'featureNotSupported',
       'restore --delta is not supported yet: restore into an empty directory or use --force',
@@ -94,7 +94,7 @@ export async function restore(context: CommandContext): Promise<number> {
   const repo = await Repository.open(selectRepo(config), stanza);
   const key = await repo.requireKey();
   // The worker threads boot while the manifest is read and checked (see startRestorePool).
-  const pool = startRestorePool(repo, key, { processMax: config.num('process-max') ?? 1, signal });
+  const pool = startRestorePool(repo, key, { processMax: config.get('process-max'), signal });
   try {
     return await restoreWithPool(context, repo, key, pgPath, pool);
   } finally {
@@ -111,7 +111,7 @@ async function restoreWithPool(
 ): Promise<number> {
   const { config } = context;
   const stanza = repo.stanza;
-  const type = (config.str('type') ?? 'default') as RecoveryType;
+  const type = config.get('type', 'restore');
   const backupInfo = await repo.backupInfo();
   if (backupInfo === undefined) {
     throw new PgStashError('fileMissing', `${repo.name}: stanza '${stanza}' has no backup.info`, {
@@ -119,39 +119,38 @@ async function restoreWithPool(
     });
   }
   const selection = selectBackup(backupInfo.backups, {
-    set: config.str('set'),
+    set: config.get('set'),
     type,
-    target: config.str('target'),
-    recoveryOptions: config.map('recovery-option'),
+    target: config.get('target'),
+    recoveryOptions: config.get('recovery-option'),
   });
   const chosen = selection.backup;
   for (const note of selection.notes) context.out(`${note}\n`);
   const manifest = await readManifest(repo.driver, stanza, chosen.label, key);
   const targets = resolveTargets(manifest, pgPath, {
-    tablespaceMap: config.map('tablespace-map'),
-    tablespaceMapAll: config.str('tablespace-map-all'),
+    tablespaceMap: config.get('tablespace-map'),
+    tablespaceMapAll: config.get('tablespace-map-all'),
   });
   const restoreCommand = restoreCommandLine(context, stanza);
+  const targetAction = config.has('target-action') ? config.get('target-action') : undefined;
+  const targetTimeline = config.get('target-timeline');
   // Validate the recovery settings before touching the destination: a bad --target must not cost a restore.
   const recovery = {
     type,
     restoreCommand,
     ...(selection.target === undefined ? {} : { target: selection.target }),
-    ...(config.has('target-action')
-      ? { targetAction: config.str('target-action') as 'pause' | 'promote' | 'shutdown' }
-      : {}),
-    ...(config.bool('target-exclusive') ? { targetExclusive: true } : {}),
-    ...(config.str('target-timeline') === undefined
-      ? {}
-      : { targetTimeline: config.str('target-timeline') as string }),
-    extraOptions: config.map('recovery-option'),
-    archiveMode: (config.str('archive-mode') ?? 'preserve') as 'preserve' | 'off',
+    // Written only when set: otherwise PostgreSQL's own default (pause, the table's default too) applies.
+    ...(targetAction === undefined ? {} : { targetAction }),
+    ...(config.get('target-exclusive') === true ? { targetExclusive: true } : {}),
+    ...(targetTimeline === undefined ? {} : { targetTimeline }),
+    extraOptions: config.get('recovery-option'),
+    archiveMode: config.get('archive-mode'),
   };
   const { recoverySettingLines } = await import('../../postgres/recovery-config.js');
   recoverySettingLines(recovery);
   const timelineNote = await checkArchiveBeforeRestore(config, repo, chosen, manifest, pgPath);
 
-  await prepareDestination(targets, { force: config.bool('force') });
+  await prepareDestination(targets, { force: config.get('force') });
   log.info(`restore backup set ${chosen.label} into '${pgPath}'`);
   const started = Date.now();
   const restoreOwner = process.getuid?.() === 0;
