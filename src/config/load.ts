@@ -6,7 +6,7 @@ import { checkConfigKeys, readConfigFile } from './config-file.js';
 import type { ConfigFile } from './config-file.js';
 import { INDEX_GROUPS } from './definition.js';
 import { noEffectWarnings } from './no-effect.js';
-import type { CommandDef, CommandName, IndexGroup, OptionDef, OptionType } from './definition.js';
+import type { CommandDef, CommandName, IndexGroup, OptionDef } from './definition.js';
 import { alwaysHasValue, fieldName } from './option-types.js';
 import type { CommandsOf, OptionName, OptionValue, PgOptions, RepoOptions } from './option-types.js';
 import {
@@ -137,29 +137,12 @@ function checkArguments(command: CommandDef, args: readonly string[]): void {
   }
 }
 
-function optionOrAssert(name: string, types: readonly OptionType[], accessor: string): ConcreteOption {
+/** The option of a name the types allow; a name from outside the types (a cast) that is no option asserts. */
+function optionOrAssert(name: string): ConcreteOption {
   const option = findOption(name);
   if (option === undefined) throw new PgStashError('assert', `option '${name}' does not exist`);
-  if (!types.includes(option.def.type)) {
-    throw new PgStashError(
-      'assert',
-      `option '${name}' is ${option.def.type}: it cannot be read with ${accessor}()`,
-    );
-  }
   return option;
 }
-
-const ANY_TYPE: readonly OptionType[] = [
-  'boolean',
-  'string',
-  'integer',
-  'time',
-  'size',
-  'enum',
-  'list',
-  'hash',
-  'path',
-];
 
 /** The resolved configuration; options not valid for the command read as unset. */
 class Config implements LoadedConfig {
@@ -200,13 +183,13 @@ class Config implements LoadedConfig {
   }
 
   has(name: OptionName): boolean {
-    optionOrAssert(name, ANY_TYPE, 'has');
+    optionOrAssert(name);
     const source = this.#values.get(name)?.source;
     return source !== undefined && source !== 'default';
   }
 
   source(name: OptionName): OptionSource | undefined {
-    optionOrAssert(name, ANY_TYPE, 'source');
+    optionOrAssert(name);
     return this.#values.get(name)?.source;
   }
 
@@ -214,7 +197,7 @@ class Config implements LoadedConfig {
     name: N,
     command?: C,
   ): OptionValue<N, C> {
-    const { def } = optionOrAssert(name, ANY_TYPE, 'get');
+    const { def } = optionOrAssert(name);
     if (command !== undefined && command !== this.command) {
       throw new PgStashError('assert', `option '${name}' read for command '${command}' in '${this.command}'`);
     }
@@ -222,9 +205,10 @@ class Config implements LoadedConfig {
     if (value !== undefined) return value as OptionValue<N, C>;
     if (def.type === 'list') return [] as readonly string[] as OptionValue<N, C>;
     if (def.type === 'hash') return {} as OptionValue<N, C>;
-    // The types promise a value (a default for every command they cover): only a read for another command is left.
-    const promised = command === undefined ? def.commands : [command];
-    if (promised.every((name) => alwaysHasValue(def, name))) {
+    // Where the types promise a value (a default for every command the read covers), none means the option was read
+    // in a command it is not valid for: a programming error, not an unset option.
+    const covered = command === undefined ? def.commands : [command];
+    if (covered.every((each) => alwaysHasValue(def, each))) {
       throw new PgStashError('assert', `option '${name}' is not valid for command '${this.command}'`);
     }
     return undefined as OptionValue<N, C>;
@@ -233,7 +217,7 @@ class Config implements LoadedConfig {
   require<N extends OptionName>(name: N): Exclude<OptionValue<N>, undefined> {
     const value = this.get(name);
     if (value !== undefined) return value as Exclude<OptionValue<N>, undefined>;
-    const option = optionOrAssert(name, ANY_TYPE, 'require');
+    const option = optionOrAssert(name);
     throw new PgStashError('optionRequired', `${name} option required`, {
       hint: whereToSet(option, this.#values.get('stanza')?.value as string | undefined),
     });
