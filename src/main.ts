@@ -2,7 +2,7 @@
 import { writeSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ERROR_CODES, isPgStashError, messageOf, PgStashError } from './common/errors.js';
-import { closeLog, configureLog, log, type LogLevel } from './common/log.js';
+import { closeLog, configureLog, log } from './common/log.js';
 import { restoreCommandExitCode, STOP_RECOVERY_OFFSET } from './command/archive/recovery-exit.js';
 import { parseCommandLine } from './config/argv.js';
 import { configWarningsBefore, loadConfig, type LoadedConfig } from './config/load.js';
@@ -126,11 +126,11 @@ function exitCodeFor(command: string | undefined, code: number, error?: unknown)
 async function setupLog(config: LoadedConfig): Promise<void> {
   await configureLog({
     command: config.command,
-    stanza: config.str('stanza'),
-    console: (config.str('log-level-console') ?? 'warn') as LogLevel,
-    stderr: (config.str('log-level-stderr') ?? 'off') as LogLevel,
-    file: (config.str('log-level-file') ?? 'info') as LogLevel,
-    path: config.str('log-path'),
+    stanza: config.get('stanza'),
+    console: config.get('log-level-console'),
+    stderr: config.get('log-level-stderr'),
+    file: config.get('log-level-file'),
+    path: config.get('log-path'),
   });
   for (const warning of config.warnings) log.warn(warning);
 }

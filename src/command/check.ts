@@ -12,7 +12,7 @@ import { checkServerRunsFrom, connectFromConfig } from './server-check.js';
 
 export async function check(context: CommandContext): Promise<number> {
   const { config } = context;
-  const stanza = config.requireStr('stanza');
+  const stanza = config.require('stanza');
   const repos = await openRepositories(config.repos, stanza);
   const session = await connectFromConfig(config);
   try {
@@ -21,7 +21,7 @@ export async function check(context: CommandContext): Promise<number> {
       version: String(Math.floor(versionNum / 10000)),
       systemId: await session.systemIdentifier(),
     };
-    const pgPath = config.str('pg1-path');
+    const pgPath = config.get('pg1-path');
     if (pgPath !== undefined) {
       await checkRepoOutsideData(config.repos, pgPath);
       const control = await readControlFile(pgPath);
@@ -50,7 +50,7 @@ export async function check(context: CommandContext): Promise<number> {
     // A restore point guarantees there is WAL to switch away from, so the switch yields a fresh segment.
     await session.query("select pg_create_restore_point('pgstash check')");
     const { walFile } = await session.switchWal();
-    const timeout = config.num('archive-timeout') ?? 60;
+    const timeout = config.get('archive-timeout');
     await waitForArchive(repos, [walFile], timeout);
     log.info(`WAL segment ${walFile} successfully archived`);
     context.out(

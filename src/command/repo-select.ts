@@ -4,7 +4,7 @@ import type { LoadedConfig, RepoOptions } from '../config/load.js';
 
 /** Every configured repository, or just `--repo=N` (the loader refuses an N that is not configured). */
 export function selectedRepos(config: LoadedConfig): RepoOptions[] {
-  const selected = config.num('repo');
+  const selected = config.get('repo');
   const repos =
     selected === undefined ? [...config.repos] : config.repos.filter((repo) => repo.index === selected);
   if (repos.length === 0) {

@@ -45,7 +45,7 @@ export async function checkServerMatchesControl(
   try {
     await checkServerRunsFrom(session, {
       systemId: await session.systemIdentifier(),
-      pgPath: config.requireStr('pg1-path'),
+      pgPath: config.require('pg1-path'),
       control,
       port: config.pg.port,
     });

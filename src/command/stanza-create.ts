@@ -45,13 +45,13 @@ async function createOnRepository(repo: Repository, control: ControlData): Promi
 
 export async function stanzaCreate(context: CommandContext): Promise<number> {
   const { config } = context;
-  const stanza = config.requireStr('stanza');
-  const pgPath = config.requireStr('pg1-path');
+  const stanza = config.require('stanza');
+  const pgPath = config.require('pg1-path');
   await checkRepoOutsideData(config.repos, pgPath);
   const control = await readControlFile(pgPath);
   await checkServerMatchesControl(config, control, { required: false });
   const lock = await acquireLock({
-    lockPath: config.str('lock-path') ?? '/tmp/pgstash',
+    lockPath: config.get('lock-path'),
     stanza,
     type: 'backup',
   });

@@ -223,13 +223,13 @@ const PG_COMMANDS = [
   'stanza-create',
 ] as const satisfies readonly CommandName[];
 const LOG_LEVELS = ['off', 'error', 'warn', 'info', 'detail', 'debug', 'trace'] as const;
-const RESTORE_TARGET_TYPES = ['time', 'lsn', 'xid', 'name'];
+const RESTORE_TARGET_TYPES = ['time', 'lsn', 'xid', 'name'] as const;
 
 /**
  * The option table. An option another option depends on (`depend`, `byValueOf`) comes before it: values are
- * resolved in this order.
+ * resolved in this order. Kept literal (`as const`): the types of option values derive from it (option-types.ts).
  */
-export const OPTIONS: readonly OptionDef[] = [
+const OPTION_TABLE = [
   // General
   {
     name: 'config',
@@ -675,4 +675,9 @@ export const OPTIONS: readonly OptionDef[] = [
     default: 'text',
     summary: 'Output format.',
   },
-];
+] as const satisfies readonly OptionDef[];
+
+/** The option table, entry by entry. */
+export const OPTIONS: readonly OptionDef[] = OPTION_TABLE;
+/** The literal table, for the types derived from it (option-types.ts). */
+export type OptionTable = typeof OPTION_TABLE;

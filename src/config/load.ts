@@ -6,7 +6,9 @@ import { checkConfigKeys, readConfigFile } from './config-file.js';
 import type { ConfigFile } from './config-file.js';
 import { INDEX_GROUPS } from './definition.js';
 import { noEffectWarnings } from './no-effect.js';
-import type { CommandDef, CommandName, OptionDef, OptionType } from './definition.js';
+import type { CommandDef, CommandName, IndexGroup, OptionDef } from './definition.js';
+import { alwaysHasValue, fieldName } from './option-types.js';
+import type { CommandsOf, OptionName, OptionValue, PgOptions, RepoOptions } from './option-types.js';
 import {
   CONCRETE_OPTIONS,
   envName,
@@ -23,24 +25,7 @@ import type { RawValue, Resolved } from './resolve.js';
 
 export type OptionSource = 'command-line' | 'environment' | 'config' | 'default';
 
-export interface RepoOptions {
-  readonly index: number;
-  readonly type: 'posix';
-  readonly path: string;
-  readonly cipherType: 'none' | 'aes-256-gcm';
-  readonly cipherPass?: string;
-  readonly retentionFull?: number;
-}
-
-export interface PgOptions {
-  readonly index: number;
-  readonly path?: string;
-  readonly port: number;
-  readonly socketPath?: string;
-  readonly host?: string;
-  readonly user?: string;
-  readonly database: string;
-}
+export type { OptionName, OptionValue, PgOptions, RepoOptions } from './option-types.js';
 
 export interface LoadedConfig {
   /** e.g. 'archive-push'; 'help' and 'version' too. */
@@ -52,21 +37,21 @@ export interface LoadedConfig {
   /** Problems that do not stop the command, for the caller to log. */
   readonly warnings: readonly string[];
   /** Set by any source other than the default. */
-  has(name: string): boolean;
+  has(name: OptionName): boolean;
   /** Where the value came from; undefined when the option has no value. */
-  source(name: string): OptionSource | undefined;
-  /** string, path and enum options. */
-  str(name: string): string | undefined;
-  /** integer, time (seconds) and size (bytes) options. */
-  num(name: string): number | undefined;
-  bool(name: string): boolean;
-  list(name: string): readonly string[];
-  map(name: string): Readonly<Record<string, string>>;
-  /** Throws optionRequired (37) naming the option when it has no value. */
-  requireStr(name: string): string;
-  /** repoN groups with repoN-path set, ascending. */
+  source(name: OptionName): OptionSource | undefined;
+  /**
+   * The value of an option, typed by the option table (option-types.ts): a number for integer, time (seconds) and
+   * size (bytes), an enum's allowed values, never undefined when the table gives a default (lists and hashes read
+   * as empty when unset). Options not valid for the command, or whose `depend` is not met, read as unset. With
+   * `command` (which must be the one running), an enum has that command's values: `get('type', 'restore')`.
+   */
+  get<N extends OptionName, C extends CommandsOf<N> = CommandsOf<N>>(name: N, command?: C): OptionValue<N, C>;
+  /** get, but throws optionRequired (37) naming the option when it has no value. */
+  require<N extends OptionName>(name: N): Exclude<OptionValue<N>, undefined>;
+  /** repoN groups with repoN-path set, ascending, one field per repo-* table entry. */
   readonly repos: readonly RepoOptions[];
-  /** pg1. */
+  /** pg1, one field per pg-* table entry (only for commands that take pg options). */
   readonly pg: PgOptions;
   /**
    * Options to pass on to a child pgstash running `command` (default archive-get, for restore_command): the config
@@ -152,29 +137,12 @@ function checkArguments(command: CommandDef, args: readonly string[]): void {
   }
 }
 
-function optionOrAssert(name: string, types: readonly OptionType[], accessor: string): ConcreteOption {
+/** The option of a name the types allow; a name from outside the types (a cast) that is no option asserts. */
+function optionOrAssert(name: string): ConcreteOption {
   const option = findOption(name);
   if (option === undefined) throw new PgStashError('assert', `option '${name}' does not exist`);
-  if (!types.includes(option.def.type)) {
-    throw new PgStashError(
-      'assert',
-      `option '${name}' is ${option.def.type}: it cannot be read with ${accessor}()`,
-    );
-  }
   return option;
 }
-
-const ANY_TYPE: readonly OptionType[] = [
-  'boolean',
-  'string',
-  'integer',
-  'time',
-  'size',
-  'enum',
-  'list',
-  'hash',
-  'path',
-];
 
 /** The resolved configuration; options not valid for the command read as unset. */
 class Config implements LoadedConfig {
@@ -183,7 +151,7 @@ class Config implements LoadedConfig {
   readonly helpTopic: string | undefined;
   readonly warnings: readonly string[];
   readonly repos: readonly RepoOptions[];
-  readonly pg: PgOptions;
+  #pgOptions: PgOptions | undefined;
   readonly #values: ReadonlyMap<string, Resolved>;
   readonly #configNegated: boolean;
 
@@ -203,49 +171,53 @@ class Config implements LoadedConfig {
     this.#values = state.values;
     this.#configNegated = state.configNegated;
     this.repos = Object.freeze(this.#repos());
-    this.pg = Object.freeze(this.#pg(1));
   }
 
-  has(name: string): boolean {
-    optionOrAssert(name, ANY_TYPE, 'has');
+  get pg(): PgOptions {
+    const path = findOption('pg1-path');
+    if (path === undefined || !validFor(path.def, this.command)) {
+      throw new PgStashError('assert', `command '${this.command}' takes no pg options`);
+    }
+    this.#pgOptions ??= Object.freeze(this.#group('pg', 1) as PgOptions);
+    return this.#pgOptions;
+  }
+
+  has(name: OptionName): boolean {
+    optionOrAssert(name);
     const source = this.#values.get(name)?.source;
     return source !== undefined && source !== 'default';
   }
 
-  source(name: string): OptionSource | undefined {
-    optionOrAssert(name, ANY_TYPE, 'source');
+  source(name: OptionName): OptionSource | undefined {
+    optionOrAssert(name);
     return this.#values.get(name)?.source;
   }
 
-  str(name: string): string | undefined {
-    optionOrAssert(name, ['string', 'path', 'enum'], 'str');
-    return this.#values.get(name)?.value as string | undefined;
+  get<N extends OptionName, C extends CommandsOf<N> = CommandsOf<N>>(
+    name: N,
+    command?: C,
+  ): OptionValue<N, C> {
+    const { def } = optionOrAssert(name);
+    if (command !== undefined && command !== this.command) {
+      throw new PgStashError('assert', `option '${name}' read for command '${command}' in '${this.command}'`);
+    }
+    const value = this.#values.get(name)?.value;
+    if (value !== undefined) return value as OptionValue<N, C>;
+    if (def.type === 'list') return [] as readonly string[] as OptionValue<N, C>;
+    if (def.type === 'hash') return {} as OptionValue<N, C>;
+    // Where the types promise a value (a default for every command the read covers), none means the option was read
+    // in a command it is not valid for: a programming error, not an unset option.
+    const covered = command === undefined ? def.commands : [command];
+    if (covered.every((each) => alwaysHasValue(def, each))) {
+      throw new PgStashError('assert', `option '${name}' is not valid for command '${this.command}'`);
+    }
+    return undefined as OptionValue<N, C>;
   }
 
-  num(name: string): number | undefined {
-    optionOrAssert(name, ['integer', 'time', 'size'], 'num');
-    return this.#values.get(name)?.value as number | undefined;
-  }
-
-  bool(name: string): boolean {
-    optionOrAssert(name, ['boolean'], 'bool');
-    return this.#values.get(name)?.value === true;
-  }
-
-  list(name: string): readonly string[] {
-    optionOrAssert(name, ['list'], 'list');
-    return (this.#values.get(name)?.value as readonly string[] | undefined) ?? [];
-  }
-
-  map(name: string): Readonly<Record<string, string>> {
-    optionOrAssert(name, ['hash'], 'map');
-    return (this.#values.get(name)?.value as Readonly<Record<string, string>> | undefined) ?? {};
-  }
-
-  requireStr(name: string): string {
-    const value = this.str(name);
-    if (value !== undefined) return value;
-    const option = optionOrAssert(name, ['string', 'path', 'enum'], 'requireStr');
+  require<N extends OptionName>(name: N): Exclude<OptionValue<N>, undefined> {
+    const value = this.get(name);
+    if (value !== undefined) return value as Exclude<OptionValue<N>, undefined>;
+    const option = optionOrAssert(name);
     throw new PgStashError('optionRequired', `${name} option required`, {
       hint: whereToSet(option, this.#values.get('stanza')?.value as string | undefined),
     });
@@ -278,41 +250,25 @@ class Config implements LoadedConfig {
     return result;
   }
 
+  /** Configured repositories: the repoN groups whose path is set. */
   #repos(): RepoOptions[] {
     const repos: RepoOptions[] = [];
     for (let index = 1; index <= INDEX_GROUPS.repo.max; index++) {
-      const value = (name: string) => this.#values.get(`repo${index}-${name}`)?.value;
-      const path = value('path') as string | undefined;
-      if (path === undefined) continue;
-      const cipherPass = value('cipher-pass') as string | undefined;
-      const retentionFull = value('retention-full') as number | undefined;
-      repos.push({
-        index,
-        type: (value('type') as RepoOptions['type'] | undefined) ?? 'posix',
-        path,
-        cipherType: (value('cipher-type') as RepoOptions['cipherType'] | undefined) ?? 'none',
-        ...(cipherPass === undefined ? {} : { cipherPass }),
-        ...(retentionFull === undefined ? {} : { retentionFull }),
-      });
+      const group = this.#group('repo', index);
+      if (group.path !== undefined) repos.push(Object.freeze(group) as RepoOptions);
     }
     return repos;
   }
 
-  #pg(index: number): PgOptions {
-    const value = (name: string) => this.#values.get(`pg${index}-${name}`)?.value;
-    const optional = (key: keyof PgOptions, name: string) => {
-      const found = value(name);
-      return found === undefined ? {} : { [key]: found as string };
-    };
-    return {
-      index,
-      port: (value('port') as number | undefined) ?? 5432,
-      database: (value('database') as string | undefined) ?? 'postgres',
-      ...optional('path', 'path'),
-      ...optional('socketPath', 'socket-path'),
-      ...optional('host', 'host'),
-      ...optional('user', 'user'),
-    };
+  /** One index of a group as a record: a field per table entry of the group that has a value (option-types.ts). */
+  #group(group: IndexGroup, index: number): Record<string, unknown> {
+    const record: Record<string, unknown> = { index };
+    for (const option of CONCRETE_OPTIONS) {
+      if (option.def.indexed !== group || option.index !== index) continue;
+      const value = this.#values.get(option.name)?.value;
+      if (value !== undefined) record[fieldName(option.def)] = value;
+    }
+    return record;
   }
 }
 

@@ -16,9 +16,9 @@ describe('examples/pgstash.conf', () => {
     expect(config.repos[0]).toMatchObject({ index: 1, path: '/var/lib/pgstash', cipherType: 'aes-256-gcm' });
     expect(config.repos[0]?.cipherPass?.length).toBeGreaterThan(40);
     expect(config.pg.path).toBe('/var/lib/postgresql/15/main');
-    expect(config.bool('start-fast')).toBe(true);
-    expect(config.str('compress-type')).toBe('zst');
-    expect(config.num('process-max')).toBe(2);
+    expect(config.get('start-fast')).toBe(true);
+    expect(config.get('compress-type')).toBe('zst');
+    expect(config.get('process-max')).toBe(2);
   });
 
   it('keeps archive-push quiet on the console', () => {
@@ -26,7 +26,7 @@ describe('examples/pgstash.conf', () => {
       [`--config=${CONFIG}`, '--stanza=main', 'archive-push', 'pg_wal/000000010000000000000001'],
       {},
     );
-    expect(config.str('log-level-console')).toBe('warn');
-    expect(config.str('log-level-file')).toBe('detail');
+    expect(config.get('log-level-console')).toBe('warn');
+    expect(config.get('log-level-file')).toBe('detail');
   });
 });

@@ -45,7 +45,7 @@ export async function archiveGet(context: CommandContext): Promise<number> {
   const { config } = context;
   // The loader guarantees both positional arguments (%f and %p): a missing one is paramRequired (43).
   const [walFileName = '', destinationArg = ''] = config.args;
-  const stanza = config.requireStr('stanza');
+  const stanza = config.require('stanza');
   requireWalFileName(walFileName);
   // PostgreSQL runs restore_command in the data directory and passes %p relative to it: resolve against the
   // working directory, not pg1-path, which may name another cluster (a restore into a new directory).

@@ -3,12 +3,13 @@ import { createHash } from 'node:crypto';
 import { isPgStashError, messageOf, PgStashError, wrapError } from '../../common/errors.js';
 import { log } from '../../common/log.js';
 import { CHUNK_SIZE } from '../../io/chunker.js';
-import { COMPRESS_CONCURRENCY, defaultCompressLevel, type CompressType } from '../../io/compress.js';
+import { COMPRESS_CONCURRENCY } from '../../io/compress.js';
 import { describeDb } from '../../repo/db-history.js';
 import { archiveId } from '../../repo/layout.js';
 import { openRepositories, type CompressSettings, type Repository } from '../../repo/repository.js';
 import { ChunkBuffers, readChunks } from '../../storage/file-chunks.js';
 import { openFile } from '../../storage/file-io.js';
+import { compressSettings } from '../compress-settings.js';
 import type { CommandContext } from '../context.js';
 import { openWalSource, type WalSource } from './wal-source.js';
 
@@ -88,10 +89,9 @@ export async function archivePush(context: CommandContext): Promise<number> {
   const { config } = context;
   // The loader guarantees the one positional argument (%p): a missing one is paramRequired (43).
   const walPath = config.args[0] ?? '';
-  const stanza = config.requireStr('stanza');
+  const stanza = config.require('stanza');
   const wal = await openWalSource(walPath);
-  const type = (config.str('compress-type') ?? 'zst') as CompressType;
-  const compress = { type, level: config.num('compress-level') ?? defaultCompressLevel(type) };
+  const compress = compressSettings(config);
   const repos = await openRepositories(config.repos, stanza);
   // Every repository gets its copy even when another fails; any failure makes the command fail so PostgreSQL
   // keeps the segment and retries.

@@ -3,11 +3,11 @@
 // manifest, complete.
 import { acquireLock } from '../../common/lock.js';
 import { log } from '../../common/log.js';
-import { defaultCompressLevel, type CompressType } from '../../io/compress.js';
 import { segmentsBetween } from '../../postgres/wal-name.js';
 import { fileStorage } from '../../repo/manifest.js';
 import { Repository } from '../../repo/repository.js';
 import { throwIfAborted, type CommandContext } from '../context.js';
+import { compressSettings } from '../compress-settings.js';
 import { selectRepo } from '../repo-select.js';
 import { checkRepoOutsideData } from '../repo-placement.js';
 import { connectFromConfig } from '../server-check.js';
@@ -25,19 +25,15 @@ import { backupStop } from './stop.js';
 export async function backup(context: CommandContext): Promise<number> {
   const commandStarted = performance.now();
   const { config, signal } = context;
-  const stanza = config.requireStr('stanza');
-  const pgPath = config.requireStr('pg1-path');
-  const requestedType = config.str('type') ?? 'full';
+  const stanza = config.require('stanza');
+  const pgPath = config.require('pg1-path');
+  const requestedType = config.get('type', 'backup');
   checkBackupType(requestedType);
-  const compressType = (config.str('compress-type') ?? 'zst') as CompressType;
-  const compress = {
-    type: compressType,
-    level: config.num('compress-level') ?? defaultCompressLevel(compressType),
-  };
+  const compress = compressSettings(config);
   const repoOptions = selectRepo(config);
   await checkRepoOutsideData([repoOptions], pgPath);
   const lock = await acquireLock({
-    lockPath: config.str('lock-path') ?? '/tmp/pgstash',
+    lockPath: config.get('lock-path'),
     stanza,
     type: 'backup',
   });
@@ -50,7 +46,7 @@ export async function backup(context: CommandContext): Promise<number> {
     const { type, prior } = selectPrior(requestedType, backupInfo);
     await removeStaleBackups(repo, backupInfo);
     const { label, started } = await createLabel(repo, type, backupInfo, prior?.label);
-    const start = await backupStart(session, label, config.bool('start-fast'));
+    const start = await backupStart(session, label, config.get('start-fast'));
     const checksumPage = control.dataChecksumVersion > 0;
     const beginning: BackupBeginning = {
       label,
@@ -77,7 +73,7 @@ export async function backup(context: CommandContext): Promise<number> {
       label,
       compress,
       storage,
-      processMax: config.num('process-max') ?? 1,
+      processMax: config.get('process-max'),
       checksumPage,
       startLsn: start.lsn,
       signal,
@@ -87,11 +83,11 @@ export async function backup(context: CommandContext): Promise<number> {
     const segments = segmentsBetween(start.timeline, start.lsn, stopped.lsn, control.walSegmentSize);
     const walStart = segments[0] ?? start.walFile;
     const walStop = segments.at(-1) ?? start.walFile;
-    const archiveCopy = config.bool('archive-copy');
+    const archiveCopy = config.get('archive-copy');
     const wal = await archiveWait(repo, label, segments, {
-      check: config.bool('archive-check'),
+      check: config.get('archive-check'),
       copy: archiveCopy,
-      timeoutSec: config.num('archive-timeout') ?? 60,
+      timeoutSec: config.get('archive-timeout'),
       walStart,
       walStop,
       generated: stopped.generated,

@@ -50,7 +50,7 @@ export async function backupInit(
     );
   }
   // Before anything is copied: a backup whose WAL never reaches this stanza would fail only at its very end.
-  if (config.bool('archive-check') || config.bool('archive-copy'))
+  if (config.get('archive-check') || config.get('archive-copy'))
     await checkArchiveSettings(session, stanza, { notPgstash: 'warn' });
   return { key, backupInfo, control };
 }

@@ -6,8 +6,8 @@ import { renderJson, renderText } from './render.js';
 
 export async function info(context: CommandContext): Promise<number> {
   const { config } = context;
-  const set = config.str('set');
-  const stanza = config.str('stanza');
+  const set = config.get('set');
+  const stanza = config.get('stanza');
   if (set !== undefined && set !== 'latest' && stanza === undefined) {
     throw new PgStashError('optionRequired', 'stanza option required with --set');
   }
@@ -21,6 +21,6 @@ export async function info(context: CommandContext): Promise<number> {
       );
     }
   }
-  context.out(config.str('output') === 'json' ? renderJson(stanzas) : renderText(stanzas));
+  context.out(config.get('output') === 'json' ? renderJson(stanzas) : renderText(stanzas));
   return 0;
 }

@@ -54,7 +54,7 @@ export async function checkArchiveBeforeRestore(
   const timeline = await checkRestoreTimeline(
     repos,
     { label: backup.label, timeline: manifest.backup.timeline, lsnStart: backup.lsnStart },
-    { targetTimeline: config.str('target-timeline'), type: config.str('type') ?? 'default' },
+    { targetTimeline: config.get('target-timeline'), type: config.get('type', 'restore') },
     walSegmentSize,
   ).catch(unchecked('the timelines in the archive'));
   return (

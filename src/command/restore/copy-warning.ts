@@ -11,7 +11,7 @@ import type { Manifest } from '../../repo/manifest.js';
  */
 function ownDataDirectories(config: LoadedConfig, stanza: string, manifest: Manifest): string[] {
   const own = manifest.targets.filter((target) => target.name === 'pg_data').map((target) => target.path);
-  const path = config.str('config');
+  const path = config.get('config');
   if (path === undefined) return own;
   try {
     const configured = readConfigFile(path, { required: false })?.sections.get(stanza)?.get('pg1-path')?.[0];
@@ -33,7 +33,7 @@ export async function warnIfCopyWouldArchiveHere(
   pgPath: string,
   manifest: Manifest,
 ): Promise<void> {
-  if ((config.str('archive-mode') ?? 'preserve') !== 'preserve') return;
+  if (config.get('archive-mode') !== 'preserve') return;
   // pg1-path from the config file or the environment is the stanza's own by definition.
   if (config.source('pg1-path') !== 'command-line') return;
   const own = [...new Set(ownDataDirectories(config, stanza, manifest))];

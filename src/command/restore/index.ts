@@ -6,7 +6,7 @@ import { log } from '../../common/log.js';
 import { userName } from '../../common/os-users.js';
 import { formatBytes } from '../../common/size.js';
 import { writePgBackupManifest, type PgManifestFile } from '../../postgres/backup-manifest.js';
-import { writeRecoveryConfig, type RecoveryType } from '../../postgres/recovery-config.js';
+import { writeRecoveryConfig } from '../../postgres/recovery-config.js';
 import type { Manifest } from '../../repo/manifest.js';
 import { Repository } from '../../repo/repository.js';
 import { selectRepo } from '../repo-select.js';
@@ -88,14 +88,14 @@ function nextSteps(
 
 export async function restore(context: CommandContext): Promise<number> {
   const { config, signal } = context;
-  const stanza = config.requireStr('stanza');
-  const pgPath = config.requireStr('pg1-path');
+  const stanza = config.require('stanza');
+  const pgPath = config.require('pg1-path');
   // --delta (not yet available) restores every file, as without it: the option table says so and config warns
   // (no-effect.ts); a non-empty destination is refused as ever (40), unless --force.
   const repo = await Repository.open(selectRepo(config), stanza);
   const key = await repo.requireKey();
   // The worker threads boot while the manifest is read and checked (see startRestorePool).
-  const pool = startRestorePool(repo, key, { processMax: config.num('process-max') ?? 1, signal });
+  const pool = startRestorePool(repo, key, { processMax: config.get('process-max'), signal });
   try {
     return await restoreWithPool(context, repo, key, pgPath, pool);
   } finally {
@@ -112,7 +112,7 @@ async function restoreWithPool(
 ): Promise<number> {
   const { config } = context;
   const stanza = repo.stanza;
-  const type = (config.str('type') ?? 'default') as RecoveryType;
+  const type = config.get('type', 'restore');
   const backupInfo = await repo.backupInfo();
   if (backupInfo === undefined) {
     throw new PgStashError('fileMissing', `${repo.name}: stanza '${stanza}' has no backup.info`, {
@@ -120,33 +120,32 @@ async function restoreWithPool(
     });
   }
   const selection = selectBackup(backupInfo.backups, {
-    set: config.str('set'),
+    set: config.get('set'),
     type,
-    target: config.str('target'),
-    recoveryOptions: config.map('recovery-option'),
+    target: config.get('target'),
+    recoveryOptions: config.get('recovery-option'),
   });
   const chosen = selection.backup;
   for (const note of selection.notes) context.out(`${note}\n`);
   const manifest = await repo.backups.manifest(chosen.label);
   const targets = resolveTargets(manifest, pgPath, {
-    tablespaceMap: config.map('tablespace-map'),
-    tablespaceMapAll: config.str('tablespace-map-all'),
+    tablespaceMap: config.get('tablespace-map'),
+    tablespaceMapAll: config.get('tablespace-map-all'),
   });
   const restoreCommand = restoreCommandLine(context, stanza);
+  const targetAction = config.has('target-action') ? config.get('target-action') : undefined;
+  const targetTimeline = config.get('target-timeline');
   // Validate the recovery settings before touching the destination: a bad --target must not cost a restore.
   const recovery = {
     type,
     restoreCommand,
     ...(selection.target === undefined ? {} : { target: selection.target }),
-    ...(config.has('target-action')
-      ? { targetAction: config.str('target-action') as 'pause' | 'promote' | 'shutdown' }
-      : {}),
-    ...(config.bool('target-exclusive') ? { targetExclusive: true } : {}),
-    ...(config.str('target-timeline') === undefined
-      ? {}
-      : { targetTimeline: config.str('target-timeline') as string }),
-    extraOptions: config.map('recovery-option'),
-    archiveMode: (config.str('archive-mode') ?? 'preserve') as 'preserve' | 'off',
+    // Written only when set: otherwise PostgreSQL's own default (pause, the table's default too) applies.
+    ...(targetAction === undefined ? {} : { targetAction }),
+    ...(config.get('target-exclusive') === true ? { targetExclusive: true } : {}),
+    ...(targetTimeline === undefined ? {} : { targetTimeline }),
+    extraOptions: config.get('recovery-option'),
+    archiveMode: config.get('archive-mode'),
   };
   const { recoverySettingLines } = await import('../../postgres/recovery-config.js');
   recoverySettingLines(recovery);
@@ -155,7 +154,7 @@ async function restoreWithPool(
   // Before the destination is looked at or written, a second restore into it fails (50). Should this restore
   // fail, the locks go when the process exits; they are released once pg_control is in (restore-lock.ts).
   const locks = await lockRestoreDestination(pgPath);
-  await prepareDestination(targets, { force: config.bool('force'), locks });
+  await prepareDestination(targets, { force: config.get('force'), locks });
   log.info(`restore backup set ${chosen.label} into '${pgPath}'`);
   const started = Date.now();
   const restoreOwner = process.getuid?.() === 0;
