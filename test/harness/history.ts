@@ -18,6 +18,17 @@ export interface HistoryRow {
   readonly commitLsn: string;
 }
 
+/**
+ * Server settings a WriteHistory needs: commit timestamps on, and the WAL kept in pg_wal until finish() reads it
+ * with pg_waldump (no checkpoint recycles a segment in the middle of the history, even on a loaded machine).
+ */
+export const HISTORY_SETTINGS: Readonly<Record<string, string>> = {
+  track_commit_timestamp: 'on',
+  wal_keep_size: '256MB',
+  max_wal_size: '1GB',
+  checkpoint_timeout: '1h',
+};
+
 /** Timestamp text with microseconds in UTC, whatever the session's TimeZone. */
 const UTC_TEXT = (expr: string): string =>
   `to_char((${expr}) at time zone 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00'`;

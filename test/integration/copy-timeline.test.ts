@@ -4,7 +4,7 @@ import { readFile, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PgCluster } from '../harness/cluster.js';
-import { WriteHistory } from '../harness/history.js';
+import { HISTORY_SETTINGS, WriteHistory } from '../harness/history.js';
 import { RestoreBench } from '../harness/restore.js';
 import { createStanzaSetup, type StanzaSetup } from '../harness/stanza.js';
 import { switchWal, waitArchived } from '../harness/wal.js';
@@ -25,16 +25,7 @@ describe('a promoted copy archiving into the production stanza', () => {
   beforeAll(async () => {
     setup = await createStanzaSetup({
       walSegmentSizeMb: 1,
-      cluster: {
-        settings: {
-          track_commit_timestamp: 'on',
-          // WriteHistory reads commit LSNs from pg_wal with pg_waldump at the end: keep the WAL there until then
-          // (a checkpoint under load recycled a segment it needed).
-          wal_keep_size: '256MB',
-          max_wal_size: '1GB',
-          checkpoint_timeout: '1h',
-        },
-      },
+      cluster: { settings: HISTORY_SETTINGS },
     });
     restores = new RestoreBench(setup);
     await setup.cluster.start();

@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { PgCluster } from '../harness/cluster.js';
-import { timeAfter, WriteHistory, type HistoryRow } from '../harness/history.js';
+import { HISTORY_SETTINGS, timeAfter, WriteHistory, type HistoryRow } from '../harness/history.js';
 import { RestoreBench, waitReplayPaused, waitStoppedByItself, waitUntil } from '../harness/restore.js';
 import { createStanzaSetup, type StanzaSetup } from '../harness/stanza.js';
 import { switchWal, waitArchived } from '../harness/wal.js';
@@ -49,15 +49,7 @@ describe('point-in-time restore', () => {
       walSegmentSizeMb: 1,
       compressType: 'gz',
       global: { 'process-max': '2' },
-      cluster: {
-        settings: {
-          track_commit_timestamp: 'on',
-          // Keep WAL in pg_wal for pg_waldump; no checkpoint in the middle of the history.
-          wal_keep_size: '256MB',
-          max_wal_size: '1GB',
-          checkpoint_timeout: '1h',
-        },
-      },
+      cluster: { settings: HISTORY_SETTINGS },
     });
     restores = new RestoreBench(setup);
     await setup.cluster.start();

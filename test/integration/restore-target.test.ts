@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { PgCluster } from '../harness/cluster.js';
-import { WriteHistory, type HistoryRow } from '../harness/history.js';
+import { HISTORY_SETTINGS, WriteHistory, type HistoryRow } from '../harness/history.js';
 import { RestoreBench, waitReplayPaused } from '../harness/restore.js';
 import { createStanzaSetup, type StanzaSetup } from '../harness/stanza.js';
 import { waitArchived } from '../harness/wal.js';
@@ -51,13 +51,7 @@ describe('restore chooses the backup that reaches the target', () => {
     setup = await createStanzaSetup({
       walSegmentSizeMb: 1,
       cluster: {
-        settings: {
-          timezone: CLUSTER_ZONE,
-          track_commit_timestamp: 'on',
-          wal_keep_size: '256MB',
-          max_wal_size: '1GB',
-          checkpoint_timeout: '1h',
-        },
+        settings: { ...HISTORY_SETTINGS, timezone: CLUSTER_ZONE },
       },
     });
     restores = new RestoreBench(setup);
