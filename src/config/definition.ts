@@ -531,7 +531,7 @@ const OPTION_TABLE = [
     commands: ['backup', 'restore'],
     default: false,
     summary: 'Compare checksums to copy only files that changed.',
-    effectiveFor: [],
+    effectiveFor: ['backup'],
   },
   {
     name: 'type',
@@ -543,14 +543,13 @@ const OPTION_TABLE = [
       backup: ['full', 'diff', 'incr'],
       restore: ['default', 'immediate', 'time', 'lsn', 'xid', 'name', 'standby', 'preserve'],
     },
-    commandDefault: { backup: 'full', restore: 'default' },
+    commandDefault: { backup: 'incr', restore: 'default' },
     summary: 'Backup type, or restore (recovery) type.',
     description:
       'backup: full copies every file; diff and incr copy what changed since the last full or any backup. ' +
       'restore: default recovers to the end of the WAL stream; immediate stops as soon as the backup is ' +
       'consistent; time, lsn, xid and name stop at --target; standby writes standby.signal; preserve keeps ' +
       'the existing recovery settings.',
-    valuesNotYetAvailable: { backup: ['diff', 'incr'] },
   },
   // Restore
   {

@@ -55,11 +55,27 @@ export function checkSpanFields(span: Partial<BackupSpan>, where: string): void 
 /** One complete backup. Only backups whose manifest was fully written are ever recorded here. */
 export interface BackupRecord extends BackupSpan {
   readonly dbId: number;
-  /** Bytes of the data directory as copied, and as stored in the repository. */
+  /**
+   * Bytes of the data directory the backup restores, and as stored in the repository (counting files another
+   * backup holds for a diff or incr).
+   */
   readonly size: number;
   readonly repoSize: number;
+  /**
+   * What this backup added itself (the files it holds): original and stored bytes. Absent in records written
+   * before diff and incr existed, all full backups, where they equal size and repoSize (`addedSizes`).
+   */
+  readonly sizeDelta?: number | undefined;
+  readonly repoSizeDelta?: number | undefined;
+  /** Labels of the other backups holding files of this one, oldest first (absent or empty for a full). */
+  readonly references?: readonly string[] | undefined;
   readonly fileCount: number;
   readonly pageChecksumErrors: number;
+}
+
+/** The bytes a backup added against the whole it restores, for records with or without the delta fields. */
+export function addedSizes(record: BackupRecord): { size: number; repoSize: number } {
+  return { size: record.sizeDelta ?? record.size, repoSize: record.repoSizeDelta ?? record.repoSize };
 }
 
 export interface BackupInfo extends DbHistory {

@@ -6,10 +6,14 @@ import type { StanzaSetup } from './stanza.js';
 /** A full backup's label, as a directory name. */
 export const FULL_LABEL = /^\d{8}-\d{6}F$/;
 
-/** `backup --start-fast ...args`, which must succeed; returns the label it reports. */
+/**
+ * `backup --start-fast ...args`, which must succeed; returns the label it reports. A full backup unless `args` name
+ * a --type (the option's default is incr).
+ */
 export async function takeBackup(setup: StanzaSetup, args: readonly string[] = []): Promise<string> {
-  const backup = await setup.pgstashOk(['backup', '--start-fast', ...args]);
-  const label = /backup (\d{8}-\d{6}F) complete/.exec(backup.stdout)?.[1];
+  const type = args.some((arg) => arg.startsWith('--type')) ? [] : ['--type=full'];
+  const backup = await setup.pgstashOk(['backup', '--start-fast', ...type, ...args]);
+  const label = /backup (\d{8}-\d{6}F(?:_\d{8}-\d{6}[DI])?) complete/.exec(backup.stdout)?.[1];
   if (label === undefined) throw new Error(`backup reported no label:\n${backup.stdout}${backup.stderr}`);
   return label;
 }

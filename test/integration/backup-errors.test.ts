@@ -170,7 +170,7 @@ describe('backup and restore errors', () => {
       try {
         await setArchiveCommand(setup, command.replace('--stanza=main', '--stanza=other'));
         const before = await labelDirs(setup);
-        const result = await setup.pgstash(['backup', '--start-fast']);
+        const result = await setup.pgstash(['backup', '--type=full', '--start-fast']);
         expect(result.code, result.stderr).toBe(68);
         expect(result.stderr).toContain("archives to stanza 'other', not 'main'");
         expect(await labelDirs(setup)).toEqual(before);
@@ -182,7 +182,7 @@ describe('backup and restore errors', () => {
     it('with an archive_command that does not name pgstash (a wrapper, say): a warning, then the WAL decides', async () => {
       try {
         await setArchiveCommand(setup, 'true');
-        const result = await setup.pgstash(['backup', '--start-fast', '--archive-timeout=3']);
+        const result = await setup.pgstash(['backup', '--type=full', '--start-fast', '--archive-timeout=3']);
         expect(result.stderr).toContain("archive_command 'true' does not call pgstash archive-push");
         // 'true' archives nothing: the wait for the backup's WAL fails as it would have anyway.
         expect(result.code, result.stderr).toBe(82);
@@ -195,7 +195,13 @@ describe('backup and restore errors', () => {
     it('while archive_command fails: 82 naming the segment, and the backup is not listed', async () => {
       const stuck = await breakArchiving();
       try {
-        const args = ['backup', '--start-fast', '--archive-timeout=5', '--log-level-console=info'];
+        const args = [
+          'backup',
+          '--type=full',
+          '--start-fast',
+          '--archive-timeout=5',
+          '--log-level-console=info',
+        ];
         const result = await setup.pgstash(args);
         expect(result.code, result.stderr).toBe(82);
         // The first segment the backup needs is the one holding its start LSN.
@@ -229,6 +235,7 @@ describe('backup and restore errors', () => {
           `--config=${setup.configPath}`,
           `--stanza=${setup.stanza}`,
           'backup',
+          '--type=full',
           '--start-fast',
           '--archive-timeout=300',
         ]);
@@ -253,7 +260,7 @@ describe('backup and restore errors', () => {
         expect(ended, 'the held backup ended before its WAL wait').toBeUndefined();
         expect(heldLabel, 'the held backup never reached its WAL wait').not.toBe('');
 
-        const second = await setup.pgstash(['backup', '--start-fast']);
+        const second = await setup.pgstash(['backup', '--type=full', '--start-fast']);
         expect(second.code, second.stderr).toBe(50);
         expect(second.stderr).toMatch(
           new RegExp(
@@ -276,7 +283,7 @@ describe('backup and restore errors', () => {
 
       it('the next backup succeeds and removes the leftover directory', async () => {
         await repairArchiving();
-        const next = await setup.pgstashOk(['backup', '--start-fast']);
+        const next = await setup.pgstashOk(['backup', '--type=full', '--start-fast']);
         const nextLabel = /backup (\d{8}-\d{6}F) complete/.exec(next.stdout)?.[1] ?? '';
         expect(nextLabel).toMatch(FULL_LABEL);
         expect(next.stderr).toContain(`removing incomplete backup '${heldLabel}'`);
@@ -291,7 +298,7 @@ describe('backup and restore errors', () => {
       try {
         await setArchiveCommand(setup, `sleep 3 && ${command}`);
         const began = performance.now();
-        const result = await setup.pgstashOk(['backup', '--start-fast']);
+        const result = await setup.pgstashOk(['backup', '--type=full', '--start-fast']);
         const wallSeconds = (performance.now() - began) / 1000;
         const line = /complete in (\d+\.\d) s \(copy (\d+\.\d) s, WAL wait (\d+\.\d) s\)/.exec(result.stdout);
         expect(line, result.stdout).not.toBeNull();
@@ -321,7 +328,13 @@ describe('backup and restore errors', () => {
 
     it('SIGTERM while files are copied: 63, removes what it copied, is not listed, and frees the lock', async () => {
       const before = await listedLabels(setup);
-      const args = [`--config=${setup.configPath}`, `--stanza=${setup.stanza}`, 'backup', '--start-fast'];
+      const args = [
+        `--config=${setup.configPath}`,
+        `--stanza=${setup.stanza}`,
+        'backup',
+        '--type=full',
+        '--start-fast',
+      ];
       const backupDir = join(setup.repoPath, 'backup', setup.stanza);
       const copying = async (): Promise<boolean> =>
         (await labelDirs(setup)).some(

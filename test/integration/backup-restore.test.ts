@@ -207,7 +207,7 @@ describe('tablespaces (lz4, encrypted repository)', () => {
        insert into tt select g, md5(g::text) from generate_series(1, 5000) g;`,
     );
     tablespaceOid = await setup.cluster.psql("select oid from pg_tablespace where spcname = 'ts'");
-    await setup.pgstashOk(['backup', '--start-fast']);
+    await setup.pgstashOk(['backup', '--type=full', '--start-fast']);
     // Written after the backup: only WAL replay brings these into the tablespace.
     await setup.cluster.psql('insert into tt select g, md5(g::text) from generate_series(5001, 6000) g');
     await waitArchived(setup, await switchWal(setup));

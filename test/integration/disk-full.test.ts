@@ -126,7 +126,7 @@ describe('a full disk', () => {
     const before = await listedLabels(setup);
     await write(20_000);
     await repoFs.fill(512 * 1024);
-    const full = await setup.pgstash(['backup', '--start-fast']);
+    const full = await setup.pgstash(['backup', '--type=full', '--start-fast']);
     expect(full.code, full.stderr).toBe(64);
     expect(NO_SPACE.exec(full.stderr)?.[1]).toContain(join(setup.repoPath, 'backup', setup.stanza));
     expect(await listedLabels(setup)).toEqual(before);

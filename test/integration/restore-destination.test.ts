@@ -35,7 +35,7 @@ describe('restore destinations', () => {
   const rootDirs: string[] = [];
 
   async function backup(): Promise<string> {
-    const result = await setup.pgstashOk(['backup', '--start-fast']);
+    const result = await setup.pgstashOk(['backup', '--type=full', '--start-fast']);
     const label = LABEL.exec(result.stdout)?.[1] ?? '';
     expect(label, result.stdout).not.toBe('');
     return label;

@@ -31,6 +31,11 @@ export interface CopyOptions extends FileCopySettings {
   readonly signal: AbortSignal;
   /** How the copied files are stored, recorded in each file's manifest entry. */
   readonly storage: FileStorage;
+  /**
+   * Asked on the main thread before a file is handed to a worker: an entry returned is used as is and the file is
+   * not copied (a diff/incr's unchanged file, held by an earlier backup). pg_control is always copied.
+   */
+  readonly reuse?: (entry: DataDirEntry) => Promise<ManifestFile | undefined>;
 }
 
 export interface CopiedTree {
@@ -134,7 +139,7 @@ async function copyWithPool(pool: BackupPool, options: CopyOptions): Promise<Cop
   }
   await runParallel(toCopy.sort(largestFirst), {
     concurrency: pool.submitAhead,
-    worker: (entry) => copyOnWorker(pool, entry, options.storage),
+    worker: async (entry) => (await options.reuse?.(entry)) ?? copyOnWorker(pool, entry, options.storage),
     onResult: (file) => {
       if (file !== undefined) tree.files.push(file);
     },

@@ -1,4 +1,4 @@
-// backup: an online, consistent full backup of a running cluster into one repository. Thin orchestration of the
+// backup: an online, consistent full, diff or incr backup of a running cluster into one repository. Thin orchestration of the
 // steps, each in its own module, in pgBackRest's order: init, prior, label, start, copy, stop, archive wait,
 // manifest, complete.
 import { acquireLock } from '../../common/lock.js';
@@ -17,7 +17,8 @@ import { copyDataDirectory } from './copy-files.js';
 import { backupInit } from './init.js';
 import { createLabel } from './label.js';
 import { beginManifest, completeManifest, type BackupBeginning } from './manifest-build.js';
-import { checkBackupType, selectPrior } from './prior.js';
+import { selectPrior } from './prior.js';
+import { priorReuse } from './prior-reuse.js';
 import { removeStaleBackups } from './stale.js';
 import { backupStart } from './start.js';
 import { backupStop } from './stop.js';
@@ -28,7 +29,6 @@ export async function backup(context: CommandContext): Promise<number> {
   const stanza = config.require('stanza');
   const pgPath = config.require('pg1-path');
   const requestedType = config.get('type', 'backup');
-  checkBackupType(requestedType);
   const compress = compressSettings(config);
   const repoOptions = selectRepo(config);
   await checkRepoOutsideData([repoOptions], pgPath);
@@ -43,7 +43,9 @@ export async function backup(context: CommandContext): Promise<number> {
   const session = await connectFromConfig(config);
   try {
     const { key, backupInfo, control } = await backupInit(config, repo, session, pgPath);
-    const { type, prior } = selectPrior(requestedType, backupInfo);
+    const { type, prior } = selectPrior(requestedType, backupInfo, { encrypted: key !== undefined });
+    // Read before anything starts: a prior whose manifest is unreadable fails the backup here (55).
+    const priorManifest = prior === undefined ? undefined : await repo.backups.manifest(prior.label);
     await removeStaleBackups(repo, backupInfo);
     const { label, started } = await createLabel(repo, type, backupInfo, prior?.label);
     const start = await backupStart(session, label, config.get('start-fast'));
@@ -77,6 +79,15 @@ export async function backup(context: CommandContext): Promise<number> {
       checksumPage,
       startLsn: start.lsn,
       signal,
+      ...(priorManifest === undefined
+        ? {}
+        : {
+            reuse: priorReuse(priorManifest, {
+              delta: config.get('delta'),
+              timeline: start.timeline,
+              copyStart: Math.ceil(Date.now() / 1000),
+            }),
+          }),
     });
     const stopped = await backupStop(session, repo, label, tree, { compress, storage });
 

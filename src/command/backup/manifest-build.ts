@@ -66,7 +66,7 @@ export function beginManifest(beginning: BackupBeginning): PartialManifest {
       compressLevel: beginning.compress.level,
       encrypted: beginning.encrypted,
       checksumPage: beginning.checksumPage,
-      // Every file is this backup's own: no other backup holds any of its data (a full).
+      // Known once the copy is done (which files a diff or incr takes from earlier backups).
       references: [],
     },
     db: { ...beginning.db },
@@ -82,6 +82,8 @@ export function completeManifest(
   const { start, started } = beginning;
   const { stopped } = ending;
   const files = [...ending.files].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const own = files.filter((file) => file.stored.holder === beginning.label);
+  const references = referencesOf(beginning.label, files);
   const { timezone, timezoneAbbreviations, xidStart } = start;
   const { xidStop } = stopped;
   const record: BackupRecord = {
@@ -98,6 +100,9 @@ export function completeManifest(
     dbId: beginning.db.id,
     size: files.reduce((sum, file) => sum + file.size, 0),
     repoSize: files.reduce((sum, file) => sum + file.stored.size, 0),
+    sizeDelta: own.reduce((sum, file) => sum + file.size, 0),
+    repoSizeDelta: own.reduce((sum, file) => sum + file.stored.size, 0),
+    references,
     fileCount: files.length,
     compressType: beginning.compress.type,
     encrypted: beginning.encrypted,
@@ -129,8 +134,7 @@ export function completeManifest(
       timeline: start.timeline,
       compressLevel: beginning.compress.level,
       checksumPage: beginning.checksumPage,
-      // Every file is this backup's own: no other backup holds any of its data (a full).
-      references: [],
+      references,
     },
     db: { ...beginning.db },
     targets: targetsOf(beginning),
@@ -139,4 +143,15 @@ export function completeManifest(
     files,
   };
   return { manifest, record };
+}
+
+/**
+ * The other backups holding files of backup `label`, oldest first: labels sort by the time of their own start
+ * (the last 15 characters before the type letter, YYYYMMDD-HHMMSS).
+ */
+function referencesOf(label: string, files: readonly ManifestFile[]): string[] {
+  const holders = new Set(files.map((file) => file.stored.holder));
+  holders.delete(label);
+  const started = (holder: string): string => holder.slice(-16, -1);
+  return [...holders].sort((a, b) => (started(a) < started(b) ? -1 : started(a) > started(b) ? 1 : 0));
 }

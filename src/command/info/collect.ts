@@ -31,6 +31,8 @@ export interface ArchiveRange {
 
 /** What `info --set` adds for one backup, from its manifest. */
 export interface BackupDetail {
+  /** The backups holding files of this one (its manifest's references), oldest first: what it depends on. */
+  readonly references: readonly string[];
   readonly tablespaces: readonly { readonly name: string; readonly oid: number; readonly path: string }[];
   readonly pageChecksumErrors: readonly { readonly file: string; readonly pages: readonly number[] }[];
 }
@@ -156,6 +158,7 @@ export async function collectBackupDetail(
       const repo = await Repository.open(options, stanza.name);
       const manifest = await repo.backups.manifest(label);
       const detail: BackupDetail = {
+        references: manifest.backup.references,
         tablespaces: manifest.targets
           .filter((target) => target.tablespaceOid !== undefined)
           .map((target) => ({

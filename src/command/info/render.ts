@@ -1,7 +1,7 @@
 // Renders the info model as pgBackRest-style text or as the stable JSON documented in docs/info-json.md.
 import { stringifyWithBigInt } from '../../common/json.js';
 import { formatBytes } from '../../common/size.js';
-import type { BackupRecord } from '../../repo/backup-info.js';
+import { addedSizes, type BackupRecord } from '../../repo/backup-info.js';
 import { timelineJson, timelineLines, unreadableTimelineJson, walMissingLine } from './archive-health.js';
 import type { StanzaInfo } from './collect.js';
 
@@ -21,7 +21,14 @@ function backupJson(backup: BackupRecord, repo: number): unknown {
     lsn: { start: backup.lsnStart, stop: backup.lsnStop },
     archive: { start: backup.walStart, stop: backup.walStop },
     database: { id: backup.dbId, 'repo-key': repo },
-    info: { size: backup.size, 'file-count': backup.fileCount, repository: { size: backup.repoSize } },
+    // size: what a restore of it writes; delta: what this backup added itself (a full: everything).
+    info: {
+      size: backup.size,
+      delta: addedSizes(backup).size,
+      'file-count': backup.fileCount,
+      repository: { size: backup.repoSize, delta: addedSizes(backup).repoSize },
+    },
+    reference: backup.references ?? [],
     'compress-type': backup.compressType,
     encrypted: backup.encrypted,
     'archive-copy': backup.archiveCopy,
@@ -63,6 +70,7 @@ export function renderJson(stanzas: readonly StanzaInfo[]): string {
           ? json
           : {
               ...json,
+              reference: detail.references,
               tablespace: detail.tablespaces,
               'page-checksum-error': detail.pageChecksumErrors,
             };
@@ -109,10 +117,12 @@ export function renderText(stanzas: readonly StanzaInfo[]): string {
             `            timestamp start/stop: ${time(backup.timestampStart)} / ${time(backup.timestampStop)}`,
             `            wal start/stop: ${backup.walStart} / ${backup.walStop}`,
             `            lsn start/stop: ${backup.lsnStart} / ${backup.lsnStop}`,
-            `            database size: ${formatBytes(backup.size)}, files: ${backup.fileCount}`,
-            `            repo${repo.repo}: backup size: ${formatBytes(backup.repoSize)}`,
+            `            database size: ${formatBytes(backup.size)}, database backup size: ` +
+              `${formatBytes(addedSizes(backup).size)}, files: ${backup.fileCount}`,
+            `            repo${repo.repo}: backup set size: ${formatBytes(backup.repoSize)}, backup size: ` +
+              `${formatBytes(addedSizes(backup).repoSize)}`,
           );
-          if (backup.prior !== undefined) lines.push(`            backup reference: ${backup.prior}`);
+          if (backup.prior !== undefined) lines.push(`            prior backup: ${backup.prior}`);
           lines.push(...walMissingLine(repo.health?.walMissing[backup.label]));
           if (backup.pageChecksumErrors > 0)
             lines.push(`            page checksum errors: ${backup.pageChecksumErrors}`);
@@ -121,6 +131,7 @@ export function renderText(stanzas: readonly StanzaInfo[]): string {
             lines.push(
               `            compression: ${backup.compressType}, encrypted: ${backup.encrypted ? 'yes' : 'no'}, archive copy: ${backup.archiveCopy ? 'yes' : 'no'}`,
             );
+            lines.push(`            backup reference list: ${detail.references.join(', ') || 'none'}`);
             lines.push(
               `            tablespaces: ${detail.tablespaces.map((space) => `${space.name} (${space.oid}) => ${space.path}`).join(', ') || 'none'}`,
             );

@@ -16,6 +16,7 @@ import { prepareDestination, resolveTargets, type ResolvedTarget } from './desti
 import { NOT_RESTORED, restoreTree, startRestorePool, type RestorePool } from './files.js';
 import { passedToRestoreCommand } from './restore-command.js';
 import { lockRestoreDestination } from './restore-lock.js';
+import { checkHoldersPresent } from './holders-check.js';
 import { selectBackup } from './select-backup.js';
 
 /** Quotes one argument for a POSIX shell: restore_command, and the commands Next steps prints. */
@@ -128,6 +129,7 @@ async function restoreWithPool(
   const chosen = selection.backup;
   for (const note of selection.notes) context.out(`${note}\n`);
   const manifest = await repo.backups.manifest(chosen.label);
+  await checkHoldersPresent(repo, manifest);
   const targets = resolveTargets(manifest, pgPath, {
     tablespaceMap: config.get('tablespace-map'),
     tablespaceMapAll: config.get('tablespace-map-all'),

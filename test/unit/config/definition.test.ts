@@ -116,7 +116,7 @@ describe('option table', () => {
     expect(def('repo-cipher-pass')?.secure).toBe(true);
     expect(def('compress-type')?.default).toBe('zst');
     expect(def('process-max')?.range).toEqual({ min: 1, max: 999 });
-    expect(def('type')?.commandDefault).toEqual({ backup: 'full', restore: 'default' });
+    expect(def('type')?.commandDefault).toEqual({ backup: 'incr', restore: 'default' });
     expect(def('target-action')?.default).toBe('pause');
     expect(def('archive-check')?.default).toBe(true);
     expect(def('log-level-console')?.default).toBe('warn');

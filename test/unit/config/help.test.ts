@@ -45,7 +45,7 @@ describe('helpText', () => {
     expect(push).toMatch(/--repo1-path .*\[repo1-path \.\. repo4-path\]/);
     expect(push).toMatch(/--repo1-cipher-pass .*required when repo1-cipher-type is 'aes-256-gcm'/);
     expect(helpText('restore')).toMatch(/--type .*\[default=default\]/);
-    expect(helpText('backup')).toMatch(/--type .*\[diff, incr not yet available, default=full\]/);
+    expect(helpText('backup')).toMatch(/--type .*\[default=incr\]/);
   });
 
   it('shows one option in detail, by concrete or table name', () => {

@@ -405,7 +405,7 @@ describe('option values from every source', () => {
   });
 
   it('allows and defaults type per command', () => {
-    expect(load(BACKUP).get('type')).toBe('full');
+    expect(load(BACKUP).get('type')).toBe('incr');
     expect(load(RESTORE).get('type')).toBe('default');
     expect(load([...BACKUP, '--type=incr']).get('type')).toBe('incr');
     expect(load([...RESTORE, '--type=immediate']).get('type')).toBe('immediate');

@@ -45,9 +45,9 @@ describe('the option table', () => {
     expect(COMMANDS.find((command) => command.name === 'expire')?.notYetAvailable).toBe(true);
     expect(def('buffer-size')?.effectiveFor).toEqual([]);
     expect(def('repo-retention-full')?.effectiveFor).toEqual([]);
-    expect(def('delta')?.effectiveFor).toEqual([]);
+    expect(def('delta')?.effectiveFor).toEqual(['backup']);
     expect(def('process-max')?.effectiveFor).toEqual(['backup', 'restore']);
-    expect(def('type')?.valuesNotYetAvailable).toEqual({ backup: ['diff', 'incr'] });
+    expect(def('type')?.valuesNotYetAvailable).toBeUndefined();
   });
 });
 
@@ -58,14 +58,15 @@ describe('help and reference', () => {
     expect(helpText('archive-push')).toMatch(/^ +--process-max .*\[not yet available, default=1\]$/m);
     expect(helpText('backup')).toMatch(/^ +--process-max .*\[default=1\]$/m);
     expect(helpText('backup')).toMatch(/^ +--buffer-size .*\[not yet available, /m);
-    expect(helpText('backup')).toMatch(/^ +--delta .*\[not yet available, /m);
+    expect(helpText('backup')).toMatch(/^ +--delta .*\[default=n\]$/m);
+    expect(helpText('restore')).toMatch(/^ +--delta .*\[not yet available, /m);
     expect(helpText('backup')).toMatch(/^ +--repo1-retention-full .*\[not yet available, /m);
-    expect(helpText('backup')).toMatch(/^ +--type .*\[diff, incr not yet available, default=full\]$/m);
+    expect(helpText('backup')).toMatch(/^ +--type .*\[default=incr\]$/m);
     expect(helpText('restore')).not.toMatch(/--type .*not yet available/);
     expect(helpText('archive-get', 'process-max')).toContain(
       'availability: not yet available for archive-get',
     );
-    expect(helpText('backup', 'type')).toContain('not yet available: diff, incr');
+    expect(helpText('backup', 'type')).not.toContain('not yet available');
 
     const reference = renderReference();
     expect(reference).toContain(
@@ -74,7 +75,7 @@ describe('help and reference', () => {
     expect(reference).toContain('Not yet available: the command answers 67.');
     expect(reference).toContain('[`process-max`](#process-max) (not yet available)');
     expect(reference).toContain('| Availability | not yet available for archive-get, archive-push |');
-    expect(reference).toContain('| Not yet available | backup: diff, incr |');
+    expect(reference).not.toContain('| Not yet available | backup: diff, incr |');
   });
 });
 
@@ -109,7 +110,8 @@ describe('warnings for options that do nothing for the command run', () => {
     expect(warnings(['--buffer-size=4MiB', ...PUSH])).toEqual([
       "option 'buffer-size' set on the command line has no effect on archive-push (not yet available there)",
     ]);
-    expect(warnings(['--delta', ...BACKUP])).toHaveLength(1);
+    expect(warnings(['--delta', ...BACKUP])).toEqual([]);
+    expect(warnings(['--buffer-size=4MiB', ...BACKUP])).toHaveLength(1);
     // Set to what happens anyway: nothing to warn about.
     expect(warnings(['--no-delta', ...BACKUP])).toEqual([]);
     expect(warnings(['--process-max=4', ...BACKUP])).toEqual([]);

@@ -99,6 +99,9 @@ describe('manifest build', () => {
       dbId: 1,
       size: 8292,
       repoSize: 4146,
+      sizeDelta: 8292,
+      repoSizeDelta: 4146,
+      references: [],
       fileCount: 2,
       compressType: 'zst',
       encrypted: false,
@@ -129,5 +132,49 @@ describe('manifest build', () => {
       references: [],
     });
     expect(manifest.targets).toEqual(beginManifest(beginning).targets);
+  });
+});
+
+describe('manifest build of an incremental', () => {
+  it('records the holders it references, oldest first, and what it added against what it restores', () => {
+    const label = '20261206-120000F_20261206-140000I';
+    const held = (name: string, holder: string, size: number): ManifestFile => ({
+      ...file(name, size),
+      stored: { ...fileStorage(holder, { type: 'lz4', level: 1 }, false), size: size / 4 },
+    });
+    const { manifest, record } = completeManifest(
+      { ...beginning, label, type: 'incr', prior: '20261206-120000F_20261206-130000I' },
+      {
+        stopped: {
+          lsn: 0x3000100n,
+          stopped: new Date(1_700_000_010_200),
+          xidStop: '745',
+          files: [],
+          generated: {
+            compress: beginning.compress,
+            storage: fileStorage(label, beginning.compress, false),
+            owner: OWNER,
+            mtime: 1_700_000_010,
+          },
+        },
+        walStart: '000000010000000000000002',
+        walStop: '000000010000000000000003',
+        archiveCopy: false,
+        paths: [],
+        links: [],
+        files: [
+          held('pg_data/c', '20261206-120000F_20261206-130000I', 400),
+          held('pg_data/b', '20261206-120000F', 800),
+          file('pg_data/a', 100),
+          {
+            ...file('pg_data/d', 200),
+            stored: { ...fileStorage(label, { type: 'zst', level: 3 }, false), size: 100 },
+          },
+        ],
+      },
+    );
+    expect(manifest.backup.references).toEqual(['20261206-120000F', '20261206-120000F_20261206-130000I']);
+    expect(record.references).toEqual(manifest.backup.references);
+    expect(record).toMatchObject({ size: 1500, repoSize: 450, sizeDelta: 200, repoSizeDelta: 100 });
   });
 });
