@@ -178,6 +178,27 @@ export class BackupStore {
     await this.#repo.driver.removeTree(repoLayout.backupPath(this.#stanza, label));
   }
 
+  /**
+   * Replaces the backup.info record of complete backup `label` by `change(record)` (annotations, pin); one
+   * backup.info write. backupSetInvalid (75) when no backup has that label. The caller holds the backup lock.
+   */
+  async update(label: string, change: (record: BackupRecord) => BackupRecord): Promise<BackupRecord> {
+    const info = await this.requireInfo();
+    const record = info.backups.find((backup) => backup.label === label);
+    if (record === undefined) {
+      throw new PgStashError('backupSetInvalid', `backup set '${label}' is not in ${this.#repo.name}`, {
+        hint: `run 'pgstash --stanza=${this.#stanza} info' to list the backups`,
+      });
+    }
+    const changed = change(record);
+    if (changed.label !== label) throw new PgStashError('assert', `update of '${label}' changed its label`);
+    await this.#repo.writeBackupInfo({
+      ...info,
+      backups: info.backups.map((backup) => (backup.label === label ? changed : backup)),
+    });
+    return changed;
+  }
+
   /** Removes the files of a backup that began and was never committed (backup.info is not read). */
   async abandon(label: string): Promise<void> {
     await this.#repo.driver.removeTree(repoLayout.backupPath(this.#stanza, label));

@@ -26,7 +26,18 @@ function backupJson(backup: BackupRecord, repo: number): unknown {
     encrypted: backup.encrypted,
     'archive-copy': backup.archiveCopy,
     'page-checksum-errors': backup.pageChecksumErrors,
+    pinned: backup.pinned === true,
+    annotation: backup.annotation ?? {},
   };
+}
+
+/** `pinned` and the annotations of a backup (pgBackRest prints annotations in info --set only; we always do). */
+function annotationLines(backup: BackupRecord): string[] {
+  const lines = backup.pinned === true ? ['            pinned: yes (expire keeps it and its priors)'] : [];
+  const notes = Object.entries(backup.annotation ?? {});
+  if (notes.length > 0)
+    lines.push(`            annotation(s): ${notes.map(([k, v]) => `${k}: ${v}`).join(', ')}`);
+  return lines;
 }
 
 export function renderJson(stanzas: readonly StanzaInfo[]): string {
@@ -113,6 +124,7 @@ export function renderText(stanzas: readonly StanzaInfo[]): string {
             `            repo${repo.repo}: backup size: ${formatBytes(backup.repoSize)}`,
           );
           if (backup.prior !== undefined) lines.push(`            backup reference: ${backup.prior}`);
+          lines.push(...annotationLines(backup));
           lines.push(...walMissingLine(repo.health?.walMissing[backup.label]));
           if (backup.pageChecksumErrors > 0)
             lines.push(`            page checksum errors: ${backup.pageChecksumErrors}`);

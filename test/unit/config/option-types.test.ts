@@ -76,7 +76,17 @@ describe('value types from the option table', () => {
     expectTypeOf<RepoOptions['cipherPass']>().toEqualTypeOf<string | undefined>();
     expectTypeOf<RepoOptions['retentionFull']>().toEqualTypeOf<number | undefined>();
     expectTypeOf<keyof RepoOptions>().toEqualTypeOf<
-      'index' | 'path' | 'type' | 'cipherType' | 'cipherPass' | 'retentionFull'
+      | 'index'
+      | 'path'
+      | 'type'
+      | 'cipherType'
+      | 'cipherPass'
+      | 'retentionFull'
+      | 'retentionFullType'
+      | 'retentionDiff'
+      | 'retentionArchiveType'
+      | 'retentionArchive'
+      | 'retentionHistory'
     >();
     expectTypeOf<PgOptions['port']>().toEqualTypeOf<number>();
     expectTypeOf<PgOptions['database']>().toEqualTypeOf<string>();
