@@ -18,7 +18,8 @@ const ARGS: Partial<Record<CommandName, string[]>> = {
 const ENV = { PGSTASH_STANZA: 'main', PGSTASH_REPO1_PATH: '/repo', PGSTASH_PG1_PATH: '/pg' };
 
 function loadFor(command: CommandName, argv: string[] = [], env: Record<string, string> = {}): LoadedConfig {
-  return loadConfig(['--no-config', ...argv, command, ...(ARGS[command] ?? [])], { ...ENV, ...env });
+  const set = command === 'annotate' ? ['--set=20261121-101500F'] : [];
+  return loadConfig(['--no-config', ...set, ...argv, command, ...(ARGS[command] ?? [])], { ...ENV, ...env });
 }
 
 /** The table default as a command reads it: sizes are written with units in the table. */
@@ -189,6 +190,11 @@ describe('indexed groups as records', () => {
       PGSTASH_REPO3_CIPHER_TYPE: 'aes-256-gcm',
       PGSTASH_REPO3_CIPHER_PASS: 'secret',
       PGSTASH_REPO3_RETENTION_FULL: '2',
+      PGSTASH_REPO3_RETENTION_FULL_TYPE: 'time',
+      PGSTASH_REPO3_RETENTION_DIFF: '3',
+      PGSTASH_REPO3_RETENTION_ARCHIVE: '4',
+      PGSTASH_REPO3_RETENTION_ARCHIVE_TYPE: 'diff',
+      PGSTASH_REPO3_RETENTION_HISTORY: '5',
       PGSTASH_PG1_HOST: 'db',
       PGSTASH_PG1_SOCKET_PATH: '/run/pg',
       PGSTASH_PG1_USER: 'backup',
@@ -204,6 +210,11 @@ describe('indexed groups as records', () => {
       cipherType: 'aes-256-gcm',
       cipherPass: 'secret',
       retentionFull: 2,
+      retentionFullType: 'time',
+      retentionDiff: 3,
+      retentionArchive: 4,
+      retentionArchiveType: 'diff',
+      retentionHistory: 5,
     });
     const pgFields = OPTIONS.filter((entry) => entry.indexed === 'pg').map(fieldName);
     expect(Object.keys(config.pg).sort()).toEqual(['index', ...pgFields].sort());
