@@ -165,9 +165,10 @@ export class BackupStore {
 
   /**
    * Removes backup `label`, safely against a kill at any point: its backup.info entry first (from then on no
-   * command uses it), then its files. Also removes a directory no entry names. The caller holds the backup lock.
+   * command uses it), then its files, unless `keepFiles` says so. Also removes a directory no entry names. The caller
+   * holds the backup lock.
    */
-  async remove(label: string): Promise<void> {
+  async remove(label: string, options: { keepFiles?: () => Promise<boolean> } = {}): Promise<void> {
     const info = await this.requireInfo();
     if (info.backups.some((backup) => backup.label === label)) {
       await this.#repo.writeBackupInfo({
@@ -175,6 +176,8 @@ export class BackupStore {
         backups: info.backups.filter((backup) => backup.label !== label),
       });
     }
+    // Asked once the entry is gone (expire: is a restore reading backups?): then the files stay, unlisted.
+    if ((await options.keepFiles?.()) === true) return;
     await this.#repo.driver.removeTree(repoLayout.backupPath(this.#stanza, label));
   }
 

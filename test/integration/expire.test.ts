@@ -1,11 +1,14 @@
 // expire on real PostgreSQL 15: count retention with a pinned backup, exact backups and WAL left, --dry-run changing
 // nothing, an expire stopped between its steps (info right, retained backups restorable and started, the next expire
 // finishing), the expire that ends every backup, annotations and pins through annotate and info, and bad input.
+import { existsSync } from 'node:fs';
 import { chmod, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { labelDirs, listedLabels, takeBackup } from '../harness/backups.js';
-import { RestoreBench } from '../harness/restore.js';
+import { spawnPgstash } from '../harness/pgstash-process.js';
+import { RestoreBench, verifyBackup } from '../harness/restore.js';
 import { createStanzaSetup, type StanzaSetup } from '../harness/stanza.js';
 import { switchWal, waitArchived } from '../harness/wal.js';
 
@@ -187,5 +190,42 @@ describe('expire', () => {
     expect(await labelDirs(setup)).toEqual([f4, f5]);
     const [b4] = (await infoBackups()) as [InfoBackup];
     expect((await archivedSegments())[0]).toBe(b4.archive.start);
+  });
+
+  it('keeps the files of a backup a running restore reads; the next expire removes them', async () => {
+    const f4 = labels[3] as string;
+    await backupAfterWrites();
+    const lockDir = join(setup.dir, 'lock');
+    let frozen: ReturnType<typeof spawnPgstash> | undefined;
+    let dataDir = '';
+    for (let attempt = 0; attempt < 5 && frozen === undefined; attempt++) {
+      dataDir = join(await restores.tempDir('reading'), 'data');
+      const run = spawnPgstash([
+        `--config=${setup.configPath}`,
+        `--stanza=${setup.stanza}`,
+        'restore',
+        `--set=${f4}`,
+        `--pg1-path=${dataDir}`,
+      ]);
+      let ended = false;
+      void run.done.then(() => (ended = true));
+      // Frozen once it copies (it has read backup.info and the manifest): its marker is in lock-path.
+      while (!ended && !existsSync(join(dataDir, 'PG_VERSION'))) await sleep(1);
+      if (ended) continue;
+      run.kill('SIGSTOP');
+      frozen = run;
+    }
+    if (frozen === undefined) throw new Error('the restore always ended before it could be frozen');
+    expect((await readdir(lockDir)).some((name) => name.startsWith(`${setup.stanza}-restore-`))).toBe(true);
+    const expired = await setup.pgstashOk(['expire', `--set=${f4}`]);
+    expect(expired.stdout + expired.stderr).toContain('a restore of stanza');
+    expect(await listedLabels(setup)).not.toContain(f4);
+    expect(await labelDirs(setup)).toContain(f4);
+    frozen.kill('SIGCONT');
+    const restored = await frozen.done;
+    expect(restored.code, restored.stdout + restored.stderr).toBe(0);
+    expect((await verifyBackup(dataDir)).code).toBe(0);
+    await setup.pgstashOk(['expire', '--repo1-retention-full=9']);
+    expect(await labelDirs(setup)).not.toContain(f4);
   });
 });

@@ -20,6 +20,8 @@ export interface ExpireOptions {
   readonly now: number;
   /** Where each action is reported (also logged at info). */
   readonly report: (line: string) => void;
+  /** Restores reading this stanza's backups now (read-marker.ts): while any runs, files and WAL stay. */
+  readonly restoresReading: () => Promise<number>;
 }
 
 /**
@@ -60,7 +62,18 @@ export async function expireRepo(
     say(`expire ${set.reason} backup ${set.labels.length > 1 ? 'set ' : ''}${set.labels.join(', ')}`);
     for (const label of set.labels) expired.add(label);
   }
-  if (!options.dryRun) for (const label of [...expired].reverse()) await repo.backups.remove(label);
+  // Asked after each backup.info entry is gone: a restore that marked itself before may be reading that backup.
+  let reading = false;
+  const keepFiles = async (): Promise<boolean> => (reading ||= (await options.restoresReading()) > 0);
+  if (!options.dryRun)
+    for (const label of [...expired].reverse()) await repo.backups.remove(label, { keepFiles });
+  if (reading || (options.dryRun ? false : await keepFiles())) {
+    log.warn(
+      `${repo.name}: a restore of stanza '${repo.stanza}' is running: the files of expired backups and the WAL ` +
+        'stay until an expire runs after it',
+    );
+    return;
+  }
   const retained = info.backups.filter((backup) => !expired.has(backup.label));
   await removeLeftoverDirectories(repo, retained, options, say);
   if (policy.full === undefined && options.set === undefined) return;

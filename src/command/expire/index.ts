@@ -1,6 +1,7 @@
 // expire: removes the backups and WAL the retention policy no longer keeps, in each selected repository.
 import { acquireLock } from '../../common/lock.js';
 import { PgStashError } from '../../common/errors.js';
+import { restoresReading } from '../../common/read-marker.js';
 import type { LoadedConfig } from '../../config/load.js';
 import { Repository } from '../../repo/repository.js';
 import type { CommandContext } from '../context.js';
@@ -43,7 +44,11 @@ export async function expireStanza(
       if (!listed) continue;
       found = true;
     }
-    await expireRepo(repo, retentionPolicy(repoOptions), { ...options, now: Math.floor(Date.now() / 1000) });
+    await expireRepo(repo, retentionPolicy(repoOptions), {
+      ...options,
+      now: Math.floor(Date.now() / 1000),
+      restoresReading: () => restoresReading(config.get('lock-path'), stanza),
+    });
   }
   if (!found) {
     throw new PgStashError('backupSetInvalid', `backup set '${options.set ?? ''}' does not exist`, {

@@ -149,6 +149,7 @@ const options = (dryRun: boolean, lines: string[]) => ({
   dryRun,
   now: 1_800_000_000,
   report: (line: string) => lines.push(line),
+  restoresReading: () => Promise.resolve(0),
 });
 
 describe('expireRepo', () => {
@@ -202,6 +203,23 @@ describe('expireRepo', () => {
     expect(await archived(repo)).toEqual(before);
     expect(await labels(repo)).toEqual([F1, F1I, F1D, F1DI, F2, F2I]);
     expect(lines[0]).toBe(`repo1: expire full backup set ${F1}, ${F1I}, ${F1D}, ${F1DI} (dry-run)\n`);
+  });
+
+  it('while a restore reads the stanza, unlists expired backups but keeps their files and the WAL; the next expire finishes', async () => {
+    const repo = await chain('restore-reading');
+    const before = await archived(repo);
+    let reading = 1;
+    const run = { ...options(false, []), restoresReading: () => Promise.resolve(reading) };
+    await expireRepo(repo, COUNT1, run);
+    expect(await labels(repo)).toEqual([F2, F2I]);
+    const dirs = async () =>
+      (await readdir(join(repo.location, 'backup/main'))).filter((n) => n.startsWith('2026')).sort();
+    expect(await dirs()).toEqual([F1, F1I, F1D, F1DI, F2, F2I]);
+    expect(await archived(repo)).toEqual(before);
+    reading = 0;
+    await expireRepo(repo, COUNT1, run);
+    expect(await dirs()).toEqual([F2, F2I]);
+    expect(await archived(repo)).toHaveLength(1 + 2 * 5);
   });
 
   it('keeps a pinned incremental with its prior chain and its WAL start to stop', async () => {
