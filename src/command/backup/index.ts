@@ -121,7 +121,7 @@ export async function backup(context: CommandContext): Promise<number> {
     });
     begun = undefined;
     // As pgBackRest does, the backup command ends with expire (still under the backup lock).
-    await expireStanza(config, { dryRun: false, report: () => undefined });
+    await expireStanza(config, { dryRun: false, report: () => undefined, repos: [repoOptions] });
     return 0;
   } finally {
     await session.close();

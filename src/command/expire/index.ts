@@ -2,7 +2,7 @@
 import { acquireLock } from '../../common/lock.js';
 import { PgStashError } from '../../common/errors.js';
 import { restoresReading } from '../../common/read-marker.js';
-import type { LoadedConfig } from '../../config/load.js';
+import type { LoadedConfig, RepoOptions } from '../../config/load.js';
 import { Repository } from '../../repo/repository.js';
 import type { CommandContext } from '../context.js';
 import { selectedRepos } from '../repo-select.js';
@@ -33,11 +33,17 @@ export async function expire(context: CommandContext): Promise<number> {
  */
 export async function expireStanza(
   config: LoadedConfig,
-  options: { dryRun: boolean; set?: string | undefined; report: (line: string) => void },
+  options: {
+    dryRun: boolean;
+    set?: string | undefined;
+    report: (line: string) => void;
+    /** Only these repositories (backup: the one it wrote); default: the selected ones. */
+    repos?: readonly RepoOptions[];
+  },
 ): Promise<void> {
   const stanza = config.require('stanza');
   let found = options.set === undefined;
-  for (const repoOptions of selectedRepos(config)) {
+  for (const repoOptions of options.repos ?? selectedRepos(config)) {
     const repo = await Repository.open(repoOptions, stanza);
     if (options.set !== undefined) {
       const listed = (await repo.backups.list()).some((backup) => backup.label === options.set);
