@@ -491,6 +491,69 @@ const OPTION_TABLE = [
       'which stays restorable to its end.',
   },
   {
+    name: 'repo-retention-daily',
+    type: 'integer',
+    section: 'global',
+    category: 'repository',
+    indexed: 'repo',
+    commands: ['backup', 'expire'],
+    range: { min: 1, max: 9999999 },
+    summary: 'Keep the newest full backup of each of the last N days (calendar retention).',
+    description:
+      'The current period counts, and so do periods without a backup. A full kept by any calendar rule, or by ' +
+      'repo-retention-full, stays: the rules add up. In repo-retention-time-zone (UTC when unset).',
+  },
+  {
+    name: 'repo-retention-weekly',
+    type: 'integer',
+    section: 'global',
+    category: 'repository',
+    indexed: 'repo',
+    commands: ['backup', 'expire'],
+    range: { min: 1, max: 9999999 },
+    summary:
+      'Keep the newest full backup of each of the last N ISO weeks (Monday to Sunday) (calendar retention).',
+    description:
+      'The current period counts, and so do periods without a backup. A full kept by any calendar rule, or by ' +
+      'repo-retention-full, stays: the rules add up. In repo-retention-time-zone (UTC when unset).',
+  },
+  {
+    name: 'repo-retention-monthly',
+    type: 'integer',
+    section: 'global',
+    category: 'repository',
+    indexed: 'repo',
+    commands: ['backup', 'expire'],
+    range: { min: 1, max: 9999999 },
+    summary: 'Keep the newest full backup of each of the last N months (calendar retention).',
+    description:
+      'The current period counts, and so do periods without a backup. A full kept by any calendar rule, or by ' +
+      'repo-retention-full, stays: the rules add up. In repo-retention-time-zone (UTC when unset).',
+  },
+  {
+    name: 'repo-retention-yearly',
+    type: 'integer',
+    section: 'global',
+    category: 'repository',
+    indexed: 'repo',
+    commands: ['backup', 'expire'],
+    range: { min: 1, max: 9999999 },
+    summary: 'Keep the newest full backup of each of the last N years (calendar retention).',
+    description:
+      'The current period counts, and so do periods without a backup. A full kept by any calendar rule, or by ' +
+      'repo-retention-full, stays: the rules add up. In repo-retention-time-zone (UTC when unset).',
+  },
+  {
+    name: 'repo-retention-time-zone',
+    type: 'string',
+    section: 'global',
+    category: 'repository',
+    indexed: 'repo',
+    commands: ['backup', 'expire'],
+    summary:
+      "Time zone of the calendar retention's days, weeks, months and years (an IANA name; UTC when unset).",
+  },
+  {
     name: 'repo-retention-history',
     type: 'integer',
     section: 'global',

@@ -2,6 +2,7 @@
 // and expireAdhocBackup), as a pure function of backup.info's list: no repository access here.
 import { PgStashError } from '../../common/errors.js';
 import type { BackupRecord } from '../../repo/backup-info.js';
+import { calendarKept, hasCalendarRetention, type CalendarRetention } from './calendar.js';
 
 /** The retention options of one repository. */
 export interface RetentionPolicy {
@@ -10,11 +11,13 @@ export interface RetentionPolicy {
   readonly diff?: number | undefined;
   readonly archive?: number | undefined;
   readonly archiveType: 'full' | 'diff' | 'incr';
+  /** Calendar retention (calendar.ts): fulls it keeps stay whatever repo-retention-full says. */
+  readonly calendar?: CalendarRetention | undefined;
 }
 
 /** One expired set: a backup and the backups that depend on it, and why. */
 export interface ExpiredSet {
-  readonly reason: 'full' | 'time-based' | 'diff' | 'adhoc';
+  readonly reason: 'full' | 'time-based' | 'calendar' | 'diff' | 'adhoc';
   readonly labels: readonly string[];
 }
 
@@ -110,20 +113,31 @@ export function planBackupExpiry(
   }
 
   let timeKeptFulls: number | undefined;
-  if (policy.full === undefined) {
+  const calendar =
+    policy.calendar !== undefined && hasCalendarRetention(policy.calendar) ? policy.calendar : undefined;
+  const calendarKeeps =
+    calendar === undefined ? new Set<string>() : calendarKept(fulls, calendar, options.now);
+  const expireFull = (reason: ExpiredSet['reason'], label: string): void => {
+    if (!calendarKeeps.has(label)) expire(reason, label);
+  };
+  if (policy.full === undefined && calendar !== undefined) {
+    // Calendar rules alone: every full they do not keep goes (the newest backup never does).
+    for (const full of fulls) expireFull('calendar', full.label);
+  } else if (policy.full === undefined) {
     warnings.push(
       `option '${options.repoName}-retention-full' is not set for '${options.repoName}-retention-full-type=${policy.fullType}', ` +
         'the repository may run out of space: no backup is expired\n' +
         `HINT: to retain full backups indefinitely (without warning), set option '${options.repoName}-retention-full' to the maximum.`,
     );
   } else if (policy.fullType === 'count') {
-    for (const full of fulls.slice(0, Math.max(0, fulls.length - policy.full))) expire('full', full.label);
+    for (const full of fulls.slice(0, Math.max(0, fulls.length - policy.full)))
+      expireFull('full', full.label);
   } else {
     // Keep every full that stopped inside the window and the newest one that stopped before it (recovery to the
     // window's first instant starts there); expire the fulls before that one, with their dependents.
     const cutoff = options.now - policy.full * SECONDS_PER_DAY;
     const metIndex = fulls.findLastIndex((full) => full.timestampStop < cutoff);
-    if (metIndex > 0) for (const full of fulls.slice(0, metIndex)) expire('time-based', full.label);
+    if (metIndex > 0) for (const full of fulls.slice(0, metIndex)) expireFull('time-based', full.label);
     timeKeptFulls = metIndex >= 0 ? fulls.length - metIndex : undefined;
   }
   if (policy.diff !== undefined) {

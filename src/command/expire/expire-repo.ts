@@ -35,6 +35,13 @@ export function retentionPolicy(options: RepoOptions): RetentionPolicy {
     diff: options.retentionDiff,
     archive: options.retentionArchive,
     archiveType: options.retentionArchiveType ?? 'full',
+    calendar: {
+      daily: options.retentionDaily,
+      weekly: options.retentionWeekly,
+      monthly: options.retentionMonthly,
+      yearly: options.retentionYearly,
+      timeZone: options.retentionTimeZone ?? 'UTC',
+    },
   };
 }
 
@@ -76,7 +83,8 @@ export async function expireRepo(
   }
   const retained = info.backups.filter((backup) => !expired.has(backup.label));
   await removeLeftoverDirectories(repo, retained, options, say);
-  if (policy.full === undefined && options.set === undefined) return;
+  // No retention at all: warned above, and nothing is expired.
+  if (plan.warnings.length > 0 && options.set === undefined) return;
   if (plan.archiveRetention === undefined) {
     log.info(
       policy.fullType === 'time' && policy.archive === undefined

@@ -88,6 +88,11 @@ describe('value types from the option table', () => {
       | 'retentionArchiveType'
       | 'retentionArchive'
       | 'retentionHistory'
+      | 'retentionDaily'
+      | 'retentionWeekly'
+      | 'retentionMonthly'
+      | 'retentionYearly'
+      | 'retentionTimeZone'
     >();
     expectTypeOf<PgOptions['port']>().toEqualTypeOf<number>();
     expectTypeOf<PgOptions['database']>().toEqualTypeOf<string>();
@@ -195,6 +200,11 @@ describe('indexed groups as records', () => {
       PGSTASH_REPO3_RETENTION_ARCHIVE: '4',
       PGSTASH_REPO3_RETENTION_ARCHIVE_TYPE: 'diff',
       PGSTASH_REPO3_RETENTION_HISTORY: '5',
+      PGSTASH_REPO3_RETENTION_DAILY: '7',
+      PGSTASH_REPO3_RETENTION_WEEKLY: '4',
+      PGSTASH_REPO3_RETENTION_MONTHLY: '12',
+      PGSTASH_REPO3_RETENTION_YEARLY: '3',
+      PGSTASH_REPO3_RETENTION_TIME_ZONE: 'Europe/Paris',
       PGSTASH_PG1_HOST: 'db',
       PGSTASH_PG1_SOCKET_PATH: '/run/pg',
       PGSTASH_PG1_USER: 'backup',
@@ -215,6 +225,11 @@ describe('indexed groups as records', () => {
       retentionArchive: 4,
       retentionArchiveType: 'diff',
       retentionHistory: 5,
+      retentionDaily: 7,
+      retentionWeekly: 4,
+      retentionMonthly: 12,
+      retentionYearly: 3,
+      retentionTimeZone: 'Europe/Paris',
     });
     const pgFields = OPTIONS.filter((entry) => entry.indexed === 'pg').map(fieldName);
     expect(Object.keys(config.pg).sort()).toEqual(['index', ...pgFields].sort());

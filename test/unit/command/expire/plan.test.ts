@@ -185,3 +185,71 @@ describe('WAL plan', () => {
     ]);
   });
 });
+
+describe('calendar retention', () => {
+  // NOW is 2027-01-15 08:00:00 UTC (a Friday).
+  const at = (iso: string): number => Date.parse(iso) / 1000;
+  const now = at('2027-01-15T08:00:00Z');
+  const full = (label: string, stop: string): BackupRecord => ({
+    ...record(label, 'full'),
+    timestampStart: at(stop) - 60,
+    timestampStop: at(stop),
+  });
+  // Two fulls a day on Jan 13-15, one on Jan 4 (ISO week 1), Dec 20 and Nov 30 2026, Jun 1 2025.
+  const fulls = [
+    full('20250601-000000F', '2025-06-01T00:00:00Z'),
+    full('20261130-000000F', '2026-11-30T00:00:00Z'),
+    full('20261220-000000F', '2026-12-20T00:00:00Z'),
+    full('20270104-000000F', '2027-01-04T00:00:00Z'),
+    full('20270113-010000F', '2027-01-13T01:00:00Z'),
+    full('20270113-200000F', '2027-01-13T20:00:00Z'),
+    full('20270114-010000F', '2027-01-14T01:00:00Z'),
+    full('20270114-230000F', '2027-01-14T23:30:00Z'),
+    full('20270115-010000F', '2027-01-15T01:00:00Z'),
+    full('20270115-070000F', '2027-01-15T07:00:00Z'),
+  ];
+  const kept = (calendar: Partial<RetentionPolicy['calendar']>, extra: Partial<RetentionPolicy> = {}) => {
+    const policy: RetentionPolicy = {
+      fullType: 'count',
+      archiveType: 'full',
+      calendar: { timeZone: 'UTC', ...calendar },
+      ...extra,
+    };
+    const gone = new Set(
+      planBackupExpiry(fulls, policy, { now, repoName: 'repo1' }).expired.flatMap((set) => set.labels),
+    );
+    return fulls.map((backup) => backup.label).filter((label) => !gone.has(label));
+  };
+
+  it('daily keeps the newest full of each of the last N days (today included)', () => {
+    expect(kept({ daily: 2 })).toEqual(['20270114-230000F', '20270115-070000F']);
+    expect(kept({ daily: 3 })).toEqual(['20270113-200000F', '20270114-230000F', '20270115-070000F']);
+  });
+
+  it('in a time zone: 23:30 UTC on the 14th is the 15th in Paris', () => {
+    expect(kept({ daily: 2, timeZone: 'Europe/Paris' })).toEqual(['20270114-010000F', '20270115-070000F']);
+  });
+
+  it('weekly (ISO weeks), monthly and yearly, and the rules add up with the count', () => {
+    // Weeks 2027-W02 (Jan 11-17) and W01 (Jan 4-10).
+    expect(kept({ weekly: 2 })).toEqual(['20270104-000000F', '20270115-070000F']);
+    expect(kept({ monthly: 3 })).toEqual(['20261130-000000F', '20261220-000000F', '20270115-070000F']);
+    expect(kept({ yearly: 3 })).toEqual(['20250601-000000F', '20261220-000000F', '20270115-070000F']);
+    expect(kept({ monthly: 2 }, { full: 2 })).toEqual([
+      '20261220-000000F',
+      '20270115-010000F',
+      '20270115-070000F',
+    ]);
+  });
+
+  it('an unknown time zone is 32 naming the option', () => {
+    let error: unknown;
+    try {
+      kept({ daily: 1, timeZone: 'Mars/Olympus' });
+    } catch (caught) {
+      error = caught;
+    }
+    expect(isPgStashError(error, 'optionInvalidValue')).toBe(true);
+    expect(String(error)).toContain('repo-retention-time-zone');
+  });
+});
