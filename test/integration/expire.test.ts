@@ -228,4 +228,20 @@ describe('expire', () => {
     await setup.pgstashOk(['expire', '--repo1-retention-full=9']);
     expect(await labelDirs(setup)).not.toContain(f4);
   });
+
+  it('calendar retention from the command line: daily=1 keeps only the newest full of today', async () => {
+    const listed = await listedLabels(setup);
+    expect(listed.length).toBeGreaterThan(1);
+    const run = await setup.pgstashOk(['expire', '--repo1-retention-daily=1', '--dry-run']);
+    for (const label of listed.slice(0, -1))
+      expect(run.stdout).toContain(`repo1: expire calendar backup ${label} (dry-run)`);
+    expect(run.stdout).not.toContain(listed.at(-1));
+    const zone = await setup.pgstash([
+      'expire',
+      '--repo1-retention-daily=1',
+      '--repo1-retention-time-zone=Nowhere/None',
+    ]);
+    expect(zone.code).toBe(32);
+    expect(await listedLabels(setup)).toEqual(listed);
+  });
 });
