@@ -19,6 +19,8 @@ const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
   info: async () => (await import('./command/info/index.js')).info,
   backup: async () => (await import('./command/backup/index.js')).backup,
   restore: async () => (await import('./command/restore/index.js')).restore,
+  expire: async () => (await import('./command/expire/index.js')).expire,
+  annotate: async () => (await import('./command/annotate.js')).annotate,
 };
 
 /**

@@ -240,6 +240,15 @@ async function replace(file: string, temp: string, token: string): Promise<void>
   }
 }
 
+/**
+ * Whether lock file `file` is held by a live process (of another host: taken as live); false when it is missing,
+ * invalid or stale. For marker files that many processes hold at once, each under its own name (read-marker.ts).
+ */
+export async function isHeld(file: string): Promise<boolean> {
+  const owner = await readOwner(file).catch(() => undefined);
+  return owner !== undefined && owner !== 'invalid' && isAlive(owner);
+}
+
 /** The owner recorded in a lock file; undefined if the file does not exist. */
 async function readOwner(file: string): Promise<LockOwner | 'invalid' | undefined> {
   let text: string;

@@ -2,6 +2,7 @@
 
 /** Every command, in the order help and the docs list them. */
 export const COMMAND_NAMES = [
+  'annotate',
   'archive-get',
   'archive-push',
   'backup',
@@ -37,6 +38,13 @@ export interface CommandDef {
 }
 
 export const COMMANDS: readonly CommandDef[] = [
+  {
+    name: 'annotate',
+    summary: 'Add, change or remove the annotations of a backup, or pin and unpin it.',
+    args: [],
+    repo: true,
+    readsConfig: true,
+  },
   {
     name: 'archive-get',
     summary: 'Get a WAL segment from the archive (for restore_command).',
@@ -74,7 +82,6 @@ export const COMMANDS: readonly CommandDef[] = [
     args: [],
     repo: true,
     readsConfig: true,
-    notYetAvailable: true,
   },
   {
     name: 'help',
@@ -204,6 +211,7 @@ export interface OptionDef {
 }
 
 const REPO_COMMANDS = [
+  'annotate',
   'archive-get',
   'archive-push',
   'backup',
@@ -248,7 +256,16 @@ const OPTION_TABLE = [
     section: 'command-line',
     category: 'general',
     commands: REPO_COMMANDS,
-    required: ['archive-get', 'archive-push', 'backup', 'check', 'expire', 'restore', 'stanza-create'],
+    required: [
+      'annotate',
+      'archive-get',
+      'archive-push',
+      'backup',
+      'check',
+      'expire',
+      'restore',
+      'stanza-create',
+    ],
     pattern: {
       regex: /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/,
       description: 'letters, digits, _, . and -, not starting with . or -',
@@ -359,7 +376,7 @@ const OPTION_TABLE = [
     type: 'integer',
     section: 'command-line',
     category: 'repository',
-    commands: ['archive-get', 'backup', 'expire', 'info', 'restore'],
+    commands: ['annotate', 'archive-get', 'backup', 'expire', 'info', 'restore'],
     range: { min: 1, max: INDEX_GROUPS.repo.max },
     summary: 'Use only this repository (its index) instead of all configured ones.',
   },
@@ -420,8 +437,131 @@ const OPTION_TABLE = [
     indexed: 'repo',
     commands: ['backup', 'expire'],
     range: { min: 1, max: 9999999 },
-    summary: 'Number of full backups to keep.',
-    description: 'expire removes older full backups and the WAL that only they needed.',
+    summary: 'Full backups to keep: a number, or days with repo-retention-full-type=time.',
+    description:
+      'expire (run after every backup too) removes older full backups with the backups that depend on them. ' +
+      'Unset: nothing is expired, with a warning.',
+  },
+  {
+    name: 'repo-retention-full-type',
+    type: 'enum',
+    section: 'global',
+    category: 'repository',
+    indexed: 'repo',
+    commands: ['backup', 'expire'],
+    allowed: ['count', 'time'],
+    summary: 'Whether repo-retention-full counts full backups (count, when unset) or days (time).',
+    description:
+      'time: full backups are kept so that the cluster can be recovered to any point of the last ' +
+      'repo-retention-full days: the newest full that stopped before that window is kept too, older ones expire.',
+  },
+  {
+    name: 'repo-retention-diff',
+    type: 'integer',
+    section: 'global',
+    category: 'repository',
+    indexed: 'repo',
+    commands: ['backup', 'expire'],
+    range: { min: 1, max: 9999999 },
+    summary: 'Differential backups to keep (full backups count as differential here, as in pgBackRest).',
+    description: 'An expired differential takes the incremental backups that depend on it.',
+  },
+  {
+    name: 'repo-retention-archive-type',
+    type: 'enum',
+    section: 'global',
+    category: 'repository',
+    indexed: 'repo',
+    commands: ['backup', 'expire'],
+    allowed: ['full', 'diff', 'incr'],
+    summary: 'Which backups repo-retention-archive counts: full (when unset); full and diff; or all.',
+  },
+  {
+    name: 'repo-retention-archive',
+    type: 'integer',
+    section: 'global',
+    category: 'repository',
+    indexed: 'repo',
+    commands: ['backup', 'expire'],
+    range: { min: 1, max: 9999999 },
+    summary: 'Backups (of repo-retention-archive-type) whose WAL is kept for point-in-time recovery.',
+    description:
+      'Defaults to repo-retention-full (type full, count) or repo-retention-diff (type diff). WAL older than ' +
+      'the oldest of these backups is removed, but for the WAL from start to stop of each older backup kept, ' +
+      'which stays restorable to its end.',
+  },
+  {
+    name: 'repo-retention-daily',
+    type: 'integer',
+    section: 'global',
+    category: 'repository',
+    indexed: 'repo',
+    commands: ['backup', 'expire'],
+    range: { min: 1, max: 9999999 },
+    summary: 'Keep the newest full backup of each of the last N days (calendar retention).',
+    description:
+      'The current period counts, and so do periods without a backup. A full kept by any calendar rule, or by ' +
+      'repo-retention-full, stays: the rules add up. In repo-retention-time-zone (UTC when unset).',
+  },
+  {
+    name: 'repo-retention-weekly',
+    type: 'integer',
+    section: 'global',
+    category: 'repository',
+    indexed: 'repo',
+    commands: ['backup', 'expire'],
+    range: { min: 1, max: 9999999 },
+    summary:
+      'Keep the newest full backup of each of the last N ISO weeks (Monday to Sunday) (calendar retention).',
+    description:
+      'The current period counts, and so do periods without a backup. A full kept by any calendar rule, or by ' +
+      'repo-retention-full, stays: the rules add up. In repo-retention-time-zone (UTC when unset).',
+  },
+  {
+    name: 'repo-retention-monthly',
+    type: 'integer',
+    section: 'global',
+    category: 'repository',
+    indexed: 'repo',
+    commands: ['backup', 'expire'],
+    range: { min: 1, max: 9999999 },
+    summary: 'Keep the newest full backup of each of the last N months (calendar retention).',
+    description:
+      'The current period counts, and so do periods without a backup. A full kept by any calendar rule, or by ' +
+      'repo-retention-full, stays: the rules add up. In repo-retention-time-zone (UTC when unset).',
+  },
+  {
+    name: 'repo-retention-yearly',
+    type: 'integer',
+    section: 'global',
+    category: 'repository',
+    indexed: 'repo',
+    commands: ['backup', 'expire'],
+    range: { min: 1, max: 9999999 },
+    summary: 'Keep the newest full backup of each of the last N years (calendar retention).',
+    description:
+      'The current period counts, and so do periods without a backup. A full kept by any calendar rule, or by ' +
+      'repo-retention-full, stays: the rules add up. In repo-retention-time-zone (UTC when unset).',
+  },
+  {
+    name: 'repo-retention-time-zone',
+    type: 'string',
+    section: 'global',
+    category: 'repository',
+    indexed: 'repo',
+    commands: ['backup', 'expire'],
+    summary:
+      "Time zone of the calendar retention's days, weeks, months and years (an IANA name; UTC when unset).",
+  },
+  {
+    name: 'repo-retention-history',
+    type: 'integer',
+    section: 'global',
+    category: 'repository',
+    indexed: 'repo',
+    commands: ['backup', 'expire'],
+    range: { min: 0, max: 9999999 },
+    summary: 'Days of backup.history manifests to keep.',
     effectiveFor: [],
   },
   // Stanza (PostgreSQL cluster)
@@ -551,6 +691,43 @@ const OPTION_TABLE = [
       'consistent; time, lsn, xid and name stop at --target; standby writes standby.signal; preserve keeps ' +
       'the existing recovery settings.',
   },
+  {
+    name: 'annotation',
+    type: 'list',
+    section: 'command-line',
+    category: 'backup',
+    commands: ['annotate', 'backup'],
+    pattern: { regex: /^[^=]+=/s, description: 'key=value' },
+    summary: 'An annotation of the backup, as key=value (repeatable); with annotate, key= removes key.',
+  },
+  {
+    name: 'pin',
+    type: 'boolean',
+    section: 'command-line',
+    category: 'backup',
+    commands: ['annotate'],
+    default: false,
+    summary:
+      'Pin the backup: expire never removes it, its prior backups or the WAL from its start to its stop.',
+  },
+  {
+    name: 'unpin',
+    type: 'boolean',
+    section: 'command-line',
+    category: 'backup',
+    commands: ['annotate'],
+    default: false,
+    summary: 'Unpin the backup: retention applies to it again.',
+  },
+  {
+    name: 'dry-run',
+    type: 'boolean',
+    section: 'command-line',
+    category: 'backup',
+    commands: ['expire'],
+    default: false,
+    summary: 'Say what expire would remove, and remove nothing.',
+  },
   // Restore
   {
     name: 'force',
@@ -570,7 +747,8 @@ const OPTION_TABLE = [
     type: 'string',
     section: 'global',
     category: 'restore',
-    commands: ['info', 'restore'],
+    commands: ['annotate', 'expire', 'info', 'restore'],
+    required: ['annotate'],
     commandDefault: { restore: 'latest' },
     pattern: {
       regex: /^(latest|\d{8}-\d{6}F(_\d{8}-\d{6}[DI])?)$/,

@@ -71,6 +71,10 @@ export interface BackupRecord extends BackupSpan {
   readonly references?: readonly string[] | undefined;
   readonly fileCount: number;
   readonly pageChecksumErrors: number;
+  /** Notes set by `backup --annotation` and `annotate` (key -> value). Absent when there are none. */
+  readonly annotation?: Readonly<Record<string, string>> | undefined;
+  /** Set by `annotate --pin`: expire never removes it, its prior chain or the WAL of its start to stop. */
+  readonly pinned?: boolean | undefined;
 }
 
 /** The bytes a backup added against the whole it restores, for records with or without the delta fields. */
@@ -90,6 +94,14 @@ function parseBackups(raw: unknown, where: string): BackupRecord[] {
       throw new PgStashError('format', `invalid backup record in '${where}'`);
     }
     checkSpanFields(record, where);
+    const { annotation, pinned } = record;
+    const validAnnotation =
+      annotation === undefined ||
+      (typeof annotation === 'object' &&
+        annotation !== null &&
+        Object.values(annotation).every((value) => typeof value === 'string'));
+    if (!validAnnotation || (pinned !== undefined && typeof pinned !== 'boolean'))
+      throw new PgStashError('format', `invalid annotation or pin of backup '${record.label}' in '${where}'`);
     return record as BackupRecord;
   });
 }

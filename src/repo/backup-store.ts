@@ -165,9 +165,10 @@ export class BackupStore {
 
   /**
    * Removes backup `label`, safely against a kill at any point: its backup.info entry first (from then on no
-   * command uses it), then its files. Also removes a directory no entry names. The caller holds the backup lock.
+   * command uses it), then its files, unless `keepFiles` says so. Also removes a directory no entry names. The caller
+   * holds the backup lock.
    */
-  async remove(label: string): Promise<void> {
+  async remove(label: string, options: { keepFiles?: () => Promise<boolean> } = {}): Promise<void> {
     const info = await this.requireInfo();
     if (info.backups.some((backup) => backup.label === label)) {
       await this.#repo.writeBackupInfo({
@@ -175,7 +176,30 @@ export class BackupStore {
         backups: info.backups.filter((backup) => backup.label !== label),
       });
     }
+    // Asked once the entry is gone (expire: is a restore reading backups?): then the files stay, unlisted.
+    if ((await options.keepFiles?.()) === true) return;
     await this.#repo.driver.removeTree(repoLayout.backupPath(this.#stanza, label));
+  }
+
+  /**
+   * Replaces the backup.info record of complete backup `label` by `change(record)` (annotations, pin); one
+   * backup.info write. backupSetInvalid (75) when no backup has that label. The caller holds the backup lock.
+   */
+  async update(label: string, change: (record: BackupRecord) => BackupRecord): Promise<BackupRecord> {
+    const info = await this.requireInfo();
+    const record = info.backups.find((backup) => backup.label === label);
+    if (record === undefined) {
+      throw new PgStashError('backupSetInvalid', `backup set '${label}' is not in ${this.#repo.name}`, {
+        hint: `run 'pgstash --stanza=${this.#stanza} info' to list the backups`,
+      });
+    }
+    const changed = change(record);
+    if (changed.label !== label) throw new PgStashError('assert', `update of '${label}' changed its label`);
+    await this.#repo.writeBackupInfo({
+      ...info,
+      backups: info.backups.map((backup) => (backup.label === label ? changed : backup)),
+    });
+    return changed;
   }
 
   /** Removes the files of a backup that began and was never committed (backup.info is not read). */

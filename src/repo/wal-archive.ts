@@ -196,13 +196,21 @@ export class WalArchive {
   }
 
   /**
-   * Removes from archive id `id` every segment from `range.from` to `range.to` (names, inclusive), with the
+   * Removes from archive id `id` every segment from `range.from` to `range.to` (names of one timeline, inclusive), with the
    * partial and backup history files of those segments and their claims; history files stay (a timeline
    * history is removed only by name, never by a range). The data goes before the claim: a removal killed
    * between them leaves a claim without data, which is what an interrupted push leaves and harms nothing.
    * A segment directory left empty is removed. Resolves to the number of WAL files removed.
    */
   async remove(id: string, range: { from: string; to: string }): Promise<number> {
+    // Names compare as (timeline, position): a range across timelines would take every later position of the
+    // first timeline and every earlier one of the last, which no caller can mean.
+    if (range.from.slice(0, 8) !== range.to.slice(0, 8) || range.from > range.to) {
+      throw new PgStashError(
+        'assert',
+        `WAL range ${range.from} to ${range.to} is not one timeline, in order`,
+      );
+    }
     const inRange = (walFileName: string): boolean => {
       const segment = walFileName.slice(0, 24);
       return (

@@ -4,6 +4,7 @@
 import { acquireLock } from '../../common/lock.js';
 import { log } from '../../common/log.js';
 import { segmentsBetween } from '../../postgres/wal-name.js';
+import type { BackupRecord } from '../../repo/backup-info.js';
 import { fileStorage } from '../../repo/manifest.js';
 import { Repository } from '../../repo/repository.js';
 import { throwIfAborted, type CommandContext } from '../context.js';
@@ -22,6 +23,11 @@ import { priorReuse } from './prior-reuse.js';
 import { removeStaleBackups } from './stale.js';
 import { backupStart } from './start.js';
 import { backupStop } from './stop.js';
+import { parseAnnotations } from '../annotate.js';
+import { expireStanza } from '../expire/index.js';
+
+const withAnnotation = (record: BackupRecord, annotation: Record<string, string>): BackupRecord =>
+  Object.keys(annotation).length === 0 ? record : { ...record, annotation };
 
 export async function backup(context: CommandContext): Promise<number> {
   const commandStarted = performance.now();
@@ -115,7 +121,8 @@ export async function backup(context: CommandContext): Promise<number> {
       links: tree.links,
       files: [...tree.files, ...stopped.files, ...wal.files],
     });
-    await backupComplete(repo, manifest, record, {
+    const annotation = Object.fromEntries(parseAnnotations(config, false));
+    await backupComplete(repo, manifest, withAnnotation(record, annotation), {
       out: context.out,
       times: () => ({
         totalMs: performance.now() - commandStarted,
@@ -124,6 +131,8 @@ export async function backup(context: CommandContext): Promise<number> {
       }),
     });
     begun = undefined;
+    // As pgBackRest does, the backup command ends with expire (still under the backup lock).
+    await expireStanza(config, { dryRun: false, report: () => undefined, repos: [repoOptions] });
     return 0;
   } finally {
     await session.close();

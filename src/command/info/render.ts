@@ -33,7 +33,18 @@ function backupJson(backup: BackupRecord, repo: number): unknown {
     encrypted: backup.encrypted,
     'archive-copy': backup.archiveCopy,
     'page-checksum-errors': backup.pageChecksumErrors,
+    pinned: backup.pinned === true,
+    annotation: backup.annotation ?? {},
   };
+}
+
+/** `pinned` and the annotations of a backup (pgBackRest prints annotations in info --set only; we always do). */
+function annotationLines(backup: BackupRecord): string[] {
+  const lines = backup.pinned === true ? ['            pinned: yes (expire keeps it and its priors)'] : [];
+  const notes = Object.entries(backup.annotation ?? {});
+  if (notes.length > 0)
+    lines.push(`            annotation(s): ${notes.map(([k, v]) => `${k}: ${v}`).join(', ')}`);
+  return lines;
 }
 
 export function renderJson(stanzas: readonly StanzaInfo[]): string {
@@ -123,6 +134,7 @@ export function renderText(stanzas: readonly StanzaInfo[]): string {
               `${formatBytes(addedSizes(backup).repoSize)}`,
           );
           if (backup.prior !== undefined) lines.push(`            prior backup: ${backup.prior}`);
+          lines.push(...annotationLines(backup));
           lines.push(...walMissingLine(repo.health?.walMissing[backup.label]));
           if (backup.pageChecksumErrors > 0)
             lines.push(`            page checksum errors: ${backup.pageChecksumErrors}`);

@@ -17,6 +17,7 @@ import { NOT_RESTORED, restoreTree, startRestorePool, type RestorePool } from '.
 import { passedToRestoreCommand } from './restore-command.js';
 import { lockRestoreDestination } from './restore-lock.js';
 import { checkHoldersPresent } from './holders-check.js';
+import { markRestoreReading } from '../../common/read-marker.js';
 import { selectBackup } from './select-backup.js';
 
 /** Quotes one argument for a POSIX shell: restore_command, and the commands Next steps prints. */
@@ -93,6 +94,8 @@ export async function restore(context: CommandContext): Promise<number> {
   const pgPath = config.require('pg1-path');
   // --delta (not yet available) restores every file, as without it: the option table says so and config warns
   // (no-effect.ts); a non-empty destination is refused as ever (40), unless --force.
+  // Before backup.info is read: expire keeps the files of a backup a marked restore may read (read-marker.ts).
+  const reading = await markRestoreReading(config.get('lock-path'), stanza);
   const repo = await Repository.open(selectRepo(config), stanza);
   const key = await repo.requireKey();
   // The worker threads boot while the manifest is read and checked (see startRestorePool).
@@ -101,6 +104,7 @@ export async function restore(context: CommandContext): Promise<number> {
     return await restoreWithPool(context, repo, key, pgPath, pool);
   } finally {
     await pool.close();
+    await reading?.release();
   }
 }
 

@@ -42,9 +42,10 @@ describe('the option table', () => {
 
   it('marks what M3 has still to make real', () => {
     const def = (name: string) => OPTIONS.find((option) => option.name === name);
-    expect(COMMANDS.find((command) => command.name === 'expire')?.notYetAvailable).toBe(true);
+    expect(COMMANDS.find((command) => command.name === 'expire')?.notYetAvailable).toBeUndefined();
     expect(def('buffer-size')?.effectiveFor).toEqual([]);
-    expect(def('repo-retention-full')?.effectiveFor).toEqual([]);
+    expect(def('repo-retention-full')?.effectiveFor).toBeUndefined();
+    expect(def('repo-retention-history')?.effectiveFor).toEqual([]);
     expect(def('delta')?.effectiveFor).toEqual(['backup']);
     expect(def('process-max')?.effectiveFor).toEqual(['backup', 'restore']);
     expect(def('type')?.valuesNotYetAvailable).toBeUndefined();
@@ -53,14 +54,14 @@ describe('the option table', () => {
 
 describe('help and reference', () => {
   it('say "not yet available" where the command, option or value is listed', () => {
-    expect(helpText()).toMatch(/^ +expire +Remove backups .*\(not yet available\)$/m);
-    expect(helpText('expire')).toContain('(not yet available)');
+    expect(helpText()).toMatch(/^ +expire +Remove backups .*keeps\.$/m);
+    expect(helpText('expire')).toMatch(/^ +--repo1-retention-history .*\[not yet available, /m);
     expect(helpText('archive-push')).toMatch(/^ +--process-max .*\[not yet available, default=1\]$/m);
     expect(helpText('backup')).toMatch(/^ +--process-max .*\[default=1\]$/m);
     expect(helpText('backup')).toMatch(/^ +--buffer-size .*\[not yet available, /m);
     expect(helpText('backup')).toMatch(/^ +--delta .*\[default=n\]$/m);
     expect(helpText('restore')).toMatch(/^ +--delta .*\[not yet available, /m);
-    expect(helpText('backup')).toMatch(/^ +--repo1-retention-full .*\[not yet available, /m);
+    expect(helpText('backup')).toMatch(/^ +--repo1-retention-history .*\[not yet available, /m);
     expect(helpText('backup')).toMatch(/^ +--type .*\[default=incr\]$/m);
     expect(helpText('restore')).not.toMatch(/--type .*not yet available/);
     expect(helpText('archive-get', 'process-max')).toContain(
@@ -69,10 +70,8 @@ describe('help and reference', () => {
     expect(helpText('backup', 'type')).not.toContain('not yet available');
 
     const reference = renderReference();
-    expect(reference).toContain(
-      'Remove backups and WAL that the retention policy no longer keeps. (not yet available)',
-    );
-    expect(reference).toContain('Not yet available: the command answers 67.');
+    expect(reference).not.toContain('no longer keeps. (not yet available)');
+    expect(reference).not.toContain('Not yet available: the command answers 67.');
     expect(reference).toContain('[`process-max`](#process-max) (not yet available)');
     expect(reference).toContain('| Availability | not yet available for archive-get, archive-push |');
     expect(reference).not.toContain('| Not yet available | backup: diff, incr |');
@@ -103,8 +102,8 @@ describe('warnings for options that do nothing for the command run', () => {
 
   it('warns wherever it is set for an option that does nothing for any command yet', () => {
     const path = join(dir, `pgstash-${fileCount + 1}.conf`);
-    expect(warnings(BACKUP, { config: '[global]\nrepo1-retention-full=2\n' })).toEqual([
-      `option 'repo1-retention-full' set in config file '${path}' section [global] has no effect on backup ` +
+    expect(warnings(BACKUP, { config: '[global]\nrepo1-retention-history=2\n' })).toEqual([
+      `option 'repo1-retention-history' set in config file '${path}' section [global] has no effect on backup ` +
         '(not yet available there)',
     ]);
     expect(warnings(['--buffer-size=4MiB', ...PUSH])).toEqual([

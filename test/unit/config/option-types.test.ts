@@ -18,7 +18,8 @@ const ARGS: Partial<Record<CommandName, string[]>> = {
 const ENV = { PGSTASH_STANZA: 'main', PGSTASH_REPO1_PATH: '/repo', PGSTASH_PG1_PATH: '/pg' };
 
 function loadFor(command: CommandName, argv: string[] = [], env: Record<string, string> = {}): LoadedConfig {
-  return loadConfig(['--no-config', ...argv, command, ...(ARGS[command] ?? [])], { ...ENV, ...env });
+  const set = command === 'annotate' ? ['--set=20261121-101500F'] : [];
+  return loadConfig(['--no-config', ...set, ...argv, command, ...(ARGS[command] ?? [])], { ...ENV, ...env });
 }
 
 /** The table default as a command reads it: sizes are written with units in the table. */
@@ -76,7 +77,22 @@ describe('value types from the option table', () => {
     expectTypeOf<RepoOptions['cipherPass']>().toEqualTypeOf<string | undefined>();
     expectTypeOf<RepoOptions['retentionFull']>().toEqualTypeOf<number | undefined>();
     expectTypeOf<keyof RepoOptions>().toEqualTypeOf<
-      'index' | 'path' | 'type' | 'cipherType' | 'cipherPass' | 'retentionFull'
+      | 'index'
+      | 'path'
+      | 'type'
+      | 'cipherType'
+      | 'cipherPass'
+      | 'retentionFull'
+      | 'retentionFullType'
+      | 'retentionDiff'
+      | 'retentionArchiveType'
+      | 'retentionArchive'
+      | 'retentionHistory'
+      | 'retentionDaily'
+      | 'retentionWeekly'
+      | 'retentionMonthly'
+      | 'retentionYearly'
+      | 'retentionTimeZone'
     >();
     expectTypeOf<PgOptions['port']>().toEqualTypeOf<number>();
     expectTypeOf<PgOptions['database']>().toEqualTypeOf<string>();
@@ -179,6 +195,16 @@ describe('indexed groups as records', () => {
       PGSTASH_REPO3_CIPHER_TYPE: 'aes-256-gcm',
       PGSTASH_REPO3_CIPHER_PASS: 'secret',
       PGSTASH_REPO3_RETENTION_FULL: '2',
+      PGSTASH_REPO3_RETENTION_FULL_TYPE: 'time',
+      PGSTASH_REPO3_RETENTION_DIFF: '3',
+      PGSTASH_REPO3_RETENTION_ARCHIVE: '4',
+      PGSTASH_REPO3_RETENTION_ARCHIVE_TYPE: 'diff',
+      PGSTASH_REPO3_RETENTION_HISTORY: '5',
+      PGSTASH_REPO3_RETENTION_DAILY: '7',
+      PGSTASH_REPO3_RETENTION_WEEKLY: '4',
+      PGSTASH_REPO3_RETENTION_MONTHLY: '12',
+      PGSTASH_REPO3_RETENTION_YEARLY: '3',
+      PGSTASH_REPO3_RETENTION_TIME_ZONE: 'Europe/Paris',
       PGSTASH_PG1_HOST: 'db',
       PGSTASH_PG1_SOCKET_PATH: '/run/pg',
       PGSTASH_PG1_USER: 'backup',
@@ -194,6 +220,16 @@ describe('indexed groups as records', () => {
       cipherType: 'aes-256-gcm',
       cipherPass: 'secret',
       retentionFull: 2,
+      retentionFullType: 'time',
+      retentionDiff: 3,
+      retentionArchive: 4,
+      retentionArchiveType: 'diff',
+      retentionHistory: 5,
+      retentionDaily: 7,
+      retentionWeekly: 4,
+      retentionMonthly: 12,
+      retentionYearly: 3,
+      retentionTimeZone: 'Europe/Paris',
     });
     const pgFields = OPTIONS.filter((entry) => entry.indexed === 'pg').map(fieldName);
     expect(Object.keys(config.pg).sort()).toEqual(['index', ...pgFields].sort());

@@ -176,6 +176,15 @@ describe('WalArchive', () => {
     expect((await repo.wal.historyFiles(ID)).map((file) => file.walFileName)).toEqual(['00000002.history']);
   });
 
+  it('refuses a range across timelines (names compare as strings) and removes nothing', async () => {
+    const repo = await repoWith('cross', [`${WAL}-${SHA_A}.zst`]);
+    const refused = await repo.wal
+      .remove(ID, { from: '000000010000000000000001', to: '000000020000000000000001' })
+      .catch((error: unknown) => error);
+    expect(isPgStashError(refused, 'assert')).toBe(true);
+    expect(await repo.wal.find(ID, WAL)).toBeDefined();
+  });
+
   it('gives the archive ids of the current cluster, newest first, and fails (55) without archive.info', async () => {
     const repo = await repoWith('ids', []);
     expect(await repo.wal.clusterIdsIfAny()).toEqual([]);
