@@ -45,7 +45,7 @@ describe('the option table', () => {
     expect(COMMANDS.find((command) => command.name === 'expire')?.notYetAvailable).toBe(true);
     expect(def('buffer-size')?.effectiveFor).toEqual([]);
     expect(def('repo-retention-full')?.effectiveFor).toEqual([]);
-    expect(def('delta')?.effectiveFor).toEqual([]);
+    expect(def('delta')?.effectiveFor).toEqual(['restore']);
     expect(def('process-max')?.effectiveFor).toEqual(['backup', 'restore']);
     expect(def('type')?.valuesNotYetAvailable).toEqual({ backup: ['diff', 'incr'] });
   });
@@ -59,6 +59,7 @@ describe('help and reference', () => {
     expect(helpText('backup')).toMatch(/^ +--process-max .*\[default=1\]$/m);
     expect(helpText('backup')).toMatch(/^ +--buffer-size .*\[not yet available, /m);
     expect(helpText('backup')).toMatch(/^ +--delta .*\[not yet available, /m);
+    expect(helpText('restore')).not.toMatch(/^ +--delta .*not yet available/m);
     expect(helpText('backup')).toMatch(/^ +--repo1-retention-full .*\[not yet available, /m);
     expect(helpText('backup')).toMatch(/^ +--type .*\[diff, incr not yet available, default=full\]$/m);
     expect(helpText('restore')).not.toMatch(/--type .*not yet available/);

@@ -1,0 +1,90 @@
+// restore --delta, one file: whether the file already in place matches the backup's (then it stays), on a worker.
+import { createHash } from 'node:crypto';
+import {
+  closeSync,
+  fchmodSync,
+  fchownSync,
+  fstatSync,
+  futimesSync,
+  openSync,
+  readSync,
+  constants,
+} from 'node:fs';
+import { unlinkSync } from 'node:fs';
+import { errnoOf, PgStashError, reasonOf } from '../../common/errors.js';
+import type { ManifestFile } from '../../repo/manifest.js';
+import { ownerIds } from './restore-file.js';
+
+/** How --delta compares a file in place with the backup's: by SHA-256, or (with --force) by size and mtime. */
+export type DeltaCompare = 'checksum' | 'mtime';
+
+/** Read size while hashing: bounded memory, whatever the file's size. */
+const HASH_BUFFER = 1024 * 1024;
+
+function sha256Of(fd: number): string {
+  const hash = createHash('sha256');
+  const buffer = Buffer.allocUnsafe(HASH_BUFFER);
+  for (;;) {
+    const read = readSync(fd, buffer, 0, buffer.length, null);
+    if (read === 0) break;
+    hash.update(buffer.subarray(0, read));
+  }
+  return hash.digest('hex');
+}
+
+/**
+ * Keeps the file at `path` if it matches `file` (same size, and same SHA-256, or with 'mtime' the same mtime in
+ * seconds, as pgBackRest's --delta --force), giving it the manifest's mode, owner (as root) and mtime; returns
+ * true then. Otherwise removes it, so the restore writes a new file (never through what was there: a file this user
+ * may not open for writing, say), and returns false. The cleaning pass (delta-clean.ts) has already removed
+ * anything but a regular file at this name, and O_NOFOLLOW guards against a link put there since.
+ */
+export function keepIfMatching(
+  path: string,
+  file: ManifestFile,
+  compare: DeltaCompare,
+  restoreOwner: boolean,
+): boolean {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+  } catch (error) {
+    const code = errnoOf(error);
+    if (code === 'ENOENT') return false;
+    // Unreadable to us (its mode changed, say) or a link: it cannot be proven the same, so it is written again.
+    removeChanged(path);
+    return false;
+  }
+  let matches: boolean;
+  try {
+    const stats = fstatSync(fd);
+    matches =
+      stats.isFile() &&
+      stats.size === file.size &&
+      (compare === 'mtime' ? Math.floor(stats.mtimeMs / 1000) === file.mtime : sha256Of(fd) === file.sha256);
+    if (matches) {
+      fchmodSync(fd, file.mode);
+      if (restoreOwner) {
+        const { uid, gid } = ownerIds(file);
+        fchownSync(fd, uid, gid);
+      }
+      futimesSync(fd, file.mtime, file.mtime);
+    }
+  } catch (error) {
+    throw new PgStashError('fileRead', `unable to compare '${path}' with the backup: ${reasonOf(error)}`);
+  } finally {
+    closeSync(fd);
+  }
+  if (!matches) removeChanged(path);
+  return matches;
+}
+
+function removeChanged(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch (error) {
+    if (errnoOf(error) !== 'ENOENT') {
+      throw new PgStashError('fileWrite', `unable to remove '${path}': ${reasonOf(error)}`);
+    }
+  }
+}
