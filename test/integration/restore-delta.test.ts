@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import {
   appendFile,
   chmod,
+  chown,
   lchown,
   lstat,
   mkdir,
@@ -17,9 +18,11 @@ import {
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { takeBackup } from '../harness/backups.js';
+import { pgBin } from '../harness/cluster.js';
+import { exec } from '../harness/exec.js';
 import { flipMiddleByte } from '../harness/damage.js';
 import { runPgstash } from '../harness/pgstash.js';
-import { postgresIds } from '../harness/postgres-user.js';
+import { mkdirForPostgres, postgresIds } from '../harness/postgres-user.js';
 import { RestoreBench, verifyBackup, waitUntil } from '../harness/restore.js';
 import { createStanzaSetup, writeConfig, type StanzaSetup } from '../harness/stanza.js';
 
@@ -201,6 +204,30 @@ describe('restore --delta', () => {
     expect((await readFile(flipped)).equals(damagedContent)).toBe(true);
   }, 300_000);
 
+  it('owners: as root set back in place; as postgres a file it may not change is written anew', async () => {
+    const { dataDir } = await restores.restore([]);
+    const { uid } = postgresIds();
+    const mode = join(dataDir, files.get('t_mode') ?? '');
+    const owned = join(dataDir, files.get('t_flipped') ?? '');
+    await chown(mode, 0, 0);
+    await chmod(mode, 0o644);
+    const asRoot = await setup.pgstashOk(['restore', `--pg1-path=${dataDir}`, '--delta'], { as: 'root' });
+    // pg_control, postgresql.auto.conf: t_mode is kept, its owner and mode set back.
+    expect(deltaReport(asRoot.stdout).written).toBe(2);
+    expect((await stat(mode)).uid).toBe(uid);
+    expect((await stat(mode)).mode & 0o777).toBe(0o600);
+
+    await chown(owned, 0, 0);
+    await chmod(owned, 0o644);
+    const asPostgres = await setup.pgstashOk(['restore', `--pg1-path=${dataDir}`, '--delta']);
+    // Readable and the same, but postgres may not chmod root's file: written anew, as postgres's.
+    expect(deltaReport(asPostgres.stdout).written).toBe(3);
+    expect((await stat(owned)).uid).toBe(uid);
+    expect((await stat(owned)).mode & 0o777).toBe(0o600);
+    const verified = await verifyBackup(dataDir);
+    expect(verified.code, verified.stdout + verified.stderr).toBe(0);
+  }, 300_000);
+
   it('refuses while PostgreSQL runs in the directory (38), changing nothing', async () => {
     const { dataDir } = await restores.restore([]);
     const pg = await restores.start(dataDir);
@@ -244,5 +271,73 @@ describe('restore --delta', () => {
     expect(global.code, global.stdout + global.stderr).toBe(0);
     expect(global.stderr).not.toContain("option 'delta'");
     expect((await verifyBackup(dataDir)).code).toBe(0);
+  }, 300_000);
+});
+
+describe('restore --delta with a tablespace', () => {
+  let setup: StanzaSetup;
+  let restores: RestoreBench;
+  let relation = '';
+
+  beforeAll(async () => {
+    setup = await createStanzaSetup({ walSegmentSizeMb: 1 });
+    restores = new RestoreBench(setup);
+    await setup.cluster.start();
+    await setup.pgstashOk(['stanza-create']);
+    const tablespaceDir = await mkdirForPostgres(join(setup.dir, 'ts'), 0o700);
+    await setup.cluster.psql(`create tablespace ts location '${tablespaceDir}'`);
+    await setup.cluster.psql('create table tt tablespace ts as select g from generate_series(1, 5000) g');
+    // pg_tblspc/<oid>/PG_15_<catalog>/<db>/<relfilenode>
+    relation = await setup.cluster.psql(`select pg_relation_filepath('tt')`);
+    await takeBackup(setup);
+  }, 300_000);
+
+  afterAll(async () => {
+    await restores.cleanup();
+    await setup.destroy();
+  });
+
+  it('repairs a changed tablespace link and the tablespace directory, leaving other versions beside it', async () => {
+    const tablespaceDir = await restores.tempDir('ts');
+    const map = `--tablespace-map=ts=${tablespaceDir}`;
+    const { dataDir } = await restores.restore([map]);
+    const [, oid = '', versionDir = '', ...rest] = relation.split('/');
+    const link = join(dataDir, 'pg_tblspc', oid);
+    const inTablespace = join(tablespaceDir, versionDir);
+    await rm(join(inTablespace, ...rest));
+    await writeFile(join(inTablespace, rest[0] ?? '', 'junk'), 'junk');
+    await mkdir(join(tablespaceDir, 'PG_99_other'));
+    await writeFile(join(tablespaceDir, 'PG_99_other', 'keep'), 'another cluster');
+    const elsewhere = await restores.tempDir('elsewhere');
+    await writeFile(join(elsewhere, 'keep'), 'not ours');
+    await rm(link);
+    await symlink(elsewhere, link);
+    for (const path of [
+      join(inTablespace, rest[0] ?? '', 'junk'),
+      join(tablespaceDir, 'PG_99_other'),
+      join(tablespaceDir, 'PG_99_other', 'keep'),
+      join(elsewhere, 'keep'),
+      link,
+    ])
+      await givePostgres(path);
+
+    const result = await setup.pgstashOk(['restore', `--pg1-path=${dataDir}`, '--delta', map]);
+    const report = deltaReport(result.stdout);
+    // tt's file, pg_control, postgresql.auto.conf.
+    expect(report.written).toBe(3);
+    expect(existsSync(join(inTablespace, rest[0] ?? '', 'junk'))).toBe(false);
+    expect(await readFile(join(tablespaceDir, 'PG_99_other', 'keep'), 'utf8')).toBe('another cluster');
+    expect(await readFile(join(elsewhere, 'keep'), 'utf8')).toBe('not ours');
+    // Another version's directory is not the backup's, and stays: pg_verifybackup is told to look past it.
+    const verified = await exec(
+      pgBin('pg_verifybackup'),
+      ['-n', '-i', `pg_tblspc/${oid}/PG_99_other`, dataDir],
+      { asPostgres: true },
+    );
+    expect(verified.code, verified.stdout + verified.stderr).toBe(0);
+    const pg = await restores.start(dataDir);
+    expect(await pg.psql('select count(*) from tt')).toBe('5000');
+    expect(await pg.psql(`select pg_tablespace_location(${oid})`)).toBe(tablespaceDir);
+    await pg.stop();
   }, 300_000);
 });

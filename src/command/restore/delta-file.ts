@@ -49,8 +49,7 @@ export function keepIfMatching(
   try {
     fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
   } catch (error) {
-    const code = errnoOf(error);
-    if (code === 'ENOENT') return false;
+    if (errnoOf(error) === 'ENOENT') return false;
     // Unreadable to us (its mode changed, say) or a link: it cannot be proven the same, so it is written again.
     removeChanged(path);
     return false;
@@ -62,14 +61,7 @@ export function keepIfMatching(
       stats.isFile() &&
       stats.size === file.size &&
       (compare === 'mtime' ? Math.floor(stats.mtimeMs / 1000) === file.mtime : sha256Of(fd) === file.sha256);
-    if (matches) {
-      fchmodSync(fd, file.mode);
-      if (restoreOwner) {
-        const { uid, gid } = ownerIds(file);
-        fchownSync(fd, uid, gid);
-      }
-      futimesSync(fd, file.mtime, file.mtime);
-    }
+    if (matches) matches = setAttributes(fd, file, restoreOwner);
   } catch (error) {
     throw new PgStashError('fileRead', `unable to compare '${path}' with the backup: ${reasonOf(error)}`);
   } finally {
@@ -77,6 +69,25 @@ export function keepIfMatching(
   }
   if (!matches) removeChanged(path);
   return matches;
+}
+
+/**
+ * Gives a kept file the manifest's mode, owner (as root) and mtime. A file not this (non-root) user's, which it may
+ * read but not change (EPERM), cannot be made right in place: false, and it is written anew, as this user's.
+ */
+function setAttributes(fd: number, file: ManifestFile, restoreOwner: boolean): boolean {
+  try {
+    fchmodSync(fd, file.mode);
+    if (restoreOwner) {
+      const { uid, gid } = ownerIds(file);
+      fchownSync(fd, uid, gid);
+    }
+    futimesSync(fd, file.mtime, file.mtime);
+    return true;
+  } catch (error) {
+    if (errnoOf(error) === 'EPERM') return false;
+    throw error;
+  }
 }
 
 function removeChanged(path: string): void {
