@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import {
   closeSync,
   fchmodSync,
+  ftruncateSync,
   fchownSync,
   fstatSync,
   futimesSync,
@@ -33,8 +34,8 @@ function sha256Of(fd: number): string {
 }
 
 /**
- * Keeps the file at `path` if it matches `file` (same size, and same SHA-256, or with 'mtime' the same mtime in
- * seconds, as pgBackRest's --delta --force), giving it the manifest's mode, owner (as root) and mtime; returns
+ * Keeps the file at `path` if it matches `file` (same size and SHA-256, after cutting a longer file to the backup's
+ * size; or with 'mtime' the same size and mtime in seconds, as pgBackRest's --delta --force), giving it the manifest's mode, owner (as root) and mtime; returns
  * true then. Otherwise removes it, so the restore writes a new file (never through what was there: a file this user
  * may not open for writing, say), and returns false. The cleaning pass (delta-clean.ts) has already removed
  * anything but a regular file at this name, and O_NOFOLLOW guards against a link put there since.
@@ -43,7 +44,7 @@ export function keepIfMatching(
   path: string,
   file: ManifestFile,
   compare: DeltaCompare,
-  restoreOwner: boolean,
+  options: { restoreOwner: boolean; backupStart: number },
 ): boolean {
   let fd: number;
   try {
@@ -57,11 +58,21 @@ export function keepIfMatching(
   let matches: boolean;
   try {
     const stats = fstatSync(fd);
-    matches =
-      stats.isFile() &&
-      stats.size === file.size &&
-      (compare === 'mtime' ? Math.floor(stats.mtimeMs / 1000) === file.mtime : sha256Of(fd) === file.sha256);
-    if (matches) matches = setAttributes(fd, file, restoreOwner);
+    if (!stats.isFile()) matches = false;
+    else if (compare === 'mtime') {
+      // pgBackRest's guard: a file modified in a second the backup copied in may have changed after the copy
+      // without its mtime changing, so only an mtime before the backup started is trusted.
+      matches =
+        stats.size === file.size &&
+        Math.floor(stats.mtimeMs / 1000) === file.mtime &&
+        file.mtime < options.backupStart;
+    } else {
+      // A file that only grew since (a relation extended) may still start with the backup's bytes: cut to the
+      // backup's size, as pgBackRest does, and the checksum decides; if it differs the file is written anyway.
+      if (stats.size > file.size) truncateTo(path, file.size);
+      matches = fstatSync(fd).size === file.size && sha256Of(fd) === file.sha256;
+    }
+    if (matches) matches = setAttributes(fd, file, options.restoreOwner);
   } catch (error) {
     throw new PgStashError('fileRead', `unable to compare '${path}' with the backup: ${reasonOf(error)}`);
   } finally {
@@ -87,6 +98,23 @@ function setAttributes(fd: number, file: ManifestFile, restoreOwner: boolean): b
   } catch (error) {
     if (errnoOf(error) === 'EPERM') return false;
     throw error;
+  }
+}
+
+function truncateTo(path: string, size: number): void {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_WRONLY | constants.O_NOFOLLOW);
+  } catch {
+    // Not writable to this user: the size check fails and the file is written anew.
+    return;
+  }
+  try {
+    ftruncateSync(fd, size);
+  } catch (error) {
+    throw new PgStashError('fileWrite', `unable to truncate '${path}': ${reasonOf(error)}`);
+  } finally {
+    closeSync(fd);
   }
 }
 

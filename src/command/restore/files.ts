@@ -110,6 +110,7 @@ export async function restoreTree(
     targets,
     restoreOwner: options.restoreOwner,
     delta: options.delta,
+    backupStart: manifest.backup.timestampStart,
   };
   const totals: RestoreJobResult = { kept: 0, keptBytes: 0, written: 0, writtenBytes: 0 };
   const add = (result: RestoreJobResult): void => {

@@ -15,6 +15,8 @@ export interface RestoreFileSettings {
   readonly restoreOwner: boolean;
   /** restore --delta: a file already in place that matches stays (delta-file.ts). */
   readonly delta?: DeltaCompare | undefined;
+  /** When the backup started (epoch seconds): --delta --force trusts only an mtime before it. */
+  readonly backupStart?: number | undefined;
 }
 
 /** The ids to give an entry: by user and group name on this host when they exist, else the recorded ids. */

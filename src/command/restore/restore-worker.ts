@@ -55,7 +55,12 @@ serveJobs<RestoreJob, RestoreJobResult>(async (job) => {
       // --delta: comparing is hashing, CPU work, so it runs here on the worker, beside the writes.
       if (settings.delta !== undefined) {
         const path = destinationOf(file.name, settings.targets);
-        if (keepIfMatching(path, file, settings.delta, settings.restoreOwner)) {
+        if (
+          keepIfMatching(path, file, settings.delta, {
+            restoreOwner: settings.restoreOwner,
+            backupStart: settings.backupStart ?? 0,
+          })
+        ) {
           result.kept += 1;
           result.keptBytes += file.size;
           // Its mode, owner or mtime may have changed: durable before pg_control, as a written file.
