@@ -68,6 +68,7 @@ describe('restore --delta', () => {
   let bigFile = '';
   let bigSize = 0;
   let controlSize = 0;
+  let label = '';
 
   beforeAll(async () => {
     setup = await createStanzaSetup({ walSegmentSizeMb: 1 });
@@ -86,7 +87,7 @@ describe('restore --delta', () => {
     controlSize = (await stat(join(setup.cluster.dataDir, 'global/pg_control'))).size;
     // Every file's mtime a second before the backup starts: --delta --force trusts only those (pgBackRest's guard).
     await sleep(1100);
-    await takeBackup(setup);
+    label = await takeBackup(setup);
   }, 300_000);
 
   afterAll(async () => {
@@ -233,6 +234,29 @@ describe('restore --delta', () => {
     expect((await stat(owned)).mode & 0o777).toBe(0o600);
     const verified = await verifyBackup(dataDir);
     expect(verified.code, verified.stdout + verified.stderr).toBe(0);
+  }, 300_000);
+
+  it('a delta restore that fails part way leaves no pg_control (the old one went first); the next one completes', async () => {
+    const { dataDir } = await restores.restore([]);
+    const relation = files.get('t_deleted') ?? '';
+    await rm(join(dataDir, relation));
+    const stored = join(setup.repoPath, 'backup', setup.stanza, label, 'pg_data', `${relation}.zst`);
+    const repair = await flipMiddleByte(stored, 0x10);
+    try {
+      const failed = await setup.pgstash(['restore', `--pg1-path=${dataDir}`, '--delta']);
+      expect(failed.code, failed.stdout + failed.stderr).toBe(26);
+    } finally {
+      await repair();
+    }
+    // PostgreSQL refuses to start a data directory without pg_control: nothing passes for a whole cluster.
+    expect(existsSync(join(dataDir, 'global/pg_control'))).toBe(false);
+    const result = await setup.pgstashOk(['restore', `--pg1-path=${dataDir}`, '--delta']);
+    expect(deltaReport(result.stdout).written).toBe(2);
+    const verified = await verifyBackup(dataDir);
+    expect(verified.code, verified.stdout + verified.stderr).toBe(0);
+    const pg = await restores.start(dataDir);
+    expect(await pg.psql('select count(*) from t_deleted')).toBe('5000');
+    await pg.stop();
   }, 300_000);
 
   it('refuses while PostgreSQL runs in the directory (38), changing nothing', async () => {
