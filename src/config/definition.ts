@@ -671,7 +671,12 @@ const OPTION_TABLE = [
     commands: ['backup', 'restore'],
     default: false,
     summary: 'Compare checksums to copy only files that changed.',
-    effectiveFor: ['backup'],
+    description:
+      'backup: hash every file whose size matches the prior backup instead of trusting its mtime (after a clock ' +
+      'change, a restore or a copied data directory). restore: into a data directory that holds an older or ' +
+      'damaged copy of the cluster (stopped), keep each file whose size and SHA-256 match the backup (with ' +
+      '--force: size and mtime), rewrite the others and remove what the backup does not hold. Without --force ' +
+      'the directory must hold PG_VERSION or backup_manifest.',
   },
   {
     name: 'type',

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { errnoOf, PgStashError, reasonOf } from '../../common/errors.js';
 import { realOrResolved } from '../../common/real-path.js';
 import type { Manifest, ManifestTarget } from '../../repo/manifest.js';
+import { requireDataDirectory } from './delta-clean.js';
 import { isRestoreLockName, type RestoreLocks } from './restore-lock.js';
 
 export interface ResolvedTarget {
@@ -88,7 +89,7 @@ async function isEmptyOrMissing(path: string): Promise<boolean> {
  */
 export async function prepareDestination(
   targets: readonly ResolvedTarget[],
-  options: { force: boolean; locks: RestoreLocks },
+  options: { force: boolean; locks: RestoreLocks; delta?: boolean },
 ): Promise<void> {
   const data = targets.find((entry) => entry.target.name === 'pg_data');
   const pgPath = data?.path ?? '';
@@ -115,6 +116,11 @@ export async function prepareDestination(
     // Locked before it is looked at, but for a directory of the backed-up cluster that is refused below anyway.
     if (entry !== data && !(theirs && !(await isEmptyOrMissing(path)))) await options.locks.take(path);
     if (await isEmptyOrMissing(path)) continue;
+    // --delta keeps what it can of a non-empty directory (delta-clean.ts): the data directory must be one.
+    if (options.delta === true && !theirs) {
+      if (entry === data && !options.force) requireDataDirectory(path);
+      continue;
+    }
     const tablespace = entry.target.tablespaceName ?? String(entry.target.tablespaceOid);
     if (!options.force || theirs) {
       throw new PgStashError(

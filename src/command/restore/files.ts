@@ -1,5 +1,5 @@
 // Restores a backup's paths, tablespace links and files (on process-max worker threads), pg_control last.
-import { chown, lchown, mkdir, open, symlink } from 'node:fs/promises';
+import { chown, lchown, mkdir, open, readlink, symlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { PgStashError } from '../../common/errors.js';
 import { runParallel } from '../../io/parallel.js';
@@ -9,10 +9,11 @@ import type { Repository } from '../../repo/repository.js';
 import { inBatches, largestFirst, poolOptionsFor, type BatchLimits } from '../copy-order.js';
 import { destinationOf, type ResolvedTarget } from './destination.js';
 import { ownerIds, type RestoreFileSettings } from './restore-file.js';
-import type { RestoreJob, RestoreWorkerData } from './restore-worker.js';
+import type { DeltaCompare } from './delta-file.js';
+import type { RestoreJob, RestoreJobResult, RestoreWorkerData } from './restore-worker.js';
 
 /** The control file goes in last: until it exists, a half-restored directory cannot be started by mistake. */
-const CONTROL_FILE = 'pg_data/global/pg_control';
+export const CONTROL_FILE = 'pg_data/global/pg_control';
 
 /**
  * Backup files a restore leaves out. tablespace_map names each tablespace's location on the backed-up host, and
@@ -30,6 +31,8 @@ export interface RestoreFilesOptions {
    * once every file is in (postgresql.auto.conf among them), while the workers sync, and before pg_control.
    */
   readonly beforeControl?: () => Promise<void>;
+  /** restore --delta: files in place are compared, and kept when they match (after delta-clean.ts). */
+  readonly delta?: DeltaCompare | undefined;
 }
 
 /** Files one worker thread restores at once: it works on one while another waits for the decompressor. */
@@ -38,7 +41,7 @@ const JOBS_PER_WORKER = 2;
 /** Small files go to the workers in batches (see inBatches). */
 const BATCH: BatchLimits = { smallerThan: 256 * 1024, files: 32, bytes: 1024 * 1024 };
 
-export type RestorePool = WorkerPool<RestoreJob, undefined>;
+export type RestorePool = WorkerPool<RestoreJob, RestoreJobResult>;
 
 /**
  * Starts the restore's worker threads (process-max of them). The restore calls it before reading the manifest:
@@ -69,7 +72,7 @@ export async function restoreTree(
   manifest: Manifest,
   targets: readonly ResolvedTarget[],
   options: RestoreFilesOptions,
-): Promise<void> {
+): Promise<RestoreJobResult> {
   const tablespaceLinks = new Map(
     targets
       .filter((entry) => entry.target.name !== 'pg_data')
@@ -89,7 +92,8 @@ export async function restoreTree(
     if (destination === undefined) continue;
     const path = destinationOf(link.name, targets);
     await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-    await symlink(destination, path);
+    // With --delta a link already right stays (delta-clean.ts removed any other).
+    if (!(await linksTo(path, destination))) await symlink(destination, path);
     if (options.restoreOwner) {
       const { uid, gid } = ownerIds(link);
       await lchown(path, uid, gid);
@@ -105,13 +109,24 @@ export async function restoreTree(
   const settings: RestoreFileSettings = {
     targets,
     restoreOwner: options.restoreOwner,
+    delta: options.delta,
+    backupStart: manifest.backup.timestampStart,
+  };
+  const totals: RestoreJobResult = { kept: 0, keptBytes: 0, written: 0, writtenBytes: 0 };
+  const add = (result: RestoreJobResult): void => {
+    totals.kept += result.kept;
+    totals.keptBytes += result.keptBytes;
+    totals.written += result.written;
+    totals.writtenBytes += result.writtenBytes;
   };
   await runParallel(inBatches(files, BATCH), {
     concurrency: pool.submitAhead,
-    worker: (batch: ManifestFile[]) =>
-      pool.run(
-        { type: 'restore', files: batch, settings },
-        poolOptionsFor(batch.length === 1 ? (batch[0] as ManifestFile).size : 0),
+    worker: async (batch: ManifestFile[]) =>
+      add(
+        await pool.run(
+          { type: 'restore', files: batch, settings },
+          poolOptionsFor(batch.length === 1 ? (batch[0] as ManifestFile).size : 0),
+        ),
       ),
   });
   // While the workers sync their files: directory modes and owners (now that their contents exist), then what the
@@ -123,9 +138,20 @@ export async function restoreTree(
   await Promise.all([pool.runOnEach({ type: 'flush' }), finishing()]);
   // Everything is durable before pg_control lands.
   for (const { path } of [...directories].reverse()) await syncDirectory(path);
-  await pool.run({ type: 'restore', files: [controlFile], settings });
+  // Never kept by --delta: delta-clean.ts removed it before anything else changed.
+  add(await pool.run({ type: 'restore', files: [controlFile], settings: { ...settings, delta: undefined } }));
   await pool.runOnEach({ type: 'flush' });
   await syncDirectory(dirname(destinationOf(CONTROL_FILE, targets)));
+  return totals;
+}
+
+/** Whether `path` is a symbolic link to `destination`. */
+async function linksTo(path: string, destination: string): Promise<boolean> {
+  try {
+    return (await readlink(path)) === destination;
+  } catch {
+    return false;
+  }
 }
 
 /** A directory of the manifest and where this restore made it. */

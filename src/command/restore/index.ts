@@ -18,6 +18,8 @@ import { passedToRestoreCommand } from './restore-command.js';
 import { lockRestoreDestination } from './restore-lock.js';
 import { checkHoldersPresent } from './holders-check.js';
 import { markRestoreReading } from '../../common/read-marker.js';
+import { cleanForDelta } from './delta-clean.js';
+import type { RestoreJobResult } from './restore-worker.js';
 import { selectBackup } from './select-backup.js';
 
 /** Quotes one argument for a POSIX shell: restore_command, and the commands Next steps prints. */
@@ -88,12 +90,18 @@ function nextSteps(
   return `${lines.join('\n')}\n`;
 }
 
+/** restore --delta's account of what it did: the test of a delta restore is what it did not write. */
+function deltaSummary(files: RestoreJobResult, removed: number): string {
+  return (
+    `delta: ${files.kept} files kept (${files.keptBytes} bytes), ${files.written} written (${files.writtenBytes} bytes), ` +
+    `${removed} entries removed\n`
+  );
+}
+
 export async function restore(context: CommandContext): Promise<number> {
   const { config, signal } = context;
   const stanza = config.require('stanza');
   const pgPath = config.require('pg1-path');
-  // --delta (not yet available) restores every file, as without it: the option table says so and config warns
-  // (no-effect.ts); a non-empty destination is refused as ever (40), unless --force.
   // Before backup.info is read: expire keeps the files of a backup a marked restore may read (read-marker.ts).
   const reading = await markRestoreReading(config.get('lock-path'), stanza);
   const repo = await Repository.open(selectRepo(config), stanza);
@@ -160,7 +168,10 @@ async function restoreWithPool(
   // Before the destination is looked at or written, a second restore into it fails (50). Should this restore
   // fail, the locks go when the process exits; they are released once pg_control is in (restore-lock.ts).
   const locks = await lockRestoreDestination(pgPath);
-  await prepareDestination(targets, { force: config.get('force'), locks });
+  const delta = config.get('delta');
+  await prepareDestination(targets, { force: config.get('force'), locks, delta });
+  // --delta: pg_control out first, then what the backup does not hold (delta-clean.ts).
+  const removed = delta ? await cleanForDelta(manifest, targets) : 0;
   log.info(`restore backup set ${chosen.label} into '${pgPath}'`);
   const started = Date.now();
   const restoreOwner = process.getuid?.() === 0;
@@ -187,12 +198,17 @@ async function restoreWithPool(
       }
     }
   };
-  await restoreTree(pool, manifest, targets, { restoreOwner, beforeControl });
+  const written = await restoreTree(pool, manifest, targets, {
+    restoreOwner,
+    beforeControl,
+    delta: delta ? (config.get('force') ? 'mtime' : 'checksum') : undefined,
+  });
   await locks.release();
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
   const owner = userName((await stat(pgPath)).uid) ?? 'the cluster owner';
   context.out(
     `restored backup set ${chosen.label} (${manifest.files.length} files, ${formatBytes(chosen.size)}) into ${pgPath} in ${seconds}s, recovery type '${type}', ${timelineNote}\n` +
+      (delta ? deltaSummary(written, removed) : '') +
       nextSteps(pgPath, recovery, targets).replace('pg_ctl', `(as ${owner}) pg_ctl`),
   );
   return 0;

@@ -5,6 +5,7 @@ import { groupId, userId } from '../../common/os-users.js';
 import type { ManifestFile, ManifestOwner } from '../../repo/manifest.js';
 import type { Repository } from '../../repo/repository.js';
 import { DirectFileWriter } from '../../storage/direct-file.js';
+import type { DeltaCompare } from './delta-file.js';
 import { destinationOf, type ResolvedTarget } from './destination.js';
 
 /** What every file of one restore shares (how each file is stored is its own: ManifestFile.stored). */
@@ -12,6 +13,10 @@ export interface RestoreFileSettings {
   readonly targets: readonly ResolvedTarget[];
   /** Running as root: give files the owner recorded in the manifest. */
   readonly restoreOwner: boolean;
+  /** restore --delta: a file already in place that matches stays (delta-file.ts). */
+  readonly delta?: DeltaCompare | undefined;
+  /** When the backup started (epoch seconds): --delta --force trusts only an mtime before it. */
+  readonly backupStart?: number | undefined;
 }
 
 /** The ids to give an entry: by user and group name on this host when they exist, else the recorded ids. */

@@ -5,7 +5,9 @@ import { serveJobs } from '../../io/worker/serve.js';
 import type { ManifestFile } from '../../repo/manifest.js';
 import { Repository } from '../../repo/repository.js';
 import { SyncBehind } from '../../storage/sync-behind.js';
+import { keepIfMatching } from './delta-file.js';
 import { restoreFile, type RestoreFileSettings } from './restore-file.js';
+import { destinationOf } from './destination.js';
 
 export interface RestoreWorkerData {
   readonly repo: RepoOptions;
@@ -24,6 +26,14 @@ export type RestoreJob =
   /** Makes every file this worker restored durable. */
   | { readonly type: 'flush' };
 
+/** What one restore job did: files (and their bytes) kept in place by --delta, and written. */
+export interface RestoreJobResult {
+  kept: number;
+  keptBytes: number;
+  written: number;
+  writtenBytes: number;
+}
+
 /** fsyncs a worker keeps in flight behind its writes. */
 const SYNCS_IN_FLIGHT = 4;
 
@@ -37,9 +47,31 @@ const repo = await Repository.openInWorker(
 /** Each restored file is synced as soon as it is written, a few at once; 'flush' waits for all of them. */
 const syncing = new SyncBehind(SYNCS_IN_FLIGHT);
 
-serveJobs<RestoreJob, undefined>(async (job) => {
+serveJobs<RestoreJob, RestoreJobResult>(async (job) => {
+  const result: RestoreJobResult = { kept: 0, keptBytes: 0, written: 0, writtenBytes: 0 };
   if (job.type === 'restore') {
-    for (const file of job.files) syncing.add(await restoreFile(repo, file, job.settings));
+    const { settings } = job;
+    for (const file of job.files) {
+      // --delta: comparing is hashing, CPU work, so it runs here on the worker, beside the writes.
+      if (settings.delta !== undefined) {
+        const path = destinationOf(file.name, settings.targets);
+        if (
+          keepIfMatching(path, file, settings.delta, {
+            restoreOwner: settings.restoreOwner,
+            backupStart: settings.backupStart ?? 0,
+          })
+        ) {
+          result.kept += 1;
+          result.keptBytes += file.size;
+          // Its mode, owner or mtime may have changed: durable before pg_control, as a written file.
+          syncing.add(path);
+          continue;
+        }
+      }
+      syncing.add(await restoreFile(repo, file, settings));
+      result.written += 1;
+      result.writtenBytes += file.size;
+    }
   } else await syncing.drain();
-  return undefined;
+  return result;
 });

@@ -1,0 +1,118 @@
+// restore --delta, before any file is written: pg_control out first, then whatever the backup does not hold removed.
+import { existsSync } from 'node:fs';
+import { lstat, open, readdir, readlink, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { errnoOf, PgStashError, reasonOf } from '../../common/errors.js';
+import type { Manifest } from '../../repo/manifest.js';
+import { destinationOf, type ResolvedTarget } from './destination.js';
+import { CONTROL_FILE, NOT_RESTORED } from './files.js';
+import { isRestoreLockName } from './restore-lock.js';
+
+/**
+ * What --delta requires of a non-empty data directory without --force: it must look like a PostgreSQL data
+ * directory (PG_VERSION, or the backup_manifest a restore writes), as pgBackRest requires PG_VERSION or its
+ * backup.manifest. A mistyped pg1-path must not have its contents removed as "not in the backup".
+ */
+export function requireDataDirectory(path: string): void {
+  if (existsSync(join(path, 'PG_VERSION')) || existsSync(join(path, 'backup_manifest'))) return;
+  throw new PgStashError(
+    'pathNotEmpty',
+    `unable to restore with --delta into '${path}': it is not empty and has no PG_VERSION or backup_manifest, so it is not a PostgreSQL data directory`,
+    { hint: 'check pg1-path; to replace what the directory holds anyway, add --force' },
+  );
+}
+
+/** What the backup has at a name: a directory, a file, or a tablespace link to a destination. */
+type Expected = { kind: 'directory' } | { kind: 'file' } | { kind: 'link'; destination: string };
+
+/** Every name the restore will make, and what it makes there. */
+function expectedEntries(manifest: Manifest, targets: readonly ResolvedTarget[]): Map<string, Expected> {
+  const expected = new Map<string, Expected>();
+  const links = new Map(
+    targets
+      .filter((entry) => entry.target.name !== 'pg_data')
+      .map((entry) => [`pg_data/pg_tblspc/${entry.target.tablespaceOid}`, entry.path]),
+  );
+  for (const path of manifest.paths) expected.set(path.name, { kind: 'directory' });
+  // Other links (a linked pg_wal) are restored as directories (files.ts), tablespace links as links.
+  for (const link of manifest.links) {
+    const destination = links.get(link.name);
+    if (destination !== undefined) expected.set(link.name, { kind: 'link', destination });
+    else if (!expected.has(link.name)) expected.set(link.name, { kind: 'directory' });
+  }
+  for (const file of manifest.files) {
+    if (!NOT_RESTORED.has(file.name)) expected.set(file.name, { kind: 'file' });
+  }
+  return expected;
+}
+
+async function syncDirectory(path: string): Promise<void> {
+  const handle = await open(path, 'r');
+  await handle.sync().finally(() => handle.close());
+}
+
+async function removeEntry(path: string): Promise<void> {
+  try {
+    await rm(path, { recursive: true, force: true });
+  } catch (error) {
+    throw new PgStashError('fileWrite', `unable to remove '${path}': ${reasonOf(error)}`);
+  }
+}
+
+/**
+ * Makes a data directory holding an older or damaged copy of the cluster ready for restore --delta:
+ * 1. global/pg_control goes first, durably: from then on, until the restore writes it last, the directory cannot be
+ *    started (PostgreSQL refuses a data directory without pg_control), so an interrupted delta restore never passes
+ *    for a whole one, as an interrupted restore into an empty directory never does;
+ * 2. every entry the backup does not have at that name and of that kind is removed: added files, directories and
+ *    links, a directory where a file belongs and the reverse, a tablespace link pointing elsewhere, any symlink
+ *    where a file belongs (a restore must never write through one), WAL, backup_manifest and signal files (the
+ *    restore writes its own). In a tablespace directory only the backup's own entries (PG_<version>_<catalog>) are
+ *    looked into: another version's directory beside it is another cluster's.
+ * Files that stay are compared (or rewritten) by the workers. Returns how many entries were removed.
+ */
+export async function cleanForDelta(manifest: Manifest, targets: readonly ResolvedTarget[]): Promise<number> {
+  const control = destinationOf(CONTROL_FILE, targets);
+  try {
+    await rm(control, { recursive: true });
+    await syncDirectory(dirname(control));
+  } catch (error) {
+    if (errnoOf(error) !== 'ENOENT') {
+      throw new PgStashError('fileWrite', `unable to remove '${control}': ${reasonOf(error)}`);
+    }
+  }
+  const expected = expectedEntries(manifest, targets);
+  let removed = 0;
+  const walk = async (dir: string, name: string, top: boolean, tablespace: boolean): Promise<void> => {
+    let entries: string[];
+    try {
+      entries = await readdir(dir);
+    } catch (error) {
+      if (errnoOf(error) === 'ENOENT') return;
+      throw new PgStashError('fileRead', `unable to read directory '${dir}': ${reasonOf(error)}`);
+    }
+    let changed = false;
+    for (const entry of entries) {
+      if (top && isRestoreLockName(entry)) continue;
+      const path = join(dir, entry);
+      const childName = `${name}/${entry}`;
+      const want = expected.get(childName);
+      if (want === undefined && top && tablespace) continue;
+      const stats = await lstat(path);
+      let keep = false;
+      if (want?.kind === 'directory') keep = stats.isDirectory();
+      else if (want?.kind === 'file') keep = stats.isFile();
+      else if (want?.kind === 'link')
+        keep = stats.isSymbolicLink() && (await readlink(path)) === want.destination;
+      if (!keep) {
+        await removeEntry(path);
+        removed += 1;
+        changed = true;
+      } else if (want?.kind === 'directory') await walk(path, childName, false, tablespace);
+    }
+    if (changed) await syncDirectory(dir);
+  };
+  for (const entry of targets)
+    await walk(entry.path, entry.target.name, true, entry.target.name !== 'pg_data');
+  return removed;
+}
