@@ -18,7 +18,7 @@ import { backupInit } from './init.js';
 import { createLabel } from './label.js';
 import { beginManifest, completeManifest, type BackupBeginning } from './manifest-build.js';
 import { checkBackupType, selectPrior } from './prior.js';
-import { removeStaleBackups } from './stale.js';
+import { CopyJournal, prepareResume, resumeReport } from './resume.js';
 import { backupStart } from './start.js';
 import { backupStop } from './stop.js';
 
@@ -39,15 +39,31 @@ export async function backup(context: CommandContext): Promise<number> {
   });
   /** The backup begun in the repository and not committed yet: removed if anything fails. */
   let begun: string | undefined;
+  const resumeEnabled = config.get('resume');
   const repo = await Repository.open(repoOptions, stanza);
   const session = await connectFromConfig(config);
   try {
     const { key, backupInfo, control } = await backupInit(config, repo, session, pgPath);
     const { type, prior } = selectPrior(requestedType, backupInfo);
-    await removeStaleBackups(repo, backupInfo);
-    const { label, started } = await createLabel(repo, type, backupInfo, prior?.label);
-    const start = await backupStart(session, label, config.get('start-fast'));
     const checksumPage = control.dataChecksumVersion > 0;
+    const resumable = await prepareResume(
+      repo,
+      backupInfo,
+      {
+        type,
+        prior: prior?.label,
+        storage: fileStorage('', compress, key !== undefined),
+        checksumPage,
+        db: backupInfo.current,
+      },
+      resumeEnabled,
+    );
+    // A resumed backup keeps the interrupted one's label, as pgBackRest does: its directory and files are there.
+    const { label, started } =
+      resumable === undefined
+        ? await createLabel(repo, type, backupInfo, prior?.label)
+        : { label: resumable.label, started: new Date() };
+    const start = await backupStart(session, label, config.get('start-fast'));
     const beginning: BackupBeginning = {
       label,
       type,
@@ -60,7 +76,9 @@ export async function backup(context: CommandContext): Promise<number> {
       db: backupInfo.current,
       pgPath,
     };
-    await repo.backups.begin(beginManifest(beginning));
+    const partial = beginManifest(beginning);
+    if (resumable === undefined) await repo.backups.begin(partial);
+    else await resumable.begin(partial);
     begun = label;
     throwIfAborted(signal);
 
@@ -77,7 +95,10 @@ export async function backup(context: CommandContext): Promise<number> {
       checksumPage,
       startLsn: start.lsn,
       signal,
+      ...(resumable === undefined ? {} : { reuse: resumable.reuse }),
+      recorder: new CopyJournal(repo, partial),
     });
+    await resumable?.removeUnlisted(tree.files);
     const stopped = await backupStop(session, repo, label, tree, { compress, storage });
 
     const segments = segmentsBetween(start.timeline, start.lsn, stopped.lsn, control.walSegmentSize);
@@ -113,10 +134,14 @@ export async function backup(context: CommandContext): Promise<number> {
       }),
     });
     begun = undefined;
+    if (resumable !== undefined) context.out(resumeReport(label, resumable.counts, tree.files));
     return 0;
   } finally {
     await session.close();
-    if (begun !== undefined) {
+    if (begun !== undefined && resumeEnabled) {
+      // Left for the next backup to resume (pgBackRest leaves it too); it was never listed, so never used.
+      log.warn(`backup '${begun}' did not complete: its files are kept for the next backup to resume`);
+    } else if (begun !== undefined) {
       // Failed or cancelled: remove what was copied (it was never listed, so it was never usable anyway).
       const label = begun;
       await repo.backups
