@@ -147,16 +147,20 @@ async function copyWithPool(pool: BackupPool, options: CopyOptions): Promise<Cop
   }
   const flush = () => pool.runOnEach({ type: 'flush' });
   const { reuse, recorder } = options;
-  await runParallel(toCopy.sort(largestFirst), {
-    concurrency: pool.submitAhead,
-    worker: async (entry) => (await reuse?.(entry)) ?? (await copyOnWorker(pool, entry, options.storage)),
-    onResult: (file) => {
-      if (file === undefined) return;
-      tree.files.push(file);
-      recorder?.copied(file, flush);
-    },
-  });
-  await recorder?.settle();
+  try {
+    await runParallel(toCopy.sort(largestFirst), {
+      concurrency: pool.submitAhead,
+      worker: async (entry) => (await reuse?.(entry)) ?? (await copyOnWorker(pool, entry, options.storage)),
+      onResult: (file) => {
+        if (file === undefined) return;
+        tree.files.push(file);
+        recorder?.copied(file, flush);
+      },
+    });
+  } finally {
+    // Also on failure: no record may land after the caller went on (and perhaps removed the backup).
+    await recorder?.settle();
+  }
   // pg_control is copied after everything else, as pg_basebackup does.
   if (controlFile !== undefined) {
     const copied = await copyOnWorker(pool, controlFile, options.storage);

@@ -158,13 +158,9 @@ export async function prepareResume(
   const newest = leftovers.at(-1);
   let resumable: Resumable | undefined;
   if (newest !== undefined && enabled) {
-    const why = await whyNotResumable(repo, newest, wanted);
-    if (why === undefined) {
-      const found = (await repo.backups.partial(newest)) as ResumableManifest;
-      resumable = new Resumable(repo, found, wanted.storage);
-    } else {
-      log.warn(`backup '${newest}' in ${repo.name} cannot be resumed: ${why}`);
-    }
+    const found = await resumableFound(repo, newest, wanted);
+    if (typeof found === 'string') log.warn(`backup '${newest}' in ${repo.name} cannot be resumed: ${found}`);
+    else resumable = new Resumable(repo, found, wanted.storage);
   }
   for (const label of leftovers) {
     if (label === resumable?.label) continue;
@@ -175,11 +171,12 @@ export async function prepareResume(
   return resumable;
 }
 
-async function whyNotResumable(
+/** The partial manifest of leftover `label` when this backup can resume it, or why it cannot. */
+async function resumableFound(
   repo: Repository,
   label: string,
   wanted: ResumeWanted,
-): Promise<string | undefined> {
+): Promise<ResumableManifest | string> {
   let found: ResumableManifest | undefined;
   try {
     found = await repo.backups.partial(label);
@@ -188,7 +185,7 @@ async function whyNotResumable(
   }
   if (found === undefined) return 'it has no partial manifest';
   if (found.backup.label !== label) return `its partial manifest is for '${found.backup.label}'`;
-  return resumeMismatch(found, wanted);
+  return resumeMismatch(found, wanted) ?? found;
 }
 
 /** The report line of a resumed backup: what it kept and what it copied, in bytes a test can read. */
