@@ -664,6 +664,15 @@ const OPTION_TABLE = [
     summary: 'Force a checkpoint so the backup starts at once.',
   },
   {
+    name: 'resume',
+    type: 'boolean',
+    section: 'global',
+    category: 'backup',
+    commands: ['backup'],
+    default: true,
+    summary: 'Resume an interrupted backup: keep the files it stored that still verify.',
+  },
+  {
     name: 'delta',
     type: 'boolean',
     section: 'global',

@@ -9,9 +9,10 @@ import { PgStashError } from '../common/errors.js';
 import { compressExtension, type CompressType } from '../io/compress.js';
 import type { ChunkStage } from '../io/stage.js';
 import { type BackupInfo, type BackupRecord } from './backup-info.js';
-import { writeInfoFile } from './info-file.js';
+import { readInfoFile, writeInfoFile } from './info-file.js';
 import { isBackupLabel } from './label.js';
 import { copyPathOf, repoLayout } from './layout.js';
+import { parsePartialManifest, type ResumableManifest } from './manifest-parse.js';
 import {
   readManifest,
   storedFilePath,
@@ -120,6 +121,51 @@ export class BackupStore {
       await this.abandon(label).catch(() => undefined);
       throw error;
     }
+  }
+
+  /**
+   * Rewrites the partial manifest of begun backup `partial.backup.label` with the files copied so far: each one
+   * must already be durable (a resumed backup trusts this list, after verifying each stored copy). Also how a
+   * resumed backup takes its leftover directory over (with the new start and the entries it may still keep).
+   */
+  async recordPartial(partial: PartialManifest, files: readonly ManifestFile[]): Promise<void> {
+    const { label } = partial.backup;
+    await writeInfoFile(this.#repo.driver, repoLayout.partialManifest(this.#stanza, label), {
+      kind: PARTIAL_KIND,
+      content: { ...partial, paths: [], links: [], files },
+      key: await this.#repo.requireKey(),
+    });
+  }
+
+  /** The partial manifest of leftover `label`, or undefined when it has none; a damaged one is a format error. */
+  async partial(label: string): Promise<ResumableManifest | undefined> {
+    const path = repoLayout.partialManifest(this.#stanza, label);
+    const raw = await readInfoFile(this.#repo.driver, path, {
+      kind: PARTIAL_KIND,
+      key: await this.#repo.requireKey(),
+    });
+    return raw === undefined ? undefined : parsePartialManifest(raw, `${this.#repo.location}/${path}`);
+  }
+
+  /** Stored file names under backup `label` (e.g. 'pg_data/base/1/1259.zst'), without its manifests. */
+  async storedNames(label: string): Promise<string[]> {
+    const root = repoLayout.backupPath(this.#stanza, label);
+    const names: string[] = [];
+    const walk = async (relative: string): Promise<void> => {
+      for await (const entry of this.#repo.driver.list(relative === '' ? root : `${root}/${relative}`)) {
+        const name = relative === '' ? entry.name : `${relative}/${entry.name}`;
+        if (entry.type === 'path') await walk(name);
+        else if (relative !== '') names.push(name);
+      }
+    };
+    await walk('');
+    return names;
+  }
+
+  /** Removes stored files (names as storedNames gives them) of a begun backup. */
+  async removeStored(label: string, names: Iterable<string>): Promise<void> {
+    const root = repoLayout.backupPath(this.#stanza, label);
+    for (const name of names) await this.#repo.driver.remove(`${root}/${name}`);
   }
 
   /**

@@ -56,6 +56,48 @@ export function parseManifest(raw: unknown, where: string): Manifest {
   );
 }
 
+/** What a resumed backup needs from a partial manifest (BackupStore.partial): how it stored, and what it recorded. */
+export interface ResumableManifest {
+  readonly backup: Pick<
+    ManifestBackup,
+    | 'label'
+    | 'type'
+    | 'prior'
+    | 'timestampStart'
+    | 'compressType'
+    | 'compressLevel'
+    | 'encrypted'
+    | 'checksumPage'
+  >;
+  readonly db: ManifestDb;
+  /** Files recorded as copied and durable, each stored in this backup's own directory. */
+  readonly files: readonly ManifestFile[];
+}
+
+/** A partial manifest (`backup.manifest.partial`) read from `where`, validated like a manifest's own fields. */
+export function parsePartialManifest(raw: unknown, where: string): ResumableManifest {
+  const root = JsonObject.of(raw, { kind: 'partial backup manifest', where });
+  const backup = root.obj('backup');
+  const prior = backup.optStr('prior', LABEL_PATTERN);
+  const label = backup.str('label', LABEL_PATTERN);
+  const files = root.objects('files').map((file) => parseFile(file, parseStored(file.obj('stored'))));
+  checkHolders(root, { label, references: [] }, files);
+  return {
+    backup: {
+      label,
+      type: backup.oneOf('type', BACKUP_TYPES),
+      ...(prior === undefined ? {} : { prior }),
+      timestampStart: backup.int('timestampStart'),
+      compressType: backup.oneOf('compressType', COMPRESS_TYPES),
+      compressLevel: backup.int('compressLevel', Number.MIN_SAFE_INTEGER),
+      encrypted: backup.bool('encrypted'),
+      checksumPage: backup.bool('checksumPage'),
+    },
+    db: parseDb(root.obj('db')),
+    files,
+  };
+}
+
 function parseVersion2(root: JsonObject): Manifest {
   const backupFields = root.obj('backup');
   const backup = parseBackup(backupFields, parseReferences(backupFields));
@@ -203,7 +245,11 @@ function parseFile(file: JsonObject, stored: ManifestStored): ManifestFile {
 }
 
 /** Every file is held by this backup or one it lists in `references`: what expire and info rely on. */
-function checkHolders(root: JsonObject, backup: ManifestBackup, files: readonly ManifestFile[]): void {
+function checkHolders(
+  root: JsonObject,
+  backup: Pick<ManifestBackup, 'label' | 'references'>,
+  files: readonly ManifestFile[],
+): void {
   const holders = new Set([backup.label, ...backup.references]);
   files.forEach((file, index) => {
     if (!holders.has(file.stored.holder))

@@ -195,12 +195,14 @@ describe('backup and restore errors', () => {
     it('while archive_command fails: 82 naming the segment, and the backup is not listed', async () => {
       const stuck = await breakArchiving();
       try {
+        // --no-resume: a failed backup is removed (with resume on, it is kept for the next one: backup-resume.test.ts).
         const args = [
           'backup',
           '--type=full',
           '--start-fast',
           '--archive-timeout=5',
           '--log-level-console=info',
+          '--no-resume',
         ];
         const result = await setup.pgstash(args);
         expect(result.code, result.stderr).toBe(82);
@@ -283,7 +285,8 @@ describe('backup and restore errors', () => {
 
       it('the next backup succeeds and removes the leftover directory', async () => {
         await repairArchiving();
-        const next = await setup.pgstashOk(['backup', '--type=full', '--start-fast']);
+        // --no-resume: removed rather than resumed (backup-resume.test.ts).
+        const next = await setup.pgstashOk(['backup', '--type=full', '--start-fast', '--no-resume']);
         const nextLabel = /backup (\d{8}-\d{6}F) complete/.exec(next.stdout)?.[1] ?? '';
         expect(nextLabel).toMatch(FULL_LABEL);
         expect(next.stderr).toContain(`removing incomplete backup '${heldLabel}'`);
@@ -328,12 +331,14 @@ describe('backup and restore errors', () => {
 
     it('SIGTERM while files are copied: 63, removes what it copied, is not listed, and frees the lock', async () => {
       const before = await listedLabels(setup);
+      // --no-resume: removed (with resume on it is kept for the next backup: backup-resume.test.ts).
       const args = [
         `--config=${setup.configPath}`,
         `--stanza=${setup.stanza}`,
         'backup',
         '--type=full',
         '--start-fast',
+        '--no-resume',
       ];
       const backupDir = join(setup.repoPath, 'backup', setup.stanza);
       const copying = async (): Promise<boolean> =>

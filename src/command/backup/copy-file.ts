@@ -27,6 +27,9 @@ export interface FileCopySettings {
  */
 const chunkBuffers = new ChunkBuffers(CHUNK_SIZE, 2 * (COMPRESS_CONCURRENCY + 2));
 
+/** Files at least this large are made durable as they complete (see copyFile). */
+const SYNC_AT_ONCE_BYTES = 1024 * 1024;
+
 /** What one copy measured; `invalidPages` lists pages (from 0) whose checksum failed. */
 export interface CopiedFile {
   readonly size: number;
@@ -63,9 +66,11 @@ export async function copyFile(
       sizeHint: entry.size,
       buffers: chunkBuffers,
     });
-    // Not synced one by one: the backup flushes every file once before it writes the manifest.
+    // Small files are not synced one by one (the backup flushes them together, for a resume as it goes, and
+    // before it writes the manifest); a large one is synced as it completes, so the durable part of the backup, all
+    // a resume can keep, stays close to what was copied (see resume.ts).
     const stored = await repo.backups.putFile(settings.label, entry.name, chunks, settings.compress, {
-      sync: false,
+      sync: entry.size >= SYNC_AT_ONCE_BYTES,
       release: (chunk) => chunkBuffers.give(chunk),
       stages: verifier === undefined ? [] : [verifier],
     });

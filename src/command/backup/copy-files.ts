@@ -32,10 +32,19 @@ export interface CopyOptions extends FileCopySettings {
   /** How the copied files are stored, recorded in each file's manifest entry. */
   readonly storage: FileStorage;
   /**
-   * Asked on the main thread before a file is handed to a worker: an entry returned is used as is and the file is
-   * not copied (a diff/incr's unchanged file, held by an earlier backup). pg_control is always copied.
+   * Called on the main thread before a file is handed to a worker: a returned entry is used as is and the file
+   * is not copied (a resumed backup's file that still verifies, or a diff/incr's unchanged file held by an
+   * earlier backup). pg_control is always copied.
    */
   readonly reuse?: (entry: DataDirEntry) => Promise<ManifestFile | undefined>;
+  /** Told of every file the backup holds, with a way to make the copies so far durable (resume's journal). */
+  readonly recorder?: CopyRecorder;
+}
+
+export interface CopyRecorder {
+  copied(file: ManifestFile, flush: () => Promise<unknown>): void;
+  /** Finishes what copied() started; called before the copy returns. */
+  settle(): Promise<void>;
 }
 
 export interface CopiedTree {
@@ -137,19 +146,28 @@ async function copyWithPool(pool: BackupPool, options: CopyOptions): Promise<Cop
     else if (entry.name === CONTROL_FILE) controlFile = entry;
     else toCopy.push(entry);
   }
-  await runParallel(toCopy.sort(largestFirst), {
-    concurrency: pool.submitAhead,
-    worker: async (entry) => (await options.reuse?.(entry)) ?? copyOnWorker(pool, entry, options.storage),
-    onResult: (file) => {
-      if (file !== undefined) tree.files.push(file);
-    },
-  });
+  const flush = () => pool.runOnEach({ type: 'flush' });
+  const { reuse, recorder } = options;
+  try {
+    await runParallel(toCopy.sort(largestFirst), {
+      concurrency: pool.submitAhead,
+      worker: async (entry) => (await reuse?.(entry)) ?? (await copyOnWorker(pool, entry, options.storage)),
+      onResult: (file) => {
+        if (file === undefined) return;
+        tree.files.push(file);
+        recorder?.copied(file, flush);
+      },
+    });
+  } finally {
+    // Also on failure: no record may land after the caller went on (and perhaps removed the backup).
+    await recorder?.settle();
+  }
   // pg_control is copied after everything else, as pg_basebackup does.
   if (controlFile !== undefined) {
     const copied = await copyOnWorker(pool, controlFile, options.storage);
     if (copied !== undefined) tree.files.push(copied);
   }
-  await pool.runOnEach({ type: 'flush' });
+  await flush();
   tree.files.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   return tree;
 }

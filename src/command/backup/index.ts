@@ -3,6 +3,7 @@
 // manifest, complete.
 import { acquireLock } from '../../common/lock.js';
 import { log } from '../../common/log.js';
+import type { DataDirEntry } from '../../postgres/data-dir.js';
 import { segmentsBetween } from '../../postgres/wal-name.js';
 import type { BackupRecord } from '../../repo/backup-info.js';
 import { fileStorage } from '../../repo/manifest.js';
@@ -20,7 +21,7 @@ import { createLabel } from './label.js';
 import { beginManifest, completeManifest, type BackupBeginning } from './manifest-build.js';
 import { selectPrior } from './prior.js';
 import { priorReuse } from './prior-reuse.js';
-import { removeStaleBackups } from './stale.js';
+import { CopyJournal, prepareResume, resumeReport } from './resume.js';
 import { backupStart } from './start.js';
 import { backupStop } from './stop.js';
 import { parseAnnotations } from '../annotate.js';
@@ -36,6 +37,7 @@ export async function backup(context: CommandContext): Promise<number> {
   const pgPath = config.require('pg1-path');
   const requestedType = config.get('type', 'backup');
   const compress = compressSettings(config);
+  const resumeEnabled = config.get('resume');
   const repoOptions = selectRepo(config);
   await checkRepoOutsideData([repoOptions], pgPath);
   const lock = await acquireLock({
@@ -52,10 +54,27 @@ export async function backup(context: CommandContext): Promise<number> {
     const { type, prior } = selectPrior(requestedType, backupInfo, { encrypted: key !== undefined });
     // Read before anything starts: a prior whose manifest is unreadable fails the backup here (55).
     const priorManifest = prior === undefined ? undefined : await repo.backups.manifest(prior.label);
-    await removeStaleBackups(repo, backupInfo);
-    const { label, started } = await createLabel(repo, type, backupInfo, prior?.label);
-    const start = await backupStart(session, label, config.get('start-fast'));
     const checksumPage = control.dataChecksumVersion > 0;
+    // The newest leftover of an interrupted backup is resumed when it fits this one (type, prior, storage);
+    // every other leftover is removed.
+    const resumable = await prepareResume(
+      repo,
+      backupInfo,
+      {
+        type,
+        prior: prior?.label,
+        storage: fileStorage('', compress, key !== undefined),
+        checksumPage,
+        db: backupInfo.current,
+      },
+      resumeEnabled,
+    );
+    // A resumed backup keeps the interrupted one's label, as pgBackRest does: its directory and files are there.
+    const { label, started } =
+      resumable === undefined
+        ? await createLabel(repo, type, backupInfo, prior?.label)
+        : { label: resumable.label, started: new Date() };
+    const start = await backupStart(session, label, config.get('start-fast'));
     const beginning: BackupBeginning = {
       label,
       type,
@@ -68,12 +87,25 @@ export async function backup(context: CommandContext): Promise<number> {
       db: backupInfo.current,
       pgPath,
     };
-    await repo.backups.begin(beginManifest(beginning));
+    const partial = beginManifest(beginning);
+    if (resumable === undefined) await repo.backups.begin(partial);
+    else await resumable.begin(partial);
     begun = label;
     throwIfAborted(signal);
 
     // How every file this backup stores is recorded in its manifest: held by this backup, as compressed here.
     const storage = fileStorage(label, compress, key !== undefined);
+    // A file is not copied when the interrupted backup being resumed holds it verified, or (diff, incr) when it
+    // is unchanged since the prior, which then holds it; resume is asked first.
+    const fromPrior =
+      priorManifest === undefined
+        ? undefined
+        : priorReuse(priorManifest, {
+            delta: config.get('delta'),
+            timeline: start.timeline,
+            copyStart: Math.ceil(Date.now() / 1000),
+          });
+    const reuses = [resumable?.reuse, fromPrior].filter((reuse) => reuse !== undefined);
     const tree = await copyDataDirectory(repo, {
       pgPath,
       pgVersion: control.pgVersion,
@@ -85,16 +117,20 @@ export async function backup(context: CommandContext): Promise<number> {
       checksumPage,
       startLsn: start.lsn,
       signal,
-      ...(priorManifest === undefined
+      ...(reuses.length === 0
         ? {}
         : {
-            reuse: priorReuse(priorManifest, {
-              delta: config.get('delta'),
-              timeline: start.timeline,
-              copyStart: Math.ceil(Date.now() / 1000),
-            }),
+            reuse: async (entry: DataDirEntry) => {
+              for (const reuse of reuses) {
+                const entryReused = await reuse(entry);
+                if (entryReused !== undefined) return entryReused;
+              }
+              return undefined;
+            },
           }),
+      recorder: new CopyJournal(repo, partial),
     });
+    await resumable?.removeUnlisted(tree.files);
     const stopped = await backupStop(session, repo, label, tree, { compress, storage });
 
     const segments = segmentsBetween(start.timeline, start.lsn, stopped.lsn, control.walSegmentSize);
@@ -131,12 +167,16 @@ export async function backup(context: CommandContext): Promise<number> {
       }),
     });
     begun = undefined;
+    if (resumable !== undefined) context.out(resumeReport(label, resumable.counts, tree.files));
     // As pgBackRest does, the backup command ends with expire (still under the backup lock).
     await expireStanza(config, { dryRun: false, report: () => undefined, repos: [repoOptions] });
     return 0;
   } finally {
     await session.close();
-    if (begun !== undefined) {
+    if (begun !== undefined && resumeEnabled) {
+      // Left for the next backup to resume (pgBackRest leaves it too); it was never listed, so never used.
+      log.warn(`backup '${begun}' did not complete: its files are kept for the next backup to resume`);
+    } else if (begun !== undefined) {
       // Failed or cancelled: remove what was copied (it was never listed, so it was never usable anyway).
       const label = begun;
       await repo.backups

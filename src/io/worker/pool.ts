@@ -105,7 +105,10 @@ export class WorkerPool<Job, Result> {
     return this.#enqueue(job, undefined, options.exclusive ?? false);
   }
 
-  /** Runs `job` once on every worker (for state each one holds, such as files it wrote but has not synced). */
+  /**
+   * Runs `job` once on every worker (for state each one holds, such as files it wrote but has not synced), at
+   * once, whatever else the worker runs or the queue holds.
+   */
   runOnEach(job: Job): Promise<Result[]> {
     return Promise.all(this.#slots.map((slot) => this.#enqueue(job, slot.index, false)));
   }
@@ -151,7 +154,9 @@ export class WorkerPool<Job, Result> {
   #slotFor(queued: Queued<Job>, exclusiveWaits: boolean): Slot<Job> | undefined {
     if (queued.slot !== undefined) {
       const pinned = this.#slots[queued.slot];
-      return pinned !== undefined && pinned.running.size < this.#jobsPerWorker ? pinned : undefined;
+      // At once, beside the worker's other jobs: such a job (a flush) is short and must not wait behind a queue
+      // of copies (a backup records its progress while it copies).
+      return pinned;
     }
     if (exclusiveWaits) return undefined;
     if (queued.exclusive) return this.#slots.find((slot) => slot.running.size === 0);
