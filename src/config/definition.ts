@@ -237,6 +237,11 @@ const RESTORE_TARGET_TYPES = ['time', 'lsn', 'xid', 'name'] as const;
  * The option table. An option another option depends on (`depend`, `byValueOf`) comes before it: values are
  * resolved in this order. Kept literal (`as const`): the types of option values derive from it (option-types.ts).
  */
+/** How the calendar retention options (repo-retention-daily, -weekly, -monthly, -yearly) count and combine. */
+const CALENDAR_RETENTION =
+  'The current period counts, and so do periods without a backup. A full kept by any calendar rule, or by ' +
+  'repo-retention-full, stays: the rules add up. In repo-retention-time-zone (UTC when unset).';
+
 const OPTION_TABLE = [
   // General
   {
@@ -499,9 +504,7 @@ const OPTION_TABLE = [
     commands: ['backup', 'expire'],
     range: { min: 1, max: 9999999 },
     summary: 'Keep the newest full backup of each of the last N days (calendar retention).',
-    description:
-      'The current period counts, and so do periods without a backup. A full kept by any calendar rule, or by ' +
-      'repo-retention-full, stays: the rules add up. In repo-retention-time-zone (UTC when unset).',
+    description: CALENDAR_RETENTION,
   },
   {
     name: 'repo-retention-weekly',
@@ -513,9 +516,7 @@ const OPTION_TABLE = [
     range: { min: 1, max: 9999999 },
     summary:
       'Keep the newest full backup of each of the last N ISO weeks (Monday to Sunday) (calendar retention).',
-    description:
-      'The current period counts, and so do periods without a backup. A full kept by any calendar rule, or by ' +
-      'repo-retention-full, stays: the rules add up. In repo-retention-time-zone (UTC when unset).',
+    description: CALENDAR_RETENTION,
   },
   {
     name: 'repo-retention-monthly',
@@ -526,9 +527,7 @@ const OPTION_TABLE = [
     commands: ['backup', 'expire'],
     range: { min: 1, max: 9999999 },
     summary: 'Keep the newest full backup of each of the last N months (calendar retention).',
-    description:
-      'The current period counts, and so do periods without a backup. A full kept by any calendar rule, or by ' +
-      'repo-retention-full, stays: the rules add up. In repo-retention-time-zone (UTC when unset).',
+    description: CALENDAR_RETENTION,
   },
   {
     name: 'repo-retention-yearly',
@@ -539,9 +538,7 @@ const OPTION_TABLE = [
     commands: ['backup', 'expire'],
     range: { min: 1, max: 9999999 },
     summary: 'Keep the newest full backup of each of the last N years (calendar retention).',
-    description:
-      'The current period counts, and so do periods without a backup. A full kept by any calendar rule, or by ' +
-      'repo-retention-full, stays: the rules add up. In repo-retention-time-zone (UTC when unset).',
+    description: CALENDAR_RETENTION,
   },
   {
     name: 'repo-retention-time-zone',
