@@ -122,7 +122,7 @@ describe('a full disk', () => {
     }
   });
 
-  it('backup: fails naming the file, is not listed, leaves nothing, and the next backup succeeds', async () => {
+  it('backup: fails naming the file, is not listed, and the next backup resumes it or starts afresh', async () => {
     const before = await listedLabels(setup);
     await write(20_000);
     await repoFs.fill(512 * 1024);
@@ -130,9 +130,23 @@ describe('a full disk', () => {
     expect(full.code, full.stderr).toBe(64);
     expect(NO_SPACE.exec(full.stderr)?.[1]).toContain(join(setup.repoPath, 'backup', setup.stanza));
     expect(await listedLabels(setup)).toEqual(before);
-    // The failed backup removed what it had copied.
-    expect(await labelDirs(setup)).toEqual(before);
+    // With resume (the default) the failed backup keeps what it copied, unlisted, for the next backup.
+    expect(full.stderr).toMatch(/did not complete: its files are kept for the next backup to resume/);
 
+    await repoFs.unfill();
+    const label = await takeBackup(setup);
+    expect(await listedLabels(setup)).toEqual([...before, label]);
+    // Whether it resumed the leftover (same label) or removed it, no unlisted directory is left.
+    expect(await labelDirs(setup)).toEqual([...before, label]);
+  });
+
+  it('backup --no-resume: a backup failing on a full disk removes what it copied', async () => {
+    const before = await listedLabels(setup);
+    await repoFs.fill(512 * 1024);
+    const full = await setup.pgstash(['backup', '--type=full', '--start-fast', '--no-resume']);
+    expect(full.code, full.stderr).toBe(64);
+    expect(await listedLabels(setup)).toEqual(before);
+    expect(await labelDirs(setup)).toEqual(before);
     await repoFs.unfill();
     const label = await takeBackup(setup);
     expect(await listedLabels(setup)).toEqual([...before, label]);
