@@ -134,8 +134,13 @@ export class Resumable {
 
   /** After the copy: removes recorded files the backup no longer lists (their source was removed since). */
   async removeUnlisted(files: readonly ManifestFile[]): Promise<void> {
-    const listed = new Set(files.map((file) => file.name));
-    const gone = [...this.#recorded.values()].filter((file) => !listed.has(file.name)).map(storedName);
+    // Only what this backup's directory holds: a recorded entry held by the prior has nothing here, and a file
+    // this backup had stored but now takes from the prior (its stored copy did not verify) is stored here no more.
+    const heldHere = (file: ManifestFile) => file.stored.holder === this.label;
+    const listed = new Set(files.filter(heldHere).map((file) => file.name));
+    const gone = [...this.#recorded.values()]
+      .filter((file) => heldHere(file) && !listed.has(file.name))
+      .map(storedName);
     await this.#repo.backups.removeStored(this.label, gone);
   }
 }

@@ -1,6 +1,11 @@
-// Tests for resumeMismatch: a leftover is resumed only by a backup that would store its files exactly as it did.
-import { describe, expect, it } from 'vitest';
-import { resumeMismatch, type ResumeWanted } from '../../../../src/command/backup/resume.js';
+// Tests for resume: a leftover is resumed only by a backup that would store its files exactly as it did, and
+// what the resumed backup no longer holds itself is removed from its directory.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Resumable, resumeMismatch, type ResumeWanted } from '../../../../src/command/backup/resume.js';
+import { newDbHistory } from '../../../../src/repo/db-history.js';
+import { fileStorage, type ManifestFile } from '../../../../src/repo/manifest.js';
+import { Repository } from '../../../../src/repo/repository.js';
+import { createTempDir, removeTempDir } from '../../../harness/tmp.js';
 import type { ResumableManifest } from '../../../../src/repo/manifest-parse.js';
 
 const db = { id: 1, version: '15', systemId: 7000000000000000001n, catalogVersion: 1, controlVersion: 1 };
@@ -46,5 +51,82 @@ describe('resumeMismatch', () => {
     ['page checksums', { ...wanted, checksumPage: false }, 'page checksum'],
   ])('refuses another %s, saying why', (_, other, why) => {
     expect(resumeMismatch(found, other)).toContain(why);
+  });
+});
+
+describe('Resumable.removeUnlisted', () => {
+  let root: string;
+
+  beforeAll(async () => {
+    root = await createTempDir({ label: 'resume' });
+  });
+
+  afterAll(async () => {
+    await removeTempDir(root);
+  });
+
+  it("removes this backup's stored copies that the finished manifest no longer holds here, and nothing else", async () => {
+    const history = newDbHistory({ version: '15', systemId: 7n, catalogVersion: 1, controlVersion: 1 });
+    const repo = await Repository.open({ index: 1, type: 'posix', path: root, cipherType: 'none' }, 'main');
+    await repo.createStanzaPaths();
+    await repo.writeArchiveInfo(history);
+    await repo.writeBackupInfo({ ...history, backups: [] });
+    const label = '20261206-101500F_20261206-111500I';
+    const prior = '20261206-101500F';
+    const compress = { type: 'zst', level: 3 } as const;
+    await repo.backups.begin({
+      backup: {
+        label,
+        type: 'incr',
+        prior,
+        timestampStart: 1_800_000_000,
+        lsnStart: '0/2000028',
+        walStart: '000000010000000000000002',
+        timeline: 1,
+        compressType: compress.type,
+        compressLevel: compress.level,
+        references: [prior],
+        encrypted: false,
+        checksumPage: true,
+      },
+      db: history.current,
+      targets: [{ name: 'pg_data', type: 'path', path: '/pg' }],
+    });
+    const entry = async (name: string, holder: string): Promise<ManifestFile> => {
+      const stored =
+        holder === label
+          ? await repo.backups.putFile(label, name, [Buffer.from(name)], compress)
+          : { size: 1, sha256: 'a'.repeat(64), repoSize: 1 };
+      return {
+        name,
+        size: stored.size,
+        mtime: 1,
+        sha256: stored.sha256,
+        mode: 0o600,
+        uid: 0,
+        gid: 0,
+        stored: { ...fileStorage(holder, compress, false), size: stored.repoSize },
+      };
+    };
+    // Recorded by the interrupted incr: two files it stored itself, one it took from the prior.
+    const kept = await entry('pg_data/kept', label);
+    const nowFromPrior = await entry('pg_data/now-from-prior', label);
+    const fromPrior = await entry('pg_data/from-prior', prior);
+    const resumable = new Resumable(
+      repo,
+      {
+        backup: { ...found.backup, label, type: 'incr', prior },
+        db: history.current,
+        files: [kept, nowFromPrior, fromPrior],
+      },
+      { compressType: 'zst', compressLevel: 3, cipher: 'none' },
+    );
+    // The resumed backup keeps 'kept', takes 'now-from-prior' from the prior (its stored copy did not verify, the
+    // file is unchanged since the prior), and the file 'from-prior' is gone from the data directory.
+    await resumable.removeUnlisted([
+      kept,
+      { ...nowFromPrior, stored: { ...nowFromPrior.stored, holder: prior } },
+    ]);
+    expect(await repo.backups.storedNames(label)).toEqual(['pg_data/kept.zst']);
   });
 });
