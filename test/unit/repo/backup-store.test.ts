@@ -6,12 +6,12 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { isPgStashError } from '../../../src/common/errors.js';
 import type { BackupRecord } from '../../../src/repo/backup-info.js';
 import type { PartialManifest } from '../../../src/repo/backup-store.js';
-import { newDbHistory } from '../../../src/repo/db-history.js';
 import { fileStorage, type Manifest, type ManifestFile } from '../../../src/repo/manifest.js';
 import { Repository, type StoredFile } from '../../../src/repo/repository.js';
+import { emptyStanza, TEST_DB } from '../../harness/repository.js';
 import { createTempDir, removeTempDir } from '../../harness/tmp.js';
 
-const DB = newDbHistory({ version: '15', systemId: 7n, catalogVersion: 202209061, controlVersion: 1300 });
+const DB = TEST_DB;
 const OWNER = { mode: 0o600, uid: 0, gid: 0 };
 const COMPRESS = { type: 'lz4', level: 1 } as const;
 
@@ -26,22 +26,8 @@ afterAll(async () => {
 });
 
 /** A stanza with an empty backup.info, encrypted or not. */
-async function stanza(label: string, encrypted = false): Promise<Repository> {
-  const repo = await Repository.open(
-    {
-      index: 1,
-      type: 'posix',
-      path: join(root, label),
-      cipherType: encrypted ? 'aes-256-gcm' : 'none',
-      ...(encrypted ? { cipherPass: 'secret' } : {}),
-    },
-    'main',
-  );
-  if (encrypted) await repo.createKey();
-  await repo.createStanzaPaths();
-  await repo.writeArchiveInfo(DB);
-  await repo.writeBackupInfo({ ...DB, backups: [] });
-  return repo;
+function stanza(label: string, encrypted = false): Promise<Repository> {
+  return emptyStanza(join(root, label), { encrypted });
 }
 
 function partial(label: string): PartialManifest {

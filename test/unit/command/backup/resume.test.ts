@@ -2,9 +2,8 @@
 // what the resumed backup no longer holds itself is removed from its directory.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Resumable, resumeMismatch, type ResumeWanted } from '../../../../src/command/backup/resume.js';
-import { newDbHistory } from '../../../../src/repo/db-history.js';
 import { fileStorage, type ManifestFile } from '../../../../src/repo/manifest.js';
-import { Repository } from '../../../../src/repo/repository.js';
+import { emptyStanza, TEST_DB } from '../../../harness/repository.js';
 import { createTempDir, removeTempDir } from '../../../harness/tmp.js';
 import type { ResumableManifest } from '../../../../src/repo/manifest-parse.js';
 
@@ -66,11 +65,8 @@ describe('Resumable.removeUnlisted', () => {
   });
 
   it("removes this backup's stored copies that the finished manifest no longer holds here, and nothing else", async () => {
-    const history = newDbHistory({ version: '15', systemId: 7n, catalogVersion: 1, controlVersion: 1 });
-    const repo = await Repository.open({ index: 1, type: 'posix', path: root, cipherType: 'none' }, 'main');
-    await repo.createStanzaPaths();
-    await repo.writeArchiveInfo(history);
-    await repo.writeBackupInfo({ ...history, backups: [] });
+    const history = TEST_DB;
+    const repo = await emptyStanza(root);
     const label = '20261206-101500F_20261206-111500I';
     const prior = '20261206-101500F';
     const compress = { type: 'zst', level: 3 } as const;

@@ -6,13 +6,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expireRepo } from '../../../../src/command/expire/expire-repo.js';
 import type { RetentionPolicy } from '../../../../src/command/expire/backup-plan.js';
 import type { BackupRecord, BackupType } from '../../../../src/repo/backup-info.js';
-import { newDbHistory } from '../../../../src/repo/db-history.js';
 import { repoLayout, walClaimName } from '../../../../src/repo/layout.js';
 import { fileStorage, type Manifest } from '../../../../src/repo/manifest.js';
 import { Repository } from '../../../../src/repo/repository.js';
+import { emptyStanza, TEST_DB } from '../../../harness/repository.js';
 import { createTempDir, removeTempDir } from '../../../harness/tmp.js';
 
-const DB = newDbHistory({ version: '15', systemId: 7n, catalogVersion: 202209061, controlVersion: 1300 });
+const DB = TEST_DB;
 const ID = '15-1';
 const COMPRESS = { type: 'none', level: 0 } as const;
 const seg = (n: number): string => `00000001000000000000${n.toString(16).toUpperCase().padStart(4, '0')}`;
@@ -25,15 +25,8 @@ afterAll(async () => {
   await removeTempDir(root);
 });
 
-async function stanza(name: string): Promise<Repository> {
-  const repo = await Repository.open(
-    { index: 1, type: 'posix', path: join(root, name), cipherType: 'none' },
-    'main',
-  );
-  await repo.createStanzaPaths();
-  await repo.writeArchiveInfo(DB);
-  await repo.writeBackupInfo({ ...DB, backups: [] });
-  return repo;
+function stanza(name: string): Promise<Repository> {
+  return emptyStanza(join(root, name));
 }
 
 /** Commits backup `label` with one real file through BackupStore, its WAL from segment `start` to `stop`. */
