@@ -122,7 +122,9 @@ export async function acquireLockFile(
       await handle.close();
     }
   } catch (error) {
-    await rm(temp, { force: true });
+    // In a lock path this user may not enter, removing the temp name fails too (EACCES, which `force` does not
+    // ignore): that must not hide the reason the lock could not be written.
+    await rm(temp, { force: true }).catch(() => undefined);
     throw lockError(file, 'unable to write', error);
   }
 
@@ -339,7 +341,15 @@ async function makeLockPath(path: string): Promise<void> {
 
 function lockError(file: string, action: string, error: unknown): PgStashError {
   if (error instanceof PgStashError) return error;
+  const code = errnoOf(error);
   return new PgStashError('lockAcquire', `${action} lock file '${file}': ${reasonOf(error)}`, {
     cause: error,
+    ...(code === 'EACCES' || code === 'EPERM'
+      ? {
+          hint:
+            `the lock path '${dirname(file)}' must be writable by the user running pgstash ` +
+            `(created by another user, e.g. root?): fix its owner or set lock-path`,
+        }
+      : {}),
   });
 }

@@ -186,6 +186,21 @@ describe('archive bad input', () => {
     expect(result.stderr).toMatch(/permission denied/i);
   });
 
+  it('a lock path another user created (root, mode 770) is error 50 naming it and lock-path, not an unexpected error', async () => {
+    const rootOwned = await createTempDir({ label: 'rootlock', owner: 'root', mode: 0o755 });
+    const lockPath = join(rootOwned, 'lock');
+    await mkdir(lockPath, { mode: 0o770 });
+    await chmod(lockPath, 0o770);
+    const result = await setup.pgstash([`--lock-path=${lockPath}`, 'backup', '--type=full']);
+    await removeTempDir(rootOwned);
+    expect(result.code, result.stderr).toBe(50);
+    expect(result.stderr).toContain(
+      `unable to write lock file '${lockPath}/main-backup.lock': permission denied`,
+    );
+    expect(result.stderr).toContain('set lock-path');
+    expect(result.stderr).not.toContain('unexpected error');
+  });
+
   it('a log directory that cannot be created only warns: archive-get still works', async () => {
     const rootOwned = await createTempDir({ label: 'nolog', owner: 'root', mode: 0o755 });
     const logPath = join(rootOwned, 'log');
