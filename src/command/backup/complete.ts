@@ -9,19 +9,22 @@ import type { Repository } from '../../repo/repository.js';
 export interface BackupTimes {
   /** The whole command. */
   readonly totalMs: number;
-  /** pg_backup_start to pg_backup_stop. */
+  /** pg_backup_start: the server's checkpoint (a regular one without --start-fast can take minutes). */
+  readonly checkpointMs: number;
+  /** From pg_backup_start's return to pg_backup_stop's. */
   readonly copyMs: number;
   /** The wait for the backup's WAL to reach the archive, when there was one. */
   readonly walWaitMs: number | undefined;
 }
 
 /**
- * `41.0 s (copy 18.6 s, WAL wait 22.1 s)`: the whole command's time, then the copy (pg_backup_start to
- * pg_backup_stop) and the wait for the backup's WAL to reach the archive, which can take longer than the copy.
+ * `41.2 s (checkpoint 0.2 s, copy 18.6 s, WAL wait 22.1 s)`: the whole command's time, then the checkpoint
+ * pg_backup_start waited for, the copy (to pg_backup_stop) and the wait for the backup's WAL to reach the
+ * archive, which can take longer than the copy.
  */
 export function formatDurations(times: BackupTimes): string {
   const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
-  const parts = [`copy ${seconds(times.copyMs)}`];
+  const parts = [`checkpoint ${seconds(times.checkpointMs)}`, `copy ${seconds(times.copyMs)}`];
   if (times.walWaitMs !== undefined) parts.push(`WAL wait ${seconds(times.walWaitMs)}`);
   return `${seconds(times.totalMs)} (${parts.join(', ')})`;
 }

@@ -74,7 +74,9 @@ export async function backup(context: CommandContext): Promise<number> {
       resumable === undefined
         ? await createLabel(repo, type, backupInfo, prior?.label)
         : { label: resumable.label, started: new Date() };
+    const checkpointStarted = performance.now();
     const start = await backupStart(session, label, config.get('start-fast'));
+    const copyStarted = performance.now();
     const beginning: BackupBeginning = {
       label,
       type,
@@ -132,6 +134,7 @@ export async function backup(context: CommandContext): Promise<number> {
     });
     await resumable?.removeUnlisted(tree.files);
     const stopped = await backupStop(session, repo, label, tree, { compress, storage });
+    const copyEnded = performance.now();
 
     const segments = segmentsBetween(start.timeline, start.lsn, stopped.lsn, control.walSegmentSize);
     const walStart = segments[0] ?? start.walFile;
@@ -162,7 +165,8 @@ export async function backup(context: CommandContext): Promise<number> {
       out: context.out,
       times: () => ({
         totalMs: performance.now() - commandStarted,
-        copyMs: stopped.stopped.getTime() - started.getTime(),
+        checkpointMs: copyStarted - checkpointStarted,
+        copyMs: copyEnded - copyStarted,
         walWaitMs: wal.waitMs,
       }),
     });

@@ -22,6 +22,13 @@ export async function backupStart(session: PgSession, label: string, fast: boole
   const timezone = await session.serverSetting('TimeZone');
   const timezoneAbbreviations = await session.serverSetting('timezone_abbreviations');
   const xidStart = await session.nextXid();
+  // Without --start-fast the server waits for its next regular checkpoint, which can take minutes
+  // (checkpoint_timeout x checkpoint_completion_target): say so before the wait, as pgBackRest does.
+  log.info(
+    fast
+      ? 'backup begins after the requested immediate checkpoint completes'
+      : 'backup begins after the next regular checkpoint completes (--start-fast requests an immediate one)',
+  );
   const start = await session.backupStart(`pgstash backup ${label}`, fast);
   log.info(`backup start: label ${label}, WAL ${start.walFile}, lsn ${formatLsn(start.lsn)}`);
   return { ...start, tablespaces, timezone, timezoneAbbreviations, xidStart };
