@@ -137,6 +137,9 @@ async function setupLog(config: LoadedConfig): Promise<void> {
   for (const warning of config.warnings) log.warn(warning);
 }
 
+/** Commands whose standard output is their result, which log lines must not interleave with. */
+const RESULT_ON_STDOUT: ReadonlySet<string> = new Set(['info']);
+
 export async function main(
   argv: readonly string[],
   env: Readonly<Record<string, string | undefined>>,
@@ -165,9 +168,12 @@ export async function main(
     );
   }
   const started = Date.now();
+  // A command whose standard output is its result (info, above all with --output=json) logs its begin and end
+  // at debug, as pgBackRest's does: at log-level-console=info they would land in the middle of that output.
+  const logBoundary = RESULT_ON_STDOUT.has(config.command) ? log.debug : log.info;
   try {
     await setupLog(config);
-    log.info(`${config.command} command begin ${pgstashVersion()}`, { args: config.args });
+    logBoundary(`${config.command} command begin ${pgstashVersion()}`, { args: config.args });
     const run = await load();
     const code = await run({
       config,
@@ -175,13 +181,15 @@ export async function main(
       signal: cancelSignal(config.command),
       executable: [process.execPath, resolve(process.argv[1] ?? 'pgstash')],
     });
-    log.info(`${config.command} command end: ${code === 0 ? 'completed successfully' : `exit ${code}`}`, {
+    logBoundary(`${config.command} command end: ${code === 0 ? 'completed successfully' : `exit ${code}`}`, {
       ms: Date.now() - started,
     });
     return code;
   } catch (error) {
     const code = exitCodeFor(config.command, reportError(error, true), error);
-    log.info(`${config.command} command end: aborted with exception [${code}]`, { ms: Date.now() - started });
+    logBoundary(`${config.command} command end: aborted with exception [${code}]`, {
+      ms: Date.now() - started,
+    });
     return code;
   } finally {
     closeLog();

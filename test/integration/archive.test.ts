@@ -115,5 +115,12 @@ describe.each(MATRIX)(
       expect(stanza.archive[0]?.max).toMatch(/^[0-9A-F]{24}$/);
       expect(stanza.archive[0]!.max > stanza.archive[0]!.min).toBe(true);
     });
+
+    it('info --output=json stays JSON with log-level-console=info: its begin and end lines are debug', async () => {
+      const result = await setup.pgstashOk(['info', '--output=json', '--log-level-console=info']);
+      expect(() => JSON.parse(result.stdout) as unknown, result.stdout).not.toThrow();
+      const text = await setup.pgstashOk(['info', '--log-level-console=debug']);
+      expect(text.stdout).toContain('info command begin');
+    });
   },
 );
