@@ -41,6 +41,10 @@ export const ERROR_CODES = {
   tablespaceMap: { code: 76, description: 'an invalid tablespace map' },
   archiveTimeout: { code: 82, description: 'WAL did not reach the archive in time' },
   archiveDisabled: { code: 87, description: 'archiving is disabled on the server' },
+  clock: {
+    code: 106,
+    description: 'a new backup label is not later than the latest: time zone change or clock skew',
+  },
   fileExists: { code: 93, description: 'a file exists where none is expected' },
   crypto: { code: 95, description: 'decryption failed: wrong passphrase, or corrupt data' },
   paramInvalid: { code: 96, description: 'an invalid parameter' },

@@ -1,5 +1,6 @@
-// The new backup's label (pgBackRest's backupLabelCreate): from its start time, never one already used.
+// The new backup's label (pgBackRest's backupLabelCreate): from its start time, later than every label before it.
 import { setTimeout as sleep } from 'node:timers/promises';
+import { PgStashError } from '../../common/errors.js';
 import type { BackupInfo, BackupType } from '../../repo/backup-info.js';
 import { backupLabel } from '../../repo/label.js';
 import type { Repository } from '../../repo/repository.js';
@@ -10,8 +11,12 @@ import type { Repository } from '../../repo/repository.js';
  * start has an mtime below the start second, and a write after it, even one in the second a file was copied,
  * has an mtime at or above it. Without the wait, files written in the second before the backup began (a cluster
  * just restored or created) would all be copied again by the next incr. pgBackRest waits the same way.
- * Labels have one-second resolution: when the label is listed in `info` or its directory exists (a backup that
- * just finished, or a leftover), this waits for the next second again.
+ *
+ * Labels are local time, as pgBackRest's, and must sort after every label before them (listed, or a directory
+ * left by a backup that did not finish), since "newest" is read from that order: a full after every label, a
+ * diff or incr after the others of its full's set. A label that is not later (a backup a second ago: labels have
+ * one-second resolution) is retried a second later; one still not later means the time zone changed (a DST
+ * fall-back hour, another TZ) or the clock went back, which fails with clock (106), as pgBackRest does.
  */
 export async function createLabel(
   repo: Repository,
@@ -19,13 +24,41 @@ export async function createLabel(
   info: BackupInfo,
   prior?: string,
 ): Promise<{ label: string; started: Date }> {
+  const latest = latestLabel(
+    [...info.backups.map((backup) => backup.label), ...(await repo.backups.incomplete(info))],
+    type,
+    prior,
+  );
   let started = await nextWholeSecond();
   let label = backupLabel(type, started, prior);
-  while (info.backups.some((entry) => entry.label === label) || (await repo.backups.hasDirectory(label))) {
+  if (latest !== undefined && label <= latest) {
     started = await nextWholeSecond();
     label = backupLabel(type, started, prior);
+    if (label <= latest) {
+      throw new PgStashError(
+        'clock',
+        `new backup label '${label}' is not later than latest backup label '${latest}'`,
+        {
+          hint:
+            'has the time zone changed (TZ, or the repeated hour of a daylight saving change)? is there clock skew? ' +
+            'labels are local time: running pgstash with one fixed TZ (e.g. TZ=UTC in cron) avoids the first',
+        },
+      );
+    }
   }
   return { label, started };
+}
+
+/** The latest of `labels` a new label of `type` must follow: any for a full, those of the prior's full set else. */
+function latestLabel(
+  labels: readonly string[],
+  type: BackupType,
+  prior: string | undefined,
+): string | undefined {
+  const full = prior?.slice(0, 16);
+  const relevant =
+    type === 'full' || full === undefined ? labels : labels.filter((label) => label.startsWith(`${full}_`));
+  return [...relevant].sort().at(-1);
 }
 
 /** Waits for the next whole second (the timer may fire early by a millisecond: then waits again). */

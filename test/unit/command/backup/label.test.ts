@@ -1,10 +1,12 @@
 // Tests for the new backup's label and start time: a whole second after the call, so that a file written just
-// before the backup began has an mtime below the start second that the next incr trusts (prior-reuse.ts).
-import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+// before the backup began has an mtime below the start second that the next incr trusts (prior-reuse.ts), and a
+// label later than every label before it (a time zone change or clock skew is clock, 106).
+import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createLabel } from '../../../../src/command/backup/label.js';
+import { isPgStashError } from '../../../../src/common/errors.js';
 import type { BackupInfo } from '../../../../src/repo/backup-info.js';
 import { backupLabel } from '../../../../src/repo/label.js';
 import type { Repository } from '../../../../src/repo/repository.js';
@@ -48,5 +50,43 @@ describe('createLabel', () => {
     const second = await createLabel(repo, 'full', listed);
     expect(second.label).not.toBe(first.label);
     expect(second.started.getTime() % 1000).toBe(0);
+  });
+
+  const withLabels = (...labels: string[]): BackupInfo =>
+    ({ ...info, backups: labels.map((label) => ({ label })) }) as unknown as BackupInfo;
+  const hourAhead = (): Date => new Date(Date.now() + 3600_000);
+
+  it('refuses a label not later than the latest of its full set: clock (106), naming both', async () => {
+    const full = backupLabel('full', new Date(Date.now() - 3600_000));
+    const later = backupLabel('incr', hourAhead(), full);
+    const error = await createLabel(repo, 'incr', withLabels(full, later), full).catch(
+      (caught: unknown) => caught,
+    );
+    expect(isPgStashError(error, 'clock')).toBe(true);
+    expect((error as Error).message).toMatch(
+      new RegExp(
+        `^new backup label '${full}_\\d{8}-\\d{6}I' is not later than latest backup label '${later}'$`,
+      ),
+    );
+  });
+
+  it("a later label in another full's set holds back neither an incr of an older set nor a full", async () => {
+    const older = backupLabel('full', new Date(Date.now() - 7200_000));
+    const newer = backupLabel('full', new Date(Date.now() - 3600_000));
+    const laterInNewer = backupLabel('incr', hourAhead(), newer);
+    const incr = await createLabel(repo, 'incr', withLabels(older, newer, laterInNewer), older);
+    expect(incr.label.startsWith(`${older}_`)).toBe(true);
+    // A full sorts by its own time: an incr of the newest set taken later does not hold it back.
+    const full = await createLabel(repo, 'full', withLabels(older, newer, laterInNewer));
+    expect(full.label > newer).toBe(true);
+  });
+
+  it('a directory a killed backup left counts as a label before the new one', async () => {
+    const ahead = backupLabel('full', hourAhead());
+    await mkdir(join(root, 'repo', 'backup', 'main', ahead));
+    const leftover = await repo.backups.incomplete(info);
+    expect(leftover).toEqual([ahead]);
+    const error = await createLabel(repo, 'full', info).catch((caught: unknown) => caught);
+    expect(isPgStashError(error, 'clock')).toBe(true);
   });
 });
