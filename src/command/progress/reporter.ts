@@ -1,5 +1,6 @@
 // Reports a backup's or restore's progress while it copies: a live line on a terminal, an info log line at most
 // once per interval, and (backup) a record for `info`, all from one set of figures.
+import { isatty } from 'node:tty';
 import { log, type LogLevel } from '../../common/log.js';
 import { messageOf } from '../../common/errors.js';
 import type { LoadedConfig } from '../../config/load.js';
@@ -24,9 +25,11 @@ const LIVE_LEVELS: ReadonlySet<LogLevel> = new Set(['warn', 'info', 'detail', 'd
 export function progressSettings(config: LoadedConfig): ProgressSettings {
   return {
     intervalMs: config.get('progress-interval') * 1000,
-    live: process.stderr.isTTY && LIVE_LEVELS.has(config.get('log-level-console')),
+    live: isatty(STDERR) && LIVE_LEVELS.has(config.get('log-level-console')),
   };
 }
+
+const STDERR = 2;
 
 /** How often the live line is redrawn and the rate sampled. */
 const TICK_MS = 1000;
