@@ -38,6 +38,8 @@ interface InfoJson {
 describe('progress', () => {
   let setup: StanzaSetup;
   let restores: RestoreBench;
+  /** The progress lines of the watched backup, printed at the end: what a DBA reads in a log. */
+  const seen: string[] = [];
 
   const info = async (): Promise<{ text: string; json: InfoJson }> => {
     const text = (await setup.pgstashOk(['info'])).stdout;
@@ -102,6 +104,7 @@ describe('progress', () => {
   }, 600_000);
 
   afterAll(async () => {
+    if (seen.length > 0) console.log(seen.join('\n'));
     await restores?.cleanup();
     await setup?.destroy();
   });
@@ -127,6 +130,7 @@ describe('progress', () => {
     expect(result.stdout + result.stderr).not.toContain('\r');
     const lines = result.stdout.split('\n').filter((line) => line.includes('backup progress:'));
     expect(lines.length, result.stdout).toBeGreaterThanOrEqual(1);
+    seen.push(...lines);
     let previous = 0;
     for (const line of lines) {
       const match = PROGRESS_LINE.exec(line);
@@ -135,8 +139,9 @@ describe('progress', () => {
       expect(percent).toBeGreaterThanOrEqual(previous);
       expect(percent).toBeLessThanOrEqual(100);
       previous = percent;
-      // Sane with two workers counting: no ETA of days, files within the total.
+      // Sane with two workers counting: no ETA of days, no rate beyond what a disk does, files within the total.
       expect(match?.[3]).not.toBe('>100h');
+      expect(match?.[2]).toMatch(/^(--|\d+(\.\d)?(B|KB|MB)\/s)$/);
       expect(Number(match?.[4])).toBeLessThanOrEqual(Number(match?.[5]));
     }
     // The log file has them too, with times: never two within the interval.
