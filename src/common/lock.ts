@@ -251,6 +251,19 @@ export async function isHeld(file: string): Promise<boolean> {
   return owner !== undefined && owner !== 'invalid' && isAlive(owner);
 }
 
+/**
+ * The process holding the stanza's lock of `type`, when a live one does (a lock of another host is taken as live,
+ * see isAlive); undefined when the lock is free, stale (its process is gone: kill -9) or unreadable.
+ */
+export async function lockHolder(
+  options: LockOptions,
+): Promise<{ readonly pid: number; readonly host: string | undefined } | undefined> {
+  const file = join(options.lockPath, `${options.stanza}-${options.type}.lock`);
+  const owner = await readOwner(file).catch(() => undefined);
+  if (owner === undefined || owner === 'invalid' || !isAlive(owner)) return undefined;
+  return { pid: owner.pid, host: owner.host };
+}
+
 /** The owner recorded in a lock file; undefined if the file does not exist. */
 async function readOwner(file: string): Promise<LockOwner | 'invalid' | undefined> {
   let text: string;

@@ -39,7 +39,17 @@ interface PinoLike {
 /** Minimal pino surface we use: level methods taking (fields, message). */
 type PinoWrite = (fields: object, message: string) => void;
 
+/**
+ * Something drawn on the terminal that console lines must not be written into (backup's and restore's live
+ * progress line): cleared before each console line and drawn again after it.
+ */
+export interface ConsoleOverlay {
+  clear(): void;
+  redraw(): void;
+}
+
 class Logger {
+  overlay: ConsoleOverlay | undefined;
   #settings: LogSettings = { command: 'pgstash', console: 'warn', stderr: 'off', file: 'off' };
   #file: PinoLike | undefined;
   #fileFd: number | undefined;
@@ -99,11 +109,13 @@ class Logger {
 
   #writeConsole(level: MessageLevel, message: string, toStderr: boolean): void {
     const line = `${level.toUpperCase().padStart(6)}: ${message}\n`;
+    this.overlay?.clear();
     try {
       writeSync(toStderr ? 2 : 1, line);
     } catch {
       // A closed console (EPIPE) must not turn a successful command into a failure.
     }
+    this.overlay?.redraw();
   }
 
   close(): void {
@@ -152,6 +164,11 @@ export const log = {
 
 export function configureLog(settings: LogSettings): Promise<void> {
   return logger.configure(settings);
+}
+
+/** Sets (or with undefined removes) what console lines are written around; see ConsoleOverlay. */
+export function setConsoleOverlay(overlay: ConsoleOverlay | undefined): void {
+  logger.overlay = overlay;
 }
 
 export function closeLog(): void {

@@ -375,6 +375,21 @@ const OPTION_TABLE = [
     default: '/var/log/pgstash',
     summary: 'Directory for log files.',
   },
+  {
+    name: 'progress-interval',
+    type: 'time',
+    section: 'global',
+    category: 'log',
+    commands: ['backup', 'restore'],
+    default: 10,
+    range: { min: 1, max: 86400 },
+    summary: 'Seconds between two progress lines in the log, and two progress records of a running backup.',
+    description:
+      'While backup and restore copy, an info-level line gives the percent of bytes done, the rate, the time left ' +
+      'and the files done, at most once per interval (log-level-file, log-level-console). A backup also records ' +
+      'these figures in its directory in the repository as often, which info shows. On a terminal (standard ' +
+      'error) a live line shows them at once, every second; log-level-console=error or off hides it.',
+  },
   // Repository
   {
     name: 'repo',

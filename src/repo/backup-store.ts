@@ -9,6 +9,7 @@ import { PgStashError } from '../common/errors.js';
 import { compressExtension, type CompressType } from '../io/compress.js';
 import type { ChunkStage } from '../io/stage.js';
 import { type BackupInfo, type BackupRecord } from './backup-info.js';
+import { BACKUP_PROGRESS_KIND, parseBackupProgress, type BackupProgressRecord } from './backup-progress.js';
 import { readInfoFile, writeInfoFile } from './info-file.js';
 import { isBackupLabel } from './label.js';
 import { copyPathOf, repoLayout } from './layout.js';
@@ -147,6 +148,33 @@ export class BackupStore {
     return raw === undefined ? undefined : parsePartialManifest(raw, `${this.#repo.location}/${path}`);
   }
 
+  /** Writes (replaces) the progress record of begun backup `record.label`, which `info` shows while it runs. */
+  async recordProgress(record: BackupProgressRecord): Promise<void> {
+    await writeInfoFile(this.#repo.driver, repoLayout.backupProgress(this.#stanza, record.label), {
+      kind: BACKUP_PROGRESS_KIND,
+      content: record,
+      key: await this.#repo.requireKey(),
+      copy: false,
+    });
+  }
+
+  /**
+   * The last progress record of backup `label` not listed in backup.info (a running backup's, or a dead one's:
+   * the caller tells them apart); undefined when there is none or it cannot be read (it is only ever a hint).
+   */
+  async progress(label: string): Promise<BackupProgressRecord | undefined> {
+    const path = repoLayout.backupProgress(this.#stanza, label);
+    try {
+      const raw = await readInfoFile(this.#repo.driver, path, {
+        kind: BACKUP_PROGRESS_KIND,
+        key: await this.#repo.requireKey(),
+      });
+      return raw === undefined ? undefined : parseBackupProgress(raw, `${this.#repo.location}/${path}`);
+    } catch {
+      return undefined;
+    }
+  }
+
   /** Stored file names under backup `label` (e.g. 'pg_data/base/1/1259.zst'), without its manifests. */
   async storedNames(label: string): Promise<string[]> {
     const root = repoLayout.backupPath(this.#stanza, label);
@@ -199,6 +227,8 @@ export class BackupStore {
     await this.#repo.flush();
     await writeManifest(this.#repo.driver, this.#stanza, manifest, key);
     await this.#removePartial(label);
+    // Complete: no longer running (the caller stopped recording before committing).
+    await this.#repo.driver.remove(repoLayout.backupProgress(this.#stanza, label));
     const info = await this.requireInfo();
     await this.#repo.writeBackupInfo({ ...info, backups: [...info.backups, record] });
   }

@@ -71,15 +71,18 @@ async function readRaw(driver: Driver, path: string, key: Buffer | undefined): P
   return Buffer.concat(pieces);
 }
 
-/** Writes the file and then its `.copy` twin, so a crash between the two always leaves one good version. */
+/**
+ * Writes the file and then its `.copy` twin, so a crash between the two always leaves one good version. With
+ * `copy: false` only the file (what may be lost: a running backup's progress record).
+ */
 export async function writeInfoFile(
   driver: Driver,
   path: string,
-  options: { kind: string; content: unknown; key?: Buffer | undefined },
+  options: { kind: string; content: unknown; key?: Buffer | undefined; copy?: boolean },
 ): Promise<void> {
   const data = encodeInfo(options.kind, options.content);
   await writeRaw(driver, path, data, options.key);
-  await writeRaw(driver, copyPathOf(path), data, options.key);
+  if (options.copy !== false) await writeRaw(driver, copyPathOf(path), data, options.key);
 }
 
 /**

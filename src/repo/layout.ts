@@ -33,6 +33,8 @@ export const repoLayout = {
   manifest: (stanza: string, label: string) => `backup/${stanza}/${label}/backup.manifest`,
   /** What a backup in progress wrote when it began (repo/backup-store.ts): never read as a complete manifest. */
   partialManifest: (stanza: string, label: string) => `backup/${stanza}/${label}/backup.manifest.partial`,
+  /** A running backup's progress (repo/backup-progress.ts), beside its partial manifest. */
+  backupProgress: (stanza: string, label: string) => `backup/${stanza}/${label}/backup.progress`,
   /** Where a backup stores one file of its manifest (its name plus the compression extension). */
   backupFile: (stanza: string, label: string, name: string, extension: string) =>
     `backup/${stanza}/${label}/${name}${extension}`,

@@ -127,7 +127,8 @@ describe('a larger data set, backed up and restored with process-max=2', () => {
       },
     ];
     expect(stanza.name).toBe('main');
-    expect(stanza.status).toEqual({ code: 0, message: 'ok' });
+    // No backup running any more: the lock is free (pgBackRest's status.lock.backup).
+    expect(stanza.status).toEqual({ code: 0, message: 'ok', lock: { backup: { held: false } } });
     expect(stanza.backup).toHaveLength(1);
     const [backup] = stanza.backup;
     expect(backup?.label).toBe(label);

@@ -4,6 +4,7 @@ import type { RepoOptions } from '../../config/load.js';
 import { serveJobs } from '../../io/worker/serve.js';
 import type { DataDirEntry } from '../../postgres/data-dir.js';
 import { Repository } from '../../repo/repository.js';
+import { workerCounter } from '../progress/counter.js';
 import { copyFile, type CopiedFile, type FileCopySettings } from './copy-file.js';
 
 export interface BackupWorkerData {
@@ -12,6 +13,8 @@ export interface BackupWorkerData {
   /** The stanza's data key, already unwrapped by the main thread (no scrypt per worker). */
   readonly key: Uint8Array | undefined;
   readonly settings: FileCopySettings;
+  /** The progress counter's shared memory: the worker adds the bytes it reads (command/progress/counter.ts). */
+  readonly progress?: SharedArrayBuffer;
 }
 
 export type BackupJob =
@@ -27,11 +30,12 @@ const repo = await Repository.openInWorker(
   data.stanza,
   data.key === undefined ? undefined : Buffer.from(data.key),
 );
+const progress = workerCounter(data.progress);
 
 serveJobs<BackupJob, BackupJobResult>(async (job) => {
   if (job.type === 'flush') {
     await repo.flush();
     return undefined;
   }
-  return copyFile(repo, job.entry, data.settings);
+  return copyFile(repo, job.entry, data.settings, progress?.stage());
 });

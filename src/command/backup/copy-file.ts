@@ -3,6 +3,7 @@ import { errnoOf, wrapError } from '../../common/errors.js';
 import { CHUNK_SIZE } from '../../io/chunker.js';
 import { COMPRESS_CONCURRENCY } from '../../io/compress.js';
 import { PageVerifier } from '../../io/page-checksum.js';
+import type { ChunkStage } from '../../io/stage.js';
 import { isRelationFile, type DataDirEntry } from '../../postgres/data-dir.js';
 import type { CompressSettings, Repository } from '../../repo/repository.js';
 import { ChunkBuffers, readChunks } from '../../storage/file-chunks.js';
@@ -46,6 +47,8 @@ export async function copyFile(
   repo: Repository,
   entry: Pick<DataDirEntry, 'name' | 'absolutePath' | 'size'>,
   settings: FileCopySettings,
+  /** Sees every chunk read (the backup's progress counter). */
+  progress?: ChunkStage,
 ): Promise<CopiedFile | undefined> {
   let file: FileIo;
   try {
@@ -72,7 +75,7 @@ export async function copyFile(
     const stored = await repo.backups.putFile(settings.label, entry.name, chunks, settings.compress, {
       sync: entry.size >= SYNC_AT_ONCE_BYTES,
       release: (chunk) => chunkBuffers.give(chunk),
-      stages: verifier === undefined ? [] : [verifier],
+      stages: [verifier, progress].filter((stage) => stage !== undefined),
     });
     return { ...stored, invalidPages: verifier?.invalidPages ?? [] };
   } finally {

@@ -13,8 +13,10 @@ import type {
 } from '../../repo/manifest.js';
 import type { Repository } from '../../repo/repository.js';
 import { largestFirst, poolOptionsFor } from '../copy-order.js';
+import { ProgressReporter, type ProgressSettings } from '../progress/reporter.js';
 import type { BackupJob, BackupJobResult, BackupWorkerData } from './backup-worker.js';
 import type { FileCopySettings } from './copy-file.js';
+import { backupProgressRecorder } from './progress-record.js';
 
 const CONTROL_FILE = 'pg_data/global/pg_control';
 /**
@@ -39,6 +41,8 @@ export interface CopyOptions extends FileCopySettings {
   readonly reuse?: (entry: DataDirEntry) => Promise<ManifestFile | undefined>;
   /** Told of every file the backup holds, with a way to make the copies so far durable (resume's journal). */
   readonly recorder?: CopyRecorder;
+  /** How the copy reports its progress (live line, log, the record `info` reads). */
+  readonly progress: ProgressSettings;
 }
 
 export interface CopyRecorder {
@@ -100,6 +104,11 @@ async function copyOnWorker(
  */
 export async function copyDataDirectory(repo: Repository, options: CopyOptions): Promise<CopiedTree> {
   const key = await repo.requireKey();
+  const progress = new ProgressReporter({
+    command: 'backup',
+    settings: options.progress,
+    record: backupProgressRecorder(repo, options.label, options.progress.intervalMs),
+  });
   const workerData: BackupWorkerData = {
     repo: repo.options,
     stanza: repo.stanza,
@@ -110,6 +119,7 @@ export async function copyDataDirectory(repo: Repository, options: CopyOptions):
       checksumPage: options.checksumPage,
       startLsn: options.startLsn,
     },
+    progress: progress.counter.buffer,
   };
   const pool: BackupPool = new WorkerPool(new URL('./backup-worker.js', import.meta.url), {
     size: options.processMax,
@@ -117,14 +127,23 @@ export async function copyDataDirectory(repo: Repository, options: CopyOptions):
     workerData,
     signal: options.signal,
   });
+  let copied = false;
   try {
-    return await copyWithPool(pool, options);
+    const tree = await copyWithPool(pool, options, progress);
+    copied = true;
+    return tree;
   } finally {
+    // Recorded one last time once everything is copied: info shows 100% while the backup stops and waits for WAL.
+    await progress.stop({ final: copied });
     await pool.close();
   }
 }
 
-async function copyWithPool(pool: BackupPool, options: CopyOptions): Promise<CopiedTree> {
+async function copyWithPool(
+  pool: BackupPool,
+  options: CopyOptions,
+  progress: ProgressReporter,
+): Promise<CopiedTree> {
   const tree: CopiedTree = { paths: [], links: [], files: [] };
   let controlFile: DataDirEntry | undefined;
   // The whole tree is listed before any copy starts, so that files go to the workers largest first.
@@ -148,10 +167,24 @@ async function copyWithPool(pool: BackupPool, options: CopyOptions): Promise<Cop
   }
   const flush = () => pool.runOnEach({ type: 'flush' });
   const { reuse, recorder } = options;
+  const totalBytes = toCopy.reduce((sum, entry) => sum + entry.size, controlFile?.size ?? 0);
+  progress.start({ bytes: totalBytes, files: toCopy.length + (controlFile === undefined ? 0 : 1) });
+  /** Copied on a worker (which counts the bytes as it reads them), or reused as it is (counted here). */
+  const copyOrReuse = async (entry: DataDirEntry): Promise<ManifestFile | undefined> => {
+    const reused = await reuse?.(entry);
+    if (reused !== undefined) {
+      progress.filesDone(1, entry.size);
+      return reused;
+    }
+    const copied = await copyOnWorker(pool, entry, options.storage);
+    if (copied === undefined) progress.skipped(entry.size);
+    else progress.filesDone(1);
+    return copied;
+  };
   try {
     await runParallel(toCopy.sort(largestFirst), {
       concurrency: pool.submitAhead,
-      worker: async (entry) => (await reuse?.(entry)) ?? (await copyOnWorker(pool, entry, options.storage)),
+      worker: copyOrReuse,
       onResult: (file) => {
         if (file === undefined) return;
         tree.files.push(file);
@@ -166,6 +199,7 @@ async function copyWithPool(pool: BackupPool, options: CopyOptions): Promise<Cop
   if (controlFile !== undefined) {
     const copied = await copyOnWorker(pool, controlFile, options.storage);
     if (copied !== undefined) tree.files.push(copied);
+    progress.filesDone(1);
   }
   await flush();
   tree.files.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));

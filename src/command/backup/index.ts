@@ -13,6 +13,7 @@ import { compressSettings } from '../compress-settings.js';
 import { selectRepo } from '../repo-select.js';
 import { checkRepoOutsideData } from '../repo-placement.js';
 import { connectFromConfig } from '../server-check.js';
+import { progressSettings } from '../progress/reporter.js';
 import { archiveWait } from './archive-wait.js';
 import { backupComplete } from './complete.js';
 import { copyDataDirectory } from './copy-files.js';
@@ -131,6 +132,7 @@ export async function backup(context: CommandContext): Promise<number> {
             },
           }),
       recorder: new CopyJournal(repo, partial),
+      progress: progressSettings(config),
     });
     await resumable?.removeUnlisted(tree.files);
     const stopped = await backupStop(session, repo, label, tree, { compress, storage });

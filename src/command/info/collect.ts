@@ -1,11 +1,13 @@
 // Gathers what `info` reports for each stanza from every repository, as one stable model.
 import { isPgStashError, messageOf } from '../../common/errors.js';
+import { lockHolder } from '../../common/lock.js';
 import type { RepoOptions } from '../../config/load.js';
 import type { BackupRecord } from '../../repo/backup-info.js';
 import type { DbRecord } from '../../repo/db-history.js';
 import { archiveId } from '../../repo/layout.js';
 import { listStanzas, Repository } from '../../repo/repository.js';
 import { collectArchiveHealth, type ArchiveHealth } from './archive-health.js';
+import { findRunningBackup, type RunningBackup } from './running-backup.js';
 
 /** pgBackRest's stanza status codes, so scripts written for it read ours the same way. */
 export const STATUS = {
@@ -49,16 +51,20 @@ export interface RepoStanza {
   /** Timelines in the archive, and backups whose WAL is missing from it. */
   readonly health?: ArchiveHealth;
   /** Present when `info --set` asked for one backup: keyed by label. */
-  readonly details?: Readonly<Record<string, BackupDetail>>;
+  readonly details?: Readonly<
+    Record<string, BackupDetail>
+  >; /** A backup in progress into this repository (running-backup.ts). */
+  readonly running?: RunningBackup;
 }
 
 export interface StanzaInfo {
   readonly name: string;
   readonly status: Status;
-  readonly repos: readonly RepoStanza[];
+  readonly repos: readonly RepoStanza[]; /** A backup, expire or stanza-create of the stanza holds its lock on this host (pgBackRest's status.lock.backup). */
+  readonly backupLockHeld?: boolean;
 }
 
-async function collectRepo(options: RepoOptions, stanza: string): Promise<RepoStanza> {
+async function collectRepo(options: RepoOptions, stanza: string, lockPath: string): Promise<RepoStanza> {
   const repo = await Repository.open(options, stanza);
   const base = { repo: options.index, location: repo.location, cipher: options.cipherType };
   const empty = { db: [], currentDbId: undefined, archive: [], backups: [] };
@@ -80,9 +86,11 @@ async function collectRepo(options: RepoOptions, stanza: string): Promise<RepoSt
     }
     const backups = backupInfo.backups;
     const health = await collectArchiveHealth(repo, archive, backups);
+    const running = await findRunningBackup(repo, backupInfo, lockPath);
     return {
       ...base,
       health,
+      ...(running === undefined ? {} : { running }),
       status: backups.length === 0 ? STATUS.noBackups : STATUS.ok,
       db: backupInfo.history,
       currentDbId: backupInfo.current.id,
@@ -129,12 +137,14 @@ function overallStatus(repos: readonly RepoStanza[]): Status {
 export async function collectInfo(
   repos: readonly RepoOptions[],
   stanza: string | undefined,
+  lockPath: string,
 ): Promise<StanzaInfo[]> {
   const stanzas = stanza === undefined ? await discoverStanzas(repos) : [stanza];
   const result: StanzaInfo[] = [];
   for (const name of stanzas) {
-    const perRepo = await Promise.all(repos.map((options) => collectRepo(options, name)));
-    result.push({ name, status: overallStatus(perRepo), repos: perRepo });
+    const perRepo = await Promise.all(repos.map((options) => collectRepo(options, name, lockPath)));
+    const backupLockHeld = (await lockHolder({ lockPath, stanza: name, type: 'backup' })) !== undefined;
+    result.push({ name, status: overallStatus(perRepo), repos: perRepo, backupLockHeld });
   }
   return result;
 }

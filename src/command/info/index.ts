@@ -11,7 +11,7 @@ export async function info(context: CommandContext): Promise<number> {
   if (set !== undefined && set !== 'latest' && stanza === undefined) {
     throw new PgStashError('optionRequired', 'stanza option required with --set');
   }
-  let stanzas = await collectInfo(config.repos, stanza);
+  let stanzas = await collectInfo(config.repos, stanza, config.get('lock-path'));
   if (set !== undefined && set !== 'latest') {
     stanzas = await collectBackupDetail(stanzas, config.repos, set);
     if (!stanzas.some((entry) => entry.repos.some((repo) => repo.backups.length > 0))) {

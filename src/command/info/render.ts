@@ -4,6 +4,41 @@ import { formatBytes } from '../../common/size.js';
 import { addedSizes, type BackupRecord } from '../../repo/backup-info.js';
 import { timelineJson, timelineLines, unreadableTimelineJson, walMissingLine } from './archive-health.js';
 import type { StanzaInfo } from './collect.js';
+import { runningBackupJson, runningBackupLine } from './running-backup.js';
+
+/** The backup in progress of a stanza (in one of its repositories), if any. */
+function runningOf(
+  stanza: StanzaInfo,
+): { running: NonNullable<StanzaInfo['repos'][number]['running']>; repo: number } | undefined {
+  for (const repo of stanza.repos)
+    if (repo.running !== undefined) return { running: repo.running, repo: repo.repo };
+  return undefined;
+}
+
+/** status.lock.backup as pgBackRest has it: held, and the running backup's size and bytes complete when known. */
+function lockJson(stanza: StanzaInfo): unknown {
+  const found = runningOf(stanza);
+  const held = stanza.backupLockHeld === true || found?.running.thisHost === true;
+  return {
+    backup: {
+      held,
+      ...(found === undefined
+        ? {}
+        : { size: found.running.record.bytes.total, 'size-cplt': found.running.record.bytes.done }),
+    },
+  };
+}
+
+/** pgBackRest's `ok (backup/expire running - 34.12% complete)`, for a backup lock held or a backup running. */
+function runningStatusNote(stanza: StanzaInfo): string {
+  const found = runningOf(stanza);
+  // An overdue record of another host is not presented as running (its repository line says what is known).
+  if (found !== undefined && !found.running.overdue) {
+    const where = found.running.thisHost ? '' : ` on host '${found.running.record.host}'`;
+    return ` (backup running${where} - ${found.running.percent.toFixed(1)}% complete)`;
+  }
+  return stanza.backupLockHeld === true ? ' (backup/expire running)' : '';
+}
 
 function time(epochSeconds: number): string {
   return new Date(epochSeconds * 1000)
@@ -50,7 +85,7 @@ function annotationLines(backup: BackupRecord): string[] {
 export function renderJson(stanzas: readonly StanzaInfo[]): string {
   const out = stanzas.map((stanza) => ({
     name: stanza.name,
-    status: stanza.status,
+    status: { ...stanza.status, lock: lockJson(stanza) },
     cipher: stanza.repos.every((repo) => repo.cipher === stanza.repos[0]?.cipher)
       ? (stanza.repos[0]?.cipher ?? 'none')
       : 'mixed',
@@ -91,6 +126,8 @@ export function renderJson(stanzas: readonly StanzaInfo[]): string {
       ...(repo.health?.timelines ?? []).map((entry) => timelineJson(entry, repo.repo)),
       ...(repo.health?.unreadable ?? []).map((entry) => unreadableTimelineJson(entry, repo.repo)),
     ]),
+    'backup-running': ((found) =>
+      found === undefined ? null : runningBackupJson(found.running, found.repo))(runningOf(stanza)),
     repo: stanza.repos.map((repo) => ({
       key: repo.repo,
       location: repo.location,
@@ -106,10 +143,11 @@ export function renderText(stanzas: readonly StanzaInfo[]): string {
   const lines: string[] = [];
   for (const stanza of stanzas) {
     const status = stanza.status.code === 0 ? 'ok' : `error (${stanza.status.message})`;
-    lines.push(`stanza: ${stanza.name}`, `    status: ${status}`);
+    lines.push(`stanza: ${stanza.name}`, `    status: ${status}${runningStatusNote(stanza)}`);
     for (const repo of stanza.repos) {
       const repoStatus = repo.status.code === 0 ? 'ok' : `error (${repo.status.message})`;
       lines.push(`    repo${repo.repo}: ${repo.location}, cipher: ${repo.cipher}, status: ${repoStatus}`);
+      if (repo.running !== undefined) lines.push(runningBackupLine(repo.running, repo.repo));
       for (const db of [...repo.db].reverse()) {
         const current = db.id === repo.currentDbId;
         lines.push(

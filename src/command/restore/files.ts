@@ -7,6 +7,7 @@ import { WorkerPool } from '../../io/worker/pool.js';
 import type { Manifest, ManifestFile, ManifestPath } from '../../repo/manifest.js';
 import type { Repository } from '../../repo/repository.js';
 import { inBatches, largestFirst, poolOptionsFor, type BatchLimits } from '../copy-order.js';
+import type { ProgressReporter } from '../progress/reporter.js';
 import { destinationOf, type ResolvedTarget } from './destination.js';
 import { ownerIds, type RestoreFileSettings } from './restore-file.js';
 import type { DeltaCompare } from './delta-file.js';
@@ -32,7 +33,10 @@ export interface RestoreFilesOptions {
    */
   readonly beforeControl?: () => Promise<void>;
   /** restore --delta: files in place are compared, and kept when they match (after delta-clean.ts). */
-  readonly delta?: DeltaCompare | undefined;
+  readonly delta?:
+    | DeltaCompare
+    | undefined; /** Told what there is to do and of each file done; its counter is the one the pool's workers add to. */
+  readonly progress?: ProgressReporter;
 }
 
 /** Files one worker thread restores at once: it works on one while another waits for the decompressor. */
@@ -51,9 +55,14 @@ export type RestorePool = WorkerPool<RestoreJob, RestoreJobResult>;
 export function startRestorePool(
   repo: Repository,
   key: Buffer | undefined,
-  options: { processMax: number; signal: AbortSignal },
+  options: { processMax: number; signal: AbortSignal; progress?: SharedArrayBuffer },
 ): RestorePool {
-  const workerData: RestoreWorkerData = { repo: repo.options, stanza: repo.stanza, key };
+  const workerData: RestoreWorkerData = {
+    repo: repo.options,
+    stanza: repo.stanza,
+    key,
+    ...(options.progress === undefined ? {} : { progress: options.progress }),
+  };
   return new WorkerPool(new URL('./restore-worker.js', import.meta.url), {
     size: options.processMax,
     jobsPerWorker: JOBS_PER_WORKER,
@@ -114,11 +123,17 @@ export async function restoreTree(
   };
   const totals: RestoreJobResult = { kept: 0, keptBytes: 0, written: 0, writtenBytes: 0 };
   const add = (result: RestoreJobResult): void => {
+    // Written bytes were counted by the worker as it wrote them; kept ones were checked, counted here.
+    options.progress?.deltaDone(result);
     totals.kept += result.kept;
     totals.keptBytes += result.keptBytes;
     totals.written += result.written;
     totals.writtenBytes += result.writtenBytes;
   };
+  options.progress?.start({
+    bytes: files.reduce((sum, file) => sum + file.size, controlFile.size),
+    files: files.length + 1,
+  });
   await runParallel(inBatches(files, BATCH), {
     concurrency: pool.submitAhead,
     worker: async (batch: ManifestFile[]) =>

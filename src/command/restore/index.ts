@@ -21,6 +21,7 @@ import { markRestoreReading } from '../../common/read-marker.js';
 import { cleanForDelta } from './delta-clean.js';
 import type { RestoreJobResult } from './restore-worker.js';
 import { selectBackup } from './select-backup.js';
+import { ProgressReporter, progressSettings } from '../progress/reporter.js';
 
 /** Quotes one argument for a POSIX shell: restore_command, and the commands Next steps prints. */
 function shellQuote(arg: string): string {
@@ -106,11 +107,21 @@ export async function restore(context: CommandContext): Promise<number> {
   const reading = await markRestoreReading(config.get('lock-path'), stanza);
   const repo = await Repository.open(selectRepo(config), stanza);
   const key = await repo.requireKey();
+  const progress = new ProgressReporter({
+    command: 'restore',
+    settings: progressSettings(config),
+    delta: config.get('delta'),
+  });
   // The worker threads boot while the manifest is read and checked (see startRestorePool).
-  const pool = startRestorePool(repo, key, { processMax: config.get('process-max'), signal });
+  const pool = startRestorePool(repo, key, {
+    processMax: config.get('process-max'),
+    signal,
+    progress: progress.counter.buffer,
+  });
   try {
-    return await restoreWithPool(context, repo, key, pgPath, pool);
+    return await restoreWithPool(context, repo, key, pgPath, pool, progress);
   } finally {
+    await progress.stop({ final: false });
     await pool.close();
     await reading?.release();
   }
@@ -122,6 +133,7 @@ async function restoreWithPool(
   key: Buffer | undefined,
   pgPath: string,
   pool: RestorePool,
+  progress: ProgressReporter,
 ): Promise<number> {
   const { config } = context;
   const stanza = repo.stanza;
@@ -202,7 +214,9 @@ async function restoreWithPool(
     restoreOwner,
     beforeControl,
     delta: delta ? (config.get('force') ? 'mtime' : 'checksum') : undefined,
+    progress,
   });
+  await progress.stop({ final: false });
   await locks.release();
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
   const owner = userName((await stat(pgPath)).uid) ?? 'the cluster owner';

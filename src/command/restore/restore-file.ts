@@ -2,6 +2,7 @@
 import { fchmodSync, fchownSync, futimesSync } from 'node:fs';
 import { isPgStashError, PgStashError, reasonOf } from '../../common/errors.js';
 import { groupId, userId } from '../../common/os-users.js';
+import type { ChunkStage } from '../../io/stage.js';
 import type { ManifestFile, ManifestOwner } from '../../repo/manifest.js';
 import type { Repository } from '../../repo/repository.js';
 import { DirectFileWriter } from '../../storage/direct-file.js';
@@ -45,6 +46,8 @@ export async function restoreFile(
   repo: Repository,
   file: ManifestFile,
   settings: RestoreFileSettings,
+  /** Sees every chunk written (the restore's progress counter). */
+  progress?: ChunkStage,
 ): Promise<string> {
   const path = destinationOf(file.name, settings.targets);
   const writer = openDestination(path, file.size);
@@ -52,7 +55,10 @@ export async function restoreFile(
     // Where and how the file is stored is its own: in the backup holding it, with that backup's compression.
     const chunks = await repo.backups.requireFile(file);
     try {
-      for await (const chunk of chunks) await writer.write(chunk);
+      for await (const chunk of chunks) {
+        await writer.write(chunk);
+        progress?.update(chunk);
+      }
       await writer.finish();
       // Explicit mode: the process umask must not change what PostgreSQL expects.
       fchmodSync(writer.fd, file.mode);

@@ -5,6 +5,7 @@ import { serveJobs } from '../../io/worker/serve.js';
 import type { ManifestFile } from '../../repo/manifest.js';
 import { Repository } from '../../repo/repository.js';
 import { SyncBehind } from '../../storage/sync-behind.js';
+import { workerCounter } from '../progress/counter.js';
 import { keepIfMatching } from './delta-file.js';
 import { restoreFile, type RestoreFileSettings } from './restore-file.js';
 import { destinationOf } from './destination.js';
@@ -14,6 +15,8 @@ export interface RestoreWorkerData {
   readonly stanza: string;
   /** The stanza's data key, already unwrapped by the main thread (no scrypt per worker). */
   readonly key: Uint8Array | undefined;
+  /** The progress counter's shared memory: the worker adds the bytes it writes (command/progress/counter.ts). */
+  readonly progress?: SharedArrayBuffer;
 }
 
 export type RestoreJob =
@@ -43,6 +46,7 @@ const repo = await Repository.openInWorker(
   data.stanza,
   data.key === undefined ? undefined : Buffer.from(data.key),
 );
+const progress = workerCounter(data.progress)?.stage();
 
 /** Each restored file is synced as soon as it is written, a few at once; 'flush' waits for all of them. */
 const syncing = new SyncBehind(SYNCS_IN_FLIGHT);
@@ -68,7 +72,7 @@ serveJobs<RestoreJob, RestoreJobResult>(async (job) => {
           continue;
         }
       }
-      syncing.add(await restoreFile(repo, file, settings));
+      syncing.add(await restoreFile(repo, file, settings, progress));
       result.written += 1;
       result.writtenBytes += file.size;
     }
