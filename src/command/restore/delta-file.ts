@@ -10,6 +10,7 @@ import {
   openSync,
   readSync,
   constants,
+  type Stats,
 } from 'node:fs';
 import { unlinkSync } from 'node:fs';
 import { errnoOf, PgStashError, reasonOf } from '../../common/errors.js';
@@ -57,7 +58,7 @@ export function keepIfMatching(
   }
   let matches: boolean;
   try {
-    const stats = fstatSync(fd);
+    let stats = fstatSync(fd);
     if (!stats.isFile()) matches = false;
     else if (compare === 'mtime') {
       // pgBackRest's guard: a file modified in a second the backup copied in may have changed after the copy
@@ -69,10 +70,14 @@ export function keepIfMatching(
     } else {
       // A file that only grew since (a relation extended) may still start with the backup's bytes: cut to the
       // backup's size, as pgBackRest does, and the checksum decides; if it differs the file is written anyway.
-      if (stats.size > file.size) truncateTo(path, file.size);
-      matches = fstatSync(fd).size === file.size && sha256Of(fd) === file.sha256;
+      if (stats.size > file.size) {
+        truncateTo(path, file.size);
+        // Cut, it has a new size and mtime: what setAttributes compares with.
+        stats = fstatSync(fd);
+      }
+      matches = stats.size === file.size && sha256Of(fd) === file.sha256;
     }
-    if (matches) matches = setAttributes(fd, file, options.restoreOwner);
+    if (matches) matches = setAttributes(fd, stats, file, options.restoreOwner);
   } catch (error) {
     throw new PgStashError('fileRead', `unable to compare '${path}' with the backup: ${reasonOf(error)}`);
   } finally {
@@ -83,17 +88,20 @@ export function keepIfMatching(
 }
 
 /**
- * Gives a kept file the manifest's mode, owner (as root) and mtime. A file not this (non-root) user's, which it may
- * read but not change (EPERM), cannot be made right in place: false, and it is written anew, as this user's.
+ * Gives a kept file the manifest's mode, owner (as root) and mtime, each only where it differs: a file left as it
+ * was has an inode with nothing to write, so its fsync costs no journal commit. A file not this (non-root) user's,
+ * which it may read but not change (EPERM) nor give to itself, cannot be made right in place: false, and it is
+ * written anew, as this user's.
  */
-function setAttributes(fd: number, file: ManifestFile, restoreOwner: boolean): boolean {
+function setAttributes(fd: number, stats: Stats, file: ManifestFile, restoreOwner: boolean): boolean {
   try {
-    fchmodSync(fd, file.mode);
+    if ((stats.mode & 0o7777) !== file.mode) fchmodSync(fd, file.mode);
     if (restoreOwner) {
       const { uid, gid } = ownerIds(file);
-      fchownSync(fd, uid, gid);
-    }
-    futimesSync(fd, file.mtime, file.mtime);
+      if (stats.uid !== uid || stats.gid !== gid) fchownSync(fd, uid, gid);
+    } else if (stats.uid !== process.getuid?.()) return false;
+    // The manifest has whole seconds: a file kept with a fraction of a second gets the exact time, as a restored one.
+    if (stats.mtimeMs !== file.mtime * 1000) futimesSync(fd, file.mtime, file.mtime);
     return true;
   } catch (error) {
     if (errnoOf(error) === 'EPERM') return false;
