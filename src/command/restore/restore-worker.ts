@@ -56,7 +56,7 @@ serveJobs<RestoreJob, RestoreJobResult>(async (job) => {
       if (settings.delta !== undefined) {
         const path = destinationOf(file.name, settings.targets);
         if (
-          keepIfMatching(path, file, settings.delta, {
+          await keepIfMatching(path, file, settings.delta, {
             restoreOwner: settings.restoreOwner,
             backupStart: settings.backupStart ?? 0,
           })
