@@ -63,7 +63,8 @@ serveJobs<RestoreJob, RestoreJobResult>(async (job) => {
         ) {
           result.kept += 1;
           result.keptBytes += file.size;
-          // Its mode, owner or mtime may have changed: durable before pg_control, as a written file.
+          // Its mode, owner or mtime may have changed, and its data may not be on disk yet (an interrupted restore
+          // wrote it, say): durable before pg_control, as a written file.
           syncing.add(path);
           continue;
         }
