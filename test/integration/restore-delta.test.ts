@@ -190,6 +190,32 @@ describe('restore --delta', () => {
     await again.stop();
   }, 300_000);
 
+  it('a large file (compared with direct reads): extended, cut back and kept with its mtime; flipped, written again', async () => {
+    const { dataDir } = await restores.restore([]);
+    const big = join(dataDir, bigFile);
+    const restored = await stat(big);
+    // Only appended to (its mtime put back): cut to the backup's size, then its checksum matches. The cut itself
+    // changes the mtime, which must be set back to the backup's, as for any kept file.
+    await appendFile(big, Buffer.alloc(3 * 8192, 1));
+    await utimes(big, restored.atime, restored.mtime);
+    const extended = await setup.pgstashOk(['restore', `--pg1-path=${dataDir}`, '--delta']);
+    expect(deltaReport(extended.stdout).keptBytes).toBeGreaterThanOrEqual(bigSize);
+    const kept = await stat(big);
+    expect(kept.size).toBe(restored.size);
+    expect(kept.mtimeMs).toBe(restored.mtimeMs);
+    // One byte changed in its middle: the whole file is written again.
+    await flipMiddleByte(big, 0xff);
+    const flipped = await setup.pgstashOk(['restore', `--pg1-path=${dataDir}`, '--delta']);
+    const report = deltaReport(flipped.stdout);
+    expect(report.writtenBytes).toBeGreaterThanOrEqual(bigSize);
+    expect(report.writtenBytes).toBeLessThan(bigSize + bigSize / 2);
+    const verified = await verifyBackup(dataDir);
+    expect(verified.code, verified.stdout + verified.stderr).toBe(0);
+    const pg = await restores.start(dataDir);
+    expect(await pg.psql('select count(*), sum(g) from big')).toBe('200000|20000100000');
+    await pg.stop();
+  }, 300_000);
+
   it('--delta --force compares size and mtime only, as pgBackRest does', async () => {
     const { dataDir } = await restores.restore([]);
     const flipped = join(dataDir, files.get('t_flipped') ?? '');

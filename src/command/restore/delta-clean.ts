@@ -1,6 +1,6 @@
 // restore --delta, before any file is written: pg_control out first, then whatever the backup does not hold removed.
-import { existsSync } from 'node:fs';
-import { lstat, open, readdir, readlink, rm } from 'node:fs/promises';
+import { existsSync, type Dirent } from 'node:fs';
+import { open, readdir, readlink, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { errnoOf, PgStashError, reasonOf } from '../../common/errors.js';
 import type { Manifest } from '../../repo/manifest.js';
@@ -84,26 +84,28 @@ export async function cleanForDelta(manifest: Manifest, targets: readonly Resolv
   const expected = expectedEntries(manifest, targets);
   let removed = 0;
   const walk = async (dir: string, name: string, top: boolean, tablespace: boolean): Promise<void> => {
-    let entries: string[];
+    let entries: Dirent[];
     try {
-      entries = await readdir(dir);
+      // The kinds come with the names (d_type; Node lstats only where the file system gives none): one lstat per
+      // entry, a round trip each through libuv's pool, made the walk of a data directory of thousands of files cost
+      // as much as comparing them.
+      entries = await readdir(dir, { withFileTypes: true });
     } catch (error) {
       if (errnoOf(error) === 'ENOENT') return;
       throw new PgStashError('fileRead', `unable to read directory '${dir}': ${reasonOf(error)}`);
     }
     let changed = false;
     for (const entry of entries) {
-      if (top && isRestoreLockName(entry)) continue;
-      const path = join(dir, entry);
-      const childName = `${name}/${entry}`;
+      if (top && isRestoreLockName(entry.name)) continue;
+      const path = join(dir, entry.name);
+      const childName = `${name}/${entry.name}`;
       const want = expected.get(childName);
       if (want === undefined && top && tablespace) continue;
-      const stats = await lstat(path);
       let keep = false;
-      if (want?.kind === 'directory') keep = stats.isDirectory();
-      else if (want?.kind === 'file') keep = stats.isFile();
+      if (want?.kind === 'directory') keep = entry.isDirectory();
+      else if (want?.kind === 'file') keep = entry.isFile();
       else if (want?.kind === 'link')
-        keep = stats.isSymbolicLink() && (await readlink(path)) === want.destination;
+        keep = entry.isSymbolicLink() && (await readlink(path)) === want.destination;
       if (!keep) {
         await removeEntry(path);
         removed += 1;

@@ -10,20 +10,36 @@ import {
   openSync,
   readSync,
   constants,
+  type Stats,
 } from 'node:fs';
 import { unlinkSync } from 'node:fs';
 import { errnoOf, PgStashError, reasonOf } from '../../common/errors.js';
 import type { ManifestFile } from '../../repo/manifest.js';
-import { ownerIds } from './restore-file.js';
+import { openForDirectRead, readAhead } from '../../storage/direct-read.js';
+import { DIRECT_WRITE_BYTES, ownerIds } from './restore-file.js';
 
 /** How --delta compares a file in place with the backup's: by SHA-256, or (with --force) by size and mtime. */
 export type DeltaCompare = 'checksum' | 'mtime';
 
-/** Read size while hashing: bounded memory, whatever the file's size. */
+/** Read size while hashing a small file: bounded memory, whatever the file's size. */
 const HASH_BUFFER = 1024 * 1024;
 
-function sha256Of(fd: number): string {
+/** Files at least this large are read with direct I/O, a few reads in flight (storage/direct-read.ts). */
+const DIRECT_READ_BYTES = DIRECT_WRITE_BYTES;
+
+/**
+ * SHA-256 of the open file, read from its start to its end. A large one is read ahead on libuv's pool, with direct
+ * I/O where `fd` was opened so, while this thread hashes the chunk before: a relation file of hundreds of MiB (the
+ * critical path of a delta restore, one file on one thread) costs the longer of reading and hashing it, not the
+ * sum. A small one, most of a data directory, is read with blocking calls: a round trip through the pool would
+ * cost more than the read.
+ */
+async function sha256Of(fd: number, large: boolean): Promise<string> {
   const hash = createHash('sha256');
+  if (large) {
+    for await (const chunk of readAhead(fd)) hash.update(chunk);
+    return hash.digest('hex');
+  }
   const buffer = Buffer.allocUnsafe(HASH_BUFFER);
   for (;;) {
     const read = readSync(fd, buffer, 0, buffer.length, null);
@@ -33,6 +49,25 @@ function sha256Of(fd: number): string {
   return hash.digest('hex');
 }
 
+/** SHA-256 of the file at `path`, open at `fd`; opened again without O_DIRECT if the filesystem refuses its reads. */
+async function sha256InPlace(
+  path: string,
+  opened: { fd: number; direct: boolean },
+  size: number,
+): Promise<string> {
+  try {
+    return await sha256Of(opened.fd, size >= DIRECT_READ_BYTES);
+  } catch (error) {
+    if (!opened.direct || errnoOf(error) !== 'EINVAL') throw error;
+  }
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+  try {
+    return await sha256Of(fd, true);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /**
  * Keeps the file at `path` if it matches `file` (same size and SHA-256, after cutting a longer file to the backup's
  * size; or with 'mtime' the same size and mtime in seconds, as pgBackRest's --delta --force), giving it the manifest's mode, owner (as root) and mtime; returns
@@ -40,24 +75,29 @@ function sha256Of(fd: number): string {
  * may not open for writing, say), and returns false. The cleaning pass (delta-clean.ts) has already removed
  * anything but a regular file at this name, and O_NOFOLLOW guards against a link put there since.
  */
-export function keepIfMatching(
+export async function keepIfMatching(
   path: string,
   file: ManifestFile,
   compare: DeltaCompare,
   options: { restoreOwner: boolean; backupStart: number },
-): boolean {
-  let fd: number;
+): Promise<boolean> {
+  let opened: { fd: number; direct: boolean };
   try {
-    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+    opened = openForDirectRead(
+      path,
+      constants.O_RDONLY | constants.O_NOFOLLOW,
+      compare === 'checksum' && file.size >= DIRECT_READ_BYTES,
+    );
   } catch (error) {
     if (errnoOf(error) === 'ENOENT') return false;
     // Unreadable to us (its mode changed, say) or a link: it cannot be proven the same, so it is written again.
     removeChanged(path);
     return false;
   }
+  const { fd } = opened;
   let matches: boolean;
   try {
-    const stats = fstatSync(fd);
+    let stats = fstatSync(fd);
     if (!stats.isFile()) matches = false;
     else if (compare === 'mtime') {
       // pgBackRest's guard: a file modified in a second the backup copied in may have changed after the copy
@@ -69,10 +109,14 @@ export function keepIfMatching(
     } else {
       // A file that only grew since (a relation extended) may still start with the backup's bytes: cut to the
       // backup's size, as pgBackRest does, and the checksum decides; if it differs the file is written anyway.
-      if (stats.size > file.size) truncateTo(path, file.size);
-      matches = fstatSync(fd).size === file.size && sha256Of(fd) === file.sha256;
+      if (stats.size > file.size) {
+        truncateTo(path, file.size);
+        // Cut, it has a new size and mtime: what setAttributes compares with.
+        stats = fstatSync(fd);
+      }
+      matches = stats.size === file.size && (await sha256InPlace(path, opened, stats.size)) === file.sha256;
     }
-    if (matches) matches = setAttributes(fd, file, options.restoreOwner);
+    if (matches) matches = setAttributes(fd, stats, file, options.restoreOwner);
   } catch (error) {
     throw new PgStashError('fileRead', `unable to compare '${path}' with the backup: ${reasonOf(error)}`);
   } finally {
@@ -83,17 +127,20 @@ export function keepIfMatching(
 }
 
 /**
- * Gives a kept file the manifest's mode, owner (as root) and mtime. A file not this (non-root) user's, which it may
- * read but not change (EPERM), cannot be made right in place: false, and it is written anew, as this user's.
+ * Gives a kept file the manifest's mode, owner (as root) and mtime, each only where it differs: a file left as it
+ * was has an inode with nothing to write, so its fsync costs no journal commit. A file not this (non-root) user's,
+ * which it may read but not change (EPERM) nor give to itself, cannot be made right in place: false, and it is
+ * written anew, as this user's.
  */
-function setAttributes(fd: number, file: ManifestFile, restoreOwner: boolean): boolean {
+function setAttributes(fd: number, stats: Stats, file: ManifestFile, restoreOwner: boolean): boolean {
   try {
-    fchmodSync(fd, file.mode);
+    if ((stats.mode & 0o7777) !== file.mode) fchmodSync(fd, file.mode);
     if (restoreOwner) {
       const { uid, gid } = ownerIds(file);
-      fchownSync(fd, uid, gid);
-    }
-    futimesSync(fd, file.mtime, file.mtime);
+      if (stats.uid !== uid || stats.gid !== gid) fchownSync(fd, uid, gid);
+    } else if (stats.uid !== process.getuid?.()) return false;
+    // The manifest has whole seconds: a file kept with a fraction of a second gets the exact time, as a restored one.
+    if (stats.mtimeMs !== file.mtime * 1000) futimesSync(fd, file.mtime, file.mtime);
     return true;
   } catch (error) {
     if (errnoOf(error) === 'EPERM') return false;

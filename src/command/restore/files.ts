@@ -3,6 +3,7 @@ import { chown, lchown, mkdir, open, readlink, symlink } from 'node:fs/promises'
 import { dirname } from 'node:path';
 import { PgStashError } from '../../common/errors.js';
 import { runParallel } from '../../io/parallel.js';
+import { syncPaths } from '../../storage/file-io.js';
 import { WorkerPool } from '../../io/worker/pool.js';
 import type { Manifest, ManifestFile, ManifestPath } from '../../repo/manifest.js';
 import type { Repository } from '../../repo/repository.js';
@@ -151,8 +152,12 @@ export async function restoreTree(
     await options.beforeControl?.();
   };
   await Promise.all([pool.runOnEach({ type: 'flush' }), finishing()]);
-  // Everything is durable before pg_control lands.
-  for (const { path } of [...directories].reverse()) await syncDirectory(path);
+  // Everything is durable before pg_control lands: the directories too, many at once (one after another, they
+  // cost a delta restore, which writes little else, 25-100 ms of its 0.5-1 s on a pgbench data directory).
+  await syncPaths(
+    directories.map(({ path }) => path),
+    { skipMissing: false },
+  );
   // Never kept by --delta: delta-clean.ts removed it before anything else changed.
   add(await pool.run({ type: 'restore', files: [controlFile], settings: { ...settings, delta: undefined } }));
   await pool.runOnEach({ type: 'flush' });

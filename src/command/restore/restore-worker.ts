@@ -60,14 +60,15 @@ serveJobs<RestoreJob, RestoreJobResult>(async (job) => {
       if (settings.delta !== undefined) {
         const path = destinationOf(file.name, settings.targets);
         if (
-          keepIfMatching(path, file, settings.delta, {
+          await keepIfMatching(path, file, settings.delta, {
             restoreOwner: settings.restoreOwner,
             backupStart: settings.backupStart ?? 0,
           })
         ) {
           result.kept += 1;
           result.keptBytes += file.size;
-          // Its mode, owner or mtime may have changed: durable before pg_control, as a written file.
+          // Its mode, owner or mtime may have changed, and its data may not be on disk yet (an interrupted restore
+          // wrote it, say): durable before pg_control, as a written file.
           syncing.add(path);
           continue;
         }
