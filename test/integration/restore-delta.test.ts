@@ -140,8 +140,18 @@ describe('restore --delta', () => {
     ])
       await givePostgres(path);
 
-    const result = await setup.pgstashOk(['restore', `--pg1-path=${dataDir}`, '--delta']);
+    const result = await setup.pgstashOk([
+      'restore',
+      `--pg1-path=${dataDir}`,
+      '--delta',
+      '--log-level-console=detail',
+    ]);
     expect(result.stderr).not.toContain("option 'delta'");
+    // At detail level each removal is named with its reason, as pgBackRest does.
+    expect(result.stdout).toContain(`remove '${join(dataDir, 'junk.txt')}': not in the backup`);
+    expect(result.stdout).toContain(
+      `remove '${join(dataDir, 'pg_notify')}': the backup has a directory there`,
+    );
     const report = deltaReport(result.stdout);
     // The damaged relation files and pg_control (always written last): nothing else. postgresql.auto.conf, to
     // which the first restore appended its recovery settings, is cut back and kept (then rewritten as always).

@@ -3,6 +3,7 @@ import { existsSync, type Dirent } from 'node:fs';
 import { open, readdir, readlink, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { errnoOf, PgStashError, reasonOf } from '../../common/errors.js';
+import { log } from '../../common/log.js';
 import type { Manifest } from '../../repo/manifest.js';
 import { destinationOf, type ResolvedTarget } from './destination.js';
 import { CONTROL_FILE, NOT_RESTORED } from './files.js';
@@ -107,6 +108,12 @@ export async function cleanForDelta(manifest: Manifest, targets: readonly Resolv
       else if (want?.kind === 'link')
         keep = entry.isSymbolicLink() && (await readlink(path)) === want.destination;
       if (!keep) {
+        // As pgBackRest does at detail level: a DBA can see what a delta restore took away, and why.
+        log.detail(
+          want === undefined
+            ? `remove '${path}': not in the backup`
+            : `remove '${path}': the backup has a ${want.kind} there`,
+        );
         await removeEntry(path);
         removed += 1;
         changed = true;
