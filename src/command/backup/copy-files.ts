@@ -37,6 +37,8 @@ export interface CopyOptions extends FileCopySettings {
    * earlier backup). pg_control is always copied.
    */
   readonly reuse?: (entry: DataDirEntry) => Promise<ManifestFile | undefined>;
+  /** repoN-block: the prior backup's entry of a file, whose block map a changed file is compared with. */
+  readonly blockPrior?: ((name: string) => ManifestFile | undefined) | undefined;
   /** Told of every file the backup holds, with a way to make the copies so far durable (resume's journal). */
   readonly recorder?: CopyRecorder;
 }
@@ -70,9 +72,14 @@ async function copyOnWorker(
   pool: BackupPool,
   entry: DataDirEntry,
   storage: FileStorage,
+  prior?: ManifestFile,
 ): Promise<ManifestFile | undefined> {
   const copied = await pool.run(
-    { type: 'copy', entry: { name: entry.name, absolutePath: entry.absolutePath, size: entry.size } },
+    {
+      type: 'copy',
+      entry: { name: entry.name, absolutePath: entry.absolutePath, size: entry.size },
+      ...(prior === undefined ? {} : { prior }),
+    },
     poolOptionsFor(entry.size),
   );
   if (copied === undefined) {
@@ -90,7 +97,11 @@ async function copyOnWorker(
     sha256: copied.sha256,
     ...ownerOf(entry),
     ...(invalid.length > 0 ? { pageChecksumErrors: [...invalid] } : {}),
-    stored: { ...storage, size: copied.repoSize },
+    stored: {
+      ...storage,
+      size: copied.repoSize,
+      ...(copied.block === undefined ? {} : { block: copied.block }),
+    },
   };
 }
 
@@ -109,6 +120,7 @@ export async function copyDataDirectory(repo: Repository, options: CopyOptions):
       compress: options.compress,
       checksumPage: options.checksumPage,
       startLsn: options.startLsn,
+      block: options.block,
     },
   };
   const pool: BackupPool = new WorkerPool(new URL('./backup-worker.js', import.meta.url), {
@@ -151,7 +163,9 @@ async function copyWithPool(pool: BackupPool, options: CopyOptions): Promise<Cop
   try {
     await runParallel(toCopy.sort(largestFirst), {
       concurrency: pool.submitAhead,
-      worker: async (entry) => (await reuse?.(entry)) ?? (await copyOnWorker(pool, entry, options.storage)),
+      worker: async (entry) =>
+        (await reuse?.(entry)) ??
+        (await copyOnWorker(pool, entry, options.storage, options.blockPrior?.(entry.name))),
       onResult: (file) => {
         if (file === undefined) return;
         tree.files.push(file);

@@ -93,6 +93,7 @@ describe('value types from the option table', () => {
       | 'retentionMonthly'
       | 'retentionYearly'
       | 'retentionTimeZone'
+      | 'block'
     >();
     expectTypeOf<PgOptions['port']>().toEqualTypeOf<number>();
     expectTypeOf<PgOptions['database']>().toEqualTypeOf<string>();
