@@ -86,7 +86,7 @@ export function keepIfMatching(
  * Gives a kept file the manifest's mode, owner (as root) and mtime. A file not this (non-root) user's, which it may
  * read but not change (EPERM), cannot be made right in place: false, and it is written anew, as this user's.
  */
-function setAttributes(fd: number, file: ManifestFile, restoreOwner: boolean): boolean {
+export function setAttributes(fd: number, file: ManifestFile, restoreOwner: boolean): boolean {
   try {
     fchmodSync(fd, file.mode);
     if (restoreOwner) {
@@ -118,7 +118,7 @@ function truncateTo(path: string, size: number): void {
   }
 }
 
-function removeChanged(path: string): void {
+export function removeChanged(path: string): void {
   try {
     unlinkSync(path);
   } catch (error) {

@@ -5,6 +5,7 @@ import { serveJobs } from '../../io/worker/serve.js';
 import type { ManifestFile } from '../../repo/manifest.js';
 import { Repository } from '../../repo/repository.js';
 import { SyncBehind } from '../../storage/sync-behind.js';
+import { patchBlocks } from './delta-blocks.js';
 import { keepIfMatching } from './delta-file.js';
 import { restoreFile, type RestoreFileSettings } from './restore-file.js';
 import { destinationOf } from './destination.js';
@@ -55,6 +56,15 @@ serveJobs<RestoreJob, RestoreJobResult>(async (job) => {
       // --delta: comparing is hashing, CPU work, so it runs here on the worker, beside the writes.
       if (settings.delta !== undefined) {
         const path = destinationOf(file.name, settings.targets);
+        // A block-stored file is compared block by block and only its changed blocks rewritten (delta-blocks.ts).
+        const patched =
+          settings.delta === 'checksum' ? await patchBlocks(repo, path, file, settings) : undefined;
+        if (patched !== undefined) {
+          if (patched.writtenBytes === 0) countKept(result, file);
+          else countWritten(result, patched.writtenBytes);
+          syncing.add(path);
+          continue;
+        }
         if (
           keepIfMatching(path, file, settings.delta, {
             restoreOwner: settings.restoreOwner,
@@ -75,3 +85,13 @@ serveJobs<RestoreJob, RestoreJobResult>(async (job) => {
   } else await syncing.drain();
   return result;
 });
+
+function countKept(result: RestoreJobResult, file: ManifestFile): void {
+  result.kept += 1;
+  result.keptBytes += file.size;
+}
+
+function countWritten(result: RestoreJobResult, bytes: number): void {
+  result.written += 1;
+  result.writtenBytes += bytes;
+}
