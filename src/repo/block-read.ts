@@ -1,5 +1,6 @@
 // Reading a block-stored file back: its map, and its blocks from the parts (backups) the map names, streamed.
 import { PgStashError } from '../common/errors.js';
+import { CHUNK_SIZE } from '../io/chunker.js';
 import { ContentDigest } from '../io/stage.js';
 import { BlockMap, blockChecksum, blockCountOf } from './block-map.js';
 import { blockMapPath, type BlockPart, type ManifestBlocks, type ManifestFile } from './manifest.js';
@@ -118,17 +119,42 @@ export class BlockSource {
 
   /** Block `block`, read from its part and checked against the map; blocks must be asked for in file order. */
   async read(block: number): Promise<Buffer> {
-    const part = this.map.parts[block] as number;
-    const reader = this.#readers.get(part) ?? (await this.#openPart(part));
-    const data = await reader.block(this.map.slots[block] as number, this.lengthOf(block));
-    if (!blockChecksum(data).equals(this.map.checksumOf(block))) {
-      const path = partPath(this.#repo, this.#file.name, this.#part(part));
-      throw new PgStashError(
-        'checksum',
-        `'${this.#repo.location}/${path}' is corrupt: block ${block} of '${this.#file.name}' does not match its map`,
-      );
+    return (await this.readRun(block, 1)).data;
+  }
+
+  /**
+   * Blocks from `block` on that lie one after another in the same part (at most `max` blocks), read at once and
+   * each checked against the map: a file mostly held by one part is read in large pieces, not block by block.
+   */
+  async readRun(block: number, max: number): Promise<{ data: Buffer; blocks: number }> {
+    const { parts, slots } = this.map;
+    const part = parts[block] as number;
+    const slot = slots[block] as number;
+    let blocks = 1;
+    let length = this.lengthOf(block);
+    while (
+      blocks < max &&
+      block + blocks < this.map.count &&
+      parts[block + blocks] === part &&
+      slots[block + blocks] === slot + blocks
+    ) {
+      length += this.lengthOf(block + blocks);
+      blocks++;
     }
-    return data;
+    const reader = this.#readers.get(part) ?? (await this.#openPart(part));
+    const data = await reader.block(slot, length);
+    const { blockSize } = this.map;
+    for (let index = 0; index < blocks; index++) {
+      const one = data.subarray(index * blockSize, (index + 1) * blockSize);
+      if (!blockChecksum(one).equals(this.map.checksumOf(block + index))) {
+        const path = partPath(this.#repo, this.#file.name, this.#part(part));
+        throw new PgStashError(
+          'checksum',
+          `'${this.#repo.location}/${path}' is corrupt: block ${block + index} of '${this.#file.name}' does not match its map`,
+        );
+      }
+    }
+    return { data, blocks };
   }
 
   #part(index: number): BlockPart {
@@ -164,10 +190,13 @@ export async function* readBlockFile(repo: Repository, file: BlockFile): AsyncGe
   const source = await BlockSource.open(repo, file);
   const digest = new ContentDigest();
   try {
-    for (let block = 0; block < source.map.count; block++) {
-      const data = await source.read(block);
+    // Runs of up to a chunk's worth of blocks.
+    const run = Math.max(1, Math.floor(CHUNK_SIZE / source.map.blockSize));
+    for (let block = 0; block < source.map.count;) {
+      const { data, blocks } = await source.readRun(block, run);
       digest.update(data);
       yield data;
+      block += blocks;
     }
   } finally {
     await source.close();
