@@ -11,10 +11,13 @@ import type { ChunkStage } from '../io/stage.js';
 import { type BackupInfo, type BackupRecord } from './backup-info.js';
 import { BACKUP_PROGRESS_KIND, parseBackupProgress, type BackupProgressRecord } from './backup-progress.js';
 import { readInfoFile, writeInfoFile } from './info-file.js';
+import type { BlockMap } from './block-map.js';
+import { isBlockFile, readBlockFile, readBlockMap, type BlockFile } from './block-read.js';
 import { isBackupLabel } from './label.js';
 import { copyPathOf, repoLayout } from './layout.js';
 import { parsePartialManifest, type ResumableManifest } from './manifest-parse.js';
 import {
+  blockMapPath,
   readManifest,
   storedFilePath,
   storedFileRead,
@@ -210,6 +213,37 @@ export class BackupStore {
     return this.#repo.putChunks(chunks, this.#filePath(label, name, compress.type), compress, options);
   }
 
+  /** Stores the block map of file `name` of backup `label` (repo/block-map.ts), as the backup stores files. */
+  putBlockMap(
+    label: string,
+    name: string,
+    map: Buffer,
+    compress: CompressSettings,
+    options: { sync?: boolean } = {},
+  ): Promise<StoredFile> {
+    const path = blockMapPath(this.#stanza, {
+      name,
+      stored: {
+        holder: label,
+        compressType: compress.type,
+        compressLevel: compress.level,
+        cipher: 'none',
+        size: 0,
+      },
+    });
+    return this.#repo.putBuffer(map, path, compress, options);
+  }
+
+  /** The block map of a block-stored file of a manifest, checked. */
+  blockMap(file: BlockFile): Promise<BlockMap> {
+    return readBlockMap(this.#repo, file);
+  }
+
+  /** Removes stored file `name` of begun backup `label` (a block part that stored no block). */
+  async removeFile(label: string, name: string, compressType: CompressType): Promise<void> {
+    await this.#repo.driver.remove(this.#filePath(label, name, compressType));
+  }
+
   #filePath(label: string, name: string, compressType: CompressType): string {
     return repoLayout.backupFile(this.#stanza, label, name, compressExtension(compressType));
   }
@@ -293,6 +327,8 @@ export class BackupStore {
    * compression and cipher), checked against its checksum and size; undefined when the repository file is missing.
    */
   readFile(file: ManifestFile): Promise<AsyncGenerator<Buffer> | undefined> {
+    // A block-stored file is put together from the parts its map names, each block and the whole verified.
+    if (isBlockFile(file)) return Promise.resolve(readBlockFile(this.#repo, file));
     const { path, expect } = storedFileRead(this.#stanza, file);
     return this.#repo.getChunks(path, expect);
   }

@@ -3,12 +3,15 @@ import { PgStashError } from '../common/errors.js';
 import { JsonObject, jsonFieldError, type JsonSource } from '../common/json-fields.js';
 import { COMPRESS_TYPES } from '../io/compress.js';
 import type { BackupType } from './backup-info.js';
+import { BLOCK_SIZE_MIN } from './block-map.js';
 import { LABEL_PATTERN } from './label.js';
+import { holdersOf } from './manifest.js';
 import type {
   CipherType,
   FileStorage,
   Manifest,
   ManifestBackup,
+  ManifestBlocks,
   ManifestDb,
   ManifestFile,
   ManifestLink,
@@ -33,6 +36,7 @@ const STORED_FIELDS: ReadonlySet<string> = new Set([
   'compressLevel',
   'cipher',
   'size',
+  'block',
 ]);
 
 const SHA256 = /^[0-9a-f]{64}$/;
@@ -81,7 +85,7 @@ export function parsePartialManifest(raw: unknown, where: string): ResumableMani
   const prior = backup.optStr('prior', LABEL_PATTERN);
   const label = backup.str('label', LABEL_PATTERN);
   const files = root.objects('files').map((file) => parseFile(file, parseStored(file.obj('stored'))));
-  checkHolders(root, { label, references: [] }, files);
+  checkHolders(root, { label, references: [] }, files, false);
   return {
     backup: {
       label,
@@ -222,13 +226,32 @@ function parseStored(stored: JsonObject): ManifestStored {
   const unknown = stored.keys().find((name) => !STORED_FIELDS.has(name));
   if (unknown !== undefined)
     throw stored.fail(unknown, 'is not known to this pgstash (written by a newer version?)');
-  const storage: FileStorage = {
-    holder: stored.str('holder', LABEL_PATTERN),
-    compressType: stored.oneOf('compressType', COMPRESS_TYPES),
-    compressLevel: stored.int('compressLevel', Number.MIN_SAFE_INTEGER),
-    cipher: stored.oneOf('cipher', CIPHER_TYPES),
+  const storage = parseStorage(stored);
+  const block = stored.keys().includes('block') ? parseBlocks(stored.obj('block')) : undefined;
+  return { ...storage, size: stored.int('size'), ...(block === undefined ? {} : { block }) };
+}
+
+function parseStorage(fields: JsonObject): FileStorage {
+  return {
+    holder: fields.str('holder', LABEL_PATTERN),
+    compressType: fields.oneOf('compressType', COMPRESS_TYPES),
+    compressLevel: fields.int('compressLevel', Number.MIN_SAFE_INTEGER),
+    cipher: fields.oneOf('cipher', CIPHER_TYPES),
   };
-  return { ...storage, size: stored.int('size') };
+}
+
+function parseBlocks(block: JsonObject): ManifestBlocks {
+  const map = block.obj('map');
+  return {
+    blockSize: block.int('blockSize', BLOCK_SIZE_MIN),
+    map: { size: map.int('size'), sha256: map.str('sha256', SHA256), storedSize: map.int('storedSize') },
+    parts: block.objects('parts').map((part) => ({
+      ...parseStorage(part),
+      size: part.int('size'),
+      originalSize: part.int('originalSize'),
+      sha256: part.str('sha256', SHA256),
+    })),
+  };
 }
 
 function parseFile(file: JsonObject, stored: ManifestStored): ManifestFile {
@@ -249,6 +272,7 @@ function checkHolders(
   root: JsonObject,
   backup: Pick<ManifestBackup, 'label' | 'references'>,
   files: readonly ManifestFile[],
+  parts = true,
 ): void {
   const holders = new Set([backup.label, ...backup.references]);
   files.forEach((file, index) => {
@@ -258,5 +282,15 @@ function checkHolders(
         `files[${index}].stored.holder`,
         `'${file.stored.holder}' is neither the backup nor one of its references`,
       );
+    // A partial manifest has no references yet: its block parts are checked once the manifest is complete.
+    if (!parts) return;
+    holdersOf(file).forEach((holder, part) => {
+      if (!holders.has(holder))
+        throw jsonFieldError(
+          root.source,
+          `files[${index}].stored.block.parts[${part - 1}].holder`,
+          `'${holder}' is neither the backup nor one of its references`,
+        );
+    });
   });
 }

@@ -59,8 +59,35 @@ export interface FileStorage {
  * after compress-type changed. Later formats add a bundle (id, offset, length) and a block map here.
  */
 export interface ManifestStored extends FileStorage {
-  /** Bytes as stored (compressed, encrypted). */
+  /**
+   * Bytes as stored (compressed, encrypted) in the holder's directory; for a block-stored file, its block map and
+   * the blocks the holder stored.
+   */
   readonly size: number;
+  /** Set when the file is stored as blocks (repoN-block): its map is held by `holder`, its blocks by the parts. */
+  readonly block?: ManifestBlocks | undefined;
+}
+
+/**
+ * The blocks one backup stored of a block-stored file, in file order, at that backup's storedFilePath: the blocks
+ * of this version that changed against the version before, with that backup's compression and cipher.
+ */
+export interface BlockPart extends FileStorage {
+  /** Bytes as stored. */
+  readonly size: number;
+  /** Bytes of the blocks (a whole number of blocks, the file's last one perhaps shorter). */
+  readonly originalSize: number;
+  /** SHA-256 of those bytes. */
+  readonly sha256: string;
+}
+
+/** How a file stored as blocks is put together (repo/block-map.ts, repo/block-read.ts). */
+export interface ManifestBlocks {
+  readonly blockSize: number;
+  /** The block map, stored in the holder's directory (repoLayout.blockMap) as the holder stores files. */
+  readonly map: { readonly size: number; readonly sha256: string; readonly storedSize: number };
+  /** The backups holding the file's blocks, each at most once; the map refers to them by index. */
+  readonly parts: readonly BlockPart[];
 }
 
 export interface ManifestFile extends ManifestOwner {
@@ -153,6 +180,35 @@ export async function readManifest(
  */
 export function storedFilePath(stanza: string, file: Pick<ManifestFile, 'name' | 'stored'>): string {
   return `${repoLayout.backupPath(stanza, file.stored.holder)}/${file.name}${compressExtension(file.stored.compressType)}`;
+}
+
+/** Where a block-stored file's map lives: under `block-map/` of its holder's directory, no data file's name. */
+export function blockMapPath(stanza: string, file: Pick<ManifestFile, 'name' | 'stored'>): string {
+  return `${repoLayout.backupPath(stanza, file.stored.holder)}/block-map/${file.name}${compressExtension(file.stored.compressType)}`;
+}
+
+/** Every backup whose directory holds data of `file`: its holder and, when stored as blocks, each part's. */
+export function holdersOf(file: Pick<ManifestFile, 'stored'>): string[] {
+  const { stored } = file;
+  return stored.block === undefined
+    ? [stored.holder]
+    : [stored.holder, ...stored.block.parts.map((p) => p.holder)];
+}
+
+/** Bytes a restore reads from the repository for `file` (every part of a block-stored file). */
+export function storedBytesOf(file: Pick<ManifestFile, 'stored'>): number {
+  const { block } = file.stored;
+  return block === undefined
+    ? file.stored.size
+    : block.map.storedSize + block.parts.reduce((sum, part) => sum + part.size, 0);
+}
+
+/** Original bytes backup `label` stored of `file`: all of it, or of a block-stored file the blocks it holds. */
+export function addedBytesOf(file: Pick<ManifestFile, 'stored' | 'size'>, label: string): number {
+  const { stored } = file;
+  if (stored.holder !== label) return 0;
+  if (stored.block === undefined) return file.size;
+  return stored.block.parts.find((part) => part.holder === label)?.originalSize ?? 0;
 }
 
 /**

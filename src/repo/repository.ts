@@ -291,6 +291,12 @@ export class Repository {
       if (isPgStashError(error, 'format')) {
         throw this.#corrupt(path, error.message, error);
       }
+      // Which file failed to authenticate: the decryptor does not know its name.
+      if (isPgStashError(error, 'crypto') && !error.message.includes(path)) {
+        throw new PgStashError('crypto', `'${this.driver.location}/${path}': ${error.message}`, {
+          cause: error,
+        });
+      }
       throw error;
     } finally {
       if (!Array.isArray(source)) (source as Readable).destroy();

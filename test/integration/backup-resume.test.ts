@@ -275,4 +275,18 @@ describe('backup resume', () => {
     expect(await labelDirs(setup)).not.toContain(left);
     await restoreExact(next.label);
   });
+
+  it('with block incremental (repo1-block=y): kill -9 at ~70%, the next full keeps the block-stored files that verify', async () => {
+    await settle();
+    const left = await interrupt('SIGKILL', 0.7, ['--repo1-block']);
+    const next = await backupAfter(['--repo1-block']);
+    expect(next.resumed, next.output).toBe(true);
+    expect(next.label).toBe(left);
+    expect(next.keptFiles).toBeGreaterThan(0);
+    expect(next.copiedBytes / (next.keptBytes + next.copiedBytes), next.output).toBeLessThanOrEqual(0.4);
+    // The kept files are stored as blocks: each has its block map beside its data.
+    const maps = await readdir(join(backupDir(next.label), 'block-map'), { recursive: true });
+    expect(maps.length).toBeGreaterThan(0);
+    await restoreExact(next.label);
+  });
 });

@@ -3,6 +3,7 @@ import { workerData } from 'node:worker_threads';
 import type { RepoOptions } from '../../config/load.js';
 import { serveJobs } from '../../io/worker/serve.js';
 import type { DataDirEntry } from '../../postgres/data-dir.js';
+import type { ManifestFile } from '../../repo/manifest.js';
 import { Repository } from '../../repo/repository.js';
 import { workerCounter } from '../progress/counter.js';
 import { copyFile, type CopiedFile, type FileCopySettings } from './copy-file.js';
@@ -18,7 +19,12 @@ export interface BackupWorkerData {
 }
 
 export type BackupJob =
-  | { readonly type: 'copy'; readonly entry: Pick<DataDirEntry, 'name' | 'absolutePath' | 'size'> }
+  | {
+      readonly type: 'copy';
+      readonly entry: Pick<DataDirEntry, 'name' | 'absolutePath' | 'size'>;
+      /** The prior backup's entry of a block-stored file (repoN-block compares with its map). */
+      readonly prior?: ManifestFile | undefined;
+    }
   /** Makes this worker's writes durable (they are written with sync: false). */
   | { readonly type: 'flush' };
 
@@ -37,5 +43,5 @@ serveJobs<BackupJob, BackupJobResult>(async (job) => {
     await repo.flush();
     return undefined;
   }
-  return copyFile(repo, job.entry, data.settings, progress?.stage());
+  return copyFile(repo, job.entry, data.settings, job.prior, progress?.stage());
 });

@@ -5,9 +5,12 @@ import { COMPRESS_CONCURRENCY } from '../../io/compress.js';
 import { PageVerifier } from '../../io/page-checksum.js';
 import type { ChunkStage } from '../../io/stage.js';
 import { isRelationFile, type DataDirEntry } from '../../postgres/data-dir.js';
+import { BLOCK_FILE_MIN } from '../../repo/block-map.js';
+import type { ManifestBlocks, ManifestFile } from '../../repo/manifest.js';
 import type { CompressSettings, Repository } from '../../repo/repository.js';
 import { ChunkBuffers, readChunks } from '../../storage/file-chunks.js';
 import { openFile, type FileIo } from '../../storage/file-io.js';
+import { copyBlocks } from './copy-blocks.js';
 
 export interface FileCopySettings {
   /** Label of the backup the files go into, e.g. '20261121-101500F'. */
@@ -20,6 +23,8 @@ export interface FileCopySettings {
    * the copy; WAL replay rewrites it, so its checksum is not judged (as pgBackRest does).
    */
   readonly startLsn: bigint;
+  /** repoN-block: a file of BLOCK_FILE_MIN bytes or more is stored as blocks (copy-blocks.ts). */
+  readonly block?: boolean | undefined;
 }
 
 /**
@@ -37,6 +42,8 @@ export interface CopiedFile {
   readonly sha256: string;
   readonly repoSize: number;
   readonly invalidPages: readonly number[];
+  /** How the file's blocks are stored, when it was copied as blocks. */
+  readonly block?: ManifestBlocks | undefined;
 }
 
 /**
@@ -47,6 +54,8 @@ export async function copyFile(
   repo: Repository,
   entry: Pick<DataDirEntry, 'name' | 'absolutePath' | 'size'>,
   settings: FileCopySettings,
+  /** The file's entry in the prior backup: a block-stored one is the base a block-incremental copy compares with. */
+  prior?: ManifestFile,
   /** Sees every chunk read (the backup's progress counter). */
   progress?: ChunkStage,
 ): Promise<CopiedFile | undefined> {
@@ -64,6 +73,23 @@ export async function copyFile(
       relation === undefined
         ? undefined
         : new PageVerifier({ segmentNo: relation.segmentNo, lsnLimit: settings.startLsn });
+    if (settings.block === true && entry.size >= BLOCK_FILE_MIN) {
+      // Fresh chunk buffers (none reused): the stored blocks are views of them.
+      const source = readChunks(file, entry.absolutePath, { chunkSize: CHUNK_SIZE, sizeHint: entry.size });
+      const copied = await copyBlocks(
+        repo,
+        entry,
+        source,
+        {
+          label: settings.label,
+          compress: settings.compress,
+          sync: true,
+          stages: verifier === undefined ? [] : [verifier],
+        },
+        prior,
+      );
+      return { ...copied, invalidPages: verifier?.invalidPages ?? [] };
+    }
     const chunks = readChunks(file, entry.absolutePath, {
       chunkSize: CHUNK_SIZE,
       sizeHint: entry.size,

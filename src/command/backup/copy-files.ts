@@ -39,6 +39,8 @@ export interface CopyOptions extends FileCopySettings {
    * earlier backup). pg_control is always copied.
    */
   readonly reuse?: (entry: DataDirEntry) => Promise<ManifestFile | undefined>;
+  /** repoN-block: the prior backup's entry of a file, whose block map a changed file is compared with. */
+  readonly blockPrior?: ((name: string) => ManifestFile | undefined) | undefined;
   /** Told of every file the backup holds, with a way to make the copies so far durable (resume's journal). */
   readonly recorder?: CopyRecorder;
   /** How the copy reports its progress (live line, log, the record `info` reads). */
@@ -74,9 +76,14 @@ async function copyOnWorker(
   pool: BackupPool,
   entry: DataDirEntry,
   storage: FileStorage,
+  prior?: ManifestFile,
 ): Promise<ManifestFile | undefined> {
   const copied = await pool.run(
-    { type: 'copy', entry: { name: entry.name, absolutePath: entry.absolutePath, size: entry.size } },
+    {
+      type: 'copy',
+      entry: { name: entry.name, absolutePath: entry.absolutePath, size: entry.size },
+      ...(prior === undefined ? {} : { prior }),
+    },
     poolOptionsFor(entry.size),
   );
   if (copied === undefined) {
@@ -94,7 +101,11 @@ async function copyOnWorker(
     sha256: copied.sha256,
     ...ownerOf(entry),
     ...(invalid.length > 0 ? { pageChecksumErrors: [...invalid] } : {}),
-    stored: { ...storage, size: copied.repoSize },
+    stored: {
+      ...storage,
+      size: copied.repoSize,
+      ...(copied.block === undefined ? {} : { block: copied.block }),
+    },
   };
 }
 
@@ -118,6 +129,7 @@ export async function copyDataDirectory(repo: Repository, options: CopyOptions):
       compress: options.compress,
       checksumPage: options.checksumPage,
       startLsn: options.startLsn,
+      block: options.block,
     },
     progress: progress.counter.buffer,
   };
@@ -176,7 +188,7 @@ async function copyWithPool(
       progress.filesDone(1, entry.size);
       return reused;
     }
-    const copied = await copyOnWorker(pool, entry, options.storage);
+    const copied = await copyOnWorker(pool, entry, options.storage, options.blockPrior?.(entry.name));
     if (copied === undefined) progress.skipped(entry.size);
     else progress.filesDone(1);
     return copied;

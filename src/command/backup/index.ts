@@ -21,6 +21,7 @@ import { backupInit } from './init.js';
 import { createLabel } from './label.js';
 import { beginManifest, completeManifest, type BackupBeginning } from './manifest-build.js';
 import { selectPrior } from './prior.js';
+import { blockIncremental } from './block-prior.js';
 import { priorReuse } from './prior-reuse.js';
 import { CopyJournal, prepareResume, resumeReport } from './resume.js';
 import { backupStart } from './start.js';
@@ -133,6 +134,7 @@ export async function backup(context: CommandContext): Promise<number> {
           }),
       recorder: new CopyJournal(repo, partial),
       progress: progressSettings(config),
+      ...blockIncremental(repoOptions.block === true, priorManifest),
     });
     await resumable?.removeUnlisted(tree.files);
     const stopped = await backupStop(session, repo, label, tree, { compress, storage });

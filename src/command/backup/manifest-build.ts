@@ -2,7 +2,16 @@
 // begins (the partial manifest written then), and the whole once the copy, the stop and the WAL are done.
 import type { BackupRecord, BackupType } from '../../repo/backup-info.js';
 import type { PartialManifest } from '../../repo/backup-store.js';
-import type { Manifest, ManifestDb, ManifestFile, ManifestLink, ManifestPath } from '../../repo/manifest.js';
+import {
+  addedBytesOf,
+  holdersOf,
+  storedBytesOf,
+  type Manifest,
+  type ManifestDb,
+  type ManifestFile,
+  type ManifestLink,
+  type ManifestPath,
+} from '../../repo/manifest.js';
 import type { CompressSettings } from '../../repo/repository.js';
 import { formatLsn } from '../../postgres/lsn.js';
 import type { BackupStarted } from './start.js';
@@ -99,8 +108,9 @@ export function completeManifest(
     walStop: ending.walStop,
     dbId: beginning.db.id,
     size: files.reduce((sum, file) => sum + file.size, 0),
-    repoSize: files.reduce((sum, file) => sum + file.stored.size, 0),
-    sizeDelta: own.reduce((sum, file) => sum + file.size, 0),
+    repoSize: files.reduce((sum, file) => sum + storedBytesOf(file), 0),
+    // A block-stored file adds only the blocks this backup stored.
+    sizeDelta: own.reduce((sum, file) => sum + addedBytesOf(file, beginning.label), 0),
     repoSizeDelta: own.reduce((sum, file) => sum + file.stored.size, 0),
     references,
     fileCount: files.length,
@@ -150,7 +160,7 @@ export function completeManifest(
  * (the last 15 characters before the type letter, YYYYMMDD-HHMMSS).
  */
 function referencesOf(label: string, files: readonly ManifestFile[]): string[] {
-  const holders = new Set(files.map((file) => file.stored.holder));
+  const holders = new Set(files.flatMap(holdersOf));
   holders.delete(label);
   const started = (holder: string): string => holder.slice(-16, -1);
   return [...holders].sort((a, b) => (started(a) < started(b) ? -1 : started(a) > started(b) ? 1 : 0));

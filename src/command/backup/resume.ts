@@ -88,7 +88,7 @@ export class Resumable {
    */
   async begin(partial: PartialManifest): Promise<void> {
     await this.#repo.backups.recordPartial(partial, [...this.#recorded.values()]);
-    const named = new Set([...this.#recorded.values()].map(storedName));
+    const named = new Set([...this.#recorded.values()].flatMap(storedNames));
     const unproven = (await this.#repo.backups.storedNames(this.label)).filter((name) => !named.has(name));
     await this.#repo.backups.removeStored(this.label, unproven);
     log.info(
@@ -140,13 +140,18 @@ export class Resumable {
     const listed = new Set(files.filter(heldHere).map((file) => file.name));
     const gone = [...this.#recorded.values()]
       .filter((file) => heldHere(file) && !listed.has(file.name))
-      .map(storedName);
+      .flatMap(storedNames);
     await this.#repo.backups.removeStored(this.label, gone);
   }
 }
 
-function storedName(file: ManifestFile): string {
-  return `${file.name}${compressExtension(file.stored.compressType)}`;
+/**
+ * What a recorded file has in the holder's directory: its data and, stored as blocks, its block map (a block-stored
+ * file is kept when its map, its blocks in every part and the whole verify: BackupStore.readFile puts it together).
+ */
+function storedNames(file: ManifestFile): string[] {
+  const name = `${file.name}${compressExtension(file.stored.compressType)}`;
+  return file.stored.block === undefined ? [name] : [name, `block-map/${name}`];
 }
 
 /**

@@ -132,7 +132,7 @@ export async function keepIfMatching(
  * which it may read but not change (EPERM) nor give to itself, cannot be made right in place: false, and it is
  * written anew, as this user's.
  */
-function setAttributes(fd: number, stats: Stats, file: ManifestFile, restoreOwner: boolean): boolean {
+export function setAttributes(fd: number, stats: Stats, file: ManifestFile, restoreOwner: boolean): boolean {
   try {
     if ((stats.mode & 0o7777) !== file.mode) fchmodSync(fd, file.mode);
     if (restoreOwner) {
@@ -165,7 +165,7 @@ function truncateTo(path: string, size: number): void {
   }
 }
 
-function removeChanged(path: string): void {
+export function removeChanged(path: string): void {
   try {
     unlinkSync(path);
   } catch (error) {

@@ -1,7 +1,7 @@
 // Before a restore writes anything: every backup holding files of the chosen one (a diff or incr's references)
 // is still in the repository.
 import { PgStashError } from '../../common/errors.js';
-import type { Manifest } from '../../repo/manifest.js';
+import { holdersOf, type Manifest } from '../../repo/manifest.js';
 import type { Repository } from '../../repo/repository.js';
 
 /**
@@ -10,10 +10,7 @@ import type { Repository } from '../../repo/repository.js';
  */
 export async function checkHoldersPresent(repo: Repository, manifest: Manifest): Promise<void> {
   const label = manifest.backup.label;
-  const holders = new Set([
-    ...manifest.backup.references,
-    ...manifest.files.map((file) => file.stored.holder),
-  ]);
+  const holders = new Set([...manifest.backup.references, ...manifest.files.flatMap(holdersOf)]);
   holders.delete(label);
   for (const holder of [...holders].sort()) {
     if (!(await repo.backups.hasDirectory(holder))) {

@@ -6,6 +6,7 @@ import type { ManifestFile } from '../../repo/manifest.js';
 import { Repository } from '../../repo/repository.js';
 import { SyncBehind } from '../../storage/sync-behind.js';
 import { workerCounter } from '../progress/counter.js';
+import { patchBlocks } from './delta-blocks.js';
 import { keepIfMatching } from './delta-file.js';
 import { restoreFile, type RestoreFileSettings } from './restore-file.js';
 import { destinationOf } from './destination.js';
@@ -46,7 +47,8 @@ const repo = await Repository.openInWorker(
   data.stanza,
   data.key === undefined ? undefined : Buffer.from(data.key),
 );
-const progress = workerCounter(data.progress)?.stage();
+const counter = workerCounter(data.progress);
+const progress = counter?.stage();
 
 /** Each restored file is synced as soon as it is written, a few at once; 'flush' waits for all of them. */
 const syncing = new SyncBehind(SYNCS_IN_FLIGHT);
@@ -59,14 +61,26 @@ serveJobs<RestoreJob, RestoreJobResult>(async (job) => {
       // --delta: comparing is hashing, CPU work, so it runs here on the worker, beside the writes.
       if (settings.delta !== undefined) {
         const path = destinationOf(file.name, settings.targets);
+        // A block-stored file is compared block by block and only its changed blocks rewritten (delta-blocks.ts).
+        const patched =
+          settings.delta === 'checksum' ? await patchBlocks(repo, path, file, settings) : undefined;
+        if (patched !== undefined) {
+          if (patched.writtenBytes === 0) countKept(result, file);
+          else {
+            countWritten(result, patched.writtenBytes);
+            // The whole file is done for the progress figures, not only the blocks rewritten.
+            counter?.add(file.size);
+          }
+          syncing.add(path);
+          continue;
+        }
         if (
           await keepIfMatching(path, file, settings.delta, {
             restoreOwner: settings.restoreOwner,
             backupStart: settings.backupStart ?? 0,
           })
         ) {
-          result.kept += 1;
-          result.keptBytes += file.size;
+          countKept(result, file);
           // Its mode, owner or mtime may have changed, and its data may not be on disk yet (an interrupted restore
           // wrote it, say): durable before pg_control, as a written file.
           syncing.add(path);
@@ -74,9 +88,18 @@ serveJobs<RestoreJob, RestoreJobResult>(async (job) => {
         }
       }
       syncing.add(await restoreFile(repo, file, settings, progress));
-      result.written += 1;
-      result.writtenBytes += file.size;
+      countWritten(result, file.size);
     }
   } else await syncing.drain();
   return result;
 });
+
+function countKept(result: RestoreJobResult, file: ManifestFile): void {
+  result.kept += 1;
+  result.keptBytes += file.size;
+}
+
+function countWritten(result: RestoreJobResult, bytes: number): void {
+  result.written += 1;
+  result.writtenBytes += bytes;
+}

@@ -93,6 +93,7 @@ describe('value types from the option table', () => {
       | 'retentionMonthly'
       | 'retentionYearly'
       | 'retentionTimeZone'
+      | 'block'
     >();
     expectTypeOf<PgOptions['port']>().toEqualTypeOf<number>();
     expectTypeOf<PgOptions['database']>().toEqualTypeOf<string>();
@@ -205,6 +206,7 @@ describe('indexed groups as records', () => {
       PGSTASH_REPO3_RETENTION_MONTHLY: '12',
       PGSTASH_REPO3_RETENTION_YEARLY: '3',
       PGSTASH_REPO3_RETENTION_TIME_ZONE: 'Europe/Paris',
+      PGSTASH_REPO3_BLOCK: 'y',
       PGSTASH_PG1_HOST: 'db',
       PGSTASH_PG1_SOCKET_PATH: '/run/pg',
       PGSTASH_PG1_USER: 'backup',
@@ -230,6 +232,7 @@ describe('indexed groups as records', () => {
       retentionMonthly: 12,
       retentionYearly: 3,
       retentionTimeZone: 'Europe/Paris',
+      block: true,
     });
     const pgFields = OPTIONS.filter((entry) => entry.indexed === 'pg').map(fieldName);
     expect(Object.keys(config.pg).sort()).toEqual(['index', ...pgFields].sort());

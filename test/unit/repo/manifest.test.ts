@@ -6,6 +6,7 @@ import { isPgStashError } from '../../../src/common/errors.js';
 import { writeInfoFile } from '../../../src/repo/info-file.js';
 import { repoLayout } from '../../../src/repo/layout.js';
 import {
+  fileStorage,
   readManifest,
   storedFilePath,
   writeManifest,
@@ -120,7 +121,40 @@ async function readError(content: unknown): Promise<{ message: string; where: st
   throw new Error('the manifest was accepted');
 }
 
+/** A backup outside the sample's chain. */
+const OTHER = '20261101-000000F';
+
 describe('writeManifest and readManifest', () => {
+  it('read back a block-stored file: its block size, map and parts, every part holder a reference', async () => {
+    const manifest = sampleManifest();
+    const block = {
+      blockSize: 8192,
+      map: { size: 38, sha256: 'b'.repeat(64), storedSize: 40 },
+      parts: [
+        {
+          ...fileStorage(FULL, { type: 'lz4', level: 1 }, false),
+          size: 9000,
+          originalSize: 16384,
+          sha256: 'c'.repeat(64),
+        },
+        {
+          ...fileStorage(INCR, { type: 'zst', level: 3 }, false),
+          size: 100,
+          originalSize: 8192,
+          sha256: 'd'.repeat(64),
+        },
+      ],
+    };
+    const files = [
+      manifest.files[0]!,
+      { ...manifest.files[1]!, stored: { ...manifest.files[1]!.stored, block } },
+    ];
+    await writeManifest(driver, 'main', { ...manifest, files }, undefined);
+    const read = await readManifest(driver, 'main', INCR, undefined);
+    expect(read.files[1]?.stored.block).toEqual(block);
+    expect(read.files[0]?.stored.block).toBeUndefined();
+  });
+
   it('write version 2 with a storage record per file, and read back the same model', async () => {
     const manifest = sampleManifest();
     await writeManifest(driver, 'main', manifest, undefined);
@@ -260,6 +294,59 @@ describe('readManifest refuses', () => {
       'a holder missing from the references',
       (content) => ({ ...content, backup: { ...(content.backup as object), references: [] } }),
       `files[0].stored.holder '${FULL}' is neither the backup nor one of its references`,
+    ],
+    [
+      'a block part held by a backup missing from the references',
+      (content) =>
+        withFile(content, 1, {
+          stored: {
+            ...storedOf(content, 1),
+            block: {
+              blockSize: 8192,
+              map: { size: 24, sha256: 'b'.repeat(64), storedSize: 30 },
+              parts: [
+                {
+                  holder: OTHER,
+                  compressType: 'none',
+                  compressLevel: 0,
+                  cipher: 'none',
+                  size: 8192,
+                  originalSize: 8192,
+                  sha256: 'c'.repeat(64),
+                },
+              ],
+            },
+          },
+        }),
+      `files[1].stored.block.parts[0].holder '${OTHER}' is neither the backup nor one of its references`,
+    ],
+    [
+      'a block size below 8 KiB',
+      (content) =>
+        withFile(content, 1, {
+          stored: {
+            ...storedOf(content, 1),
+            block: {
+              ...{
+                blockSize: 8192,
+                map: { size: 24, sha256: 'b'.repeat(64), storedSize: 30 },
+                parts: [
+                  {
+                    holder: OTHER,
+                    compressType: 'none',
+                    compressLevel: 0,
+                    cipher: 'none',
+                    size: 8192,
+                    originalSize: 8192,
+                    sha256: 'c'.repeat(64),
+                  },
+                ],
+              },
+              blockSize: 512,
+            },
+          },
+        }),
+      'files[1].stored.block.blockSize must be a whole number of at least 8192',
     ],
     [
       'a file list that is not an array',

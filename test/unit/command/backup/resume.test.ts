@@ -1,6 +1,13 @@
 // Tests for resume: a leftover is resumed only by a backup that would store its files exactly as it did, and
 // what the resumed backup no longer holds itself is removed from its directory.
+import { randomBytes } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { copyBlocks } from '../../../../src/command/backup/copy-blocks.js';
+import { chunksOf } from '../../../../src/io/chunker.js';
+import type { DataDirEntry } from '../../../../src/postgres/data-dir.js';
+import type { PartialManifest } from '../../../../src/repo/backup-store.js';
 import { Resumable, resumeMismatch, type ResumeWanted } from '../../../../src/command/backup/resume.js';
 import { fileStorage, type ManifestFile } from '../../../../src/repo/manifest.js';
 import { emptyStanza, TEST_DB } from '../../../harness/repository.js';
@@ -124,5 +131,93 @@ describe('Resumable.removeUnlisted', () => {
       { ...nowFromPrior, stored: { ...nowFromPrior.stored, holder: prior } },
     ]);
     expect(await repo.backups.storedNames(label)).toEqual(['pg_data/kept.zst']);
+  });
+});
+
+describe('Resumable with a block-stored file', () => {
+  let root: string;
+
+  beforeAll(async () => {
+    root = await createTempDir({ label: 'resume-blocks' });
+  });
+
+  afterAll(async () => {
+    await removeTempDir(root);
+  });
+
+  it('keeps it (map and data) when its map, its parts and the whole verify; copies it again once its map is damaged', async () => {
+    const repo = await emptyStanza(root);
+    const prior = '20261206-101500F';
+    const label = '20261206-101500F_20261206-111500I';
+    const name = 'pg_data/base/5/16384';
+    const compress = { type: 'zst', level: 3 } as const;
+    const copy = (into: string, data: Buffer, base?: ManifestFile) =>
+      copyBlocks(
+        repo,
+        { name, size: data.length },
+        (async function* () {
+          yield* chunksOf(data);
+        })(),
+        { label: into, compress, sync: false, stages: [] },
+        base,
+      );
+    const entryOf = (holder: string, copied: Awaited<ReturnType<typeof copy>>): ManifestFile => ({
+      name,
+      size: copied.size,
+      mtime: 1,
+      sha256: copied.sha256,
+      mode: 0o600,
+      uid: 0,
+      gid: 0,
+      stored: { ...fileStorage(holder, compress, false), size: copied.repoSize, block: copied.block },
+    });
+    const v1 = randomBytes(2 * 1024 * 1024);
+    const base = entryOf(prior, await copy(prior, v1));
+    const v2 = Buffer.from(v1);
+    v2[5] = (v2[5] as number) ^ 1;
+    const partial: PartialManifest = {
+      backup: {
+        label,
+        type: 'incr',
+        prior,
+        timestampStart: 1_800_000_000,
+        lsnStart: '0/2000028',
+        walStart: '000000010000000000000002',
+        timeline: 1,
+        compressType: compress.type,
+        compressLevel: compress.level,
+        references: [prior],
+        encrypted: false,
+        checksumPage: true,
+      },
+      db: TEST_DB.current,
+      targets: [{ name: 'pg_data', type: 'path', path: '/pg' }],
+    };
+    await repo.backups.begin(partial);
+    const recorded = entryOf(label, await copy(label, v2, base));
+    expect(recorded.stored.block?.parts.map((part) => part.holder)).toEqual([prior, label]);
+    const source: DataDirEntry = {
+      name,
+      type: 'file',
+      absolutePath: join(root, 'no-such-file'),
+      size: v2.length,
+      mtime: 1,
+      mode: 0o600,
+      uid: 0,
+      gid: 0,
+    };
+    const resumeWith = async () => {
+      const resumable = new Resumable(
+        repo,
+        { backup: { ...found.backup, label, type: 'incr', prior }, db: TEST_DB.current, files: [recorded] },
+        { compressType: 'zst', compressLevel: 3, cipher: 'none' },
+      );
+      await resumable.begin(partial);
+      return resumable.reuse(source);
+    };
+    expect((await resumeWith())?.sha256).toBe(recorded.sha256);
+    expect((await repo.backups.storedNames(label)).sort()).toEqual([`block-map/${name}.zst`, `${name}.zst`]);
+    await writeFile(join(root, 'backup', 'main', label, 'block-map', `${name}.zst`), 'damaged');
+    expect(await resumeWith()).toBeUndefined();
   });
 });

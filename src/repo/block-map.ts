@@ -1,0 +1,137 @@
+// The block map of a block-incremental file: for each block of the file, which part (backup) holds it, where in
+// that part's stored blocks, and a short checksum of its content. Compact: typed arrays, never an object per block.
+import { createHash } from 'node:crypto';
+import { PgStashError } from '../common/errors.js';
+
+/** Bytes of a block's SHA-256 kept in the map: enough that two different blocks never compare equal by chance. */
+export const BLOCK_CHECKSUM_BYTES = 8;
+/** Smallest and largest block size; every size in between is a power of two, so it divides a 1 MiB chunk. */
+export const BLOCK_SIZE_MIN = 8 * 1024;
+export const BLOCK_SIZE_MAX = 1024 * 1024;
+/** Blocks a file's map has at most (up to BLOCK_SIZE_MAX blocks, 16 GiB): its size stays about 230 KB. */
+const BLOCKS_TARGET = 16384;
+/** Files smaller than this are copied whole: one chunk's worth, a map would save next to nothing. */
+export const BLOCK_FILE_MIN = 1024 * 1024;
+
+const MAGIC = Buffer.from('PGSTBLK1');
+/** magic, block size (u32), block count (u32), part count (u16). */
+const HEADER_BYTES = MAGIC.length + 4 + 4 + 2;
+/** part (u16), slot (u32), checksum. */
+const ENTRY_BYTES = 2 + 4 + BLOCK_CHECKSUM_BYTES;
+
+/**
+ * The block size for a file of `size` bytes: the smallest power of two from 8 KiB (a PostgreSQL page) that keeps
+ * the map at BLOCKS_TARGET blocks or fewer (docs/architecture.md says why).
+ */
+export function blockSizeFor(size: number): number {
+  let blockSize = BLOCK_SIZE_MIN;
+  while (blockSize < BLOCK_SIZE_MAX && Math.ceil(size / blockSize) > BLOCKS_TARGET) blockSize *= 2;
+  return blockSize;
+}
+
+/** Blocks of a file of `size` bytes. */
+export function blockCountOf(size: number, blockSize: number): number {
+  return Math.ceil(size / blockSize);
+}
+
+/** The short checksum of one block's content, as the map records it. */
+export function blockChecksum(block: Buffer): Buffer {
+  return createHash('sha256').update(block).digest().subarray(0, BLOCK_CHECKSUM_BYTES);
+}
+
+export class BlockMap {
+  readonly blockSize: number;
+  readonly partCount: number;
+  /** Per block: the index of the part (ManifestBlocks.parts) holding it. */
+  readonly parts: Uint16Array;
+  /** Per block: its index among the blocks its part stored (they are stored in file order). */
+  readonly slots: Uint32Array;
+  /** BLOCK_CHECKSUM_BYTES per block. */
+  readonly checksums: Buffer;
+
+  constructor(blockSize: number, count: number, partCount: number) {
+    this.blockSize = blockSize;
+    this.partCount = partCount;
+    this.parts = new Uint16Array(count);
+    this.slots = new Uint32Array(count);
+    this.checksums = Buffer.alloc(count * BLOCK_CHECKSUM_BYTES);
+  }
+
+  get count(): number {
+    return this.parts.length;
+  }
+
+  checksumOf(block: number): Buffer {
+    return this.checksums.subarray(block * BLOCK_CHECKSUM_BYTES, (block + 1) * BLOCK_CHECKSUM_BYTES);
+  }
+
+  /** Whether block `block` has content `checksum` (false past the end of the map). */
+  matches(block: number, checksum: Buffer): boolean {
+    return block < this.count && this.checksumOf(block).equals(checksum);
+  }
+
+  set(block: number, part: number, slot: number, checksum: Buffer): void {
+    this.parts[block] = part;
+    this.slots[block] = slot;
+    checksum.copy(this.checksums, block * BLOCK_CHECKSUM_BYTES, 0, BLOCK_CHECKSUM_BYTES);
+  }
+
+  /** The map as stored (then compressed and encrypted like any repository file). */
+  encode(): Buffer {
+    const out = Buffer.alloc(HEADER_BYTES + this.count * ENTRY_BYTES);
+    MAGIC.copy(out, 0);
+    out.writeUInt32LE(this.blockSize, MAGIC.length);
+    out.writeUInt32LE(this.count, MAGIC.length + 4);
+    out.writeUInt16LE(this.partCount, MAGIC.length + 8);
+    for (let block = 0; block < this.count; block++) {
+      const at = HEADER_BYTES + block * ENTRY_BYTES;
+      out.writeUInt16LE(this.parts[block] as number, at);
+      out.writeUInt32LE(this.slots[block] as number, at + 2);
+      this.checksumOf(block).copy(out, at + 6);
+    }
+    return out;
+  }
+
+  /**
+   * Decodes a stored map of file `file` (named in errors), checking it against what the manifest says: the block
+   * size, the file's size and each part's number of blocks. Anything else is fileInvalid (28).
+   */
+  static decode(
+    data: Buffer,
+    file: string,
+    expect: { blockSize: number; size: number; partBlocks: readonly number[] },
+  ): BlockMap {
+    const invalid = (reason: string) =>
+      new PgStashError('fileInvalid', `block map of '${file}' is invalid: ${reason}`, {
+        hint: 'the backup is damaged: restore another backup set with --set',
+      });
+    if (data.length < HEADER_BYTES || !data.subarray(0, MAGIC.length).equals(MAGIC))
+      throw invalid('not a pgstash block map');
+    const blockSize = data.readUInt32LE(MAGIC.length);
+    const count = data.readUInt32LE(MAGIC.length + 4);
+    const partCount = data.readUInt16LE(MAGIC.length + 8);
+    if (blockSize !== expect.blockSize)
+      throw invalid(`block size ${blockSize}, the manifest records ${expect.blockSize}`);
+    if (count !== blockCountOf(expect.size, blockSize))
+      throw invalid(`${count} blocks for a file of ${expect.size} bytes`);
+    if (partCount !== expect.partBlocks.length)
+      throw invalid(`${partCount} parts, the manifest records ${expect.partBlocks.length}`);
+    if (data.length !== HEADER_BYTES + count * ENTRY_BYTES)
+      throw invalid(`${data.length} bytes for ${count} blocks`);
+    const map = new BlockMap(blockSize, count, partCount);
+    for (let block = 0; block < count; block++) {
+      const at = HEADER_BYTES + block * ENTRY_BYTES;
+      const part = data.readUInt16LE(at);
+      const slot = data.readUInt32LE(at + 2);
+      if (part >= partCount || slot >= (expect.partBlocks[part] as number))
+        throw invalid(`block ${block} refers to block ${slot} of part ${part}, which does not exist`);
+      map.parts[block] = part;
+      map.slots[block] = slot;
+    }
+    for (let block = 0; block < count; block++) {
+      const at = HEADER_BYTES + block * ENTRY_BYTES + 6;
+      data.copy(map.checksums, block * BLOCK_CHECKSUM_BYTES, at, at + BLOCK_CHECKSUM_BYTES);
+    }
+    return map;
+  }
+}

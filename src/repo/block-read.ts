@@ -1,0 +1,210 @@
+// Reading a block-stored file back: its map, and its blocks from the parts (backups) the map names, streamed.
+import { PgStashError } from '../common/errors.js';
+import { CHUNK_SIZE } from '../io/chunker.js';
+import { ContentDigest } from '../io/stage.js';
+import { BlockMap, blockChecksum, blockCountOf } from './block-map.js';
+import { blockMapPath, type BlockPart, type ManifestBlocks, type ManifestFile } from './manifest.js';
+import { repoLayout } from './layout.js';
+import { compressExtension } from '../io/compress.js';
+import type { Repository } from './repository.js';
+
+/** A file of a manifest that is stored as blocks. */
+export type BlockFile = ManifestFile & { readonly stored: { readonly block: ManifestBlocks } };
+
+export function isBlockFile(file: ManifestFile): file is BlockFile {
+  return file.stored.block !== undefined;
+}
+
+/** Reads and checks the map of `file` (checksum 26 when its stored bytes are damaged, 28 when it makes no sense). */
+export async function readBlockMap(repo: Repository, file: BlockFile): Promise<BlockMap> {
+  const { block } = file.stored;
+  const path = blockMapPath(repo.stanza, file);
+  const chunks = await repo.getChunks(path, {
+    sha256: block.map.sha256,
+    size: block.map.size,
+    storedSize: block.map.storedSize,
+    encrypted: file.stored.cipher !== 'none',
+  });
+  if (chunks === undefined) missing(repo, path);
+  const pieces: Buffer[] = [];
+  for await (const chunk of chunks) pieces.push(Buffer.from(chunk));
+  return BlockMap.decode(Buffer.concat(pieces), file.name, {
+    blockSize: block.blockSize,
+    size: file.size,
+    partBlocks: block.parts.map((part) => blockCountOf(part.originalSize, block.blockSize)),
+  });
+}
+
+function missing(repo: Repository, path: string): never {
+  throw new PgStashError('fileMissing', `backup file '${repo.location}/${path}' is missing`, {
+    hint: 'the backup is damaged: restore another backup set with --set',
+  });
+}
+
+/** Where a part's blocks of file `name` are stored. */
+function partPath(repo: Repository, name: string, part: BlockPart): string {
+  return repoLayout.backupFile(repo.stanza, part.holder, name, compressExtension(part.compressType));
+}
+
+/**
+ * The blocks one part stored, read forward only (a map's blocks of one part come in slot order): skipping a
+ * block decodes it and drops it. Holds at most a chunk and a block.
+ */
+class PartReader {
+  readonly #chunks: AsyncGenerator<Buffer>;
+  readonly #blockSize: number;
+  readonly #path: string;
+  /** Offset in the part of the first byte of #current. */
+  #at = 0;
+  #current: Buffer = Buffer.alloc(0);
+
+  constructor(chunks: AsyncGenerator<Buffer>, blockSize: number, path: string) {
+    this.#chunks = chunks;
+    this.#blockSize = blockSize;
+    this.#path = path;
+  }
+
+  /** The `length` bytes of block `slot`. */
+  async block(slot: number, length: number): Promise<Buffer> {
+    const start = slot * this.#blockSize;
+    if (start < this.#at) throw new PgStashError('assert', `block ${slot} of '${this.#path}' read twice`);
+    const pieces: Buffer[] = [];
+    let needed = length;
+    let offset = start;
+    while (needed > 0) {
+      const end = this.#at + this.#current.length;
+      if (offset >= end) {
+        const next = await this.#chunks.next();
+        if (next.done === true)
+          throw new PgStashError('checksum', `'${this.#path}' is corrupt: it ends before block ${slot}`);
+        this.#at = end;
+        this.#current = next.value;
+        continue;
+      }
+      const piece = this.#current.subarray(offset - this.#at, offset - this.#at + needed);
+      pieces.push(piece);
+      needed -= piece.length;
+      offset += piece.length;
+    }
+    return pieces.length === 1 ? (pieces[0] as Buffer) : Buffer.concat(pieces);
+  }
+
+  async close(): Promise<void> {
+    await this.#chunks.return(undefined);
+  }
+}
+
+/** The blocks of a file, each with where it comes from; `source` reads a block from the repository, verified. */
+export class BlockSource {
+  readonly map: BlockMap;
+  readonly #repo: Repository;
+  readonly #file: BlockFile;
+  readonly #readers = new Map<number, PartReader>();
+
+  private constructor(repo: Repository, file: BlockFile, map: BlockMap) {
+    this.#repo = repo;
+    this.#file = file;
+    this.map = map;
+  }
+
+  static async open(repo: Repository, file: BlockFile): Promise<BlockSource> {
+    return new BlockSource(repo, file, await readBlockMap(repo, file));
+  }
+
+  /** Bytes of block `block` of the file (the last one may be shorter). */
+  lengthOf(block: number): number {
+    const { blockSize } = this.map;
+    return Math.min(blockSize, this.#file.size - block * blockSize);
+  }
+
+  /** Block `block`, read from its part and checked against the map; blocks must be asked for in file order. */
+  async read(block: number): Promise<Buffer> {
+    return (await this.readRun(block, 1)).data;
+  }
+
+  /**
+   * Blocks from `block` on that lie one after another in the same part (at most `max` blocks), read at once and
+   * each checked against the map: a file mostly held by one part is read in large pieces, not block by block.
+   */
+  async readRun(block: number, max: number): Promise<{ data: Buffer; blocks: number }> {
+    const { parts, slots } = this.map;
+    const part = parts[block] as number;
+    const slot = slots[block] as number;
+    let blocks = 1;
+    let length = this.lengthOf(block);
+    while (
+      blocks < max &&
+      block + blocks < this.map.count &&
+      parts[block + blocks] === part &&
+      slots[block + blocks] === slot + blocks
+    ) {
+      length += this.lengthOf(block + blocks);
+      blocks++;
+    }
+    const reader = this.#readers.get(part) ?? (await this.#openPart(part));
+    const data = await reader.block(slot, length);
+    const { blockSize } = this.map;
+    for (let index = 0; index < blocks; index++) {
+      const one = data.subarray(index * blockSize, (index + 1) * blockSize);
+      if (!blockChecksum(one).equals(this.map.checksumOf(block + index))) {
+        const path = partPath(this.#repo, this.#file.name, this.#part(part));
+        throw new PgStashError(
+          'checksum',
+          `'${this.#repo.location}/${path}' is corrupt: block ${block + index} of '${this.#file.name}' does not match its map`,
+        );
+      }
+    }
+    return { data, blocks };
+  }
+
+  #part(index: number): BlockPart {
+    return this.#file.stored.block.parts[index] as BlockPart;
+  }
+
+  async #openPart(index: number): Promise<PartReader> {
+    const part = this.#part(index);
+    const path = partPath(this.#repo, this.#file.name, part);
+    const chunks = await this.#repo.getChunks(path, {
+      sha256: part.sha256,
+      size: part.originalSize,
+      storedSize: part.size,
+      encrypted: part.cipher !== 'none',
+    });
+    if (chunks === undefined) missing(this.#repo, path);
+    const reader = new PartReader(chunks, this.map.blockSize, `${this.#repo.location}/${path}`);
+    this.#readers.set(index, reader);
+    return reader;
+  }
+
+  async close(): Promise<void> {
+    for (const reader of this.#readers.values()) await reader.close();
+    this.#readers.clear();
+  }
+}
+
+/**
+ * The original bytes of a block-stored file, block by block, each block checked against the map and the whole
+ * against the file's SHA-256 and size (checksum error 26 naming the file): use the data only once the loop ends.
+ */
+export async function* readBlockFile(repo: Repository, file: BlockFile): AsyncGenerator<Buffer> {
+  const source = await BlockSource.open(repo, file);
+  const digest = new ContentDigest();
+  try {
+    // Runs of up to a chunk's worth of blocks.
+    const run = Math.max(1, Math.floor(CHUNK_SIZE / source.map.blockSize));
+    for (let block = 0; block < source.map.count;) {
+      const { data, blocks } = await source.readRun(block, run);
+      digest.update(data);
+      yield data;
+      block += blocks;
+    }
+  } finally {
+    await source.close();
+  }
+  if (digest.size !== file.size || digest.digest() !== file.sha256) {
+    throw new PgStashError(
+      'checksum',
+      `'${file.name}' put together from its blocks does not match the manifest (expected ${file.sha256}, got ${digest.digest()}, size ${digest.size})`,
+    );
+  }
+}

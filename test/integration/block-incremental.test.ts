@@ -1,0 +1,203 @@
+// Block incremental (repo1-block=y) on real PostgreSQL 15: a contiguous 1% of a large table updated, then an incr
+// stores a small part of it and restores exactly; restore --delta rewrites only the changed blocks; hint bits only,
+// a truncated relation, an extended one and a dropped-then-recreated one (the same file name, made so with
+// pg_resetwal -o) all restore exactly.
+import { readFile, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { takeBackup } from '../harness/backups.js';
+import type { PgCluster } from '../harness/cluster.js';
+import { RestoreBench } from '../harness/restore.js';
+import { createStanzaSetup, type StanzaSetup } from '../harness/stanza.js';
+
+const BIG_ROWS = 800_000;
+/** A contiguous 1% of the big table's rows. */
+const HOT_FROM = 400_001;
+const HOT_TO = HOT_FROM + BIG_ROWS / 100 - 1;
+const SMALL = ['t_hint', 't_cut', 't_grow', 't_again'];
+
+/** An order-independent digest of a table's rows. */
+function tableChecksum(cluster: PgCluster, table: string): Promise<string> {
+  return cluster.psql(`select md5(coalesce(string_agg(t::text, ',' order by t::text), '')) from ${table} t`);
+}
+
+async function checksums(cluster: PgCluster, tables: readonly string[]): Promise<Record<string, string>> {
+  const result: Record<string, string> = {};
+  for (const table of tables) result[table] = await tableChecksum(cluster, table);
+  return result;
+}
+
+interface InfoBackup {
+  label: string;
+  info: { size: number; delta: number; repository: { size: number; delta: number } };
+}
+
+/** The delta summary restore --delta prints. */
+function deltaWritten(stdout: string): { written: number; writtenBytes: number } {
+  const match = /delta: \d+ files kept \(\d+ bytes\), (\d+) written \((\d+) bytes\)/.exec(stdout);
+  if (match === null) throw new Error(`no delta summary in:\n${stdout}`);
+  return { written: Number(match[1]), writtenBytes: Number(match[2]) };
+}
+
+describe('block incremental (repo1-block=y)', () => {
+  let setup: StanzaSetup;
+  let restores: RestoreBench;
+  let full = '';
+  let hot = '';
+  let bigSize = 0;
+  let hotSums: Record<string, string> = {};
+  /** Files the full stored as blocks. */
+  let fullFiles: string[] = [];
+
+  /** Restores `label` into a new directory (pg_verifybackup checks it), starts it and returns the checksums. */
+  async function restoreAndSum(label: string, tables: readonly string[]): Promise<Record<string, string>> {
+    const { dataDir } = await restores.restore([
+      `--set=${label}`,
+      '--type=immediate',
+      '--target-action=promote',
+      '--process-max=2',
+    ]);
+    const restored = await restores.start(dataDir);
+    await restored.waitForRecoveryEnd();
+    const sums = await checksums(restored, tables);
+    await restores.stopServers();
+    return sums;
+  }
+
+  beforeAll(async () => {
+    setup = await createStanzaSetup({ compressType: 'lz4', global: { 'repo1-block': 'y' } });
+    restores = new RestoreBench(setup);
+    await setup.cluster.start();
+    await setup.pgstashOk(['stanza-create']);
+    // pgbench_accounts' shape, about 100 MB; autovacuum off so only the test's writes change pages.
+    await setup.cluster.psql(
+      `create table big (aid int primary key, bid int, abalance int, filler char(84)) with (autovacuum_enabled = off);
+       insert into big select g, g / 100000, 0, md5(g::text) from generate_series(1, ${BIG_ROWS}) g;`,
+      { timeoutSec: 600 },
+    );
+    for (const table of ['t_hint', 't_cut', 't_grow', 't_drop'])
+      await setup.cluster.psql(
+        `create table ${table} (id int, v text) with (autovacuum_enabled = off);
+         insert into ${table} select g, md5(g::text) from generate_series(1, 40000) g;`,
+      );
+    // As pgbench -i does: vacuum sets the hint bits and the visibility map once, so the first read of the rows
+    // after the full does not change every page.
+    await setup.cluster.psql('vacuum freeze big', { timeoutSec: 600 });
+    await setup.cluster.psql('checkpoint');
+    bigSize = (
+      await stat(join(setup.cluster.dataDir, await setup.cluster.psql(`select pg_relation_filepath('big')`)))
+    ).size;
+    expect(bigSize).toBeGreaterThan(95 * 1024 * 1024);
+    full = await takeBackup(setup);
+    const manifest = JSON.parse(
+      await readFile(join(setup.repoPath, 'backup', setup.stanza, full, 'backup.manifest'), 'utf8'),
+    ) as { content: { files: { name: string; stored: { block?: unknown } }[] } };
+    fullFiles = manifest.content.files
+      .filter((file) => file.stored.block !== undefined)
+      .map((file) => file.name);
+  }, 900_000);
+
+  afterAll(async () => {
+    await restores?.cleanup();
+    await setup?.destroy();
+  });
+
+  it('an incr after updating a contiguous 1% of a large table stores under 5% of its size and restores exactly', async () => {
+    await setup.cluster.psql(
+      `update big set abalance = abalance + 1 where aid between ${HOT_FROM} and ${HOT_TO}`,
+    );
+    await setup.cluster.psql('checkpoint');
+    hotSums = await checksums(setup.cluster, ['big']);
+    hot = await takeBackup(setup, ['--type=incr']);
+    const info = JSON.parse((await setup.pgstashOk(['info', '--output=json'])).stdout) as [
+      { backup: InfoBackup[] },
+    ];
+    const incr = info[0].backup.find((backup) => backup.label === hot);
+    expect(incr).toBeDefined();
+    // Bytes added, as stored and as original blocks: a small part of the table, the whole still restorable.
+    console.info(
+      `block incremental: table ${bigSize} bytes; incr added ${incr!.info.delta} bytes, ${incr!.info.repository.delta} stored`,
+    );
+    expect(incr!.info.repository.delta).toBeLessThan(bigSize * 0.05);
+    expect(incr!.info.delta).toBeLessThan(bigSize * 0.05);
+    expect(incr!.info.size).toBeGreaterThan(bigSize);
+    expect(await restoreAndSum(hot, ['big'])).toEqual(hotSums);
+  }, 900_000);
+
+  it('restore --delta over the full rewrites only the changed blocks; the server starts with the exact data', async () => {
+    expect(hot).not.toBe('');
+    const dir = join(await restores.tempDir('delta'), 'data');
+    await restores.restore([`--set=${full}`], { dataDir: dir });
+    const { result } = await restores.restore(
+      [`--set=${hot}`, '--delta', '--type=immediate', '--target-action=promote', '--process-max=2'],
+      { dataDir: dir },
+    );
+    const { writtenBytes } = deltaWritten(result.stdout);
+    console.info(
+      `block incremental: restore --delta wrote ${writtenBytes} bytes over a ${bigSize}-byte table`,
+    );
+    // The updated and the new pages of the table and its index, and small files: not the 100 MB file.
+    expect(writtenBytes).toBeGreaterThan(0);
+    expect(writtenBytes).toBeLessThan(bigSize * 0.05);
+    const restored = await restores.start(dir);
+    await restored.waitForRecoveryEnd();
+    expect(await checksums(restored, ['big'])).toEqual(hotSums);
+    await restores.stopServers();
+  }, 900_000);
+
+  it('hint bits only, a truncated, an extended and a dropped-then-recreated relation (same file name) restore exactly', async () => {
+    const cluster = setup.cluster;
+    const dropped = await cluster.psql(`select pg_relation_filepath('t_drop')`);
+    // The full holds t_drop's file (a block map of its rows) under the name t_again will have.
+    expect(fullFiles).toContain(`pg_data/${dropped}`);
+    const droppedOid = await cluster.psql(`select relfilenode from pg_class where relname = 't_drop'`);
+    // Reading sets hint bits on every page (no other change): those blocks differ from the full's.
+    await cluster.psql('select count(*) from t_hint');
+    // Vacuum cuts the relation's tail: the file shrinks under the same name.
+    const cutFile = join(cluster.dataDir, await cluster.psql(`select pg_relation_filepath('t_cut')`));
+    const cutBefore = (await stat(cutFile)).size;
+    await cluster.psql('delete from t_cut where id > 30000');
+    await cluster.psql('vacuum t_cut');
+    expect((await stat(cutFile)).size).toBeLessThan(cutBefore);
+    await cluster.psql(`insert into t_grow select g, md5(g::text) from generate_series(40001, 70000) g`);
+    // Drop t_drop, let a checkpoint remove its file, and give its relfilenode to a new table of other rows.
+    // (Each its own transaction: the file goes at the checkpoint after the drop committed.)
+    await cluster.psql('drop table t_drop');
+    // A new OID must not be any pg_class row's, dead ones included: vacuum removes t_drop's.
+    await cluster.psql('vacuum pg_class');
+    await cluster.psql('checkpoint');
+    await cluster.stop();
+    // The dropped relation leaves an empty tombstone file until a later checkpoint; while it is there no new
+    // relation gets its number. The server is stopped: remove it by hand, then set the next OID to it.
+    const tombstone = join(cluster.dataDir, dropped);
+    expect((await stat(tombstone).catch(() => undefined))?.size ?? 0).toBe(0);
+    await rm(tombstone, { force: true });
+    await cluster.runTool('pg_resetwal', ['-o', droppedOid, cluster.dataDir]);
+    await cluster.start();
+    await cluster.psql(
+      `create table t_again (id int, v text) with (autovacuum_enabled = off);
+       insert into t_again select g, md5((g * 7)::text) from generate_series(1, 40000) g;`,
+    );
+    expect(await cluster.psql(`select pg_relation_filepath('t_again')`)).toBe(dropped);
+    await cluster.psql('checkpoint');
+    const sums = await checksums(cluster, SMALL);
+    const label = await takeBackup(setup, ['--type=incr']);
+    // Each changed file was stored as blocks by the incr; the recreated one all anew (no block of t_drop's reused).
+    const manifest = JSON.parse(
+      await readFile(join(setup.repoPath, 'backup', setup.stanza, label, 'backup.manifest'), 'utf8'),
+    ) as {
+      content: {
+        files: { name: string; stored: { holder: string; block?: { parts: { holder: string }[] } } }[];
+      };
+    };
+    for (const table of ['t_hint', 't_cut', 't_grow', 't_again']) {
+      const name = `pg_data/${await cluster.psql(`select pg_relation_filepath('${table}')`)}`;
+      const entry = manifest.content.files.find((file) => file.name === name);
+      expect(entry?.stored.holder, table).toBe(label);
+      expect(entry?.stored.block, table).toBeDefined();
+    }
+    const again = manifest.content.files.find((file) => file.name === `pg_data/${dropped}`);
+    expect(again?.stored.block?.parts.map((part) => part.holder)).toEqual([label]);
+    expect(await restoreAndSum(label, SMALL)).toEqual(sums);
+  }, 900_000);
+});
