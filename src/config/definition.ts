@@ -559,7 +559,11 @@ const OPTION_TABLE = [
     commands: ['backup', 'expire'],
     range: { min: 0, max: 9999999 },
     summary: 'Days of backup.history manifests to keep.',
-    effectiveFor: [],
+    description:
+      'Every backup writes a copy of its manifest to backup.history/<year>/ when it completes (compressed and ' +
+      'encrypted as the backup). Unset, these copies are kept forever (pgBackRest: they serve to measure growth ' +
+      'over time); set, expire removes those older than this many days, never those of backups still listed; 0 ' +
+      'keeps only those of backups still listed. A diff or incr goes with its full (its label starts with it).',
   },
   // Stanza (PostgreSQL cluster)
   {

@@ -33,6 +33,11 @@ export const repoLayout = {
   manifest: (stanza: string, label: string) => `backup/${stanza}/${label}/backup.manifest`,
   /** What a backup in progress wrote when it began (repo/backup-store.ts): never read as a complete manifest. */
   partialManifest: (stanza: string, label: string) => `backup/${stanza}/${label}/backup.manifest.partial`,
+  /** The stanza's backup history: a copy of each backup's manifest, by year (repo/backup-history.ts). */
+  historyRoot: (stanza: string) => `backup/${stanza}/backup.history`,
+  /** pgBackRest's place for it: the year is the label's first four digits (a diff or incr's full's year). */
+  historyManifest: (stanza: string, label: string, extension: string) =>
+    `backup/${stanza}/backup.history/${label.slice(0, 4)}/${label}.manifest${extension}`,
   /** Where a backup stores one file of its manifest (its name plus the compression extension). */
   backupFile: (stanza: string, label: string, name: string, extension: string) =>
     `backup/${stanza}/${label}/${name}${extension}`,

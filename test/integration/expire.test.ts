@@ -1,11 +1,13 @@
 // expire on real PostgreSQL 15: count retention with a pinned backup, exact backups and WAL left, --dry-run changing
 // nothing, an expire stopped between its steps (info right, retained backups restorable and started, the next expire
-// finishing), the expire that ends every backup, annotations and pins through annotate and info, and bad input.
+// finishing), the expire that ends every backup, annotations and pins through annotate and info, bad input, and the
+// backup history (a manifest copy every backup writes, kept until repo-retention-history removes it).
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Repository } from '../../src/repo/repository.js';
 import { labelDirs, listedLabels, takeBackup } from '../harness/backups.js';
 import { spawnPgstash } from '../harness/pgstash-process.js';
 import { RestoreBench, verifyBackup } from '../harness/restore.js';
@@ -242,6 +244,32 @@ describe('expire', () => {
       '--repo1-retention-time-zone=Nowhere/None',
     ]);
     expect(zone.code).toBe(32);
+    expect(await listedLabels(setup)).toEqual(listed);
+  });
+
+  it('backup.history: every backup left its manifest, kept after expire until repo-retention-history removes it', async () => {
+    const repo = await Repository.open(
+      { index: 1, type: 'posix', path: setup.repoPath, cipherType: 'none' },
+      setup.stanza,
+    );
+    const listed = await listedLabels(setup);
+    expect(listed.length).toBeLessThan(labels.length);
+    // Unset: the history of the backups expired above stays (pgBackRest keeps it forever too).
+    const entries = await repo.backups.history.list();
+    expect(entries.map((entry) => entry.label)).toEqual(labels);
+    for (const entry of entries) {
+      expect(entry.name).toBe(`${entry.label}.manifest.zst`);
+      const manifest = await repo.backups.history.manifest(entry.label);
+      expect(manifest.backup.label).toBe(entry.label);
+      expect(manifest.files.some((file) => file.name === 'pg_data/PG_VERSION')).toBe(true);
+      if (listed.includes(entry.label)) expect(manifest).toEqual(await repo.backups.manifest(entry.label));
+    }
+    const kept = await setup.pgstashOk(['expire', '--repo1-retention-full=9', '--repo1-retention-history=9']);
+    expect(kept.stdout).not.toContain('history');
+    const run = await setup.pgstashOk(['expire', '--repo1-retention-full=9', '--repo1-retention-history=0']);
+    for (const label of labels.filter((each) => !listed.includes(each)))
+      expect(run.stdout).toContain(`repo1: remove expired backup history manifest ${label}.manifest.zst`);
+    expect((await repo.backups.history.list()).map((entry) => entry.label)).toEqual(listed);
     expect(await listedLabels(setup)).toEqual(listed);
   });
 });

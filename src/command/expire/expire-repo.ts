@@ -10,6 +10,7 @@ import type { RepoOptions } from '../../config/load.js';
 import type { BackupRecord } from '../../repo/backup-info.js';
 import type { Repository } from '../../repo/repository.js';
 import { planBackupExpiry, type RetentionPolicy } from './backup-plan.js';
+import { historyToRemove } from './history-plan.js';
 import { archiveRetentionBackup, keepRanges, walRunsToRemove } from './wal-plan.js';
 
 export interface ExpireOptions {
@@ -35,6 +36,7 @@ export function retentionPolicy(options: RepoOptions): RetentionPolicy {
     diff: options.retentionDiff,
     archive: options.retentionArchive,
     archiveType: options.retentionArchiveType ?? 'full',
+    history: options.retentionHistory,
     calendar: {
       daily: options.retentionDaily,
       weekly: options.retentionWeekly,
@@ -68,6 +70,10 @@ export async function expireRepo(
   for (const set of plan.expired) {
     say(`expire ${set.reason} backup ${set.labels.length > 1 ? 'set ' : ''}${set.labels.join(', ')}`);
     for (const label of set.labels) expired.add(label);
+  }
+  if (policy.history !== undefined) {
+    const current = info.backups.filter((backup) => !expired.has(backup.label));
+    await expireHistory(repo, policy.history, new Set(current.map((backup) => backup.label)), options, say);
   }
   // Asked after each backup.info entry is gone: a restore that marked itself before may be reading that backup.
   let reading = false;
@@ -113,6 +119,20 @@ async function removeLeftoverDirectories(
     if (label === newest && label > newestListed) continue;
     say(`remove expired backup ${label}`);
     if (!options.dryRun) await repo.backups.abandon(label);
+  }
+}
+
+/** History manifests older than `days` but of the `current` backups (a restore never reads them: not kept for one). */
+async function expireHistory(
+  repo: Repository,
+  days: number,
+  current: ReadonlySet<string>,
+  options: ExpireOptions,
+  say: (line: string) => void,
+): Promise<void> {
+  for (const entry of historyToRemove(await repo.backups.history.list(), current, days, options.now)) {
+    say(`remove expired backup history manifest ${entry.name}`);
+    if (!options.dryRun) await repo.backups.history.remove(entry);
   }
 }
 
