@@ -53,8 +53,15 @@ export function archivedWalName(walFileName: string, sha256: string, extension: 
  * every push of that name meets the same claim. `.claim` matches no archived WAL name.
  */
 export function walClaimName(walFileName: string): string {
-  return `${walFileName}.claim`;
+  return `${walFileName}${CLAIM_EXTENSION}`;
 }
+
+/** The WAL file name a claim file is for, or undefined when `name` is not a claim. */
+export function parseWalClaimName(name: string): string | undefined {
+  return name.endsWith(CLAIM_EXTENSION) ? name.slice(0, -CLAIM_EXTENSION.length) : undefined;
+}
+
+const CLAIM_EXTENSION = '.claim';
 
 /** Splits an archived WAL name back into its parts, or undefined when it is not one. */
 export function parseArchivedWalName(

@@ -152,7 +152,7 @@ async function expireWal(
     log.detail(`${repo.name}: ${id} archive retention on backup ${anchor.label}, start = ${anchor.walStart}`);
     const names = new Set<string>();
     for (const dir of await repo.wal.segmentDirectories(id))
-      for (const file of await repo.wal.filesIn(id, dir)) names.add(file.walFileName.slice(0, 24));
+      for (const name of await repo.wal.namesIn(id, dir)) names.add(name.slice(0, 24));
     const runs = walRunsToRemove([...names].sort(), keepRanges(local, anchor));
     for (const run of runs) {
       say(`${id} remove archive, start = ${run.from}, stop = ${run.to}`);

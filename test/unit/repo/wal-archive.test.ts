@@ -176,6 +176,27 @@ describe('WalArchive', () => {
     expect((await repo.wal.historyFiles(ID)).map((file) => file.walFileName)).toEqual(['00000002.history']);
   });
 
+  it('removes the claims a removal killed before them left without data, in the range only; namesIn sees them', async () => {
+    const repo = await repoWith('orphan-claims', [
+      `000000010000000000000002.claim`,
+      `000000010000000000000003.00000028.backup.claim`,
+      `000000010000000000000004-${SHA_A}.zst`,
+      `000000010000000000000004.claim`,
+      `000000010000000000000009.claim`,
+    ]);
+    const dir = join(root, 'orphan-claims', repoLayout.walDirectory('main', ID, WAL));
+    expect(await repo.wal.namesIn(ID, '0000000100000000')).toEqual([
+      '000000010000000000000002',
+      '000000010000000000000003.00000028.backup',
+      '000000010000000000000004',
+      '000000010000000000000009',
+    ]);
+    expect(
+      await repo.wal.remove(ID, { from: '000000010000000000000001', to: '000000010000000000000004' }),
+    ).toBe(1);
+    expect(await readdir(dir)).toEqual(['000000010000000000000009.claim']);
+  });
+
   it('refuses a range across timelines (names compare as strings) and removes nothing', async () => {
     const repo = await repoWith('cross', [`${WAL}-${SHA_A}.zst`]);
     const refused = await repo.wal

@@ -1,6 +1,6 @@
 // expireRepo on a real repository (BackupStore and WalArchive on files): a diff/incr chain goes with its full,
 // WAL goes to exactly what the retained backups need (claims with their segments), --dry-run changes nothing.
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expireRepo } from '../../../../src/command/expire/expire-repo.js';
@@ -215,6 +215,18 @@ describe('expireRepo', () => {
     await expireRepo(repo, COUNT1, run);
     expect(await dirs()).toEqual([F2, F2I]);
     expect(await archived(repo)).toHaveLength(1 + 2 * 5);
+  });
+
+  it('removes the claims an expire killed between data and claims left: the next expire ends as one not killed', async () => {
+    const repo = await chain('orphan-claims');
+    // Segments 1 to 3 lost their data, not yet their claims (WalArchive.remove: data first).
+    for (const i of [1, 2, 3])
+      await rm(
+        join(repo.location, repoLayout.walDirectory('main', ID, seg(i)), `${seg(i)}-${'a'.repeat(64)}`),
+      );
+    await expireRepo(repo, COUNT1, options(false, []));
+    const kept = [8, 9, 10, 11, 12].flatMap((i) => [seg(i), `${seg(i)}.claim`]);
+    expect(await archived(repo)).toEqual(['00000002.history', ...kept].sort());
   });
 
   it('keeps a pinned incremental with its prior chain and its WAL start to stop', async () => {
