@@ -16,6 +16,7 @@ import { RestoreBench } from '../harness/restore.js';
 import { createStanzaSetup, type StanzaSetup } from '../harness/stanza.js';
 import { createTempDir, removeTempDir } from '../harness/tmp.js';
 import { switchWal, waitArchived } from '../harness/wal.js';
+import { repoOptions } from '../harness/repository.js';
 
 const RETENTION = ['--repo1-retention-full=2'];
 const DATA = "select count(*) || '/' || sum(id) from t";
@@ -142,10 +143,7 @@ describe('expire killed with kill -9 while it removes', () => {
     const listed = await listedLabels(setup);
     expect([[f1, f1i, ...retained], [f1, ...retained], retained]).toContainEqual(listed);
     // Every listed backup has every file its manifest names.
-    const repo = await Repository.open(
-      { index: 1, type: 'posix', path: setup.repoPath, cipherType: 'none' },
-      setup.stanza,
-    );
+    const repo = await Repository.open(repoOptions(setup.repoPath), setup.stanza);
     for (const label of listed) {
       const manifest = await repo.backups.manifest(label);
       const missing = manifest.files.filter(

@@ -13,6 +13,7 @@ import { spawnPgstash } from '../harness/pgstash-process.js';
 import { RestoreBench, verifyBackup } from '../harness/restore.js';
 import { createStanzaSetup, type StanzaSetup } from '../harness/stanza.js';
 import { switchWal, waitArchived } from '../harness/wal.js';
+import { repoOptions } from '../harness/repository.js';
 
 interface InfoBackup {
   label: string;
@@ -248,10 +249,7 @@ describe('expire', () => {
   });
 
   it('backup.history: every backup left its manifest, kept after expire until repo-retention-history removes it', async () => {
-    const repo = await Repository.open(
-      { index: 1, type: 'posix', path: setup.repoPath, cipherType: 'none' },
-      setup.stanza,
-    );
+    const repo = await Repository.open(repoOptions(setup.repoPath), setup.stanza);
     const listed = await listedLabels(setup);
     expect(listed.length).toBeLessThan(labels.length);
     // Unset: the history of the backups expired above stays (pgBackRest keeps it forever too).

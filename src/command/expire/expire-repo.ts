@@ -25,24 +25,21 @@ export interface ExpireOptions {
   readonly restoresReading: () => Promise<number>;
 }
 
-/**
- * The retention options of a repository. The two types have no table default (a default would make every
- * RepoOptions literal name them): unset reads as pgBackRest's defaults, count and full, as their help says.
- */
+/** The retention options of a repository (their defaults are the option table's: count, full, UTC). */
 export function retentionPolicy(options: RepoOptions): RetentionPolicy {
   return {
     full: options.retentionFull,
-    fullType: options.retentionFullType ?? 'count',
+    fullType: options.retentionFullType,
     diff: options.retentionDiff,
     archive: options.retentionArchive,
-    archiveType: options.retentionArchiveType ?? 'full',
+    archiveType: options.retentionArchiveType,
     history: options.retentionHistory,
     calendar: {
       daily: options.retentionDaily,
       weekly: options.retentionWeekly,
       monthly: options.retentionMonthly,
       yearly: options.retentionYearly,
-      timeZone: options.retentionTimeZone ?? 'UTC',
+      timeZone: options.retentionTimeZone,
     },
   };
 }

@@ -8,7 +8,7 @@ import type { BackupRecord } from '../../../src/repo/backup-info.js';
 import type { PartialManifest } from '../../../src/repo/backup-store.js';
 import { fileStorage, type Manifest, type ManifestFile } from '../../../src/repo/manifest.js';
 import { Repository, type StoredFile } from '../../../src/repo/repository.js';
-import { emptyStanza, TEST_DB } from '../../harness/repository.js';
+import { emptyStanza, repoOptions, TEST_DB } from '../../harness/repository.js';
 import { createTempDir, removeTempDir } from '../../harness/tmp.js';
 
 const DB = TEST_DB;
@@ -195,10 +195,7 @@ describe('BackupStore', () => {
   });
 
   it('fails with 55 and a stanza-create hint when backup.info is missing', async () => {
-    const repo = await Repository.open(
-      { index: 1, type: 'posix', path: join(root, 'none'), cipherType: 'none' },
-      'main',
-    );
+    const repo = await Repository.open(repoOptions(join(root, 'none')), 'main');
     expect(await repo.backups.info()).toBeUndefined();
     const error = await repo.backups.list().catch((caught: unknown) => caught);
     expect(isPgStashError(error, 'fileMissing')).toBe(true);

@@ -8,6 +8,7 @@ import { isPgStashError } from '../../../src/common/errors.js';
 import { newDbHistory } from '../../../src/repo/db-history.js';
 import { repoLayout } from '../../../src/repo/layout.js';
 import { Repository } from '../../../src/repo/repository.js';
+import { repoOptions } from '../../harness/repository.js';
 import { createTempDir, removeTempDir } from '../../harness/tmp.js';
 
 const WAL = '000000010000000000000003';
@@ -28,11 +29,7 @@ afterAll(async () => {
 /** A repository whose archive directory for WAL holds files named `names`. */
 async function repoWith(label: string, names: readonly string[]): Promise<Repository> {
   const path = join(root, label);
-  const repo = await Repository.openInWorker(
-    { index: 1, type: 'posix', path, cipherType: 'none' },
-    'main',
-    undefined,
-  );
+  const repo = await Repository.openInWorker(repoOptions(path), 'main', undefined);
   const dir = join(path, repoLayout.walDirectory('main', ID, WAL));
   await mkdir(dir, { recursive: true });
   for (const name of names) await writeFile(join(dir, name), 'x');
