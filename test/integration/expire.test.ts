@@ -76,7 +76,7 @@ describe('expire', () => {
     await setup?.destroy();
   });
 
-  it('without retention-full a backup warns and expires nothing; --annotation is recorded', async () => {
+  it('without retention-full a backup and expire warn and expire nothing; --annotation is recorded', async () => {
     await setup.cluster.psql('insert into t values (0)');
     const run = await setup.pgstashOk([
       'backup',
@@ -89,6 +89,13 @@ describe('expire', () => {
       "option 'repo1-retention-full' is not set for 'repo1-retention-full-type=count', the repository may run out of space",
     );
     for (let i = 0; i < 3; i++) await backupAfterWrites();
+    expect(await listedLabels(setup)).toEqual(labels);
+    // expire on its own says the same, and removes nothing (as pgBackRest).
+    const alone = await setup.pgstashOk(['expire']);
+    expect(`${alone.stdout}${alone.stderr}`).toContain(
+      "WARN: option 'repo1-retention-full' is not set for 'repo1-retention-full-type=count', the repository may " +
+        'run out of space: no backup is expired',
+    );
     expect(await listedLabels(setup)).toEqual(labels);
     expect((await infoBackups())[0]?.annotation).toEqual({ reason: 'first', ticket: '42' });
   });
@@ -108,7 +115,7 @@ describe('expire', () => {
     expect(missing.stdout + missing.stderr).toContain("backup set '20200101-000000F' does not exist");
   });
 
-  it('refuses retention values out of range, naming the option', async () => {
+  it('refuses retention values out of range in one line naming the option', async () => {
     for (const [arg, text] of [
       ['--repo1-retention-full=0', 'repo1-retention-full'],
       ['--repo1-retention-full=10000000', 'repo1-retention-full'],
@@ -116,10 +123,16 @@ describe('expire', () => {
       ['--repo1-retention-archive=-1', 'repo1-retention-archive'],
       ['--repo1-retention-full-type=weeks', 'repo1-retention-full-type'],
       ['--repo1-retention-archive-type=all', 'repo1-retention-archive-type'],
+      ['--repo1-retention-history=-1', 'repo1-retention-history'],
+      ['--repo1-retention-daily=0', 'repo1-retention-daily'],
     ] as const) {
       const result = await setup.pgstash(['expire', arg]);
       expect(result.code, arg).toBe(32);
-      expect(result.stdout + result.stderr, arg).toContain(text);
+      // One line naming the value and the option (then where it was set).
+      const value = arg.slice(arg.indexOf('=') + 1);
+      expect(result.stderr, arg).toMatch(
+        new RegExp(`^ERROR: \\[032\\]: '${value}' is .* for '${text}' option: .+\n`),
+      );
     }
     expect(await listedLabels(setup)).toEqual(labels);
   });
