@@ -18,7 +18,7 @@ import { createTempDir, removeTempDir } from '../harness/tmp.js';
 import { switchWal, waitArchived } from '../harness/wal.js';
 import { repoOptions } from '../harness/repository.js';
 
-const RETENTION = ['--repo1-retention-full=2'];
+const RETENTION = ['--repo1-retention-full=2', '--repo1-retention-history=0'];
 const DATA = "select count(*) || '/' || sum(id) from t";
 
 /** Every path under `root`, relative, sorted: the repository's shape. */
@@ -78,7 +78,8 @@ describe('expire killed with kill -9 while it removes', () => {
     await setup.cluster.start();
     await setup.pgstashOk(['stanza-create']);
     await setup.cluster.psql('create table t (id int, pad text)');
-    // F1, F1I, F2, F2I, F3: retention-full=2 expires F1 and F1I, and the WAL before F2's start.
+    // F1, F1I, F2, F2I, F3: retention-full=2 expires F1 and F1I, their history manifests (history=0) and the WAL
+    // before F2's start.
     for (const type of ['full', 'incr', 'full', 'incr', 'full'] as const) await backup(type);
     await writeWal();
     finalData = await setup.cluster.psql(DATA);
@@ -142,9 +143,12 @@ describe('expire killed with kill -9 while it removes', () => {
     // info: every retained backup listed; of the expired ones only those not yet reached (newest first: F1I, F1).
     const listed = await listedLabels(setup);
     expect([[f1, f1i, ...retained], [f1, ...retained], retained]).toContainEqual(listed);
-    // Every listed backup has every file its manifest names.
+    // Every listed backup has every file its manifest names, and its history manifest.
     const repo = await Repository.open(repoOptions(setup.repoPath), setup.stanza);
+    const history = (await repo.backups.history.list()).map((entry) => entry.label);
     for (const label of listed) {
+      // History goes after the backup.info entries: a listed backup always keeps its history manifest.
+      expect(history, label).toContain(label);
       const manifest = await repo.backups.manifest(label);
       const missing = manifest.files.filter(
         (file) => !existsSync(join(setup.repoPath, storedFilePath(setup.stanza, file))),

@@ -1,10 +1,12 @@
-// Expires one repository of a stanza: the backups the retention policy no longer keeps, then the WAL no retained
-// backup needs. Run by `expire` and after every successful backup, always under the stanza's backup lock.
+// Expires one repository of a stanza: the backups the retention policy no longer keeps, the history manifests older
+// than repo-retention-history, then the WAL no retained backup needs. Run by `expire` and after every successful
+// backup, always under the stanza's backup lock.
 //
 // Safe against kill -9 at any point: backups go one by one, the newest of a set first (a dependent before its prior),
 // each by its backup.info entry before its files (BackupStore.remove), so backup.info never lists a backup whose prior
 // is gone. WAL goes only once backup.info no longer lists the backups that needed it, oldest first, data before claim
-// (WalArchive.remove). What a killed expire left (an unlisted directory, WAL nothing needs) the next expire removes.
+// (WalArchive.remove). What a killed expire left (an unlisted directory, WAL nothing needs, a claim without its
+// data) the next expire removes: test/integration/expire-kill.test.ts kills a real one to check it.
 import { log } from '../../common/log.js';
 import type { RepoOptions } from '../../config/load.js';
 import type { BackupRecord } from '../../repo/backup-info.js';
@@ -68,15 +70,16 @@ export async function expireRepo(
     say(`expire ${set.reason} backup ${set.labels.length > 1 ? 'set ' : ''}${set.labels.join(', ')}`);
     for (const label of set.labels) expired.add(label);
   }
-  if (policy.history !== undefined) {
-    const current = info.backups.filter((backup) => !expired.has(backup.label));
-    await expireHistory(repo, policy.history, new Set(current.map((backup) => backup.label)), options, say);
-  }
   // Asked after each backup.info entry is gone: a restore that marked itself before may be reading that backup.
   let reading = false;
   const keepFiles = async (): Promise<boolean> => (reading ||= (await options.restoresReading()) > 0);
   if (!options.dryRun)
     for (const label of [...expired].reverse()) await repo.backups.remove(label, { keepFiles });
+  // After the backup.info entries: a kill never leaves a listed backup without its history manifest.
+  if (policy.history !== undefined) {
+    const current = info.backups.filter((backup) => !expired.has(backup.label));
+    await expireHistory(repo, policy.history, new Set(current.map((backup) => backup.label)), options, say);
+  }
   if (reading || (options.dryRun ? false : await keepFiles())) {
     log.warn(
       `${repo.name}: a restore of stanza '${repo.stanza}' is running: the files of expired backups and the WAL ` +
