@@ -240,7 +240,7 @@ const RESTORE_TARGET_TYPES = ['time', 'lsn', 'xid', 'name'] as const;
 /** How the calendar retention options (repo-retention-daily, -weekly, -monthly, -yearly) count and combine. */
 const CALENDAR_RETENTION =
   'The current period counts, and so do periods without a backup. A full kept by any calendar rule, or by ' +
-  'repo-retention-full, stays: the rules add up. In repo-retention-time-zone (UTC when unset).';
+  'repo-retention-full, stays: the rules add up. In repo-retention-time-zone (UTC by default).';
 
 const OPTION_TABLE = [
   // General
@@ -470,7 +470,8 @@ const OPTION_TABLE = [
     indexed: 'repo',
     commands: ['backup', 'expire'],
     allowed: ['count', 'time'],
-    summary: 'Whether repo-retention-full counts full backups (count, when unset) or days (time).',
+    default: 'count',
+    summary: 'Whether repo-retention-full counts full backups (count) or days (time).',
     description:
       'time: full backups are kept so that the cluster can be recovered to any point of the last ' +
       'repo-retention-full days: the newest full that stopped before that window is kept too, older ones expire.',
@@ -494,7 +495,8 @@ const OPTION_TABLE = [
     indexed: 'repo',
     commands: ['backup', 'expire'],
     allowed: ['full', 'diff', 'incr'],
-    summary: 'Which backups repo-retention-archive counts: full (when unset); full and diff; or all.',
+    default: 'full',
+    summary: 'Which backups repo-retention-archive counts: full; full and diff; or all.',
   },
   {
     name: 'repo-retention-archive',
@@ -562,8 +564,8 @@ const OPTION_TABLE = [
     category: 'repository',
     indexed: 'repo',
     commands: ['backup', 'expire'],
-    summary:
-      "Time zone of the calendar retention's days, weeks, months and years (an IANA name; UTC when unset).",
+    default: 'UTC',
+    summary: "Time zone of the calendar retention's days, weeks, months and years (an IANA name).",
   },
   {
     name: 'repo-retention-history',
@@ -574,7 +576,11 @@ const OPTION_TABLE = [
     commands: ['backup', 'expire'],
     range: { min: 0, max: 9999999 },
     summary: 'Days of backup.history manifests to keep.',
-    effectiveFor: [],
+    description:
+      'Every backup writes a copy of its manifest to backup.history/<year>/ when it completes (compressed and ' +
+      'encrypted as the backup). Unset, these copies are kept forever (pgBackRest: they serve to measure growth ' +
+      'over time); set, expire removes those older than this many days, never those of backups still listed; 0 ' +
+      'keeps only those of backups still listed. A diff or incr goes with its full (its label starts with it).',
   },
   {
     name: 'repo-block',

@@ -8,6 +8,7 @@
 import { PgStashError } from '../common/errors.js';
 import { compressExtension, type CompressType } from '../io/compress.js';
 import type { ChunkStage } from '../io/stage.js';
+import { BackupHistory } from './backup-history.js';
 import { type BackupInfo, type BackupRecord } from './backup-info.js';
 import { BACKUP_PROGRESS_KIND, parseBackupProgress, type BackupProgressRecord } from './backup-progress.js';
 import { readInfoFile, writeInfoFile } from './info-file.js';
@@ -55,9 +56,12 @@ export interface PartialManifest {
 
 export class BackupStore {
   readonly #repo: Repository;
+  /** A copy of each completed backup's manifest, kept after the backup for repo-retention-history days. */
+  readonly history: BackupHistory;
 
   constructor(repo: Repository) {
     this.#repo = repo;
+    this.history = new BackupHistory(repo);
   }
 
   get #stanza(): string {

@@ -35,6 +35,11 @@ export const repoLayout = {
   partialManifest: (stanza: string, label: string) => `backup/${stanza}/${label}/backup.manifest.partial`,
   /** A running backup's progress (repo/backup-progress.ts), beside its partial manifest. */
   backupProgress: (stanza: string, label: string) => `backup/${stanza}/${label}/backup.progress`,
+  /** The stanza's backup history: a copy of each backup's manifest, by year (repo/backup-history.ts). */
+  historyRoot: (stanza: string) => `backup/${stanza}/backup.history`,
+  /** pgBackRest's place for it: the year is the label's first four digits (a diff or incr's full's year). */
+  historyManifest: (stanza: string, label: string, extension: string) =>
+    `backup/${stanza}/backup.history/${label.slice(0, 4)}/${label}.manifest${extension}`,
   /** Where a backup stores one file of its manifest (its name plus the compression extension). */
   backupFile: (stanza: string, label: string, name: string, extension: string) =>
     `backup/${stanza}/${label}/${name}${extension}`,
@@ -50,8 +55,15 @@ export function archivedWalName(walFileName: string, sha256: string, extension: 
  * every push of that name meets the same claim. `.claim` matches no archived WAL name.
  */
 export function walClaimName(walFileName: string): string {
-  return `${walFileName}.claim`;
+  return `${walFileName}${CLAIM_EXTENSION}`;
 }
+
+/** The WAL file name a claim file is for, or undefined when `name` is not a claim. */
+export function parseWalClaimName(name: string): string | undefined {
+  return name.endsWith(CLAIM_EXTENSION) ? name.slice(0, -CLAIM_EXTENSION.length) : undefined;
+}
+
+const CLAIM_EXTENSION = '.claim';
 
 /** Splits an archived WAL name back into its parts, or undefined when it is not one. */
 export function parseArchivedWalName(

@@ -3,7 +3,7 @@ import { PgStashError } from '../common/errors.js';
 import { compressExtension, type CompressType } from '../io/compress.js';
 import type { Driver } from '../storage/driver.js';
 import type { BackupSpan } from './backup-info.js';
-import { readInfoFile, writeInfoFile } from './info-file.js';
+import { decodeInfo, encodeInfo, readInfoFile, writeInfoFile } from './info-file.js';
 import { repoLayout } from './layout.js';
 import { MANIFEST_VERSION, parseManifest } from './manifest-parse.js';
 import type { ReadExpectation } from './repository.js';
@@ -155,6 +155,16 @@ export async function writeManifest(
   const path = repoLayout.manifest(stanza, manifest.backup.label);
   const content = { version: MANIFEST_VERSION, ...manifest };
   await writeInfoFile(driver, path, { kind: KIND, content, key });
+}
+
+/** A manifest as its info file's bytes, before encryption (what backup.manifest holds; the history copy's content). */
+export function encodeManifest(manifest: Manifest): Buffer {
+  return encodeInfo(KIND, { version: MANIFEST_VERSION, ...manifest });
+}
+
+/** encodeManifest's bytes back, checked and validated; `where` names the file in errors. */
+export function decodeManifest(data: Buffer, where: string): Manifest {
+  return parseManifest(decodeInfo(KIND, data, where), where);
 }
 
 /** Reads and validates a manifest of any version this pgstash knows (1 and 2), as the current model. */

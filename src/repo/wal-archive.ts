@@ -4,7 +4,14 @@ import { compressExtension } from '../io/compress.js';
 import { parseWalFileName } from '../postgres/wal-name.js';
 import { claimWalName } from './archive-claim.js';
 import { sameCluster } from './db-history.js';
-import { archiveId, archivedWalName, parseArchivedWalName, repoLayout, walClaimName } from './layout.js';
+import {
+  archiveId,
+  archivedWalName,
+  parseArchivedWalName,
+  parseWalClaimName,
+  repoLayout,
+  walClaimName,
+} from './layout.js';
 import type { CompressSettings, Repository, StoredFile } from './repository.js';
 
 /** One archived copy of a WAL file. `path` is where it is in the repository: pass it back, never build one. */
@@ -158,6 +165,22 @@ export class WalArchive {
     return this.#listFiles(`${repoLayout.archiveIdPath(this.#repo.stanza, id)}/${dir}`);
   }
 
+  /**
+   * The WAL file names anything is stored under in segment directory `dir`: archived copies and claims, sorted. A
+   * claim alone is what a push or a removal killed between the two leaves: expire must see it to remove it.
+   */
+  async namesIn(id: string, dir: string): Promise<string[]> {
+    const names = new Set<string>();
+    for await (const entry of this.#repo.driver.list(
+      `${repoLayout.archiveIdPath(this.#repo.stanza, id)}/${dir}`,
+    )) {
+      if (entry.type !== 'file') continue;
+      const name = parseArchivedWalName(entry.name)?.walFileName ?? parseWalClaimName(entry.name);
+      if (name !== undefined) names.add(name);
+    }
+    return [...names].sort();
+  }
+
   /** The timeline history files of archive id `id` (at its root), sorted by name. */
   async historyFiles(id: string): Promise<ArchivedFile[]> {
     const files = await this.#listFiles(repoLayout.archiveIdPath(this.#repo.stanza, id));
@@ -198,8 +221,9 @@ export class WalArchive {
   /**
    * Removes from archive id `id` every segment from `range.from` to `range.to` (names of one timeline, inclusive), with the
    * partial and backup history files of those segments and their claims; history files stay (a timeline
-   * history is removed only by name, never by a range). The data goes before the claim: a removal killed
-   * between them leaves a claim without data, which is what an interrupted push leaves and harms nothing.
+   * history is removed only by name, never by a range). The data goes before the claims: a removal killed
+   * between them leaves claims without data, which harm nothing (an interrupted push leaves the same) and which
+   * the next removal of the range takes, with the claims in the range that have no data at all.
    * A segment directory left empty is removed. Resolves to the number of WAL files removed.
    */
   async remove(id: string, range: { from: string; to: string }): Promise<number> {
@@ -224,8 +248,7 @@ export class WalArchive {
       const files = await this.filesIn(id, dir);
       const doomed = files.filter((file) => inRange(file.walFileName));
       for (const file of doomed) await this.#repo.driver.remove(file.path);
-      const names = new Set(doomed.map((file) => file.walFileName));
-      for (const walFileName of names)
+      for (const walFileName of (await this.namesIn(id, dir)).filter(inRange))
         await this.#repo.driver.remove(`${root}/${dir}/${walClaimName(walFileName)}`);
       removed += doomed.length;
       if (doomed.length === files.length && (await this.#isEmpty(`${root}/${dir}`)))

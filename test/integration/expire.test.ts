@@ -1,16 +1,19 @@
 // expire on real PostgreSQL 15: count retention with a pinned backup, exact backups and WAL left, --dry-run changing
 // nothing, an expire stopped between its steps (info right, retained backups restorable and started, the next expire
-// finishing), the expire that ends every backup, annotations and pins through annotate and info, and bad input.
+// finishing), the expire that ends every backup, annotations and pins through annotate and info, bad input, and the
+// backup history (a manifest copy every backup writes, kept until repo-retention-history removes it).
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Repository } from '../../src/repo/repository.js';
 import { labelDirs, listedLabels, takeBackup } from '../harness/backups.js';
 import { spawnPgstash } from '../harness/pgstash-process.js';
 import { RestoreBench, verifyBackup } from '../harness/restore.js';
 import { createStanzaSetup, type StanzaSetup } from '../harness/stanza.js';
 import { switchWal, waitArchived } from '../harness/wal.js';
+import { repoOptions } from '../harness/repository.js';
 
 interface InfoBackup {
   label: string;
@@ -73,7 +76,7 @@ describe('expire', () => {
     await setup?.destroy();
   });
 
-  it('without retention-full a backup warns and expires nothing; --annotation is recorded', async () => {
+  it('without retention-full a backup and expire warn and expire nothing; --annotation is recorded', async () => {
     await setup.cluster.psql('insert into t values (0)');
     const run = await setup.pgstashOk([
       'backup',
@@ -86,6 +89,13 @@ describe('expire', () => {
       "option 'repo1-retention-full' is not set for 'repo1-retention-full-type=count', the repository may run out of space",
     );
     for (let i = 0; i < 3; i++) await backupAfterWrites();
+    expect(await listedLabels(setup)).toEqual(labels);
+    // expire on its own says the same, and removes nothing (as pgBackRest).
+    const alone = await setup.pgstashOk(['expire']);
+    expect(`${alone.stdout}${alone.stderr}`).toContain(
+      "WARN: option 'repo1-retention-full' is not set for 'repo1-retention-full-type=count', the repository may " +
+        'run out of space: no backup is expired',
+    );
     expect(await listedLabels(setup)).toEqual(labels);
     expect((await infoBackups())[0]?.annotation).toEqual({ reason: 'first', ticket: '42' });
   });
@@ -105,7 +115,7 @@ describe('expire', () => {
     expect(missing.stdout + missing.stderr).toContain("backup set '20200101-000000F' does not exist");
   });
 
-  it('refuses retention values out of range, naming the option', async () => {
+  it('refuses retention values out of range in one line naming the option', async () => {
     for (const [arg, text] of [
       ['--repo1-retention-full=0', 'repo1-retention-full'],
       ['--repo1-retention-full=10000000', 'repo1-retention-full'],
@@ -113,10 +123,16 @@ describe('expire', () => {
       ['--repo1-retention-archive=-1', 'repo1-retention-archive'],
       ['--repo1-retention-full-type=weeks', 'repo1-retention-full-type'],
       ['--repo1-retention-archive-type=all', 'repo1-retention-archive-type'],
+      ['--repo1-retention-history=-1', 'repo1-retention-history'],
+      ['--repo1-retention-daily=0', 'repo1-retention-daily'],
     ] as const) {
       const result = await setup.pgstash(['expire', arg]);
       expect(result.code, arg).toBe(32);
-      expect(result.stdout + result.stderr, arg).toContain(text);
+      // One line naming the value and the option (then where it was set).
+      const value = arg.slice(arg.indexOf('=') + 1);
+      expect(result.stderr, arg).toMatch(
+        new RegExp(`^ERROR: \\[032\\]: '${value}' is .* for '${text}' option: .+\n`),
+      );
     }
     expect(await listedLabels(setup)).toEqual(labels);
   });
@@ -242,6 +258,29 @@ describe('expire', () => {
       '--repo1-retention-time-zone=Nowhere/None',
     ]);
     expect(zone.code).toBe(32);
+    expect(await listedLabels(setup)).toEqual(listed);
+  });
+
+  it('backup.history: every backup left its manifest, kept after expire until repo-retention-history removes it', async () => {
+    const repo = await Repository.open(repoOptions(setup.repoPath), setup.stanza);
+    const listed = await listedLabels(setup);
+    expect(listed.length).toBeLessThan(labels.length);
+    // Unset: the history of the backups expired above stays (pgBackRest keeps it forever too).
+    const entries = await repo.backups.history.list();
+    expect(entries.map((entry) => entry.label)).toEqual(labels);
+    for (const entry of entries) {
+      expect(entry.name).toBe(`${entry.label}.manifest.zst`);
+      const manifest = await repo.backups.history.manifest(entry.label);
+      expect(manifest.backup.label).toBe(entry.label);
+      expect(manifest.files.some((file) => file.name === 'pg_data/PG_VERSION')).toBe(true);
+      if (listed.includes(entry.label)) expect(manifest).toEqual(await repo.backups.manifest(entry.label));
+    }
+    const kept = await setup.pgstashOk(['expire', '--repo1-retention-full=9', '--repo1-retention-history=9']);
+    expect(kept.stdout).not.toContain('history');
+    const run = await setup.pgstashOk(['expire', '--repo1-retention-full=9', '--repo1-retention-history=0']);
+    for (const label of labels.filter((each) => !listed.includes(each)))
+      expect(run.stdout).toContain(`repo1: remove expired backup history manifest ${label}.manifest.zst`);
+    expect((await repo.backups.history.list()).map((entry) => entry.label)).toEqual(listed);
     expect(await listedLabels(setup)).toEqual(listed);
   });
 });

@@ -30,8 +30,8 @@ export function formatDurations(times: BackupTimes): string {
 }
 
 /**
- * Commits the backup (every file durable, the manifest, then backup.info: only then does it exist for info and
- * restore), then prints the report line and warns about invalid page checksums.
+ * Writes the backup's history manifest, commits the backup (every file durable, the manifest, then backup.info: only
+ * then does it exist for info and restore), then prints the report line and warns about invalid page checksums.
  */
 export async function backupComplete(
   repo: Repository,
@@ -39,6 +39,8 @@ export async function backupComplete(
   record: BackupRecord,
   report: { out: (text: string) => void; times: () => BackupTimes },
 ): Promise<void> {
+  // The history copy first, as pgBackRest does: a backup listed always has one (a failure here fails the backup).
+  await repo.backups.history.write(manifest);
   await repo.backups.commit(manifest, record);
   const { label } = record;
   report.out(

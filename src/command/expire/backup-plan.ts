@@ -11,6 +11,8 @@ export interface RetentionPolicy {
   readonly diff?: number | undefined;
   readonly archive?: number | undefined;
   readonly archiveType: 'full' | 'diff' | 'incr';
+  /** Days of backup history manifests to keep (history-plan.ts); unset: kept forever. */
+  readonly history?: number | undefined;
   /** Calendar retention (calendar.ts): fulls it keeps stay whatever repo-retention-full says. */
   readonly calendar?: CalendarRetention | undefined;
 }

@@ -1,15 +1,18 @@
-// Expires one repository of a stanza: the backups the retention policy no longer keeps, then the WAL no retained
-// backup needs. Run by `expire` and after every successful backup, always under the stanza's backup lock.
+// Expires one repository of a stanza: the backups the retention policy no longer keeps, the history manifests older
+// than repo-retention-history, then the WAL no retained backup needs. Run by `expire` and after every successful
+// backup, always under the stanza's backup lock.
 //
 // Safe against kill -9 at any point: backups go one by one, the newest of a set first (a dependent before its prior),
 // each by its backup.info entry before its files (BackupStore.remove), so backup.info never lists a backup whose prior
 // is gone. WAL goes only once backup.info no longer lists the backups that needed it, oldest first, data before claim
-// (WalArchive.remove). What a killed expire left (an unlisted directory, WAL nothing needs) the next expire removes.
+// (WalArchive.remove). What a killed expire left (an unlisted directory, WAL nothing needs, a claim without its
+// data) the next expire removes: test/integration/expire-kill.test.ts kills a real one to check it.
 import { log } from '../../common/log.js';
 import type { RepoOptions } from '../../config/load.js';
 import type { BackupRecord } from '../../repo/backup-info.js';
 import type { Repository } from '../../repo/repository.js';
 import { planBackupExpiry, type RetentionPolicy } from './backup-plan.js';
+import { historyToRemove } from './history-plan.js';
 import { archiveRetentionBackup, keepRanges, walRunsToRemove } from './wal-plan.js';
 
 export interface ExpireOptions {
@@ -24,23 +27,21 @@ export interface ExpireOptions {
   readonly restoresReading: () => Promise<number>;
 }
 
-/**
- * The retention options of a repository. The two types have no table default (a default would make every
- * RepoOptions literal name them): unset reads as pgBackRest's defaults, count and full, as their help says.
- */
+/** The retention options of a repository (their defaults are the option table's: count, full, UTC). */
 export function retentionPolicy(options: RepoOptions): RetentionPolicy {
   return {
     full: options.retentionFull,
-    fullType: options.retentionFullType ?? 'count',
+    fullType: options.retentionFullType,
     diff: options.retentionDiff,
     archive: options.retentionArchive,
-    archiveType: options.retentionArchiveType ?? 'full',
+    archiveType: options.retentionArchiveType,
+    history: options.retentionHistory,
     calendar: {
       daily: options.retentionDaily,
       weekly: options.retentionWeekly,
       monthly: options.retentionMonthly,
       yearly: options.retentionYearly,
-      timeZone: options.retentionTimeZone ?? 'UTC',
+      timeZone: options.retentionTimeZone,
     },
   };
 }
@@ -74,6 +75,11 @@ export async function expireRepo(
   const keepFiles = async (): Promise<boolean> => (reading ||= (await options.restoresReading()) > 0);
   if (!options.dryRun)
     for (const label of [...expired].reverse()) await repo.backups.remove(label, { keepFiles });
+  // After the backup.info entries: a kill never leaves a listed backup without its history manifest.
+  if (policy.history !== undefined) {
+    const current = info.backups.filter((backup) => !expired.has(backup.label));
+    await expireHistory(repo, policy.history, new Set(current.map((backup) => backup.label)), options, say);
+  }
   if (reading || (options.dryRun ? false : await keepFiles())) {
     log.warn(
       `${repo.name}: a restore of stanza '${repo.stanza}' is running: the files of expired backups and the WAL ` +
@@ -116,6 +122,20 @@ async function removeLeftoverDirectories(
   }
 }
 
+/** History manifests older than `days` but of the `current` backups (a restore never reads them: not kept for one). */
+async function expireHistory(
+  repo: Repository,
+  days: number,
+  current: ReadonlySet<string>,
+  options: ExpireOptions,
+  say: (line: string) => void,
+): Promise<void> {
+  for (const entry of historyToRemove(await repo.backups.history.list(), current, days, options.now)) {
+    say(`remove expired backup history manifest ${entry.name}`);
+    if (!options.dryRun) await repo.backups.history.remove(entry);
+  }
+}
+
 async function expireWal(
   repo: Repository,
   retained: readonly BackupRecord[],
@@ -132,7 +152,7 @@ async function expireWal(
     log.detail(`${repo.name}: ${id} archive retention on backup ${anchor.label}, start = ${anchor.walStart}`);
     const names = new Set<string>();
     for (const dir of await repo.wal.segmentDirectories(id))
-      for (const file of await repo.wal.filesIn(id, dir)) names.add(file.walFileName.slice(0, 24));
+      for (const name of await repo.wal.namesIn(id, dir)) names.add(name.slice(0, 24));
     const runs = walRunsToRemove([...names].sort(), keepRanges(local, anchor));
     for (const run of runs) {
       say(`${id} remove archive, start = ${run.from}, stop = ${run.to}`);

@@ -6,6 +6,7 @@ import { checkRepoOutsideData } from '../../../src/command/repo-placement.js';
 import { isPgStashError } from '../../../src/common/errors.js';
 import type { RepoOptions } from '../../../src/config/load.js';
 import { createTempDir, removeTempDir } from '../../harness/tmp.js';
+import { repoOptions } from '../../harness/repository.js';
 
 let root: string;
 let data: string;
@@ -21,7 +22,7 @@ afterEach(async () => {
 });
 
 function repos(...paths: string[]): RepoOptions[] {
-  return paths.map((path, i) => ({ index: i + 1, type: 'posix', path, cipherType: 'none' }));
+  return paths.map((path, i) => repoOptions(path, { index: i + 1 }));
 }
 
 async function refusal(paths: string[], pgPath = data): Promise<string | undefined> {

@@ -565,8 +565,14 @@ describe('repositories', () => {
         'repo1-retention-full=7',
       ].join('\n'),
     });
+    // The retention types and time zone come from the option table's defaults (backup and expire only).
+    const retentionTypes = {
+      retentionFullType: 'count',
+      retentionArchiveType: 'full',
+      retentionTimeZone: 'UTC',
+    };
     expect(config.repos).toEqual([
-      { index: 1, type: 'posix', path: '/r1', cipherType: 'none', retentionFull: 7 },
+      { index: 1, type: 'posix', path: '/r1', cipherType: 'none', retentionFull: 7, ...retentionTypes },
       {
         index: 3,
         type: 'posix',
@@ -574,9 +580,12 @@ describe('repositories', () => {
         cipherType: 'aes-256-gcm',
         cipherPass: 'three',
         retentionFull: 2,
+        ...retentionTypes,
       },
     ]);
     expect(config.get('repo3-retention-full')).toBe(2);
+    expect(config.get('repo3-retention-full-type')).toBe('count');
+    expect(config.get('repo1-retention-archive-type')).toBe('full');
   });
 
   it('requires repoN-path when other repoN options are set', () => {

@@ -8,6 +8,7 @@ import { isPgStashError } from '../../../src/common/errors.js';
 import { claimWalName } from '../../../src/repo/archive-claim.js';
 import { walClaimName } from '../../../src/repo/layout.js';
 import { Repository } from '../../../src/repo/repository.js';
+import { repoOptions } from '../../harness/repository.js';
 
 const WAL = '000000010000000000000003';
 const DIR = 'archive/main/15-1/0000000100000000';
@@ -18,11 +19,7 @@ let repo: Repository;
 
 beforeEach(async () => {
   root = await mkdtemp(join(tmpdir(), 'pgstash-claim-'));
-  repo = await Repository.openInWorker(
-    { index: 1, type: 'posix', path: root, cipherType: 'none' },
-    'main',
-    undefined,
-  );
+  repo = await Repository.openInWorker(repoOptions(root), 'main', undefined);
 });
 
 afterEach(async () => {

@@ -1,6 +1,6 @@
 // Tests for BackupStore: begin writes a partial manifest, files go in and come back verified, commit writes the
 // manifest then backup.info, remove takes the backup.info entry first, incomplete lists leftovers.
-import { readdir } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { isPgStashError } from '../../../src/common/errors.js';
@@ -8,7 +8,7 @@ import type { BackupRecord } from '../../../src/repo/backup-info.js';
 import type { PartialManifest } from '../../../src/repo/backup-store.js';
 import { fileStorage, type Manifest, type ManifestFile } from '../../../src/repo/manifest.js';
 import { Repository, type StoredFile } from '../../../src/repo/repository.js';
-import { emptyStanza, TEST_DB } from '../../harness/repository.js';
+import { emptyStanza, repoOptions, TEST_DB } from '../../harness/repository.js';
 import { createTempDir, removeTempDir } from '../../harness/tmp.js';
 
 const DB = TEST_DB;
@@ -195,13 +195,31 @@ describe('BackupStore', () => {
   });
 
   it('fails with 55 and a stanza-create hint when backup.info is missing', async () => {
-    const repo = await Repository.open(
-      { index: 1, type: 'posix', path: join(root, 'none'), cipherType: 'none' },
-      'main',
-    );
+    const repo = await Repository.open(repoOptions(join(root, 'none')), 'main');
     expect(await repo.backups.info()).toBeUndefined();
     const error = await repo.backups.list().catch((caught: unknown) => caught);
     expect(isPgStashError(error, 'fileMissing')).toBe(true);
     expect((error as Error).message).toBe("repo1: backup.info is missing for stanza 'main'");
+  });
+
+  it('keeps a history copy of a manifest, compressed as the backup and encrypted as the repository, read back whole', async () => {
+    for (const encrypted of [false, true]) {
+      const repo = await stanza(`history-${encrypted}`, encrypted);
+      const label = '20261206-101010F';
+      const file = await takeBackup(repo, label, Buffer.from('15\n'));
+      const { manifest } = complete(label, [file]);
+      await repo.backups.history.write(manifest);
+      const name = `${label}.manifest.lz4`;
+      expect(await repo.backups.history.list()).toEqual([{ label, year: '2026', name }]);
+      const stored = await readFile(join(repo.location, 'backup/main/backup.history/2026', name));
+      // An lz4 frame (magic 04 22 4d 18), or ciphertext: neither the frame nor the JSON in clear.
+      expect(stored.subarray(0, 4).toString('hex') === '04224d18').toBe(!encrypted);
+      if (encrypted) expect(stored.includes(Buffer.from('backup.manifest'))).toBe(false);
+      expect(await repo.backups.history.manifest(label)).toEqual(await repo.backups.manifest(label));
+      await repo.backups.history.remove({ label, year: '2026', name });
+      expect(await readdir(join(repo.location, 'backup/main/backup.history'))).toEqual([]);
+      const missing = await repo.backups.history.manifest(label).catch((caught: unknown) => caught);
+      expect(isPgStashError(missing, 'fileMissing')).toBe(true);
+    }
   });
 });

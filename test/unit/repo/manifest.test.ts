@@ -17,6 +17,7 @@ import { Repository } from '../../../src/repo/repository.js';
 import type { Driver } from '../../../src/storage/driver.js';
 import { REPO_ROOT } from '../../harness/pgstash.js';
 import { createTempDir, removeTempDir } from '../../harness/tmp.js';
+import { repoOptions } from '../../harness/repository.js';
 
 /** A repository written by pgstash before manifest version 2 (see test/fixtures/manifest-v1/README.md). */
 const V1_FIXTURE = join(REPO_ROOT, 'test', 'fixtures', 'manifest-v1', 'repo');
@@ -30,7 +31,7 @@ let driver: Driver;
 
 beforeAll(async () => {
   dir = await createTempDir({ label: 'manifest' });
-  driver = (await Repository.open({ index: 1, type: 'posix', path: dir, cipherType: 'none' }, 'main')).driver;
+  driver = (await Repository.open(repoOptions(dir), 'main')).driver;
 });
 
 afterAll(async () => {
@@ -182,9 +183,7 @@ describe('writeManifest and readManifest', () => {
 
 describe('a version 1 manifest', () => {
   it('reads as version 2: each file held by its own backup, stored with the backup-wide settings', async () => {
-    const fixture = (
-      await Repository.open({ index: 1, type: 'posix', path: V1_FIXTURE, cipherType: 'none' }, 'main')
-    ).driver;
+    const fixture = (await Repository.open(repoOptions(V1_FIXTURE), 'main')).driver;
     const manifest = await readManifest(fixture, 'main', V1_LABEL, undefined);
     expect(manifest.backup).toMatchObject({
       label: V1_LABEL,

@@ -20,6 +20,7 @@ import { Repository } from '../../../src/repo/repository.js';
 import { removeTempFilesNow, tempFilesInProgress } from '../../../src/storage/temp-files.js';
 import { makeData, sha256 } from '../io/helpers.js';
 import { createTempDir, removeTempDir } from '../../harness/tmp.js';
+import { repoOptions } from '../../harness/repository.js';
 
 const LENGTHS = [0, 1, 8192, CHUNK_SIZE, CHUNK_SIZE + 1, 2 * CHUNK_SIZE + 5];
 let dir: string;
@@ -33,7 +34,7 @@ afterAll(async () => {
 });
 
 function options(name: string, encrypted: boolean): RepoOptions {
-  return { index: 1, type: 'posix', path: join(dir, name), cipherType: encrypted ? 'aes-256-gcm' : 'none' };
+  return repoOptions(join(dir, name), { cipherType: encrypted ? 'aes-256-gcm' : 'none' });
 }
 
 async function* chunksOf(data: Buffer): AsyncGenerator<Buffer> {

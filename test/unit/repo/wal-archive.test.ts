@@ -8,6 +8,7 @@ import { isPgStashError } from '../../../src/common/errors.js';
 import { newDbHistory } from '../../../src/repo/db-history.js';
 import { repoLayout } from '../../../src/repo/layout.js';
 import { Repository } from '../../../src/repo/repository.js';
+import { repoOptions } from '../../harness/repository.js';
 import { createTempDir, removeTempDir } from '../../harness/tmp.js';
 
 const WAL = '000000010000000000000003';
@@ -28,11 +29,7 @@ afterAll(async () => {
 /** A repository whose archive directory for WAL holds files named `names`. */
 async function repoWith(label: string, names: readonly string[]): Promise<Repository> {
   const path = join(root, label);
-  const repo = await Repository.openInWorker(
-    { index: 1, type: 'posix', path, cipherType: 'none' },
-    'main',
-    undefined,
-  );
+  const repo = await Repository.openInWorker(repoOptions(path), 'main', undefined);
   const dir = join(path, repoLayout.walDirectory('main', ID, WAL));
   await mkdir(dir, { recursive: true });
   for (const name of names) await writeFile(join(dir, name), 'x');
@@ -174,6 +171,27 @@ describe('WalArchive', () => {
     ).toBe(2);
     expect(await repo.wal.segmentDirectories(ID)).toEqual([]);
     expect((await repo.wal.historyFiles(ID)).map((file) => file.walFileName)).toEqual(['00000002.history']);
+  });
+
+  it('removes the claims a removal killed before them left without data, in the range only; namesIn sees them', async () => {
+    const repo = await repoWith('orphan-claims', [
+      `000000010000000000000002.claim`,
+      `000000010000000000000003.00000028.backup.claim`,
+      `000000010000000000000004-${SHA_A}.zst`,
+      `000000010000000000000004.claim`,
+      `000000010000000000000009.claim`,
+    ]);
+    const dir = join(root, 'orphan-claims', repoLayout.walDirectory('main', ID, WAL));
+    expect(await repo.wal.namesIn(ID, '0000000100000000')).toEqual([
+      '000000010000000000000002',
+      '000000010000000000000003.00000028.backup',
+      '000000010000000000000004',
+      '000000010000000000000009',
+    ]);
+    expect(
+      await repo.wal.remove(ID, { from: '000000010000000000000001', to: '000000010000000000000004' }),
+    ).toBe(1);
+    expect(await readdir(dir)).toEqual(['000000010000000000000009.claim']);
   });
 
   it('refuses a range across timelines (names compare as strings) and removes nothing', async () => {

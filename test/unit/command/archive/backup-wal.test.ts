@@ -6,6 +6,7 @@ import { describeSegments, missingBackupWal } from '../../../../src/command/arch
 import { repoLayout } from '../../../../src/repo/layout.js';
 import { Repository } from '../../../../src/repo/repository.js';
 import { createTempDir, removeTempDir } from '../../../harness/tmp.js';
+import { repoOptions } from '../../../harness/repository.js';
 
 const ID = '15-1';
 const SHA = 'a'.repeat(64);
@@ -24,11 +25,7 @@ afterAll(async () => {
 /** A repository whose archive holds the segments `names` (under archive id 15-1). */
 async function repoWith(label: string, names: readonly string[]): Promise<Repository> {
   const path = join(root, label);
-  const repo = await Repository.openInWorker(
-    { index: 1, type: 'posix', path, cipherType: 'none' },
-    'main',
-    undefined,
-  );
+  const repo = await Repository.openInWorker(repoOptions(path), 'main', undefined);
   for (const name of names) {
     const dir = join(path, repoLayout.walDirectory('main', ID, name));
     await mkdir(dir, { recursive: true });

@@ -9,6 +9,7 @@ import { writeArchiveInfo } from '../../../../src/repo/archive-info.js';
 import { newDbHistory } from '../../../../src/repo/db-history.js';
 import { repoLayout } from '../../../../src/repo/layout.js';
 import { Repository } from '../../../../src/repo/repository.js';
+import { repoOptions } from '../../../harness/repository.js';
 
 const SHA = 'a'.repeat(64);
 const TL1 = '000000010000000000000005';
@@ -38,11 +39,7 @@ afterEach(async () => {
 /** A repository with an archive.info (unless `info` is false) holding the WAL files `names`. */
 async function repoWith(names: readonly string[], info = true): Promise<Repository> {
   const path = join(root, 'repo');
-  const repo = await Repository.openInWorker(
-    { index: 1, type: 'posix', path, cipherType: 'none' },
-    'main',
-    undefined,
-  );
+  const repo = await Repository.openInWorker(repoOptions(path), 'main', undefined);
   if (info) {
     const history = newDbHistory({
       version: '15',

@@ -1,6 +1,6 @@
 // expireRepo on a real repository (BackupStore and WalArchive on files): a diff/incr chain goes with its full,
 // WAL goes to exactly what the retained backups need (claims with their segments), --dry-run changes nothing.
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expireRepo } from '../../../../src/command/expire/expire-repo.js';
@@ -90,6 +90,8 @@ async function commit(
     fileCount: 1,
     pageChecksumErrors: 0,
   };
+  // As backupComplete does: the history copy, then the commit.
+  await repo.backups.history.write(manifest);
   await repo.backups.commit(manifest, record);
 }
 
@@ -215,6 +217,18 @@ describe('expireRepo', () => {
     expect(await archived(repo)).toHaveLength(1 + 2 * 5);
   });
 
+  it('removes the claims an expire killed between data and claims left: the next expire ends as one not killed', async () => {
+    const repo = await chain('orphan-claims');
+    // Segments 1 to 3 lost their data, not yet their claims (WalArchive.remove: data first).
+    for (const i of [1, 2, 3])
+      await rm(
+        join(repo.location, repoLayout.walDirectory('main', ID, seg(i)), `${seg(i)}-${'a'.repeat(64)}`),
+      );
+    await expireRepo(repo, COUNT1, options(false, []));
+    const kept = [8, 9, 10, 11, 12].flatMap((i) => [seg(i), `${seg(i)}.claim`]);
+    expect(await archived(repo)).toEqual(['00000002.history', ...kept].sort());
+  });
+
   it('keeps a pinned incremental with its prior chain and its WAL start to stop', async () => {
     const repo = await chain('pinned');
     await repo.backups.update(F1DI, (record) => ({ ...record, pinned: true }));
@@ -223,5 +237,44 @@ describe('expireRepo', () => {
     // F1, F1I, F1D and F1DI keep their start to stop (2-3, 4, 5, 6); 1 and 7 go.
     const kept = [2, 3, 4, 5, 6, 8, 9, 10, 11, 12].flatMap((i) => [seg(i), `${seg(i)}.claim`]);
     expect(await archived(repo)).toEqual(['00000002.history', ...kept].sort());
+  });
+
+  it('repo-retention-history: removes the history manifests older than its days, never those of listed backups', async () => {
+    const repo = await chain('history');
+    // A full expired long ago, of another year: its history manifest is all that is left of it.
+    const old = await repo.backups.history.manifest(F1);
+    const F0 = '20251220-000000F';
+    await repo.backups.history.write({ ...old, backup: { ...old.backup, label: F0 } });
+    const history = async () => (await repo.backups.history.list()).map((entry) => entry.label);
+    const years = async () => (await readdir(join(repo.location, 'backup/main/backup.history'))).sort();
+    expect(await history()).toEqual([F0, F1, F1I, F1D, F1DI, F2, F2I]);
+    expect(await years()).toEqual(['2025', '2026']);
+
+    // Unset: kept forever, as pgBackRest does, even those of the backups this expire removes.
+    await expireRepo(repo, { ...COUNT1, full: 2 }, options(false, []));
+    expect(await history()).toEqual([F0, F1, F1I, F1D, F1DI, F2, F2I]);
+
+    // 400 days before now (2027-01-15) is 2025-12-11: every manifest is younger, all stay.
+    await expireRepo(repo, { ...COUNT1, history: 400 }, options(false, []));
+    expect(await labels(repo)).toEqual([F2, F2I]);
+    expect(await history()).toEqual([F0, F1, F1I, F1D, F1DI, F2, F2I]);
+
+    // --dry-run: says what would go, removes nothing.
+    const dry: string[] = [];
+    await expireRepo(repo, { ...COUNT1, history: 390 }, options(true, dry));
+    expect(dry).toEqual([`repo1: remove expired backup history manifest ${F0}.manifest (dry-run)\n`]);
+    expect(await history()).toEqual([F0, F1, F1I, F1D, F1DI, F2, F2I]);
+
+    // 390 days: 2025-12-21; F0 goes, and its year directory with it.
+    await expireRepo(repo, { ...COUNT1, history: 390 }, options(false, []));
+    expect(await history()).toEqual([F1, F1I, F1D, F1DI, F2, F2I]);
+    expect(await years()).toEqual(['2026']);
+
+    // 0: only the listed backups' manifests stay, however old they are.
+    const lines: string[] = [];
+    await expireRepo(repo, { ...COUNT1, history: 0 }, options(false, lines));
+    expect(await history()).toEqual([F2, F2I]);
+    expect(lines).toContain(`repo1: remove expired backup history manifest ${F1DI}.manifest\n`);
+    expect((await repo.backups.history.manifest(F2I)).backup.prior).toBe(F2);
   });
 });

@@ -11,6 +11,7 @@ import {
 import { repoLayout } from '../../../../src/repo/layout.js';
 import { Repository } from '../../../../src/repo/repository.js';
 import { createTempDir, removeTempDir } from '../../../harness/tmp.js';
+import { repoOptions } from '../../../harness/repository.js';
 
 const ID = '15-1';
 let root: string;
@@ -34,11 +35,7 @@ async function storeHistory(path: string, name: string, content: string, sha256?
 describe('collectArchiveHealth', () => {
   it('lists a timeline whose history file is damaged as such, and still the others', async () => {
     const path = join(root, 'repo');
-    const repo = await Repository.openInWorker(
-      { index: 1, type: 'posix', path, cipherType: 'none' },
-      'main',
-      undefined,
-    );
+    const repo = await Repository.openInWorker(repoOptions(path), 'main', undefined);
     await storeHistory(path, '00000002.history', '1\t0/3000000\tno recovery target specified\n');
     // Its name records another content: the checksum check fails, as for a file damaged in the repository.
     await storeHistory(path, '00000003.history', '1\t0/3000000\tx\n2\t0/5000000\ty\n', 'b'.repeat(64));

@@ -20,6 +20,7 @@ import { Repository } from '../../../../src/repo/repository.js';
 import { REPO_ROOT } from '../../../harness/pgstash.js';
 import { createTempDir, removeTempDir } from '../../../harness/tmp.js';
 import { makeData, sha256 } from '../../io/helpers.js';
+import { repoOptions } from '../../../harness/repository.js';
 
 /** A repository written by pgstash before manifest version 2 (see test/fixtures/manifest-v1/README.md). */
 const V1_FIXTURE = join(REPO_ROOT, 'test', 'fixtures', 'manifest-v1', 'repo');
@@ -45,7 +46,7 @@ async function* chunksOf(data: Buffer): AsyncGenerator<Buffer> {
 
 /** The repository at `path` as a backup with cipher `cipher` writes it (the key is the stanza's data key). */
 function repoAt(path: string, cipher: CipherType, key: Buffer | undefined): Promise<Repository> {
-  const options = { index: 1, type: 'posix' as const, path, cipherType: cipher };
+  const options = repoOptions(path, { cipherType: cipher });
   return Repository.openInWorker(options, 'main', cipher === 'none' ? undefined : key);
 }
 
