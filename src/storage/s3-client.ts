@@ -154,6 +154,8 @@ export function createS3Client(options: S3RepoOptions, settings: S3Settings): S3
       httpsAgent: agent,
       connectionTimeout: settings.ioTimeoutMs,
       requestTimeout: settings.ioTimeoutMs,
+      // Without it, a request past requestTimeout only logs a warning and goes on waiting.
+      throwOnRequestTimeout: true,
     },
   });
 }

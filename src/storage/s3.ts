@@ -264,10 +264,14 @@ export class S3Driver implements Driver {
     );
   }
 
-  /** Lists every key below `path` (no delimiter: one request per 1,000 keys) and deletes them 1,000 at a time. */
+  /**
+   * Lists every key below `path` (no delimiter: one request per 1,000 keys) and deletes them 1,000 at a time, then
+   * the folders they were in.
+   */
   async removeTree(path: string, options?: RequestOptions): Promise<void> {
     const keys: string[] = path === '' ? [] : [this.#key(path)];
     const prefix = this.#directoryPrefix(path);
+    const folders = new Set<string>();
     let token: string | undefined;
     do {
       const page = await this.#request(
@@ -284,12 +288,24 @@ export class S3Driver implements Driver {
           ),
         options?.signal,
       );
-      for (const object of page.Contents ?? []) if (object.Key !== undefined) keys.push(object.Key);
+      for (const object of page.Contents ?? []) {
+        if (object.Key === undefined) continue;
+        keys.push(object.Key);
+        for (let end = object.Key.lastIndexOf('/'); end >= prefix.length;) {
+          folders.add(object.Key.slice(0, end + 1));
+          end = object.Key.lastIndexOf('/', end - 1);
+        }
+      }
       while (keys.length >= DELETE_BATCH)
         await this.#deleteBatch(path, keys.splice(0, DELETE_BATCH), options);
       token = page.IsTruncated === true ? page.NextContinuationToken : undefined;
     } while (token !== undefined);
-    if (keys.length > 0) await this.#deleteBatch(path, keys, options);
+    // The folders last, deepest first: some stores (SeaweedFS) keep an emptied folder, listed as a common prefix,
+    // for minutes unless it is deleted by its name ending in '/'; elsewhere such a key does not exist, and
+    // deleting it, in a batch being sent anyway, costs nothing.
+    if (prefix !== '') folders.add(prefix);
+    keys.push(...[...folders].sort((a, b) => b.length - a.length));
+    while (keys.length > 0) await this.#deleteBatch(path, keys.splice(0, DELETE_BATCH), options);
   }
 
   async #deleteBatch(path: string, keys: string[], options: RequestOptions | undefined): Promise<void> {
