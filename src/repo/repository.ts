@@ -174,9 +174,19 @@ export class Repository {
   /** Whether anything of the stanza is here (its archive or backup directory), even without info files. */
   async stanzaExists(): Promise<boolean> {
     return (
-      (await this.driver.info(repoLayout.archiveStanza(this.stanza))) !== undefined ||
-      (await this.driver.info(repoLayout.backupStanza(this.stanza))) !== undefined
+      (await this.hasPath(repoLayout.archiveStanza(this.stanza))) ||
+      (await this.hasPath(repoLayout.backupStanza(this.stanza)))
     );
+  }
+
+  /**
+   * A directory exists (posix), or a prefix holds at least one object (object stores, where `info` is for files
+   * and a "directory" exists only through what is below it). For src/repo/.
+   */
+  async hasPath(path: string): Promise<boolean> {
+    if (this.driver.capabilities.path) return (await this.driver.info(path)) !== undefined;
+    for await (const _entry of this.driver.list(path)) return true;
+    return false;
   }
 
   /**
