@@ -591,7 +591,7 @@ const OPTION_TABLE = [
     depend: { option: 'repo-type', values: ['s3'] },
     summary: "File of CA certificates (PEM) that the storage service's certificate is checked against.",
     description:
-      'With repo-storage-ca-path, both are used; with neither, the system CAs (Node bundled roots).',
+      "They replace the default trust (Node's bundled CAs); with repo-storage-ca-path, both are used.",
   },
   {
     name: 'repo-storage-ca-path',

@@ -2,7 +2,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { Agent } from 'node:https';
 import { join } from 'node:path';
-import { rootCertificates } from 'node:tls';
+import { createSecureContext } from 'node:tls';
 
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 
@@ -80,10 +80,13 @@ export function s3Settings(options: S3RepoOptions): S3Settings {
   };
 }
 
-/** CA certificates to trust: the bundled roots plus repoN-storage-ca-file and the files in -ca-path. */
+/**
+ * CA certificates to trust instead of Node's bundled roots: repoN-storage-ca-file and the certificate files in
+ * repoN-storage-ca-path (as pgBackRest, they replace the default trust).
+ */
 function trustedCas(options: S3RepoOptions, repo: string): string[] | undefined {
   if (options.storageCaFile === undefined && options.storageCaPath === undefined) return undefined;
-  const cas = [...rootCertificates];
+  const cas: string[] = [];
   const read = (file: string, option: string): string => {
     try {
       return readFileSync(file, 'utf8');
@@ -136,12 +139,16 @@ function credentialsOf(options: S3RepoOptions, repo: string): S3ClientConfig['cr
 
 /** The client: no SDK retries (withRetry does them, within io-timeout), HTTPS with the repository's trust. */
 export function createS3Client(options: S3RepoOptions, settings: S3Settings): S3Client {
+  // The SDK warns on every start under Node 20 (its own support policy), which would print into PostgreSQL's log
+  // at each archive-push; pgstash states its supported runtimes itself (README, package.json engines).
+  process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
   const ca = trustedCas(options, settings.repo);
   const agent = new Agent({
     keepAlive: true,
     maxSockets: MAX_SOCKETS,
     rejectUnauthorized: options.storageVerifyTls ?? true,
-    ...(ca === undefined ? {} : { ca }),
+    // One context for every connection: given `ca` alone, each new connection parses the certificates again.
+    ...(ca === undefined ? {} : { secureContext: createSecureContext({ ca }) }),
   });
   const credentials = credentialsOf(options, settings.repo);
   return new S3Client({
