@@ -617,8 +617,9 @@ const OPTION_TABLE = [
     summary: 'Size of the parts of a multipart upload to an object store.',
     description:
       'A file larger than this is uploaded in parts of this size, up to 4 in flight at once: each file being ' +
-      'written holds at most 5 parts in memory (the one filling and 4 uploading), 25 MiB at the default. ' +
-      'S3 allows parts of 5 MiB to 5 GiB and 10,000 parts per object.',
+      'written holds at most 5 parts in memory (the one filling and 4 uploading) plus the encrypted copies ' +
+      'TLS makes of the parts being sent, 45 MiB at the default (measured). S3 allows parts of 5 MiB to 5 GiB ' +
+      'and 10,000 parts per object, so this size also caps a file at 10,000 parts.',
   },
   {
     name: 'repo-retention-full',

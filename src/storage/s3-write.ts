@@ -42,7 +42,8 @@ export interface S3WriteTarget {
  * Collects the written bytes into parts of `partSize`. Nothing is visible at the key until `_final` commits:
  * a file of at most one part goes up in one PutObject there; a larger one starts a multipart upload at its first
  * full part, uploads up to PARTS_IN_FLIGHT parts at once (each retried on its own) while the next fills, and
- * completes it in `_final`. Memory: the part filling and the parts in flight, at most partSize x 5 per write.
+ * completes it in `_final`. Memory: the part filling and the parts in flight, at most partSize x 5 per write
+ * (reused from part to part), plus TLS's encrypted copies of the parts being sent (45 MiB in all at 5 MiB parts).
  * A destroy before the commit, or a failure, aborts the multipart upload, so no object and no billed parts stay
  * (only a process killed mid-upload leaves parts: the bucket's AbortIncompleteMultipartUpload rule removes them).
  */
@@ -52,6 +53,8 @@ export class S3WriteStream extends Writable {
   readonly #abort = new AbortController();
   #buffer: Buffer = Buffer.alloc(0);
   #filled = 0;
+  /** Whole-part buffers of finished parts, reused for the next ones. */
+  readonly #spare: Buffer[] = [];
   #uploadId: Promise<string> | undefined;
   #nextPart = 1;
   readonly #parts: { PartNumber: number; ETag: string }[] = [];
@@ -99,12 +102,14 @@ export class S3WriteStream extends Writable {
           await this.#sendPart();
           continue;
         }
-        // Grow the part buffer (small files never hold a whole part's worth).
-        const size = Math.min(
-          partSize,
-          Math.max(FIRST_BUFFER, this.#buffer.length * 2, chunk.length - offset),
-        );
-        const grown = Buffer.allocUnsafe(size);
+        // Grow the part buffer (small files never hold a whole part's worth); once a part has gone, take a whole
+        // part's buffer, one a finished part gave back when there is one.
+        const spare = this.#nextPart > 1 ? this.#spare.pop() : undefined;
+        const size =
+          this.#nextPart > 1
+            ? partSize
+            : Math.min(partSize, Math.max(FIRST_BUFFER, this.#buffer.length * 2, chunk.length - offset));
+        const grown = spare ?? Buffer.allocUnsafe(size);
         this.#buffer.copy(grown, 0, 0, this.#filled);
         this.#buffer = grown;
       }
@@ -130,9 +135,17 @@ export class S3WriteStream extends Writable {
       );
     }
     this.#uploadId ??= this.#createUpload();
-    const upload = this.#uploadPart(partNumber, body).catch((error: unknown) => {
-      this.#failure ??= error;
-    });
+    const upload = this.#uploadPart(partNumber, body).then(
+      // Sent and answered: the buffer is free for the next part (no garbage per part: a bounded, steady
+      // footprint however large the file, not one that waits for the garbage collector).
+      () => {
+        if (body.buffer.byteLength === this.#target.partSize && this.#spare.length < PARTS_IN_FLIGHT)
+          this.#spare.push(Buffer.from(body.buffer, body.byteOffset, this.#target.partSize));
+      },
+      (error: unknown) => {
+        this.#failure ??= error;
+      },
+    );
     this.#inFlight.add(upload);
     void upload.finally(() => this.#inFlight.delete(upload));
   }
