@@ -54,3 +54,11 @@ describe('checkRepoOutsideData', () => {
     expect(await refusal([join(root, 'data2'), join(root, 'repo')])).toBeUndefined();
   });
 });
+
+describe('checkRepoOutsideData with an object store', () => {
+  it('ignores an s3 repository: its repo-path is a prefix in a bucket, whatever it is called on this host', async () => {
+    const s3: RepoOptions = { index: 1, type: 's3', path: data, cipherType: 'none' };
+    await expect(checkRepoOutsideData([s3], data)).resolves.toBeUndefined();
+    expect(await refusal([data])).toMatch(/is inside pg1-path/);
+  });
+});
