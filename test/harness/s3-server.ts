@@ -61,7 +61,8 @@ let bucketCount = 0;
 
 /** Starts a server on a free 127.0.0.1 port with TLS and a fresh data directory; resolves once it answers. */
 export async function startS3Server(kind: S3ServerKind): Promise<S3TestServer> {
-  const dir = await createTempDir({ owner: 'root', label: `s3-${kind}` });
+  // 0711: the postgres user (archive_command, restore_command) reads the certificate, as repoN-storage-ca-file.
+  const dir = await createTempDir({ owner: 'root', mode: 0o711, label: `s3-${kind}` });
   let child: ChildProcess | undefined;
   let unregister: (() => void) | undefined;
   try {
