@@ -1,6 +1,7 @@
 // End to end on real PostgreSQL 15 with the repository in an S3 bucket (versitygw over TLS): stanza-create,
 // archive_command, a full then an incr backup, info, restore, start (WAL from the bucket via restore_command)
-// and the data compared.
+// and the data compared; then expire removes the older backups' objects.
+import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { RestoreBench } from '../harness/restore.js';
@@ -14,10 +15,11 @@ describe.skipIf(!s3ServerAvailable('versitygw'))('a cluster backed up to S3 (ver
   let server: S3TestServer;
   let setup: StanzaSetup;
   let restores: RestoreBench;
+  let bucket: string;
 
   beforeAll(async () => {
     server = await startS3Server('versitygw');
-    const bucket = await server.createBucket('backup-restore');
+    bucket = await server.createBucket('backup-restore');
     setup = await createStanzaSetup({
       global: {
         'repo1-type': 's3',
@@ -84,5 +86,24 @@ describe.skipIf(!s3ServerAvailable('versitygw'))('a cluster backed up to S3 (ver
     expect(await restored.psql("select count(*), md5(string_agg(body, ',' order by id)) from items")).toBe(
       expected,
     );
+  });
+
+  it('expires the older full with its incr: no object of theirs is left in the bucket', async () => {
+    const labelsOf = (stdout: string): string[] =>
+      (JSON.parse(stdout) as { backup: { label: string }[] }[])[0]?.backup.map((backup) => backup.label) ??
+      [];
+    const before = labelsOf((await setup.pgstashOk(['info', '--output=json'])).stdout);
+    expect(before).toHaveLength(2);
+    await setup.pgstashOk(['backup', '--start-fast', '--type=full']);
+    await setup.pgstashOk(['expire', '--repo1-retention-full=1']);
+    const after = labelsOf((await setup.pgstashOk(['info', '--output=json'])).stdout);
+    expect(after).toHaveLength(1);
+    expect(before).not.toContain(after[0]);
+    const page = await server.client.send(
+      new ListObjectsV2Command({ Bucket: bucket, Prefix: `pgstash/backup/${setup.stanza}/` }),
+    );
+    const keys = (page.Contents ?? []).map((object) => object.Key ?? '');
+    for (const label of before) expect(keys.filter((key) => key.includes(`/${label}/`))).toEqual([]);
+    expect(keys.some((key) => key.includes(`/${after[0] ?? 'none'}/`))).toBe(true);
   });
 });
