@@ -255,12 +255,17 @@ export class S3WriteStream extends Writable {
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     this.#buffer = Buffer.alloc(0);
-    if (this.#committed || this.#uploadId === undefined) {
+    if (this.#committed) {
       callback(error);
       return;
     }
-    // Stop the parts in flight, then abort the upload, so that the service drops every part.
+    // Stop the requests in flight (a single PutObject too: destroyed before 'finish' means nothing is written, but
+    // for a request the service had already finished), then abort the upload, so that the service drops every part.
     this.#abort.abort(error ?? new Error('write destroyed'));
+    if (this.#uploadId === undefined) {
+      callback(error);
+      return;
+    }
     const uploadId = this.#uploadId;
     this.#uploadId = undefined;
     void (async () => {
