@@ -12,6 +12,8 @@ import type { RepoOptions } from '../config/load.js';
 export async function checkRepoOutsideData(repos: readonly RepoOptions[], pgPath: string): Promise<void> {
   const data = await realOrResolved(pgPath);
   for (const repo of repos) {
+    // Only a posix repository has a path on this host; an object store's repoN-path is a prefix in a bucket.
+    if (repo.type !== 'posix') continue;
     const location = await realOrResolved(repo.path);
     if (location === data || location.startsWith(`${data}${sep}`)) {
       throw new PgStashError(

@@ -64,12 +64,19 @@ export type ErrorKind = keyof typeof ERROR_CODES;
 export class PgStashError extends Error {
   readonly kind: ErrorKind;
   readonly hint: string | undefined;
+  /** The failure may pass on its own (a storage service throttling or down): trying again later may work. */
+  readonly temporary: boolean;
 
-  constructor(kind: ErrorKind, message: string, options?: { hint?: string; cause?: unknown }) {
+  constructor(
+    kind: ErrorKind,
+    message: string,
+    options?: { hint?: string; cause?: unknown; temporary?: boolean },
+  ) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'PgStashError';
     this.kind = kind;
     this.hint = options?.hint;
+    this.temporary = options?.temporary ?? false;
   }
 
   get code(): number {

@@ -407,10 +407,12 @@ const OPTION_TABLE = [
     category: 'repository',
     indexed: 'repo',
     commands: REPO_COMMANDS,
-    allowed: ['posix'],
+    allowed: ['posix', 's3'],
     default: 'posix',
     summary: 'Type of storage of the repository.',
-    description: 'posix: a directory of a local or mounted filesystem.',
+    description:
+      'posix: a directory of a local or mounted filesystem. s3: a bucket of AWS S3 or of an S3-compatible ' +
+      'store (repo-s3-* options); repo-path is then the prefix of the repository inside the bucket.',
   },
   {
     name: 'repo-path',
@@ -448,6 +450,191 @@ const OPTION_TABLE = [
     description:
       'Not allowed on the command line: set it in the config file (readable only by its owner) or in the ' +
       'environment.',
+  },
+  {
+    name: 'repo-s3-bucket',
+    type: 'string',
+    section: 'global',
+    category: 'repository',
+    indexed: 'repo',
+    commands: REPO_COMMANDS,
+    required: REPO_COMMANDS,
+    depend: { option: 'repo-type', values: ['s3'] },
+    summary: 'S3 bucket of the repository.',
+  },
+  {
+    name: 'repo-s3-endpoint',
+    type: 'string',
+    section: 'global',
+    category: 'repository',
+    indexed: 'repo',
+    commands: REPO_COMMANDS,
+    required: REPO_COMMANDS,
+    depend: { option: 'repo-type', values: ['s3'] },
+    summary: "S3 endpoint: a host name, with ':port' if not repo-storage-port.",
+    description: 'For AWS, s3.<region>.amazonaws.com. pgstash speaks only HTTPS to it.',
+  },
+  {
+    name: 'repo-s3-region',
+    type: 'string',
+    section: 'global',
+    category: 'repository',
+    indexed: 'repo',
+    commands: REPO_COMMANDS,
+    required: REPO_COMMANDS,
+    depend: { option: 'repo-type', values: ['s3'] },
+    summary: 'S3 region of the bucket (as the service names it, e.g. us-east-1).',
+  },
+  {
+    name: 'repo-s3-uri-style',
+    type: 'enum',
+    section: 'global',
+    category: 'repository',
+    indexed: 'repo',
+    commands: REPO_COMMANDS,
+    allowed: ['host', 'path'],
+    default: 'host',
+    depend: { option: 'repo-type', values: ['s3'] },
+    summary: 'How the bucket is addressed: in the host name (host) or in the path (path).',
+    description:
+      'host: https://<bucket>.<endpoint>/ (AWS, virtual-hosted style). path: https://<endpoint>/<bucket>/ (most ' +
+      'S3-compatible stores, and endpoints given as an IP address).',
+  },
+  {
+    name: 'repo-s3-key-type',
+    type: 'enum',
+    section: 'global',
+    category: 'repository',
+    indexed: 'repo',
+    commands: REPO_COMMANDS,
+    allowed: ['shared', 'auto', 'web-id'],
+    default: 'shared',
+    depend: { option: 'repo-type', values: ['s3'] },
+    summary: 'Where the S3 credentials come from.',
+    description:
+      'shared: repo-s3-key and repo-s3-key-secret (and repo-s3-token). auto: the AWS SDK credential chain ' +
+      '(environment, shared config files, container role, instance metadata). web-id: a web identity token ' +
+      '(Kubernetes IRSA: AWS_ROLE_ARN and AWS_WEB_IDENTITY_TOKEN_FILE in the environment).',
+  },
+  {
+    name: 'repo-s3-key',
+    type: 'string',
+    section: 'global',
+    category: 'repository',
+    indexed: 'repo',
+    commands: REPO_COMMANDS,
+    required: REPO_COMMANDS,
+    depend: { option: 'repo-s3-key-type', values: ['shared'] },
+    secure: true,
+    summary: 'S3 access key id.',
+    description:
+      'Not allowed on the command line: set it in the config file (readable only by its owner) or in the ' +
+      'environment. Never logged.',
+  },
+  {
+    name: 'repo-s3-key-secret',
+    type: 'string',
+    section: 'global',
+    category: 'repository',
+    indexed: 'repo',
+    commands: REPO_COMMANDS,
+    required: REPO_COMMANDS,
+    depend: { option: 'repo-s3-key-type', values: ['shared'] },
+    secure: true,
+    summary: 'S3 secret access key.',
+    description:
+      'Not allowed on the command line: set it in the config file (readable only by its owner) or in the ' +
+      'environment. Never logged.',
+  },
+  {
+    name: 'repo-s3-token',
+    type: 'string',
+    section: 'global',
+    category: 'repository',
+    indexed: 'repo',
+    commands: REPO_COMMANDS,
+    depend: { option: 'repo-s3-key-type', values: ['shared'] },
+    secure: true,
+    summary: 'S3 session token (temporary credentials).',
+    description:
+      'Not allowed on the command line: set it in the config file (readable only by its owner) or in the ' +
+      'environment. Never logged.',
+  },
+  {
+    name: 'repo-s3-kms-key-id',
+    type: 'string',
+    section: 'global',
+    category: 'repository',
+    indexed: 'repo',
+    commands: REPO_COMMANDS,
+    depend: { option: 'repo-type', values: ['s3'] },
+    summary: 'AWS KMS key that encrypts every object written (SSE-KMS).',
+  },
+  {
+    name: 'repo-storage-port',
+    type: 'integer',
+    section: 'global',
+    category: 'repository',
+    indexed: 'repo',
+    commands: REPO_COMMANDS,
+    default: 443,
+    range: { min: 1, max: 65535 },
+    depend: { option: 'repo-type', values: ['s3'] },
+    summary: 'Port of the storage service (object stores).',
+  },
+  {
+    name: 'repo-storage-verify-tls',
+    type: 'boolean',
+    section: 'global',
+    category: 'repository',
+    indexed: 'repo',
+    commands: REPO_COMMANDS,
+    default: true,
+    depend: { option: 'repo-type', values: ['s3'] },
+    summary: "Verify the storage service's TLS certificate (object stores).",
+    description:
+      'Turn off only for a test server: without verification anyone between pgstash and the service can read ' +
+      'and change the repository.',
+  },
+  {
+    name: 'repo-storage-ca-file',
+    type: 'path',
+    section: 'global',
+    category: 'repository',
+    indexed: 'repo',
+    commands: REPO_COMMANDS,
+    depend: { option: 'repo-type', values: ['s3'] },
+    summary: "File of CA certificates (PEM) that the storage service's certificate is checked against.",
+    description:
+      "They replace the default trust (Node's bundled CAs); with repo-storage-ca-path, both are used.",
+  },
+  {
+    name: 'repo-storage-ca-path',
+    type: 'path',
+    section: 'global',
+    category: 'repository',
+    indexed: 'repo',
+    commands: REPO_COMMANDS,
+    depend: { option: 'repo-type', values: ['s3'] },
+    summary:
+      "Directory of CA certificates (PEM files) that the storage service's certificate is checked against.",
+  },
+  {
+    name: 'repo-storage-upload-chunk-size',
+    type: 'size',
+    section: 'global',
+    category: 'repository',
+    indexed: 'repo',
+    commands: REPO_COMMANDS,
+    default: '5MiB',
+    range: { min: 5 * 1024 * 1024, max: 5 * 1024 * 1024 * 1024 },
+    depend: { option: 'repo-type', values: ['s3'] },
+    summary: 'Size of the parts of a multipart upload to an object store.',
+    description:
+      'A file larger than this is uploaded in parts of this size, up to 4 in flight at once: each file being ' +
+      'written holds at most 5 parts in memory (the one filling and 4 uploading) plus the encrypted copies ' +
+      'TLS makes of the parts being sent, 45 MiB at the default (measured). S3 allows parts of 5 MiB to 5 GiB ' +
+      'and 10,000 parts per object, so this size also caps a file at 10,000 parts.',
   },
   {
     name: 'repo-retention-full',
@@ -654,6 +841,20 @@ const OPTION_TABLE = [
     commands: PG_COMMANDS,
     default: 'postgres',
     summary: 'Database to connect to.',
+  },
+  {
+    name: 'io-timeout',
+    type: 'time',
+    section: 'global',
+    category: 'general',
+    commands: REPO_COMMANDS,
+    default: 60,
+    range: { min: 0.1, max: 3600 },
+    summary: 'Seconds a storage request may take, retries included, before it fails.',
+    description:
+      'Object stores: a request that fails for a reason that may pass (throttling, 5xx, a timeout, a reset ' +
+      'connection) is retried with exponential backoff and jitter while its first attempt is less than ' +
+      'io-timeout ago; each attempt also gives up after io-timeout without progress.',
   },
   // Archive
   {

@@ -255,7 +255,10 @@ class Config implements LoadedConfig {
     const repos: RepoOptions[] = [];
     for (let index = 1; index <= INDEX_GROUPS.repo.max; index++) {
       const group = this.#group('repo', index);
-      if (group.path !== undefined) repos.push(Object.freeze(group) as RepoOptions);
+      if (group.path === undefined) continue;
+      // An object store's driver (also on a worker thread, which gets only this record) needs io-timeout.
+      if (group.type !== 'posix') group.ioTimeout = this.#values.get('io-timeout')?.value;
+      repos.push(Object.freeze(group) as RepoOptions);
     }
     return repos;
   }

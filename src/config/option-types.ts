@@ -103,8 +103,11 @@ export type GroupOptions<G extends IndexGroup> = { readonly index: number } & {
   >;
 };
 
-/** A configured repository: repoN-path is set. */
-export type RepoOptions = GroupOptions<'repo'> & { readonly path: string };
+/**
+ * A configured repository: repoN-path is set. `ioTimeout` is the global io-timeout (seconds), carried in the
+ * record of an object-store repository so that its driver, opened from the record alone, has it.
+ */
+export type RepoOptions = GroupOptions<'repo'> & { readonly path: string; readonly ioTimeout?: number };
 /** A PostgreSQL cluster (pgN). */
 export type PgOptions = GroupOptions<'pg'>;
 

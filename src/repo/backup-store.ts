@@ -93,7 +93,7 @@ export class BackupStore {
 
   /** Whether anything (a complete backup, one in progress or a leftover) is stored under `label`. */
   async hasDirectory(label: string): Promise<boolean> {
-    return (await this.#repo.driver.info(repoLayout.backupPath(this.#stanza, label))) !== undefined;
+    return this.#repo.hasPath(repoLayout.backupPath(this.#stanza, label));
   }
 
   /** Labels of backup directories that `info` does not list: left by a backup that failed or was killed. */

@@ -174,9 +174,19 @@ export class Repository {
   /** Whether anything of the stanza is here (its archive or backup directory), even without info files. */
   async stanzaExists(): Promise<boolean> {
     return (
-      (await this.driver.info(repoLayout.archiveStanza(this.stanza))) !== undefined ||
-      (await this.driver.info(repoLayout.backupStanza(this.stanza))) !== undefined
+      (await this.hasPath(repoLayout.archiveStanza(this.stanza))) ||
+      (await this.hasPath(repoLayout.backupStanza(this.stanza)))
     );
+  }
+
+  /**
+   * A directory exists (posix), or a prefix holds at least one object (object stores, where `info` is for files
+   * and a "directory" exists only through what is below it). For src/repo/.
+   */
+  async hasPath(path: string): Promise<boolean> {
+    if (this.driver.capabilities.path) return (await this.driver.info(path)) !== undefined;
+    for await (const _entry of this.driver.list(path)) return true;
+    return false;
   }
 
   /**
@@ -191,7 +201,7 @@ export class Repository {
 
   /** Creates the stanza's directories (a no-op on object stores), before its first info files. */
   async createStanzaPaths(): Promise<void> {
-    await this.driver.makePath(repoLayout.archiveStanza(this.stanza));
+    await this.driver.makePath?.(repoLayout.archiveStanza(this.stanza));
   }
 
   /** Makes every earlier write of this handle made with `sync: false` durable. */
@@ -327,15 +337,16 @@ export class Repository {
     compress: CompressSettings,
     options: { release?: (chunk: Buffer) => void } = {},
   ): Promise<StoredFile> {
-    if (!this.driver.capabilities.atomicMove)
+    const move = this.driver.capabilities.atomicMove ? this.driver.move?.bind(this.driver) : undefined;
+    if (move === undefined)
       throw new PgStashError('assert', `${this.driver.location} cannot move files atomically`);
     const pending = `${target.dir}/.${target.label}.${randomBytes(6).toString('hex')}.pending`;
-    const local = this.driver.localPath(pending);
+    const local = this.driver.localPath?.(pending);
     const untrack = local === undefined ? undefined : trackTempFile(local);
     try {
       const stored = await this.putChunks(chunks, pending, compress, options);
       await target.claim?.(stored);
-      await this.driver.move(pending, `${target.dir}/${target.nameOf(stored)}`);
+      await move(pending, `${target.dir}/${target.nameOf(stored)}`);
       return stored;
     } catch (error) {
       await this.driver.remove(pending).catch(() => undefined);

@@ -9,6 +9,32 @@ export interface Capabilities {
   readonly atomicWrite: true;
   /** `move` is cheap and atomic (a rename), not a copy. */
   readonly atomicMove: boolean;
+  /**
+   * Where large writes go up in parts (object stores): the part size the driver uses and the store's limits.
+   * A write holds at most `size` x (`inFlight` + 1) bytes in memory, however large the file.
+   */
+  readonly parts?: {
+    readonly size: number;
+    readonly inFlight: number;
+    readonly minSize: number;
+    readonly maxSize: number;
+    readonly maxCount: number;
+  };
+}
+
+/** Options every request accepts. */
+export interface RequestOptions {
+  /**
+   * Cancels the request (and its retries): it rejects with the signal's reason. Object stores pass it to every
+   * request they make; posix calls, short and local, may finish first.
+   */
+  readonly signal?: AbortSignal;
+}
+
+/** A byte range: from `offset` (default 0), at most `limit` bytes (default: to the end). */
+export interface ReadOptions extends RequestOptions {
+  readonly offset?: number;
+  readonly limit?: number;
 }
 
 export interface StorageInfo {
@@ -21,7 +47,7 @@ export interface StorageInfo {
   readonly mode?: number;
 }
 
-export interface WriteOptions {
+export interface WriteOptions extends RequestOptions {
   /** File mode for posix-like drivers (default 0o640). */
   readonly mode?: number;
   /** Create missing parent directories (default true). */
@@ -63,6 +89,11 @@ export interface WriteOptions {
  * - `remove` of a missing file succeeds; `removeTree` of a missing path succeeds (and of a file removes it).
  * - Errors are PgStashError (fileOpen, fileRead, fileWrite, pathCreate, pathMissing, access, service ...),
  *   translated once, inside the driver, and their messages name the full location (absolute path or URL).
+ *   An error that may pass if the caller tries again later (the service throttled or failed after the driver's
+ *   own retries within io-timeout, the network went away) has `temporary` set; any other is permanent (bad
+ *   credentials, access denied, a missing bucket): a caller with several repositories moves on at once.
+ * - `move`, `makePath` and `localPath` exist only where the store has them (posix); an object store has no
+ *   directories, no rename and no local path. Callers check (`capabilities.atomicMove`, `?.`).
  */
 export interface Driver {
   readonly capabilities: Capabilities;
@@ -70,21 +101,22 @@ export interface Driver {
   readonly location: string;
   info(path: string): Promise<StorageInfo | undefined>;
   list(path: string, options?: { prefix?: string }): AsyncIterable<StorageInfo>;
-  openRead(path: string, options?: { offset?: number; limit?: number }): Promise<Readable | undefined>;
+  openRead(path: string, options?: ReadOptions): Promise<Readable | undefined>;
   /** A byte range (default: the whole file) in one buffer: for small files, where a stream costs more. */
-  read(path: string, options?: { offset?: number; limit?: number }): Promise<Buffer | undefined>;
+  read(path: string, options?: ReadOptions): Promise<Buffer | undefined>;
   openWrite(path: string, options?: WriteOptions): Promise<Writable>;
-  /** Atomically replaces `to` with `from` where capabilities.atomicMove, otherwise copy then remove. */
-  move(from: string, to: string): Promise<void>;
-  remove(path: string): Promise<void>;
-  removeTree(path: string): Promise<void>;
-  /** Create a directory (and parents). A no-op for object stores. */
-  makePath(path: string): Promise<void>;
+  /** Atomically replaces `to` with `from` (a rename); only where capabilities.atomicMove. */
+  move?(from: string, to: string): Promise<void>;
+  remove(path: string, options?: RequestOptions): Promise<void>;
+  /** Removes `path` and everything below it (object stores: in batches, one request per 1,000 objects). */
+  removeTree(path: string, options?: RequestOptions): Promise<void>;
+  /** Create a directory (and parents); absent where there are no directories (object stores). */
+  makePath?(path: string): Promise<void>;
   /** Makes every earlier write made with `sync: false` durable. A no-op where every write is durable at once. */
   flush(): Promise<void>;
   /**
    * Where `path` is on this host's file system (capabilities.path), so that a signal handler can remove a file
    * left between two steps (storage/temp-files.ts); undefined for an object store.
    */
-  localPath(path: string): string | undefined;
+  localPath?(path: string): string | undefined;
 }

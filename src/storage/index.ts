@@ -3,11 +3,14 @@ import { stat } from 'node:fs/promises';
 
 import { errnoOf, fail, reasonOf } from '../common/errors.js';
 import type { Driver } from './driver.js';
+import type { S3RepoOptions } from './s3-client.js';
 
-/** Where a repository lives: its type (repo-type) and path (repo-path). */
-export interface RepoLocation {
+/**
+ * Where a repository lives: its type (repo-type) and path (repo-path), with the options of its type (a RepoOptions
+ * record has them all).
+ */
+export interface RepoLocation extends S3RepoOptions {
   readonly type: string;
-  readonly path: string;
 }
 
 export interface OpenStorageOptions {
@@ -26,7 +29,7 @@ export interface OpenStorageOptions {
  * Returns the driver for `repo`. Driver modules are imported lazily so that a command pays only for the driver
  * it uses (cloud SDKs cost 50-150 ms to load, which matters to archive-push and archive-get).
  *
- * Only 'posix' exists so far; any other type fails with featureNotSupported (67).
+ * Any type other than 'posix' and 's3' fails with featureNotSupported (67).
  */
 export async function openStorage(repo: RepoLocation, options?: OpenStorageOptions): Promise<Driver> {
   switch (repo.type) {
@@ -36,9 +39,14 @@ export async function openStorage(repo: RepoLocation, options?: OpenStorageOptio
       await checkPosixPath(driver.location, options?.mustExist ?? false);
       return driver;
     }
+    case 's3': {
+      // The AWS SDK loads here, and only here: a posix repository never pays for it.
+      const { openS3Storage } = await import('./s3.js');
+      return openS3Storage(repo);
+    }
     default:
       return fail('featureNotSupported', `repository type '${repo.type}' is not supported`, {
-        hint: "use repo-type 'posix'",
+        hint: "use repo-type 'posix' or 's3'",
       });
   }
 }

@@ -8,6 +8,7 @@ import { Writable, type Readable } from 'node:stream';
 import { errnoOf, fail, PgStashError, wrapError } from '../common/errors.js';
 import type { Capabilities, Driver, StorageInfo, WriteOptions } from './driver.js';
 import { FileReadStream } from './file-read-stream.js';
+import { checkedRange } from './read-range.js';
 import {
   isMissing,
   linkFile,
@@ -48,19 +49,6 @@ function toInfo(name: string, stats: Stats): StorageInfo | undefined {
   // Sockets, fifos and devices never belong in a repository; they are not reported.
   if (type === undefined) return undefined;
   return { name, type, size: stats.size, mtimeMs: Math.trunc(stats.mtimeMs), mode: stats.mode & 0o7777 };
-}
-
-/** A read's byte range, validated: from `offset` (default 0), at most `limit` bytes (default: to the end). */
-function checkedRange(options: { offset?: number; limit?: number } | undefined): {
-  offset: number;
-  limit: number | undefined;
-} {
-  for (const name of ['offset', 'limit'] as const) {
-    const value = options?.[name];
-    if (value !== undefined && (!Number.isSafeInteger(value) || value < 0))
-      fail('paramInvalid', `read ${name} '${value}' must be a non-negative integer`);
-  }
-  return { offset: options?.offset ?? 0, limit: options?.limit };
 }
 
 /** Stores files under `root`; see Driver for the behaviour every method guarantees. */

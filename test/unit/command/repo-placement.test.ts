@@ -55,3 +55,11 @@ describe('checkRepoOutsideData', () => {
     expect(await refusal([join(root, 'data2'), join(root, 'repo')])).toBeUndefined();
   });
 });
+
+describe('checkRepoOutsideData with an object store', () => {
+  it('ignores an s3 repository: its repo-path is a prefix in a bucket, whatever it is called on this host', async () => {
+    const s3 = repoOptions(data, { type: 's3' });
+    await expect(checkRepoOutsideData([s3], data)).resolves.toBeUndefined();
+    expect(await refusal([data])).toMatch(/is inside pg1-path/);
+  });
+});

@@ -72,7 +72,7 @@ describe('value types from the option table', () => {
   it('types repository and pg records from the indexed entries', () => {
     expectTypeOf<RepoOptions['index']>().toEqualTypeOf<number>();
     expectTypeOf<RepoOptions['path']>().toEqualTypeOf<string>();
-    expectTypeOf<RepoOptions['type']>().toEqualTypeOf<'posix'>();
+    expectTypeOf<RepoOptions['type']>().toEqualTypeOf<'posix' | 's3'>();
     expectTypeOf<RepoOptions['cipherType']>().toEqualTypeOf<'none' | 'aes-256-gcm'>();
     expectTypeOf<RepoOptions['cipherPass']>().toEqualTypeOf<string | undefined>();
     expectTypeOf<RepoOptions['retentionFull']>().toEqualTypeOf<number | undefined>();
@@ -94,6 +94,21 @@ describe('value types from the option table', () => {
       | 'retentionYearly'
       | 'retentionTimeZone'
       | 'block'
+      | 'ioTimeout'
+      | 's3Bucket'
+      | 's3Endpoint'
+      | 's3Region'
+      | 's3UriStyle'
+      | 's3KeyType'
+      | 's3Key'
+      | 's3KeySecret'
+      | 's3Token'
+      | 's3KmsKeyId'
+      | 'storagePort'
+      | 'storageVerifyTls'
+      | 'storageCaFile'
+      | 'storageCaPath'
+      | 'storageUploadChunkSize'
     >();
     expectTypeOf<PgOptions['port']>().toEqualTypeOf<number>();
     expectTypeOf<PgOptions['database']>().toEqualTypeOf<string>();
@@ -207,6 +222,17 @@ describe('indexed groups as records', () => {
       PGSTASH_REPO3_RETENTION_YEARLY: '3',
       PGSTASH_REPO3_RETENTION_TIME_ZONE: 'Europe/Paris',
       PGSTASH_REPO3_BLOCK: 'y',
+      PGSTASH_REPO3_TYPE: 's3',
+      PGSTASH_REPO3_S3_BUCKET: 'bucket',
+      PGSTASH_REPO3_S3_ENDPOINT: 's3.eu-west-3.amazonaws.com',
+      PGSTASH_REPO3_S3_REGION: 'eu-west-3',
+      PGSTASH_REPO3_S3_URI_STYLE: 'path',
+      PGSTASH_REPO3_S3_KEY: 'key',
+      PGSTASH_REPO3_S3_KEY_SECRET: 'key-secret',
+      PGSTASH_REPO3_S3_TOKEN: 'token',
+      PGSTASH_REPO3_S3_KMS_KEY_ID: 'kms',
+      PGSTASH_REPO3_STORAGE_CA_FILE: '/ca.pem',
+      PGSTASH_REPO3_STORAGE_CA_PATH: '/ca',
       PGSTASH_PG1_HOST: 'db',
       PGSTASH_PG1_SOCKET_PATH: '/run/pg',
       PGSTASH_PG1_USER: 'backup',
@@ -214,10 +240,26 @@ describe('indexed groups as records', () => {
     const config = loadFor('backup', [], env);
     const repo = config.repos.find((entry) => entry.index === 3);
     const repoFields = OPTIONS.filter((entry) => entry.indexed === 'repo').map(fieldName);
-    expect(Object.keys(repo ?? {}).sort()).toEqual(['index', ...repoFields].sort());
+    // ioTimeout: the global io-timeout, carried in an object store's record (RepoOptions).
+    expect(Object.keys(repo ?? {}).sort()).toEqual(['index', 'ioTimeout', ...repoFields].sort());
     expect(repo).toEqual({
       index: 3,
-      type: 'posix',
+      type: 's3',
+      ioTimeout: 60,
+      s3Bucket: 'bucket',
+      s3Endpoint: 's3.eu-west-3.amazonaws.com',
+      s3Region: 'eu-west-3',
+      s3UriStyle: 'path',
+      s3KeyType: 'shared',
+      s3Key: 'key',
+      s3KeySecret: 'key-secret',
+      s3Token: 'token',
+      s3KmsKeyId: 'kms',
+      storagePort: 443,
+      storageVerifyTls: true,
+      storageCaFile: '/ca.pem',
+      storageCaPath: '/ca',
+      storageUploadChunkSize: 5 * 1024 * 1024,
       path: '/repo3',
       cipherType: 'aes-256-gcm',
       cipherPass: 'secret',

@@ -58,7 +58,13 @@ describe('openStorage', () => {
     expect((await rejectionOf(openStorage({ type: 'posix', path: 'relative' }))).kind).toBe('paramInvalid');
   });
 
-  it.each(['s3', 'azure', 'gcs', 'ftp'])('fails with featureNotSupported for type %s', async (type) => {
+  it('fails with optionRequired naming the first missing s3 option, before any request', async () => {
+    const error = await rejectionOf(openStorage({ type: 's3', path: '/repo', index: 2 }));
+    expect(error.code).toBe(37);
+    expect(error.message).toBe('repo2-s3-bucket option required');
+  });
+
+  it.each(['azure', 'gcs', 'ftp'])('fails with featureNotSupported for type %s', async (type) => {
     const error = await rejectionOf(openStorage({ type, path: '/repo' }));
     expect(error.code).toBe(67);
     expect(error.message).toBe(`repository type '${type}' is not supported`);

@@ -83,6 +83,7 @@ beforeAll(async () => {
     'src/storage/posix.ts',
     'src/storage/file-io.ts',
     'src/storage/file-read-stream.ts',
+    'src/storage/read-range.ts',
     'src/storage/temp-files.ts',
   ]);
   await writeFile(join(modules, 'script.mjs'), SCRIPT);

@@ -1,0 +1,50 @@
+// Retries of object-store requests: exponential backoff with full jitter, within a time budget (io-timeout).
+
+/** First backoff ceiling; doubled after each failed attempt up to MAX_DELAY_MS. */
+const BASE_DELAY_MS = 100;
+const MAX_DELAY_MS = 10_000;
+
+export interface RetryPolicy {
+  /** How long (ms) after the first attempt another attempt may still start: io-timeout. */
+  readonly budgetMs: number;
+  /** Whether a failure may pass if tried again (throttling, 5xx, a timeout, a reset connection). */
+  readonly isTemporary: (error: unknown) => boolean;
+  /** Stops waiting and retrying: rejects with the signal's reason. */
+  readonly signal?: AbortSignal | undefined;
+}
+
+/**
+ * Runs `attempt` until it succeeds, fails permanently, or the budget is spent; then rejects with the last error.
+ * Full jitter (a random delay between 0 and the ceiling) keeps many clients throttled together from retrying in
+ * step. `attempt` gets the attempt number (0 first), so a caller can resume where a failed attempt stopped.
+ */
+export async function withRetry<T>(attempt: (count: number) => Promise<T>, policy: RetryPolicy): Promise<T> {
+  const started = Date.now();
+  for (let count = 0; ; count++) {
+    policy.signal?.throwIfAborted();
+    try {
+      return await attempt(count);
+    } catch (error) {
+      if (policy.signal?.aborted === true) throw policy.signal.reason;
+      if (!policy.isTemporary(error)) throw error;
+      const delay = Math.random() * Math.min(MAX_DELAY_MS, BASE_DELAY_MS * 2 ** count);
+      if (Date.now() - started + delay >= policy.budgetMs) throw error;
+      await sleep(delay, policy.signal);
+    }
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(done, ms);
+    function done(): void {
+      signal?.removeEventListener('abort', aborted);
+      resolve();
+    }
+    function aborted(): void {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    }
+    signal?.addEventListener('abort', aborted, { once: true });
+  });
+}

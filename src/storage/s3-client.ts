@@ -1,0 +1,173 @@
+// The S3 client of a repository: endpoint, addressing style, TLS trust and credentials from the repoN-s3-* options.
+import { readdirSync, readFileSync } from 'node:fs';
+import { Agent } from 'node:https';
+import { join } from 'node:path';
+import { createSecureContext } from 'node:tls';
+
+import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
+
+import { fail, reasonOf } from '../common/errors.js';
+
+/** The repoN options an S3 repository reads (field names as in RepoOptions). */
+export interface S3RepoOptions {
+  readonly index?: number;
+  readonly path: string;
+  readonly ioTimeout?: number | undefined;
+  readonly s3Bucket?: string | undefined;
+  readonly s3Endpoint?: string | undefined;
+  readonly s3Region?: string | undefined;
+  readonly s3UriStyle?: 'host' | 'path' | undefined;
+  readonly s3KeyType?: 'shared' | 'auto' | 'web-id' | undefined;
+  readonly s3Key?: string | undefined;
+  readonly s3KeySecret?: string | undefined;
+  readonly s3Token?: string | undefined;
+  readonly s3KmsKeyId?: string | undefined;
+  readonly storagePort?: number | undefined;
+  readonly storageVerifyTls?: boolean | undefined;
+  readonly storageCaFile?: string | undefined;
+  readonly storageCaPath?: string | undefined;
+  readonly storageUploadChunkSize?: number | undefined;
+}
+
+/** Sockets kept open to the service per process: enough for a backup's workers and their parts in flight. */
+const MAX_SOCKETS = 64;
+
+/** An option the table defaults or requires for repo-type=s3; missing only if the caller bypassed the table. */
+function required<T>(value: T | undefined, option: string): T {
+  if (value === undefined) fail('optionRequired', `${option} option required`);
+  return value;
+}
+
+export interface S3Settings {
+  readonly repo: string;
+  readonly bucket: string;
+  /** Key prefix of the repository inside the bucket: repoN-path without its leading '/', '' for the root. */
+  readonly prefix: string;
+  /** https://host:port of the service, without the bucket. */
+  readonly endpoint: string;
+  readonly pathStyle: boolean;
+  readonly ioTimeoutMs: number;
+  readonly partSize: number;
+  readonly kmsKeyId: string | undefined;
+  /** The bucket's URL, for messages: https://host:port/bucket or https://bucket.host:port. */
+  readonly bucketUrl: string;
+}
+
+/** Reads and checks the options; fails with the option's name when one is missing or invalid. */
+export function s3Settings(options: S3RepoOptions): S3Settings {
+  const repo = `repo${options.index ?? 1}`;
+  const bucket = required(options.s3Bucket, `${repo}-s3-bucket`);
+  const host = required(options.s3Endpoint, `${repo}-s3-endpoint`);
+  if (!/^[A-Za-z0-9.-]+(:[0-9]{1,5})?$|^\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$/.test(host)) {
+    fail('optionInvalidValue', `'${host}' is not valid for '${repo}-s3-endpoint' option`, {
+      hint: 'give the host name (and :port if not repo-storage-port) without https:// or a path',
+    });
+  }
+  const port = required(options.storagePort, `${repo}-storage-port`);
+  const hostPort = /:[0-9]+$/.test(host) && !host.endsWith(']') ? host : `${host}:${port}`;
+  const pathStyle = (options.s3UriStyle ?? 'host') === 'path';
+  const prefix = options.path.replace(/^\/+|\/+$/g, '');
+  return {
+    repo,
+    bucket,
+    prefix,
+    endpoint: `https://${hostPort}`,
+    pathStyle,
+    ioTimeoutMs: required(options.ioTimeout, 'io-timeout') * 1000,
+    partSize: required(options.storageUploadChunkSize, `${repo}-storage-upload-chunk-size`),
+    kmsKeyId: options.s3KmsKeyId,
+    bucketUrl: pathStyle ? `https://${hostPort}/${bucket}` : `https://${bucket}.${hostPort}`,
+  };
+}
+
+/**
+ * CA certificates to trust instead of Node's bundled roots: repoN-storage-ca-file and the certificate files in
+ * repoN-storage-ca-path (as pgBackRest, they replace the default trust).
+ */
+function trustedCas(options: S3RepoOptions, repo: string): string[] | undefined {
+  if (options.storageCaFile === undefined && options.storageCaPath === undefined) return undefined;
+  const cas: string[] = [];
+  const read = (file: string, option: string): string => {
+    try {
+      return readFileSync(file, 'utf8');
+    } catch (error) {
+      return fail('fileRead', `unable to read ${option} '${file}': ${reasonOf(error)}`);
+    }
+  };
+  if (options.storageCaFile !== undefined) cas.push(read(options.storageCaFile, `${repo}-storage-ca-file`));
+  if (options.storageCaPath !== undefined) {
+    let names: string[];
+    try {
+      names = readdirSync(options.storageCaPath);
+    } catch (error) {
+      return fail(
+        'pathMissing',
+        `unable to list ${repo}-storage-ca-path '${options.storageCaPath}': ${reasonOf(error)}`,
+      );
+    }
+    for (const name of names.sort()) {
+      const file = join(options.storageCaPath, name);
+      const text = read(file, `${repo}-storage-ca-path`);
+      if (text.includes('-----BEGIN CERTIFICATE-----')) cas.push(text);
+    }
+  }
+  return cas;
+}
+
+function credentialsOf(options: S3RepoOptions, repo: string): S3ClientConfig['credentials'] {
+  const type = options.s3KeyType ?? 'shared';
+  if (type === 'shared') {
+    return {
+      accessKeyId: required(options.s3Key, `${repo}-s3-key`),
+      secretAccessKey: required(options.s3KeySecret, `${repo}-s3-key-secret`),
+      ...(options.s3Token === undefined ? {} : { sessionToken: options.s3Token }),
+    };
+  }
+  if (type === 'web-id') {
+    for (const name of ['AWS_ROLE_ARN', 'AWS_WEB_IDENTITY_TOKEN_FILE']) {
+      if ((process.env[name] ?? '') === '') {
+        fail('optionInvalidValue', `${repo}-s3-key-type is 'web-id' but ${name} is not set`, {
+          hint: 'web-id takes the role and token file from the environment (as Kubernetes IRSA sets them)',
+        });
+      }
+    }
+  }
+  // auto and web-id: the SDK's default chain (environment, web identity token, config files, container role,
+  // instance metadata).
+  return undefined;
+}
+
+/** The client: no SDK retries (withRetry does them, within io-timeout), HTTPS with the repository's trust. */
+export function createS3Client(options: S3RepoOptions, settings: S3Settings): S3Client {
+  // The SDK warns on every start under Node 20 (its own support policy), which would print into PostgreSQL's log
+  // at each archive-push; pgstash states its supported runtimes itself (README, package.json engines).
+  process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
+  const ca = trustedCas(options, settings.repo);
+  const agent = new Agent({
+    keepAlive: true,
+    maxSockets: MAX_SOCKETS,
+    rejectUnauthorized: options.storageVerifyTls ?? true,
+    // One context for every connection: given `ca` alone, each new connection parses the certificates again.
+    ...(ca === undefined ? {} : { secureContext: createSecureContext({ ca }) }),
+  });
+  const credentials = credentialsOf(options, settings.repo);
+  return new S3Client({
+    region: required(options.s3Region, `${settings.repo}-s3-region`),
+    endpoint: settings.endpoint,
+    forcePathStyle: settings.pathStyle,
+    maxAttempts: 1,
+    ...(credentials === undefined ? {} : { credentials }),
+    requestHandler: {
+      httpsAgent: agent,
+      connectionTimeout: settings.ioTimeoutMs,
+      requestTimeout: settings.ioTimeoutMs,
+      // Without it, a request past requestTimeout only logs a warning and goes on waiting.
+      throwOnRequestTimeout: true,
+    },
+  });
+}
+
+/** The SDK's per-request options for a signal that may be undefined. */
+export function abortable(signal: AbortSignal | undefined): { abortSignal?: AbortSignal } {
+  return signal === undefined ? {} : { abortSignal: signal };
+}

@@ -1,0 +1,392 @@
+// The S3 storage driver: a repository under a key prefix of an S3 bucket (AWS or any S3-compatible store).
+import { Readable, type Writable } from 'node:stream';
+
+import {
+  DeleteObjectCommand,
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  type GetObjectCommandOutput,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+
+import { fail, PgStashError, type ErrorKind } from '../common/errors.js';
+import type {
+  Capabilities,
+  Driver,
+  ReadOptions,
+  RequestOptions,
+  StorageInfo,
+  WriteOptions,
+} from './driver.js';
+import { checkedRange } from './read-range.js';
+import { withRetry } from './retry.js';
+import { abortable, createS3Client, s3Settings, type S3RepoOptions, type S3Settings } from './s3-client.js';
+import {
+  codeOf,
+  isMissingObject,
+  isPreconditionFailed,
+  isTemporary,
+  statusOf,
+  translateS3Error,
+} from './s3-errors.js';
+import { PARTS_IN_FLIGHT, S3_PART_LIMITS, S3WriteStream } from './s3-write.js';
+
+/** Keys per DeleteObjects request (S3's maximum). */
+const DELETE_BATCH = 1000;
+
+/** Kind of error per action, when the service's code says nothing more specific. */
+const KIND_OF: Readonly<Record<string, ErrorKind>> = {
+  read: 'fileRead',
+  write: 'fileWrite',
+  remove: 'fileWrite',
+  list: 'fileOpen',
+  'get info for': 'fileOpen',
+};
+
+/** Opens the driver of an S3 repository; a missing or invalid option fails here, before any request. */
+export function openS3Storage(options: S3RepoOptions): S3Driver {
+  const settings = s3Settings(options);
+  return new S3Driver(createS3Client(options, settings), settings);
+}
+
+/** See Driver for the behaviour every method guarantees; objects hold what posix files would. */
+export class S3Driver implements Driver {
+  readonly capabilities: Capabilities;
+  readonly location: string;
+  readonly #client: S3Client;
+  readonly #settings: S3Settings;
+
+  constructor(client: S3Client, settings: S3Settings) {
+    this.#client = client;
+    this.#settings = settings;
+    this.location = settings.prefix === '' ? settings.bucketUrl : `${settings.bucketUrl}/${settings.prefix}`;
+    this.capabilities = {
+      path: false,
+      atomicWrite: true,
+      atomicMove: false,
+      parts: { size: settings.partSize, inFlight: PARTS_IN_FLIGHT, ...S3_PART_LIMITS },
+    };
+  }
+
+  async info(path: string, options?: RequestOptions): Promise<StorageInfo | undefined> {
+    const key = this.#key(path);
+    if (path === '') return { name: '', type: 'path', size: 0, mtimeMs: 0 };
+    try {
+      const head = await this.#request(
+        'get info for',
+        path,
+        (signal) => this.#client.send(new HeadObjectCommand(this.#object(key)), abortable(signal)),
+        options?.signal,
+      );
+      return {
+        name: path,
+        type: 'file',
+        size: head.ContentLength ?? 0,
+        mtimeMs: head.LastModified?.getTime() ?? 0,
+      };
+    } catch (error) {
+      if (isMissingObject(error instanceof PgStashError ? error.cause : error)) return undefined;
+      throw error;
+    }
+  }
+
+  async *list(path: string, options?: { prefix?: string } & RequestOptions): AsyncIterable<StorageInfo> {
+    const directory = this.#directoryPrefix(path);
+    const prefix = `${directory}${options?.prefix ?? ''}`;
+    let token: string | undefined;
+    do {
+      const page = await this.#request(
+        'list',
+        path,
+        (signal) =>
+          this.#client.send(
+            new ListObjectsV2Command({
+              Bucket: this.#settings.bucket,
+              Prefix: prefix,
+              Delimiter: '/',
+              ...(token === undefined ? {} : { ContinuationToken: token }),
+            }),
+            abortable(signal),
+          ),
+        options?.signal,
+      );
+      for (const common of page.CommonPrefixes ?? []) {
+        const name = (common.Prefix ?? '').slice(directory.length).replace(/\/$/, '');
+        if (name !== '') yield { name, type: 'path', size: 0, mtimeMs: 0 };
+      }
+      for (const object of page.Contents ?? []) {
+        const name = (object.Key ?? '').slice(directory.length);
+        // A "directory marker" (a key ending in '/', made by some tools) is not a file.
+        if (name === '' || name.endsWith('/')) continue;
+        yield { name, type: 'file', size: object.Size ?? 0, mtimeMs: object.LastModified?.getTime() ?? 0 };
+      }
+      token = page.IsTruncated === true ? page.NextContinuationToken : undefined;
+    } while (token !== undefined);
+  }
+
+  async openRead(path: string, options?: ReadOptions): Promise<Readable | undefined> {
+    const key = this.#key(path);
+    const { offset, limit } = checkedRange(options);
+    if (limit === 0) return (await this.info(path, options)) === undefined ? undefined : Readable.from([]);
+    const first = await this.#get(path, key, offset, limit, undefined, options?.signal);
+    if (first === undefined) return undefined;
+    if (first === 'empty') return Readable.from([]);
+    return Readable.from(this.#resumingBody(path, key, first, offset, limit, options?.signal), {
+      objectMode: false,
+    });
+  }
+
+  async read(path: string, options?: ReadOptions): Promise<Buffer | undefined> {
+    const stream = await this.openRead(path, options);
+    if (stream === undefined) return undefined;
+    const parts: Buffer[] = [];
+    for await (const part of stream) parts.push(part as Buffer);
+    return parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts);
+  }
+
+  /**
+   * One GetObject of `key` from `offset` (at most `limit` bytes), retried within io-timeout; undefined when the
+   * object is missing, 'empty' when the range starts at or past its end. `etag` pins the version a resumed read
+   * continues (If-Match: a replaced object fails the read rather than mixing two versions).
+   */
+  async #get(
+    path: string,
+    key: string,
+    offset: number,
+    limit: number | undefined,
+    etag: string | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<GetObjectCommandOutput | 'empty' | undefined> {
+    const range =
+      offset === 0 && limit === undefined
+        ? undefined
+        : `bytes=${offset}-${limit === undefined ? '' : offset + limit - 1}`;
+    try {
+      return await this.#request(
+        'read',
+        path,
+        (requestSignal) =>
+          this.#client.send(
+            new GetObjectCommand({
+              ...this.#object(key),
+              ...(range === undefined ? {} : { Range: range }),
+              ...(etag === undefined ? {} : { IfMatch: etag }),
+            }),
+            abortable(requestSignal),
+          ),
+        signal,
+      );
+    } catch (error) {
+      const cause = error instanceof PgStashError ? error.cause : error;
+      if (isMissingObject(cause)) return undefined;
+      // A range past the end (or any range of an empty object): the object exists, the range holds nothing.
+      if (codeOf(cause) === 'InvalidRange' || statusOf(cause) === 416) return 'empty';
+      throw error;
+    }
+  }
+
+  /**
+   * The body of a GET; when the connection fails mid-body, another GET continues from the byte reached (the same
+   * version, by ETag), within io-timeout counted from that failure.
+   */
+  async *#resumingBody(
+    path: string,
+    key: string,
+    first: GetObjectCommandOutput,
+    offset: number,
+    limit: number | undefined,
+    signal: AbortSignal | undefined,
+  ): AsyncGenerator<Buffer> {
+    let response = first;
+    let done = 0;
+    for (;;) {
+      try {
+        for await (const chunk of response.Body as Readable) {
+          done += (chunk as Buffer).length;
+          yield chunk as Buffer;
+        }
+        return;
+      } catch (error) {
+        if (!isTemporary(error) || signal?.aborted === true) throw this.#translate(error, 'read', path);
+        const next = await this.#get(
+          path,
+          key,
+          offset + done,
+          limit === undefined ? undefined : limit - done,
+          first.ETag,
+          signal,
+        );
+        if (next === undefined || next === 'empty') {
+          throw new PgStashError(
+            'fileRead',
+            `unable to read '${this.#url(path)}': it changed while being read`,
+          );
+        }
+        response = next;
+      }
+    }
+  }
+
+  async openWrite(path: string, options?: WriteOptions): Promise<Writable> {
+    if (path === '') fail('paramInvalid', `unable to write '${this.location}': it is the storage root`);
+    const key = this.#key(path);
+    return new S3WriteStream({
+      client: this.#client,
+      bucket: this.#settings.bucket,
+      key,
+      url: this.#url(path),
+      partSize: this.#settings.partSize,
+      ifAbsent: options?.ifAbsent ?? false,
+      kmsKeyId: this.#settings.kmsKeyId,
+      signal: options?.signal,
+      request: (action, send, signal) =>
+        this.#request(action, path, send, signal).catch((error: unknown) => {
+          if (options?.ifAbsent === true && isPreconditionFailed((error as PgStashError).cause)) {
+            throw new PgStashError('fileExists', `unable to create '${this.#url(path)}': it exists already`, {
+              cause: error,
+            });
+          }
+          throw error;
+        }),
+    });
+  }
+
+  async remove(path: string, options?: RequestOptions): Promise<void> {
+    const key = this.#key(path);
+    if (path === '') fail('paramInvalid', `unable to remove '${this.location}': it is the storage root`);
+    await this.#request(
+      'remove',
+      path,
+      (signal) => this.#client.send(new DeleteObjectCommand(this.#object(key)), abortable(signal)),
+      options?.signal,
+    );
+  }
+
+  /**
+   * Lists every key below `path` (no delimiter: one request per 1,000 keys) and deletes them 1,000 at a time, then
+   * the folders they were in.
+   */
+  async removeTree(path: string, options?: RequestOptions): Promise<void> {
+    const keys: string[] = path === '' ? [] : [this.#key(path)];
+    const prefix = this.#directoryPrefix(path);
+    const folders = new Set<string>();
+    let token: string | undefined;
+    do {
+      const page = await this.#request(
+        'list',
+        path,
+        (signal) =>
+          this.#client.send(
+            new ListObjectsV2Command({
+              Bucket: this.#settings.bucket,
+              Prefix: prefix,
+              ...(token === undefined ? {} : { ContinuationToken: token }),
+            }),
+            abortable(signal),
+          ),
+        options?.signal,
+      );
+      for (const object of page.Contents ?? []) {
+        if (object.Key === undefined) continue;
+        keys.push(object.Key);
+        for (let end = object.Key.lastIndexOf('/'); end >= prefix.length;) {
+          folders.add(object.Key.slice(0, end + 1));
+          end = object.Key.lastIndexOf('/', end - 1);
+        }
+      }
+      while (keys.length >= DELETE_BATCH)
+        await this.#deleteBatch(path, keys.splice(0, DELETE_BATCH), options);
+      token = page.IsTruncated === true ? page.NextContinuationToken : undefined;
+    } while (token !== undefined);
+    // The folders last, deepest first: some stores (SeaweedFS) keep an emptied folder, listed as a common prefix,
+    // for minutes unless it is deleted by its name ending in '/'; elsewhere such a key does not exist, and
+    // deleting it, in a batch being sent anyway, costs nothing.
+    if (prefix !== '') folders.add(prefix);
+    keys.push(...[...folders].sort((a, b) => b.length - a.length));
+    while (keys.length > 0) await this.#deleteBatch(path, keys.splice(0, DELETE_BATCH), options);
+  }
+
+  async #deleteBatch(path: string, keys: string[], options: RequestOptions | undefined): Promise<void> {
+    const result = await this.#request(
+      'remove',
+      path,
+      (signal) =>
+        this.#client.send(
+          new DeleteObjectsCommand({
+            Bucket: this.#settings.bucket,
+            Delete: { Objects: keys.map((Key) => ({ Key })), Quiet: true },
+          }),
+          abortable(signal),
+        ),
+      options?.signal,
+    );
+    // A missing key is not an error for DeleteObjects; anything it reports is.
+    const failed = result.Errors?.[0];
+    if (failed !== undefined) {
+      throw new PgStashError(
+        'fileWrite',
+        `unable to remove '${this.#settings.bucketUrl}/${failed.Key ?? ''}': ${failed.Code ?? 'Error'}: ${failed.Message ?? ''}`,
+        { hint: `${result.Errors?.length ?? 1} of ${keys.length} objects were not removed` },
+      );
+    }
+  }
+
+  /** Every write is durable once its request is answered: nothing to flush. */
+  async flush(): Promise<void> {}
+
+  /** One request with retries within io-timeout; any failure comes out translated, naming the URL. */
+  async #request<T>(
+    action: string,
+    path: string,
+    send: (signal: AbortSignal | undefined) => Promise<T>,
+    signal: AbortSignal | undefined,
+  ): Promise<T> {
+    try {
+      return await withRetry(() => send(signal), {
+        budgetMs: this.#settings.ioTimeoutMs,
+        isTemporary,
+        signal,
+      });
+    } catch (error) {
+      if (signal?.aborted === true) throw error;
+      throw this.#translate(error, action, path);
+    }
+  }
+
+  #translate(error: unknown, action: string, path: string): PgStashError {
+    return translateS3Error(error, {
+      action,
+      url: this.#url(path),
+      repo: this.#settings.repo,
+      kind: KIND_OF[action] ?? 'service',
+    });
+  }
+
+  #object(key: string): { Bucket: string; Key: string } {
+    return { Bucket: this.#settings.bucket, Key: key };
+  }
+
+  #url(path: string): string {
+    return path === '' ? this.location : `${this.location}/${path}`;
+  }
+
+  /** The key of a driver path; rejects paths that could leave the prefix. */
+  #key(path: string): string {
+    if (path !== '') {
+      const segments = path.split('/');
+      if (segments.some((segment) => segment === '' || segment === '.' || segment === '..'))
+        fail('paramInvalid', `storage path '${path}' must be relative, without empty, '.' or '..' parts`);
+    }
+    const { prefix } = this.#settings;
+    if (prefix === '') return path;
+    return path === '' ? prefix : `${prefix}/${path}`;
+  }
+
+  /** The key prefix of everything below `path` ('' for the root of a repository at the bucket's root). */
+  #directoryPrefix(path: string): string {
+    const key = this.#key(path);
+    return key === '' ? '' : `${key}/`;
+  }
+}

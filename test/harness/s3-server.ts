@@ -1,0 +1,303 @@
+// Real S3 servers for tests (versitygw, SeaweedFS): TLS with a certificate made here, fresh data, a bucket per file.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { closeSync, existsSync, openSync } from 'node:fs';
+import { readFile, writeFile, mkdir } from 'node:fs/promises';
+import { Agent, request } from 'node:https';
+import { join } from 'node:path';
+
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+
+import type { S3RepoOptions } from '../../src/storage/s3-client.js';
+import { freePort } from './ports.js';
+import { onProcessExit } from './reaper.js';
+import { createTempDir, removeTempDir } from './tmp.js';
+
+export type S3ServerKind = 'versitygw' | 'seaweedfs';
+
+/** The binary of each server, as .ci/test-servers.sh installs it. */
+const BINARY: Record<S3ServerKind, string> = { versitygw: 'versitygw', seaweedfs: 'weed' };
+
+/** Where .ci/test-servers.sh puts the binaries (PGSTASH_TEST_BIN overrides, as .ci/run sets it). */
+export function testBinDir(): string {
+  return process.env['PGSTASH_TEST_BIN'] ?? '/var/cache/pgstash-go/bin';
+}
+
+/**
+ * Whether the server's binary is installed. Under CI (CI=true) a missing one is an error, so the suites that
+ * need it fail instead of being skipped; elsewhere they are skipped (run .ci/test-servers.sh to install).
+ */
+export function s3ServerAvailable(kind: S3ServerKind): boolean {
+  const binary = join(testBinDir(), BINARY[kind]);
+  if (existsSync(binary)) return true;
+  if (process.env['CI'] === 'true') {
+    throw new Error(`the ${kind} test server is not installed at '${binary}': run .ci/test-servers.sh`);
+  }
+  return false;
+}
+
+export interface S3TestServer {
+  readonly kind: S3ServerKind;
+  /** host:port, as repoN-s3-endpoint takes it. */
+  readonly endpoint: string;
+  readonly port: number;
+  /** The CA (the self-signed certificate itself) to give as repoN-storage-ca-file. */
+  readonly caFile: string;
+  readonly accessKey: string;
+  readonly secretKey: string;
+  readonly region: string;
+  /** A client of the test itself (creating buckets, looking behind the driver). */
+  readonly client: S3Client;
+  /** Creates a bucket, named after `label` and unique on this server. */
+  createBucket(label: string): Promise<string>;
+  /** The repoN options of a repository in `bucket` under `path` (default '/repo'). */
+  repoOptions(bucket: string, overrides?: Partial<S3RepoOptions>): S3RepoOptions & { type: 's3' };
+  stop(): Promise<void>;
+}
+
+const ACCESS_KEY = 'pgstashtestkey';
+const SECRET_KEY = 'pgstash-test-secret-0123456789';
+const REGION = 'us-east-1';
+let bucketCount = 0;
+
+/** Starts a server on a free 127.0.0.1 port with TLS and a fresh data directory; resolves once it answers. */
+export async function startS3Server(kind: S3ServerKind): Promise<S3TestServer> {
+  // 0711: the postgres user (archive_command, restore_command) reads the certificate, as repoN-storage-ca-file.
+  const dir = await createTempDir({ owner: 'root', mode: 0o711, label: `s3-${kind}` });
+  let child: ChildProcess | undefined;
+  let unregister: (() => void) | undefined;
+  try {
+    const { cert, key } = await makeCertificate(dir);
+    const port = await freePort();
+    const data = join(dir, 'data');
+    await mkdir(data);
+    const log = join(dir, 'server.log');
+    const { args, env } = await commandLine(kind, { dir, data, port, cert, key });
+    const output = openSync(log, 'a');
+    child = spawn(join(testBinDir(), BINARY[kind]), args, {
+      cwd: dir,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', output, output],
+    });
+    closeSync(output);
+    const started = child;
+    unregister = onProcessExit('server', () => started.kill('SIGKILL'));
+    const exited = new Promise<never>((_, reject) =>
+      started.once('exit', (code, signal) =>
+        reject(new Error(`${kind} exited (${String(code ?? signal)}) before it was ready`)),
+      ),
+    );
+    exited.catch(() => undefined);
+    const ca = await readFile(cert, 'utf8');
+    try {
+      await Promise.race([waitReady(port, ca, kind === 'seaweedfs' ? 60_000 : 20_000), exited]);
+    } catch (error) {
+      const text = await readFile(log, 'utf8').catch(() => '');
+      throw new Error(`${(error as Error).message}; its log:\n${text.slice(-3000)}`);
+    }
+    const endpoint = `127.0.0.1:${port}`;
+    const client = new S3Client({
+      region: REGION,
+      endpoint: `https://${endpoint}`,
+      forcePathStyle: true,
+      credentials: { accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY },
+      requestHandler: { httpsAgent: new Agent({ ca, keepAlive: true }) },
+    });
+    const server: S3TestServer = {
+      kind,
+      endpoint,
+      port,
+      caFile: cert,
+      accessKey: ACCESS_KEY,
+      secretKey: SECRET_KEY,
+      region: REGION,
+      client,
+      async createBucket(label) {
+        const name = `${label
+          .toLowerCase()
+          .replace(/[^a-z0-9-]/g, '-')
+          .slice(0, 40)}-${process.pid}-${++bucketCount}`;
+        await client.send(new CreateBucketCommand({ Bucket: name }));
+        return name;
+      },
+      repoOptions(bucket, overrides = {}) {
+        return {
+          type: 's3',
+          index: 1,
+          path: '/repo',
+          ioTimeout: 20,
+          s3Bucket: bucket,
+          s3Endpoint: endpoint,
+          s3Region: REGION,
+          s3UriStyle: 'path',
+          s3KeyType: 'shared',
+          s3Key: ACCESS_KEY,
+          s3KeySecret: SECRET_KEY,
+          storagePort: 443,
+          storageVerifyTls: true,
+          storageCaFile: cert,
+          storageUploadChunkSize: 5 * 1024 * 1024,
+          ...overrides,
+        };
+      },
+      async stop() {
+        client.destroy();
+        await stopChild(started);
+        unregister?.();
+        await removeTempDir(dir);
+      },
+    };
+    return server;
+  } catch (error) {
+    if (child !== undefined) await stopChild(child);
+    unregister?.();
+    await removeTempDir(dir);
+    throw error;
+  }
+}
+
+/** A self-signed certificate for 127.0.0.1 and localhost, valid two days. */
+async function makeCertificate(dir: string): Promise<{ cert: string; key: string }> {
+  const cert = join(dir, 'cert.pem');
+  const key = join(dir, 'key.pem');
+  const result = spawnSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-days',
+      '2',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1,DNS:localhost',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+    ],
+    { encoding: 'utf8' },
+  );
+  if (result.status !== 0) throw new Error(`openssl failed: ${result.stderr}`);
+  return { cert, key };
+}
+
+async function commandLine(
+  kind: S3ServerKind,
+  where: { dir: string; data: string; port: number; cert: string; key: string },
+): Promise<{ args: string[]; env: Record<string, string> }> {
+  if (kind === 'versitygw') {
+    return {
+      args: [
+        '--port',
+        `127.0.0.1:${where.port}`,
+        '--access',
+        ACCESS_KEY,
+        '--secret',
+        SECRET_KEY,
+        '--region',
+        REGION,
+        '--cert',
+        where.cert,
+        '--key',
+        where.key,
+        'posix',
+        where.data,
+      ],
+      env: {},
+    };
+  }
+  // SeaweedFS: master, volume, filer and S3 gateway in one process; identities from a JSON file.
+  const config = join(where.dir, 's3.json');
+  await writeFile(
+    config,
+    JSON.stringify({
+      identities: [
+        {
+          name: 'pgstash',
+          credentials: [{ accessKey: ACCESS_KEY, secretKey: SECRET_KEY }],
+          actions: ['Admin', 'Read', 'List', 'Tagging', 'Write'],
+        },
+      ],
+    }),
+  );
+  // Every port weed mini would open, free ones: its defaults (and s3.port + 10000 for gRPC) collide otherwise.
+  const ports = [];
+  for (let i = 0; i < 9; i++) ports.push(await freePort());
+  const [master, volume, filer, masterGrpc, volumeGrpc, filerGrpc, s3Grpc, admin, adminGrpc] = ports;
+  return {
+    args: [
+      'mini',
+      `-dir=${where.data}`,
+      '-ip=127.0.0.1',
+      '-ip.bind=127.0.0.1',
+      `-master.port=${master}`,
+      `-master.port.grpc=${masterGrpc}`,
+      `-volume.port=${volume}`,
+      `-volume.port.grpc=${volumeGrpc}`,
+      `-filer.port=${filer}`,
+      `-filer.port.grpc=${filerGrpc}`,
+      `-s3.port=${where.port}`,
+      `-s3.port.grpc=${s3Grpc}`,
+      '-s3.port.iceberg=0',
+      '-s3.port.lance=0',
+      `-s3.config=${config}`,
+      `-s3.cert.file=${where.cert}`,
+      `-s3.key.file=${where.key}`,
+      '-webdav=false',
+      '-admin.ui=false',
+      `-admin.port=${admin}`,
+      `-admin.port.grpc=${adminGrpc}`,
+      '-admin.port.legacy=0',
+      '-master.telemetry=false',
+    ],
+    env: {},
+  };
+}
+
+/**
+ * Polls until the server answers HTTPS at all (a 403 is an answer). versitygw refuses a request without
+ * `x-amz-content-sha256` before it reads it, so the probe sends one.
+ */
+async function waitReady(port: number, ca: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const answered = await new Promise<boolean>((resolve) => {
+      const probe = request(
+        {
+          host: '127.0.0.1',
+          port,
+          path: '/',
+          method: 'GET',
+          ca,
+          headers: { 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' },
+          timeout: 2000,
+        },
+        (response) => {
+          response.resume();
+          resolve(response.statusCode !== undefined && response.statusCode < 500);
+        },
+      );
+      probe.on('error', () => resolve(false));
+      probe.on('timeout', () => probe.destroy());
+      probe.end();
+    });
+    if (answered) return;
+    if (Date.now() > deadline)
+      throw new Error(`the S3 server on port ${port} did not answer in ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(timer);
+}
