@@ -12,8 +12,8 @@ import type { Repository } from '../../repo/repository.js';
  * has an mtime at or above it. Without the wait, files written in the second before the backup began (a cluster
  * just restored or created) would all be copied again by the next incr. pgBackRest waits the same way.
  *
- * Labels are local time, as pgBackRest's, and must sort after every label before them (listed, or a directory
- * left by a backup that did not finish), since "newest" is read from that order: a full after every label, a
+ * Labels are local time, as pgBackRest's, and must sort after every label before them (listed, a directory
+ * left by a backup that did not finish, or a history manifest), since "newest" is read from that order: a full after every label, a
  * diff or incr after the others of its full's set. A label that is not later (a backup a second ago: labels have
  * one-second resolution) is retried a second later; one still not later means the time zone changed (a DST
  * fall-back hour, another TZ) or the clock went back, which fails with clock (106), as pgBackRest does.
@@ -25,7 +25,12 @@ export async function createLabel(
   prior?: string,
 ): Promise<{ label: string; started: Date }> {
   const latest = latestLabel(
-    [...info.backups.map((backup) => backup.label), ...(await repo.backups.incomplete(info))],
+    [
+      ...info.backups.map((backup) => backup.label),
+      ...(await repo.backups.incomplete(info)),
+      // An expired backup's history copy too, as pgBackRest: a new label must not take an old one's place.
+      ...(await repo.backups.history.list()).map((entry) => entry.label),
+    ],
     type,
     prior,
   );

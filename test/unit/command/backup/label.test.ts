@@ -89,4 +89,14 @@ describe('createLabel', () => {
     const error = await createLabel(repo, 'full', info).catch((caught: unknown) => caught);
     expect(isPgStashError(error, 'clock')).toBe(true);
   });
+
+  it("an expired backup's history manifest counts as a label before the new one", async () => {
+    const ahead = backupLabel('full', hourAhead());
+    const year = join(root, 'repo', 'backup', 'main', 'backup.history', ahead.slice(0, 4));
+    await mkdir(year, { recursive: true });
+    await writeFile(join(year, `${ahead}.manifest.gz`), '');
+    expect((await repo.backups.history.list()).map((entry) => entry.label)).toEqual([ahead]);
+    const error = await createLabel(repo, 'full', info).catch((caught: unknown) => caught);
+    expect(isPgStashError(error, 'clock')).toBe(true);
+  });
 });
