@@ -134,6 +134,14 @@ describe('expire', () => {
         new RegExp(`^ERROR: \\[032\\]: '${value}' is .* for '${text}' option: .+\n`),
       );
     }
+    // A time zone Intl does not know: named with this repository's option.
+    const zone = await setup.pgstash([
+      'expire',
+      '--repo1-retention-daily=3',
+      '--repo1-retention-time-zone=Mars/Phobos',
+    ]);
+    expect(zone.code).toBe(32);
+    expect(zone.stderr).toContain(`'Mars/Phobos' is not a time zone for 'repo1-retention-time-zone' option`);
     expect(await listedLabels(setup)).toEqual(labels);
   });
 

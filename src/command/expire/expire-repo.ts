@@ -12,6 +12,7 @@ import type { RepoOptions } from '../../config/load.js';
 import type { BackupRecord } from '../../repo/backup-info.js';
 import type { Repository } from '../../repo/repository.js';
 import { planBackupExpiry, type RetentionPolicy } from './backup-plan.js';
+import { zoneFormatter } from './calendar.js';
 import { historyToRemove } from './history-plan.js';
 import { archiveRetentionBackup, keepRanges, walRunsToRemove } from './wal-plan.js';
 
@@ -29,6 +30,9 @@ export interface ExpireOptions {
 
 /** The retention options of a repository (their defaults are the option table's: count, full, UTC). */
 export function retentionPolicy(options: RepoOptions): RetentionPolicy {
+  // A zone Intl does not know is refused here, naming this repository's option, whether or not a calendar rule
+  // uses it yet.
+  zoneFormatter(options.retentionTimeZone, `repo${options.index}-retention-time-zone`);
   return {
     full: options.retentionFull,
     fullType: options.retentionFullType,
