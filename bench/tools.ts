@@ -29,8 +29,18 @@ export interface Tool {
   readonly label: string;
   /** The command line of `<tool> version` (startup cost with no work). */
   readonly versionArgv: readonly string[];
-  /** Writes a config for a fresh repository under `dir` (owned by postgres) backing up `cluster`. */
-  prepare(dir: string, options: { cluster: PgCluster; compress: BenchCompress }): Promise<ToolRepo>;
+  /**
+   * Writes a config for a fresh repository under `dir` (owned by postgres) backing up `cluster`. `block`: block
+   * incremental (repo1-block=y) where the tool has it (pgstash once its option table lists it; pgBackRest 2.45
+   * has none, 2.46 brought it), ignored otherwise.
+   */
+  prepare(dir: string, options: PrepareOptions): Promise<ToolRepo>;
+}
+
+export interface PrepareOptions {
+  readonly cluster: PgCluster;
+  readonly compress: BenchCompress;
+  readonly block?: boolean;
 }
 
 /** One tool configured with one repository: its command lines, archive_command and where it stores things. */
@@ -68,6 +78,11 @@ export class ToolRepo {
   /** Where archived WAL lives (both tools use the same layout). */
   get archiveDir(): string {
     return join(this.repoPath, 'archive', STANZA);
+  }
+
+  /** Where the stanza's backups are (both tools use the same layout). */
+  get backupRoot(): string {
+    return join(this.repoPath, 'backup', STANZA);
   }
 
   /** The directory of the one full backup in this repository (label YYYYMMDD-HHMMSSF). */
@@ -113,7 +128,13 @@ export const pgstash: Tool = {
     const configPath = join(dir, 'pgstash.conf');
     await writeConfig(
       configPath,
-      configText({ global: globalSection(dir, options.compress), [STANZA]: stanzaSection(options.cluster) }),
+      configText({
+        global: {
+          ...globalSection(dir, options.compress),
+          ...(options.block === true ? { 'repo1-block': 'y' } : {}),
+        },
+        [STANZA]: stanzaSection(options.cluster),
+      }),
     );
     return new ToolRepo(this, {
       configPath,
