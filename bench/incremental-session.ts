@@ -1,9 +1,10 @@
 // One tool with a fresh repository in an incremental scenario: its backups, restores and expire, measured.
 import { existsSync } from 'node:fs';
-import { readFile, rm } from 'node:fs/promises';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { PgCluster } from '../test/harness/cluster.js';
+import { processAlive } from '../test/harness/exec.js';
 import { mkdirForPostgres } from '../test/harness/postgres-user.js';
 import { createTempDir, removeTempDir } from '../test/harness/tmp.js';
 import { newestBackup, type BackupFigures } from './backup-info.js';
@@ -86,18 +87,24 @@ export class ToolSession {
     let timePid: number | undefined;
     let grownAtKill = 0;
     let killed = false;
+    let workers: number[] = [];
     const result = await withArchiveTo(this.#cluster, this.repo.archiveCommand, async () => {
       const running = measure(this.repo.argv(this.#backupArgs('full')), {
         scratchDir: this.#scratch,
         onSpawn: (pid) => (timePid = pid),
       });
       let done = false;
-      void running.finally(() => (done = true));
+      const finished = (): void => {
+        done = true;
+      };
+      // Both outcomes end the watch; the rejection itself is seen by `return running` below.
+      running.then(finished, finished);
       while (!done) {
         await sleep(50);
         const grown = (await duBytes(this.repo.backupRoot).catch(() => before)) - before;
         const toolPid = timePid === undefined ? undefined : await childOf(timePid);
         if (grown >= killAtBytes && toolPid !== undefined && !done) {
+          workers = await descendants(toolPid);
           process.kill(toolPid, 'SIGKILL');
           grownAtKill = grown;
           killed = true;
@@ -109,8 +116,9 @@ export class ToolSession {
     if (killed && result.code === 0) throw new Error(`${this.tool.label} backup exited 0 after SIGKILL`);
     if (!killed && result.code !== 0)
       throw new Error(`${this.tool.label} backup failed before the kill point:\n${result.stderr}`);
-    // pgBackRest's worker processes notice that their parent is gone on their next message; let them go.
-    await sleep(2000);
+    // pgBackRest's worker processes outlive their parent until they notice it is gone, and hold the stanza's
+    // lock until then: the next backup waits for them, as an operator would after kill -9.
+    await waitGone(workers, `${this.tool.label} worker processes`);
     return { grownAtKill, finished: !killed };
   }
 
@@ -181,4 +189,37 @@ async function childOf(pid: number): Promise<number | undefined> {
   } catch {
     return undefined;
   }
+}
+
+/** Every process below `pid` (children, their children, ...), read from /proc before `pid` is killed. */
+async function descendants(pid: number): Promise<number[]> {
+  const found: number[] = [];
+  const pending = [pid];
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    let tasks: string[] = [];
+    try {
+      tasks = await readdir(`/proc/${String(next)}/task`);
+    } catch {
+      continue;
+    }
+    for (const task of tasks) {
+      const text = await readFile(`/proc/${String(next)}/task/${task}/children`, 'utf8').catch(() => '');
+      for (const word of text.trim().split(/\s+/)) {
+        if (word === '') continue;
+        found.push(Number(word));
+        pending.push(Number(word));
+      }
+    }
+  }
+  return found;
+}
+
+/** Waits up to a minute for `pids` to exit; those still there then get SIGKILL too. */
+async function waitGone(pids: readonly number[], what: string): Promise<void> {
+  for (let waited = 0; waited < 60_000; waited += 100) {
+    if (!pids.some(processAlive)) return;
+    await sleep(100);
+  }
+  process.stderr.write(`${what} still running a minute after the kill: SIGKILL\n`);
+  for (const pid of pids.filter(processAlive)) process.kill(pid, 'SIGKILL');
 }
