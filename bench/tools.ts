@@ -3,6 +3,7 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { PgCluster } from '../test/harness/cluster.js';
 import { shellQuote } from '../test/harness/pgstash.js';
+import { mkdirForPostgres } from '../test/harness/postgres-user.js';
 import { PGSTASH_BIN as PGSTASH_CLI } from '../test/harness/pgstash.js';
 import { configText, writeConfig } from '../test/harness/stanza.js';
 import type { BenchCompress } from './settings.js';
@@ -96,6 +97,14 @@ export class ToolRepo {
   }
 }
 
+/**
+ * The log directory of a tool's config. pgBackRest does not create its log-path (its package ships
+ * /var/log/pgbackrest): without this it warns and runs without a log file, so both tools would not log alike.
+ */
+async function makeLogDir(dir: string): Promise<void> {
+  await mkdirForPostgres(join(dir, 'log'), 0o750);
+}
+
 /** The [global] options both tools get: same paths, same compression, same file log level. */
 function globalSection(dir: string, compress: BenchCompress): Record<string, string> {
   return {
@@ -126,6 +135,7 @@ export const pgstash: Tool = {
   versionArgv: [PGSTASH_CLI, 'version'],
   async prepare(dir, options) {
     const configPath = join(dir, 'pgstash.conf');
+    await makeLogDir(dir);
     await writeConfig(
       configPath,
       configText({
@@ -153,6 +163,7 @@ export function pgbackrest(binary: string): Tool {
     versionArgv: [binary, 'version'],
     async prepare(dir, options) {
       const configPath = join(dir, 'pgbackrest.conf');
+      await makeLogDir(dir);
       await writeConfig(
         configPath,
         configText({
