@@ -1,7 +1,7 @@
 // The report of the incremental scenarios: one markdown table per scenario, the mode of each figure, the goals.
 import { atMost, below, GOALS, ratioAtMost, shareBelow } from './goals.js';
 import type { IncrementalResults } from './incremental.js';
-import type { PerTool } from './incremental-scenarios.js';
+import { KILL_AT, type PerTool } from './incremental-scenarios.js';
 import { INCREMENTAL_PROCESS_MAX, type BackupStep } from './incremental-session.js';
 import type { Measurement } from './measure.js';
 import { quantile } from './stats.js';
@@ -98,32 +98,34 @@ export function renderIncremental(results: IncrementalResults): string {
     if (s.resume !== undefined) {
       const { fresh, killed, resumed } = s.resume;
       parts.push(
-        'resume: a fresh full, then a full killed with SIGKILL once its backup directory grew by 70 % of the ' +
-          'fresh full\'s, then the next full (which resumes it). "stored" is how much the backup directory grew ' +
-          '(du -sb): for the resumed full, what it wrote on top of what the killed one left.',
+        'resume: a fresh full, then a full killed with SIGKILL once its backup directory grew by ' +
+          `${String(KILL_AT * 100)} % of what the fresh full stored, then the next full (which resumes it). ` +
+          '"written" is what the backup process tree wrote (GNU time %O): the resumed full against the fresh one.',
         '',
         markdownTable(
           [
             'tool',
             'mode',
             'fresh wall',
-            'fresh stored',
+            'fresh written',
             'killed at',
             'resumed wall',
-            'resumed stored',
+            'resumed written',
             'resumed / fresh: wall',
-            'stored',
+            'written',
           ],
           TOOLS.map((tool) => [
             LABEL[tool],
             mode[tool],
             formatSeconds(fresh[tool].measurement.wallMs),
-            formatMiB(fresh[tool].repoGrowth),
-            killed[tool].finished ? 'finished first' : formatMiB(killed[tool].grownAtKill),
+            formatMiB(fresh[tool].measurement.writtenBytes),
+            killed[tool].finished
+              ? 'finished first'
+              : `${formatMiB(killed[tool].grownAtKill)} (${percent(killed[tool].grownAtKill, fresh[tool].repoGrowth)})`,
             formatSeconds(resumed[tool].measurement.wallMs),
-            formatMiB(resumed[tool].repoGrowth),
+            formatMiB(resumed[tool].measurement.writtenBytes),
             formatRatio(resumed[tool].measurement.wallMs, fresh[tool].measurement.wallMs),
-            formatRatio(resumed[tool].repoGrowth, fresh[tool].repoGrowth),
+            formatRatio(resumed[tool].measurement.writtenBytes, fresh[tool].measurement.writtenBytes),
           ]),
           ['left', 'left'],
         ),
@@ -229,6 +231,10 @@ function durations(results: IncrementalResults): string {
 
 function ratio(perTool: PerTool<BackupStep>, pick: (step: BackupStep) => number): string {
   return formatRatio(pick(perTool.pgstash), pick(perTool.pgbackrest));
+}
+
+function percent(part: number, whole: number): string {
+  return whole > 0 ? `${((100 * part) / whole).toFixed(0)} %` : 'n/a';
 }
 
 function rss(measurement: Measurement): number {

@@ -21,7 +21,7 @@ export interface BackupStep {
   readonly measurement: Measurement;
   /** The backup as the tool's own `info --output=json` reports it. */
   readonly figures: BackupFigures;
-  /** How much `du -sb` of the stanza's backup directory grew during the backup. */
+  /** How much `du -sb` of the stanza's backup directory grew during the backup (where the kill point of resume is measured). */
   readonly repoGrowth: number;
 }
 
