@@ -6,14 +6,12 @@
 // /bin/true in between, so that no tool inherits a backlog of WAL to push. Each run gets a fresh repository
 // and stanza, and restores into a new empty directory. Runs alternate which tool goes first.
 import { existsSync } from 'node:fs';
-import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { PgCluster, pgBin } from '../test/harness/cluster.js';
-import { execChecked } from '../test/harness/exec.js';
+import type { PgCluster } from '../test/harness/cluster.js';
 import { mkdirForPostgres } from '../test/harness/postgres-user.js';
 import { setArchiveCommand } from '../test/harness/wal.js';
 import { createTempDir, removeTempDir } from '../test/harness/tmp.js';
+import { createPgbenchCluster, DISCARD_WAL, waitArchiveIdle } from './bench-cluster.js';
 import { duBytes } from './disk-usage.js';
 import { measureOk, type Measurement } from './measure.js';
 import type { BenchCompress } from './settings.js';
@@ -52,37 +50,10 @@ export interface BackupOptions {
   readonly progress: (text: string) => void;
 }
 
-/** What archive_command is between measured backups: accept every segment and keep nothing. */
-const DISCARD_WAL = '/bin/true';
-
 export async function runBackupCase(options: BackupOptions): Promise<BackupResults> {
-  const cluster = await PgCluster.create({
-    walSegmentSizeMb: 16,
-    settings: {
-      archive_mode: 'on',
-      archive_command: DISCARD_WAL,
-      // pgbench -i must not trigger checkpoints by volume, so that the data is settled before the first run.
-      max_wal_size: '4GB',
-      checkpoint_timeout: '1h',
-    },
-  });
+  const cluster = await createPgbenchCluster(options.scale, (text) => options.progress(`backup: ${text}`));
   const scratch = await createTempDir({ label: 'bench-backup' });
   try {
-    await cluster.start();
-    options.progress(`backup: pgbench -i -s ${String(options.scale)}`);
-    await execChecked(pgBin('pgbench'), ['-i', '-q', '-s', String(options.scale)], {
-      asPostgres: true,
-      env: {
-        PGHOST: cluster.socketDir,
-        PGPORT: String(cluster.port),
-        PGUSER: 'postgres',
-        PGDATA: cluster.dataDir,
-      },
-      timeoutMs: Math.max(600_000, options.scale * 60_000),
-    });
-    await cluster.psql('checkpoint');
-    await cluster.psql('select pg_switch_wal()');
-    await waitArchiveIdle(cluster);
     const databaseBytes = Number(await cluster.psql('select sum(pg_database_size(oid)) from pg_database'));
     const dataDirBytes = (await duBytes(cluster.dataDir)) - (await duBytes(join(cluster.dataDir, 'pg_wal')));
     const cases: BackupCaseResult[] = [];
@@ -153,14 +124,4 @@ async function runOnce(
   } finally {
     await removeTempDir(dir);
   }
-}
-
-/** Waits until no segment is waiting to be archived (no .ready file in pg_wal/archive_status). */
-async function waitArchiveIdle(cluster: PgCluster): Promise<void> {
-  const statusDir = join(cluster.dataDir, 'pg_wal', 'archive_status');
-  for (let waited = 0; waited < 120_000; waited += 100) {
-    if (!(await readdir(statusDir)).some((name) => name.endsWith('.ready'))) return;
-    await sleep(100);
-  }
-  throw new Error(`WAL archiving did not catch up within 120 s\n${await cluster.logTail(20)}`);
 }

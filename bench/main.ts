@@ -6,9 +6,11 @@ import { removeAllTempDirs } from '../test/harness/tmp.js';
 import { runArchiveCase, type ArchiveResults } from './archive.js';
 import { REPO_ROOT as CHECKOUT } from '../test/harness/pgstash.js';
 import { runBackupCase, type BackupResults } from './backup.js';
+import { blockMode } from './block-mode.js';
+import { runIncrementalCases, type IncrementalResults } from './incremental.js';
 import { checkPrerequisites } from './prerequisites.js';
 import { renderReport } from './report.js';
-import { readSettings } from './settings.js';
+import { INCREMENTAL_CASES, readSettings } from './settings.js';
 import { pgbackrest, pgstash, type Tool } from './tools.js';
 
 const startedAt = Date.now();
@@ -22,12 +24,16 @@ async function main(): Promise<void> {
   const settings = readSettings();
   const environment = checkPrerequisites();
   const tools: readonly [Tool, Tool] = [pgstash, pgbackrest(environment.pgbackrestBin)];
+  const incrementalCases = INCREMENTAL_CASES.filter((name) => settings.cases.includes(name));
+  // Before any work: PGSTASH_BENCH_BLOCK=on with a pgstash that has no block incremental stops here.
+  const block = blockMode(settings.block);
   progress(
     `${environment.versions.pgstash} vs ${environment.versions.pgbackrest}; cases ${settings.cases.join(',')}`,
   );
   const load = [{ when: 'at start', load1: loadavg()[0] ?? 0 }];
   let archive: ArchiveResults | undefined;
   let backup: BackupResults | undefined;
+  let incremental: IncrementalResults | undefined;
   let failure: unknown;
   try {
     if (settings.cases.includes('archive')) {
@@ -50,12 +56,25 @@ async function main(): Promise<void> {
       });
       load.push({ when: 'after backup', load1: loadavg()[0] ?? 0 });
     }
+    if (incrementalCases.length > 0) {
+      incremental = await runIncrementalCases({
+        tools,
+        scale: settings.scale,
+        compressTypes: settings.compressTypes,
+        cases: incrementalCases,
+        block,
+        chainLength: settings.chainLength,
+        progress,
+      });
+      load.push({ when: 'after incremental scenarios', load1: loadavg()[0] ?? 0 });
+      if (incremental.failure !== undefined) failure = new Error(incremental.failure);
+    }
   } catch (error) {
     failure = error;
   } finally {
     await removeAllTempDirs();
   }
-  if (archive !== undefined || backup !== undefined) {
+  if (archive !== undefined || backup !== undefined || incremental !== undefined) {
     let report = renderReport({
       settings,
       environment,
@@ -64,6 +83,7 @@ async function main(): Promise<void> {
       load,
       ...(archive === undefined ? {} : { archive }),
       ...(backup === undefined ? {} : { backup }),
+      ...(incremental === undefined ? {} : { incremental }),
     });
     if (failure !== undefined) report += `\n**The run failed before it finished:** ${messageOf(failure)}\n`;
     const dir = isAbsolute(settings.resultsDir) ? settings.resultsDir : join(CHECKOUT, settings.resultsDir);

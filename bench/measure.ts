@@ -1,9 +1,11 @@
 // Runs one command as the postgres OS user under GNU time: wall time, CPU time and peak RSS of its process tree.
 //
 // The child is spawned directly with the postgres uid/gid (no runuser, whose PAM session would add milliseconds
-// to every archive-push), wrapped in `/usr/bin/time -f '%e %U %S %M'`. GNU time reads the rusage that wait4()
+// to every archive-push), wrapped in `/usr/bin/time -f '%e %U %S %M %O'`. GNU time reads the rusage that wait4()
 // returns for the tool's process, and Linux folds into it every descendant that was waited for: CPU time is the
 // sum over the tool and its worker processes, and max RSS is the largest single process among them (not a sum).
+// Bytes written (%O, in 512-byte blocks) is the kernel's write_bytes of the tree: what it sent toward storage,
+// counted when a page is dirtied or a direct write is issued.
 import { spawn } from 'node:child_process';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -20,6 +22,8 @@ export interface Measurement {
   readonly cpuMs: number;
   /** Largest resident set of any single process of the tree, in KiB. */
   readonly maxRssKiB: number;
+  /** Bytes the tree wrote toward storage (GNU time %O x 512: block-device writes, page cache included). */
+  readonly writtenBytes: number;
   readonly code: number | null;
   readonly stdout: string;
   readonly stderr: string;
@@ -30,6 +34,8 @@ export interface MeasureOptions {
   readonly scratchDir: string;
   /** Kill the command after this long (default 30 minutes). */
   readonly timeoutMs?: number;
+  /** Called with the pid of GNU time once it runs (its only child is the measured command). */
+  readonly onSpawn?: (timePid: number) => void;
 }
 
 let sequence = 0;
@@ -45,7 +51,7 @@ export async function measure(argv: readonly string[], options: MeasureOptions):
   const started = process.hrtime.bigint();
   const outcome = await new Promise<{ code: number | null; ended: bigint; stdout: string; stderr: string }>(
     (resolve, reject) => {
-      const child = spawn(TIME_BIN, ['-f', '%e %U %S %M', '-o', report, program, ...args], {
+      const child = spawn(TIME_BIN, ['-f', '%e %U %S %M %O', '-o', report, program, ...args], {
         uid,
         gid,
         // USER and LOGNAME as runuser or a login would set them (node-postgres takes its default user from USER).
@@ -54,6 +60,7 @@ export async function measure(argv: readonly string[], options: MeasureOptions):
         cwd: '/',
         stdio: ['ignore', 'pipe', 'pipe'],
       });
+      if (child.pid !== undefined) options.onSpawn?.(child.pid);
       let ended: bigint | undefined;
       let code: number | null = null;
       const stdout = collect(child.stdout);
@@ -79,6 +86,7 @@ export async function measure(argv: readonly string[], options: MeasureOptions):
     wallMs: Number(outcome.ended - started) / 1e6,
     cpuMs: usage.cpuMs,
     maxRssKiB: usage.maxRssKiB,
+    writtenBytes: usage.writtenBytes,
     code: outcome.code,
     stdout: outcome.stdout,
     stderr: outcome.stderr,
@@ -101,10 +109,7 @@ export async function measureOk(argv: readonly string[], options: MeasureOptions
  * GNU time writes "Command exited with non-zero status N" (or "Command terminated by signal N") before the
  * formatted line when the command failed, so the figures are on the last line.
  */
-async function readTimeReport(
-  path: string,
-  argv: readonly string[],
-): Promise<{ cpuMs: number; maxRssKiB: number }> {
+async function readTimeReport(path: string, argv: readonly string[]): Promise<TimeReport> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -113,19 +118,34 @@ async function readTimeReport(
   } finally {
     await rm(path, { force: true });
   }
+  const report = parseTimeReport(text);
+  if (report === undefined)
+    throw new Error(`unexpected GNU time report '${text.trim()}' for '${argv.join(' ')}'`);
+  return report;
+}
+
+export interface TimeReport {
+  readonly cpuMs: number;
+  readonly maxRssKiB: number;
+  readonly writtenBytes: number;
+}
+
+/** The figures of a report written with '%e %U %S %M %O' (the last line), or undefined when it has no such line. */
+export function parseTimeReport(text: string): TimeReport | undefined {
   const last = text.trim().split('\n').at(-1) ?? '';
   const fields = last.trim().split(/\s+/).map(Number);
-  const [, user, system, maxRss] = fields;
+  const [, user, system, maxRss, outputs] = fields;
   if (
-    fields.length !== 4 ||
+    fields.length !== 5 ||
     user === undefined ||
     system === undefined ||
     maxRss === undefined ||
+    outputs === undefined ||
     fields.some(Number.isNaN)
   ) {
-    throw new Error(`unexpected GNU time report '${text.trim()}' for '${argv.join(' ')}'`);
+    return undefined;
   }
-  return { cpuMs: (user + system) * 1000, maxRssKiB: maxRss };
+  return { cpuMs: (user + system) * 1000, maxRssKiB: maxRss, writtenBytes: outputs * 512 };
 }
 
 /** Collects a stream's text up to OUTPUT_LIMIT characters (the rest is counted, not kept). */

@@ -3,6 +3,8 @@ import { cpus, release, totalmem } from 'node:os';
 import type { ArchiveResults, PerTool } from './archive.js';
 import type { BackupResults, BackupRun } from './backup.js';
 import type { Measurement } from './measure.js';
+import type { IncrementalResults } from './incremental.js';
+import { renderIncremental } from './incremental-report.js';
 import type { Environment } from './prerequisites.js';
 import type { BenchSettings } from './settings.js';
 import { quantile, summarize } from './stats.js';
@@ -18,6 +20,7 @@ export interface ReportInput {
   readonly load: readonly { readonly when: string; readonly load1: number }[];
   readonly archive?: ArchiveResults;
   readonly backup?: BackupResults;
+  readonly incremental?: IncrementalResults;
 }
 
 const TOOLS: readonly ToolName[] = ['pgstash', 'pgbackrest'];
@@ -40,6 +43,7 @@ export function renderReport(input: ReportInput): string {
   ];
   if (input.archive !== undefined) parts.push('', renderArchive(input.archive));
   if (input.backup !== undefined) parts.push('', renderBackup(input.backup, settings.runs));
+  if (input.incremental !== undefined) parts.push('', renderIncremental(input.incremental));
   return `${parts.join('\n')}\n`;
 }
 
@@ -49,13 +53,15 @@ function describeSettings(settings: BenchSettings): string {
     `compress ${settings.compressTypes.join(',')} (default levels, the same for both tools: lz4 1, zst 3)`,
   ];
   if (settings.cases.includes('archive')) parts.push(`${String(settings.segments)} WAL segments`);
+  if (settings.cases.some((name) => name !== 'archive'))
+    parts.push(`pgbench scale ${String(settings.scale)}`);
   if (settings.cases.includes('backup')) {
     parts.push(
-      `pgbench scale ${String(settings.scale)}`,
       `process-max ${settings.processMax.join(',')}`,
       `${String(settings.runs)} run(s) per backup case`,
     );
   }
+  if (settings.cases.includes('chain')) parts.push(`chain of ${String(settings.chainLength)} incrementals`);
   return parts.join('; ');
 }
 

@@ -3,6 +3,7 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { PgCluster } from '../test/harness/cluster.js';
 import { shellQuote } from '../test/harness/pgstash.js';
+import { mkdirForPostgres } from '../test/harness/postgres-user.js';
 import { PGSTASH_BIN as PGSTASH_CLI } from '../test/harness/pgstash.js';
 import { configText, writeConfig } from '../test/harness/stanza.js';
 import type { BenchCompress } from './settings.js';
@@ -29,8 +30,18 @@ export interface Tool {
   readonly label: string;
   /** The command line of `<tool> version` (startup cost with no work). */
   readonly versionArgv: readonly string[];
-  /** Writes a config for a fresh repository under `dir` (owned by postgres) backing up `cluster`. */
-  prepare(dir: string, options: { cluster: PgCluster; compress: BenchCompress }): Promise<ToolRepo>;
+  /**
+   * Writes a config for a fresh repository under `dir` (owned by postgres) backing up `cluster`. `block`: block
+   * incremental (repo1-block=y) where the tool has it (pgstash once its option table lists it; pgBackRest 2.45
+   * has none, 2.46 brought it), ignored otherwise.
+   */
+  prepare(dir: string, options: PrepareOptions): Promise<ToolRepo>;
+}
+
+export interface PrepareOptions {
+  readonly cluster: PgCluster;
+  readonly compress: BenchCompress;
+  readonly block?: boolean;
 }
 
 /** One tool configured with one repository: its command lines, archive_command and where it stores things. */
@@ -70,6 +81,11 @@ export class ToolRepo {
     return join(this.repoPath, 'archive', STANZA);
   }
 
+  /** Where the stanza's backups are (both tools use the same layout). */
+  get backupRoot(): string {
+    return join(this.repoPath, 'backup', STANZA);
+  }
+
   /** The directory of the one full backup in this repository (label YYYYMMDD-HHMMSSF). */
   async backupDir(): Promise<string> {
     const root = join(this.repoPath, 'backup', STANZA);
@@ -79,6 +95,14 @@ export class ToolRepo {
     }
     return join(root, labels[0]);
   }
+}
+
+/**
+ * The log directory of a tool's config. pgBackRest does not create its log-path (its package ships
+ * /var/log/pgbackrest): without this it warns and runs without a log file, so both tools would not log alike.
+ */
+async function makeLogDir(dir: string): Promise<void> {
+  await mkdirForPostgres(join(dir, 'log'), 0o750);
 }
 
 /** The [global] options both tools get: same paths, same compression, same file log level. */
@@ -111,9 +135,16 @@ export const pgstash: Tool = {
   versionArgv: [PGSTASH_CLI, 'version'],
   async prepare(dir, options) {
     const configPath = join(dir, 'pgstash.conf');
+    await makeLogDir(dir);
     await writeConfig(
       configPath,
-      configText({ global: globalSection(dir, options.compress), [STANZA]: stanzaSection(options.cluster) }),
+      configText({
+        global: {
+          ...globalSection(dir, options.compress),
+          ...(options.block === true ? { 'repo1-block': 'y' } : {}),
+        },
+        [STANZA]: stanzaSection(options.cluster),
+      }),
     );
     return new ToolRepo(this, {
       configPath,
@@ -132,6 +163,7 @@ export function pgbackrest(binary: string): Tool {
     versionArgv: [binary, 'version'],
     async prepare(dir, options) {
       const configPath = join(dir, 'pgbackrest.conf');
+      await makeLogDir(dir);
       await writeConfig(
         configPath,
         configText({
