@@ -111,6 +111,8 @@ export interface RestoreRequest {
   /** Written only when set: otherwise PostgreSQL's own default (pause, the table's default too) applies. */
   readonly targetAction?: 'pause' | 'promote' | 'shutdown' | undefined;
   readonly archiveMode: 'preserve' | 'off';
+  /** Wins over tablespace-map-all (drill keeps every tablespace inside its scratch directory). */
+  readonly tablespaceMapAll?: string | undefined;
 }
 
 /** What was restored, for a caller that goes on with it (drill). */
@@ -198,7 +200,7 @@ async function restoreWithPool(
   await checkHoldersPresent(repo, manifest);
   const targets = resolveTargets(manifest, pgPath, {
     tablespaceMap: config.get('tablespace-map'),
-    tablespaceMapAll: config.get('tablespace-map-all'),
+    tablespaceMapAll: request.tablespaceMapAll ?? config.get('tablespace-map-all'),
   });
   const restoreCommand = restoreCommandLine(context, stanza);
   const targetTimeline = config.get('target-timeline');
