@@ -2,7 +2,7 @@
 // shows the last drill; a missing WAL segment, a wrong query result and a server that cannot start each fail with
 // their own exit code and reason; drill-keep-failed keeps the directory; production keeps running untouched and
 // the repository gets no WAL of the drill's timeline.
-import { chown, mkdir, readdir, readFile, rename, stat } from 'node:fs/promises';
+import { chown, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postgresIds } from '../harness/postgres-user.js';
@@ -152,7 +152,6 @@ describe('drill', () => {
     expect((await stat(join(data ?? '', 'PG_VERSION'))).isFile()).toBe(true);
     // Stopped all the same: no server runs in the kept directory.
     await expect(stat(join(data ?? '', 'postmaster.pid'))).rejects.toThrow();
-    const { rm } = await import('node:fs/promises');
     await rm(scratch ?? '', { recursive: true, force: true });
     const info = await setup.pgstashOk(['info']);
     expect(info.stdout).toMatch(/last drill: FAILED \[113\]/);
@@ -185,6 +184,31 @@ describe('drill', () => {
       /FAILED \[111\]: the restored server could not start .*pgstash_no_such_library/,
     );
     expect(await readdir(drillPath)).toEqual([]);
+  }, 300_000);
+
+  it('restores into a --pg1-path given for the drill, and removes what it restored; refuses a non-empty one', async () => {
+    const given = join(drillPath, 'copy');
+    const result = await setup.pgstash([
+      'drill',
+      `--drill-path=${drillPath}`,
+      `--pg1-path=${given}`,
+      '--no-drill-amcheck',
+    ]);
+    expect(result.code, result.stdout + result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/pg_amcheck: skipped \(drill-amcheck=n\)/);
+    expect(await readdir(drillPath)).toEqual([]);
+    const busy = join(drillPath, 'busy');
+    await mkdir(busy);
+    await writeFile(join(busy, 'keep-me'), 'mine');
+    const refused = await setup.pgstash(['drill', `--drill-path=${drillPath}`, `--pg1-path=${busy}`], {
+      as: 'root',
+    });
+    expect(refused.code).toBe(40);
+    expect(refused.stdout + refused.stderr).toContain(
+      `drill refuses --pg1-path '${busy}': the directory is not empty`,
+    );
+    expect(await readFile(join(busy, 'keep-me'), 'utf8')).toBe('mine');
+    await rm(busy, { recursive: true });
   }, 300_000);
 
   it("refuses the stanza's own data directory as --pg1-path", async () => {
