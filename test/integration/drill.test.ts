@@ -2,7 +2,7 @@
 // shows the last drill; a missing WAL segment, a wrong query result and a server that cannot start each fail with
 // their own exit code and reason; drill-keep-failed keeps the directory; production keeps running untouched and
 // the repository gets no WAL of the drill's timeline.
-import { chown, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { chown, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postgresIds } from '../harness/postgres-user.js';
@@ -217,4 +217,49 @@ describe('drill', () => {
     expect(result.stderr + result.stdout).toContain('it is or overlaps the data directory of stanza');
     expect(await setup.cluster.psql('select 1')).toBe('1');
   }, 60_000);
+});
+
+describe('drill of a backup holding a damaged page', () => {
+  let setup: StanzaSetup;
+  let drillPath: string;
+
+  beforeAll(async () => {
+    setup = await createStanzaSetup();
+    const { cluster } = setup;
+    await cluster.start();
+    await setup.pgstashOk(['stanza-create']);
+    await cluster.psql(
+      'create table damaged (i int, t text); insert into damaged select g, md5(g::text) from generate_series(1, 2000) g; checkpoint',
+    );
+    const relation = await cluster.psql("select pg_relation_filepath('damaged')");
+    // Stopped cleanly, then a page's tuple bytes overwritten: its data checksum no longer matches (initdb -k).
+    await cluster.stop();
+    const file = await open(join(cluster.dataDir, relation), 'r+');
+    try {
+      await file.write(Buffer.alloc(64, 0x5a), 0, 64, 4096);
+    } finally {
+      await file.close();
+    }
+    await cluster.start();
+    // The backup copies the page as it is (and counts it as a page checksum error).
+    await setup.pgstash(['backup', '--type=full', '--start-fast']);
+    drillPath = join(setup.dir, 'drills');
+    await mkdir(drillPath, { mode: 0o700 });
+    const { uid, gid } = postgresIds();
+    await chown(drillPath, uid, gid);
+  }, 300_000);
+
+  afterAll(async () => {
+    await setup?.destroy();
+  });
+
+  it('fails (113) with what pg_amcheck found', async () => {
+    const result = await setup.pgstash(['drill', `--drill-path=${drillPath}`, '--type=immediate']);
+    expect(result.code, result.stdout + result.stderr).toBe(113);
+    expect(result.stdout).toMatch(/FAILED \[113\]: pg_amcheck exit code \d+: .*damaged/);
+    expect(result.stdout).toMatch(/pg_amcheck: failed/);
+    // The other checks still ran: the damaged table's count failed, and says why.
+    expect(result.stdout).toMatch(/postgres\.public\.damaged: count failed \(.*invalid page in block 0/);
+    expect(await readdir(drillPath)).toEqual([]);
+  }, 300_000);
 });

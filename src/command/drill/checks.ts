@@ -1,6 +1,6 @@
 // The checks a drill runs on the promoted copy: pg_amcheck, the DBA's query, and the row counts of the largest tables.
 import { spawn } from 'node:child_process';
-import { messageOf } from '../../common/errors.js';
+import { isPgStashError, messageOf } from '../../common/errors.js';
 import type { PgSession } from '../../postgres/client.js';
 import type { DrillServer } from './server.js';
 
@@ -25,7 +25,9 @@ export interface TableCount {
   readonly table: string;
   /** pg_total_relation_size: heap, indexes, TOAST. */
   readonly bytes: number;
-  readonly rows: number;
+  /** null when count(*) failed (a damaged page, say): `error` says why. */
+  readonly rows: number | null;
+  readonly error?: string;
 }
 
 /** Tables counted: the largest, by total size, over every database. */
@@ -133,6 +135,10 @@ export async function countLargestTables(server: DrillServer): Promise<TableCoun
         `select count(*)::text as rows from ${quoteIdent(table.schema)}.${quoteIdent(table.table)}`,
       );
       counted.push({ ...table, rows: Number(row?.rows ?? 0) });
+    } catch (error) {
+      // One table that cannot be read is reported, and the others still counted.
+      if (!isPgStashError(error)) throw error;
+      counted.push({ ...table, rows: null, error: error.message });
     } finally {
       await session.close();
     }

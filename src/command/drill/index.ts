@@ -148,8 +148,11 @@ async function runDrill(
   }
   report.checksMs = Date.now() - checksStarted;
   const failed = [
-    ...(report.amcheck.status === 'failed' ? [`pg_amcheck: ${report.amcheck.message ?? 'failed'}`] : []),
+    ...(report.amcheck.status === 'failed' ? [report.amcheck.message ?? 'pg_amcheck failed'] : []),
     ...(report.query?.status === 'failed' ? [report.query.message ?? 'drill-query failed'] : []),
+    ...report.tables
+      .filter((table) => table.error !== undefined)
+      .map((table) => `count(*) of ${table.database}.${table.schema}.${table.table}: ${table.error ?? ''}`),
   ];
   if (failed.length > 0) throw new PgStashError('drillCheck', failed.join('; '));
 }

@@ -77,7 +77,7 @@ export function renderDrillText(report: DrillReport): string {
     if (report.tables.length === 0) lines.push('    none');
     for (const table of report.tables)
       lines.push(
-        `    ${table.database}.${table.schema}.${table.table}: ${table.rows} rows, ${formatBytes(table.bytes)}`,
+        `    ${table.database}.${table.schema}.${table.table}: ${table.rows === null ? `count failed (${table.error ?? '?'})` : `${table.rows} rows`}, ${formatBytes(table.bytes)}`,
       );
   }
   if (report.kept) lines.push(`  kept for inspection: ${report.scratch} (data directory ${report.pgPath})`);
