@@ -5,7 +5,9 @@
 import { chown, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { processAlive } from '../harness/exec.js';
 import { postgresIds } from '../harness/postgres-user.js';
+import { signalWhen } from '../harness/signal.js';
 import { createStanzaSetup, type StanzaSetup } from '../harness/stanza.js';
 import { switchWal, waitArchived } from '../harness/wal.js';
 
@@ -209,6 +211,35 @@ describe('drill', () => {
     );
     expect(await readFile(join(busy, 'keep-me'), 'utf8')).toBe('mine');
     await rm(busy, { recursive: true });
+  }, 300_000);
+
+  it('SIGTERM while the restored server runs: 63, the server stopped and the directory removed', async () => {
+    let postmaster: number | undefined;
+    const serverRuns = async (): Promise<boolean> => {
+      for (const name of await readdir(drillPath)) {
+        const pid = Number(
+          (await readFile(join(drillPath, name, 'data', 'postmaster.pid'), 'utf8').catch(() => '')).split(
+            '\n',
+          )[0],
+        );
+        if (pid > 0) postmaster = pid;
+        if (pid > 0) return true;
+      }
+      return false;
+    };
+    const args = [
+      `--config=${setup.configPath}`,
+      `--stanza=${setup.stanza}`,
+      'drill',
+      `--drill-path=${drillPath}`,
+    ];
+    const result = await signalWhen(args, serverRuns, 'SIGTERM');
+    expect(result, 'the drill ended before its server was caught running').toBeDefined();
+    expect(result?.code, `${result?.stdout ?? ''}${result?.stderr ?? ''}`).toBe(63);
+    expect(result?.stdout).toContain('FAILED [063]: terminated on signal [SIGTERM]');
+    expect(postmaster).toBeDefined();
+    expect(processAlive(postmaster ?? 0)).toBe(false);
+    expect(await readdir(drillPath)).toEqual([]);
   }, 300_000);
 
   it("refuses the stanza's own data directory as --pg1-path", async () => {
