@@ -903,7 +903,8 @@ const OPTION_TABLE = [
     summary: 'Directory under which drill makes its scratch directory (default: the system temp directory).',
     description:
       'drill restores into a new directory it makes here (pgstash-drill-<stanza>-XXXXXX, with data/ and a private ' +
-      'socket/), and removes it at the end. Needs room for the whole cluster. To restore into a directory of your ' +
+      'socket/), and removes it at the end. Needs room for the whole cluster, and a short path (the socket path in ' +
+      'it must fit in 107 bytes). To restore into a directory of your ' +
       'own instead, give --pg1-path on the command line: it must be empty or missing, hold no running server, ' +
       "and be neither the stanza's configured pg1-path nor inside it.",
   },

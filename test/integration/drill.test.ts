@@ -246,6 +246,12 @@ describe('drill', () => {
     const result = await setup.pgstash(['drill', `--pg1-path=${setup.cluster.dataDir}`]);
     expect(result.code).toBe(32);
     expect(result.stderr + result.stdout).toContain('it is or overlaps the data directory of stanza');
+    // A drill-path too long for the server's socket is refused before anything is made.
+    const long = join(drillPath, 'x'.repeat(80));
+    const tooLong = await setup.pgstash(['drill', `--drill-path=${long}`]);
+    expect(tooLong.code).toBe(32);
+    expect(tooLong.stderr + tooLong.stdout).toContain(`drill-path '${long}' is too long`);
+    expect(await readdir(drillPath)).toEqual([]);
     expect(await setup.cluster.psql('select 1')).toBe('1');
   }, 60_000);
 });

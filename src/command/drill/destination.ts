@@ -27,6 +27,9 @@ export interface DrillPlace {
   readonly tablespaceDir: string;
 }
 
+/** The longest unix socket path the kernel takes (sun_path, 108 bytes with its terminating zero). */
+const SOCKET_PATH_MAX = 107;
+
 /** `inner` is `outer` or below it (both resolved). */
 function within(inner: string, outer: string): boolean {
   return inner === outer || inner.startsWith(outer.endsWith(sep) ? outer : outer + sep);
@@ -80,6 +83,15 @@ export async function drillPlace(config: LoadedConfig, stanza: string): Promise<
     throw new PgStashError(
       'optionInvalidValue',
       `drill-path '${parent}' is inside the data directory of stanza '${stanza}' ('${configured}')`,
+    );
+  }
+  // The server's socket goes in <scratch>/socket: a path too long for a socket would only fail at start-up.
+  const socketFile = join(parent, `pgstash-drill-${stanza}-XXXXXX`, 'socket', '.s.PGSQL.65535');
+  if (Buffer.byteLength(socketFile) > SOCKET_PATH_MAX) {
+    throw new PgStashError(
+      'optionInvalidValue',
+      `drill-path '${parent}' is too long: the drill server's socket '${socketFile}' would pass the ${SOCKET_PATH_MAX}-byte limit of a unix socket path`,
+      { hint: 'choose a shorter drill-path' },
     );
   }
   await mkdir(parent, { recursive: true });
