@@ -188,6 +188,18 @@ describe('drill', () => {
     expect(await readdir(drillPath)).toEqual([]);
   }, 300_000);
 
+  it("does not run production's recovery_end_command (the copy's settings that name production's places are overridden)", async () => {
+    const marker = join(drillPath, 'recovery-end-ran');
+    const result = await setup.pgstash([
+      'drill',
+      `--drill-path=${drillPath}`,
+      '--no-drill-amcheck',
+      `--recovery-option=recovery_end_command=touch ${marker}`,
+    ]);
+    expect(result.code, result.stdout + result.stderr).toBe(0);
+    await expect(stat(marker)).rejects.toThrow();
+  }, 300_000);
+
   it('restores into a --pg1-path given for the drill, and removes what it restored; refuses a non-empty one', async () => {
     const given = join(drillPath, 'copy');
     const result = await setup.pgstash([

@@ -106,6 +106,7 @@ async function runDrill(
   await handOver(place, owner);
   const server = new DrillServer({
     binDir,
+    version: restored.manifest.db.version,
     pgPath: place.pgPath,
     socketDir: place.socketDir,
     logFile: join(place.socketDir, 'postgresql.log'),

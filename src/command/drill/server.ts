@@ -43,6 +43,8 @@ export async function freePort(): Promise<number> {
 
 export interface DrillServerSettings {
   readonly binDir: string;
+  /** The cluster's PostgreSQL major version ('15'). */
+  readonly version: string;
   readonly pgPath: string;
   /** Private directory (0700, the owner's) for the socket, the log and pg_hba.conf. */
   readonly socketDir: string;
@@ -54,9 +56,20 @@ export interface DrillServerSettings {
   readonly database: string;
 }
 
-/** The settings given on the postgres command line, which win over the restored configuration files. */
+/**
+ * The settings given on the postgres command line, which win over the restored configuration files. Besides the
+ * network and archiving: the restored postgresql.conf may name production's own places and commands, which a
+ * drill must not use: its data directory (data_directory: -D only names where the configuration is), its pid
+ * file, its statistics directory (PostgreSQL 14 and older), and the commands that run at the end of recovery
+ * or clean an archive up (recovery_end_command, archive_cleanup_command: a standby's pg_archivecleanup, say).
+ */
 function commandLineSettings(settings: DrillServerSettings, hbaFile: string): Record<string, string> {
   return {
+    data_directory: settings.pgPath,
+    external_pid_file: '',
+    ...(Number(settings.version) < 15 ? { stats_temp_directory: 'pg_stat_tmp' } : {}),
+    recovery_end_command: '',
+    archive_cleanup_command: '',
     port: String(settings.port),
     listen_addresses: '',
     unix_socket_directories: settings.socketDir,
