@@ -21,6 +21,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
   restore: async () => (await import('./command/restore/index.js')).restore,
   expire: async () => (await import('./command/expire/index.js')).expire,
   annotate: async () => (await import('./command/annotate.js')).annotate,
+  drill: async () => (await import('./command/drill/index.js')).drill,
 };
 
 /**
@@ -28,7 +29,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
  * signal ends the process at once. Short commands (archive-push/get) die at once, as by default, after
  * removing their temp files (see removeTempFilesOnSignal).
  */
-const CANCELLABLE = new Set(['backup', 'restore', 'check', 'stanza-create']);
+const CANCELLABLE = new Set(['backup', 'restore', 'check', 'stanza-create', 'drill']);
 
 function cancelSignal(command: string): AbortSignal {
   const controller = new AbortController();

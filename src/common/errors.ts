@@ -51,6 +51,16 @@ export const ERROR_CODES = {
   service: { code: 101, description: 'a storage service failed' },
   repoInvalid: { code: 103, description: 'no valid repository was found' },
   access: { code: 105, description: 'access denied' },
+  drillStart: { code: 111, description: 'drill: the restored server could not start' },
+  drillRecovery: {
+    code: 112,
+    description:
+      'drill: the restored server did not recover to its target and promote (missing WAL, timeout)',
+  },
+  drillCheck: {
+    code: 113,
+    description: 'drill: a check on the restored server failed (pg_amcheck, drill-query)',
+  },
   runtime: { code: 122, description: 'an unexpected runtime error' },
   unhandled: { code: 124, description: 'an unhandled error (a bug: please report it)' },
 } as const;

@@ -7,6 +7,7 @@ export const COMMAND_NAMES = [
   'archive-push',
   'backup',
   'check',
+  'drill',
   'expire',
   'help',
   'info',
@@ -77,6 +78,14 @@ export const COMMANDS: readonly CommandDef[] = [
     readsConfig: true,
   },
   {
+    name: 'drill',
+    summary:
+      'Prove a backup restores: restore it into a scratch directory, recover, promote, run checks, remove it.',
+    args: [],
+    repo: true,
+    readsConfig: true,
+  },
+  {
     name: 'expire',
     summary: 'Remove backups and WAL that the retention policy no longer keeps.',
     args: [],
@@ -134,7 +143,7 @@ export type OptionSection = 'global' | 'stanza' | 'command-line';
 
 /** Groups for help output and the reference. */
 export type OptionCategory =
-  'general' | 'log' | 'repository' | 'stanza' | 'archive' | 'backup' | 'restore' | 'info';
+  'general' | 'log' | 'repository' | 'stanza' | 'archive' | 'backup' | 'restore' | 'info' | 'drill';
 
 export const CATEGORY_TITLES: Readonly<Record<OptionCategory, string>> = {
   general: 'General Options',
@@ -145,6 +154,7 @@ export const CATEGORY_TITLES: Readonly<Record<OptionCategory, string>> = {
   backup: 'Backup Options',
   restore: 'Restore Options',
   info: 'Info Options',
+  drill: 'Drill Options',
 };
 
 /** Indexed option groups: an entry `repo-path` with `indexed: 'repo'` becomes repo1-path .. repo4-path. */
@@ -220,6 +230,7 @@ const REPO_COMMANDS = [
   'info',
   'restore',
   'stanza-create',
+  'drill',
 ] as const satisfies readonly CommandName[];
 const ALL_COMMANDS = COMMAND_NAMES;
 const PG_COMMANDS = [
@@ -229,6 +240,7 @@ const PG_COMMANDS = [
   'check',
   'restore',
   'stanza-create',
+  'drill',
 ] as const satisfies readonly CommandName[];
 const LOG_LEVELS = ['off', 'error', 'warn', 'info', 'detail', 'debug', 'trace'] as const;
 const RESTORE_TARGET_TYPES = ['time', 'lsn', 'xid', 'name'] as const;
@@ -270,6 +282,7 @@ const OPTION_TABLE = [
       'expire',
       'restore',
       'stanza-create',
+      'drill',
     ],
     pattern: {
       regex: /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/,
@@ -329,11 +342,11 @@ const OPTION_TABLE = [
     type: 'integer',
     section: 'global',
     category: 'general',
-    commands: ['archive-get', 'archive-push', 'backup', 'restore'],
+    commands: ['archive-get', 'archive-push', 'backup', 'restore', 'drill'],
     default: 1,
     range: { min: 1, max: 999 },
     summary: 'Maximum number of workers (threads) that copy and compress files in parallel.',
-    effectiveFor: ['backup', 'restore'],
+    effectiveFor: ['backup', 'restore', 'drill'],
   },
   // Log
   {
@@ -380,7 +393,7 @@ const OPTION_TABLE = [
     type: 'time',
     section: 'global',
     category: 'log',
-    commands: ['backup', 'restore'],
+    commands: ['backup', 'restore', 'drill'],
     default: 10,
     range: { min: 1, max: 86400 },
     summary: 'Seconds between two progress lines in the log, and two progress records of a running backup.',
@@ -396,7 +409,7 @@ const OPTION_TABLE = [
     type: 'integer',
     section: 'command-line',
     category: 'repository',
-    commands: ['annotate', 'archive-get', 'backup', 'expire', 'info', 'restore'],
+    commands: ['annotate', 'archive-get', 'backup', 'expire', 'info', 'restore', 'drill'],
     range: { min: 1, max: INDEX_GROUPS.repo.max },
     summary: 'Use only this repository (its index) instead of all configured ones.',
   },
@@ -925,12 +938,14 @@ const OPTION_TABLE = [
     type: 'enum',
     section: 'global',
     category: 'backup',
-    commands: ['backup', 'restore'],
+    commands: ['backup', 'restore', 'drill'],
     commandAllowed: {
       backup: ['full', 'diff', 'incr'],
       restore: ['default', 'immediate', 'time', 'lsn', 'xid', 'name', 'standby', 'preserve'],
+      // A drill promotes at the end: a standby never does, and preserve keeps settings a drill has not got.
+      drill: ['default', 'immediate', 'time', 'lsn', 'xid', 'name'],
     },
-    commandDefault: { backup: 'incr', restore: 'default' },
+    commandDefault: { backup: 'incr', restore: 'default', drill: 'default' },
     summary: 'Backup type, or restore (recovery) type.',
     description:
       'backup: full copies every file; diff and incr copy what changed since the last full or any backup. ' +
@@ -994,9 +1009,9 @@ const OPTION_TABLE = [
     type: 'string',
     section: 'global',
     category: 'restore',
-    commands: ['annotate', 'expire', 'info', 'restore'],
+    commands: ['annotate', 'expire', 'info', 'restore', 'drill'],
     required: ['annotate'],
-    commandDefault: { restore: 'latest' },
+    commandDefault: { restore: 'latest', drill: 'latest' },
     pattern: {
       regex: /^(latest|\d{8}-\d{6}F(_\d{8}-\d{6}[DI])?)$/,
       description: "'latest' or a backup label such as 20261121-101500F",
@@ -1008,8 +1023,8 @@ const OPTION_TABLE = [
     type: 'string',
     section: 'global',
     category: 'restore',
-    commands: ['restore'],
-    required: ['restore'],
+    commands: ['restore', 'drill'],
+    required: ['restore', 'drill'],
     depend: { option: 'type', values: RESTORE_TARGET_TYPES },
     summary: 'Recovery target: a time, LSN, transaction id or restore point name, according to --type.',
     description:
@@ -1032,7 +1047,7 @@ const OPTION_TABLE = [
     type: 'boolean',
     section: 'global',
     category: 'restore',
-    commands: ['restore'],
+    commands: ['restore', 'drill'],
     depend: { option: 'type', values: ['time', 'lsn', 'xid'] },
     default: false,
     summary: 'Stop just before the recovery target instead of just after it.',
@@ -1042,7 +1057,7 @@ const OPTION_TABLE = [
     type: 'string',
     section: 'global',
     category: 'restore',
-    commands: ['restore'],
+    commands: ['restore', 'drill'],
     pattern: {
       regex: /^(current|latest|[1-9]\d*|0[xX][0-9a-fA-F]+)$/,
       description: "'current', 'latest' or a timeline number",
@@ -1067,7 +1082,7 @@ const OPTION_TABLE = [
     type: 'hash',
     section: 'global',
     category: 'restore',
-    commands: ['restore'],
+    commands: ['restore', 'drill'],
     summary: 'A PostgreSQL recovery setting to write, as key=value (repeatable).',
     description: 'For example recovery-option=primary_conninfo=host=primary user=replicator',
   },
@@ -1076,7 +1091,7 @@ const OPTION_TABLE = [
     type: 'hash',
     section: 'global',
     category: 'restore',
-    commands: ['restore'],
+    commands: ['restore', 'drill'],
     hashValue: 'path',
     summary: 'Restore a tablespace elsewhere, as name=path (repeatable).',
   },
@@ -1085,7 +1100,7 @@ const OPTION_TABLE = [
     type: 'path',
     section: 'global',
     category: 'restore',
-    commands: ['restore'],
+    commands: ['restore', 'drill'],
     summary: 'Restore every tablespace under this directory.',
   },
   // Info
@@ -1094,10 +1109,87 @@ const OPTION_TABLE = [
     type: 'enum',
     section: 'global',
     category: 'info',
-    commands: ['info'],
+    commands: ['info', 'drill'],
     allowed: ['text', 'json'],
     default: 'text',
     summary: 'Output format.',
+  },
+  // Drill
+  {
+    name: 'drill-path',
+    type: 'path',
+    section: 'global',
+    category: 'drill',
+    commands: ['drill'],
+    summary: 'Directory under which drill makes its scratch directory (default: the system temp directory).',
+    description:
+      'drill restores into a new directory it makes here (pgstash-drill-<stanza>-XXXXXX, with data/ and a private ' +
+      'socket/), and removes it at the end. Needs room for the whole cluster, and a short path (the socket path in ' +
+      'it must fit in 107 bytes). To restore into a directory of your ' +
+      'own instead, give --pg1-path on the command line: it must be empty or missing, hold no running server, ' +
+      "and be neither the stanza's configured pg1-path nor inside it.",
+  },
+  {
+    name: 'drill-bin-path',
+    type: 'path',
+    section: 'global',
+    category: 'drill',
+    commands: ['drill'],
+    summary: 'Directory of the PostgreSQL programs drill runs (pg_ctl, pg_amcheck).',
+    description:
+      'Default: the first of /usr/lib/postgresql/<version>/bin and /usr/pgsql-<version>/bin that holds pg_ctl, ' +
+      "<version> being the backup's PostgreSQL major version.",
+  },
+  {
+    name: 'drill-amcheck',
+    type: 'boolean',
+    section: 'global',
+    category: 'drill',
+    commands: ['drill'],
+    default: true,
+    summary: 'Run pg_amcheck on every database of the restored cluster, when it is installed.',
+    description:
+      'pg_amcheck --install-missing --all checks every table and B-tree index; it installs the amcheck extension ' +
+      'in the scratch copy only. When pg_amcheck is not beside pg_ctl, the check is reported as skipped.',
+  },
+  {
+    name: 'drill-query',
+    type: 'string',
+    section: 'global',
+    category: 'drill',
+    commands: ['drill'],
+    summary: 'A query drill runs on the restored cluster (in pg1-database), whose result it compares.',
+    description:
+      "The first column of the first row, as PostgreSQL's text output gives it, must equal drill-expect exactly " +
+      '(no trimming, case-sensitive); a NULL or no row at all fails the check. Set both or neither.',
+  },
+  {
+    name: 'drill-expect',
+    type: 'string',
+    section: 'global',
+    category: 'drill',
+    commands: ['drill'],
+    summary: 'The exact text drill-query must return (first column of the first row).',
+  },
+  {
+    name: 'drill-keep-failed',
+    type: 'boolean',
+    section: 'global',
+    category: 'drill',
+    commands: ['drill'],
+    default: false,
+    summary:
+      'Keep the restored directory when the drill fails (its path is printed), for a look at what went wrong.',
+  },
+  {
+    name: 'drill-timeout',
+    type: 'time',
+    section: 'global',
+    category: 'drill',
+    commands: ['drill'],
+    default: 3600,
+    range: { min: 1, max: 604800 },
+    summary: 'Seconds drill waits for the restored server to recover and promote.',
   },
 ] as const satisfies readonly OptionDef[];
 

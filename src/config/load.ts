@@ -60,6 +60,11 @@ export interface LoadedConfig {
    * `[...passThrough(), '--stanza=main', 'archive-get']`. Not shell-quoted. `keep` leaves out more options.
    */
   passThrough(command?: CommandName, keep?: (option: OptionDef) => boolean): string[];
+  /**
+   * The value an option has from the config file and the environment alone, as if not given on the command line
+   * (undefined when neither sets it): drill tells the stanza's own pg1-path from one given for the drill.
+   */
+  configured(name: OptionName): unknown;
 }
 
 const DEFAULT_CONFIG = '/etc/pgstash/pgstash.conf';
@@ -154,6 +159,7 @@ class Config implements LoadedConfig {
   #pgOptions: PgOptions | undefined;
   readonly #values: ReadonlyMap<string, Resolved>;
   readonly #configNegated: boolean;
+  readonly #withoutCommandLine: (name: string) => unknown;
 
   constructor(
     command: CommandName,
@@ -162,6 +168,7 @@ class Config implements LoadedConfig {
       values: ReadonlyMap<string, Resolved>;
       warnings: readonly string[];
       configNegated: boolean;
+      withoutCommandLine?: (name: string) => unknown;
     },
   ) {
     this.command = command;
@@ -170,6 +177,7 @@ class Config implements LoadedConfig {
     this.warnings = Object.freeze([...state.warnings]);
     this.#values = state.values;
     this.#configNegated = state.configNegated;
+    this.#withoutCommandLine = state.withoutCommandLine ?? (() => undefined);
     this.repos = Object.freeze(this.#repos());
   }
 
@@ -221,6 +229,11 @@ class Config implements LoadedConfig {
     throw new PgStashError('optionRequired', `${name} option required`, {
       hint: whereToSet(option, this.#values.get('stanza')?.value as string | undefined),
     });
+  }
+
+  configured(name: OptionName): unknown {
+    optionOrAssert(name);
+    return this.#withoutCommandLine(name);
   }
 
   passThrough(
@@ -388,7 +401,17 @@ export function loadConfig(
     if (typeof error === 'object' && error !== null) warningsBeforeErrors.set(error, warnings);
     throw error;
   }
-  return new Config(command.name, { args, values, warnings, configNegated });
+  const withoutCommandLine = (name: string): unknown => {
+    const option = findOption(name);
+    if (option === undefined) return undefined;
+    // The rest of the command line stays: --stanza chooses the config file's section, --config the file.
+    const options = new Map([...cli.options].filter(([key]) => key !== name));
+    const line: ParsedCommandLine = { ...cli, options };
+    // resolveAll: the stanza's section is read only once --stanza is resolved.
+    const resolved = new Resolver(command.name, { line, env, file }).resolveAll().get(option.name);
+    return resolved?.source === 'default' ? undefined : resolved?.value;
+  };
+  return new Config(command.name, { args, values, warnings, configNegated, withoutCommandLine });
 }
 
 /** The config file's warnings gathered before a configuration error (see configWarningsBefore). */

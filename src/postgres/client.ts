@@ -130,6 +130,27 @@ export class PgSession {
     }
   }
 
+  /**
+   * The first column of the first row of `sql`, as PostgreSQL's text output has it (no type parsing: a numeric is
+   * '1.50', a boolean 't'); null for SQL NULL, undefined when there is no row or no column.
+   */
+  async firstText(sql: string): Promise<string | null | undefined> {
+    if (this.#closed || this.#lost !== undefined) return this.query(sql).then(() => undefined);
+    try {
+      const result = await this.#client.query<unknown[]>({
+        text: sql,
+        rowMode: 'array',
+        types: { getTypeParser: () => (value: string) => value },
+      });
+      const value = result.rows[0]?.[0];
+      return value === undefined ? undefined : (value as string | null);
+    } catch (error) {
+      throw new PgStashError('dbQuery', `unable to execute query '${sql}': ${messageOf(error)}`, {
+        cause: error,
+      });
+    }
+  }
+
   /** Closes the connection; closing twice is fine. */
   async close(): Promise<void> {
     if (this.#closed) return;

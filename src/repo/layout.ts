@@ -18,6 +18,8 @@ export const repoLayout = {
   backupStanza: (stanza: string) => `backup/${stanza}`,
   archiveInfo: (stanza: string) => `archive/${stanza}/archive.info`,
   backupInfo: (stanza: string) => `backup/${stanza}/backup.info`,
+  /** The outcome of the stanza's last drills (repo/drill-history.ts). */
+  drillHistory: (stanza: string) => `backup/${stanza}/drill.history`,
   /** The stanza's wrapped encryption key (plain JSON: the key inside is wrapped by the passphrase). */
   stanzaKey: (stanza: string) => `backup/${stanza}/stanza.key`,
   archiveIdPath: (stanza: string, id: string) => `archive/${stanza}/${id}`,

@@ -19,6 +19,7 @@ import { readBackupInfo, writeBackupInfo, type BackupInfo } from './backup-info.
 import { BackupStore } from './backup-store.js';
 import { repoLayout } from './layout.js';
 import { createStanzaKey, readStanzaKey, stanzaKeyExists } from './stanza-key.js';
+import { DrillHistory } from './drill-history.js';
 import { WalArchive } from './wal-archive.js';
 
 export type { CompressSettings } from '../io/compress.js';
@@ -55,6 +56,8 @@ export class Repository {
   readonly backups: BackupStore;
   /** The stanza's WAL archive. */
   readonly wal: WalArchive;
+  /** The stanza's drill history (command/drill/, shown by info). */
+  readonly drills: DrillHistory;
   readonly #blocking: boolean;
   #key: Promise<Buffer | undefined> | undefined;
 
@@ -65,6 +68,7 @@ export class Repository {
     this.#blocking = blocking;
     this.backups = new BackupStore(this);
     this.wal = new WalArchive(this);
+    this.drills = new DrillHistory(this);
   }
 
   /** `blocking`: file I/O with blocking calls (storage/file-io.ts), only for a thread with nothing else to do. */

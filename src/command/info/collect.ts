@@ -7,6 +7,8 @@ import type { DbRecord } from '../../repo/db-history.js';
 import { archiveId } from '../../repo/layout.js';
 import { listStanzas, Repository } from '../../repo/repository.js';
 import { collectArchiveHealth, type ArchiveHealth } from './archive-health.js';
+import type { DrillRecord } from '../../repo/drill-history.js';
+import { collectLastDrill } from './last-drill.js';
 import { findRunningBackup, type RunningBackup } from './running-backup.js';
 
 /** pgBackRest's stanza status codes, so scripts written for it read ours the same way. */
@@ -55,6 +57,8 @@ export interface RepoStanza {
     Record<string, BackupDetail>
   >; /** A backup in progress into this repository (running-backup.ts). */
   readonly running?: RunningBackup;
+  /** The newest drill recorded in this repository (last-drill.ts). */
+  readonly lastDrill?: DrillRecord;
 }
 
 export interface StanzaInfo {
@@ -87,9 +91,11 @@ async function collectRepo(options: RepoOptions, stanza: string, lockPath: strin
     const backups = backupInfo.backups;
     const health = await collectArchiveHealth(repo, archive, backups);
     const running = await findRunningBackup(repo, backupInfo, lockPath);
+    const lastDrill = await collectLastDrill(repo);
     return {
       ...base,
       health,
+      ...(lastDrill === undefined ? {} : { lastDrill }),
       ...(running === undefined ? {} : { running }),
       status: backups.length === 0 ? STATUS.noBackups : STATUS.ok,
       db: backupInfo.history,

@@ -4,6 +4,7 @@ import { formatBytes } from '../../common/size.js';
 import { addedSizes, type BackupRecord } from '../../repo/backup-info.js';
 import { timelineJson, timelineLines, unreadableTimelineJson, walMissingLine } from './archive-health.js';
 import type { StanzaInfo } from './collect.js';
+import { lastDrillJson, lastDrillLines } from './last-drill.js';
 import { runningBackupJson, runningBackupLine } from './running-backup.js';
 
 /** The backup in progress of a stanza (in one of its repositories), if any. */
@@ -128,6 +129,7 @@ export function renderJson(stanzas: readonly StanzaInfo[]): string {
     ]),
     'backup-running': ((found) =>
       found === undefined ? null : runningBackupJson(found.running, found.repo))(runningOf(stanza)),
+    drill: lastDrillJson(stanza),
     repo: stanza.repos.map((repo) => ({
       key: repo.repo,
       location: repo.location,
@@ -144,6 +146,7 @@ export function renderText(stanzas: readonly StanzaInfo[]): string {
   for (const stanza of stanzas) {
     const status = stanza.status.code === 0 ? 'ok' : `error (${stanza.status.message})`;
     lines.push(`stanza: ${stanza.name}`, `    status: ${status}${runningStatusNote(stanza)}`);
+    lines.push(...lastDrillLines(stanza));
     for (const repo of stanza.repos) {
       const repoStatus = repo.status.code === 0 ? 'ok' : `error (${repo.status.message})`;
       lines.push(`    repo${repo.repo}: ${repo.location}, cipher: ${repo.cipher}, status: ${repoStatus}`);

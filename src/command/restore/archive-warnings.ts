@@ -20,7 +20,7 @@ export async function checkArchiveBeforeRestore(
   repo: Repository,
   backup: BackupRecord,
   manifest: Manifest,
-  pgPath: string,
+  restore: { pgPath: string; type: string; archiveMode: 'preserve' | 'off' },
 ): Promise<string> {
   const unchecked = (what: string) => (error: unknown) => {
     if (!isPgStashError(error)) throw error;
@@ -50,11 +50,11 @@ export async function checkArchiveBeforeRestore(
         `\nHINT: put the missing segments into pg_wal of the restored directory before starting it, or restore another backup set with --set`,
     );
   }
-  await warnIfCopyWouldArchiveHere(config, repo.stanza, pgPath, manifest);
+  await warnIfCopyWouldArchiveHere(config, repo.stanza, restore, manifest);
   const timeline = await checkRestoreTimeline(
     repos,
     { label: backup.label, timeline: manifest.backup.timeline, lsnStart: backup.lsnStart },
-    { targetTimeline: config.get('target-timeline'), type: config.get('type', 'restore') },
+    { targetTimeline: config.get('target-timeline'), type: restore.type },
     walSegmentSize,
   ).catch(unchecked('the timelines in the archive'));
   return (

@@ -30,10 +30,11 @@ function ownDataDirectories(config: LoadedConfig, stanza: string, manifest: Mani
 export async function warnIfCopyWouldArchiveHere(
   config: LoadedConfig,
   stanza: string,
-  pgPath: string,
+  restore: { pgPath: string; archiveMode: 'preserve' | 'off' },
   manifest: Manifest,
 ): Promise<void> {
-  if (config.get('archive-mode') !== 'preserve') return;
+  const { pgPath } = restore;
+  if (restore.archiveMode !== 'preserve') return;
   // pg1-path from the config file or the environment is the stanza's own by definition.
   if (config.source('pg1-path') !== 'command-line') return;
   const own = [...new Set(ownDataDirectories(config, stanza, manifest))];

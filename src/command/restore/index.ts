@@ -99,10 +99,54 @@ function deltaSummary(files: RestoreJobResult, removed: number): string {
   );
 }
 
+/**
+ * What a restore is asked to do beyond the options restore and drill share (set, target, tablespace maps, ...):
+ * restore reads these from its own options (restoreRequest), drill sets them (command/drill/).
+ */
+export interface RestoreRequest {
+  readonly pgPath: string;
+  readonly type: 'default' | 'immediate' | 'time' | 'lsn' | 'xid' | 'name' | 'standby' | 'preserve';
+  readonly delta: boolean;
+  readonly force: boolean;
+  /** Written only when set: otherwise PostgreSQL's own default (pause, the table's default too) applies. */
+  readonly targetAction?: 'pause' | 'promote' | 'shutdown' | undefined;
+  readonly archiveMode: 'preserve' | 'off';
+  /** Wins over tablespace-map-all (drill keeps every tablespace inside its scratch directory). */
+  readonly tablespaceMapAll?: string | undefined;
+}
+
+/** What was restored, for a caller that goes on with it (drill). */
+export interface RestoreOutcome {
+  readonly label: string;
+  readonly manifest: Manifest;
+  /** Wall time of the file copy, in milliseconds. */
+  readonly ms: number;
+}
+
+function restoreRequest(context: CommandContext): RestoreRequest {
+  const { config } = context;
+  return {
+    pgPath: config.require('pg1-path'),
+    type: config.get('type', 'restore'),
+    delta: config.get('delta'),
+    force: config.get('force'),
+    targetAction: config.has('target-action') ? config.get('target-action') : undefined,
+    archiveMode: config.get('archive-mode'),
+  };
+}
+
 export async function restore(context: CommandContext): Promise<number> {
+  await restoreBackup(context, restoreRequest(context));
+  return 0;
+}
+
+/** Restores as `request` says, with the backup set and recovery options of the command running (restore, drill). */
+export async function restoreBackup(
+  context: CommandContext,
+  request: RestoreRequest,
+): Promise<RestoreOutcome> {
   const { config, signal } = context;
   const stanza = config.require('stanza');
-  const pgPath = config.require('pg1-path');
   // Before backup.info is read: expire keeps the files of a backup a marked restore may read (read-marker.ts).
   const reading = await markRestoreReading(config.get('lock-path'), stanza);
   const repo = await Repository.open(selectRepo(config), stanza);
@@ -110,7 +154,7 @@ export async function restore(context: CommandContext): Promise<number> {
   const progress = new ProgressReporter({
     command: 'restore',
     settings: progressSettings(config),
-    delta: config.get('delta'),
+    delta: request.delta,
   });
   // The worker threads boot while the manifest is read and checked (see startRestorePool).
   const pool = startRestorePool(repo, key, {
@@ -119,7 +163,7 @@ export async function restore(context: CommandContext): Promise<number> {
     progress: progress.counter.buffer,
   });
   try {
-    return await restoreWithPool(context, repo, key, pgPath, pool, progress);
+    return await restoreWithPool(context, repo, key, request, pool, progress);
   } finally {
     await progress.stop({ final: false });
     await pool.close();
@@ -131,13 +175,13 @@ async function restoreWithPool(
   context: CommandContext,
   repo: Repository,
   key: Buffer | undefined,
-  pgPath: string,
+  request: RestoreRequest,
   pool: RestorePool,
   progress: ProgressReporter,
-): Promise<number> {
+): Promise<RestoreOutcome> {
   const { config } = context;
   const stanza = repo.stanza;
-  const type = config.get('type', 'restore');
+  const { pgPath, type, targetAction } = request;
   const backupInfo = await repo.backupInfo();
   if (backupInfo === undefined) {
     throw new PgStashError('fileMissing', `${repo.name}: stanza '${stanza}' has no backup.info`, {
@@ -156,10 +200,9 @@ async function restoreWithPool(
   await checkHoldersPresent(repo, manifest);
   const targets = resolveTargets(manifest, pgPath, {
     tablespaceMap: config.get('tablespace-map'),
-    tablespaceMapAll: config.get('tablespace-map-all'),
+    tablespaceMapAll: request.tablespaceMapAll ?? config.get('tablespace-map-all'),
   });
   const restoreCommand = restoreCommandLine(context, stanza);
-  const targetAction = config.has('target-action') ? config.get('target-action') : undefined;
   const targetTimeline = config.get('target-timeline');
   // Validate the recovery settings before touching the destination: a bad --target must not cost a restore.
   const recovery = {
@@ -171,17 +214,21 @@ async function restoreWithPool(
     ...(config.get('target-exclusive') === true ? { targetExclusive: true } : {}),
     ...(targetTimeline === undefined ? {} : { targetTimeline }),
     extraOptions: config.get('recovery-option'),
-    archiveMode: config.get('archive-mode'),
+    archiveMode: request.archiveMode,
   };
   const { recoverySettingLines } = await import('../../postgres/recovery-config.js');
   recoverySettingLines(recovery);
-  const timelineNote = await checkArchiveBeforeRestore(config, repo, chosen, manifest, pgPath);
+  const timelineNote = await checkArchiveBeforeRestore(config, repo, chosen, manifest, {
+    pgPath,
+    type,
+    archiveMode: request.archiveMode,
+  });
 
   // Before the destination is looked at or written, a second restore into it fails (50). Should this restore
   // fail, the locks go when the process exits; they are released once pg_control is in (restore-lock.ts).
   const locks = await lockRestoreDestination(pgPath);
-  const delta = config.get('delta');
-  await prepareDestination(targets, { force: config.get('force'), locks, delta });
+  const { delta, force } = request;
+  await prepareDestination(targets, { force, locks, delta });
   // --delta: pg_control out first, then what the backup does not hold (delta-clean.ts).
   const removed = delta ? await cleanForDelta(manifest, targets) : 0;
   log.info(`restore backup set ${chosen.label} into '${pgPath}'`);
@@ -213,17 +260,18 @@ async function restoreWithPool(
   const written = await restoreTree(pool, manifest, targets, {
     restoreOwner,
     beforeControl,
-    delta: delta ? (config.get('force') ? 'mtime' : 'checksum') : undefined,
+    delta: delta ? (force ? 'mtime' : 'checksum') : undefined,
     progress,
   });
   await progress.stop({ final: false });
   await locks.release();
-  const seconds = ((Date.now() - started) / 1000).toFixed(1);
+  const ms = Date.now() - started;
+  const seconds = (ms / 1000).toFixed(1);
   const owner = userName((await stat(pgPath)).uid) ?? 'the cluster owner';
   context.out(
     `restored backup set ${chosen.label} (${manifest.files.length} files, ${formatBytes(chosen.size)}) into ${pgPath} in ${seconds}s, recovery type '${type}', ${timelineNote}\n` +
       (delta ? deltaSummary(written, removed) : '') +
       nextSteps(pgPath, recovery, targets).replace('pg_ctl', `(as ${owner}) pg_ctl`),
   );
-  return 0;
+  return { label: chosen.label, manifest, ms };
 }

@@ -116,12 +116,12 @@ describe('option table', () => {
     expect(def('repo-cipher-pass')?.secure).toBe(true);
     expect(def('compress-type')?.default).toBe('zst');
     expect(def('process-max')?.range).toEqual({ min: 1, max: 999 });
-    expect(def('type')?.commandDefault).toEqual({ backup: 'incr', restore: 'default' });
+    expect(def('type')?.commandDefault).toEqual({ backup: 'incr', restore: 'default', drill: 'default' });
     expect(def('target-action')?.default).toBe('pause');
     expect(def('archive-check')?.default).toBe(true);
     expect(def('log-level-console')?.default).toBe('warn');
     expect(def('log-level-stderr')?.default).toBe('off');
     expect(def('log-level-file')?.default).toBe('info');
-    expect(def('output')?.commands).toEqual(['info']);
+    expect(def('output')?.commands).toEqual(['info', 'drill']);
   });
 });

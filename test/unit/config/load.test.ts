@@ -112,6 +112,18 @@ describe('precedence', () => {
     expect(config.get('stanza')).toBe('db1');
     expect(config.pg.path).toBe('/srv/db1');
   });
+
+  it("tells the stanza's configured value from the command line's (configured, for drill)", () => {
+    const config = load(['--repo1-path=/r', '--stanza=db1', '--pg1-path=/scratch', 'drill'], {
+      env: { PGSTASH_PG1_DATABASE: 'app' },
+      config: '[db1]\npg1-path=/srv/db1\n',
+    });
+    expect(config.get('pg1-path')).toBe('/scratch');
+    expect(config.configured('pg1-path')).toBe('/srv/db1');
+    expect(config.configured('pg1-database')).toBe('app');
+    // Neither the file nor the environment sets it: undefined, not the default.
+    expect(config.configured('pg1-port')).toBeUndefined();
+  });
 });
 
 describe('command line', () => {

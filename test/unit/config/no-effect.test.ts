@@ -47,7 +47,7 @@ describe('the option table', () => {
     expect(def('repo-retention-full')?.effectiveFor).toBeUndefined();
     expect(def('repo-retention-history')?.effectiveFor).toBeUndefined();
     expect(def('delta')?.effectiveFor).toBeUndefined();
-    expect(def('process-max')?.effectiveFor).toEqual(['backup', 'restore']);
+    expect(def('process-max')?.effectiveFor).toEqual(['backup', 'restore', 'drill']);
     expect(def('type')?.valuesNotYetAvailable).toBeUndefined();
   });
 });
@@ -82,12 +82,12 @@ describe('warnings for options that do nothing for the command run', () => {
   it('warns for an option set for this command (command line, command section) that does nothing here', () => {
     expect(warnings(['--process-max=4', ...PUSH])).toEqual([
       "option 'process-max' set on the command line has no effect on archive-push " +
-        '(not yet available there; it applies to backup and restore)',
+        '(not yet available there; it applies to backup, restore and drill)',
     ]);
     const path = join(dir, `pgstash-${fileCount + 1}.conf`);
     expect(warnings(PUSH, { config: '[global:archive-push]\nprocess-max=4\n' })).toEqual([
       `option 'process-max' set in config file '${path}' section [global:archive-push] has no effect on ` +
-        'archive-push (not yet available there; it applies to backup and restore)',
+        'archive-push (not yet available there; it applies to backup, restore and drill)',
     ]);
     expect(warnings(PUSH, { config: '[main:archive-push]\narchive-timeout=30\n' })).toHaveLength(1);
   });
