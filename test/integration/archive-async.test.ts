@@ -124,26 +124,30 @@ describe('asynchronous archiving (archive-async=y, 1 MiB segments, process-max=2
     );
 
     // Stale spools: another cluster's (another system id) and another stanza's, with garbage under the names
-    // recovery asks for, and an old "not found" answer in this cluster's own spool. Served, any would stop the
-    // recovery short or break it.
+    // recovery asks for. Served, any would break the recovery.
     const { uid, gid } = postgresIds();
     const wanted = await readdir(join(cluster.dataDir, 'pg_wal'));
     const segments = wanted.filter((name) => /^[0-9A-F]{24}$/.test(name)).sort();
     expect(segments[0]).toBe(backupStart);
     const staleDirs = [
       join(spool, 'archive', setup.stanza, 'in', '1234567890'),
+      // pgBackRest's layout, without the system id.
+      join(spool, 'archive', setup.stanza, 'in'),
       join(spool, 'archive', 'other', 'in', systemId),
     ];
     for (const dir of staleDirs) {
       await mkdir(dir, { recursive: true });
       for (const segment of segments) await writeFile(join(dir, segment), Buffer.alloc(8192, 0x55));
     }
+    // Old "not in the archive" answers in this cluster's own spool, for every segment: left by a foreground that
+    // gave up an hour ago, they must not end this recovery at its first segment.
     const own = join(spool, 'archive', setup.stanza, 'in', systemId);
     await mkdir(own, { recursive: true });
-    const middle = segments[Math.floor(segments.length / 2)] ?? '';
-    await writeFile(join(own, `${middle}.ok`), '');
     const hourAgo = new Date(Date.now() - 3600_000);
-    await utimes(join(own, `${middle}.ok`), hourAgo, hourAgo);
+    for (const segment of segments) {
+      await writeFile(join(own, `${segment}.ok`), '');
+      await utimes(join(own, `${segment}.ok`), hourAgo, hourAgo);
+    }
     for (const dir of [...staleDirs, own, join(spool, 'archive'), join(spool, 'archive', 'other')])
       await chown(dir, uid, gid);
 
@@ -153,7 +157,10 @@ describe('asynchronous archiving (archive-async=y, 1 MiB segments, process-max=2
     expect(await restored.psql('select count(*), sum(hashtext(payload)) from t')).toBe(expected);
     expect(await restored.psql('select payload from t where id = 0')).toBe('last row');
     // The stale spools are untouched: nothing was taken from them.
-    for (const dir of staleDirs) expect((await readdir(dir)).length).toBe(segments.length);
+    for (const dir of staleDirs) {
+      const left = (await readdir(dir)).filter((name) => /^[0-9A-F]{24}$/.test(name));
+      expect(left.length, dir).toBe(segments.length);
+    }
     // And the cluster's own spool was used.
     const log = await readFile(join(setup.dir, 'log', `${setup.stanza}-archive-get.log`), 'utf8');
     expect(log).toMatch(/found [0-9A-F]{24} in the archive asynchronously/);

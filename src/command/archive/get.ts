@@ -52,15 +52,15 @@ export async function archiveGet(context: CommandContext): Promise<number> {
   // PostgreSQL runs restore_command in the data directory and passes %p relative to it: resolve against the
   // working directory, not pg1-path, which may name another cluster (a restore into a new directory).
   const destination = resolve(destinationArg);
-  if (config.get('archive-async')) {
-    // The spool answers, or a background process prefetches into it (async/get-async.ts); undefined: not a
-    // segment the spool holds (a history file...), fetched here.
-    const { archiveGetAsync } = await import('./async/get-async.js');
-    const code = await archiveGetAsync(context, walFileName, destination);
-    if (code !== undefined) return code;
-  }
   let repos: Repository[] | undefined;
   try {
+    if (config.get('archive-async')) {
+      // The spool answers, or a background process prefetches into it (async/get-async.ts); undefined: not a
+      // segment the spool holds (a history file...), fetched here.
+      const { archiveGetAsync } = await import('./async/get-async.js');
+      const code = await archiveGetAsync(context, walFileName, destination);
+      if (code !== undefined) return code;
+    }
     repos = await openRepositories(selectedRepos(config), stanza);
     if (await fetchWal(repos, walFileName, destination)) return 0;
   } catch (error) {

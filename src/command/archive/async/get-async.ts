@@ -12,7 +12,14 @@ import type { CommandContext } from '../../context.js';
 import { ARCHIVE_GET_NOT_FOUND } from '../recovery-exit.js';
 import { backgroundRunning, isBackground, startBackground } from './launch.js';
 import { getQueue } from './queue.js';
-import { clearStatus, getSpoolDir, makeSpoolDir, readStatus, statusError, writeStatus } from './spool.js';
+import {
+  clearStatus,
+  getSpoolDir,
+  makeSpoolDir,
+  readStatusOrClear,
+  statusError,
+  writeStatus,
+} from './spool.js';
 
 /** Pause between looks at the spool: short at first, then up to this. */
 const POLL_MAX_MS = 100;
@@ -64,7 +71,7 @@ async function getForeground(
       await refill(context, control, dir, walFileName);
       return 0;
     }
-    const status = await readStatus(dir, walFileName);
+    const status = await readStatusOrClear(dir, walFileName);
     if (status !== undefined) {
       // Each answer is used once. One older than archive-timeout answered a foreground that gave up: stale (the
       // segment may have been archived since), asked again.
@@ -161,7 +168,8 @@ async function getBackground(context: CommandContext, control: ControlData, firs
     for (const file of await readdir(dir)) {
       const segment = file.replace(/\.(ok|error)$/, '');
       if (file.startsWith('.') || !inQueue.has(segment)) await rm(join(dir, file), { force: true });
-      else present.add(segment);
+      // An answer left from before is no reason not to fetch: the segment may have been archived since.
+      else if (segment === file) present.add(segment);
     }
     const { fetchWal } = await import('../get.js');
     const { openRepositories } = await import('../../../repo/repository.js');

@@ -15,7 +15,7 @@ import {
   GLOBAL_STATUS,
   makeSpoolDir,
   pushSpoolDir,
-  readStatus,
+  readStatusOrClear,
   statusError,
   writeStatus,
 } from './spool.js';
@@ -47,7 +47,7 @@ async function pushForeground(context: CommandContext): Promise<number> {
   let first = true;
   let started = 0;
   for (let pause = 1; ; pause = Math.min(pause * 2, POLL_MAX_MS)) {
-    const status = await readStatus(spool, name);
+    const status = await readStatusOrClear(spool, name);
     if (status?.kind === 'ok') {
       if (status.message !== undefined) log.warn(status.message);
       log.info(`pushed WAL file '${name}' to the archive asynchronously`);
@@ -58,7 +58,7 @@ async function pushForeground(context: CommandContext): Promise<number> {
       // Left by an earlier background process: a new one retries the segment.
       await clearStatus(spool, name);
     }
-    const global = first ? undefined : await readStatus(spool, GLOBAL_STATUS);
+    const global = first ? undefined : await readStatusOrClear(spool, GLOBAL_STATUS);
     if (global?.kind === 'error') throw statusError(global);
     if (Date.now() - started >= RESTART_MS && !(await backgroundRunning(lockPath, stanza, 'archive'))) {
       // An error of the last background process as a whole is answered by starting a new one.
@@ -129,7 +129,7 @@ async function pushReady(context: CommandContext, spool: string, pgWal: string):
     await removeStatusesNotReady(spool, new Set(ready));
     const todo: ReadyWal[] = [];
     for (const name of ready) {
-      if (tried.has(name) || (await readStatus(spool, name))?.kind === 'ok') continue;
+      if (tried.has(name) || (await readStatusOrClear(spool, name))?.kind === 'ok') continue;
       const size = await stat(join(pgWal, name)).then(
         (stats) => stats.size,
         () => undefined,

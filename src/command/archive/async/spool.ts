@@ -2,7 +2,15 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ERROR_CODES, errnoOf, PgStashError, type ErrorKind } from '../../../common/errors.js';
+import {
+  ERROR_CODES,
+  errnoOf,
+  isPgStashError,
+  PgStashError,
+  reasonOf,
+  type ErrorKind,
+} from '../../../common/errors.js';
+import { log } from '../../../common/log.js';
 
 /** `<spool-path>/archive/<stanza>/out`: archive-push's status files, one per segment (pgBackRest's layout). */
 export function pushSpoolDir(spoolPath: string, stanza: string): string {
@@ -79,6 +87,21 @@ export async function readStatus(dir: string, name: string): Promise<SpoolStatus
 }
 
 /**
+ * readStatus, for the foreground commands: a damaged status file (a crash of the machine before it reached the
+ * disk) is removed with a warning and taken as none, so the background process writes it again.
+ */
+export async function readStatusOrClear(dir: string, name: string): Promise<SpoolStatus | undefined> {
+  try {
+    return await readStatus(dir, name);
+  } catch (error) {
+    if (!isPgStashError(error, 'fileInvalid')) throw error;
+    log.warn(`${error.message}: removed`);
+    await clearStatus(dir, name);
+    return undefined;
+  }
+}
+
+/**
  * Writes `<name>.ok` or `<name>.error` whole (a temp name renamed into place) and removes the other kind. A kill
  * leaves at most a temp file, never a half-written status.
  */
@@ -112,9 +135,16 @@ export async function clearStatus(dir: string, name: string): Promise<void> {
   await Promise.all(['ok', 'error'].map((kind) => rm(join(dir, `${name}.${kind}`), { force: true })));
 }
 
-/** Creates the spool directory `dir` (mode 0750) if missing. */
+/** Creates the spool directory `dir` (mode 0750) if missing, or fails with pathCreate (47) naming it. */
 export async function makeSpoolDir(dir: string): Promise<void> {
-  await mkdir(dir, { recursive: true, mode: 0o750 });
+  try {
+    await mkdir(dir, { recursive: true, mode: 0o750 });
+  } catch (error) {
+    throw new PgStashError('pathCreate', `unable to create spool directory '${dir}': ${reasonOf(error)}`, {
+      hint: 'spool-path must be a directory the PostgreSQL user can write (archive-async=y)',
+      cause: error,
+    });
+  }
 }
 
 /** Reads a small text file, or undefined when it does not exist. */

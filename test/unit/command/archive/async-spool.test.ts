@@ -10,6 +10,7 @@ import {
   parseStatus,
   pushSpoolDir,
   readStatus,
+  readStatusOrClear,
   statusError,
   writeStatus,
 } from '../../../../src/command/archive/async/spool.js';
@@ -100,6 +101,12 @@ describe('writeStatus and readStatus', () => {
   it('reports a damaged status file rather than reading it as ok', async () => {
     await writeFile(join(dir, '000000010000000000000004.error'), 'junk');
     await expect(readStatus(dir, '000000010000000000000004')).rejects.toThrow(/invalid status file/);
+  });
+
+  it('lets a foreground remove a damaged status file and take it as none, so it is written again', async () => {
+    await writeFile(join(dir, '000000010000000000000005.error'), '');
+    expect(await readStatusOrClear(dir, '000000010000000000000005')).toBeUndefined();
+    expect(await readdir(dir)).toEqual([]);
   });
 });
 
