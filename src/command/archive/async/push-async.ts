@@ -182,9 +182,14 @@ async function readyWal(pgWal: string): Promise<string[]> {
     .sort();
 }
 
-/** Statuses of segments PostgreSQL no longer lists as ready: it has taken their answer, they are done. */
+/**
+ * Statuses of segments PostgreSQL no longer lists as ready: it has taken their answer, they are done. And temp
+ * files of a status being written when a background process was killed (only the lock holder writes them, and
+ * none is being written between two rounds).
+ */
 async function removeStatusesNotReady(spool: string, ready: ReadonlySet<string>): Promise<void> {
   for (const file of await readdir(spool)) {
+    if (file.startsWith('.') && file.endsWith('.tmp')) await rm(join(spool, file), { force: true });
     const match = /^(.+)\.(ok|error)$/.exec(file);
     if (match === null || match[1] === GLOBAL_STATUS || ready.has(match[1] ?? '')) continue;
     await rm(join(spool, file), { force: true });
