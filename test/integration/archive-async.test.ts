@@ -11,6 +11,7 @@ import { createStanzaSetup, type StanzaSetup } from '../harness/stanza.js';
 import { createTempDir, removeTempDir } from '../harness/tmp.js';
 import { setArchiveCommand, switchWal, waitArchived } from '../harness/wal.js';
 import { pgstashCommandLine } from '../harness/pgstash.js';
+import { nextSegment } from '../../src/postgres/wal-name.js';
 
 describe('asynchronous archiving (archive-async=y, 1 MiB segments, process-max=2)', () => {
   let setup: StanzaSetup;
@@ -74,12 +75,28 @@ describe('asynchronous archiving (archive-async=y, 1 MiB segments, process-max=2
     const count = await expectDoneSegmentsArchived();
     expect(count).toBeGreaterThanOrEqual(60);
     // The spool holds no error, and the statuses of segments PostgreSQL has done are cleaned up by later runs.
-    const out = await readdir(join(spool, 'archive', setup.stanza, 'out'));
+    const systemId = await cluster.psql('select system_identifier from pg_control_system()');
+    const out = await readdir(join(spool, 'archive', setup.stanza, 'out', systemId));
     expect(out.filter((name) => name.endsWith('.error'))).toEqual([]);
   }, 600_000);
 
   it('kill -9 of the background process mid-push: every segment PostgreSQL has as archived is stored', async () => {
     const { cluster } = setup;
+    // Stale answers for the segments to come, as another cluster (another system id, or pgBackRest's layout
+    // without one) would have left them in this stanza's spool: trusted, they would acknowledge WAL never stored,
+    // which the check below (every .done segment is in the repository) would catch.
+    const { uid, gid } = postgresIds();
+    let next = await cluster.psql('select pg_walfile_name(pg_current_wal_lsn())');
+    const staleOut = [
+      join(spool, 'archive', setup.stanza, 'out'),
+      join(spool, 'archive', setup.stanza, 'out', '42'),
+    ];
+    await mkdir(staleOut[1] ?? '', { recursive: true });
+    for (let i = 0; i < 200; i++) {
+      for (const dir of staleOut) await writeFile(join(dir, `${next}.ok`), '');
+      next = nextSegment(next, 1024 * 1024);
+    }
+    for (const dir of staleOut) await chown(dir, uid, gid);
     let kills = 0;
     const load = (async () => {
       for (let round = 0; round < 8; round++) {

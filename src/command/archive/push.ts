@@ -91,7 +91,10 @@ export async function archivePush(context: CommandContext): Promise<number> {
   const walPath = config.args[0] ?? '';
   const stanza = config.require('stanza');
   // archive-async=y: the spool answers, and a background process calls pushWal (async/push-async.ts).
-  if (config.get('archive-async')) return (await import('./async/push-async.js')).archivePushAsync(context);
+  if (config.get('archive-async')) {
+    const code = await (await import('./async/push-async.js')).archivePushAsync(context);
+    if (code !== undefined) return code;
+  }
   const wal = await openWalSource(walPath);
   const compress = compressSettings(config);
   const repos = await openRepositories(config.repos, stanza);

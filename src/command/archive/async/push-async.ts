@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { errnoOf, isPgStashError, messageOf, PgStashError } from '../../../common/errors.js';
 import { acquireLock, type Lock } from '../../../common/lock.js';
 import { log } from '../../../common/log.js';
+import { readControlFile } from '../../../postgres/control.js';
 import type { CommandContext } from '../../context.js';
 import { requireWalFileName } from '../wal-source.js';
 import { backgroundRunning, isBackground, startBackground } from './launch.js';
@@ -25,8 +26,23 @@ const POLL_MAX_MS = 100;
 /** Least time between two starts of the background process by one foreground. */
 const RESTART_MS = 1000;
 
-export async function archivePushAsync(context: CommandContext): Promise<number> {
-  return isBackground() ? pushBackground(context) : pushForeground(context);
+/**
+ * archive-push through the spool, or undefined when the working directory is not the cluster's data directory
+ * (PostgreSQL runs archive_command there: its pg_control names the cluster): archive-push then pushes itself.
+ */
+export async function archivePushAsync(context: CommandContext): Promise<number | undefined> {
+  const control = await readControlFile(process.cwd()).catch((error: unknown) => {
+    log.detail(`archive-async: no spool without the cluster's pg_control (${messageOf(error)})`);
+    return undefined;
+  });
+  // The background process never pushes without its spool.
+  if (control === undefined) return isBackground() ? 0 : undefined;
+  const spool = pushSpoolDir(
+    context.config.get('spool-path'),
+    context.config.require('stanza'),
+    control.systemId,
+  );
+  return isBackground() ? pushBackground(context, spool) : pushForeground(context, spool);
 }
 
 /**
@@ -34,14 +50,13 @@ export async function archivePushAsync(context: CommandContext): Promise<number>
  * error once `<segment>.error` is (after letting a new background process retry an error left from before), and
  * starts the background process whenever none runs. Gives up after archive-timeout (82): PostgreSQL retries.
  */
-async function pushForeground(context: CommandContext): Promise<number> {
+async function pushForeground(context: CommandContext, spool: string): Promise<number> {
   const { config } = context;
   const walPath = resolve(config.args[0] ?? '');
   const name = basename(walPath);
   requireWalFileName(name);
   const stanza = config.require('stanza');
   const lockPath = config.get('lock-path');
-  const spool = pushSpoolDir(config.get('spool-path'), stanza);
   const timeoutSec = config.get('archive-timeout');
   const deadline = Date.now() + timeoutSec * 1000;
   let first = true;
@@ -86,7 +101,7 @@ async function pushForeground(context: CommandContext): Promise<number> {
  * and pushes the rest, process-max at a time, through the one push path (push.ts pushWal), writing each
  * `.ok` only once the segment is durable in every repository.
  */
-async function pushBackground(context: CommandContext): Promise<number> {
+async function pushBackground(context: CommandContext, spool: string): Promise<number> {
   const { config } = context;
   const stanza = config.require('stanza');
   let lock: Lock;
@@ -96,7 +111,6 @@ async function pushBackground(context: CommandContext): Promise<number> {
     if (isPgStashError(error, 'lockAcquire')) return 0;
     throw error;
   }
-  const spool = pushSpoolDir(config.get('spool-path'), stanza);
   try {
     await makeSpoolDir(spool);
     await pushReady(context, spool, dirname(resolve(config.args[0] ?? '')));

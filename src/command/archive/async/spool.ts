@@ -12,9 +12,14 @@ import {
 } from '../../../common/errors.js';
 import { log } from '../../../common/log.js';
 
-/** `<spool-path>/archive/<stanza>/out`: archive-push's status files, one per segment (pgBackRest's layout). */
-export function pushSpoolDir(spoolPath: string, stanza: string): string {
-  return join(spoolPath, 'archive', stanza, 'out');
+/**
+ * `<spool-path>/archive/<stanza>/out/<system id>`: archive-push's status files, one per WAL file (pgBackRest's
+ * layout, keyed by the system identifier of the archiving cluster, read from its pg_control): an `.ok` left by
+ * another cluster archiving into the same stanza before (a new initdb starts again at the same segment names) can
+ * never acknowledge this cluster's segment.
+ */
+export function pushSpoolDir(spoolPath: string, stanza: string, systemId: bigint): string {
+  return join(spoolPath, 'archive', stanza, 'out', systemId.toString());
 }
 
 /**

@@ -70,8 +70,8 @@ describe('parseStatus', () => {
 });
 
 describe('spool layout', () => {
-  it('keys archive-get by stanza and system id, archive-push by stanza', () => {
-    expect(pushSpoolDir('/var/spool/pgstash', 'main')).toBe('/var/spool/pgstash/archive/main/out');
+  it('keys both by stanza and system id', () => {
+    expect(pushSpoolDir('/var/spool/pgstash', 'main', 42n)).toBe('/var/spool/pgstash/archive/main/out/42');
     expect(getSpoolDir('/s', 'main', 7301234567890123456n)).toBe('/s/archive/main/in/7301234567890123456');
     expect(getSpoolDir('/s', 'main', 1n)).not.toBe(getSpoolDir('/s', 'other', 1n));
   });
