@@ -8,8 +8,11 @@ import { basename, dirname, join } from 'node:path';
 
 import { errnoOf, fail, PgStashError, reasonOf } from './errors.js';
 
-/** 'backup' serialises backup, expire and stanza-create/upgrade/delete; 'archive' serialises async archiving. */
-export type LockType = 'archive' | 'backup';
+/**
+ * 'backup' serialises backup, expire and stanza-create/upgrade/delete; 'archive' serialises async archive-push's
+ * background process, 'archive-get' async archive-get's.
+ */
+export type LockType = 'archive' | 'archive-get' | 'backup';
 
 export interface LockOptions {
   /** Directory of lock files (lock-path), created 0770 if missing. */

@@ -346,7 +346,9 @@ const OPTION_TABLE = [
     default: 1,
     range: { min: 1, max: 999 },
     summary: 'Maximum number of workers (threads) that copy and compress files in parallel.',
-    effectiveFor: ['backup', 'restore', 'drill'],
+    description:
+      'For archive-push and archive-get with archive-async=y: how many segments the background process pushes ' +
+      'or fetches at once.',
   },
   // Log
   {
@@ -879,7 +881,59 @@ const OPTION_TABLE = [
     default: 60,
     range: { min: 0.1, max: 86400 },
     summary: 'Seconds to wait for WAL to reach the archive.',
-    effectiveFor: ['backup', 'check'],
+    description:
+      'backup and check wait this long for the WAL they need; with archive-async=y, archive-push waits this long ' +
+      'for the background process to store its segment, and archive-get for it to fetch the segment, before ' +
+      'failing (PostgreSQL then retries).',
+  },
+  {
+    name: 'archive-async',
+    type: 'boolean',
+    section: 'global',
+    category: 'archive',
+    commands: ['archive-get', 'archive-push'],
+    default: false,
+    summary: 'Push and get WAL asynchronously, through a background process and the spool.',
+    description:
+      'archive-push starts a background process that pushes every ready segment in parallel (process-max) and ' +
+      'records each outcome in spool-path; archive-push returns success only once its segment is stored. ' +
+      'archive-get starts a background process that prefetches the next segments into spool-path, so ' +
+      'restore_command finds them local.',
+  },
+  {
+    name: 'spool-path',
+    type: 'path',
+    section: 'global',
+    category: 'archive',
+    commands: ['archive-get', 'archive-push'],
+    default: '/var/spool/pgstash',
+    summary: 'Directory of the asynchronous archiving spool (archive/<stanza>/out and in).',
+  },
+  {
+    name: 'archive-push-queue-max',
+    type: 'size',
+    section: 'global',
+    category: 'archive',
+    commands: ['archive-push'],
+    range: { min: 0, max: 4 * 1024 * 1024 * 1024 * 1024 * 1024 },
+    summary:
+      'Most WAL waiting to be archived before it is DROPPED (archive-async=y): breaks PITR continuity.',
+    description:
+      'When more than this much WAL is waiting in pg_wal to be archived, the background archive-push process ' +
+      'stops trying: it logs an error and acknowledges the waiting segments WITHOUT storing them, so PostgreSQL ' +
+      'removes them rather than fill its disk. The archive then has a gap: point-in-time recovery across it is ' +
+      'impossible and the backups before it cannot be brought past it. Take a new backup at once. Unset (the ' +
+      'default): never drop.',
+  },
+  {
+    name: 'archive-get-queue-max',
+    type: 'size',
+    section: 'global',
+    category: 'archive',
+    commands: ['archive-get'],
+    default: '128MiB',
+    range: { min: 0, max: 4 * 1024 * 1024 * 1024 * 1024 * 1024 },
+    summary: 'Most WAL archive-get prefetches into the spool (archive-async=y).',
   },
   // Backup
   {

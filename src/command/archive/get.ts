@@ -18,6 +18,7 @@ async function getFromRepository(
   repo: Repository,
   walFileName: string,
   destination: string,
+  sync = false,
 ): Promise<boolean> {
   for (const id of await repo.wal.clusterIds()) {
     const found = await repo.wal.find(id, walFileName);
@@ -29,8 +30,9 @@ async function getFromRepository(
     try {
       // getChunks checks the checksum after the last chunk: the file is committed only once it is verified.
       for await (const chunk of chunks) await file.write(chunk);
-      // No fsync: PostgreSQL reads the file at once and fetches it again if it crashes before using it.
-      await file.commit();
+      // No fsync for restore_command: PostgreSQL reads the file at once and fetches it again if it crashes before
+      // using it. The asynchronous spool keeps files for later: it syncs them (async/get-background.ts).
+      await file.commit({ sync });
     } catch (error) {
       await file.abort();
       throw error;
@@ -52,28 +54,50 @@ export async function archiveGet(context: CommandContext): Promise<number> {
   const destination = resolve(destinationArg);
   let repos: Repository[] | undefined;
   try {
-    repos = await openRepositories(selectedRepos(config), stanza);
-    let firstError: unknown;
-    for (const repo of repos) {
-      try {
-        if (await getFromRepository(repo, walFileName, destination)) {
-          if (firstError !== undefined)
-            log.warn(`found ${walFileName} in ${repo.name} after an earlier repository failed`);
-          return 0;
-        }
-      } catch (error) {
-        if (!isPgStashError(error)) throw error;
-        // Try the next repository: a corrupt or unreachable one must not hide a good copy elsewhere.
-        if (repos.length > 1) log.warn(`${repo.name}: ${messageOf(error)}`);
-        firstError ??= error;
-      }
+    if (config.get('archive-async')) {
+      // The spool answers, or a background process prefetches into it (async/get-async.ts); undefined: not a
+      // segment the spool holds (a history file...), fetched here.
+      const { archiveGetAsync } = await import('./async/get-async.js');
+      const code = await archiveGetAsync(context, walFileName, destination);
+      if (code !== undefined) return code;
     }
-    if (firstError !== undefined) throw firstError;
+    repos = await openRepositories(selectedRepos(config), stanza);
+    if (await fetchWal(repos, walFileName, destination)) return 0;
   } catch (error) {
     throw await failureForRecovery(error, walFileName, repos);
   }
   log.info(`unable to find ${walFileName} in the archive`);
   return ARCHIVE_GET_NOT_FOUND;
+}
+
+/**
+ * Fetches `walFileName` from the first repository of `repos` that has it into `destination` (written whole,
+ * verified; fsynced when `sync`): true when found, false when in none. An error in one repository does not hide a
+ * good copy in the next; it is thrown when no repository has the file.
+ */
+export async function fetchWal(
+  repos: readonly Repository[],
+  walFileName: string,
+  destination: string,
+  sync = false,
+): Promise<boolean> {
+  let firstError: unknown;
+  for (const repo of repos) {
+    try {
+      if (await getFromRepository(repo, walFileName, destination, sync)) {
+        if (firstError !== undefined)
+          log.warn(`found ${walFileName} in ${repo.name} after an earlier repository failed`);
+        return true;
+      }
+    } catch (error) {
+      if (!isPgStashError(error)) throw error;
+      // Try the next repository: a corrupt or unreachable one must not hide a good copy elsewhere.
+      if (repos.length > 1) log.warn(`${repo.name}: ${messageOf(error)}`);
+      firstError ??= error;
+    }
+  }
+  if (firstError !== undefined) throw firstError;
+  return false;
 }
 
 /**

@@ -90,21 +90,35 @@ export async function archivePush(context: CommandContext): Promise<number> {
   // The loader guarantees the one positional argument (%p): a missing one is paramRequired (43).
   const walPath = config.args[0] ?? '';
   const stanza = config.require('stanza');
+  // archive-async=y: the spool answers, and a background process calls pushWal (async/push-async.ts).
+  if (config.get('archive-async')) {
+    const code = await (await import('./async/push-async.js')).archivePushAsync(context);
+    if (code !== undefined) return code;
+  }
   const wal = await openWalSource(walPath);
   const compress = compressSettings(config);
   const repos = await openRepositories(config.repos, stanza);
-  // Every repository gets its copy even when another fails; any failure makes the command fail so PostgreSQL
-  // keeps the segment and retries.
+  await pushWal(repos, wal, compress);
+  log.info(`pushed WAL file '${wal.name}' to the archive`);
+  return 0;
+}
+
+/**
+ * Stores `wal` in every repository of `repos`; resolves once every copy is durable. Every repository gets its copy even when another fails; any failure makes the push fail so PostgreSQL
+ * keeps the segment and retries.
+ */
+export async function pushWal(
+  repos: readonly Repository[],
+  wal: WalSource,
+  compress: CompressSettings,
+): Promise<void> {
   const results = await Promise.allSettled(repos.map((repo) => pushToRepository(repo, wal, compress)));
   const failures = results.flatMap((result, index) =>
     result.status === 'rejected'
       ? [{ repo: repos[index] as Repository, error: result.reason as unknown }]
       : [],
   );
-  if (failures.length === 0) {
-    log.info(`pushed WAL file '${wal.name}' to the archive`);
-    return 0;
-  }
+  if (failures.length === 0) return;
   if (failures.length === 1 && repos.length === 1) throw failures[0]?.error;
   for (const { repo, error } of failures) log.error(`${repo.name}: ${messageOf(error)}`);
   const first = failures[0]?.error;

@@ -931,9 +931,9 @@ describe('passThrough', () => {
         '--delta',
         '--log-level-console=info',
       ],
-      { PGSTASH_PROCESS_MAX: '3', PGSTASH_REPO2_PATH: '/env/repo2' },
+      { PGSTASH_BUFFER_SIZE: '4MiB', PGSTASH_REPO2_PATH: '/env/repo2' },
     );
-    // process-max does nothing for archive-get yet (see no-effect.test.ts): it is not passed on.
+    // buffer-size does nothing for archive-get yet (see no-effect.test.ts): it is not passed on.
     expect(config.passThrough()).toEqual([
       `--config=${file}`,
       '--log-level-console=info',

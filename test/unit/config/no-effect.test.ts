@@ -47,7 +47,8 @@ describe('the option table', () => {
     expect(def('repo-retention-full')?.effectiveFor).toBeUndefined();
     expect(def('repo-retention-history')?.effectiveFor).toBeUndefined();
     expect(def('delta')?.effectiveFor).toBeUndefined();
-    expect(def('process-max')?.effectiveFor).toEqual(['backup', 'restore', 'drill']);
+    // Real for archive-push and archive-get since archive-async (M5).
+    expect(def('process-max')?.effectiveFor).toBeUndefined();
     expect(def('type')?.valuesNotYetAvailable).toBeUndefined();
   });
 });
@@ -56,7 +57,7 @@ describe('help and reference', () => {
   it('say "not yet available" where the command, option or value is listed', () => {
     expect(helpText()).toMatch(/^ +expire +Remove backups .*keeps\.$/m);
     expect(helpText('expire')).not.toMatch(/^ +--repo1-retention-history .*not yet available/m);
-    expect(helpText('archive-push')).toMatch(/^ +--process-max .*\[not yet available, default=1\]$/m);
+    expect(helpText('archive-push')).toMatch(/^ +--process-max .*\[default=1\]$/m);
     expect(helpText('backup')).toMatch(/^ +--process-max .*\[default=1\]$/m);
     expect(helpText('backup')).toMatch(/^ +--buffer-size .*\[not yet available, /m);
     expect(helpText('backup')).toMatch(/^ +--delta .*\[default=n\]$/m);
@@ -64,32 +65,29 @@ describe('help and reference', () => {
     expect(helpText('backup')).not.toMatch(/^ +--repo1-retention-history .*not yet available/m);
     expect(helpText('backup')).toMatch(/^ +--type .*\[default=incr\]$/m);
     expect(helpText('restore')).not.toMatch(/--type .*not yet available/);
-    expect(helpText('archive-get', 'process-max')).toContain(
-      'availability: not yet available for archive-get',
-    );
+    expect(helpText('archive-get', 'buffer-size')).toContain('availability: not yet available');
     expect(helpText('backup', 'type')).not.toContain('not yet available');
 
     const reference = renderReference();
     expect(reference).not.toContain('no longer keeps. (not yet available)');
     expect(reference).not.toContain('Not yet available: the command answers 67.');
-    expect(reference).toContain('[`process-max`](#process-max) (not yet available)');
-    expect(reference).toContain('| Availability | not yet available for archive-get, archive-push |');
+    expect(reference).toContain('[`buffer-size`](#buffer-size) (not yet available)');
+    expect(reference).toContain('| Availability | not yet available |');
     expect(reference).not.toContain('| Not yet available | backup: diff, incr |');
   });
 });
 
 describe('warnings for options that do nothing for the command run', () => {
   it('warns for an option set for this command (command line, command section) that does nothing here', () => {
-    expect(warnings(['--process-max=4', ...PUSH])).toEqual([
-      "option 'process-max' set on the command line has no effect on archive-push " +
-        '(not yet available there; it applies to backup, restore and drill)',
-    ]);
+    // process-max, the example of an option real for some commands only, became real for the archive commands.
+    expect(warnings(['--process-max=4', ...PUSH])).toEqual([]);
     const path = join(dir, `pgstash-${fileCount + 1}.conf`);
-    expect(warnings(PUSH, { config: '[global:archive-push]\nprocess-max=4\n' })).toEqual([
-      `option 'process-max' set in config file '${path}' section [global:archive-push] has no effect on ` +
-        'archive-push (not yet available there; it applies to backup, restore and drill)',
+    expect(warnings(PUSH, { config: '[global:archive-push]\nbuffer-size=4MiB\n' })).toEqual([
+      `option 'buffer-size' set in config file '${path}' section [global:archive-push] has no effect on ` +
+        'archive-push (not yet available there)',
     ]);
-    expect(warnings(PUSH, { config: '[main:archive-push]\narchive-timeout=30\n' })).toHaveLength(1);
+    // archive-timeout applies to archive-push since archive-async: no warning.
+    expect(warnings(PUSH, { config: '[main:archive-push]\narchive-timeout=30\n' })).toEqual([]);
   });
 
   it('does not warn for an option set for every command that another command uses ([global], [stanza], environment)', () => {
@@ -138,8 +136,12 @@ describe('warnings for options that do nothing for the command run', () => {
   });
 
   it("restore does not hand an option archive-get ignores on to restore_command's archive-get", () => {
-    const config = loadConfig(['--no-config', '--process-max=4', '--log-level-file=debug', ...RESTORE], {});
-    expect(config.warnings).toEqual([]);
+    const config = loadConfig(
+      ['--no-config', '--buffer-size=4MiB', '--log-level-file=debug', ...RESTORE],
+      {},
+    );
+    // Restore warns once that buffer-size does nothing; restore_command's archive-get does not get it.
+    expect(config.warnings).toHaveLength(1);
     expect(config.passThrough('archive-get')).toEqual([
       '--no-config',
       '--log-level-file=debug',

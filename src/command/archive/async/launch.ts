@@ -1,0 +1,34 @@
+// Starts the background process of asynchronous archiving, detached, unless one is running already.
+import { spawn } from 'node:child_process';
+import { lockHolder, type LockType } from '../../../common/lock.js';
+import { log } from '../../../common/log.js';
+import type { CommandContext } from '../../context.js';
+
+/** Set in the background process's environment: the same command line then runs the background role. */
+export const BACKGROUND_ENV = 'PGSTASH_ARCHIVE_ASYNC_BACKGROUND';
+
+export function isBackground(): boolean {
+  return process.env[BACKGROUND_ENV] === '1';
+}
+
+/** Whether the stanza's background process of `type` runs (its lock is held by a live process). */
+export async function backgroundRunning(lockPath: string, stanza: string, type: LockType): Promise<boolean> {
+  return (await lockHolder({ lockPath, stanza, type }).catch(() => undefined)) !== undefined;
+}
+
+/**
+ * Runs this same command line again as the background process, in its own session with no terminal or pipes, so
+ * that it outlives the foreground command and PostgreSQL never waits on its output. It takes the lock itself:
+ * when two foregrounds start one each, the second exits at once.
+ */
+export function startBackground(context: CommandContext): void {
+  const [node = process.execPath, ...script] = context.executable;
+  const child = spawn(node, [...script, ...process.argv.slice(2)], {
+    detached: true,
+    stdio: 'ignore',
+    env: { ...process.env, [BACKGROUND_ENV]: '1' },
+  });
+  child.on('error', (error) => log.error(`unable to start the background process: ${error.message}`));
+  log.detail(`started ${context.config.command} background process ${String(child.pid)}`);
+  child.unref();
+}

@@ -1,0 +1,211 @@
+// archive-push with archive-async=y: the foreground waits for its segment's status in the spool; the background
+// process pushes every ready segment in parallel and writes those statuses.
+import { readdir, rm, stat } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { errnoOf, isPgStashError, messageOf, PgStashError } from '../../../common/errors.js';
+import { acquireLock, type Lock } from '../../../common/lock.js';
+import { log } from '../../../common/log.js';
+import { readControlFile } from '../../../postgres/control.js';
+import type { CommandContext } from '../../context.js';
+import { requireWalFileName } from '../wal-source.js';
+import { backgroundRunning, isBackground, startBackground } from './launch.js';
+import { pushQueue, type ReadyWal } from './queue.js';
+import {
+  clearStatus,
+  GLOBAL_STATUS,
+  makeSpoolDir,
+  pushSpoolDir,
+  readStatusOrClear,
+  statusError,
+  writeStatus,
+} from './spool.js';
+
+/** Pause between looks at the spool: short at first (the answer is often there at once), then up to this. */
+const POLL_MAX_MS = 100;
+/** Least time between two starts of the background process by one foreground. */
+const RESTART_MS = 1000;
+
+/**
+ * archive-push through the spool, or undefined when the working directory is not the cluster's data directory
+ * (PostgreSQL runs archive_command there: its pg_control names the cluster): archive-push then pushes itself.
+ */
+export async function archivePushAsync(context: CommandContext): Promise<number | undefined> {
+  const control = await readControlFile(process.cwd()).catch((error: unknown) => {
+    log.detail(`archive-async: no spool without the cluster's pg_control (${messageOf(error)})`);
+    return undefined;
+  });
+  // The background process never pushes without its spool.
+  if (control === undefined) return isBackground() ? 0 : undefined;
+  const spool = pushSpoolDir(
+    context.config.get('spool-path'),
+    context.config.require('stanza'),
+    control.systemId,
+  );
+  return isBackground() ? pushBackground(context, spool) : pushForeground(context, spool);
+}
+
+/**
+ * The foreground, run by archive_command: succeeds once `<segment>.ok` is in the spool, fails with the recorded
+ * error once `<segment>.error` is (after letting a new background process retry an error left from before), and
+ * starts the background process whenever none runs. Gives up after archive-timeout (82): PostgreSQL retries.
+ */
+async function pushForeground(context: CommandContext, spool: string): Promise<number> {
+  const { config } = context;
+  const walPath = resolve(config.args[0] ?? '');
+  const name = basename(walPath);
+  requireWalFileName(name);
+  const stanza = config.require('stanza');
+  const lockPath = config.get('lock-path');
+  const timeoutSec = config.get('archive-timeout');
+  const deadline = Date.now() + timeoutSec * 1000;
+  let first = true;
+  let started = 0;
+  for (let pause = 1; ; pause = Math.min(pause * 2, POLL_MAX_MS)) {
+    const status = await readStatusOrClear(spool, name);
+    if (status?.kind === 'ok') {
+      if (status.message !== undefined) log.warn(status.message);
+      log.info(`pushed WAL file '${name}' to the archive asynchronously`);
+      return 0;
+    }
+    if (status?.kind === 'error') {
+      if (!first) throw statusError(status);
+      // Left by an earlier background process: a new one retries the segment.
+      await clearStatus(spool, name);
+    }
+    const global = first ? undefined : await readStatusOrClear(spool, GLOBAL_STATUS);
+    if (global?.kind === 'error') throw statusError(global);
+    if (Date.now() - started >= RESTART_MS && !(await backgroundRunning(lockPath, stanza, 'archive'))) {
+      // An error of the last background process as a whole is answered by starting a new one.
+      await clearStatus(spool, GLOBAL_STATUS);
+      await makeSpoolDir(spool);
+      startBackground(context);
+      started = Date.now();
+    }
+    first = false;
+    if (Date.now() >= deadline) {
+      throw new PgStashError(
+        'archiveTimeout',
+        `unable to push WAL file '${name}' to the archive asynchronously after ${timeoutSec} second(s)`,
+        { hint: 'check the archive-push-async messages in the log (log-path) for the reason' },
+      );
+    }
+    await sleep(pause);
+  }
+}
+
+/**
+ * The background process: holds the stanza's archive lock (only one runs; when it is taken, exits at once), then
+ * until no ready segment is left that it has not tried: lists pg_wal/archive_status/*.ready, removes the statuses
+ * of segments no longer ready (PostgreSQL has them as done), drops the whole queue beyond archive-push-queue-max,
+ * and pushes the rest, process-max at a time, through the one push path (push.ts pushWal), writing each
+ * `.ok` only once the segment is durable in every repository.
+ */
+async function pushBackground(context: CommandContext, spool: string): Promise<number> {
+  const { config } = context;
+  const stanza = config.require('stanza');
+  let lock: Lock;
+  try {
+    lock = await acquireLock({ lockPath: config.get('lock-path'), stanza, type: 'archive' });
+  } catch (error) {
+    if (isPgStashError(error, 'lockAcquire')) return 0;
+    throw error;
+  }
+  try {
+    await makeSpoolDir(spool);
+    await pushReady(context, spool, dirname(resolve(config.args[0] ?? '')));
+    return 0;
+  } catch (error) {
+    await writeStatus(spool, GLOBAL_STATUS, {
+      kind: 'error',
+      code: isPgStashError(error) ? error.code : 122,
+      message: messageOf(error),
+    });
+    throw error;
+  } finally {
+    await lock.release();
+  }
+}
+
+async function pushReady(context: CommandContext, spool: string, pgWal: string): Promise<void> {
+  const { config } = context;
+  const { pushWal } = await import('../push.js');
+  const { openRepositories } = await import('../../../repo/repository.js');
+  const { compressSettings } = await import('../../compress-settings.js');
+  const { openWalSource } = await import('../wal-source.js');
+  const repos = await openRepositories(config.repos, config.require('stanza'));
+  const compress = compressSettings(config);
+  const queueMax = config.get('archive-push-queue-max');
+  const processMax = config.get('process-max');
+  const tried = new Set<string>();
+  for (;;) {
+    const ready = await readyWal(pgWal);
+    await removeStatusesNotReady(spool, new Set(ready));
+    const todo: ReadyWal[] = [];
+    for (const name of ready) {
+      if (tried.has(name) || (await readStatusOrClear(spool, name))?.kind === 'ok') continue;
+      const size = await stat(join(pgWal, name)).then(
+        (stats) => stats.size,
+        () => undefined,
+      );
+      if (size !== undefined) todo.push({ name, size });
+    }
+    if (todo.length === 0) return;
+    const { push, drop, waitingBytes } = pushQueue(todo, queueMax);
+    if (drop.length > 0) {
+      log.error(
+        `dropped WAL file(s) ${drop[0]?.name ?? ''}...${drop[drop.length - 1]?.name ?? ''} (${drop.length}) ` +
+          `because archive-push-queue-max ${String(queueMax)} was exceeded (${waitingBytes} bytes waiting): ` +
+          'they are NOT in the archive, point-in-time recovery across them is impossible: take a new backup',
+      );
+      for (const wal of drop) {
+        tried.add(wal.name);
+        await writeStatus(spool, wal.name, {
+          kind: 'ok',
+          code: 0,
+          message: `dropped WAL file '${wal.name}' because archive-push-queue-max ${String(queueMax)} was exceeded`,
+        });
+      }
+    }
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      for (let wal = push[next++]; wal !== undefined; wal = push[next++]) {
+        tried.add(wal.name);
+        try {
+          await pushWal(repos, await openWalSource(join(pgWal, wal.name)), compress);
+          await writeStatus(spool, wal.name, { kind: 'ok', code: 0 });
+          log.detail(`pushed WAL file '${wal.name}' to the archive (async)`);
+        } catch (error) {
+          if (errnoOf(error) === 'ENOENT' || isPgStashError(error, 'fileMissing')) continue;
+          const code = isPgStashError(error) ? error.code : 122;
+          log.error(`[${code}]: ${messageOf(error)}`);
+          await writeStatus(spool, wal.name, { kind: 'error', code, message: messageOf(error) });
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(processMax, push.length) }, worker));
+  }
+}
+
+/** The segments PostgreSQL has marked ready to archive (pg_wal/archive_status/<name>.ready), oldest first. */
+async function readyWal(pgWal: string): Promise<string[]> {
+  const names = await readdir(join(pgWal, 'archive_status'));
+  return names
+    .filter((name) => name.endsWith('.ready'))
+    .map((name) => name.slice(0, -'.ready'.length))
+    .sort();
+}
+
+/**
+ * Statuses of segments PostgreSQL no longer lists as ready: it has taken their answer, they are done. And temp
+ * files of a status being written when a background process was killed (only the lock holder writes them, and
+ * none is being written between two rounds).
+ */
+async function removeStatusesNotReady(spool: string, ready: ReadonlySet<string>): Promise<void> {
+  for (const file of await readdir(spool)) {
+    if (file.startsWith('.') && file.endsWith('.tmp')) await rm(join(spool, file), { force: true });
+    const match = /^(.+)\.(ok|error)$/.exec(file);
+    if (match === null || match[1] === GLOBAL_STATUS || ready.has(match[1] ?? '')) continue;
+    await rm(join(spool, file), { force: true });
+  }
+}
