@@ -62,14 +62,15 @@ export async function copyBlocks(
           entries.set(count, priorMap.parts[count] as number, priorMap.slots[count] as number, checksum);
         } else {
           entries.set(count, OWN, own++, checksum);
-          yield block;
+          // A copy, not a view (chunks are fresh buffers, never reused): wholeChunks gathers up to a chunk's worth
+          // of changed blocks, and views would keep each one's source chunk alive meanwhile (up to 128 MiB a file).
+          yield block.length === chunk.length ? block : Buffer.from(block);
         }
         count++;
       }
     }
   }
 
-  // Chunks are read into fresh buffers (never reused), so a block is a view that stays valid while it is stored.
   const stored = await repo.backups.putFile(
     settings.label,
     file.name,
