@@ -11,6 +11,8 @@ export interface DecodeOptions {
   readonly key?: Buffer | undefined;
   /** Decode lz4 on libuv's pool (see frame/lz4-decode.ts): for a short copy on a thread that hashes meanwhile. */
   readonly lz4OnPool: boolean;
+  /** Frames decoded at once, ahead of the caller (default COMPRESS_CONCURRENCY). */
+  readonly framesAhead?: number | undefined;
 }
 
 /**
@@ -46,7 +48,7 @@ export async function* decodeStored(
     for await (const { result } of mapInOrder(
       frames(),
       (frame) => decode(frame, index++),
-      COMPRESS_CONCURRENCY,
+      Math.max(1, options.framesAhead ?? COMPRESS_CONCURRENCY),
     ))
       yield result;
   }

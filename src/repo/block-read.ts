@@ -100,11 +100,19 @@ export class BlockSource {
   readonly #repo: Repository;
   readonly #file: BlockFile;
   readonly #readers = new Map<number, PartReader>();
+  /** The part holding most of the file's blocks: the only one read with the usual read-ahead. */
+  readonly #mainPart: number;
 
   private constructor(repo: Repository, file: BlockFile, map: BlockMap) {
     this.#repo = repo;
     this.#file = file;
     this.map = map;
+    const blocksOf = new Uint32Array(map.partCount);
+    for (const part of map.parts) blocksOf[part] = (blocksOf[part] as number) + 1;
+    let main = 0;
+    for (let part = 1; part < map.partCount; part++)
+      if ((blocksOf[part] as number) > (blocksOf[main] as number)) main = part;
+    this.#mainPart = main;
   }
 
   static async open(repo: Repository, file: BlockFile): Promise<BlockSource> {
@@ -169,6 +177,9 @@ export class BlockSource {
       size: part.originalSize,
       storedSize: part.size,
       encrypted: part.cipher !== 'none',
+      // Every part of a file read at once stays open until the file is done (up to one per backup of the chain):
+      // all but the main one decode a frame at a time, so memory grows by about a frame per part, not four.
+      ...(index === this.#mainPart ? {} : { framesAhead: 1 }),
     });
     if (chunks === undefined) missing(this.#repo, path);
     const reader = new PartReader(chunks, this.map.blockSize, `${this.#repo.location}/${path}`);

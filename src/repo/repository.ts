@@ -42,10 +42,18 @@ export interface ReadExpectation {
    * per file); by default, when the repository is.
    */
   readonly encrypted?: boolean;
+  /**
+   * Frames decoded ahead of the reader (default COMPRESS_CONCURRENCY): 1 for a reader that is one of many open at
+   * once (a block-stored file's parts): it is then also read in small pieces when asked, not streamed ahead, so
+   * that its memory stays at about a frame.
+   */
+  readonly framesAhead?: number;
 }
 
 /** Stored files up to this size are read in one piece, not streamed. */
 const READ_WHOLE_BYTES = 256 * 1024;
+/** Piece size of a file read on demand (ReadExpectation.framesAhead 1): what such a reader holds besides a frame. */
+const ON_DEMAND_BYTES = 128 * 1024;
 
 export class Repository {
   readonly options: RepoOptions;
@@ -278,13 +286,30 @@ export class Repository {
         throw this.#corrupt(path, `larger than the ${storedSize} bytes recorded`);
       return this.#verified([whole], path, key, expect);
     }
+    if (expect.framesAhead === 1) {
+      // One of many readers open at once: read in small pieces when asked, no stream buffering ahead.
+      const first = await this.driver.read(path, { limit: ON_DEMAND_BYTES });
+      if (first === undefined) return undefined;
+      return this.#verified(this.#onDemand(path, first), path, key, expect);
+    }
     const source = await this.driver.openRead(path);
     if (source === undefined) return undefined;
     return this.#verified(source, path, key, expect);
   }
 
+  /** `path` from its start, `first` being its first ON_DEMAND_BYTES, each further piece read when asked for. */
+  async *#onDemand(path: string, first: Buffer): AsyncGenerator<Buffer> {
+    let piece = first;
+    for (let offset = 0; ;) {
+      if (piece.length > 0) yield piece;
+      if (piece.length < ON_DEMAND_BYTES) return;
+      offset += piece.length;
+      piece = (await this.driver.read(path, { offset, limit: ON_DEMAND_BYTES })) ?? Buffer.alloc(0);
+    }
+  }
+
   async *#verified(
-    source: Readable | readonly Buffer[],
+    source: Readable | readonly Buffer[] | AsyncGenerator<Buffer>,
     path: string,
     key: Buffer | undefined,
     expect: ReadExpectation,
@@ -295,6 +320,7 @@ export class Repository {
       compressType: compressTypeOfName(path),
       key,
       lz4OnPool: !this.#blocking,
+      framesAhead: expect.framesAhead,
     });
     try {
       for await (const chunk of decoded) {
@@ -313,7 +339,7 @@ export class Repository {
       }
       throw error;
     } finally {
-      if (!Array.isArray(source)) (source as Readable).destroy();
+      if ('destroy' in source) source.destroy();
     }
     const { size } = digest;
     const sha256 = digest.digest();

@@ -1,8 +1,8 @@
 // Block-incremental copy of one large file (repoN-block): stores only the blocks that differ from the map of the
 // file's version in the prior backup, and a new map saying where every block of this version is.
-import { wholeChunks } from '../../io/chunker.js';
 import { CHUNK_SIZE } from '../../io/chunker.js';
 import type { ChunkStage } from '../../io/stage.js';
+import { ChunkBuffers } from '../../storage/file-chunks.js';
 import { ContentDigest } from '../../io/stage.js';
 import { BlockMap, blockChecksum, blockCountOf, blockSizeFor } from '../../repo/block-map.js';
 import { isBlockFile } from '../../repo/block-read.js';
@@ -33,6 +33,8 @@ export async function copyBlocks(
     readonly compress: CompressSettings;
     readonly sync: boolean;
     readonly stages: readonly ChunkStage[];
+    /** Where `chunks` come from (given back here once checked) and the stored chunks are taken from. */
+    readonly buffers?: ChunkBuffers;
   },
   prior: ManifestFile | undefined,
 ): Promise<CopiedBlocks> {
@@ -50,10 +52,21 @@ export async function copyBlocks(
   let own = 0;
   const OWN = 0xffff;
 
+  const buffers = settings.buffers ?? new ChunkBuffers(CHUNK_SIZE, 0);
+  /**
+   * The blocks to store, gathered into whole chunks taken from `buffers` (putFile gives each back once compressed).
+   * A chunk read is given back as soon as its blocks are checked and the changed ones copied, unless it is passed
+   * on whole (all its blocks changed, nothing gathered before it: a full backup's case), so that neither the reads
+   * nor the stored blocks allocate a buffer per chunk, and no stored block keeps its source chunk alive.
+   */
   async function* changedBlocks(): AsyncGenerator<Buffer> {
+    let out: Buffer | undefined;
+    let used = 0;
     for await (const chunk of chunks) {
       whole.update(chunk);
       for (const stage of settings.stages) stage.update(chunk);
+      const first = count;
+      const changed: number[] = [];
       for (let offset = 0; offset < chunk.length; offset += blockSize) {
         const block = chunk.subarray(offset, offset + blockSize);
         const checksum = blockChecksum(block);
@@ -62,21 +75,34 @@ export async function copyBlocks(
           entries.set(count, priorMap.parts[count] as number, priorMap.slots[count] as number, checksum);
         } else {
           entries.set(count, OWN, own++, checksum);
-          yield block;
+          changed.push(offset);
         }
         count++;
       }
+      if (used === 0 && chunk.length === buffers.chunkSize && changed.length === count - first) {
+        yield chunk;
+        continue;
+      }
+      for (const offset of changed) {
+        const block = chunk.subarray(offset, offset + blockSize);
+        // Block sizes divide the chunk size: a block never straddles two output chunks.
+        out ??= buffers.take();
+        used += block.copy(out, used);
+        if (used === out.length) {
+          yield out;
+          out = undefined;
+          used = 0;
+        }
+      }
+      buffers.give(chunk);
     }
+    if (out !== undefined && used > 0) yield out.subarray(0, used);
   }
 
-  // Chunks are read into fresh buffers (never reused), so a block is a view that stays valid while it is stored.
-  const stored = await repo.backups.putFile(
-    settings.label,
-    file.name,
-    wholeChunks(changedBlocks()),
-    settings.compress,
-    { sync: settings.sync },
-  );
+  const stored = await repo.backups.putFile(settings.label, file.name, changedBlocks(), settings.compress, {
+    sync: settings.sync,
+    release: (chunk) => buffers.give(chunk),
+  });
   // The parts the new map refers to: the prior's still used (renumbered in their order), then this backup's.
   const priorParts = priorBlocks?.stored.block.parts ?? [];
   const renumber = new Int32Array(priorParts.length).fill(-1);

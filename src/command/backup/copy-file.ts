@@ -74,8 +74,11 @@ export async function copyFile(
         ? undefined
         : new PageVerifier({ segmentNo: relation.segmentNo, lsnLimit: settings.startLsn });
     if (settings.block === true && entry.size >= BLOCK_FILE_MIN) {
-      // Fresh chunk buffers (none reused): the stored blocks are views of them.
-      const source = readChunks(file, entry.absolutePath, { chunkSize: CHUNK_SIZE, sizeHint: entry.size });
+      const source = readChunks(file, entry.absolutePath, {
+        chunkSize: CHUNK_SIZE,
+        sizeHint: entry.size,
+        buffers: chunkBuffers,
+      });
       const copied = await copyBlocks(
         repo,
         entry,
@@ -85,6 +88,7 @@ export async function copyFile(
           compress: settings.compress,
           sync: true,
           stages: verifier === undefined ? [] : [verifier],
+          buffers: chunkBuffers,
         },
         prior,
       );

@@ -219,6 +219,42 @@ describe('Repository.putChunks', () => {
   });
 });
 
+describe("Repository.getChunks read on demand (framesAhead 1, a block-stored file's parts)", () => {
+  it.each(COMPRESS_TYPES)('gives the same bytes as a streamed read, encrypted or not (%s)', async (type) => {
+    for (const encrypted of [false, true]) {
+      const key = encrypted ? randomBytes(32) : undefined;
+      const repo = await Repository.openInWorker(
+        options(`demand-${type}-${encrypted}`, encrypted),
+        'main',
+        key,
+      );
+      // Past the 128 KiB pieces and the 256 KiB read-whole size, with a last piece of any length.
+      const data = makeData(3 * CHUNK_SIZE + 12345, 'random', 7);
+      const path = `d/file${compressExtension(type)}`;
+      const stored = await repo.putChunks(chunksOf(data), path, { type, level: defaultCompressLevel(type) });
+      const pieces: Buffer[] = [];
+      const chunks = await repo.getChunks(path, { ...stored, storedSize: stored.repoSize, framesAhead: 1 });
+      for await (const chunk of chunks ?? []) pieces.push(chunk);
+      expect(Buffer.concat(pieces).equals(data)).toBe(true);
+    }
+  });
+
+  it('fails with the file named when the stored data does not match, and is undefined for a missing file', async () => {
+    const repo = await Repository.openInWorker(options('demand-mismatch', false), 'main', undefined);
+    const data = makeData(2 * CHUNK_SIZE, 'random', 8);
+    const stored = await repo.putChunks(chunksOf(data), 'm/file.lz4', { type: 'lz4', level: 1 });
+    const read = async (sha256: string): Promise<void> => {
+      const chunks = await repo.getChunks('m/file.lz4', { sha256, size: stored.size, framesAhead: 1 });
+      for await (const chunk of chunks ?? []) expect(chunk.length).toBeGreaterThan(0);
+    };
+    await read(stored.sha256);
+    const error = await read('0'.repeat(64)).catch((caught: unknown) => caught);
+    expect(isPgStashError(error, 'checksum')).toBe(true);
+    expect((error as Error).message).toContain("m/file.lz4' is corrupt");
+    expect(await repo.getChunks('m/missing.lz4', { sha256: stored.sha256, framesAhead: 1 })).toBeUndefined();
+  });
+});
+
 describe('Repository.putNamedByContent', () => {
   const compress = { type: 'lz4' as const, level: defaultCompressLevel('lz4') };
 
