@@ -87,7 +87,8 @@ export async function copyFile(
           label: settings.label,
           compress: settings.compress,
           sync: true,
-          stages: verifier === undefined ? [] : [verifier],
+          // Progress sees every chunk read, as on the whole-file path: a block-stored file is read whole too.
+          stages: [verifier, progress].filter((stage) => stage !== undefined),
           buffers: chunkBuffers,
         },
         prior,

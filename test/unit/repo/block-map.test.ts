@@ -150,9 +150,10 @@ describe.each([
       (async function* () {
         yield* chunksOf(data);
       })(),
-      { label, compress, sync: false, stages: [] },
+      { label, compress, sync: false, stages: [{ update: (chunk) => (seen += chunk.length) }] },
       prior,
     );
+  let seen = 0;
 
   beforeAll(async () => {
     repo = await emptyStanza(join(root, encrypted ? 'encrypted' : 'plain'), { encrypted });
@@ -170,6 +171,8 @@ describe.each([
     v2[100 * 8 * KIB + 17] = (v2[100 * 8 * KIB + 17] as number) ^ 0x10;
     randomBytes(8 * KIB).copy(v2, 300 * 8 * KIB);
     const incr = await copy(labels[1]!, v2, { type: 'lz4', level: 1 }, e1);
+    // Every stage (page checksums, the backup's progress) sees every byte read, not only the blocks stored.
+    expect(seen).toBe(v1.length + v2.length);
     const own = incr.block.parts.find((part) => part.holder === labels[1]);
     // Blocks 100 and 300, the old short last block (now whole) and the new ones.
     expect(own?.originalSize).toBe(2 * 8 * KIB + 8 * KIB + 8 * KIB + (v2.length % (8 * KIB)));
