@@ -258,14 +258,24 @@ describe('drill', () => {
     const result = await setup.pgstash(['drill', `--pg1-path=${setup.cluster.dataDir}`]);
     expect(result.code).toBe(32);
     expect(result.stderr + result.stdout).toContain('it is or overlaps the data directory of stanza');
-    // A drill-path too long for the server's socket is refused before anything is made.
-    const long = join(drillPath, 'x'.repeat(80));
-    const tooLong = await setup.pgstash(['drill', `--drill-path=${long}`]);
-    expect(tooLong.code).toBe(32);
-    expect(tooLong.stderr + tooLong.stdout).toContain(`drill-path '${long}' is too long`);
     expect(await readdir(drillPath)).toEqual([]);
     expect(await setup.cluster.psql('select 1')).toBe('1');
   }, 60_000);
+
+  it('a drill-path too deep for a unix socket: the socket goes to a private directory under /tmp, removed after', async () => {
+    const deep = join(drillPath, 'x'.repeat(80));
+    const before = (await readdir('/tmp')).filter((name) => name.startsWith('pgstash-drill-'));
+    const result = await setup.pgstash([
+      'drill',
+      `--drill-path=${deep}`,
+      '--drill-amcheck=n',
+      '--log-level-console=info',
+    ]);
+    expect(result.code, result.stderr + result.stdout).toBe(0);
+    expect(result.stdout).toMatch(/socket in '\/tmp\/pgstash-drill-/);
+    expect((await readdir('/tmp')).filter((name) => name.startsWith('pgstash-drill-'))).toEqual(before);
+    expect(await readdir(deep)).toEqual([]);
+  }, 300_000);
 });
 
 describe('drill of a backup holding a damaged page', () => {

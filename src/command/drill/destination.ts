@@ -1,7 +1,8 @@
 // Where a drill restores: a scratch directory of its own, or a --pg1-path that is provably not the stanza's cluster.
 //
 // The scratch directory (pgstash-drill-<stanza>-XXXXXX under drill-path) holds socket/ (the server's socket, log
-// and pg_hba.conf), data/ (the restored cluster, unless --pg1-path names another place) and tablespaces/.
+// and pg_hba.conf; under /tmp when that path is too long for a socket), data/ (the restored cluster, unless
+// --pg1-path names another place) and tablespaces/.
 // mkdtemp makes it new, so nothing of anyone else's is in it. A --pg1-path given on the command line must be empty
 // or missing, hold no postmaster.pid, and be neither the stanza's configured pg1-path (config file, environment)
 // nor inside it, nor contain it: the production data directory is never a drill's destination.
@@ -85,19 +86,14 @@ export async function drillPlace(config: LoadedConfig, stanza: string): Promise<
       `drill-path '${parent}' is inside the data directory of stanza '${stanza}' ('${configured}')`,
     );
   }
-  // The server's socket goes in <scratch>/socket: a path too long for a socket would only fail at start-up.
-  const socketFile = join(parent, `pgstash-drill-${stanza}-XXXXXX`, 'socket', '.s.PGSQL.65535');
-  if (Buffer.byteLength(socketFile) > SOCKET_PATH_MAX) {
-    throw new PgStashError(
-      'optionInvalidValue',
-      `drill-path '${parent}' is too long: the drill server's socket '${socketFile}' would pass the ${SOCKET_PATH_MAX}-byte limit of a unix socket path`,
-      { hint: 'choose a shorter drill-path' },
-    );
-  }
   await mkdir(parent, { recursive: true });
   const scratch = await mkdtemp(join(parent, `pgstash-drill-${stanza}-`));
-  const socketDir = join(scratch, 'socket');
-  await mkdir(socketDir, { mode: 0o700 });
+  // The server's socket goes in <scratch>/socket, unless that path would pass the kernel's limit for a unix socket
+  // (a deep drill-path or TMPDIR): then in a private directory of its own under /tmp, as short as it gets.
+  let socketDir = join(scratch, 'socket');
+  if (Buffer.byteLength(join(socketDir, '.s.PGSQL.65535')) <= SOCKET_PATH_MAX)
+    await mkdir(socketDir, { mode: 0o700 });
+  else socketDir = await mkdtemp(join('/tmp', 'pgstash-drill-'));
   return {
     scratch,
     pgPath: givenPath ?? join(scratch, 'data'),
@@ -123,4 +119,6 @@ export async function removePlace(place: DrillPlace): Promise<void> {
         await rm(join(place.pgPath, name), { recursive: true, force: true });
   }
   await rm(place.scratch, { recursive: true, force: true });
+  if (!place.socketDir.startsWith(place.scratch + sep))
+    await rm(place.socketDir, { recursive: true, force: true });
 }
