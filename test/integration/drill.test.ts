@@ -139,9 +139,14 @@ describe('drill', () => {
   }, 300_000);
 
   it('fails (113) when the query returns another value; drill-keep-failed keeps the directory', async () => {
+    // Deep enough that the socket must go under /tmp: that directory goes even when the rest is kept.
+    const deep = join(drillPath, 'y'.repeat(80));
+    const socketDirs = async (): Promise<string[]> =>
+      (await readdir('/tmp')).filter((name) => name.startsWith('pgstash-drill-'));
+    const before = await socketDirs();
     const result = await setup.pgstash([
       'drill',
-      `--drill-path=${drillPath}`,
+      `--drill-path=${deep}`,
       '--drill-query=select count(*) from small',
       '--drill-expect=1499',
       '--drill-keep-failed',
@@ -154,7 +159,10 @@ describe('drill', () => {
     expect((await stat(join(data ?? '', 'PG_VERSION'))).isFile()).toBe(true);
     // Stopped all the same: no server runs in the kept directory.
     await expect(stat(join(data ?? '', 'postmaster.pid'))).rejects.toThrow();
-    await rm(scratch ?? '', { recursive: true, force: true });
+    // The server log is kept with it; the socket directory under /tmp is not.
+    expect((await stat(join(scratch ?? '', 'server', 'postgresql.log'))).size).toBeGreaterThan(0);
+    expect(await socketDirs()).toEqual(before);
+    await rm(deep, { recursive: true, force: true });
     const info = await setup.pgstashOk(['info']);
     expect(info.stdout).toMatch(/last drill: FAILED \[113\]/);
   }, 300_000);
@@ -252,6 +260,54 @@ describe('drill', () => {
     expect(postmaster).toBeDefined();
     expect(processAlive(postmaster ?? 0)).toBe(false);
     expect(await readdir(drillPath)).toEqual([]);
+  }, 300_000);
+
+  it('kill -9 while the restored server runs: the next drill stops that server and removes the directory', async () => {
+    // Deep enough that the killed drill's socket is under /tmp: the next drill removes that directory too.
+    const deep = join(drillPath, 'z'.repeat(80));
+    await mkdir(deep);
+    await chown(deep, postgresIds().uid, postgresIds().gid);
+    const socketDirs = async (): Promise<string[]> =>
+      (await readdir('/tmp')).filter((name) => name.startsWith('pgstash-drill-'));
+    const before = await socketDirs();
+    let postmaster: number | undefined;
+    let scratch: string | undefined;
+    const serverRuns = async (): Promise<boolean> => {
+      for (const name of await readdir(deep)) {
+        const text = await readFile(join(deep, name, 'data', 'postmaster.pid'), 'utf8').catch(() => '');
+        const pid = Number(text.split('\n')[0]);
+        // The last line of postmaster.pid is the server's state: 'ready' once it accepts connections.
+        if (pid > 0 && text.includes('ready')) [postmaster, scratch] = [pid, join(deep, name)];
+        if (pid > 0 && text.includes('ready')) return true;
+      }
+      return false;
+    };
+    const args = [
+      `--config=${setup.configPath}`,
+      `--stanza=${setup.stanza}`,
+      'drill',
+      `--drill-path=${deep}`,
+      '--drill-amcheck=n',
+    ];
+    const killed = await signalWhen(args, serverRuns, 'SIGKILL');
+    expect(killed, 'the drill ended before its server was caught running').toBeDefined();
+    expect(killed?.signal).toBe('SIGKILL');
+    // What kill -9 leaves: the server runs on, in a directory nobody removes.
+    expect(processAlive(postmaster ?? 0)).toBe(true);
+    expect((await socketDirs()).length).toBe(before.length + 1);
+
+    const next = await setup.pgstash(['drill', `--drill-path=${deep}`, '--drill-amcheck=n']);
+    expect(next.code, next.stdout + next.stderr).toBe(0);
+    expect(next.stdout + next.stderr).toContain(`drill: removed '${scratch ?? ''}', left by a drill`);
+    expect(next.stdout + next.stderr).toMatch(
+      new RegExp(
+        `left by a drill \\(process \\d+\\) that ended without cleaning up; stopped its server \\(process ${String(postmaster)}\\)`,
+      ),
+    );
+    expect(processAlive(postmaster ?? 0)).toBe(false);
+    expect(await readdir(deep)).toEqual([]);
+    expect(await socketDirs()).toEqual(before);
+    await rm(deep, { recursive: true, force: true });
   }, 300_000);
 
   it("refuses the stanza's own data directory as --pg1-path", async () => {

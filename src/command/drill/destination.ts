@@ -1,8 +1,9 @@
 // Where a drill restores: a scratch directory of its own, or a --pg1-path that is provably not the stanza's cluster.
 //
-// The scratch directory (pgstash-drill-<stanza>-XXXXXX under drill-path) holds socket/ (the server's socket, log
-// and pg_hba.conf; under /tmp when that path is too long for a socket), data/ (the restored cluster, unless
-// --pg1-path names another place) and tablespaces/.
+// The scratch directory (pgstash-drill-<stanza>-XXXXXX under drill-path) holds server/ (the server's log and
+// pg_hba.conf, and its socket unless that path is too long for one: then the socket alone goes to a private
+// directory under /tmp, always removed at the end), data/ (the restored cluster, unless --pg1-path names another
+// place) and tablespaces/.
 // mkdtemp makes it new, so nothing of anyone else's is in it. A --pg1-path given on the command line must be empty
 // or missing, hold no postmaster.pid, and be neither the stanza's configured pg1-path (config file, environment)
 // nor inside it, nor contain it: the production data directory is never a drill's destination.
@@ -13,6 +14,7 @@ import { join, sep } from 'node:path';
 import { errnoOf, PgStashError } from '../../common/errors.js';
 import { realOrResolved } from '../../common/real-path.js';
 import type { LoadedConfig } from '../../config/load.js';
+import { markScratch, removeLeftovers } from './leftovers.js';
 import type { ServerOwner } from './server.js';
 
 export interface DrillPlace {
@@ -24,6 +26,9 @@ export interface DrillPlace {
   readonly given: boolean;
   /** It did not exist before the drill (removed at the end, not only emptied). */
   readonly made: boolean;
+  /** Private directory (0700) for the server's log and pg_hba.conf: kept with the rest on a kept failure. */
+  readonly serverDir: string;
+  /** The server's socket directory: serverDir, or a short private directory under /tmp. */
   readonly socketDir: string;
   readonly tablespaceDir: string;
 }
@@ -87,18 +92,23 @@ export async function drillPlace(config: LoadedConfig, stanza: string): Promise<
     );
   }
   await mkdir(parent, { recursive: true });
+  await removeLeftovers(parent, stanza);
   const scratch = await mkdtemp(join(parent, `pgstash-drill-${stanza}-`));
-  // The server's socket goes in <scratch>/socket, unless that path would pass the kernel's limit for a unix socket
+  const serverDir = join(scratch, 'server');
+  await mkdir(serverDir, { mode: 0o700 });
+  // The server's socket goes in <scratch>/server, unless that path would pass the kernel's limit for a unix socket
   // (a deep drill-path or TMPDIR): then in a private directory of its own under /tmp, as short as it gets.
-  let socketDir = join(scratch, 'socket');
-  if (Buffer.byteLength(join(socketDir, '.s.PGSQL.65535')) <= SOCKET_PATH_MAX)
-    await mkdir(socketDir, { mode: 0o700 });
-  else socketDir = await mkdtemp(join('/tmp', 'pgstash-drill-'));
+  const socketDir =
+    Buffer.byteLength(join(serverDir, '.s.PGSQL.65535')) <= SOCKET_PATH_MAX
+      ? serverDir
+      : await mkdtemp(join('/tmp', 'pgstash-drill-'));
+  await markScratch(scratch, socketDir);
   return {
     scratch,
     pgPath: givenPath ?? join(scratch, 'data'),
     given,
     made: givenPath === undefined || !existsSync(givenPath),
+    serverDir,
     socketDir,
     tablespaceDir: join(scratch, 'tablespaces'),
   };
@@ -107,7 +117,16 @@ export async function drillPlace(config: LoadedConfig, stanza: string): Promise<
 /** As root: the scratch directory and the socket directory go to the server's owner, who must reach them. */
 export async function handOver(place: DrillPlace, owner: ServerOwner): Promise<void> {
   if (process.geteuid?.() !== 0) return;
-  for (const path of [place.scratch, place.socketDir]) await chown(path, owner.uid, owner.gid);
+  for (const path of new Set([place.scratch, place.serverDir, place.socketDir]))
+    await chown(path, owner.uid, owner.gid);
+}
+
+/**
+ * Removes a socket directory of its own under /tmp (once the server is stopped): it holds nothing worth keeping,
+ * even when a failed drill's directory is kept.
+ */
+export async function removeSocketDir(place: DrillPlace): Promise<void> {
+  if (place.socketDir !== place.serverDir) await rm(place.socketDir, { recursive: true, force: true });
 }
 
 /** Removes what the drill made: the scratch directory, and what it restored into a given pg1-path. */
@@ -119,6 +138,4 @@ export async function removePlace(place: DrillPlace): Promise<void> {
         await rm(join(place.pgPath, name), { recursive: true, force: true });
   }
   await rm(place.scratch, { recursive: true, force: true });
-  if (!place.socketDir.startsWith(place.scratch + sep))
-    await rm(place.socketDir, { recursive: true, force: true });
 }

@@ -14,7 +14,8 @@ import type { CommandContext } from '../context.js';
 import { restoreBackup } from '../restore/index.js';
 import { amcheckPath, serverBinDir } from './bin-path.js';
 import { countLargestTables, runAmcheck, runUserQuery } from './checks.js';
-import { drillPlace, handOver, removePlace, type DrillPlace } from './destination.js';
+import { unmarkScratch } from './leftovers.js';
+import { drillPlace, handOver, removePlace, removeSocketDir, type DrillPlace } from './destination.js';
 import { recoveryEnd } from './recovery-end.js';
 import { exitCodeOf, renderDrillJson, renderDrillText, rtoMs, type DrillReport } from './report.js';
 import { dataDirectoryOwner, DrillServer, freePort } from './server.js';
@@ -63,9 +64,11 @@ export async function drill(context: CommandContext): Promise<number> {
     report.result = { kind: error.kind, message: error.message };
   } finally {
     for (const server of servers) await server.stop();
+    await removeSocketDir(place);
     report.totalMs = Date.now() - report.started;
     report.kept = report.result.kind !== 'ok' && config.get('drill-keep-failed');
-    if (!report.kept) await removePlace(place);
+    if (report.kept) await unmarkScratch(place.scratch);
+    else await removePlace(place);
   }
   await recordDrill(repoOptions, stanza, report);
   context.out(config.get('output') === 'json' ? renderDrillJson(report) : renderDrillText(report));
@@ -108,8 +111,9 @@ async function runDrill(
     binDir,
     version: restored.manifest.db.version,
     pgPath: place.pgPath,
+    serverDir: place.serverDir,
     socketDir: place.socketDir,
-    logFile: join(place.socketDir, 'postgresql.log'),
+    logFile: join(place.serverDir, 'postgresql.log'),
     port: await freePort(),
     owner,
     user: config.get('pg1-user') ?? owner.name,

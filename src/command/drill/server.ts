@@ -46,7 +46,9 @@ export interface DrillServerSettings {
   /** The cluster's PostgreSQL major version ('15'). */
   readonly version: string;
   readonly pgPath: string;
-  /** Private directory (0700, the owner's) for the socket, the log and pg_hba.conf. */
+  /** Private directory (0700, the owner's) for the log and pg_hba.conf. */
+  readonly serverDir: string;
+  /** Private directory (0700, the owner's) for the socket: serverDir, or a short one when that path is too long. */
   readonly socketDir: string;
   readonly logFile: string;
   readonly port: number;
@@ -97,8 +99,8 @@ export class DrillServer {
 
   /** Writes what the server needs beside the restored directory and starts it (without waiting). */
   async start(): Promise<void> {
-    const { pgPath, socketDir, logFile, owner, binDir } = this.settings;
-    const hbaFile = join(socketDir, 'pg_hba.conf');
+    const { pgPath, serverDir, logFile, owner, binDir } = this.settings;
+    const hbaFile = join(serverDir, 'pg_hba.conf');
     // Local connections only, through the private socket directory: trust is what reaches only its owner (and root).
     await writeFile(hbaFile, 'local all all trust\n', { mode: 0o600 });
     // A data directory whose configuration lives elsewhere (Debian's /etc/postgresql): postgres needs one here.
