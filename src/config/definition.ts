@@ -791,12 +791,13 @@ const OPTION_TABLE = [
     category: 'repository',
     indexed: 'repo',
     commands: ['backup'],
+    default: false,
     summary: 'Block incremental: store only the changed blocks of a large file.',
     description:
       'A diff or incr stores of a changed file of 1 MiB or more only the blocks (8 KiB and up, by file size) whose ' +
       'content differs from the prior backup, and a block map saying which backup holds each block; restore ' +
       'puts the file together and checks every block and the whole. A full with it on stores maps the next ' +
-      'backups compare with; without a prior map, a changed file is stored whole (with a map). Off when unset.',
+      'backups compare with; without a prior map, a changed file is stored whole (with a map).',
   },
   // Stanza (PostgreSQL cluster)
   {

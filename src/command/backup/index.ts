@@ -134,7 +134,7 @@ export async function backup(context: CommandContext): Promise<number> {
           }),
       recorder: new CopyJournal(repo, partial),
       progress: progressSettings(config),
-      ...blockIncremental(repoOptions.block === true, priorManifest),
+      ...blockIncremental(repoOptions.block, priorManifest),
     });
     await resumable?.removeUnlisted(tree.files);
     const stopped = await backupStop(session, repo, label, tree, { compress, storage });

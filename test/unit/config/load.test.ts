@@ -577,11 +577,12 @@ describe('repositories', () => {
         'repo1-retention-full=7',
       ].join('\n'),
     });
-    // The retention types and time zone come from the option table's defaults (backup and expire only).
+    // The retention types, time zone and block come from the option table's defaults (backup and expire only).
     const retentionTypes = {
       retentionFullType: 'count',
       retentionArchiveType: 'full',
       retentionTimeZone: 'UTC',
+      block: false,
     };
     expect(config.repos).toEqual([
       { index: 1, type: 'posix', path: '/r1', cipherType: 'none', retentionFull: 7, ...retentionTypes },
