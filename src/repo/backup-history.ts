@@ -45,15 +45,34 @@ export class BackupHistory {
   /** Every history manifest, oldest label first. */
   async list(): Promise<HistoryEntry[]> {
     const entries: HistoryEntry[] = [];
-    for await (const year of this.#repo.driver.list(this.#root)) {
-      if (year.type !== 'path' || !YEAR.test(year.name)) continue;
-      for await (const file of this.#repo.driver.list(`${this.#root}/${year.name}`)) {
-        const label = ENTRY.exec(file.name)?.[1];
-        if (file.type === 'file' && label !== undefined && isBackupLabel(label))
-          entries.push({ label, year: year.name, name: file.name });
-      }
-    }
+    for (const year of await this.#years()) entries.push(...(await this.#entries(year)));
     return entries.sort((a, b) => (a.label < b.label ? -1 : a.label > b.label ? 1 : 0));
+  }
+
+  /**
+   * The history manifests of the newest year only: the latest label is among them, since a manifest's year is its
+   * label's (so a new backup's label check reads one year, as pgBackRest does, not the whole history).
+   */
+  async newestYear(): Promise<HistoryEntry[]> {
+    const newest = (await this.#years()).sort().at(-1);
+    return newest === undefined ? [] : this.#entries(newest);
+  }
+
+  async #years(): Promise<string[]> {
+    const years: string[] = [];
+    for await (const year of this.#repo.driver.list(this.#root))
+      if (year.type === 'path' && YEAR.test(year.name)) years.push(year.name);
+    return years;
+  }
+
+  async #entries(year: string): Promise<HistoryEntry[]> {
+    const entries: HistoryEntry[] = [];
+    for await (const file of this.#repo.driver.list(`${this.#root}/${year}`)) {
+      const label = ENTRY.exec(file.name)?.[1];
+      if (file.type === 'file' && label !== undefined && isBackupLabel(label))
+        entries.push({ label, year, name: file.name });
+    }
+    return entries;
   }
 
   /** The history manifest of `label`, decoded and validated; fileMissing (55) when there is none. */

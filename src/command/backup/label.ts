@@ -29,7 +29,7 @@ export async function createLabel(
       ...info.backups.map((backup) => backup.label),
       ...(await repo.backups.incomplete(info)),
       // An expired backup's history copy too, as pgBackRest: a new label must not take an old one's place.
-      ...(await repo.backups.history.list()).map((entry) => entry.label),
+      ...(await repo.backups.history.newestYear()).map((entry) => entry.label),
     ],
     type,
     prior,

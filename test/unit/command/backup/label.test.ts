@@ -99,4 +99,18 @@ describe('createLabel', () => {
     const error = await createLabel(repo, 'full', info).catch((caught: unknown) => caught);
     expect(isPgStashError(error, 'clock')).toBe(true);
   });
+
+  it('reads only the newest year of the history: it holds the latest label', async () => {
+    const history = join(root, 'repo', 'backup', 'main', 'backup.history');
+    for (const label of ['20240101-000000F', '20250601-120000F', '20250701-120000F', '20260102-030405F']) {
+      await mkdir(join(history, label.slice(0, 4)), { recursive: true });
+      await writeFile(join(history, label.slice(0, 4), `${label}.manifest.gz`), '');
+    }
+    expect((await repo.backups.history.newestYear()).map((entry) => entry.label)).toEqual([
+      '20260102-030405F',
+    ]);
+    expect(await repo.backups.history.list()).toHaveLength(4);
+    // The newest year's label is in the past: a new label follows it.
+    expect((await createLabel(repo, 'full', info)).label > '20260102-030405F').toBe(true);
+  });
 });
