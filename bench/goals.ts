@@ -1,4 +1,4 @@
-// Issue 14's goals for the incremental scenarios, and how a figure is judged against one.
+// Issues 14's and 15's goals for the incremental and S3 scenarios, and how a figure is judged against one.
 
 const MIB = 1024 * 1024;
 
@@ -14,6 +14,10 @@ export const GOALS = {
   chainRestoreRatio: 1.2,
   /** chain: peak RSS of backup, expire and restore (250 MB). */
   chainPeakRssBytes: 250e6,
+  /** s3 (issue 15): backup and restore wall time against pgBackRest 2.45's on the same server. */
+  s3WallRatio: 0.8,
+  /** s3: peak RSS of backup and restore (300 MB). */
+  s3PeakRssBytes: 300e6,
 } as const;
 
 /** One figure against its goal: the text that shows both and whether it is met. */

@@ -10,6 +10,7 @@ import { blockMode } from './block-mode.js';
 import { runIncrementalCases, type IncrementalResults } from './incremental.js';
 import { checkPrerequisites } from './prerequisites.js';
 import { renderReport } from './report.js';
+import { runS3Case, type S3Results } from './s3.js';
 import { INCREMENTAL_CASES, readSettings } from './settings.js';
 import { pgbackrest, pgstash, type Tool } from './tools.js';
 
@@ -34,6 +35,7 @@ async function main(): Promise<void> {
   let archive: ArchiveResults | undefined;
   let backup: BackupResults | undefined;
   let incremental: IncrementalResults | undefined;
+  let s3: S3Results | undefined;
   let failure: unknown;
   try {
     if (settings.cases.includes('archive')) {
@@ -69,12 +71,23 @@ async function main(): Promise<void> {
       load.push({ when: 'after incremental scenarios', load1: loadavg()[0] ?? 0 });
       if (incremental.failure !== undefined) failure = new Error(incremental.failure);
     }
+    if (settings.cases.includes('s3') && failure === undefined) {
+      s3 = await runS3Case({
+        tools,
+        scale: settings.scale,
+        compressTypes: settings.compressTypes,
+        processMax: Math.max(...settings.processMax),
+        runs: settings.runs,
+        progress,
+      });
+      load.push({ when: 'after s3', load1: loadavg()[0] ?? 0 });
+    }
   } catch (error) {
     failure = error;
   } finally {
     await removeAllTempDirs();
   }
-  if (archive !== undefined || backup !== undefined || incremental !== undefined) {
+  if (archive !== undefined || backup !== undefined || incremental !== undefined || s3 !== undefined) {
     let report = renderReport({
       settings,
       environment,
@@ -84,6 +97,7 @@ async function main(): Promise<void> {
       ...(archive === undefined ? {} : { archive }),
       ...(backup === undefined ? {} : { backup }),
       ...(incremental === undefined ? {} : { incremental }),
+      ...(s3 === undefined ? {} : { s3 }),
     });
     if (failure !== undefined) report += `\n**The run failed before it finished:** ${messageOf(failure)}\n`;
     const dir = isAbsolute(settings.resultsDir) ? settings.resultsDir : join(CHECKOUT, settings.resultsDir);

@@ -4,6 +4,8 @@ import type { ArchiveResults, PerTool } from './archive.js';
 import type { BackupResults, BackupRun } from './backup.js';
 import type { Measurement } from './measure.js';
 import type { IncrementalResults } from './incremental.js';
+import type { S3Results } from './s3.js';
+import { renderS3 } from './s3-report.js';
 import { renderIncremental } from './incremental-report.js';
 import type { Environment } from './prerequisites.js';
 import type { BenchSettings } from './settings.js';
@@ -21,6 +23,7 @@ export interface ReportInput {
   readonly archive?: ArchiveResults;
   readonly backup?: BackupResults;
   readonly incremental?: IncrementalResults;
+  readonly s3?: S3Results;
 }
 
 const TOOLS: readonly ToolName[] = ['pgstash', 'pgbackrest'];
@@ -44,6 +47,7 @@ export function renderReport(input: ReportInput): string {
   if (input.archive !== undefined) parts.push('', renderArchive(input.archive));
   if (input.backup !== undefined) parts.push('', renderBackup(input.backup, settings.runs));
   if (input.incremental !== undefined) parts.push('', renderIncremental(input.incremental));
+  if (input.s3 !== undefined) parts.push('', renderS3(input.s3, settings.runs));
   return `${parts.join('\n')}\n`;
 }
 

@@ -1,8 +1,9 @@
 // What one benchmark run measures, read from PGSTASH_BENCH_* environment variables with defaults for a full run.
 
 /**
- * The parts of the benchmark: per-segment WAL archiving, a full backup and restore of a cluster, and the M3
- * scenarios of incremental backup, resume and delta restore (bench/incremental.ts).
+ * The parts of the benchmark: per-segment WAL archiving, a full backup and restore of a cluster, the M3
+ * scenarios of incremental backup, resume and delta restore (bench/incremental.ts), and a full backup and restore
+ * on a local S3 server (bench/s3.ts, at the largest process-max).
  */
 export const BENCH_CASES = [
   'archive',
@@ -12,6 +13,7 @@ export const BENCH_CASES = [
   'resume',
   'delta-restore',
   'chain',
+  's3',
 ] as const;
 export type BenchCase = (typeof BENCH_CASES)[number];
 /** The cases that run on the shared incremental-scenario cluster (bench/incremental.ts). */

@@ -42,6 +42,11 @@ export interface PrepareOptions {
   readonly cluster: PgCluster;
   readonly compress: BenchCompress;
   readonly block?: boolean;
+  /**
+   * The repository's repo1-* options when it is not a local directory (an S3 bucket: repo1-type, repo1-path,
+   * repo1-s3-*, repo1-storage-*). Both tools take the same names, so both get the same lines.
+   */
+  readonly store?: Readonly<Record<string, string>>;
 }
 
 /** One tool configured with one repository: its command lines, archive_command and where it stores things. */
@@ -106,9 +111,13 @@ async function makeLogDir(dir: string): Promise<void> {
 }
 
 /** The [global] options both tools get: same paths, same compression, same file log level. */
-function globalSection(dir: string, compress: BenchCompress): Record<string, string> {
+function globalSection(
+  dir: string,
+  compress: BenchCompress,
+  store?: Readonly<Record<string, string>>,
+): Record<string, string> {
   return {
-    'repo1-path': join(dir, 'repo'),
+    ...(store ?? { 'repo1-path': join(dir, 'repo') }),
     'lock-path': join(dir, 'lock'),
     'log-path': join(dir, 'log'),
     'log-level-file': 'info',
@@ -140,7 +149,7 @@ export const pgstash: Tool = {
       configPath,
       configText({
         global: {
-          ...globalSection(dir, options.compress),
+          ...globalSection(dir, options.compress, options.store),
           ...(options.block === true ? { 'repo1-block': 'y' } : {}),
         },
         [STANZA]: stanzaSection(options.cluster),
@@ -167,7 +176,7 @@ export function pgbackrest(binary: string): Tool {
       await writeConfig(
         configPath,
         configText({
-          global: globalSection(dir, options.compress),
+          global: globalSection(dir, options.compress, options.store),
           [STANZA]: stanzaSection(options.cluster),
         }),
       );

@@ -59,8 +59,17 @@ const SECRET_KEY = 'pgstash-test-secret-0123456789';
 const REGION = 'us-east-1';
 let bucketCount = 0;
 
+export interface S3ServerOptions {
+  /**
+   * versitygw only: write its S3 access log (one line per request, with the bucket and the operation, e.g.
+   * `s3_PutObject`) to this file, and keep connections alive as AWS does (the benchmark counts requests and times
+   * both tools on it).
+   */
+  readonly accessLog?: string;
+}
+
 /** Starts a server on a free 127.0.0.1 port with TLS and a fresh data directory; resolves once it answers. */
-export async function startS3Server(kind: S3ServerKind): Promise<S3TestServer> {
+export async function startS3Server(kind: S3ServerKind, options: S3ServerOptions = {}): Promise<S3TestServer> {
   // 0711: the postgres user (archive_command, restore_command) reads the certificate, as repoN-storage-ca-file.
   const dir = await createTempDir({ owner: 'root', mode: 0o711, label: `s3-${kind}` });
   let child: ChildProcess | undefined;
@@ -71,7 +80,7 @@ export async function startS3Server(kind: S3ServerKind): Promise<S3TestServer> {
     const data = join(dir, 'data');
     await mkdir(data);
     const log = join(dir, 'server.log');
-    const { args, env } = await commandLine(kind, { dir, data, port, cert, key });
+    const { args, env } = await commandLine(kind, { dir, data, port, cert, key }, options);
     const output = openSync(log, 'a');
     child = spawn(join(testBinDir(), BINARY[kind]), args, {
       cwd: dir,
@@ -189,10 +198,14 @@ async function makeCertificate(dir: string): Promise<{ cert: string; key: string
 async function commandLine(
   kind: S3ServerKind,
   where: { dir: string; data: string; port: number; cert: string; key: string },
+  options: S3ServerOptions,
 ): Promise<{ args: string[]; env: Record<string, string> }> {
   if (kind === 'versitygw') {
     return {
       args: [
+        ...(options.accessLog === undefined
+          ? []
+          : ['--access-log', options.accessLog, '--keep-alive', '--quiet']),
         '--port',
         `127.0.0.1:${where.port}`,
         '--access',

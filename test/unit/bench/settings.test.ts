@@ -5,7 +5,7 @@ import { readSettings } from '../../../bench/settings.js';
 describe('readSettings', () => {
   it('defaults to the full benchmark', () => {
     expect(readSettings({})).toEqual({
-      cases: ['archive', 'backup', 'hot-set', 'scattered', 'resume', 'delta-restore', 'chain'],
+      cases: ['archive', 'backup', 'hot-set', 'scattered', 'resume', 'delta-restore', 'chain', 's3'],
       scale: 50,
       segments: 20,
       compressTypes: ['lz4', 'zst'],

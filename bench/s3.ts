@@ -1,0 +1,201 @@
+// Case "s3": a full backup and a restore of one pgbench cluster by each tool into its own bucket of one local S3
+// server (versitygw over TLS with the harness's certificate: pgBackRest speaks only HTTPS to S3), per compress type:
+// wall time, CPU, peak RSS, requests by kind (from the server's access log, per bucket) and bytes stored.
+//
+// As in the backup case, archive_command points at the measured tool's repository during its backup (so the
+// requests of a backup include the archive-push processes PostgreSQL starts meanwhile, for both tools alike), and
+// each restore goes into a new empty directory. Runs alternate which tool goes first.
+import { existsSync } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ListObjectsV2Command } from '@aws-sdk/client-s3';
+import type { PgCluster } from '../test/harness/cluster.js';
+import { mkdirForPostgres } from '../test/harness/postgres-user.js';
+import { startS3Server, type S3TestServer } from '../test/harness/s3-server.js';
+import { createTempDir, removeTempDir } from '../test/harness/tmp.js';
+import { setArchiveCommand } from '../test/harness/wal.js';
+import { createPgbenchCluster, DISCARD_WAL, waitArchiveIdle } from './bench-cluster.js';
+import { measureOk, type Measurement } from './measure.js';
+import type { BenchCompress } from './settings.js';
+import { alternate, type Tool, type ToolName } from './tools.js';
+
+/** Requests by S3 operation (ListObjectsV2, PutObject, UploadPart, ...), as the server logged them. */
+export type RequestCounts = Readonly<Record<string, number>>;
+
+export interface S3Run {
+  readonly backup: Measurement;
+  readonly restore: Measurement;
+  readonly requests: { readonly backup: RequestCounts; readonly restore: RequestCounts };
+  /** Sum of the sizes of the objects under the repository's backup/ prefix after the backup. */
+  readonly storedBytes: number;
+}
+
+export interface S3CaseResult {
+  readonly compress: BenchCompress;
+  readonly processMax: number;
+  readonly runs: Record<ToolName, S3Run[]>;
+}
+
+export interface S3Results {
+  readonly scale: number;
+  readonly server: string;
+  readonly cases: S3CaseResult[];
+}
+
+export interface S3Options {
+  readonly tools: readonly [Tool, Tool];
+  readonly scale: number;
+  readonly compressTypes: readonly BenchCompress[];
+  readonly processMax: number;
+  readonly runs: number;
+  readonly progress: (text: string) => void;
+}
+
+/** The repository prefix inside each bucket, as a pgBackRest config writes it. */
+const REPO_PATH = '/repo';
+
+export async function runS3Case(options: S3Options): Promise<S3Results> {
+  const scratch = await createTempDir({ label: 'bench-s3' });
+  const accessLog = join(scratch, 'access.log');
+  const cluster = await createPgbenchCluster(options.scale, (text) => options.progress(`s3: ${text}`));
+  let server: S3TestServer | undefined;
+  try {
+    server = await startS3Server('versitygw', { accessLog });
+    const cases: S3CaseResult[] = [];
+    let order = 0;
+    for (const compress of options.compressTypes) {
+      const runs: Record<ToolName, S3Run[]> = { pgstash: [], pgbackrest: [] };
+      for (let run = 0; run < options.runs; run++) {
+        for (const tool of alternate(options.tools, order++)) {
+          options.progress(`s3 ${compress} run ${String(run + 1)}/${String(options.runs)}: ${tool.label}`);
+          runs[tool.name].push(
+            await runOnce(tool, {
+              cluster,
+              server,
+              scratch,
+              accessLog,
+              compress,
+              processMax: options.processMax,
+            }),
+          );
+        }
+      }
+      cases.push({ compress, processMax: options.processMax, runs });
+    }
+    return { scale: options.scale, server: 'versitygw v1.8.0 (TLS, keep-alive)', cases };
+  } finally {
+    await server?.stop();
+    await cluster.destroy();
+    await removeTempDir(scratch);
+  }
+}
+
+async function runOnce(
+  tool: Tool,
+  options: {
+    cluster: PgCluster;
+    server: S3TestServer;
+    scratch: string;
+    accessLog: string;
+    compress: BenchCompress;
+    processMax: number;
+  },
+): Promise<S3Run> {
+  const { cluster, server, scratch, accessLog, compress, processMax } = options;
+  const dir = await createTempDir({ label: `bench-s3-${tool.name}-${compress}` });
+  try {
+    const bucket = await server.createBucket(`bench-${tool.name}-${compress}`);
+    const repo = await tool.prepare(dir, { cluster, compress, store: storeOptions(server, bucket) });
+    await measureOk(repo.argv(['stanza-create']), { scratchDir: scratch });
+    await cluster.psql('checkpoint');
+    await setArchiveCommand({ cluster }, repo.archiveCommand);
+    const beforeBackup = await logSize(accessLog);
+    const backup = await measureOk(
+      repo.argv(['backup', '--type=full', '--start-fast', `--process-max=${String(processMax)}`]),
+      { scratchDir: scratch },
+    );
+    await setArchiveCommand({ cluster }, DISCARD_WAL);
+    await waitArchiveIdle(cluster);
+    const backupRequests = await requestsSince(accessLog, beforeBackup, bucket);
+    const storedBytes = await objectBytes(server, bucket, `${REPO_PATH.slice(1)}/backup/`);
+
+    const restoreDir = await mkdirForPostgres(join(dir, 'restore'), 0o700);
+    const beforeRestore = await logSize(accessLog);
+    const restore = await measureOk(
+      repo.argv(['restore', `--pg1-path=${restoreDir}`, `--process-max=${String(processMax)}`]),
+      { scratchDir: scratch },
+    );
+    const restoreRequests = await requestsSince(accessLog, beforeRestore, bucket);
+    if (!existsSync(join(restoreDir, 'PG_VERSION')))
+      throw new Error(`${tool.label} restore from S3 into '${restoreDir}' left no PG_VERSION`);
+    return {
+      backup,
+      restore,
+      requests: { backup: backupRequests, restore: restoreRequests },
+      storedBytes,
+    };
+  } finally {
+    await removeTempDir(dir);
+  }
+}
+
+/** repo1-* lines for `bucket`, in the option names both tools share (pgBackRest's). */
+function storeOptions(server: S3TestServer, bucket: string): Record<string, string> {
+  return {
+    'repo1-type': 's3',
+    'repo1-path': REPO_PATH,
+    'repo1-s3-bucket': bucket,
+    // A host name: pgBackRest 2.45 matches the certificate's DNS names only, not its IP address.
+    'repo1-s3-endpoint': 'localhost',
+    'repo1-storage-port': String(server.port),
+    'repo1-s3-region': server.region,
+    'repo1-s3-uri-style': 'path',
+    'repo1-s3-key': server.accessKey,
+    'repo1-s3-key-secret': server.secretKey,
+    'repo1-storage-ca-file': server.caFile,
+  };
+}
+
+async function logSize(path: string): Promise<number> {
+  return (await stat(path).catch(() => undefined))?.size ?? 0;
+}
+
+/**
+ * The requests logged for `bucket` after byte `from` of the access log, by operation. versitygw writes a line
+ * per request once it is answered; a short pause lets the last ones reach the file.
+ */
+async function requestsSince(path: string, from: number, bucket: string): Promise<RequestCounts> {
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  const text = (await readFile(path)).subarray(from).toString('utf8');
+  const counts: Record<string, number> = {};
+  for (const line of text.split('\n')) {
+    const fields = line.split(' ');
+    if (fields[1] !== bucket) continue;
+    const operation = /\bs3_(\w+)\b/.exec(line)?.[1] ?? 'unknown';
+    counts[operation] = (counts[operation] ?? 0) + 1;
+  }
+  return counts;
+}
+
+/** Bytes of every object under `prefix` in `bucket`. */
+async function objectBytes(server: S3TestServer, bucket: string, prefix: string): Promise<number> {
+  let bytes = 0;
+  let token: string | undefined;
+  do {
+    const page = await server.client.send(
+      new ListObjectsV2Command({
+        Bucket: bucket,
+        Prefix: prefix,
+        ...(token ? { ContinuationToken: token } : {}),
+      }),
+    );
+    for (const object of page.Contents ?? []) bytes += object.Size ?? 0;
+    token = page.NextContinuationToken;
+  } while (token !== undefined);
+  return bytes;
+}
+
+/** Total requests of a count. */
+export function totalRequests(counts: RequestCounts): number {
+  return Object.values(counts).reduce((sum, count) => sum + count, 0);
+}
