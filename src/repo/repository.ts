@@ -113,6 +113,11 @@ export class Repository {
     return this.driver.location;
   }
 
+  /** Files a restore worker reads at once from this repository's store (Capabilities.readsInFlight). */
+  get readsInFlight(): number {
+    return this.driver.capabilities.readsInFlight ?? 2;
+  }
+
   get encrypted(): boolean {
     return this.options.cipherType !== 'none';
   }

@@ -40,9 +40,6 @@ export interface RestoreFilesOptions {
   readonly progress?: ProgressReporter;
 }
 
-/** Files one worker thread restores at once: it works on one while another waits for the decompressor. */
-const JOBS_PER_WORKER = 2;
-
 /** Small files go to the workers in batches (see inBatches). */
 const BATCH: BatchLimits = { smallerThan: 256 * 1024, files: 32, bytes: 1024 * 1024 };
 
@@ -66,7 +63,9 @@ export function startRestorePool(
   };
   return new WorkerPool(new URL('./restore-worker.js', import.meta.url), {
     size: options.processMax,
-    jobsPerWorker: JOBS_PER_WORKER,
+    // Two on a local file system (one file waits for the decompressor while the thread works on the other), more on
+    // an object store, whose round trips a worker hides by overlapping files.
+    jobsPerWorker: repo.readsInFlight,
     workerData,
     signal: options.signal,
   });
