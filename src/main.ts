@@ -1,7 +1,7 @@
 // Runs one pgstash command: argv + env -> config -> command -> exit code.
-import { writeSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ERROR_CODES, isPgStashError, messageOf, PgStashError } from './common/errors.js';
+import { writeConsole } from './common/console-write.js';
 import { closeLog, configureLog, log } from './common/log.js';
 import { restoreCommandExitCode, STOP_RECOVERY_OFFSET } from './command/archive/recovery-exit.js';
 import { parseCommandLine } from './config/argv.js';
@@ -64,14 +64,6 @@ function removeTempFilesOnSignal(): void {
   }
 }
 
-function write(fd: 1 | 2, text: string): void {
-  try {
-    writeSync(fd, text);
-  } catch {
-    // stdout closed early (e.g. piped into head): nothing useful to do.
-  }
-}
-
 function formatError(error: PgStashError): string {
   const code = String(error.code).padStart(3, '0');
   return `[${code}]: ${error.message}${error.hint === undefined ? '' : `\nHINT: ${error.hint}`}`;
@@ -81,13 +73,13 @@ function formatError(error: PgStashError): string {
 function reportError(error: unknown, configured: boolean): number {
   if (isPgStashError(error)) {
     if (configured) log.error(formatError(error));
-    else write(2, `ERROR: ${formatError(error)}\n`);
+    else writeConsole(2, `ERROR: ${formatError(error)}\n`);
     return error.code;
   }
   const detail = error instanceof Error && error.stack !== undefined ? error.stack : messageOf(error);
   const text = `[${ERROR_CODES.unhandled.code}]: unexpected error: ${messageOf(error)}\n${detail}`;
   if (configured) log.error(text);
-  else write(2, `ERROR: ${text}\n`);
+  else writeConsole(2, `ERROR: ${text}\n`);
   return ERROR_CODES.unhandled.code;
 }
 
@@ -117,7 +109,7 @@ function exitCodeFor(command: string | undefined, code: number, error?: unknown)
   if (command !== 'archive-get') return code;
   const exit = restoreCommandExitCode(code, undefined, error);
   if (exit !== code) {
-    write(
+    writeConsole(
       2,
       `HINT: exit code ${exit} (${STOP_RECOVERY_OFFSET} + ${code}) stops PostgreSQL's archive recovery here, rather than ` +
         'ending it early without the rest of the archive: fix the problem, then start the server again\n',
@@ -154,11 +146,11 @@ export async function main(
   }
   if (config.command === 'help' || config.helpTopic !== undefined) {
     const { helpText } = await import('./config/help.js');
-    write(1, helpText(config.helpTopic, config.args[1]));
+    writeConsole(1, helpText(config.helpTopic, config.args[1]));
     return 0;
   }
   if (config.command === 'version') {
-    write(1, `pgstash ${pgstashVersion()}\n`);
+    writeConsole(1, `pgstash ${pgstashVersion()}\n`);
     return 0;
   }
   const load = COMMANDS[config.command];
@@ -178,7 +170,7 @@ export async function main(
     const run = await load();
     const code = await run({
       config,
-      out: (text) => write(1, text),
+      out: (text) => writeConsole(1, text),
       signal: cancelSignal(config.command),
       executable: [process.execPath, resolve(process.argv[1] ?? 'pgstash')],
     });

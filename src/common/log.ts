@@ -1,7 +1,8 @@
 // Logging: readable lines on the console (synchronous), JSON lines in the log file through pino, secrets redacted.
-import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { reasonOf } from './errors.js';
+import { writeConsole } from './console-write.js';
 
 /** pgBackRest's log levels, lowest first; `off` disables a destination. */
 export const LOG_LEVELS = ['trace', 'debug', 'detail', 'info', 'warn', 'error', 'off'] as const;
@@ -110,11 +111,7 @@ class Logger {
   #writeConsole(level: MessageLevel, message: string, toStderr: boolean): void {
     const line = `${level.toUpperCase().padStart(6)}: ${message}\n`;
     this.overlay?.clear();
-    try {
-      writeSync(toStderr ? 2 : 1, line);
-    } catch {
-      // A closed console (EPIPE) must not turn a successful command into a failure.
-    }
+    writeConsole(toStderr ? 2 : 1, line);
     this.overlay?.redraw();
   }
 

@@ -1,5 +1,5 @@
 // One line on a terminal (stderr), rewritten in place with \r and cleared at the end: backup's and restore's live progress.
-import { writeSync } from 'node:fs';
+import { writeConsole } from '../../common/console-write.js';
 import { setConsoleOverlay, type ConsoleOverlay } from '../../common/log.js';
 
 /** Erases from the cursor to the end of the line (ANSI EL). */
@@ -46,10 +46,7 @@ export class LiveLine implements ConsoleOverlay {
   }
 
   #write(text: string): void {
-    try {
-      writeSync(this.#fd, text);
-    } catch {
-      // A terminal gone (EIO, EPIPE) must not fail the backup or restore.
-    }
+    // A terminal gone (EIO, EPIPE) must not fail the backup or restore: writeConsole gives up silently.
+    writeConsole(this.#fd, text);
   }
 }
