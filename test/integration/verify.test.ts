@@ -318,3 +318,52 @@ describe('verify', () => {
     expect(text.stdout).toContain(`backup ${labels.at(-1) ?? ''} (incr): restorable to consistency only`);
   });
 });
+
+describe('verify of an encrypted repository', () => {
+  let setup: StanzaSetup;
+
+  beforeAll(async () => {
+    setup = await createStanzaSetup({ walSegmentSizeMb: 1, cipherPass: 'verify-secret' });
+    await setup.cluster.start();
+    await setup.pgstashOk(['stanza-create']);
+    await setup.cluster.psql(
+      'create table t as select g as id, md5(g::text) as pad from generate_series(1, 20000) g',
+    );
+    await switchUntilArchived(setup);
+    await takeBackup(setup);
+    await switchUntilArchived(setup);
+  }, 300_000);
+
+  afterAll(async () => {
+    await setup?.destroy();
+  });
+
+  it('is sound, then a flipped byte in a backup file and in a WAL segment fail authentication (95), each named', async () => {
+    const clean = await setup.pgstash(['verify', '--output=json']);
+    expect(clean.code, clean.stderr).toBe(0);
+    const repo = setup.repoPath;
+    const files: string[] = [];
+    const walk = async (dir: string): Promise<void> => {
+      for (const entry of await readdir(dir, { withFileTypes: true })) {
+        if (entry.isDirectory()) await walk(join(dir, entry.name));
+        else files.push(join(dir, entry.name));
+      }
+    };
+    await walk(repo);
+    const backupFile = files.find((path) => /\/pg_data\/base\/\d+\/\d+\.zst$/.test(path)) as string;
+    const segment = files.find((path) => /\/[0-9A-F]{24}-[0-9a-f]{64}\.zst$/.test(path)) as string;
+    await flipMiddleByte(backupFile, 0x02);
+    await flipMiddleByte(segment, 0x02);
+    const run = await setup.pgstash(['verify', '--output=json']);
+    expect(run.code).toBe(114);
+    const json = JSON.parse(run.stdout) as VerifyJson;
+    const [result] = json.repos as [RepoJson];
+    const relative = (path: string): string => path.slice(repo.length + 1);
+    expect(result.backups[0]?.damaged.map((problem) => [problem.file, problem.code])).toEqual([
+      [relative(backupFile), 95],
+    ]);
+    expect(result.archives[0]?.damaged.map((problem) => [problem.file, problem.code])).toEqual([
+      [relative(segment), 95],
+    ]);
+  });
+});

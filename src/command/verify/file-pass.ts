@@ -1,11 +1,11 @@
-// verify's one read loop: repository files, process-max at a time, each read to its end through the chunk loop
+// verify's one read loop: repository files, process-max worker threads reading, each to its end through the chunk loop
 // (or trusted from the ledger when --since-last and its size, mtime and expected checksum are those recorded),
 // outcomes in input order so the new ledger is written in ascending path order.
 import { ERROR_CODES } from '../../common/errors.js';
 import { log } from '../../common/log.js';
 import { mapInOrder } from '../../io/parallel.js';
 import type { LedgerCursor, LedgerWriter } from '../../repo/verify-ledger.js';
-import { problemOf, readThrough, storedStat, type StoredCheck } from '../../repo/verify-files.js';
+import { problemOf, storedStat, type StoredCheck } from '../../repo/verify-files.js';
 import type { Repository } from '../../repo/repository.js';
 import { throwIfAborted } from '../context.js';
 
@@ -27,6 +27,8 @@ export function newCounts(): FileCounts {
 
 export interface FilePass {
   readonly repo: Repository;
+  /** Reads a file to its end, checked (on a worker thread): its original size, or 'missing'. */
+  readonly read: (check: StoredCheck) => Promise<number | 'missing'>;
   readonly concurrency: number;
   readonly counts: FileCounts;
   readonly signal: AbortSignal;
@@ -81,7 +83,7 @@ export async function* checkFiles<T extends StoredCheck>(
       log.detail(
         `verify: read '${check.path}'${recorded === undefined ? '' : ' (changed since the last verify)'}`,
       );
-      const size = await readThrough(repo, check);
+      const size = await pass.read(check);
       if (size === 'missing') {
         return {
           outcome: {

@@ -19,6 +19,8 @@ import { verifyArchive } from './archive.js';
 import { verifyBackups } from './backups.js';
 import { checkBackupWal, type SegmentRuns } from './continuity.js';
 import { newCounts, type FilePass } from './file-pass.js';
+import { WorkerPool } from '../../io/worker/pool.js';
+import type { VerifyJob, VerifyWorkerData } from './verify-worker.js';
 import type { TimelineHistoryEntry } from '../../postgres/timeline.js';
 import { renderVerifyJson, renderVerifyText, type RepoReport, type VerifyReport } from './report.js';
 
@@ -133,11 +135,24 @@ async function verifyRepo(options: RepoOptions, request: VerifyRequest): Promise
       log.info(`${repo.name}: no verify ledger yet: every file is read`);
     if (ledger !== undefined) report.sinceLast = ledger.written;
   }
+  // Files are read on process-max worker threads, two each (one waits for the disk while the other decodes).
+  const workerData: VerifyWorkerData = {
+    repo: repo.options,
+    stanza: repo.stanza,
+    key: await repo.requireKey(),
+  };
+  const pool = new WorkerPool<VerifyJob, number | 'missing'>(new URL('./verify-worker.js', import.meta.url), {
+    size: request.concurrency,
+    jobsPerWorker: 2,
+    workerData,
+    signal: request.signal,
+  });
   // Only a verify of everything records what it read (a --set verify leaves the ledger as it is).
   const writer = request.set === undefined ? new LedgerWriter(repo) : undefined;
   const pass: FilePass = {
     repo,
-    concurrency: request.concurrency,
+    read: (check) => pool.run({ check }),
+    concurrency: request.concurrency * 2,
     counts: report.counts,
     signal: request.signal,
     ledger,
@@ -191,6 +206,8 @@ async function verifyRepo(options: RepoOptions, request: VerifyRequest): Promise
   } catch (error) {
     await writer?.discard();
     throw error;
+  } finally {
+    await pool.close();
   }
   if (writer !== undefined) {
     if (report.ok) report.ledgerWritten = await writer.commit();
