@@ -167,6 +167,18 @@ describe('verify', () => {
     });
     expect(maps.some((name) => name.endsWith('.zst'))).toBe(true);
 
+    // --set: that backup and the backups it takes files from; the ledger is left as it is.
+    const one = await verifyJson([`--set=${labels[1] ?? ''}`]);
+    expect(one.code, one.stderr).toBe(0);
+    expect(one.json.repos[0]?.backups.map((backup) => backup.label)).toEqual(labels.slice(0, 2));
+    expect(one.json.repos[0]?.['ledger-written']).toBe(false);
+    // latest: the newest backup and the backups holding its files (its references), the full among them.
+    const latest = await verifyJson(['--set=latest']);
+    const chain = latest.json.repos[0]?.backups.map((backup) => backup.label) ?? [];
+    expect(chain[0]).toBe(labels[0]);
+    expect(chain.at(-1)).toBe(labels.at(-1));
+    expect((await setup.pgstash(['verify', '--set=20200101-000000F'])).code).toBe(75);
+
     const text = await setup.pgstash(['verify']);
     expect(text.code).toBe(0);
     expect(text.stdout).toContain(

@@ -112,7 +112,7 @@ async function verifyRepo(options: RepoOptions, request: VerifyRequest): Promise
   const all = backupInfo?.backups ?? [];
   let records = all;
   if (request.set !== undefined) {
-    const chosen = all.find((record) => record.label === request.set);
+    const chosen = request.set === 'latest' ? all.at(-1) : all.find((record) => record.label === request.set);
     if (chosen === undefined) {
       throw new PgStashError('backupSetInvalid', `backup set '${request.set}' is not in ${repo.name}`, {
         hint: `run 'pgstash --stanza=${request.stanza} info' to list the backups`,
