@@ -44,6 +44,7 @@ await build({
   entryPoints: {
     'backup-worker': 'dist/src/command/backup/backup-worker.js',
     'restore-worker': 'dist/src/command/restore/restore-worker.js',
+    'verify-worker': 'dist/src/command/verify/verify-worker.js',
   },
   splitting: true,
   format: 'esm',

@@ -22,6 +22,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
   expire: async () => (await import('./command/expire/index.js')).expire,
   annotate: async () => (await import('./command/annotate.js')).annotate,
   drill: async () => (await import('./command/drill/index.js')).drill,
+  verify: async () => (await import('./command/verify/index.js')).verify,
 };
 
 /**
@@ -29,7 +30,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
  * signal ends the process at once. Short commands (archive-push/get) die at once, as by default, after
  * removing their temp files (see removeTempFilesOnSignal).
  */
-const CANCELLABLE = new Set(['backup', 'restore', 'check', 'stanza-create', 'drill']);
+const CANCELLABLE = new Set(['backup', 'restore', 'check', 'stanza-create', 'drill', 'verify']);
 
 function cancelSignal(command: string): AbortSignal {
   const controller = new AbortController();
@@ -131,7 +132,7 @@ async function setupLog(config: LoadedConfig): Promise<void> {
 }
 
 /** Commands whose standard output is their result, which log lines must not interleave with. */
-const RESULT_ON_STDOUT: ReadonlySet<string> = new Set(['info']);
+const RESULT_ON_STDOUT: ReadonlySet<string> = new Set(['info', 'verify']);
 
 export async function main(
   argv: readonly string[],

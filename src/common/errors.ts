@@ -61,6 +61,10 @@ export const ERROR_CODES = {
     code: 113,
     description: 'drill: a check on the restored server failed (pg_amcheck, drill-query)',
   },
+  verifyFailed: {
+    code: 114,
+    description: 'verify found a damaged or missing repository file, or WAL a backup needs missing',
+  },
   runtime: { code: 122, description: 'an unexpected runtime error' },
   unhandled: { code: 124, description: 'an unhandled error (a bug: please report it)' },
 } as const;

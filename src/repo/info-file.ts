@@ -113,3 +113,23 @@ export async function readInfoFile(
   if (mainError !== undefined) throw mainError;
   return undefined;
 }
+
+/**
+ * Checks one stored copy of an info file on its own (verify: the main file and its `.copy` each): undefined when
+ * it reads and its checksum matches, 'missing' when it is not there, else the error.
+ */
+export async function checkInfoFile(
+  driver: Driver,
+  path: string,
+  options: { kind: string; key?: Buffer | undefined },
+): Promise<'missing' | PgStashError | undefined> {
+  try {
+    const data = await readRaw(driver, path, options.key);
+    if (data === undefined) return 'missing';
+    decodeInfo(options.kind, data, `${driver.location}/${path}`);
+    return undefined;
+  } catch (error) {
+    if (!isPgStashError(error)) throw error;
+    return error;
+  }
+}

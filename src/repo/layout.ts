@@ -20,6 +20,10 @@ export const repoLayout = {
   backupInfo: (stanza: string) => `backup/${stanza}/backup.info`,
   /** The outcome of the stanza's last drills (repo/drill-history.ts). */
   drillHistory: (stanza: string) => `backup/${stanza}/drill.history`,
+  /** What the last verify that passed read (repo/verify-ledger.ts): which ledger file, its checksum. */
+  verifyLedgerInfo: (stanza: string) => `backup/${stanza}/verify.ledger`,
+  /** A ledger's lines (repository path, size, mtime, checksum of each file verified), named by a random token. */
+  verifyLedgerData: (stanza: string, token: string) => `backup/${stanza}/verify.ledger.${token}`,
   /** The stanza's wrapped encryption key (plain JSON: the key inside is wrapped by the passphrase). */
   stanzaKey: (stanza: string) => `backup/${stanza}/stanza.key`,
   archiveIdPath: (stanza: string, id: string) => `archive/${stanza}/${id}`,

@@ -122,6 +122,6 @@ describe('option table', () => {
     expect(def('log-level-console')?.default).toBe('warn');
     expect(def('log-level-stderr')?.default).toBe('off');
     expect(def('log-level-file')?.default).toBe('info');
-    expect(def('output')?.commands).toEqual(['info', 'drill']);
+    expect(def('output')?.commands).toEqual(['info', 'drill', 'verify']);
   });
 });

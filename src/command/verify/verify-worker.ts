@@ -1,0 +1,28 @@
+// Worker thread entry of verify: reads the repository files the main thread hands it to their end, checked.
+import { workerData } from 'node:worker_threads';
+import type { RepoOptions } from '../../config/load.js';
+import { serveJobs } from '../../io/worker/serve.js';
+import { Repository } from '../../repo/repository.js';
+import { readThrough, type StoredCheck } from '../../repo/verify-files.js';
+
+export interface VerifyWorkerData {
+  readonly repo: RepoOptions;
+  readonly stanza: string;
+  /** The stanza's data key, already unwrapped by the main thread (no scrypt per worker). */
+  readonly key: Uint8Array | undefined;
+}
+
+/** One file to read; the reply is its original size or 'missing', damage comes back as the error. */
+export interface VerifyJob {
+  readonly check: StoredCheck;
+}
+
+const data = workerData as VerifyWorkerData;
+// Blocking I/O: lz4 then decodes on this thread (io/frame/lz4-decode.ts), whose memory stays flat over gigabytes.
+const repo = await Repository.openInWorker(
+  data.repo,
+  data.stanza,
+  data.key === undefined ? undefined : Buffer.from(data.key),
+);
+
+serveJobs<VerifyJob, number | 'missing'>((job) => readThrough(repo, job.check));

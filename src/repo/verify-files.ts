@@ -1,0 +1,153 @@
+// What verify reads in a repository, file by file: a backup's stored files, info files and their copies, read
+// back through the chunk loop (checksums, sizes, authentication) without writing anything anywhere.
+import { isPgStashError, PgStashError } from '../common/errors.js';
+import { compressExtension } from '../io/compress.js';
+import { checkInfoFile } from './info-file.js';
+import { copyPathOf, repoLayout } from './layout.js';
+import {
+  blockMapPath,
+  storedFilePath,
+  type BlockPart,
+  type Manifest,
+  type ManifestFile,
+} from './manifest.js';
+import type { ReadExpectation, Repository } from './repository.js';
+
+/** One repository file to read and what it must hold. */
+export interface StoredCheck {
+  /** The repository path (relative to the repository root). */
+  readonly path: string;
+  readonly expect: ReadExpectation;
+}
+
+/** Where the blocks `part` stored of file `name` are. */
+function partPath(stanza: string, name: string, part: BlockPart): string {
+  return repoLayout.backupFile(stanza, part.holder, name, compressExtension(part.compressType));
+}
+
+/**
+ * The repository files backup `manifest` itself holds (its directory's data: files it copied, block maps it
+ * wrote, the blocks it stored), each once, in ascending path order. Files it takes from other backups are
+ * those backups' own: verify reads each repository file once, however many backups use it. `holds` widens that
+ * to other holders (a holder whose own manifest cannot be read: its files are checked as this one records them).
+ */
+export function ownStoredFiles(
+  stanza: string,
+  manifest: Manifest,
+  holds: (holder: string) => boolean = (holder) => holder === manifest.backup.label,
+): StoredCheck[] {
+  const checks = new Map<string, StoredCheck>();
+  for (const file of manifest.files) {
+    const { block } = file.stored;
+    if (block === undefined) {
+      if (!holds(file.stored.holder)) continue;
+      checks.set(storedFilePath(stanza, file), {
+        path: storedFilePath(stanza, file),
+        expect: {
+          sha256: file.sha256,
+          size: file.size,
+          storedSize: file.stored.size,
+          encrypted: file.stored.cipher !== 'none',
+        },
+      });
+      continue;
+    }
+    if (holds(file.stored.holder)) {
+      const path = blockMapPath(stanza, file);
+      checks.set(path, {
+        path,
+        expect: {
+          sha256: block.map.sha256,
+          size: block.map.size,
+          storedSize: block.map.storedSize,
+          encrypted: file.stored.cipher !== 'none',
+        },
+      });
+    }
+    for (const part of block.parts) {
+      if (!holds(part.holder)) continue;
+      const path = partPath(stanza, file.name, part);
+      checks.set(path, {
+        path,
+        expect: {
+          sha256: part.sha256,
+          size: part.originalSize,
+          storedSize: part.size,
+          encrypted: part.cipher !== 'none',
+        },
+      });
+    }
+  }
+  return [...checks.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
+
+/** Every repository file a restore of `file` reads, with the backup holding it. */
+export function filesRead(stanza: string, file: ManifestFile): { path: string; holder: string }[] {
+  const { block } = file.stored;
+  if (block === undefined) return [{ path: storedFilePath(stanza, file), holder: file.stored.holder }];
+  return [
+    { path: blockMapPath(stanza, file), holder: file.stored.holder },
+    ...block.parts.map((part) => ({ path: partPath(stanza, file.name, part), holder: part.holder })),
+  ];
+}
+
+/** Reads a repository file to its end through the chunk loop: its original size, or 'missing'. Damage throws. */
+export async function readThrough(repo: Repository, check: StoredCheck): Promise<number | 'missing'> {
+  const chunks = await repo.getChunks(check.path, check.expect);
+  if (chunks === undefined) return 'missing';
+  let size = 0;
+  for await (const chunk of chunks) size += chunk.length;
+  return size;
+}
+
+/** The stored size and modification time of a repository file (what the ledger compares), or undefined. */
+export async function storedStat(
+  repo: Repository,
+  path: string,
+): Promise<{ size: number; mtimeMs: number } | undefined> {
+  const info = await repo.driver.info(path);
+  return info === undefined || info.type !== 'file' ? undefined : { size: info.size, mtimeMs: info.mtimeMs };
+}
+
+/** A problem with one copy of an info file. */
+export interface InfoFileProblem {
+  /** The repository path of the copy. */
+  readonly file: string;
+  readonly message: string;
+  readonly code: number;
+}
+
+/**
+ * Checks the stanza's info files, each copy on its own: archive.info, backup.info and the manifests of `labels`
+ * (a reader falls back to the other copy, so one bad copy still loses nothing, but it is reported).
+ */
+export async function checkInfoFiles(
+  repo: Repository,
+  labels: readonly string[],
+): Promise<InfoFileProblem[]> {
+  const key = await repo.requireKey();
+  const files: { path: string; kind: string }[] = [
+    { path: repoLayout.archiveInfo(repo.stanza), kind: 'archive.info' },
+    { path: repoLayout.backupInfo(repo.stanza), kind: 'backup.info' },
+    ...labels.map((label) => ({ path: repoLayout.manifest(repo.stanza, label), kind: 'backup.manifest' })),
+  ];
+  const problems: InfoFileProblem[] = [];
+  for (const { path, kind } of files) {
+    for (const candidate of [path, copyPathOf(path)]) {
+      const problem = await checkInfoFile(repo.driver, candidate, { kind, key });
+      if (problem === undefined) continue;
+      const error =
+        problem === 'missing'
+          ? new PgStashError('fileMissing', `'${repo.location}/${candidate}' is missing`)
+          : problem;
+      problems.push({ file: candidate, message: error.message, code: error.code });
+    }
+  }
+  return problems;
+}
+
+/** A read failure as verify reports it; anything that is not a PgStashError is a bug and goes on. */
+export function problemOf(error: unknown): { message: string; code: number } {
+  if (!isPgStashError(error)) throw error;
+  return { message: error.message, code: error.code };
+}
