@@ -248,7 +248,8 @@ export class GcsClient {
       // An upload session on another host (the service chooses it): never send the credentials elsewhere.
       fail('service', `the GCS service sent an upload URL on another host: '${url.origin}'`);
     }
-    const body = request.body === undefined ? undefined : Buffer.from(request.body);
+    // A Buffer goes as it is (Buffer.from would copy a whole chunk per attempt).
+    const body = typeof request.body === 'string' ? Buffer.from(request.body) : request.body;
     const send = url.protocol === 'http:' ? httpRequest : httpsRequest;
     const response = await new Promise<IncomingMessage>((resolve, reject) => {
       const outgoing = send(
