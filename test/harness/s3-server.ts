@@ -156,7 +156,7 @@ export async function startS3Server(kind: S3ServerKind): Promise<S3TestServer> {
 }
 
 /** A self-signed certificate for 127.0.0.1 and localhost, valid two days. */
-async function makeCertificate(dir: string): Promise<{ cert: string; key: string }> {
+export async function makeCertificate(dir: string): Promise<{ cert: string; key: string }> {
   const cert = join(dir, 'cert.pem');
   const key = join(dir, 'key.pem');
   const result = spawnSync(

@@ -292,3 +292,41 @@ describe.skipIf(!gcsServerAvailable())('gcs driver on fake-gcs-server', () => {
     });
   });
 });
+
+describe.skipIf(!gcsServerAvailable())('gcs driver on fake-gcs-server over https', () => {
+  let server: GcsTestServer;
+  let bucket: string;
+
+  beforeAll(async () => {
+    server = await startGcsServer({ tls: true });
+    bucket = await server.createBucket('gcs-tls');
+  });
+
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it('trusts the server through repo-storage-ca-file', async () => {
+    const gcs = openGcsStorage(server.repoOptions(bucket));
+    await pipeline(Readable.from([Buffer.from('over tls')]), await gcs.openWrite('file'));
+    expect((await gcs.read('file'))?.toString()).toBe('over tls');
+  });
+
+  it('refuses the self-signed certificate without repo-storage-ca-file, at once, with a hint', async () => {
+    const { storageCaFile: _unused, ...options } = server.repoOptions(bucket, { ioTimeout: 30 });
+    const gcs = openGcsStorage(options);
+    const started = Date.now();
+    const error = await rejection(gcs.info('file'));
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(isPgStashError(error, 'service')).toBe(true);
+    expect(error.temporary).toBe(false);
+    expect(error.message).toMatch(
+      new RegExp(
+        `^unable to get info for 'gs://${bucket}/repo/file' \\(at https://127\\.0\\.0\\.1:\\d+\\): \\S*CERT`,
+      ),
+    );
+    expect(error.hint).toContain('repo1-storage-ca-file');
+    // With verification off (a test server only), the same request goes through.
+    expect(await openGcsStorage({ ...options, storageVerifyTls: false }).info('file')).toBeDefined();
+  });
+});
