@@ -1,10 +1,12 @@
 // The GCS client of a repository: endpoint, TLS trust, credentials and one JSON API request, from repoN-gcs-*.
+import { createPrivateKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { createSecureContext } from 'node:tls';
 
 import { fail, reasonOf } from '../common/errors.js';
+import { selfSignedAuthorization, type ServiceAccountKey } from './gcs-jwt.js';
 import { trustedCas } from './tls-trust.js';
 
 /** The repoN options a GCS repository reads (field names as in RepoOptions). */
@@ -96,8 +98,8 @@ type Authorizer = () => Promise<Record<string, string>>;
 /**
  * The credentials of repoN-gcs-key-type. token: the key is the bearer token itself. service: a service account
  * key file, read and checked here (a bad file fails before any request), signing its own short-lived JWTs
- * (no token exchange: one round trip less per archive-push). auto: Google's application default credentials.
- * google-auth-library is loaded only for service and auto.
+ * (gcs-jwt.ts: no token exchange, no library). auto: Google's application default credentials
+ * (google-auth-library, loaded only then; a key file it finds signs its own JWTs likewise).
  */
 function authorizer(options: GcsRepoOptions, repo: string): Authorizer {
   const type = options.gcsKeyType ?? 'service';
@@ -105,39 +107,26 @@ function authorizer(options: GcsRepoOptions, repo: string): Authorizer {
     const header = { Authorization: `Bearer ${required(options.gcsKey, `${repo}-gcs-key`)}` };
     return () => Promise.resolve(header);
   }
-  let headers: (() => Promise<Record<string, string>>) | undefined;
   if (type === 'service') {
-    const file = required(options.gcsKey, `${repo}-gcs-key`);
-    const key = serviceKey(file, repo);
-    headers = async () => {
-      const { JWT } = await import('google-auth-library');
-      const client = new JWT({ email: key.email, key: key.privateKey, scopes: [SCOPE] });
-      // A self-signed JWT with the scope: what Google's own clients do for service accounts.
-      client.useJWTAccessWithScope = true;
-      const get = (): Promise<Record<string, string>> =>
-        client.getRequestHeaders() as Promise<Record<string, string>>;
-      headers = get;
-      return get();
-    };
-  } else {
-    headers = async () => {
-      const { GoogleAuth } = await import('google-auth-library');
-      const auth = new GoogleAuth({ scopes: [SCOPE] });
-      const get = async (): Promise<Record<string, string>> =>
-        (await auth.getRequestHeaders()) as Record<string, string>;
-      headers = get;
-      return get();
-    };
+    const sign = selfSignedAuthorization(
+      serviceKey(required(options.gcsKey, `${repo}-gcs-key`), repo),
+      SCOPE,
+    );
+    return () => Promise.resolve(sign());
   }
+  let auth: Promise<{ getRequestHeaders(): Promise<unknown> }> | undefined;
   return async () => {
     try {
-      return await (headers as () => Promise<Record<string, string>>)();
+      auth ??= import('google-auth-library').then(({ GoogleAuth }) => {
+        const google = new GoogleAuth({ scopes: [SCOPE] });
+        google.useJWTAccessWithScope = true;
+        return google;
+      });
+      return (await (await auth).getRequestHeaders()) as Record<string, string>;
     } catch (error) {
-      return fail('access', `unable to get GCS credentials for ${repo} (${type}): ${reasonOf(error)}`, {
-        hint:
-          type === 'auto'
-            ? 'auto uses the application default credentials: set GOOGLE_APPLICATION_CREDENTIALS or run on GCE/GKE'
-            : `check ${repo}-gcs-key`,
+      auth = undefined;
+      return fail('access', `unable to get GCS credentials for ${repo} (auto): ${reasonOf(error)}`, {
+        hint: 'auto takes the application default credentials: set GOOGLE_APPLICATION_CREDENTIALS, or run on GCE/GKE',
         cause: error,
       });
     }
@@ -145,7 +134,7 @@ function authorizer(options: GcsRepoOptions, repo: string): Authorizer {
 }
 
 /** The parts of a service account key file that sign requests; fails naming the file when it is not one. */
-function serviceKey(file: string, repo: string): { email: string; privateKey: string } {
+function serviceKey(file: string, repo: string): ServiceAccountKey {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -173,7 +162,13 @@ function serviceKey(file: string, repo: string): { email: string; privateKey: st
       hint: 'create a key for the service account (IAM > Service accounts > Keys > JSON) and give its path',
     });
   }
-  return { email, privateKey };
+  try {
+    createPrivateKey(privateKey);
+  } catch (error) {
+    fail('optionInvalidValue', `${repo}-gcs-key '${file}' holds no usable private key: ${reasonOf(error)}`);
+  }
+  const keyId = record['private_key_id'];
+  return { email, privateKey, keyId: typeof keyId === 'string' ? keyId : undefined };
 }
 
 /** One JSON API request. `url` is a path on the endpoint ('/storage/v1/...') or a whole URL (an upload session). */

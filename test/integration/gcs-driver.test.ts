@@ -207,12 +207,22 @@ describe.skipIf(!gcsServerAvailable())('gcs driver on fake-gcs-server', () => {
     const notService = join(dir, 'user.json');
     await writeFile(notJson, 'this is not JSON');
     await writeFile(notService, JSON.stringify({ type: 'authorized_user', client_id: 'x' }));
+    const badKey = join(dir, 'bad-key.json');
+    await writeFile(
+      badKey,
+      JSON.stringify({
+        type: 'service_account',
+        client_email: 'a@b.iam.gserviceaccount.com',
+        private_key: '-----BEGIN PRIVATE KEY-----\nbm90IGEga2V5\n-----END PRIVATE KEY-----\n',
+      }),
+    );
     const open = (file: string) => () =>
       openGcsStorage(server.repoOptions(bucket, { gcsKeyType: 'service', gcsKey: file }));
     expect(open(missing)).toThrow(`unable to read repo1-gcs-key '${missing}': `);
     for (const file of [notJson, notService]) {
       expect(open(file)).toThrow(`repo1-gcs-key '${file}' is not a service account JSON key file`);
     }
+    expect(open(badKey)).toThrow(`repo1-gcs-key '${badKey}' holds no usable private key: `);
   });
 
   it('signs requests with a service account key file', async () => {
@@ -258,8 +268,8 @@ describe.skipIf(!gcsServerAvailable())('gcs driver on fake-gcs-server', () => {
       expect(result.stderr + result.stdout).not.toContain('a-secret-token');
     });
 
-    it('loads google-auth-library for a gcs repository with a key file only', async () => {
-      // A preload that reports, at exit, how many modules of google-auth-library (and the driver) were loaded.
+    it('loads google-auth-library for repo-gcs-key-type=auto only (a key file signs without it)', async () => {
+      // A preload that reports, at exit, how many modules of google-auth-library were loaded.
       const hook = join(dir, 'sdk-hook.cjs');
       await writeFile(
         hook,
@@ -269,23 +279,25 @@ describe.skipIf(!gcsServerAvailable())('gcs driver on fake-gcs-server', () => {
       const posixRepo = await createTempDir({ owner: 'root', label: 'gcs-cli-posix' });
       const key = join(dir, 'cli-service.json');
       await writeServiceKey(key);
+      const run = (env: Record<string, string>) =>
+        runPgstash(['info'], { env: { ...env, NODE_OPTIONS: `--require=${hook}` } });
       try {
-        const posix = await runPgstash(['info'], {
-          env: { PGSTASH_REPO1_PATH: posixRepo, PGSTASH_LOG_PATH: dir, NODE_OPTIONS: `--require=${hook}` },
-        });
+        const posix = await run({ PGSTASH_REPO1_PATH: posixRepo, PGSTASH_LOG_PATH: dir });
         expect(posix.code).toBe(0);
         expect(posix.stderr).toContain('auth modules: 0\n');
-        const token = await runPgstash(['info'], { env: { ...gcsEnv(), NODE_OPTIONS: `--require=${hook}` } });
-        expect(token.code).toBe(0);
-        expect(token.stderr).toContain('auth modules: 0\n');
-        const service = await runPgstash(['info'], {
-          env: {
-            ...gcsEnv({ PGSTASH_REPO1_GCS_KEY_TYPE: 'service', PGSTASH_REPO1_GCS_KEY: key }),
-            NODE_OPTIONS: `--require=${hook}`,
-          },
-        });
-        expect(service.code).toBe(0);
-        expect(service.stderr).toMatch(/auth modules: [1-9]/);
+        for (const env of [
+          gcsEnv(),
+          gcsEnv({ PGSTASH_REPO1_GCS_KEY_TYPE: 'service', PGSTASH_REPO1_GCS_KEY: key }),
+        ]) {
+          const result = await run(env);
+          expect(result.code).toBe(0);
+          expect(result.stderr).toContain('auth modules: 0\n');
+        }
+        // auto: the application default credentials, here the key file named by GOOGLE_APPLICATION_CREDENTIALS.
+        const { PGSTASH_REPO1_GCS_KEY: _unused, ...auto } = gcsEnv({ PGSTASH_REPO1_GCS_KEY_TYPE: 'auto' });
+        const result = await run({ ...auto, GOOGLE_APPLICATION_CREDENTIALS: key });
+        expect(result.code).toBe(0);
+        expect(result.stderr).toMatch(/auth modules: [1-9]/);
       } finally {
         await removeTempDir(posixRepo);
       }
