@@ -37,7 +37,7 @@ export interface GcsSettings {
   readonly bucket: string;
   /** Object name prefix of the repository inside the bucket: repoN-path without its leading '/', '' for the root. */
   readonly prefix: string;
-  /** http(s)://host:port of the service. */
+  /** http(s)://host[:port] of the service, as a URL's origin (no default port). */
   readonly endpoint: string;
   readonly ioTimeoutMs: number;
   /** Chunk of a resumable upload: repoN-storage-upload-chunk-size, rounded down to GCS_CHUNK_QUANTUM. */
@@ -87,9 +87,11 @@ function endpointUrl(value: string, options: GcsRepoOptions, repo: string): stri
   }
   if (!/^[A-Za-z0-9.-]+(:[0-9]{1,5})?$|^\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$/.test(value)) invalid();
   const hasPort = /:[0-9]+$/.test(value) && !value.endsWith(']');
-  return hasPort
+  const url = hasPort
     ? `https://${value}`
     : `https://${value}:${required(options.storagePort, `${repo}-storage-port`)}`;
+  // As URL writes it (https://host, without :443): the origin an upload session URL is compared with.
+  return new URL(url).origin;
 }
 
 /** Adds the Authorization header of a request. */
