@@ -23,12 +23,17 @@ export function isTemporary(error: unknown): boolean {
 }
 
 /**
- * A missing object, as opposed to a missing bucket: GCS says which ("No such object" against "The specified
- * bucket does not exist"); a 404 that does not name the bucket is taken for the object.
+ * A missing object, as opposed to a missing bucket: GCS says which ("No such object: <bucket>/<name>" against
+ * "The specified bucket does not exist."); a 404 that does not say the bucket is missing is the object's (the
+ * object's message names the bucket, so the word alone tells nothing).
  */
 export function isMissingObject(error: unknown): boolean {
   const cause = error instanceof PgStashError ? error.cause : error;
-  return cause instanceof GcsServiceError && cause.status === 404 && !/bucket/i.test(cause.message);
+  return (
+    cause instanceof GcsServiceError &&
+    cause.status === 404 &&
+    !/bucket does not exist|bucket not found|no such bucket/i.test(cause.message)
+  );
 }
 
 /** A conditional write (`ifGenerationMatch=0`) refused because the object exists. */
