@@ -20,7 +20,15 @@ const common: BuildOptions = {
   sourcemap: true,
   // Native addons and optional native code stay in node_modules; so do the cloud SDKs, which only a cloud
   // repository loads and which would make the file every process reads several times larger.
-  external: ['lz4-napi', '@mongodb-js/zstd', 'pg-native', '@aws-sdk/*', '@azure/*', '@google-cloud/*'],
+  external: [
+    'lz4-napi',
+    '@mongodb-js/zstd',
+    'pg-native',
+    '@aws-sdk/*',
+    '@azure/*',
+    '@google-cloud/*',
+    'google-auth-library',
+  ],
   logLevel: 'warning',
 };
 

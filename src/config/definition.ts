@@ -433,12 +433,13 @@ const OPTION_TABLE = [
     category: 'repository',
     indexed: 'repo',
     commands: REPO_COMMANDS,
-    allowed: ['posix', 's3'],
+    allowed: ['posix', 's3', 'gcs'],
     default: 'posix',
     summary: 'Type of storage of the repository.',
     description:
       'posix: a directory of a local or mounted filesystem. s3: a bucket of AWS S3 or of an S3-compatible ' +
-      'store (repo-s3-* options); repo-path is then the prefix of the repository inside the bucket.',
+      'store (repo-s3-* options); repo-path is then the prefix of the repository inside the bucket. gcs: a ' +
+      'Google Cloud Storage bucket (repo-gcs-* options), repo-path likewise the prefix inside it.',
   },
   {
     name: 'repo-path',
@@ -597,6 +598,62 @@ const OPTION_TABLE = [
     summary: 'AWS KMS key that encrypts every object written (SSE-KMS).',
   },
   {
+    name: 'repo-gcs-bucket',
+    type: 'string',
+    section: 'global',
+    category: 'repository',
+    indexed: 'repo',
+    commands: REPO_COMMANDS,
+    required: REPO_COMMANDS,
+    depend: { option: 'repo-type', values: ['gcs'] },
+    summary: 'GCS bucket of the repository.',
+  },
+  {
+    name: 'repo-gcs-endpoint',
+    type: 'string',
+    section: 'global',
+    category: 'repository',
+    indexed: 'repo',
+    commands: REPO_COMMANDS,
+    default: 'storage.googleapis.com',
+    depend: { option: 'repo-type', values: ['gcs'] },
+    summary: "GCS endpoint: a host name (with ':port' if not repo-storage-port), or a URL.",
+    description:
+      'A host name is reached over HTTPS. A URL (https://host:port, or http://host:port for a local test ' +
+      'server such as fake-gcs-server) is used as given.',
+  },
+  {
+    name: 'repo-gcs-key-type',
+    type: 'enum',
+    section: 'global',
+    category: 'repository',
+    indexed: 'repo',
+    commands: REPO_COMMANDS,
+    allowed: ['service', 'token', 'auto'],
+    default: 'service',
+    depend: { option: 'repo-type', values: ['gcs'] },
+    summary: 'What repo-gcs-key is: a service account key file, an OAuth token, or none (auto).',
+    description:
+      'service: repo-gcs-key is the path of a service account JSON key file. token: repo-gcs-key is an OAuth ' +
+      '2.0 access token. auto: the Google application default credentials (GOOGLE_APPLICATION_CREDENTIALS, ' +
+      "gcloud's, or the instance's service account from the metadata server).",
+  },
+  {
+    name: 'repo-gcs-key',
+    type: 'string',
+    section: 'global',
+    category: 'repository',
+    indexed: 'repo',
+    commands: REPO_COMMANDS,
+    required: REPO_COMMANDS,
+    depend: { option: 'repo-gcs-key-type', values: ['service', 'token'] },
+    secure: true,
+    summary: 'GCS service account key file (key-type service) or OAuth token (key-type token).',
+    description:
+      'Not allowed on the command line: set it in the config file (readable only by its owner) or in the ' +
+      'environment. Never logged.',
+  },
+  {
     name: 'repo-storage-port',
     type: 'integer',
     section: 'global',
@@ -605,7 +662,7 @@ const OPTION_TABLE = [
     commands: REPO_COMMANDS,
     default: 443,
     range: { min: 1, max: 65535 },
-    depend: { option: 'repo-type', values: ['s3'] },
+    depend: { option: 'repo-type', values: ['s3', 'gcs'] },
     summary: 'Port of the storage service (object stores).',
   },
   {
@@ -616,7 +673,7 @@ const OPTION_TABLE = [
     indexed: 'repo',
     commands: REPO_COMMANDS,
     default: true,
-    depend: { option: 'repo-type', values: ['s3'] },
+    depend: { option: 'repo-type', values: ['s3', 'gcs'] },
     summary: "Verify the storage service's TLS certificate (object stores).",
     description:
       'Turn off only for a test server: without verification anyone between pgstash and the service can read ' +
@@ -629,7 +686,7 @@ const OPTION_TABLE = [
     category: 'repository',
     indexed: 'repo',
     commands: REPO_COMMANDS,
-    depend: { option: 'repo-type', values: ['s3'] },
+    depend: { option: 'repo-type', values: ['s3', 'gcs'] },
     summary: "File of CA certificates (PEM) that the storage service's certificate is checked against.",
     description:
       "They replace the default trust (Node's bundled CAs); with repo-storage-ca-path, both are used.",
@@ -641,7 +698,7 @@ const OPTION_TABLE = [
     category: 'repository',
     indexed: 'repo',
     commands: REPO_COMMANDS,
-    depend: { option: 'repo-type', values: ['s3'] },
+    depend: { option: 'repo-type', values: ['s3', 'gcs'] },
     summary:
       "Directory of CA certificates (PEM files) that the storage service's certificate is checked against.",
   },
@@ -654,13 +711,15 @@ const OPTION_TABLE = [
     commands: REPO_COMMANDS,
     default: '5MiB',
     range: { min: 5 * 1024 * 1024, max: 5 * 1024 * 1024 * 1024 },
-    depend: { option: 'repo-type', values: ['s3'] },
+    depend: { option: 'repo-type', values: ['s3', 'gcs'] },
     summary: 'Size of the parts of a multipart upload to an object store.',
     description:
       'A file larger than this is uploaded in parts of this size, up to 4 in flight at once: each file being ' +
       'written holds at most 5 parts in memory (the one filling and 4 uploading) plus the encrypted copies ' +
       'TLS makes of the parts being sent, 45 MiB at the default (measured). S3 allows parts of 5 MiB to 5 GiB ' +
-      'and 10,000 parts per object, so this size also caps a file at 10,000 parts.',
+      'and 10,000 parts per object, so this size also caps a file at 10,000 parts. GCS: the chunks of a ' +
+      'resumable upload (rounded down to a multiple of 256 KiB), one in flight while the next fills, so each ' +
+      'file being written holds at most 2 chunks.',
   },
   {
     name: 'repo-retention-full',

@@ -1,12 +1,11 @@
 // The S3 client of a repository: endpoint, addressing style, TLS trust and credentials from the repoN-s3-* options.
-import { readdirSync, readFileSync } from 'node:fs';
 import { Agent } from 'node:https';
-import { join } from 'node:path';
 import { createSecureContext } from 'node:tls';
 
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 
-import { fail, reasonOf } from '../common/errors.js';
+import { fail } from '../common/errors.js';
+import { trustedCas } from './tls-trust.js';
 
 /** The repoN options an S3 repository reads (field names as in RepoOptions). */
 export interface S3RepoOptions {
@@ -78,40 +77,6 @@ export function s3Settings(options: S3RepoOptions): S3Settings {
     kmsKeyId: options.s3KmsKeyId,
     bucketUrl: pathStyle ? `https://${hostPort}/${bucket}` : `https://${bucket}.${hostPort}`,
   };
-}
-
-/**
- * CA certificates to trust instead of Node's bundled roots: repoN-storage-ca-file and the certificate files in
- * repoN-storage-ca-path (as pgBackRest, they replace the default trust).
- */
-function trustedCas(options: S3RepoOptions, repo: string): string[] | undefined {
-  if (options.storageCaFile === undefined && options.storageCaPath === undefined) return undefined;
-  const cas: string[] = [];
-  const read = (file: string, option: string): string => {
-    try {
-      return readFileSync(file, 'utf8');
-    } catch (error) {
-      return fail('fileRead', `unable to read ${option} '${file}': ${reasonOf(error)}`);
-    }
-  };
-  if (options.storageCaFile !== undefined) cas.push(read(options.storageCaFile, `${repo}-storage-ca-file`));
-  if (options.storageCaPath !== undefined) {
-    let names: string[];
-    try {
-      names = readdirSync(options.storageCaPath);
-    } catch (error) {
-      return fail(
-        'pathMissing',
-        `unable to list ${repo}-storage-ca-path '${options.storageCaPath}': ${reasonOf(error)}`,
-      );
-    }
-    for (const name of names.sort()) {
-      const file = join(options.storageCaPath, name);
-      const text = read(file, `${repo}-storage-ca-path`);
-      if (text.includes('-----BEGIN CERTIFICATE-----')) cas.push(text);
-    }
-  }
-  return cas;
 }
 
 function credentialsOf(options: S3RepoOptions, repo: string): S3ClientConfig['credentials'] {

@@ -1,5 +1,6 @@
 // S3 errors: which ones may pass (retried), and the one-line PgStashError each becomes, translated once, here.
 import { PgStashError, type ErrorKind } from '../common/errors.js';
+import { NETWORK, TLS } from './network-errors.js';
 
 /** What the SDK (and Node's network stack under it) puts on an error. */
 interface SdkError {
@@ -27,25 +28,6 @@ const THROTTLING = new Set([
   'ConditionalRequestConflict',
   'OperationAborted',
 ]);
-
-/** Network failures: the request may not have reached the service, or its answer did not reach us. */
-const NETWORK = new Set([
-  'ECONNRESET',
-  'ECONNREFUSED',
-  'ECONNABORTED',
-  'EPIPE',
-  'ETIMEDOUT',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENETDOWN',
-  'UND_ERR_SOCKET',
-  'ERR_STREAM_PREMATURE_CLOSE',
-]);
-
-/** TLS verification failures: permanent (the certificate will not change on a retry). */
-const TLS = /CERT|SELF_SIGNED|ALTNAME|UNABLE_TO_(GET|VERIFY)|ERR_TLS/;
 
 function sdkError(error: unknown): SdkError {
   return typeof error === 'object' && error !== null ? (error as SdkError) : {};

@@ -69,7 +69,10 @@ export interface S3ServerOptions {
 }
 
 /** Starts a server on a free 127.0.0.1 port with TLS and a fresh data directory; resolves once it answers. */
-export async function startS3Server(kind: S3ServerKind, options: S3ServerOptions = {}): Promise<S3TestServer> {
+export async function startS3Server(
+  kind: S3ServerKind,
+  options: S3ServerOptions = {},
+): Promise<S3TestServer> {
   // 0711: the postgres user (archive_command, restore_command) reads the certificate, as repoN-storage-ca-file.
   const dir = await createTempDir({ owner: 'root', mode: 0o711, label: `s3-${kind}` });
   let child: ChildProcess | undefined;
@@ -165,7 +168,7 @@ export async function startS3Server(kind: S3ServerKind, options: S3ServerOptions
 }
 
 /** A self-signed certificate for 127.0.0.1 and localhost, valid two days. */
-async function makeCertificate(dir: string): Promise<{ cert: string; key: string }> {
+export async function makeCertificate(dir: string): Promise<{ cert: string; key: string }> {
   const cert = join(dir, 'cert.pem');
   const key = join(dir, 'key.pem');
   const result = spawnSync(

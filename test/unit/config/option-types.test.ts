@@ -72,7 +72,7 @@ describe('value types from the option table', () => {
   it('types repository and pg records from the indexed entries', () => {
     expectTypeOf<RepoOptions['index']>().toEqualTypeOf<number>();
     expectTypeOf<RepoOptions['path']>().toEqualTypeOf<string>();
-    expectTypeOf<RepoOptions['type']>().toEqualTypeOf<'posix' | 's3'>();
+    expectTypeOf<RepoOptions['type']>().toEqualTypeOf<'posix' | 's3' | 'gcs'>();
     expectTypeOf<RepoOptions['cipherType']>().toEqualTypeOf<'none' | 'aes-256-gcm'>();
     expectTypeOf<RepoOptions['cipherPass']>().toEqualTypeOf<string | undefined>();
     expectTypeOf<RepoOptions['retentionFull']>().toEqualTypeOf<number | undefined>();
@@ -104,6 +104,10 @@ describe('value types from the option table', () => {
       | 's3KeySecret'
       | 's3Token'
       | 's3KmsKeyId'
+      | 'gcsBucket'
+      | 'gcsEndpoint'
+      | 'gcsKeyType'
+      | 'gcsKey'
       | 'storagePort'
       | 'storageVerifyTls'
       | 'storageCaFile'
@@ -239,7 +243,10 @@ describe('indexed groups as records', () => {
     };
     const config = loadFor('backup', [], env);
     const repo = config.repos.find((entry) => entry.index === 3);
-    const repoFields = OPTIONS.filter((entry) => entry.indexed === 'repo').map(fieldName);
+    // The repo-gcs-* options apply to repo-type=gcs only: absent from an s3 repository's record.
+    const repoFields = OPTIONS.filter(
+      (entry) => entry.indexed === 'repo' && !entry.name.startsWith('repo-gcs-'),
+    ).map(fieldName);
     // ioTimeout: the global io-timeout, carried in an object store's record (RepoOptions).
     expect(Object.keys(repo ?? {}).sort()).toEqual(['index', 'ioTimeout', ...repoFields].sort());
     expect(repo).toEqual({
@@ -286,6 +293,25 @@ describe('indexed groups as records', () => {
       socketPath: '/run/pg',
       user: 'backup',
       database: 'postgres',
+    });
+  });
+
+  it('gives a gcs repository its repo-gcs-* fields, with their defaults', () => {
+    const config = loadFor('backup', [], {
+      PGSTASH_REPO2_PATH: '/repo2',
+      PGSTASH_REPO2_TYPE: 'gcs',
+      PGSTASH_REPO2_GCS_BUCKET: 'bucket',
+      PGSTASH_REPO2_GCS_KEY: '/etc/pgstash/key.json',
+    });
+    expect(config.repos.find((entry) => entry.index === 2)).toMatchObject({
+      type: 'gcs',
+      gcsBucket: 'bucket',
+      gcsEndpoint: 'storage.googleapis.com',
+      gcsKeyType: 'service',
+      gcsKey: '/etc/pgstash/key.json',
+      storagePort: 443,
+      storageVerifyTls: true,
+      storageUploadChunkSize: 5 * 1024 * 1024,
     });
   });
 

@@ -64,7 +64,13 @@ describe('openStorage', () => {
     expect(error.message).toBe('repo2-s3-bucket option required');
   });
 
-  it.each(['azure', 'gcs', 'ftp'])('fails with featureNotSupported for type %s', async (type) => {
+  it('fails with optionRequired naming the first missing gcs option, before any request', async () => {
+    const error = await rejectionOf(openStorage({ type: 'gcs', path: '/repo', index: 2 }));
+    expect(error.code).toBe(37);
+    expect(error.message).toBe('repo2-gcs-bucket option required');
+  });
+
+  it.each(['azure', 'ftp'])('fails with featureNotSupported for type %s', async (type) => {
     const error = await rejectionOf(openStorage({ type, path: '/repo' }));
     expect(error.code).toBe(67);
     expect(error.message).toBe(`repository type '${type}' is not supported`);

@@ -1,0 +1,401 @@
+// The GCS storage driver: a repository under a name prefix of a Google Cloud Storage bucket (JSON API).
+import { Readable, type Writable } from 'node:stream';
+
+import { fail, PgStashError, type ErrorKind } from '../common/errors.js';
+import { runParallel } from '../io/parallel.js';
+import type {
+  Capabilities,
+  Driver,
+  ReadOptions,
+  RequestOptions,
+  StorageInfo,
+  WriteOptions,
+} from './driver.js';
+import {
+  GCS_CHUNK_QUANTUM,
+  GcsClient,
+  GcsServiceError,
+  gcsSettings,
+  type GcsRepoOptions,
+  type GcsResponse,
+  type GcsSettings,
+} from './gcs-client.js';
+import { isMissingObject, isPreconditionFailed, isTemporary, translateGcsError } from './gcs-errors.js';
+import { GCS_CHUNKS_IN_FLIGHT, GcsWriteStream } from './gcs-write.js';
+import { checkedRange } from './read-range.js';
+import { withRetry } from './retry.js';
+
+/** Deletes in flight at once in removeTree (GCS has no multi-object delete in its JSON API). */
+const DELETES_IN_FLIGHT = 16;
+
+/** Kind of error per action, when the service's answer says nothing more specific. */
+const KIND_OF: Readonly<Record<string, ErrorKind>> = {
+  read: 'fileRead',
+  write: 'fileWrite',
+  remove: 'fileWrite',
+  list: 'fileOpen',
+  'get info for': 'fileOpen',
+};
+
+/** An object in a list or metadata answer (sizes are decimal strings in the JSON API). */
+interface GcsObject {
+  readonly name?: string;
+  readonly size?: string;
+  readonly updated?: string;
+}
+
+/**
+ * Opens the driver of a GCS repository; a missing or invalid option (or key file) fails here, before any request.
+ * `tuning` is for tests only.
+ */
+export function openGcsStorage(options: GcsRepoOptions, tuning?: { listPageSize?: number }): GcsDriver {
+  const settings = { ...gcsSettings(options), ...tuning };
+  return new GcsDriver(new GcsClient(options, settings), settings);
+}
+
+/** See Driver for the behaviour every method guarantees; objects hold what posix files would. */
+export class GcsDriver implements Driver {
+  readonly capabilities: Capabilities;
+  readonly location: string;
+  readonly #client: GcsClient;
+  readonly #settings: GcsSettings;
+  readonly #bucketUrl: string;
+
+  constructor(client: GcsClient, settings: GcsSettings) {
+    this.#client = client;
+    this.#settings = settings;
+    this.#bucketUrl = `gs://${settings.bucket}`;
+    this.location = settings.prefix === '' ? this.#bucketUrl : `${this.#bucketUrl}/${settings.prefix}`;
+    this.capabilities = {
+      path: false,
+      atomicWrite: true,
+      atomicMove: false,
+      parts: {
+        size: settings.chunkSize,
+        inFlight: GCS_CHUNKS_IN_FLIGHT,
+        minSize: GCS_CHUNK_QUANTUM,
+        // No limit on a chunk or on their number; an object is at most 5 TiB.
+        maxSize: Number.MAX_SAFE_INTEGER,
+        maxCount: Number.MAX_SAFE_INTEGER,
+      },
+    };
+  }
+
+  async info(path: string, options?: RequestOptions): Promise<StorageInfo | undefined> {
+    if (path === '') return { name: '', type: 'path', size: 0, mtimeMs: 0 };
+    const name = this.#name(path);
+    try {
+      const response = await this.#request(
+        'get info for',
+        path,
+        (signal) =>
+          this.#client.send({ method: 'GET', url: `${this.#objectUrl(name)}?fields=size,updated`, signal }),
+        options?.signal,
+      );
+      const object = JSON.parse(response.body.toString('utf8')) as GcsObject;
+      return { name: path, type: 'file', size: Number(object.size ?? 0), mtimeMs: timeOf(object.updated) };
+    } catch (error) {
+      if (isMissingObject(error)) return undefined;
+      throw error;
+    }
+  }
+
+  /**
+   * A delimited, paginated list. Prefixes may come again on later pages (and fake-gcs-server's maxResults
+   * limits only the objects when a delimiter is given), so each is yielded once.
+   */
+  async *list(path: string, options?: { prefix?: string } & RequestOptions): AsyncIterable<StorageInfo> {
+    const directory = this.#directoryPrefix(path);
+    const seen = new Set<string>();
+    for await (const page of this.#pages(
+      path,
+      `${directory}${options?.prefix ?? ''}`,
+      true,
+      options?.signal,
+    )) {
+      for (const common of page.prefixes ?? []) {
+        const name = common.slice(directory.length).replace(/\/$/, '');
+        if (name === '' || seen.has(name)) continue;
+        seen.add(name);
+        yield { name, type: 'path', size: 0, mtimeMs: 0 };
+      }
+      for (const object of page.items ?? []) {
+        const name = (object.name ?? '').slice(directory.length);
+        // A "folder" placeholder (a name ending in '/', made by the console) is not a file.
+        if (name === '' || name.endsWith('/')) continue;
+        yield { name, type: 'file', size: Number(object.size ?? 0), mtimeMs: timeOf(object.updated) };
+      }
+    }
+  }
+
+  /** The pages of a list of `prefix` (with the '/' delimiter or without: every object below). */
+  async *#pages(
+    path: string,
+    prefix: string,
+    delimited: boolean,
+    signal: AbortSignal | undefined,
+  ): AsyncGenerator<{ prefixes?: string[]; items?: GcsObject[] }> {
+    let token: string | undefined;
+    do {
+      const query = new URLSearchParams({
+        prefix,
+        maxResults: String(this.#settings.listPageSize),
+        fields: 'items(name,size,updated),prefixes,nextPageToken',
+      });
+      if (delimited) query.set('delimiter', '/');
+      if (token !== undefined) query.set('pageToken', token);
+      const response = await this.#request(
+        'list',
+        path,
+        (requestSignal) =>
+          this.#client.send({
+            method: 'GET',
+            url: `${this.#bucketPath()}/o?${query.toString()}`,
+            signal: requestSignal,
+          }),
+        signal,
+      );
+      const page = JSON.parse(response.body.toString('utf8')) as {
+        prefixes?: string[];
+        items?: GcsObject[];
+        nextPageToken?: string;
+      };
+      yield page;
+      token = page.nextPageToken === '' ? undefined : page.nextPageToken;
+    } while (token !== undefined);
+  }
+
+  async openRead(path: string, options?: ReadOptions): Promise<Readable | undefined> {
+    const name = this.#name(path);
+    const { offset, limit } = checkedRange(options);
+    if (limit === 0) return (await this.info(path, options)) === undefined ? undefined : Readable.from([]);
+    const first = await this.#get(path, name, offset, limit, undefined, options?.signal);
+    if (first === undefined) return undefined;
+    if (first === 'empty') return Readable.from([]);
+    return Readable.from(this.#resumingBody(path, name, first, offset, limit, options?.signal), {
+      objectMode: false,
+    });
+  }
+
+  async read(path: string, options?: ReadOptions): Promise<Buffer | undefined> {
+    const stream = await this.openRead(path, options);
+    if (stream === undefined) return undefined;
+    const parts: Buffer[] = [];
+    for await (const part of stream) parts.push(part as Buffer);
+    return parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts);
+  }
+
+  /**
+   * One download of `name` from `offset` (at most `limit` bytes), retried within io-timeout; undefined when the
+   * object is missing, 'empty' when the range starts at or past its end. `generation` pins the version a resumed
+   * read continues (a replaced object fails the read rather than mixing two versions).
+   */
+  async #get(
+    path: string,
+    name: string,
+    offset: number,
+    limit: number | undefined,
+    generation: string | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<GcsResponse | 'empty' | undefined> {
+    const range =
+      offset === 0 && limit === undefined
+        ? undefined
+        : `bytes=${offset}-${limit === undefined ? '' : offset + limit - 1}`;
+    const pinned = generation === undefined ? '' : `&generation=${generation}`;
+    try {
+      return await this.#request(
+        'read',
+        path,
+        (requestSignal) =>
+          this.#client.send({
+            method: 'GET',
+            url: `${this.#objectUrl(name)}?alt=media${pinned}`,
+            headers: range === undefined ? {} : { range },
+            stream: true,
+            signal: requestSignal,
+          }),
+        signal,
+      );
+    } catch (error) {
+      if (isMissingObject(error)) return undefined;
+      // A range past the end (or any range of an empty object): the object exists, the range holds nothing.
+      const cause = error instanceof PgStashError ? error.cause : error;
+      if (cause instanceof GcsServiceError && cause.status === 416) return 'empty';
+      throw error;
+    }
+  }
+
+  /**
+   * The body of a download; when the connection fails mid-body, another download continues from the byte
+   * reached (the same generation), within io-timeout counted from that failure.
+   */
+  async *#resumingBody(
+    path: string,
+    name: string,
+    first: GcsResponse,
+    offset: number,
+    limit: number | undefined,
+    signal: AbortSignal | undefined,
+  ): AsyncGenerator<Buffer> {
+    const generationHeader = first.headers['x-goog-generation'];
+    const generation = typeof generationHeader === 'string' ? generationHeader : undefined;
+    let response = first;
+    let done = 0;
+    for (;;) {
+      try {
+        for await (const chunk of response.stream as Readable) {
+          done += (chunk as Buffer).length;
+          yield chunk as Buffer;
+        }
+        return;
+      } catch (error) {
+        if (!isTemporary(error) || signal?.aborted === true) throw this.#translate(error, 'read', path);
+        const next = await this.#get(
+          path,
+          name,
+          offset + done,
+          limit === undefined ? undefined : limit - done,
+          generation,
+          signal,
+        );
+        if (next === undefined || next === 'empty') {
+          throw new PgStashError(
+            'fileRead',
+            `unable to read '${this.#url(path)}': it changed while being read`,
+          );
+        }
+        response = next;
+      }
+    }
+  }
+
+  async openWrite(path: string, options?: WriteOptions): Promise<Writable> {
+    if (path === '') fail('paramInvalid', `unable to write '${this.location}': it is the storage root`);
+    const name = this.#name(path);
+    return new GcsWriteStream({
+      client: this.#client,
+      bucket: this.#settings.bucket,
+      name,
+      url: this.#url(path),
+      chunkSize: this.#settings.chunkSize,
+      ifAbsent: options?.ifAbsent ?? false,
+      signal: options?.signal,
+      request: (action, send, signal) =>
+        this.#request(action, path, send, signal).catch((error: unknown) => {
+          if (options?.ifAbsent === true && isPreconditionFailed(error)) {
+            throw new PgStashError('fileExists', `unable to create '${this.#url(path)}': it exists already`, {
+              cause: error,
+            });
+          }
+          throw error;
+        }),
+    });
+  }
+
+  async remove(path: string, options?: RequestOptions): Promise<void> {
+    if (path === '') fail('paramInvalid', `unable to remove '${this.location}': it is the storage root`);
+    await this.#delete(path, this.#name(path), options?.signal);
+  }
+
+  /** Deletes one object; a missing one is not an error. */
+  async #delete(path: string, name: string, signal: AbortSignal | undefined): Promise<void> {
+    try {
+      await this.#request(
+        'remove',
+        path,
+        (requestSignal) =>
+          this.#client.send({ method: 'DELETE', url: this.#objectUrl(name), signal: requestSignal }),
+        signal,
+      );
+    } catch (error) {
+      if (!isMissingObject(error)) throw error;
+    }
+  }
+
+  /**
+   * Lists every object below `path` (no delimiter: one request per 1,000 objects) and deletes them,
+   * DELETES_IN_FLIGHT at once, as the pages come.
+   */
+  async removeTree(path: string, options?: RequestOptions): Promise<void> {
+    if (path !== '') await this.#delete(path, this.#name(path), options?.signal);
+    const signal = options?.signal;
+    const pages = this.#pages(path, this.#directoryPrefix(path), false, signal);
+    const names = async function* (): AsyncGenerator<string> {
+      for await (const page of pages)
+        for (const object of page.items ?? []) if (object.name) yield object.name;
+    };
+    await runParallel(names(), {
+      concurrency: DELETES_IN_FLIGHT,
+      worker: (name) => this.#delete(path, name, signal),
+    });
+  }
+
+  /** Every write is durable once its request is answered: nothing to flush. */
+  async flush(): Promise<void> {}
+
+  /** One request with retries within io-timeout; any failure comes out translated, naming the URL. */
+  async #request<T>(
+    action: string,
+    path: string,
+    send: (signal: AbortSignal | undefined) => Promise<T>,
+    signal: AbortSignal | undefined,
+  ): Promise<T> {
+    try {
+      return await withRetry(() => send(signal), {
+        budgetMs: this.#settings.ioTimeoutMs,
+        isTemporary,
+        signal,
+      });
+    } catch (error) {
+      if (signal?.aborted === true) throw error;
+      throw this.#translate(error, action, path);
+    }
+  }
+
+  #translate(error: unknown, action: string, path: string): PgStashError {
+    return translateGcsError(error, {
+      action,
+      url: this.#url(path),
+      endpoint: this.#settings.endpoint,
+      repo: this.#settings.repo,
+      kind: KIND_OF[action] ?? 'service',
+    });
+  }
+
+  #bucketPath(): string {
+    return `/storage/v1/b/${encodeURIComponent(this.#settings.bucket)}`;
+  }
+
+  #objectUrl(name: string): string {
+    return `${this.#bucketPath()}/o/${encodeURIComponent(name)}`;
+  }
+
+  #url(path: string): string {
+    return path === '' ? this.location : `${this.location}/${path}`;
+  }
+
+  /** The object name of a driver path; rejects paths that could leave the prefix. */
+  #name(path: string): string {
+    if (path !== '') {
+      const segments = path.split('/');
+      if (segments.some((segment) => segment === '' || segment === '.' || segment === '..'))
+        fail('paramInvalid', `storage path '${path}' must be relative, without empty, '.' or '..' parts`);
+    }
+    const { prefix } = this.#settings;
+    if (prefix === '') return path;
+    return path === '' ? prefix : `${prefix}/${path}`;
+  }
+
+  /** The name prefix of everything below `path` ('' for the root of a repository at the bucket's root). */
+  #directoryPrefix(path: string): string {
+    const name = this.#name(path);
+    return name === '' ? '' : `${name}/`;
+  }
+}
+
+/** An RFC 3339 time of the JSON API in milliseconds since the epoch (0 when absent). */
+function timeOf(value: string | undefined): number {
+  const ms = value === undefined ? NaN : Date.parse(value);
+  return Number.isNaN(ms) ? 0 : ms;
+}

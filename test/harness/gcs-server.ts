@@ -1,0 +1,207 @@
+// A real GCS server for tests (fake-gcs-server, in memory, over http or https), with a bucket per test file.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, existsSync, openSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { join } from 'node:path';
+
+import type { GcsRepoOptions } from '../../src/storage/gcs-client.js';
+import { freePort } from './ports.js';
+import { onProcessExit } from './reaper.js';
+import { makeCertificate, testBinDir } from './s3-server.js';
+import { createTempDir, removeTempDir } from './tmp.js';
+
+const BINARY = 'fake-gcs-server';
+
+/**
+ * Whether fake-gcs-server is installed. Under CI (CI=true) a missing one is an error, so the suites that need it
+ * fail instead of being skipped; elsewhere they are skipped (run .ci/test-servers.sh to install).
+ */
+export function gcsServerAvailable(): boolean {
+  const binary = join(testBinDir(), BINARY);
+  if (existsSync(binary)) return true;
+  if (process.env['CI'] === 'true') {
+    throw new Error(
+      `the fake-gcs-server test server is not installed at '${binary}': run .ci/test-servers.sh`,
+    );
+  }
+  return false;
+}
+
+export interface GcsTestServer {
+  /** http://127.0.0.1:port (https:// with `tls`), as repoN-gcs-endpoint takes it. */
+  readonly endpoint: string;
+  /** With `tls`: the server's self-signed certificate, to give as repoN-storage-ca-file. */
+  readonly caFile: string | undefined;
+  readonly port: number;
+  /** Creates a bucket, named after `label` and unique on this server. */
+  createBucket(label: string): Promise<string>;
+  /** The names of every object in `bucket` (below `prefix`), looking behind the driver. */
+  objectNames(bucket: string, prefix?: string): Promise<string[]>;
+  /** The repoN options of a repository in `bucket` under '/repo' (token credentials: the server takes any). */
+  repoOptions(bucket: string, overrides?: Partial<GcsRepoOptions>): GcsRepoOptions & { type: 'gcs' };
+  stop(): Promise<void>;
+}
+
+let bucketCount = 0;
+
+/**
+ * Starts fake-gcs-server on a free 127.0.0.1 port, in memory (its filesystem backend fails when an object's name
+ * is also the prefix of others); resolves once it answers.
+ */
+export async function startGcsServer(options: { tls?: boolean } = {}): Promise<GcsTestServer> {
+  const dir = await createTempDir({ owner: 'root', mode: 0o711, label: 'gcs' });
+  const tls = options.tls ?? false;
+  let child: ChildProcess | undefined;
+  let unregister: (() => void) | undefined;
+  try {
+    const port = await freePort();
+    const endpoint = `${tls ? 'https' : 'http'}://127.0.0.1:${port}`;
+    const certificate = tls ? await makeCertificate(dir) : undefined;
+    const ca = certificate === undefined ? undefined : await readFile(certificate.cert, 'utf8');
+    const certificateArgs =
+      certificate === undefined
+        ? []
+        : ['-cert-location', certificate.cert, '-private-key-location', certificate.key];
+    const log = join(dir, 'server.log');
+    const output = openSync(log, 'a');
+    child = spawn(
+      join(testBinDir(), BINARY),
+      [
+        ...['-scheme', tls ? 'https' : 'http', '-host', '127.0.0.1', '-port', String(port)],
+        ...['-backend', 'memory', '-external-url', endpoint, ...certificateArgs],
+      ],
+      { cwd: dir, stdio: ['ignore', output, output] },
+    );
+    closeSync(output);
+    const started = child;
+    unregister = onProcessExit('server', () => started.kill('SIGKILL'));
+    const exited = new Promise<never>((_, reject) =>
+      started.once('exit', (code, signal) =>
+        reject(new Error(`fake-gcs-server exited (${String(code ?? signal)}) before it was ready`)),
+      ),
+    );
+    exited.catch(() => undefined);
+    try {
+      await Promise.race([waitReady(endpoint, ca, 20_000), exited]);
+    } catch (error) {
+      const text = await readFile(log, 'utf8').catch(() => '');
+      throw new Error(`${(error as Error).message}; its log:\n${text.slice(-3000)}`);
+    }
+    /** A request of the test itself (trusting the certificate), answered as status and body. */
+    const call = (method: string, path: string, body?: string) =>
+      send(`${endpoint}${path}`, ca, method, body);
+    return {
+      endpoint,
+      port,
+      caFile: certificate?.cert,
+      async createBucket(label) {
+        const name = `${label
+          .toLowerCase()
+          .replace(/[^a-z0-9-]/g, '-')
+          .slice(0, 40)}-${process.pid}-${++bucketCount}`;
+        const response = await call('POST', '/storage/v1/b?project=test', JSON.stringify({ name }));
+        if (response.status !== 200) throw new Error(`bucket ${name} not created: HTTP ${response.status}`);
+        return name;
+      },
+      async objectNames(bucket, prefix = '') {
+        const names: string[] = [];
+        let token: string | undefined;
+        do {
+          const query = new URLSearchParams({ prefix, ...(token === undefined ? {} : { pageToken: token }) });
+          const response = await call('GET', `/storage/v1/b/${bucket}/o?${query.toString()}`);
+          if (response.status !== 200) throw new Error(`list of ${bucket} failed: HTTP ${response.status}`);
+          const page = JSON.parse(response.body.toString('utf8')) as {
+            items?: { name: string }[];
+            nextPageToken?: string;
+          };
+          names.push(...(page.items ?? []).map((item) => item.name));
+          token = page.nextPageToken === '' ? undefined : page.nextPageToken;
+        } while (token !== undefined);
+        return names.sort();
+      },
+      repoOptions(bucket, overrides = {}) {
+        return {
+          type: 'gcs',
+          index: 1,
+          path: '/repo',
+          ioTimeout: 20,
+          gcsBucket: bucket,
+          gcsEndpoint: endpoint,
+          gcsKeyType: 'token',
+          gcsKey: 'pgstash-test-token',
+          storagePort: 443,
+          storageVerifyTls: true,
+          ...(certificate === undefined ? {} : { storageCaFile: certificate.cert }),
+          storageUploadChunkSize: 5 * 1024 * 1024,
+          ...overrides,
+        };
+      },
+      async stop() {
+        await stopChild(started);
+        unregister?.();
+        await removeTempDir(dir);
+      },
+    };
+  } catch (error) {
+    if (child !== undefined) await stopChild(child);
+    unregister?.();
+    await removeTempDir(dir);
+    throw error;
+  }
+}
+
+/** One request to the server (trusting `ca` for https), its body read whole. */
+function send(
+  url: string,
+  ca: string | undefined,
+  method: string,
+  body?: string,
+): Promise<{ status: number; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const make = url.startsWith('https:') ? httpsRequest : httpRequest;
+    const outgoing = make(
+      url,
+      {
+        method,
+        headers: { 'content-type': 'application/json' },
+        timeout: 2000,
+        ...(ca === undefined ? {} : { ca }),
+      },
+      (response) => {
+        const parts: Buffer[] = [];
+        response.on('data', (part: Buffer) => parts.push(part));
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, body: Buffer.concat(parts) }));
+        response.on('error', reject);
+      },
+    );
+    outgoing.on('timeout', () => outgoing.destroy(new Error('timeout')));
+    outgoing.on('error', reject);
+    outgoing.end(body);
+  });
+}
+
+/** Polls until the server answers at all. */
+async function waitReady(endpoint: string, ca: string | undefined, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const answered = await send(`${endpoint}/storage/v1/b`, ca, 'GET').then(
+      (response) => response.status < 500,
+      () => false,
+    );
+    if (answered) return;
+    if (Date.now() > deadline)
+      throw new Error(`fake-gcs-server at ${endpoint} did not answer in ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(timer);
+}
