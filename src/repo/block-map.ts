@@ -1,6 +1,6 @@
 // The block map of a block-incremental file: for each block of the file, which part (backup) holds it, where in
 // that part's stored blocks, and a short checksum of its content. Compact: typed arrays, never an object per block.
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { PgStashError } from '../common/errors.js';
 
 /** Bytes of a block's SHA-256 kept in the map: enough that two different blocks never compare equal by chance. */
@@ -34,9 +34,9 @@ export function blockCountOf(size: number, blockSize: number): number {
   return Math.ceil(size / blockSize);
 }
 
-/** The short checksum of one block's content, as the map records it. */
+/** The short checksum of one block's content, as the map records it. One-shot: no hash object per block. */
 export function blockChecksum(block: Buffer): Buffer {
-  return createHash('sha256').update(block).digest().subarray(0, BLOCK_CHECKSUM_BYTES);
+  return hash('sha256', block, 'buffer').subarray(0, BLOCK_CHECKSUM_BYTES);
 }
 
 export class BlockMap {
@@ -68,6 +68,21 @@ export class BlockMap {
   /** Whether block `block` has content `checksum` (false past the end of the map). */
   matches(block: number, checksum: Buffer): boolean {
     return block < this.count && this.checksumOf(block).equals(checksum);
+  }
+
+  /** Whether `data` is the content the map records for block `block` (its short checksum compared in place). */
+  holds(block: number, data: Buffer): boolean {
+    if (block >= this.count) return false;
+    const at = block * BLOCK_CHECKSUM_BYTES;
+    return (
+      hash('sha256', data, 'buffer').compare(
+        this.checksums,
+        at,
+        at + BLOCK_CHECKSUM_BYTES,
+        0,
+        BLOCK_CHECKSUM_BYTES,
+      ) === 0
+    );
   }
 
   set(block: number, part: number, slot: number, checksum: Buffer): void {

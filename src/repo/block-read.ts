@@ -2,7 +2,7 @@
 import { PgStashError } from '../common/errors.js';
 import { CHUNK_SIZE } from '../io/chunker.js';
 import { ContentDigest } from '../io/stage.js';
-import { BlockMap, blockChecksum, blockCountOf } from './block-map.js';
+import { BlockMap, blockCountOf } from './block-map.js';
 import { blockMapPath, type BlockPart, type ManifestBlocks, type ManifestFile } from './manifest.js';
 import { repoLayout } from './layout.js';
 import { compressExtension } from '../io/compress.js';
@@ -115,8 +115,9 @@ export class BlockSource {
     this.#mainPart = main;
   }
 
-  static async open(repo: Repository, file: BlockFile): Promise<BlockSource> {
-    return new BlockSource(repo, file, await readBlockMap(repo, file));
+  /** `map`: the file's map, when the caller has read it already (readBlockMap). */
+  static async open(repo: Repository, file: BlockFile, map?: BlockMap): Promise<BlockSource> {
+    return new BlockSource(repo, file, map ?? (await readBlockMap(repo, file)));
   }
 
   /** Bytes of block `block` of the file (the last one may be shorter). */
@@ -154,7 +155,7 @@ export class BlockSource {
     const { blockSize } = this.map;
     for (let index = 0; index < blocks; index++) {
       const one = data.subarray(index * blockSize, (index + 1) * blockSize);
-      if (!blockChecksum(one).equals(this.map.checksumOf(block + index))) {
+      if (!this.map.holds(block + index, one)) {
         const path = partPath(this.#repo, this.#file.name, this.#part(part));
         throw new PgStashError(
           'checksum',
