@@ -2,7 +2,7 @@
 // stores a small part of it and restores exactly; restore --delta rewrites only the changed blocks; hint bits only,
 // a truncated relation, an extended one and a dropped-then-recreated one (the same file name, made so with
 // pg_resetwal -o) all restore exactly.
-import { appendFile, open, readFile, rm, stat, truncate } from 'node:fs/promises';
+import { appendFile, open, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { takeBackup } from '../harness/backups.js';
@@ -219,6 +219,28 @@ describe('block incremental (repo1-block=y)', () => {
     // Emptied: every block written, by both ranges.
     await truncate(file, 0);
     expect((await delta(2)).writtenBytes).toBe(base.writtenBytes + size);
+    // A part damaged in the repository where a block is read from it: the delta restore fails naming it (26), though
+    // it reads parts without their whole SHA-256 (each block it uses is checked against the map).
+    const part = join(setup.repoPath, 'backup', setup.stanza, full, `${name}.lz4`);
+    const stored = await readFile(part);
+    const damaged = Buffer.from(stored);
+    for (let offset = 64; offset < 4096; offset += 64) damaged[offset] = (damaged[offset] as number) ^ 0xff;
+    await writeFile(part, damaged);
+    try {
+      await flip([0]);
+      const failed = await setup.pgstash([
+        'restore',
+        `--pg1-path=${dir}`,
+        `--set=${hot}`,
+        '--delta',
+        '--process-max=2',
+      ]);
+      expect(failed.code, failed.stdout + failed.stderr).toBe(26);
+      expect(failed.stderr).toContain(`${name}.lz4`);
+    } finally {
+      await writeFile(part, stored);
+    }
+    await delta(2);
   }, 900_000);
 
   it('hint bits only, a truncated, an extended and a dropped-then-recreated relation (same file name) restore exactly', async () => {

@@ -142,7 +142,7 @@ export async function patchRange(
   file: BlockFile,
   range: BlockRange,
 ): Promise<number> {
-  const source = await BlockSource.open(repo, file, await mapOf(repo, file));
+  const source = await BlockSource.open(repo, file, { map: await mapOf(repo, file), checkParts: false });
   let fd: number | undefined;
   try {
     fd = openSync(path, constants.O_WRONLY | constants.O_NOFOLLOW);
