@@ -2,7 +2,7 @@
 import { PgStashError } from '../common/errors.js';
 import { CHUNK_SIZE } from '../io/chunker.js';
 import { ContentDigest } from '../io/stage.js';
-import { BlockMap, blockChecksum, blockCountOf } from './block-map.js';
+import { BlockMap, blockCountOf } from './block-map.js';
 import { blockMapPath, type BlockPart, type ManifestBlocks, type ManifestFile } from './manifest.js';
 import { repoLayout } from './layout.js';
 import { compressExtension } from '../io/compress.js';
@@ -103,10 +103,14 @@ export class BlockSource {
   /** The part holding most of the file's blocks: the only one read with the usual read-ahead. */
   readonly #mainPart: number;
 
-  private constructor(repo: Repository, file: BlockFile, map: BlockMap) {
+  /** Whether each part's whole SHA-256 is computed as it is read (see open). */
+  readonly #checkParts: boolean;
+
+  private constructor(repo: Repository, file: BlockFile, map: BlockMap, checkParts: boolean) {
     this.#repo = repo;
     this.#file = file;
     this.map = map;
+    this.#checkParts = checkParts;
     const blocksOf = new Uint32Array(map.partCount);
     for (const part of map.parts) blocksOf[part] = (blocksOf[part] as number) + 1;
     let main = 0;
@@ -115,8 +119,23 @@ export class BlockSource {
     this.#mainPart = main;
   }
 
-  static async open(repo: Repository, file: BlockFile): Promise<BlockSource> {
-    return new BlockSource(repo, file, await readBlockMap(repo, file));
+  /**
+   * `map`: the file's map, when the caller has read it already (readBlockMap). `checkParts: false`: each part is
+   * read without its whole SHA-256, for a caller that reads a few blocks (restore --delta): every block read is
+   * checked against the map all the same, and a part closed before its end never reached that check, while
+   * hashing every byte skipped on the way to a block doubled the cost of the skip.
+   */
+  static async open(
+    repo: Repository,
+    file: BlockFile,
+    options: { map?: BlockMap; checkParts?: boolean } = {},
+  ): Promise<BlockSource> {
+    return new BlockSource(
+      repo,
+      file,
+      options.map ?? (await readBlockMap(repo, file)),
+      options.checkParts ?? true,
+    );
   }
 
   /** Bytes of block `block` of the file (the last one may be shorter). */
@@ -154,7 +173,7 @@ export class BlockSource {
     const { blockSize } = this.map;
     for (let index = 0; index < blocks; index++) {
       const one = data.subarray(index * blockSize, (index + 1) * blockSize);
-      if (!blockChecksum(one).equals(this.map.checksumOf(block + index))) {
+      if (!this.map.holds(block + index, one)) {
         const path = partPath(this.#repo, this.#file.name, this.#part(part));
         throw new PgStashError(
           'checksum',
@@ -180,6 +199,7 @@ export class BlockSource {
       // Every part of a file read at once stays open until the file is done (up to one per backup of the chain):
       // all but the main one decode a frame at a time, so memory grows by about a frame per part, not four.
       ...(index === this.#mainPart ? {} : { framesAhead: 1 }),
+      ...(this.#checkParts ? {} : { checkWhole: false }),
     });
     if (chunks === undefined) missing(this.#repo, path);
     const reader = new PartReader(chunks, this.map.blockSize, `${this.#repo.location}/${path}`);

@@ -17,9 +17,11 @@ function toJson(value: unknown, indent?: number): string {
 }
 
 function checksumOf(kind: string, content: unknown): string {
-  return createHash('sha256')
-    .update(toJson({ kind, format: FORMAT, content }))
-    .digest('hex');
+  return checksumOfJson(toJson({ kind, format: FORMAT, content }));
+}
+
+function checksumOfJson(json: string): string {
+  return createHash('sha256').update(json).digest('hex');
 }
 
 /** Serializes `content` as an info file of `kind` with a checksum over the content. */
@@ -48,7 +50,9 @@ export function decodeInfo(kind: string, data: Buffer, where: string): unknown {
       },
     );
   }
-  if (parsed.checksum !== checksumOf(kind, parsed.content)) {
+  // Parsed content holds no bigint, so JSON.stringify without toJson's replacer gives the same text: a replacer
+  // costs a call into JavaScript per value, and a restore's manifest has tens of thousands (measured: 5-10x slower).
+  if (parsed.checksum !== checksumOfJson(JSON.stringify({ kind, format: FORMAT, content: parsed.content }))) {
     throw new PgStashError('checksum', `${kind} file '${where}' is corrupt: checksum mismatch`);
   }
   return parsed.content;

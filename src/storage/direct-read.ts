@@ -54,48 +54,65 @@ export function openForDirectRead(
   return { fd: openSync(path, flags), direct: false };
 }
 
-function readAt(fd: number, buffer: Buffer, position: number): Promise<number> {
+function readAt(fd: number, buffer: Buffer, length: number, position: number): Promise<number> {
   return new Promise((resolve, reject) => {
-    read(fd, buffer, 0, buffer.length, position, (error, bytesRead) => {
+    read(fd, buffer, 0, length, position, (error, bytesRead) => {
       if (error === null) resolve(bytesRead);
       else reject(error);
     });
   });
 }
 
+/** Where readAhead starts and stops: both multiples of DIRECT_ALIGNMENT when the file was opened for direct I/O. */
+export interface ReadSpan {
+  /** Offset of the first byte read (default 0). */
+  readonly start?: number;
+  /** Offset where reading stops (default: the end of the file). */
+  readonly end?: number;
+}
+
 /**
- * The file open at `fd` (by openForDirectRead, or any descriptor), from its start to its end, in order, in chunks
- * read on libuv's pool READS_IN_FLIGHT at a time. Each chunk is valid until the next is asked for (its buffer is
- * read into again). No read is left running once the iteration ends, however it ends: the caller may close `fd`.
+ * The file open at `fd` (by openForDirectRead, or any descriptor), from `span.start` to `span.end` or the file's end,
+ * in order, in chunks read on libuv's pool READS_IN_FLIGHT at a time. Each chunk is valid until the next is asked
+ * for (its buffer is read into again). No read is left running once the iteration ends, however it ends: the
+ * caller may close `fd`.
  */
-export async function* readAhead(fd: number): AsyncGenerator<Buffer, void, undefined> {
+export async function* readAhead(fd: number, span: ReadSpan = {}): AsyncGenerator<Buffer, void, undefined> {
   const buffers = takeBuffers();
   const pending: (Promise<number> | undefined)[] = [];
-  let position = 0;
+  const stop = span.end ?? Number.MAX_SAFE_INTEGER;
+  /** Offset and bytes asked of each read, by buffer: the last read of a span asks for less. */
+  const at: number[] = [];
+  const asked: number[] = [];
+  let position = span.start ?? 0;
   const issue = (index: number): void => {
+    const length = Math.min(DIRECT_READ_SIZE, stop - position);
+    if (length <= 0) return;
     // A failure is thrown where its read is awaited, in order; until then the catch keeps it from being unhandled.
-    const reading = readAt(fd, buffers[index] as Buffer, position);
+    const reading = readAt(fd, buffers[index] as Buffer, length, position);
     reading.catch(() => undefined);
     pending[index] = reading;
-    position += DIRECT_READ_SIZE;
+    at[index] = position;
+    asked[index] = length;
+    position += length;
   };
   try {
     for (let index = 0; index < READS_IN_FLIGHT; index++) issue(index);
     /** Where the file ended (a short read), once seen: every later read must find nothing there. */
     let end: number | undefined;
-    for (let index = 0, offset = 0; ; index = (index + 1) % READS_IN_FLIGHT, offset += DIRECT_READ_SIZE) {
-      const read = await (pending[index] as Promise<number>);
+    for (let index = 0; ; index = (index + 1) % READS_IN_FLIGHT) {
+      const reading = pending[index];
+      // Reads are issued in turn, so the first buffer without one means the span is done.
+      if (reading === undefined) return;
+      const read = await reading;
       pending[index] = undefined;
       if (end !== undefined) {
         if (read !== 0) throw new Error(`a short read at offset ${end} did not end the file`);
-        if (pending.every((reading) => reading === undefined)) return;
         continue;
       }
       if (read > 0) yield (buffers[index] as Buffer).subarray(0, read);
-      if (read < DIRECT_READ_SIZE) {
-        end = offset + read;
-        if (pending.every((reading) => reading === undefined)) return;
-      } else issue(index);
+      if (read < (asked[index] as number)) end = (at[index] as number) + read;
+      else issue(index);
     }
   } finally {
     for (const reading of pending) if (reading !== undefined) await reading.catch(() => undefined);

@@ -24,6 +24,9 @@ export type DeltaCompare = 'checksum' | 'mtime';
 /** Read size while hashing a small file: bounded memory, whatever the file's size. */
 const HASH_BUFFER = 1024 * 1024;
 
+/** The read buffer of sha256Of's blocking loop, allocated once per thread. */
+let hashBuffer: Buffer | undefined;
+
 /** Files at least this large are read with direct I/O, a few reads in flight (storage/direct-read.ts). */
 const DIRECT_READ_BYTES = DIRECT_WRITE_BYTES;
 
@@ -40,7 +43,9 @@ async function sha256Of(fd: number, large: boolean): Promise<string> {
     for await (const chunk of readAhead(fd)) hash.update(chunk);
     return hash.digest('hex');
   }
-  const buffer = Buffer.allocUnsafe(HASH_BUFFER);
+  // The loop below never waits, so the one buffer serves every file this thread hashes: a 1 MiB allocation per file
+  // of a data directory's thousand kept the garbage collector busy.
+  const buffer = (hashBuffer ??= Buffer.allocUnsafe(HASH_BUFFER));
   for (;;) {
     const read = readSync(fd, buffer, 0, buffer.length, null);
     if (read === 0) break;

@@ -12,6 +12,7 @@ import type { ProgressReporter } from '../progress/reporter.js';
 import { destinationOf, type ResolvedTarget } from './destination.js';
 import { ownerIds, type RestoreFileSettings } from './restore-file.js';
 import type { DeltaCompare } from './delta-file.js';
+import { splitForDelta, type RangeJob } from './delta-split.js';
 import type { RestoreJob, RestoreJobResult, RestoreWorkerData } from './restore-worker.js';
 
 /** The control file goes in last: until it exists, a half-restored directory cannot be started by mistake. */
@@ -122,9 +123,10 @@ export async function restoreTree(
     backupStart: manifest.backup.timestampStart,
   };
   const totals: RestoreJobResult = { kept: 0, keptBytes: 0, written: 0, writtenBytes: 0 };
-  const add = (result: RestoreJobResult): void => {
-    // Written bytes were counted by the worker as it wrote them; kept ones were checked, counted here.
-    options.progress?.deltaDone(result);
+  const add = (result: RestoreJobResult, counted = false): void => {
+    // Written bytes were counted by the worker as it wrote them; kept ones were checked, counted here (a split
+    // file's ranges counted theirs as they finished).
+    options.progress?.deltaDone(counted ? { ...result, keptBytes: 0 } : result);
     totals.kept += result.kept;
     totals.keptBytes += result.keptBytes;
     totals.written += result.written;
@@ -134,15 +136,29 @@ export async function restoreTree(
     bytes: files.reduce((sum, file) => sum + file.size, controlFile.size),
     files: files.length + 1,
   });
-  await runParallel(inBatches(files, BATCH), {
-    concurrency: pool.submitAhead,
-    worker: async (batch: ManifestFile[]) =>
-      add(
-        await pool.run(
-          { type: 'restore', files: batch, settings },
-          poolOptionsFor(batch.length === 1 ? (batch[0] as ManifestFile).size : 0),
-        ),
+  // --delta: the largest block-stored files are compared as ranges on every worker at once (delta-split.ts).
+  const { ranges, others } = splitForDelta(files, settings, pool.size);
+  const restoreBatch = async (batch: ManifestFile[], batchSettings = settings): Promise<void> =>
+    add(
+      await pool.run(
+        { type: 'restore', files: batch, settings: batchSettings },
+        poolOptionsFor(batch.length === 1 ? (batch[0] as ManifestFile).size : 0),
       ),
+    );
+  await runParallel(largestJobsFirst(ranges, inBatches(others, BATCH)), {
+    concurrency: pool.submitAhead,
+    worker: async (job: RangeJob | ManifestFile[]) => {
+      if (Array.isArray(job)) return restoreBatch(job);
+      const { file, range, split } = job;
+      // A range is hashing alone: it has its worker to itself, as a large file does.
+      const { writtenBytes } = await pool.run(
+        { type: 'patch-range', file, range, settings },
+        { exclusive: true },
+      );
+      const done = await split.rangeDone(writtenBytes, settings);
+      if (done === 'rewrite') await restoreBatch([file], { ...settings, delta: undefined });
+      else if (done !== undefined) add(done, true);
+    },
   });
   // While the workers sync their files: directory modes and owners (now that their contents exist), then what the
   // caller adds to the data directory, which takes the data directory's final mode and owner.
@@ -162,6 +178,24 @@ export async function restoreTree(
   await pool.runOnEach({ type: 'flush' });
   await syncDirectory(dirname(destinationOf(CONTROL_FILE, targets)));
   return totals;
+}
+
+/** Range jobs and batches of files in one list, the largest first (both lists come largest first). */
+function largestJobsFirst(
+  ranges: readonly RangeJob[],
+  batches: readonly ManifestFile[][],
+): (RangeJob | ManifestFile[])[] {
+  const bytesOf = (batch: readonly ManifestFile[]): number => batch.reduce((sum, file) => sum + file.size, 0);
+  const jobs: (RangeJob | ManifestFile[])[] = [];
+  let next = 0;
+  for (const batch of batches) {
+    const bytes = bytesOf(batch);
+    while (next < ranges.length && (ranges[next] as RangeJob).bytes >= bytes)
+      jobs.push(ranges[next++] as RangeJob);
+    jobs.push(batch);
+  }
+  while (next < ranges.length) jobs.push(ranges[next++] as RangeJob);
+  return jobs;
 }
 
 /** Whether `path` is a symbolic link to `destination`. */

@@ -1,12 +1,14 @@
 // Worker thread entry of a restore: restores the files the main thread hands it, then syncs them.
 import { workerData } from 'node:worker_threads';
 import type { RepoOptions } from '../../config/load.js';
+import { PgStashError } from '../../common/errors.js';
 import { serveJobs } from '../../io/worker/serve.js';
 import type { ManifestFile } from '../../repo/manifest.js';
 import { Repository } from '../../repo/repository.js';
 import { SyncBehind } from '../../storage/sync-behind.js';
 import { workerCounter } from '../progress/counter.js';
-import { patchBlocks } from './delta-blocks.js';
+import { isBlockFile } from '../../repo/block-read.js';
+import { patchBlocks, patchRange, type BlockRange } from './delta-blocks.js';
 import { keepIfMatching } from './delta-file.js';
 import { restoreFile, type RestoreFileSettings } from './restore-file.js';
 import { destinationOf } from './destination.js';
@@ -25,6 +27,17 @@ export type RestoreJob =
       readonly type: 'restore';
       /** Restored one after another: small files travel together (copy-order.ts inBatches). */
       readonly files: readonly ManifestFile[];
+      readonly settings: RestoreFileSettings;
+    }
+  /**
+   * restore --delta: blocks `range` of a large block-stored file prepared in place (delta-blocks.ts), compared and
+   * the differing ones written; the file's other ranges run on other workers at the same time (files.ts). Only its
+   * writtenBytes are set: the file is counted once all its ranges are done.
+   */
+  | {
+      readonly type: 'patch-range';
+      readonly file: ManifestFile;
+      readonly range: BlockRange;
       readonly settings: RestoreFileSettings;
     }
   /** Makes every file this worker restored durable. */
@@ -90,6 +103,18 @@ serveJobs<RestoreJob, RestoreJobResult>(async (job) => {
       syncing.add(await restoreFile(repo, file, settings, progress));
       countWritten(result, file.size);
     }
+  } else if (job.type === 'patch-range') {
+    const { file, range, settings } = job;
+    if (!isBlockFile(file)) throw new PgStashError('assert', `'${file.name}' is not stored as blocks`);
+    result.writtenBytes = await patchRange(repo, destinationOf(file.name, settings.targets), file, range);
+    // The range is done for the progress figures, whatever it wrote.
+    counter?.add(
+      Math.max(
+        0,
+        Math.min(file.size, range.end * file.stored.block.blockSize) -
+          range.first * file.stored.block.blockSize,
+      ),
+    );
   } else await syncing.drain();
   return result;
 });

@@ -69,6 +69,36 @@ describe('readAhead', () => {
     }
   });
 
+  it('a span (start, end on aligned offsets) gives exactly those bytes, or up to the end of a shorter file', async () => {
+    const size = 5 * DIRECT_READ_SIZE + 12_345;
+    const path = join(dir, 'spans');
+    const data = randomBytes(size);
+    await writeUncached(path, data);
+    const spans = [
+      { start: 0, end: DIRECT_ALIGNMENT },
+      { start: DIRECT_ALIGNMENT, end: 3 * DIRECT_READ_SIZE + 2 * DIRECT_ALIGNMENT },
+      { start: 2 * DIRECT_READ_SIZE, end: 4 * DIRECT_READ_SIZE },
+      { start: 4 * DIRECT_READ_SIZE + DIRECT_ALIGNMENT, end: 9 * DIRECT_READ_SIZE },
+      { start: 8 * DIRECT_READ_SIZE, end: 9 * DIRECT_READ_SIZE },
+      { start: 3 * DIRECT_READ_SIZE, end: 3 * DIRECT_READ_SIZE },
+    ];
+    for (const span of spans) {
+      const opened = openForDirectRead(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+      try {
+        const chunks: Buffer[] = [];
+        for await (const chunk of readAhead(opened.fd, span)) {
+          expect(chunk.length).toBeLessThanOrEqual(DIRECT_READ_SIZE);
+          chunks.push(Buffer.from(chunk));
+        }
+        expect(opened.direct).toBe(true);
+        const expected = data.subarray(Math.min(span.start, size), Math.min(span.end, size));
+        expect(Buffer.concat(chunks).equals(expected), JSON.stringify(span)).toBe(true);
+      } finally {
+        closeSync(opened.fd);
+      }
+    }
+  });
+
   it('through the page cache when asked (direct: false), the same bytes', async () => {
     const path = join(dir, 'buffered');
     const data = randomBytes(3 * DIRECT_READ_SIZE + 777);
