@@ -3,13 +3,14 @@ import { stat } from 'node:fs/promises';
 
 import { errnoOf, fail, reasonOf } from '../common/errors.js';
 import type { Driver } from './driver.js';
+import type { AzureRepoOptions } from './azure-client.js';
 import type { S3RepoOptions } from './s3-client.js';
 
 /**
  * Where a repository lives: its type (repo-type) and path (repo-path), with the options of its type (a RepoOptions
  * record has them all).
  */
-export interface RepoLocation extends S3RepoOptions {
+export interface RepoLocation extends S3RepoOptions, AzureRepoOptions {
   readonly type: string;
 }
 
@@ -29,7 +30,7 @@ export interface OpenStorageOptions {
  * Returns the driver for `repo`. Driver modules are imported lazily so that a command pays only for the driver
  * it uses (cloud SDKs cost 50-150 ms to load, which matters to archive-push and archive-get).
  *
- * Any type other than 'posix' and 's3' fails with featureNotSupported (67).
+ * Any type other than 'posix', 's3' and 'azure' fails with featureNotSupported (67).
  */
 export async function openStorage(repo: RepoLocation, options?: OpenStorageOptions): Promise<Driver> {
   switch (repo.type) {
@@ -44,9 +45,14 @@ export async function openStorage(repo: RepoLocation, options?: OpenStorageOptio
       const { openS3Storage } = await import('./s3.js');
       return openS3Storage(repo);
     }
+    case 'azure': {
+      // The Azure SDK loads here, and only here.
+      const { openAzureStorage } = await import('./azure.js');
+      return openAzureStorage(repo);
+    }
     default:
       return fail('featureNotSupported', `repository type '${repo.type}' is not supported`, {
-        hint: "use repo-type 'posix' or 's3'",
+        hint: "use repo-type 'posix', 's3' or 'azure'",
       });
   }
 }

@@ -72,7 +72,7 @@ describe('value types from the option table', () => {
   it('types repository and pg records from the indexed entries', () => {
     expectTypeOf<RepoOptions['index']>().toEqualTypeOf<number>();
     expectTypeOf<RepoOptions['path']>().toEqualTypeOf<string>();
-    expectTypeOf<RepoOptions['type']>().toEqualTypeOf<'posix' | 's3'>();
+    expectTypeOf<RepoOptions['type']>().toEqualTypeOf<'posix' | 's3' | 'azure'>();
     expectTypeOf<RepoOptions['cipherType']>().toEqualTypeOf<'none' | 'aes-256-gcm'>();
     expectTypeOf<RepoOptions['cipherPass']>().toEqualTypeOf<string | undefined>();
     expectTypeOf<RepoOptions['retentionFull']>().toEqualTypeOf<number | undefined>();
@@ -104,6 +104,12 @@ describe('value types from the option table', () => {
       | 's3KeySecret'
       | 's3Token'
       | 's3KmsKeyId'
+      | 'azureAccount'
+      | 'azureContainer'
+      | 'azureEndpoint'
+      | 'azureUriStyle'
+      | 'azureKeyType'
+      | 'azureKey'
       | 'storagePort'
       | 'storageVerifyTls'
       | 'storageCaFile'
