@@ -45,6 +45,11 @@ export interface AzureSettings {
   readonly containerUrl: string;
   readonly ioTimeoutMs: number;
   readonly blockSize: number;
+  /**
+   * Deletes go in Blob Batch requests (shared key) or one request per blob (a SAS token: Azurite refuses a batch
+   * signed by one, so that path could not be tested).
+   */
+  readonly batchDelete: boolean;
 }
 
 /** Reads and checks the options; fails with the option's name when one is missing or invalid. */
@@ -85,6 +90,7 @@ export function azureSettings(options: AzureRepoOptions): AzureSettings {
     containerUrl: `${accountUrl}/${container}`,
     ioTimeoutMs: required(options.ioTimeout, 'io-timeout') * 1000,
     blockSize,
+    batchDelete: (options.azureKeyType ?? 'shared') === 'shared',
   };
 }
 

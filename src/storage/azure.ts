@@ -29,6 +29,7 @@ import type {
   WriteOptions,
 } from './driver.js';
 import { PartWriteStream, type PartUpload } from './part-write.js';
+import { runParallel } from '../io/parallel.js';
 import { checkedRange } from './read-range.js';
 import { withRetry } from './retry.js';
 
@@ -36,6 +37,8 @@ import { withRetry } from './retry.js';
 export const BLOCKS_IN_FLIGHT = 4;
 /** Sub-requests per blob batch (Azure's maximum). */
 const DELETE_BATCH = 256;
+/** Single deletes at once where there is no batch (a SAS token). */
+const DELETES_IN_FLIGHT = 16;
 /** Blobs per list request (Azure's maximum and default). */
 const LIST_PAGE = 5000;
 
@@ -299,7 +302,10 @@ export class AzureDriver implements Driver {
     await this.#request('remove', path, (signal) => blob.deleteIfExists(abortable(signal)), options?.signal);
   }
 
-  /** Lists every blob below `path` (no delimiter: one request per 5,000) and deletes them in batches of 256. */
+  /**
+   * Lists every blob below `path` (no delimiter: one request per 5,000) and deletes them in batches of 256 (one
+   * request per blob with a SAS token).
+   */
   async removeTree(path: string, options?: RequestOptions): Promise<void> {
     const names: string[] = path === '' ? [] : [this.#key(path)];
     const prefix = this.#directoryPrefix(path);
@@ -329,8 +335,24 @@ export class AzureDriver implements Driver {
     if (names.length > 0) await this.#deleteBatch(path, names, options);
   }
 
-  /** One Blob Batch of deletes; a blob already gone is not an error, anything else a sub-request reports is. */
+  /**
+   * One Blob Batch of deletes, or with a SAS token one Delete Blob per name, DELETES_IN_FLIGHT at once; a blob
+   * already gone is not an error, anything else a sub-request reports is.
+   */
   async #deleteBatch(path: string, names: string[], options: RequestOptions | undefined): Promise<void> {
+    if (!this.#settings.batchDelete) {
+      await runParallel(names, {
+        concurrency: DELETES_IN_FLIGHT,
+        worker: (name) =>
+          this.#request(
+            'remove',
+            path,
+            (signal) => this.#container.getBlobClient(name).deleteIfExists(abortable(signal)),
+            options?.signal,
+          ),
+      });
+      return;
+    }
     const blobs = names.map((name) => this.#container.getBlobClient(name));
     const result = await this.#request(
       'remove',
