@@ -245,7 +245,10 @@ describe('indexed groups as records', () => {
     };
     const config = loadFor('backup', [], env);
     const repo = config.repos.find((entry) => entry.index === 3);
-    const repoFields = OPTIONS.filter((entry) => entry.indexed === 'repo').map(fieldName);
+    // The repo-azure-* fields apply to an azure repository only (the next test).
+    const repoFields = OPTIONS.filter((entry) => entry.indexed === 'repo')
+      .map(fieldName)
+      .filter((field) => !field.startsWith('azure'));
     // ioTimeout: the global io-timeout, carried in an object store's record (RepoOptions).
     expect(Object.keys(repo ?? {}).sort()).toEqual(['index', 'ioTimeout', ...repoFields].sort());
     expect(repo).toEqual({
@@ -292,6 +295,28 @@ describe('indexed groups as records', () => {
       socketPath: '/run/pg',
       user: 'backup',
       database: 'postgres',
+    });
+  });
+
+  it('has the repo-azure-* fields, with their defaults, for an azure repository', () => {
+    const config = loadFor('backup', [], {
+      PGSTASH_REPO2_PATH: '/repo2',
+      PGSTASH_REPO2_TYPE: 'azure',
+      PGSTASH_REPO2_AZURE_ACCOUNT: 'account',
+      PGSTASH_REPO2_AZURE_CONTAINER: 'container',
+      PGSTASH_REPO2_AZURE_KEY: 'a2V5',
+    });
+    expect(config.repos.find((entry) => entry.index === 2)).toMatchObject({
+      type: 'azure',
+      azureAccount: 'account',
+      azureContainer: 'container',
+      azureEndpoint: 'blob.core.windows.net',
+      azureUriStyle: 'host',
+      azureKeyType: 'shared',
+      azureKey: 'a2V5',
+      storagePort: 443,
+      storageVerifyTls: true,
+      storageUploadChunkSize: 5 * 1024 * 1024,
     });
   });
 
