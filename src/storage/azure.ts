@@ -207,21 +207,28 @@ export class AzureDriver implements Driver {
   ): AsyncGenerator<Buffer> {
     let response = first;
     let done = 0;
-    let progressAt = Date.now();
+    // Where the last failure left the read, and since when it has not moved from there.
+    let failedAt = -1;
+    let stuckSince = 0;
     for (;;) {
       const body = response.readableStreamBody as Readable | undefined;
       if (body === undefined) return;
       try {
         for await (const chunk of idleLimited(body, this.#settings.ioTimeoutMs)) {
           done += chunk.length;
-          progressAt = Date.now();
           yield chunk;
         }
         return;
       } catch (error) {
         if (signal?.aborted === true) throw error;
-        // Bodies that keep failing without a byte: give up once io-timeout has passed without progress.
-        if (Date.now() - progressAt >= this.#settings.ioTimeoutMs) throw this.#translate(error, 'read', path);
+        // Bodies that keep failing without a byte: give up once io-timeout has passed since the read stopped
+        // moving (counted from the failure, not from the last byte: a stall has already waited io-timeout).
+        if (done !== failedAt) {
+          failedAt = done;
+          stuckSince = Date.now();
+        } else if (Date.now() - stuckSince >= this.#settings.ioTimeoutMs) {
+          throw this.#translate(error, 'read', path);
+        }
         const next = await this.#get(
           path,
           offset + done,

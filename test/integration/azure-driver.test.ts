@@ -4,6 +4,7 @@
 // only for an azure repository.
 import { createHash, randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -162,6 +163,77 @@ describe.skipIf(!azureServerAvailable())('azure driver on Azurite', () => {
     expect(error.message).not.toContain('sig=');
     expect(error.hint).toContain('repo1-azure-key');
   });
+
+  /**
+   * A TCP proxy to Azurite that, on the first connection answering more than `after` bytes, either cuts it there
+   * or stops forwarding (a stall); later connections pass untouched. TLS goes through it end to end.
+   */
+  async function faultyProxy(
+    mode: 'cut' | 'stalled',
+    after: number,
+  ): Promise<{ port: number; close(): void }> {
+    const sockets = new Set<Socket>();
+    let faulted = false;
+    const proxy: Server = createServer((client) => {
+      const upstream = connect(server.port, '127.0.0.1');
+      sockets.add(client).add(upstream);
+      let answered = 0;
+      upstream.on('data', (data: Buffer) => {
+        answered += data.length;
+        if (!faulted && answered > after) {
+          faulted = true;
+          if (mode === 'cut') {
+            client.destroy();
+            upstream.destroy();
+          } else upstream.pause();
+          return;
+        }
+        client.write(data);
+      });
+      client.on('data', (data: Buffer) => upstream.write(data));
+      for (const [from, to] of [
+        [client, upstream],
+        [upstream, client],
+      ] as const) {
+        from.on('error', () => to.destroy());
+        from.on('close', () => to.destroy());
+      }
+    });
+    const port = await freePort();
+    await new Promise<void>((resolve) => proxy.listen(port, '127.0.0.1', resolve));
+    return {
+      port,
+      close() {
+        for (const socket of sockets) socket.destroy();
+        proxy.close();
+      },
+    };
+  }
+
+  it.each(['cut', 'stalled'] as const)(
+    'resumes a read whose connection is %s mid-body, from the byte reached',
+    async (mode) => {
+      const data = randomBytes(12 * MiB);
+      await pipeline(Readable.from([data]), await driver().openWrite('resumed'));
+      const proxy = await faultyProxy(mode, 3 * MiB);
+      try {
+        const through = openAzureStorage(
+          server.repoOptions(container, {
+            path: `/t${count}`,
+            azureEndpoint: `127.0.0.1:${proxy.port}`,
+            ioTimeout: 3,
+          }),
+        );
+        const started = Date.now();
+        const back = await through.read('resumed', { offset: 5, limit: 12 * MiB - 10 });
+        expect(back?.equals(data.subarray(5, 12 * MiB - 5))).toBe(true);
+        // A stall is given up after io-timeout without data, then the read continues.
+        if (mode === 'stalled') expect(Date.now() - started).toBeGreaterThanOrEqual(3000);
+      } finally {
+        proxy.close();
+      }
+    },
+  );
 
   it('fails at once with a one-line access error naming the URL and the code for a wrong key', async () => {
     const azure = driver({ azureKey: Buffer.from('not the account key').toString('base64'), ioTimeout: 30 });
