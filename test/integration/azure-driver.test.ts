@@ -166,12 +166,13 @@ describe.skipIf(!azureServerAvailable())('azure driver on Azurite', () => {
 
   /**
    * A TCP proxy to Azurite that, on the first connection answering more than `after` bytes, either cuts it there
-   * or stops forwarding (a stall); later connections pass untouched. TLS goes through it end to end.
+   * or stops forwarding (a stall), or ('cut-upload') cuts the first connection sending more than `after` bytes;
+   * later connections pass untouched. TLS goes through it end to end.
    */
   async function faultyProxy(
-    mode: 'cut' | 'stalled',
+    mode: 'cut' | 'stalled' | 'cut-upload',
     after: number,
-  ): Promise<{ port: number; close(): void }> {
+  ): Promise<{ port: number; readonly faulted: boolean; close(): void }> {
     const sockets = new Set<Socket>();
     let faulted = false;
     const proxy: Server = createServer((client) => {
@@ -180,7 +181,7 @@ describe.skipIf(!azureServerAvailable())('azure driver on Azurite', () => {
       let answered = 0;
       upstream.on('data', (data: Buffer) => {
         answered += data.length;
-        if (!faulted && answered > after) {
+        if (mode !== 'cut-upload' && !faulted && answered > after) {
           faulted = true;
           if (mode === 'cut') {
             client.destroy();
@@ -190,7 +191,17 @@ describe.skipIf(!azureServerAvailable())('azure driver on Azurite', () => {
         }
         client.write(data);
       });
-      client.on('data', (data: Buffer) => upstream.write(data));
+      let sent = 0;
+      client.on('data', (data: Buffer) => {
+        sent += data.length;
+        if (mode === 'cut-upload' && !faulted && sent > after) {
+          faulted = true;
+          client.destroy();
+          upstream.destroy();
+          return;
+        }
+        upstream.write(data);
+      });
       for (const [from, to] of [
         [client, upstream],
         [upstream, client],
@@ -203,6 +214,9 @@ describe.skipIf(!azureServerAvailable())('azure driver on Azurite', () => {
     await new Promise<void>((resolve) => proxy.listen(port, '127.0.0.1', resolve));
     return {
       port,
+      get faulted() {
+        return faulted;
+      },
       close() {
         for (const socket of sockets) socket.destroy();
         proxy.close();
@@ -227,6 +241,7 @@ describe.skipIf(!azureServerAvailable())('azure driver on Azurite', () => {
         const started = Date.now();
         const back = await through.read('resumed', { offset: 5, limit: 12 * MiB - 10 });
         expect(back?.equals(data.subarray(5, 12 * MiB - 5))).toBe(true);
+        expect(proxy.faulted).toBe(true);
         // A stall is given up after io-timeout without data, then the read continues.
         if (mode === 'stalled') expect(Date.now() - started).toBeGreaterThanOrEqual(3000);
       } finally {
@@ -234,6 +249,25 @@ describe.skipIf(!azureServerAvailable())('azure driver on Azurite', () => {
       }
     },
   );
+
+  it('retries a block whose upload is cut mid-way, and commits the whole file', async () => {
+    const data = randomBytes(12 * MiB);
+    const proxy = await faultyProxy('cut-upload', 3 * MiB);
+    try {
+      const through = openAzureStorage(
+        server.repoOptions(container, {
+          path: `/t${++count}`,
+          azureEndpoint: `127.0.0.1:${proxy.port}`,
+          ioTimeout: 20,
+        }),
+      );
+      await pipeline(Readable.from([data]), await through.openWrite('retried'));
+      expect((await through.read('retried'))?.equals(data)).toBe(true);
+      expect(proxy.faulted).toBe(true);
+    } finally {
+      proxy.close();
+    }
+  });
 
   it('fails at once with a one-line access error naming the URL and the code for a wrong key', async () => {
     const azure = driver({ azureKey: Buffer.from('not the account key').toString('base64'), ioTimeout: 30 });
@@ -279,7 +313,7 @@ describe.skipIf(!azureServerAvailable())('azure driver on Azurite', () => {
     expect(isPgStashError(listing, 'pathMissing')).toBe(true);
   });
 
-  it('retries an endpoint that does not answer within io-timeout, then fails as temporary', async () => {
+  it('fails an endpoint that does not answer within io-timeout, as temporary, with a hint', async () => {
     const port = await freePort();
     const azure = openAzureStorage(
       server.repoOptions(container, { azureEndpoint: `127.0.0.1:${port}`, ioTimeout: 2 }),
@@ -287,7 +321,6 @@ describe.skipIf(!azureServerAvailable())('azure driver on Azurite', () => {
     const started = Date.now();
     const error = await rejection(azure.info('file'));
     const took = Date.now() - started;
-    expect(took).toBeGreaterThanOrEqual(1000);
     expect(took).toBeLessThan(10_000);
     expect(isPgStashError(error, 'service')).toBe(true);
     expect(error.temporary).toBe(true);
