@@ -433,13 +433,14 @@ const OPTION_TABLE = [
     category: 'repository',
     indexed: 'repo',
     commands: REPO_COMMANDS,
-    allowed: ['posix', 's3', 'gcs'],
+    allowed: ['posix', 's3', 'azure', 'gcs'],
     default: 'posix',
     summary: 'Type of storage of the repository.',
     description:
       'posix: a directory of a local or mounted filesystem. s3: a bucket of AWS S3 or of an S3-compatible ' +
-      'store (repo-s3-* options); repo-path is then the prefix of the repository inside the bucket. gcs: a ' +
-      'Google Cloud Storage bucket (repo-gcs-* options), repo-path likewise the prefix inside it.',
+      'store (repo-s3-* options); repo-path is then the prefix of the repository inside the bucket. azure: a ' +
+      'container of Azure Blob Storage (repo-azure-* options); repo-path is the prefix inside the container. ' +
+      'gcs: a Google Cloud Storage bucket (repo-gcs-* options), repo-path likewise the prefix inside it.',
   },
   {
     name: 'repo-path',
@@ -654,6 +655,88 @@ const OPTION_TABLE = [
       'environment. Never logged.',
   },
   {
+    name: 'repo-azure-account',
+    type: 'string',
+    section: 'global',
+    category: 'repository',
+    indexed: 'repo',
+    commands: REPO_COMMANDS,
+    required: REPO_COMMANDS,
+    depend: { option: 'repo-type', values: ['azure'] },
+    summary: 'Azure storage account of the repository.',
+  },
+  {
+    name: 'repo-azure-container',
+    type: 'string',
+    section: 'global',
+    category: 'repository',
+    indexed: 'repo',
+    commands: REPO_COMMANDS,
+    required: REPO_COMMANDS,
+    depend: { option: 'repo-type', values: ['azure'] },
+    summary: 'Azure Blob container of the repository.',
+  },
+  {
+    name: 'repo-azure-endpoint',
+    type: 'string',
+    section: 'global',
+    category: 'repository',
+    indexed: 'repo',
+    commands: REPO_COMMANDS,
+    default: 'blob.core.windows.net',
+    depend: { option: 'repo-type', values: ['azure'] },
+    summary: "Azure Blob endpoint: a host name, with ':port' if not repo-storage-port.",
+    description:
+      'Another cloud (blob.core.usgovcloudapi.net, ...), a private endpoint or an emulator. pgstash speaks only ' +
+      'HTTPS to it.',
+  },
+  {
+    name: 'repo-azure-uri-style',
+    type: 'enum',
+    section: 'global',
+    category: 'repository',
+    indexed: 'repo',
+    commands: REPO_COMMANDS,
+    allowed: ['host', 'path'],
+    default: 'host',
+    depend: { option: 'repo-type', values: ['azure'] },
+    summary: 'How the account is addressed: in the host name (host) or in the path (path).',
+    description:
+      'host: https://<account>.<endpoint>/ (Azure). path: https://<endpoint>/<account>/ (emulators such as ' +
+      'Azurite, and endpoints given as an IP address).',
+  },
+  {
+    name: 'repo-azure-key-type',
+    type: 'enum',
+    section: 'global',
+    category: 'repository',
+    indexed: 'repo',
+    commands: REPO_COMMANDS,
+    allowed: ['shared', 'sas'],
+    default: 'shared',
+    depend: { option: 'repo-type', values: ['azure'] },
+    summary: 'What repo-azure-key is.',
+    description:
+      "shared: the storage account's shared key (base64). sas: a shared access signature token (its query " +
+      "string, with or without the leading '?'), which must allow read, add, create, write, delete and list on " +
+      "the container. pgBackRest's auto (managed identity) is not available yet.",
+  },
+  {
+    name: 'repo-azure-key',
+    type: 'string',
+    section: 'global',
+    category: 'repository',
+    indexed: 'repo',
+    commands: REPO_COMMANDS,
+    required: REPO_COMMANDS,
+    depend: { option: 'repo-azure-key-type', values: ['shared', 'sas'] },
+    secure: true,
+    summary: 'Azure shared key or shared access signature (see repo-azure-key-type).',
+    description:
+      'Not allowed on the command line: set it in the config file (readable only by its owner) or in the ' +
+      'environment. Never logged.',
+  },
+  {
     name: 'repo-storage-port',
     type: 'integer',
     section: 'global',
@@ -662,7 +745,7 @@ const OPTION_TABLE = [
     commands: REPO_COMMANDS,
     default: 443,
     range: { min: 1, max: 65535 },
-    depend: { option: 'repo-type', values: ['s3', 'gcs'] },
+    depend: { option: 'repo-type', values: ['s3', 'azure', 'gcs'] },
     summary: 'Port of the storage service (object stores).',
   },
   {
@@ -673,7 +756,7 @@ const OPTION_TABLE = [
     indexed: 'repo',
     commands: REPO_COMMANDS,
     default: true,
-    depend: { option: 'repo-type', values: ['s3', 'gcs'] },
+    depend: { option: 'repo-type', values: ['s3', 'azure', 'gcs'] },
     summary: "Verify the storage service's TLS certificate (object stores).",
     description:
       'Turn off only for a test server: without verification anyone between pgstash and the service can read ' +
@@ -686,7 +769,7 @@ const OPTION_TABLE = [
     category: 'repository',
     indexed: 'repo',
     commands: REPO_COMMANDS,
-    depend: { option: 'repo-type', values: ['s3', 'gcs'] },
+    depend: { option: 'repo-type', values: ['s3', 'azure', 'gcs'] },
     summary: "File of CA certificates (PEM) that the storage service's certificate is checked against.",
     description:
       "They replace the default trust (Node's bundled CAs); with repo-storage-ca-path, both are used.",
@@ -698,7 +781,7 @@ const OPTION_TABLE = [
     category: 'repository',
     indexed: 'repo',
     commands: REPO_COMMANDS,
-    depend: { option: 'repo-type', values: ['s3', 'gcs'] },
+    depend: { option: 'repo-type', values: ['s3', 'azure', 'gcs'] },
     summary:
       "Directory of CA certificates (PEM files) that the storage service's certificate is checked against.",
   },
@@ -711,13 +794,16 @@ const OPTION_TABLE = [
     commands: REPO_COMMANDS,
     default: '5MiB',
     range: { min: 5 * 1024 * 1024, max: 5 * 1024 * 1024 * 1024 },
-    depend: { option: 'repo-type', values: ['s3', 'gcs'] },
-    summary: 'Size of the parts of a multipart upload to an object store.',
+    depend: { option: 'repo-type', values: ['s3', 'azure', 'gcs'] },
+    summary:
+      'Size of the parts of a multipart upload (S3), of the staged blocks (Azure) or of the chunks of a ' +
+      'resumable upload (GCS) to an object store.',
     description:
       'A file larger than this is uploaded in parts of this size, up to 4 in flight at once: each file being ' +
       'written holds at most 5 parts in memory (the one filling and 4 uploading) plus the encrypted copies ' +
       'TLS makes of the parts being sent, 45 MiB at the default (measured). S3 allows parts of 5 MiB to 5 GiB ' +
-      'and 10,000 parts per object, so this size also caps a file at 10,000 parts. GCS: the chunks of a ' +
+      'and 10,000 parts per object, so this size also caps a file at 10,000 parts. Azure: blocks of this size ' +
+      'staged, at most 4000 MiB each and 50,000 per blob. GCS: the chunks of a ' +
       'resumable upload (rounded down to a multiple of 256 KiB), one in flight while the next fills, so each ' +
       'file being written holds at most 2 chunks.',
   },

@@ -3,11 +3,10 @@ import { createPrivateKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import { createSecureContext } from 'node:tls';
 
 import { fail, reasonOf } from '../common/errors.js';
 import { selfSignedAuthorization, type ServiceAccountKey } from './gcs-jwt.js';
-import { trustedCas } from './tls-trust.js';
+import { storageAgent } from './https-agent.js';
 
 /** The repoN options a GCS repository reads (field names as in RepoOptions). */
 export interface GcsRepoOptions {
@@ -222,14 +221,7 @@ export class GcsClient {
     if (settings.endpoint.startsWith('http:')) {
       this.#agent = new HttpAgent({ keepAlive: true, maxSockets: MAX_SOCKETS });
     } else {
-      const ca = trustedCas(options, settings.repo);
-      this.#agent = new HttpsAgent({
-        keepAlive: true,
-        maxSockets: MAX_SOCKETS,
-        rejectUnauthorized: options.storageVerifyTls ?? true,
-        // One context for every connection: given `ca` alone, each new connection parses the certificates again.
-        ...(ca === undefined ? {} : { secureContext: createSecureContext({ ca }) }),
-      });
+      this.#agent = storageAgent(options, settings.repo);
     }
   }
 

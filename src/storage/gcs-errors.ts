@@ -1,7 +1,7 @@
 // GCS errors: which ones may pass (retried), and the one-line PgStashError each becomes, translated once, here.
 import { PgStashError, type ErrorKind } from '../common/errors.js';
 import { GcsServiceError } from './gcs-client.js';
-import { NETWORK, TLS } from './network-errors.js';
+import { NETWORK_CODES, TLS_CODE } from './network-errors.js';
 
 /** Node's network error code, or '' for anything else. */
 function networkCode(error: unknown): string {
@@ -15,8 +15,8 @@ export function isTemporary(error: unknown): boolean {
   if (error instanceof GcsServiceError)
     return error.status === 408 || error.status === 429 || error.status >= 500;
   const code = networkCode(error);
-  if (TLS.test(code)) return false;
-  if (NETWORK.has(code)) return true;
+  if (TLS_CODE.test(code)) return false;
+  if (NETWORK_CODES.has(code)) return true;
   const { name, message } = (error ?? {}) as { name?: string; message?: string };
   if (name === 'AbortError') return false;
   return /socket hang up|ECONNRESET|premature close|aborted/i.test(message ?? '');
@@ -92,7 +92,7 @@ export function translateGcsError(error: unknown, failure: GcsFailure): PgStashE
   const said = ((error as { message?: string } | undefined)?.message ?? String(error)).split('\n')[0] ?? '';
   const reason = code !== '' && !said.includes(code) ? `${code}: ${said}` : said;
   const text = `unable to ${failure.action} '${failure.url}' (at ${failure.endpoint}): ${reason}`;
-  if (TLS.test(code)) {
+  if (TLS_CODE.test(code)) {
     return new PgStashError('service', text, {
       cause: error,
       hint:

@@ -3,6 +3,7 @@ import { stat } from 'node:fs/promises';
 
 import { errnoOf, fail, reasonOf } from '../common/errors.js';
 import type { Driver } from './driver.js';
+import type { AzureRepoOptions } from './azure-client.js';
 import type { GcsRepoOptions } from './gcs-client.js';
 import type { S3RepoOptions } from './s3-client.js';
 
@@ -10,7 +11,7 @@ import type { S3RepoOptions } from './s3-client.js';
  * Where a repository lives: its type (repo-type) and path (repo-path), with the options of its type (a RepoOptions
  * record has them all).
  */
-export interface RepoLocation extends S3RepoOptions, GcsRepoOptions {
+export interface RepoLocation extends S3RepoOptions, AzureRepoOptions, GcsRepoOptions {
   readonly type: string;
 }
 
@@ -30,7 +31,7 @@ export interface OpenStorageOptions {
  * Returns the driver for `repo`. Driver modules are imported lazily so that a command pays only for the driver
  * it uses (cloud SDKs cost 50-150 ms to load, which matters to archive-push and archive-get).
  *
- * Any type other than 'posix', 's3' and 'gcs' fails with featureNotSupported (67).
+ * Any type other than 'posix', 's3', 'azure' and 'gcs' fails with featureNotSupported (67).
  */
 export async function openStorage(repo: RepoLocation, options?: OpenStorageOptions): Promise<Driver> {
   switch (repo.type) {
@@ -45,14 +46,19 @@ export async function openStorage(repo: RepoLocation, options?: OpenStorageOptio
       const { openS3Storage } = await import('./s3.js');
       return openS3Storage(repo);
     }
+    case 'azure': {
+      // The Azure SDK loads here, and only here.
+      const { openAzureStorage } = await import('./azure.js');
+      return openAzureStorage(repo);
+    }
     case 'gcs': {
-      // Likewise the GCS driver (and google-auth-library, for a key file or application default credentials).
+      // Likewise the GCS driver (and google-auth-library, for application default credentials).
       const { openGcsStorage } = await import('./gcs.js');
       return openGcsStorage(repo);
     }
     default:
       return fail('featureNotSupported', `repository type '${repo.type}' is not supported`, {
-        hint: "use repo-type 'posix', 's3' or 'gcs'",
+        hint: "use repo-type 'posix', 's3', 'azure' or 'gcs'",
       });
   }
 }

@@ -1,7 +1,7 @@
-// Network and TLS failures as Node reports them, shared by the object-store drivers' error translation.
+// Failures below any object-store protocol: network errors that may pass, and TLS refusals that will not.
 
 /** Network failures: the request may not have reached the service, or its answer did not reach us. */
-export const NETWORK: ReadonlySet<string> = new Set([
+export const NETWORK_CODES: ReadonlySet<string> = new Set([
   'ECONNRESET',
   'ECONNREFUSED',
   'ECONNABORTED',
@@ -17,4 +17,4 @@ export const NETWORK: ReadonlySet<string> = new Set([
 ]);
 
 /** TLS verification failures: permanent (the certificate will not change on a retry). */
-export const TLS = /CERT|SELF_SIGNED|ALTNAME|UNABLE_TO_(GET|VERIFY)|ERR_TLS/;
+export const TLS_CODE = /CERT|SELF_SIGNED|ALTNAME|UNABLE_TO_(GET|VERIFY)|ERR_TLS/;

@@ -1,11 +1,9 @@
 // The S3 client of a repository: endpoint, addressing style, TLS trust and credentials from the repoN-s3-* options.
-import { Agent } from 'node:https';
-import { createSecureContext } from 'node:tls';
-
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 
 import { fail } from '../common/errors.js';
-import { trustedCas } from './tls-trust.js';
+import { endpointHostPort, required } from './endpoint.js';
+import { storageAgent } from './https-agent.js';
 
 /** The repoN options an S3 repository reads (field names as in RepoOptions). */
 export interface S3RepoOptions {
@@ -28,15 +26,6 @@ export interface S3RepoOptions {
   readonly storageUploadChunkSize?: number | undefined;
 }
 
-/** Sockets kept open to the service per process: enough for a backup's workers and their parts in flight. */
-const MAX_SOCKETS = 64;
-
-/** An option the table defaults or requires for repo-type=s3; missing only if the caller bypassed the table. */
-function required<T>(value: T | undefined, option: string): T {
-  if (value === undefined) fail('optionRequired', `${option} option required`);
-  return value;
-}
-
 export interface S3Settings {
   readonly repo: string;
   readonly bucket: string;
@@ -56,14 +45,11 @@ export interface S3Settings {
 export function s3Settings(options: S3RepoOptions): S3Settings {
   const repo = `repo${options.index ?? 1}`;
   const bucket = required(options.s3Bucket, `${repo}-s3-bucket`);
-  const host = required(options.s3Endpoint, `${repo}-s3-endpoint`);
-  if (!/^[A-Za-z0-9.-]+(:[0-9]{1,5})?$|^\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$/.test(host)) {
-    fail('optionInvalidValue', `'${host}' is not valid for '${repo}-s3-endpoint' option`, {
-      hint: 'give the host name (and :port if not repo-storage-port) without https:// or a path',
-    });
-  }
-  const port = required(options.storagePort, `${repo}-storage-port`);
-  const hostPort = /:[0-9]+$/.test(host) && !host.endsWith(']') ? host : `${host}:${port}`;
+  const hostPort = endpointHostPort(
+    required(options.s3Endpoint, `${repo}-s3-endpoint`),
+    required(options.storagePort, `${repo}-storage-port`),
+    `${repo}-s3-endpoint`,
+  );
   const pathStyle = (options.s3UriStyle ?? 'host') === 'path';
   const prefix = options.path.replace(/^\/+|\/+$/g, '');
   return {
@@ -107,14 +93,7 @@ export function createS3Client(options: S3RepoOptions, settings: S3Settings): S3
   // The SDK warns on every start under Node 20 (its own support policy), which would print into PostgreSQL's log
   // at each archive-push; pgstash states its supported runtimes itself (README, package.json engines).
   process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
-  const ca = trustedCas(options, settings.repo);
-  const agent = new Agent({
-    keepAlive: true,
-    maxSockets: MAX_SOCKETS,
-    rejectUnauthorized: options.storageVerifyTls ?? true,
-    // One context for every connection: given `ca` alone, each new connection parses the certificates again.
-    ...(ca === undefined ? {} : { secureContext: createSecureContext({ ca }) }),
-  });
+  const agent = storageAgent(options, settings.repo);
   const credentials = credentialsOf(options, settings.repo);
   return new S3Client({
     region: required(options.s3Region, `${settings.repo}-s3-region`),

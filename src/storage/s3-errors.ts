@@ -1,6 +1,6 @@
 // S3 errors: which ones may pass (retried), and the one-line PgStashError each becomes, translated once, here.
 import { PgStashError, type ErrorKind } from '../common/errors.js';
-import { NETWORK, TLS } from './network-errors.js';
+import { NETWORK_CODES, TLS_CODE } from './network-errors.js';
 
 /** What the SDK (and Node's network stack under it) puts on an error. */
 interface SdkError {
@@ -48,8 +48,8 @@ export function codeOf(error: unknown): string {
 export function isTemporary(error: unknown): boolean {
   if (error instanceof PgStashError) return error.temporary;
   const code = codeOf(error);
-  if (TLS.test(code)) return false;
-  if (THROTTLING.has(code) || NETWORK.has(code)) return true;
+  if (TLS_CODE.test(code)) return false;
+  if (THROTTLING.has(code) || NETWORK_CODES.has(code)) return true;
   const status = statusOf(error);
   if (status === 429 || (status !== undefined && status >= 500)) return true;
   const { name, message } = sdkError(error);
@@ -129,7 +129,7 @@ export function translateS3Error(error: unknown, failure: S3Failure): PgStashErr
     case 'CredentialsProviderError':
       return make('access', `no S3 credentials found: set ${repo}-s3-key-type and its credentials`);
   }
-  if (TLS.test(code)) {
+  if (TLS_CODE.test(code)) {
     return make(
       'service',
       `the server's TLS certificate is not trusted: set ${repo}-storage-ca-file (or ${repo}-storage-ca-path) ` +

@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import type { GcsRepoOptions } from '../../src/storage/gcs-client.js';
 import { freePort } from './ports.js';
 import { onProcessExit } from './reaper.js';
-import { makeCertificate, testBinDir } from './s3-server.js';
+import { testBinDir } from './s3-server.js';
+import { makeCertificate, stopChild } from './test-server.js';
 import { createTempDir, removeTempDir } from './tmp.js';
 
 const BINARY = 'fake-gcs-server';
@@ -195,13 +196,4 @@ async function waitReady(endpoint: string, ca: string | undefined, timeoutMs: nu
       throw new Error(`fake-gcs-server at ${endpoint} did not answer in ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-}
-
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-  await exited;
-  clearTimeout(timer);
 }

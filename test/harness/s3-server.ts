@@ -1,5 +1,5 @@
 // Real S3 servers for tests (versitygw, SeaweedFS): TLS with a certificate made here, fresh data, a bucket per file.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, openSync } from 'node:fs';
 import { readFile, writeFile, mkdir } from 'node:fs/promises';
 import { Agent, request } from 'node:https';
@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 
 import type { S3RepoOptions } from '../../src/storage/s3-client.js';
+import { makeCertificate, stopChild } from './test-server.js';
 import { freePort } from './ports.js';
 import { onProcessExit } from './reaper.js';
 import { createTempDir, removeTempDir } from './tmp.js';
@@ -167,37 +168,6 @@ export async function startS3Server(
   }
 }
 
-/** A self-signed certificate for 127.0.0.1 and localhost, valid two days. */
-export async function makeCertificate(dir: string): Promise<{ cert: string; key: string }> {
-  const cert = join(dir, 'cert.pem');
-  const key = join(dir, 'key.pem');
-  const result = spawnSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-days',
-      '2',
-      '-subj',
-      '/CN=127.0.0.1',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1,DNS:localhost',
-      '-keyout',
-      key,
-      '-out',
-      cert,
-    ],
-    { encoding: 'utf8' },
-  );
-  if (result.status !== 0) throw new Error(`openssl failed: ${result.stderr}`);
-  return { cert, key };
-}
-
 async function commandLine(
   kind: S3ServerKind,
   where: { dir: string; data: string; port: number; cert: string; key: string },
@@ -307,13 +277,4 @@ async function waitReady(port: number, ca: string, timeoutMs: number): Promise<v
       throw new Error(`the S3 server on port ${port} did not answer in ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-}
-
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-  await exited;
-  clearTimeout(timer);
 }

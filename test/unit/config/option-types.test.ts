@@ -72,7 +72,7 @@ describe('value types from the option table', () => {
   it('types repository and pg records from the indexed entries', () => {
     expectTypeOf<RepoOptions['index']>().toEqualTypeOf<number>();
     expectTypeOf<RepoOptions['path']>().toEqualTypeOf<string>();
-    expectTypeOf<RepoOptions['type']>().toEqualTypeOf<'posix' | 's3' | 'gcs'>();
+    expectTypeOf<RepoOptions['type']>().toEqualTypeOf<'posix' | 's3' | 'azure' | 'gcs'>();
     expectTypeOf<RepoOptions['cipherType']>().toEqualTypeOf<'none' | 'aes-256-gcm'>();
     expectTypeOf<RepoOptions['cipherPass']>().toEqualTypeOf<string | undefined>();
     expectTypeOf<RepoOptions['retentionFull']>().toEqualTypeOf<number | undefined>();
@@ -104,6 +104,12 @@ describe('value types from the option table', () => {
       | 's3KeySecret'
       | 's3Token'
       | 's3KmsKeyId'
+      | 'azureAccount'
+      | 'azureContainer'
+      | 'azureEndpoint'
+      | 'azureUriStyle'
+      | 'azureKeyType'
+      | 'azureKey'
       | 'gcsBucket'
       | 'gcsEndpoint'
       | 'gcsKeyType'
@@ -243,9 +249,12 @@ describe('indexed groups as records', () => {
     };
     const config = loadFor('backup', [], env);
     const repo = config.repos.find((entry) => entry.index === 3);
-    // The repo-gcs-* options apply to repo-type=gcs only: absent from an s3 repository's record.
+    // The repo-azure-* and repo-gcs-* options apply to their repo-type only: absent from an s3 repository's record.
     const repoFields = OPTIONS.filter(
-      (entry) => entry.indexed === 'repo' && !entry.name.startsWith('repo-gcs-'),
+      (entry) =>
+        entry.indexed === 'repo' &&
+        !entry.name.startsWith('repo-gcs-') &&
+        !entry.name.startsWith('repo-azure-'),
     ).map(fieldName);
     // ioTimeout: the global io-timeout, carried in an object store's record (RepoOptions).
     expect(Object.keys(repo ?? {}).sort()).toEqual(['index', 'ioTimeout', ...repoFields].sort());
@@ -309,6 +318,28 @@ describe('indexed groups as records', () => {
       gcsEndpoint: 'storage.googleapis.com',
       gcsKeyType: 'service',
       gcsKey: '/etc/pgstash/key.json',
+      storagePort: 443,
+      storageVerifyTls: true,
+      storageUploadChunkSize: 5 * 1024 * 1024,
+    });
+  });
+
+  it('has the repo-azure-* fields, with their defaults, for an azure repository', () => {
+    const config = loadFor('backup', [], {
+      PGSTASH_REPO2_PATH: '/repo2',
+      PGSTASH_REPO2_TYPE: 'azure',
+      PGSTASH_REPO2_AZURE_ACCOUNT: 'account',
+      PGSTASH_REPO2_AZURE_CONTAINER: 'container',
+      PGSTASH_REPO2_AZURE_KEY: 'a2V5',
+    });
+    expect(config.repos.find((entry) => entry.index === 2)).toMatchObject({
+      type: 'azure',
+      azureAccount: 'account',
+      azureContainer: 'container',
+      azureEndpoint: 'blob.core.windows.net',
+      azureUriStyle: 'host',
+      azureKeyType: 'shared',
+      azureKey: 'a2V5',
       storagePort: 443,
       storageVerifyTls: true,
       storageUploadChunkSize: 5 * 1024 * 1024,

@@ -70,7 +70,45 @@ describe('openStorage', () => {
     expect(error.message).toBe('repo2-gcs-bucket option required');
   });
 
-  it.each(['azure', 'ftp'])('fails with featureNotSupported for type %s', async (type) => {
+  it('fails with optionRequired naming the first missing azure option, before any request', async () => {
+    const error = await rejectionOf(openStorage({ type: 'azure', path: '/repo', index: 2 }));
+    expect(error.code).toBe(37);
+    expect(error.message).toBe('repo2-azure-account option required');
+  });
+
+  it.each([
+    [{ azureContainer: 'Bad_Name' }, "'Bad_Name' is not valid for 'repo1-azure-container' option"],
+    [{ azureAccount: 'My-Account' }, "'My-Account' is not valid for 'repo1-azure-account' option"],
+    [
+      { azureEndpoint: 'https://blob.example' },
+      "'https://blob.example' is not valid for 'repo1-azure-endpoint' option",
+    ],
+    [
+      { storageUploadChunkSize: 4001 * 1024 * 1024 },
+      "'4195352576' is not valid for 'repo1-storage-upload-chunk-size' option",
+    ],
+    [
+      { azureKeyType: 'sas' as const, azureKey: 'sv=2025&sp=r' },
+      "repo1-azure-key is not a SAS token (no 'sig=' parameter)",
+    ],
+  ])('refuses an invalid azure option before any request: %o', async (overrides, message) => {
+    const options = {
+      type: 'azure',
+      path: '/repo',
+      ioTimeout: 60,
+      azureAccount: 'account',
+      azureContainer: 'container',
+      azureEndpoint: 'blob.core.windows.net',
+      azureKey: 'a2V5',
+      storagePort: 443,
+      storageUploadChunkSize: 5 * 1024 * 1024,
+    };
+    const error = await rejectionOf(openStorage({ ...options, ...overrides }));
+    expect(error.code).toBe(32);
+    expect(error.message).toBe(message);
+  });
+
+  it.each(['ftp', 'swift'])('fails with featureNotSupported for type %s', async (type) => {
     const error = await rejectionOf(openStorage({ type, path: '/repo' }));
     expect(error.code).toBe(67);
     expect(error.message).toBe(`repository type '${type}' is not supported`);

@@ -1,0 +1,131 @@
+// Azure Blob errors: which ones may pass (retried), and the one-line PgStashError each becomes, translated once.
+import { PgStashError, type ErrorKind } from '../common/errors.js';
+import { NETWORK_CODES, TLS_CODE } from './network-errors.js';
+
+/** What the SDK's RestError (and Node's network stack under it) carries. */
+interface RestErrorLike {
+  readonly name?: string;
+  readonly code?: string;
+  readonly statusCode?: number;
+  readonly message?: string;
+  /** The response's headers: `errorCode` is x-ms-error-code, the only code a HEAD answer has. */
+  readonly details?: { readonly errorCode?: string };
+}
+
+/** Service error codes that mean "slow down" or "try again". */
+const TEMPORARY = new Set(['ServerBusy', 'InternalError', 'OperationTimedOut', 'TooManyRequests']);
+
+/** Credentials the service did not accept (a wrong key, an expired or malformed SAS). */
+const BAD_CREDENTIALS = new Set([
+  'AuthenticationFailed',
+  'AuthorizationFailure',
+  'InvalidAuthenticationInfo',
+  'NoAuthenticationInformation',
+]);
+
+function restError(error: unknown): RestErrorLike {
+  return typeof error === 'object' && error !== null ? (error as RestErrorLike) : {};
+}
+
+export function statusOf(error: unknown): number | undefined {
+  return restError(error).statusCode;
+}
+
+/** The service's error code ('BlobNotFound', 'ContainerNotFound', ...) or the network error's code. */
+export function codeOf(error: unknown): string {
+  const { name, code, details } = restError(error);
+  if (details?.errorCode !== undefined && details.errorCode !== '') return details.errorCode;
+  if (code !== undefined && code !== '') return code;
+  return name ?? 'Error';
+}
+
+/**
+ * Whether `error` may pass if the request is made again: throttling, 5xx, timeouts and connection resets. The
+ * caller has already ruled out its own cancellation, so an AbortError here is the request's own time limit.
+ */
+export function isTemporary(error: unknown): boolean {
+  if (error instanceof PgStashError) return error.temporary;
+  const code = codeOf(error);
+  if (TLS_CODE.test(code)) return false;
+  // A host name that does not resolve is a wrong account or endpoint, not a passing failure.
+  if (code === 'ENOTFOUND') return false;
+  if (TEMPORARY.has(code) || NETWORK_CODES.has(code)) return true;
+  const status = statusOf(error);
+  if (status === 408 || status === 429 || (status !== undefined && status >= 500)) return true;
+  if (code === 'AbortError' || code === 'REQUEST_SEND_ERROR') return true;
+  return /socket hang up|ECONNRESET|premature close|aborted|received less data/i.test(
+    restError(error).message ?? '',
+  );
+}
+
+/** A missing blob (GET or HEAD), as opposed to a missing container. */
+export function isMissingBlob(error: unknown): boolean {
+  const code = codeOf(error);
+  return code === 'BlobNotFound' || (statusOf(error) === 404 && code === 'RestError');
+}
+
+/** A conditional create (`If-None-Match: *`) refused because the blob exists (409 on a PUT, 412 otherwise). */
+export function isAlreadyExisting(error: unknown): boolean {
+  const code = codeOf(error);
+  return code === 'BlobAlreadyExists' || code === 'ConditionNotMet' || statusOf(error) === 412;
+}
+
+/** What one failed request was: for the message, e.g. `unable to read 'https://host/account/container/blob'`. */
+export interface AzureFailure {
+  /** 'read', 'write', 'list', 'get info for', 'remove' */
+  readonly action: string;
+  /** Never with a SAS token. */
+  readonly url: string;
+  /** repoN, for the option names in hints. */
+  readonly repo: string;
+  /** The kind when nothing more specific applies (fileRead for a read, ...). */
+  readonly kind: ErrorKind;
+}
+
+/**
+ * The PgStashError for a failed Azure request: one line naming the URL, the service's error code and HTTP status,
+ * with a hint for the errors a DBA can fix (key, account, container, endpoint, certificate).
+ */
+export function translateAzureError(error: unknown, failure: AzureFailure): PgStashError {
+  if (error instanceof PgStashError) return error;
+  const code = codeOf(error);
+  const status = statusOf(error);
+  const detail = [code, status === undefined ? undefined : `HTTP ${status}`].filter(Boolean).join(', ');
+  // The service's message is long (a request id and time follow on other lines): keep its first line.
+  const said = (restError(error).message ?? '').split('\n')[0]?.trim() ?? '';
+  const reason = said !== '' && said !== code ? `${detail}: ${said}` : detail;
+  const make = (kind: ErrorKind, hint?: string) =>
+    new PgStashError(kind, `unable to ${failure.action} '${failure.url}': ${reason}`, {
+      cause: error,
+      ...(hint === undefined ? {} : { hint }),
+      temporary: isTemporary(error),
+    });
+  const { repo } = failure;
+  if (BAD_CREDENTIALS.has(code))
+    return make('access', `check ${repo}-azure-account, ${repo}-azure-key and ${repo}-azure-key-type`);
+  if (code.startsWith('Authorization') || code === 'InsufficientAccountPermissions')
+    return make(
+      'access',
+      `check that ${repo}-azure-key may read, write, list and delete in ${repo}-azure-container`,
+    );
+  if (code === 'ContainerNotFound')
+    return make('pathMissing', `check ${repo}-azure-container, or create the container`);
+  if (code === 'ResourceNotFound' || code === 'AccountIsDisabled' || code === 'ENOTFOUND')
+    return make('service', `check ${repo}-azure-account and ${repo}-azure-endpoint`);
+  if (code === 'InvalidResourceName') return make('service', `check ${repo}-azure-container`);
+  if (TLS_CODE.test(code)) {
+    return make(
+      'service',
+      `the server's TLS certificate is not trusted: set ${repo}-storage-ca-file (or ${repo}-storage-ca-path) ` +
+        'to the CA that signed it',
+    );
+  }
+  if (status === 403) return make('access', `check ${repo}-azure-key and ${repo}-azure-key-type`);
+  if (isTemporary(error)) {
+    return make(
+      'service',
+      'the service did not answer in time or kept failing: raise io-timeout if it is slow, or try again later',
+    );
+  }
+  return make(failure.kind);
+}

@@ -1,0 +1,217 @@
+// A real Azure Blob server for tests: Azurite (a devDependency), blob service only, in memory, TLS with a
+// certificate made here.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, existsSync, openSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { Agent, request } from 'node:https';
+import { dirname, join } from 'node:path';
+
+import {
+  AccountSASPermissions,
+  AccountSASResourceTypes,
+  AccountSASServices,
+  BlobServiceClient,
+  generateAccountSASQueryParameters,
+  newPipeline,
+  SASProtocol,
+  StorageSharedKeyCredential,
+  type RequestPolicy,
+  type WebResource,
+} from '@azure/storage-blob';
+
+import type { AzureRepoOptions } from '../../src/storage/azure-client.js';
+import { freePort } from './ports.js';
+import { onProcessExit } from './reaper.js';
+import { makeCertificate, stopChild } from './test-server.js';
+import { createTempDir, removeTempDir } from './tmp.js';
+
+/** Azurite's well-known development account and key. */
+const ACCOUNT = 'devstoreaccount1';
+const KEY = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
+let containerCount = 0;
+
+/** Azurite's blob service entry point, from node_modules; undefined when it is not installed. */
+function azuriteBlobMain(): string | undefined {
+  try {
+    const manifest = createRequire(import.meta.url).resolve('azurite/package.json');
+    const main = join(dirname(manifest), 'dist', 'src', 'blob', 'main.js');
+    return existsSync(main) ? main : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Whether Azurite is installed (npm ci installs it). Under CI (CI=true) a missing one is an error, so the suites
+ * that need it fail instead of being skipped.
+ */
+export function azureServerAvailable(): boolean {
+  if (azuriteBlobMain() !== undefined) return true;
+  if (process.env['CI'] === 'true') throw new Error('the Azurite test server is not installed: run npm ci');
+  return false;
+}
+
+export interface AzureTestServer {
+  /** host:port, as repoN-azure-endpoint takes it (with repoN-azure-uri-style=path). */
+  readonly endpoint: string;
+  readonly port: number;
+  /** The CA (the self-signed certificate itself) to give as repoN-storage-ca-file. */
+  readonly caFile: string;
+  readonly account: string;
+  /** The account's shared key. */
+  readonly key: string;
+  /** A client of the test itself (creating containers, looking behind the driver). */
+  readonly service: BlobServiceClient;
+  /** Creates a container, named after `label` and unique on this server. */
+  createContainer(label: string): Promise<string>;
+  /** An account SAS token allowing every blob operation for an hour (`sp` narrows the permissions). */
+  sasToken(permissions?: string): string;
+  /** The repoN options of a repository in `container` under `path` (default '/repo'). */
+  repoOptions(container: string, overrides?: Partial<AzureRepoOptions>): AzureRepoOptions & { type: 'azure' };
+  stop(): Promise<void>;
+}
+
+/** Starts Azurite on a free 127.0.0.1 port with TLS, in memory; resolves once it answers. */
+export async function startAzureServer(): Promise<AzureTestServer> {
+  const main = azuriteBlobMain();
+  if (main === undefined) throw new Error('Azurite is not installed: run npm ci');
+  // 0711: the postgres user (archive_command, restore_command) reads the certificate, as repoN-storage-ca-file.
+  const dir = await createTempDir({ owner: 'root', mode: 0o711, label: 'azurite' });
+  let child: ChildProcess | undefined;
+  let unregister: (() => void) | undefined;
+  try {
+    const { cert, key } = await makeCertificate(dir);
+    const port = await freePort();
+    const log = join(dir, 'server.log');
+    const output = openSync(log, 'a');
+    child = spawn(
+      process.execPath,
+      [
+        main,
+        '--blobHost',
+        '127.0.0.1',
+        '--blobPort',
+        String(port),
+        '--inMemoryPersistence',
+        '--disableTelemetry',
+        '--skipApiVersionCheck',
+        '--silent',
+        '--cert',
+        cert,
+        '--key',
+        key,
+      ],
+      { cwd: dir, stdio: ['ignore', output, output] },
+    );
+    closeSync(output);
+    const started = child;
+    unregister = onProcessExit('server', () => started.kill('SIGKILL'));
+    const exited = new Promise<never>((_, reject) =>
+      started.once('exit', (code, signal) =>
+        reject(new Error(`Azurite exited (${String(code ?? signal)}) before it was ready`)),
+      ),
+    );
+    exited.catch(() => undefined);
+    const ca = await readFile(cert, 'utf8');
+    try {
+      await Promise.race([waitReady(port, ca, 30_000), exited]);
+    } catch (error) {
+      const text = await readFile(log, 'utf8').catch(() => '');
+      throw new Error(`${(error as Error).message}; its log:\n${text.slice(-3000)}`);
+    }
+    const endpoint = `127.0.0.1:${port}`;
+    const credential = new StorageSharedKeyCredential(ACCOUNT, KEY);
+    const agent = new Agent({ ca, keepAlive: true });
+    const pipeline = newPipeline(credential);
+    pipeline.factories.push({
+      create: (next: RequestPolicy): RequestPolicy => ({
+        sendRequest: (webResource: WebResource) => {
+          webResource.agent = agent;
+          return next.sendRequest(webResource);
+        },
+      }),
+    });
+    const service = new BlobServiceClient(`https://${endpoint}/${ACCOUNT}`, pipeline);
+    return {
+      endpoint,
+      port,
+      caFile: cert,
+      account: ACCOUNT,
+      key: KEY,
+      service,
+      async createContainer(label) {
+        const name = `${label
+          .toLowerCase()
+          .replace(/[^a-z0-9-]/g, '-')
+          .slice(0, 40)}-${process.pid}-${++containerCount}`;
+        await service.getContainerClient(name).create();
+        return name;
+      },
+      sasToken(permissions = 'rwdlac') {
+        return generateAccountSASQueryParameters(
+          {
+            expiresOn: new Date(Date.now() + 3600_000),
+            permissions: AccountSASPermissions.parse(permissions),
+            resourceTypes: AccountSASResourceTypes.parse('sco').toString(),
+            services: AccountSASServices.parse('b').toString(),
+            protocol: SASProtocol.Https,
+          },
+          credential,
+        ).toString();
+      },
+      repoOptions(container, overrides = {}) {
+        return {
+          type: 'azure',
+          index: 1,
+          path: '/repo',
+          ioTimeout: 20,
+          azureAccount: ACCOUNT,
+          azureContainer: container,
+          azureEndpoint: endpoint,
+          azureUriStyle: 'path',
+          azureKeyType: 'shared',
+          azureKey: KEY,
+          storagePort: 443,
+          storageVerifyTls: true,
+          storageCaFile: cert,
+          storageUploadChunkSize: 5 * 1024 * 1024,
+          ...overrides,
+        };
+      },
+      async stop() {
+        agent.destroy();
+        await stopChild(started);
+        unregister?.();
+        await removeTempDir(dir);
+      },
+    };
+  } catch (error) {
+    if (child !== undefined) await stopChild(child);
+    unregister?.();
+    await removeTempDir(dir);
+    throw error;
+  }
+}
+
+/** Polls until Azurite answers HTTPS at all (any status below 500). */
+async function waitReady(port: number, ca: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const answered = await new Promise<boolean>((resolve) => {
+      const probe = request(
+        { host: '127.0.0.1', port, path: `/${ACCOUNT}?comp=list`, method: 'GET', ca, timeout: 2000 },
+        (response) => {
+          response.resume();
+          resolve(response.statusCode !== undefined && response.statusCode < 500);
+        },
+      );
+      probe.on('error', () => resolve(false));
+      probe.on('timeout', () => probe.destroy());
+      probe.end();
+    });
+    if (answered) return;
+    if (Date.now() > deadline) throw new Error(`Azurite on port ${port} did not answer in ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
