@@ -96,7 +96,7 @@ export async function archivePush(context: CommandContext): Promise<number> {
     if (code !== undefined) return code;
   }
   const wal = await openWalSource(walPath);
-  const compress = compressSettings(config);
+  const compress = (repo: Repository) => compressSettings(config, repo.options);
   const repos = await openRepositories(config.repos, stanza);
   await pushWal(repos, wal, compress);
   log.info(`pushed WAL file '${wal.name}' to the archive`);
@@ -104,15 +104,18 @@ export async function archivePush(context: CommandContext): Promise<number> {
 }
 
 /**
- * Stores `wal` in every repository of `repos`; resolves once every copy is durable. Every repository gets its copy even when another fails; any failure makes the push fail so PostgreSQL
- * keeps the segment and retries.
+ * Stores `wal` in every repository of `repos`, each with its own compression (`compressFor`); resolves once every
+ * copy is durable. Every repository gets its copy even when another fails; any failure makes the push fail so
+ * PostgreSQL keeps the segment and retries, and the retry skips the repositories that already hold it.
  */
 export async function pushWal(
   repos: readonly Repository[],
   wal: WalSource,
-  compress: CompressSettings,
+  compressFor: (repo: Repository) => CompressSettings,
 ): Promise<void> {
-  const results = await Promise.allSettled(repos.map((repo) => pushToRepository(repo, wal, compress)));
+  const results = await Promise.allSettled(
+    repos.map((repo) => pushToRepository(repo, wal, compressFor(repo))),
+  );
   const failures = results.flatMap((result, index) =>
     result.status === 'rejected'
       ? [{ repo: repos[index] as Repository, error: result.reason as unknown }]
