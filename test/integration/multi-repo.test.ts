@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { chmod, readdir, readFile, rename, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { HeadObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, HeadObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { runPgstash } from '../harness/pgstash.js';
@@ -202,6 +202,30 @@ describe.skipIf(!s3ServerAvailable('versitygw'))('two repositories at once: posi
 
     const missing = await setup.pgstash(['archive-get', '0000000100000001000000FE', join(dir, 'none')]);
     expect(missing.code).toBe(1);
+
+    // A repository whose path cannot even be looked at (here: under a directory closed to postgres) is an error
+    // of its own: archive-get reads the next one, archive-push still stores in the others and fails naming it.
+    const closed = await restores.tempDir('closed');
+    await chmod(closed, 0o000);
+    const unopened = join(closed, 'repo');
+    const fromRepo2 = await setup.pgstash([
+      '--log-level-console=info',
+      `--repo1-path=${unopened}`,
+      'archive-get',
+      segment,
+      join(dir, segment),
+    ]);
+    expect(fromRepo2.code, fromRepo2.stderr).toBe(0);
+    expect(`${fromRepo2.stdout}${fromRepo2.stderr}`).toContain(`found ${segment} in the repo2 archive`);
+    const [key] = await inRepo2(segment);
+    await server.client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+    const pushed = await setup.pgstash(['archive-push', join(dir, segment)], {
+      env: { PGSTASH_REPO3_PATH: unopened },
+    });
+    expect(pushed.code).not.toBe(0);
+    expect(pushed.stderr).toContain(`archive-push of '${segment}' failed on repo3`);
+    expect(await inRepo2(segment)).toEqual([key]);
+    expect(await inRepo1(segment)).toHaveLength(1);
   });
 
   let repo2First: string;

@@ -131,10 +131,10 @@ async function pushBackground(context: CommandContext, spool: string): Promise<n
 async function pushReady(context: CommandContext, spool: string, pgWal: string): Promise<void> {
   const { config } = context;
   const { pushWal } = await import('../push.js');
-  const { openRepositories } = await import('../../../repo/repository.js');
+  const { openEachRepository } = await import('../../../repo/repository.js');
   const { compressSettings } = await import('../../compress-settings.js');
   const { openWalSource } = await import('../wal-source.js');
-  const repos = await openRepositories(config.repos, config.require('stanza'));
+  const repos = await openEachRepository(config.repos, config.require('stanza'));
   const compress = (repo: Repository) => compressSettings(config, repo.options);
   const queueMax = config.get('archive-push-queue-max');
   const processMax = config.get('process-max');
