@@ -71,7 +71,8 @@ export interface StanzaInfo {
 
 async function collectRepo(options: RepoOptions, stanza: string, lockPath: string): Promise<RepoStanza> {
   const empty = { db: [], currentDbId: undefined, archive: [], backups: [] };
-  let base = { repo: options.index, location: `repo${options.index}`, cipher: options.cipherType };
+  // Until the driver is open (it may fail), the configured path stands for the location.
+  let base = { repo: options.index, location: options.path, cipher: options.cipherType };
   try {
     const repo = await Repository.open(options, stanza);
     base = { ...base, location: repo.location };
