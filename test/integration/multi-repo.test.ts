@@ -2,7 +2,8 @@
 // TLS). archive_command stores every segment in both (each with its own compression); one repository failing fails
 // the push naming it while the other keeps its copy, and the retry sends only to the one missing it; archive-get
 // falls back to repo2; backup --repo; restore takes the first repository holding a backup, or --repo / --set;
-// retention per repository; info with one repository unreadable or unreachable still shows the others.
+// retention per repository, and expire going on past a repository that fails; info with one repository
+// unreadable or unreachable still shows the others.
 import { createHash } from 'node:crypto';
 import { chmod, readdir, readFile, rename, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -355,5 +356,20 @@ describe.skipIf(!s3ServerAvailable('versitygw'))('two repositories at once: posi
     const stanzas = JSON.parse(all.stdout) as (InfoJson & { name: string })[];
     expect(stanzas.map((stanza) => stanza.name)).toEqual([setup.stanza]);
     expect(stanzas[0]?.repo.map((repo) => repo.status.code)).toEqual([0, 0, 99]);
+  });
+
+  it('expire alone runs on every repository: one that fails does not keep the others from being expired', async () => {
+    const before = labelsIn(await infoJson(), 2);
+    expect(before).toHaveLength(2);
+    const closed = await restores.tempDir('closed-expire');
+    await chmod(closed, 0o000);
+    const expired = await setup.pgstash([
+      `--repo1-path=${join(closed, 'repo')}`,
+      '--repo2-retention-full=1',
+      'expire',
+    ]);
+    expect(expired.code).not.toBe(0);
+    expect(expired.stderr).toContain('expire failed on repo1');
+    expect(labelsIn(await infoJson(), 2)).toEqual(before.slice(1));
   });
 });
