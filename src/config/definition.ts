@@ -955,6 +955,37 @@ const OPTION_TABLE = [
       'puts the file together and checks every block and the whole. A full with it on stores maps the next ' +
       'backups compare with; without a prior map, a changed file is stored whole (with a map).',
   },
+  {
+    name: 'repo-compress-type',
+    type: 'enum',
+    section: 'global',
+    category: 'repository',
+    indexed: 'repo',
+    commands: ['archive-push', 'backup'],
+    allowed: ['none', 'gz', 'lz4', 'zst'],
+    summary: 'Compression of what is stored in this repository, instead of compress-type.',
+    description:
+      'Not a pgBackRest option (its compress-type is the same for every repository): with several repositories, ' +
+      'one may store lz4 (fast to restore from a local disk) and another zst (smaller in a bucket). Unset, ' +
+      'compress-type and compress-level apply. archive-push stores each WAL file in each repository with its own ' +
+      'setting; restore reads each file as it was stored.',
+  },
+  {
+    name: 'repo-compress-level',
+    type: 'integer',
+    section: 'global',
+    category: 'repository',
+    indexed: 'repo',
+    commands: ['archive-push', 'backup'],
+    depend: { option: 'repo-compress-type', values: ['gz', 'lz4', 'zst'] },
+    byValueOf: {
+      option: 'repo-compress-type',
+      default: { gz: 6, lz4: 1, zst: 3 },
+      range: { gz: { min: 0, max: 9 }, lz4: { min: 0, max: 12 }, zst: { min: -7, max: 22 } },
+    },
+    summary: 'Compression level with repo-compress-type (the default depends on it, as compress-level).',
+    description: 'Defaults: gz 6, lz4 1, zst 3. Allowed: gz 0 to 9, lz4 0 to 12, zst -7 to 22.',
+  },
   // Stanza (PostgreSQL cluster)
   {
     name: 'pg-path',

@@ -414,6 +414,30 @@ export async function listStanzas(options: RepoOptions): Promise<string[]> {
   return [...names].sort();
 }
 
+/** A repository that could not even be opened (a posix path that cannot be looked at): its error stands in for it. */
+export interface UnopenedRepository {
+  readonly name: string;
+  readonly error: PgStashError;
+}
+
+/**
+ * Opens each repository on its own, in index order: one that fails to open is its error in its place, so the WAL
+ * commands still store in or read from the others (archive-push, archive-get).
+ */
+export async function openEachRepository(
+  repos: readonly RepoOptions[],
+  stanza: string,
+): Promise<(Repository | UnopenedRepository)[]> {
+  return Promise.all(
+    repos.map((options) =>
+      Repository.open(options, stanza).catch((error: unknown): UnopenedRepository => {
+        if (!isPgStashError(error)) throw error;
+        return { name: `repo${options.index}`, error };
+      }),
+    ),
+  );
+}
+
 /** Opens every configured repository for the stanza, in index order. */
 export async function openRepositories(repos: readonly RepoOptions[], stanza: string): Promise<Repository[]> {
   return Promise.all(repos.map((options) => Repository.open(options, stanza)));

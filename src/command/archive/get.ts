@@ -2,7 +2,7 @@
 import { resolve } from 'node:path';
 import { isPgStashError, messageOf } from '../../common/errors.js';
 import { log } from '../../common/log.js';
-import { openRepositories, type Repository } from '../../repo/repository.js';
+import { openEachRepository, Repository, type UnopenedRepository } from '../../repo/repository.js';
 import { PendingFile } from '../../storage/local-file.js';
 import type { CommandContext } from '../context.js';
 import { selectedRepos } from '../repo-select.js';
@@ -61,8 +61,9 @@ export async function archiveGet(context: CommandContext): Promise<number> {
       const code = await archiveGetAsync(context, walFileName, destination);
       if (code !== undefined) return code;
     }
-    repos = await openRepositories(selectedRepos(config), stanza);
-    if (await fetchWal(repos, walFileName, destination)) return 0;
+    const each = await openEachRepository(selectedRepos(config), stanza);
+    repos = each.filter((repo) => repo instanceof Repository);
+    if (await fetchWal(each, walFileName, destination)) return 0;
   } catch (error) {
     throw await failureForRecovery(error, walFileName, repos);
   }
@@ -76,7 +77,7 @@ export async function archiveGet(context: CommandContext): Promise<number> {
  * good copy in the next; it is thrown when no repository has the file.
  */
 export async function fetchWal(
-  repos: readonly Repository[],
+  repos: readonly (Repository | UnopenedRepository)[],
   walFileName: string,
   destination: string,
   sync = false,
@@ -84,6 +85,7 @@ export async function fetchWal(
   let firstError: unknown;
   for (const repo of repos) {
     try {
+      if (!(repo instanceof Repository)) throw repo.error;
       if (await getFromRepository(repo, walFileName, destination, sync)) {
         if (firstError !== undefined)
           log.warn(`found ${walFileName} in ${repo.name} after an earlier repository failed`);

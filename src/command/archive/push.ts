@@ -6,7 +6,12 @@ import { CHUNK_SIZE } from '../../io/chunker.js';
 import { COMPRESS_CONCURRENCY } from '../../io/compress.js';
 import { describeDb } from '../../repo/db-history.js';
 import { archiveId } from '../../repo/layout.js';
-import { openRepositories, type CompressSettings, type Repository } from '../../repo/repository.js';
+import {
+  openEachRepository,
+  Repository,
+  type CompressSettings,
+  type UnopenedRepository,
+} from '../../repo/repository.js';
 import { ChunkBuffers, readChunks } from '../../storage/file-chunks.js';
 import { openFile } from '../../storage/file-io.js';
 import { compressSettings } from '../compress-settings.js';
@@ -96,26 +101,33 @@ export async function archivePush(context: CommandContext): Promise<number> {
     if (code !== undefined) return code;
   }
   const wal = await openWalSource(walPath);
-  const compress = compressSettings(config);
-  const repos = await openRepositories(config.repos, stanza);
+  const compress = (repo: Repository) => compressSettings(config, repo.options);
+  const repos = await openEachRepository(config.repos, stanza);
   await pushWal(repos, wal, compress);
   log.info(`pushed WAL file '${wal.name}' to the archive`);
   return 0;
 }
 
 /**
- * Stores `wal` in every repository of `repos`; resolves once every copy is durable. Every repository gets its copy even when another fails; any failure makes the push fail so PostgreSQL
- * keeps the segment and retries.
+ * Stores `wal` in every repository of `repos`, each with its own compression (`compressFor`); resolves once every
+ * copy is durable. Every repository gets its copy even when another fails; any failure makes the push fail so
+ * PostgreSQL keeps the segment and retries, and the retry skips the repositories that already hold it.
  */
 export async function pushWal(
-  repos: readonly Repository[],
+  repos: readonly (Repository | UnopenedRepository)[],
   wal: WalSource,
-  compress: CompressSettings,
+  compressFor: (repo: Repository) => CompressSettings,
 ): Promise<void> {
-  const results = await Promise.allSettled(repos.map((repo) => pushToRepository(repo, wal, compress)));
+  const results = await Promise.allSettled(
+    repos.map((repo) =>
+      repo instanceof Repository
+        ? pushToRepository(repo, wal, compressFor(repo))
+        : Promise.reject(repo.error),
+    ),
+  );
   const failures = results.flatMap((result, index) =>
     result.status === 'rejected'
-      ? [{ repo: repos[index] as Repository, error: result.reason as unknown }]
+      ? [{ repo: repos[index] as Repository | UnopenedRepository, error: result.reason as unknown }]
       : [],
   );
   if (failures.length === 0) return;

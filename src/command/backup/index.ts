@@ -38,9 +38,9 @@ export async function backup(context: CommandContext): Promise<number> {
   const stanza = config.require('stanza');
   const pgPath = config.require('pg1-path');
   const requestedType = config.get('type', 'backup');
-  const compress = compressSettings(config);
   const resumeEnabled = config.get('resume');
   const repoOptions = selectRepo(config);
+  const compress = compressSettings(config, repoOptions);
   await checkRepoOutsideData([repoOptions], pgPath);
   const lock = await acquireLock({
     lockPath: config.get('lock-path'),

@@ -70,7 +70,7 @@ export async function drill(context: CommandContext): Promise<number> {
     if (report.kept) await unmarkScratch(place.scratch);
     else await removePlace(place);
   }
-  await recordDrill(repoOptions, stanza, report);
+  await recordDrill(config.repos.find((repo) => repo.index === report.repo) ?? repoOptions, stanza, report);
   context.out(config.get('output') === 'json' ? renderDrillJson(report) : renderDrillText(report));
   return exitCodeOf(report);
 }
@@ -101,6 +101,8 @@ async function runDrill(
     },
   );
   report.label = restored.label;
+  // Without --repo, restore took the first repository holding a fitting set (restore/select-repo.ts).
+  report.repo = restored.repo;
   report.backupLsnStart = restored.manifest.backup.lsnStart;
   report.restoreMs = restored.ms;
 

@@ -1,6 +1,7 @@
 // expire: removes the backups and WAL the retention policy no longer keeps, in each selected repository.
 import { acquireLock } from '../../common/lock.js';
-import { PgStashError } from '../../common/errors.js';
+import { isPgStashError, PgStashError } from '../../common/errors.js';
+import { log } from '../../common/log.js';
 import { restoresReading } from '../../common/read-marker.js';
 import type { LoadedConfig, RepoOptions } from '../../config/load.js';
 import { Repository } from '../../repo/repository.js';
@@ -43,18 +44,34 @@ export async function expireStanza(
 ): Promise<void> {
   const stanza = config.require('stanza');
   let found = options.set === undefined;
-  for (const repoOptions of options.repos ?? selectedRepos(config)) {
-    const repo = await Repository.open(repoOptions, stanza);
-    if (options.set !== undefined) {
-      const listed = (await repo.backups.list()).some((backup) => backup.label === options.set);
-      if (!listed) continue;
-      found = true;
+  const repos = options.repos ?? selectedRepos(config);
+  const failed: { name: string; error: PgStashError }[] = [];
+  for (const repoOptions of repos) {
+    try {
+      const repo = await Repository.open(repoOptions, stanza);
+      if (options.set !== undefined) {
+        const listed = (await repo.backups.list()).some((backup) => backup.label === options.set);
+        if (!listed) continue;
+        found = true;
+      }
+      await expireRepo(repo, retentionPolicy(repoOptions), {
+        ...options,
+        now: Math.floor(Date.now() / 1000),
+        restoresReading: () => restoresReading(config.get('lock-path'), stanza),
+      });
+    } catch (error) {
+      // As pgBackRest: a repository that fails does not keep the others from being expired; the command fails after.
+      if (!isPgStashError(error) || repos.length === 1) throw error;
+      log.error(`repo${repoOptions.index}: ${error.message}`);
+      failed.push({ name: `repo${repoOptions.index}`, error });
     }
-    await expireRepo(repo, retentionPolicy(repoOptions), {
-      ...options,
-      now: Math.floor(Date.now() / 1000),
-      restoresReading: () => restoresReading(config.get('lock-path'), stanza),
-    });
+  }
+  const [firstFailure] = failed;
+  if (firstFailure !== undefined) {
+    throw new PgStashError(
+      firstFailure.error.kind,
+      `expire failed on ${failed.map((failure) => failure.name).join(', ')}: ${firstFailure.error.message}`,
+    );
   }
   if (!found) {
     throw new PgStashError('backupSetInvalid', `backup set '${options.set ?? ''}' does not exist`, {

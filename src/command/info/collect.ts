@@ -17,6 +17,7 @@ export const STATUS = {
   missingStanzaPath: { code: 1, message: 'missing stanza path' },
   noBackups: { code: 2, message: 'no valid backups' },
   missingStanzaData: { code: 3, message: 'missing stanza data' },
+  mixed: { code: 4, message: 'different across repos' },
   other: { code: 99, message: 'other' },
 } as const;
 
@@ -69,10 +70,12 @@ export interface StanzaInfo {
 }
 
 async function collectRepo(options: RepoOptions, stanza: string, lockPath: string): Promise<RepoStanza> {
-  const repo = await Repository.open(options, stanza);
-  const base = { repo: options.index, location: repo.location, cipher: options.cipherType };
   const empty = { db: [], currentDbId: undefined, archive: [], backups: [] };
+  // Until the driver is open (it may fail), the configured path stands for the location.
+  let base = { repo: options.index, location: options.path, cipher: options.cipherType };
   try {
+    const repo = await Repository.open(options, stanza);
+    base = { ...base, location: repo.location };
     if (!(await repo.stanzaExists())) return { ...base, ...empty, status: STATUS.missingStanzaPath };
     await loadKey(repo);
     const archiveInfo = await repo.archiveInfo();
@@ -126,18 +129,36 @@ async function loadKey(repo: Repository): Promise<void> {
   }
 }
 
-/** Stanza names present in any repository (under archive/ or backup/). */
+/**
+ * Stanza names present in any repository (under archive/ or backup/). A repository that cannot be listed (unreachable,
+ * unreadable) is left out here and shows its error as its status under each stanza found elsewhere; only when no
+ * repository can be listed is there nothing to show, and info fails with the first error.
+ */
 async function discoverStanzas(repos: readonly RepoOptions[]): Promise<string[]> {
   const names = new Set<string>();
-  for (const options of repos) for (const name of await listStanzas(options)) names.add(name);
+  let firstError: unknown;
+  let listed = 0;
+  for (const options of repos) {
+    try {
+      for (const name of await listStanzas(options)) names.add(name);
+      listed++;
+    } catch (error) {
+      if (!isPgStashError(error)) throw error;
+      firstError ??= error;
+    }
+  }
+  if (listed === 0 && firstError !== undefined) throw firstError;
   return [...names].sort();
 }
 
-/** Stanza status is the best over repositories: ok if any repository is ok, else the first repository's. */
+/**
+ * The stanza's status over its repositories, as pgBackRest has it: their common status when they agree, else
+ * 'different across repos' (text: mixed), so a repository in error shows in the stanza's line, not only in its own.
+ */
 function overallStatus(repos: readonly RepoStanza[]): Status {
-  if (repos.some((repo) => repo.status.code === STATUS.ok.code)) return STATUS.ok;
-  if (repos.some((repo) => repo.status.code === STATUS.noBackups.code)) return STATUS.noBackups;
-  return repos[0]?.status ?? STATUS.missingStanzaPath;
+  const [first] = repos;
+  if (first === undefined) return STATUS.missingStanzaPath;
+  return repos.every((repo) => repo.status.code === first.status.code) ? first.status : STATUS.mixed;
 }
 
 export async function collectInfo(

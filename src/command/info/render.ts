@@ -3,7 +3,7 @@ import { stringifyWithBigInt } from '../../common/json.js';
 import { formatBytes } from '../../common/size.js';
 import { addedSizes, type BackupRecord } from '../../repo/backup-info.js';
 import { timelineJson, timelineLines, unreadableTimelineJson, walMissingLine } from './archive-health.js';
-import type { StanzaInfo } from './collect.js';
+import { STATUS, type StanzaInfo, type Status } from './collect.js';
 import { lastDrillJson, lastDrillLines } from './last-drill.js';
 import { runningBackupJson, runningBackupLine } from './running-backup.js';
 
@@ -140,11 +140,17 @@ export function renderJson(stanzas: readonly StanzaInfo[]): string {
   return `${stringifyWithBigInt(out, 2)}\n`;
 }
 
+/** A stanza's status line: ok, mixed (its repositories differ, each line says how), or the error. */
+function stanzaStatusText(status: Status): string {
+  if (status.code === STATUS.ok.code) return 'ok';
+  return status.code === STATUS.mixed.code ? 'mixed' : `error (${status.message})`;
+}
+
 export function renderText(stanzas: readonly StanzaInfo[]): string {
   if (stanzas.length === 0) return 'No stanzas exist in the repository.\n';
   const lines: string[] = [];
   for (const stanza of stanzas) {
-    const status = stanza.status.code === 0 ? 'ok' : `error (${stanza.status.message})`;
+    const status = stanzaStatusText(stanza.status);
     lines.push(`stanza: ${stanza.name}`, `    status: ${status}${runningStatusNote(stanza)}`);
     lines.push(...lastDrillLines(stanza));
     for (const repo of stanza.repos) {

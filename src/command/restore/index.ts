@@ -1,15 +1,12 @@
 // restore: rebuilds a data directory from a backup and sets up recovery to the requested target.
 import { chown, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PgStashError } from '../../common/errors.js';
 import { log } from '../../common/log.js';
 import { userName } from '../../common/os-users.js';
 import { formatBytes } from '../../common/size.js';
 import { writePgBackupManifest, type PgManifestFile } from '../../postgres/backup-manifest.js';
 import { writeRecoveryConfig } from '../../postgres/recovery-config.js';
 import type { Manifest } from '../../repo/manifest.js';
-import { Repository } from '../../repo/repository.js';
-import { selectRepo } from '../repo-select.js';
 import type { CommandContext } from '../context.js';
 import { checkArchiveBeforeRestore } from './archive-warnings.js';
 import { prepareDestination, resolveTargets, type ResolvedTarget } from './destination.js';
@@ -21,6 +18,7 @@ import { markRestoreReading } from '../../common/read-marker.js';
 import { cleanForDelta } from './delta-clean.js';
 import type { RestoreJobResult } from './restore-worker.js';
 import { selectBackup } from './select-backup.js';
+import { selectRestoreSource, type RestoreSource } from './select-repo.js';
 import { ProgressReporter, progressSettings } from '../progress/reporter.js';
 
 /** Quotes one argument for a POSIX shell: restore_command, and the commands Next steps prints. */
@@ -118,6 +116,8 @@ export interface RestoreRequest {
 /** What was restored, for a caller that goes on with it (drill). */
 export interface RestoreOutcome {
   readonly label: string;
+  /** The index of the repository it was restored from (select-repo.ts). */
+  readonly repo: number;
   readonly manifest: Manifest;
   /** Wall time of the file copy, in milliseconds. */
   readonly ms: number;
@@ -149,7 +149,14 @@ export async function restoreBackup(
   const stanza = config.require('stanza');
   // Before backup.info is read: expire keeps the files of a backup a marked restore may read (read-marker.ts).
   const reading = await markRestoreReading(config.get('lock-path'), stanza);
-  const repo = await Repository.open(selectRepo(config), stanza);
+  const { repo, selection } = await selectRestoreSource(config, stanza, (backups) =>
+    selectBackup(backups, {
+      set: config.get('set'),
+      type: request.type,
+      target: config.get('target'),
+      recoveryOptions: config.get('recovery-option'),
+    }),
+  );
   const key = await repo.requireKey();
   const progress = new ProgressReporter({
     command: 'restore',
@@ -163,7 +170,7 @@ export async function restoreBackup(
     progress: progress.counter.buffer,
   });
   try {
-    return await restoreWithPool(context, repo, key, request, pool, progress);
+    return await restoreWithPool(context, { repo, selection }, key, request, pool, progress);
   } finally {
     await progress.stop({ final: false });
     await pool.close();
@@ -173,7 +180,7 @@ export async function restoreBackup(
 
 async function restoreWithPool(
   context: CommandContext,
-  repo: Repository,
+  { repo, selection }: RestoreSource,
   key: Buffer | undefined,
   request: RestoreRequest,
   pool: RestorePool,
@@ -182,18 +189,6 @@ async function restoreWithPool(
   const { config } = context;
   const stanza = repo.stanza;
   const { pgPath, type, targetAction } = request;
-  const backupInfo = await repo.backupInfo();
-  if (backupInfo === undefined) {
-    throw new PgStashError('fileMissing', `${repo.name}: stanza '${stanza}' has no backup.info`, {
-      hint: `run 'pgstash --stanza=${stanza} stanza-create' and take a backup first`,
-    });
-  }
-  const selection = selectBackup(backupInfo.backups, {
-    set: config.get('set'),
-    type,
-    target: config.get('target'),
-    recoveryOptions: config.get('recovery-option'),
-  });
   const chosen = selection.backup;
   for (const note of selection.notes) context.out(`${note}\n`);
   const manifest = await repo.backups.manifest(chosen.label);
@@ -273,5 +268,5 @@ async function restoreWithPool(
       (delta ? deltaSummary(written, removed) : '') +
       nextSteps(pgPath, recovery, targets).replace('pg_ctl', `(as ${owner}) pg_ctl`),
   );
-  return { label: chosen.label, manifest, ms };
+  return { label: chosen.label, repo: repo.options.index, manifest, ms };
 }

@@ -76,6 +76,7 @@ describe('value types from the option table', () => {
     expectTypeOf<RepoOptions['cipherType']>().toEqualTypeOf<'none' | 'aes-256-gcm'>();
     expectTypeOf<RepoOptions['cipherPass']>().toEqualTypeOf<string | undefined>();
     expectTypeOf<RepoOptions['retentionFull']>().toEqualTypeOf<number | undefined>();
+    expectTypeOf<RepoOptions['compressType']>().toEqualTypeOf<'none' | 'gz' | 'lz4' | 'zst' | undefined>();
     expectTypeOf<keyof RepoOptions>().toEqualTypeOf<
       | 'index'
       | 'path'
@@ -94,6 +95,8 @@ describe('value types from the option table', () => {
       | 'retentionYearly'
       | 'retentionTimeZone'
       | 'block'
+      | 'compressType'
+      | 'compressLevel'
       | 'ioTimeout'
       | 's3Bucket'
       | 's3Endpoint'
@@ -243,6 +246,7 @@ describe('indexed groups as records', () => {
       PGSTASH_REPO3_S3_KMS_KEY_ID: 'kms',
       PGSTASH_REPO3_STORAGE_CA_FILE: '/ca.pem',
       PGSTASH_REPO3_STORAGE_CA_PATH: '/ca',
+      PGSTASH_REPO3_COMPRESS_TYPE: 'lz4',
       PGSTASH_PG1_HOST: 'db',
       PGSTASH_PG1_SOCKET_PATH: '/run/pg',
       PGSTASH_PG1_USER: 'backup',
@@ -284,6 +288,9 @@ describe('indexed groups as records', () => {
       retentionDiff: 3,
       retentionArchive: 4,
       retentionArchiveType: 'diff',
+      compressType: 'lz4',
+      // Its default by repo-compress-type, as compress-level's by compress-type.
+      compressLevel: 1,
       retentionHistory: 5,
       retentionDaily: 7,
       retentionWeekly: 4,

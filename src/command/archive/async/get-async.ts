@@ -172,9 +172,9 @@ async function getBackground(context: CommandContext, control: ControlData, firs
       else if (segment === file) present.add(segment);
     }
     const { fetchWal } = await import('../get.js');
-    const { openRepositories } = await import('../../../repo/repository.js');
+    const { openEachRepository } = await import('../../../repo/repository.js');
     const { selectedRepos } = await import('../../repo-select.js');
-    const repos = await openRepositories(selectedRepos(config), stanza);
+    const repos = await openEachRepository(selectedRepos(config), stanza);
     let end = queue.length;
     let next = 0;
     const worker = async (): Promise<void> => {

@@ -8,6 +8,7 @@ import { acquireLock, type Lock } from '../../../common/lock.js';
 import { log } from '../../../common/log.js';
 import { readControlFile } from '../../../postgres/control.js';
 import type { CommandContext } from '../../context.js';
+import type { Repository } from '../../../repo/repository.js';
 import { requireWalFileName } from '../wal-source.js';
 import { backgroundRunning, isBackground, startBackground } from './launch.js';
 import { pushQueue, type ReadyWal } from './queue.js';
@@ -130,11 +131,11 @@ async function pushBackground(context: CommandContext, spool: string): Promise<n
 async function pushReady(context: CommandContext, spool: string, pgWal: string): Promise<void> {
   const { config } = context;
   const { pushWal } = await import('../push.js');
-  const { openRepositories } = await import('../../../repo/repository.js');
+  const { openEachRepository } = await import('../../../repo/repository.js');
   const { compressSettings } = await import('../../compress-settings.js');
   const { openWalSource } = await import('../wal-source.js');
-  const repos = await openRepositories(config.repos, config.require('stanza'));
-  const compress = compressSettings(config);
+  const repos = await openEachRepository(config.repos, config.require('stanza'));
+  const compress = (repo: Repository) => compressSettings(config, repo.options);
   const queueMax = config.get('archive-push-queue-max');
   const processMax = config.get('process-max');
   const tried = new Set<string>();
