@@ -3,6 +3,12 @@
 /** First backoff ceiling; doubled after each failed attempt up to MAX_DELAY_MS. */
 const BASE_DELAY_MS = 100;
 const MAX_DELAY_MS = 10_000;
+/**
+ * Attempts still made once the budget is spent (pgBackRest's rule): an attempt that used the whole budget by
+ * itself (a connection that stalled until io-timeout) is tried again rather than failing the command at once.
+ */
+const ATTEMPTS_AFTER_BUDGET = 2;
+const LATE_DELAY_MS = 1_000;
 
 export interface RetryPolicy {
   /** How long (ms) after the first attempt another attempt may still start: io-timeout. */
@@ -14,12 +20,14 @@ export interface RetryPolicy {
 }
 
 /**
- * Runs `attempt` until it succeeds, fails permanently, or the budget is spent; then rejects with the last error.
+ * Runs `attempt` until it succeeds, fails permanently, or the budget is spent and ATTEMPTS_AFTER_BUDGET more
+ * attempts failed too; then rejects with the last error.
  * Full jitter (a random delay between 0 and the ceiling) keeps many clients throttled together from retrying in
  * step. `attempt` gets the attempt number (0 first), so a caller can resume where a failed attempt stopped.
  */
 export async function withRetry<T>(attempt: (count: number) => Promise<T>, policy: RetryPolicy): Promise<T> {
   const started = Date.now();
+  let late = 0;
   for (let count = 0; ; count++) {
     policy.signal?.throwIfAborted();
     try {
@@ -27,8 +35,12 @@ export async function withRetry<T>(attempt: (count: number) => Promise<T>, polic
     } catch (error) {
       if (policy.signal?.aborted === true) throw policy.signal.reason;
       if (!policy.isTemporary(error)) throw error;
-      const delay = Math.random() * Math.min(MAX_DELAY_MS, BASE_DELAY_MS * 2 ** count);
-      if (Date.now() - started + delay >= policy.budgetMs) throw error;
+      let delay = Math.random() * Math.min(MAX_DELAY_MS, BASE_DELAY_MS * 2 ** count);
+      if (Date.now() - started + delay >= policy.budgetMs) {
+        if (++late > ATTEMPTS_AFTER_BUDGET) throw error;
+        // Past the budget, a short wait only: the command has waited long enough.
+        delay = Math.min(delay, LATE_DELAY_MS);
+      }
       await sleep(delay, policy.signal);
     }
   }
