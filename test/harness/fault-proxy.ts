@@ -27,9 +27,10 @@ export type RequestKind =
  *   Both reach the server first: what a retry then finds is the request's effect (an idempotent request again, a
  *   completed multipart upload, an object created ifAbsent). An empty answer announces one byte it never sends.
  * - stall: never answered (the request body is read); the client has to give up.
+ * - delay: forwarded after `delayMs` (a slow service, not a failure).
  */
 export type FaultType =
-  'error500' | 'error503' | 'slowDown' | 'resetRequest' | 'resetResponse' | 'truncate' | 'stall';
+  'error500' | 'error503' | 'slowDown' | 'resetRequest' | 'resetResponse' | 'truncate' | 'stall' | 'delay';
 
 export interface FaultRule {
   readonly fault: FaultType;
@@ -42,6 +43,8 @@ export interface FaultRule {
   readonly nth?: number;
   /** How many matching requests from the nth on are faulted (default 1; Infinity: all). */
   readonly times?: number;
+  /** For 'delay': how long (ms) the request waits before it is forwarded. */
+  readonly delayMs?: number;
 }
 
 /** An injected rule: how many requests it matched and faulted so far. */
@@ -156,7 +159,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
   let requests: ProxiedRequest[] = [];
   const sockets = new Set<Socket>();
 
-  function pick(kind: string, method: string, url: string): FaultType | undefined {
+  function pick(kind: string, method: string, url: string): FaultRule | undefined {
     for (const state of rules) {
       const { rule } = state;
       if (
@@ -170,7 +173,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
       const first = rule.nth ?? 1;
       if (state.matched >= first && state.matched < first + (rule.times ?? 1)) {
         state.faulted++;
-        return rule.fault;
+        return rule;
       }
     }
     return undefined;
@@ -180,7 +183,8 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     const method = req.method ?? 'GET';
     const url = req.url ?? '/';
     const kind = classify(method, url);
-    const fault = pick(kind, method, url);
+    const rule = pick(kind, method, url);
+    const fault = rule?.fault;
     const range = req.headers.range;
     requests.push({ kind, method, url, range, fault });
     switch (fault) {
@@ -212,6 +216,10 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
       }
       case 'stall':
         req.resume();
+        return;
+      case 'delay':
+        req.pause();
+        setTimeout(() => forward(req, res, undefined), rule?.delayMs ?? 1000);
         return;
       default:
         forward(req, res, fault);
