@@ -2,7 +2,7 @@
 // at once, the last error comes out when the budget is spent, and an abort stops the waiting.
 import { describe, expect, it } from 'vitest';
 
-import { withRetry } from '../../../src/storage/retry.js';
+import { RetryBudget, withRetry } from '../../../src/storage/retry.js';
 
 class Temporary extends Error {}
 const isTemporary = (error: unknown): boolean => error instanceof Temporary;
@@ -96,5 +96,22 @@ describe('withRetry', () => {
     );
     await expect(pending).rejects.toBe(reason);
     expect(attempts).toBe(3);
+  });
+
+  it('RetryBudget: failures without progress end once the budget is spent; progress starts it again', async () => {
+    const failure = new Temporary('cut short');
+    const budget = new RetryBudget(300);
+    const started = Date.now();
+    let waits = 0;
+    const spent = await (async () => {
+      for (;;) {
+        await budget.wait(failure);
+        waits++;
+        if (waits === 3) budget.progress();
+      }
+    })().catch((caught: unknown) => caught);
+    expect(spent).toBe(failure);
+    expect(waits).toBeGreaterThan(3);
+    expect(Date.now() - started).toBeLessThan(300 * 2 + 2 * 1_000 + 1_000);
   });
 });
