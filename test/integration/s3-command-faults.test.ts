@@ -99,6 +99,20 @@ describe.skipIf(!s3ServerAvailable('versitygw'))('commands under S3 faults (vers
     }
   });
 
+  it('archive-push: a claim whose answer was lost finds its own claim on the retry (412) and succeeds', async () => {
+    const failedBefore = await setup.cluster.psql('select failed_count from pg_stat_archiver');
+    proxy.resetCounts();
+    const claim = proxy.inject({ fault: 'resetResponse', kind: 'put', path: /\.claim\?/ });
+    await setup.cluster.psql('create table pushed_under_fault (id int)');
+    await waitArchived(setup, await switchWal(setup));
+    proxy.clearFaults();
+    expect(claim.faulted).toBe(1);
+    // The claim was sent twice (the second refused by If-None-Match), then read: its own; the push did not fail.
+    const claims = proxy.requests.filter((entry) => entry.url.includes('.claim?'));
+    expect(claims.map((entry) => entry.kind)).toEqual(['put', 'put', 'get']);
+    expect(await setup.cluster.psql('select failed_count from pg_stat_archiver')).toBe(failedBefore);
+  });
+
   it('a backup failed by faults is not listed; a later backup and a restore under faults work', async () => {
     await setup.cluster.psql(`insert into items select g, md5(g::text) from generate_series(1, 20000) g`);
     const first = LABEL.exec((await setup.pgstashOk(['backup', '--type=full', '--start-fast'])).stdout)?.[1];
