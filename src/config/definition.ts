@@ -1057,7 +1057,8 @@ const OPTION_TABLE = [
     description:
       'Object stores: a request that fails for a reason that may pass (throttling, 5xx, a timeout, a reset ' +
       'connection) is retried with exponential backoff and jitter while its first attempt is less than ' +
-      'io-timeout ago; each attempt also gives up after io-timeout without progress.',
+      'io-timeout ago, then twice more (as pgBackRest), so that an attempt that stalled through the whole ' +
+      'io-timeout is tried again; each attempt also gives up after io-timeout without progress.',
   },
   // Archive
   {

@@ -3,6 +3,12 @@
 /** First backoff ceiling; doubled after each failed attempt up to MAX_DELAY_MS. */
 const BASE_DELAY_MS = 100;
 const MAX_DELAY_MS = 10_000;
+/**
+ * Attempts still made once the budget is spent (pgBackRest's rule): an attempt that used the whole budget by
+ * itself (a connection that stalled until io-timeout) is tried again rather than failing the command at once.
+ */
+const ATTEMPTS_AFTER_BUDGET = 2;
+const LATE_DELAY_MS = 1_000;
 
 export interface RetryPolicy {
   /** How long (ms) after the first attempt another attempt may still start: io-timeout. */
@@ -14,12 +20,13 @@ export interface RetryPolicy {
 }
 
 /**
- * Runs `attempt` until it succeeds, fails permanently, or the budget is spent; then rejects with the last error.
+ * Runs `attempt` until it succeeds, fails permanently, or the budget is spent and ATTEMPTS_AFTER_BUDGET more
+ * attempts failed too; then rejects with the last error.
  * Full jitter (a random delay between 0 and the ceiling) keeps many clients throttled together from retrying in
  * step. `attempt` gets the attempt number (0 first), so a caller can resume where a failed attempt stopped.
  */
 export async function withRetry<T>(attempt: (count: number) => Promise<T>, policy: RetryPolicy): Promise<T> {
-  const started = Date.now();
+  const budget = new RetryBudget(policy.budgetMs, policy.signal);
   for (let count = 0; ; count++) {
     policy.signal?.throwIfAborted();
     try {
@@ -27,10 +34,49 @@ export async function withRetry<T>(attempt: (count: number) => Promise<T>, polic
     } catch (error) {
       if (policy.signal?.aborted === true) throw policy.signal.reason;
       if (!policy.isTemporary(error)) throw error;
-      const delay = Math.random() * Math.min(MAX_DELAY_MS, BASE_DELAY_MS * 2 ** count);
-      if (Date.now() - started + delay >= policy.budgetMs) throw error;
-      await sleep(delay, policy.signal);
+      await budget.wait(error);
     }
+  }
+}
+
+/**
+ * The retry rule for attempts that are not one call: a download whose body is cut again and again. `wait` after
+ * each temporary failure sleeps the backoff, or rethrows the failure once the budget (counted from its creation,
+ * or from the first failure after `progress`) and ATTEMPTS_AFTER_BUDGET more attempts are spent.
+ */
+export class RetryBudget {
+  readonly #budgetMs: number;
+  readonly #signal: AbortSignal | undefined;
+  /** When the budget started: at construction, or at the first failure after `progress`. */
+  #started = Date.now();
+  #restart = false;
+  #count = 0;
+  #late = 0;
+
+  constructor(budgetMs: number, signal?: AbortSignal) {
+    this.#budgetMs = budgetMs;
+    this.#signal = signal;
+  }
+
+  /** Something was achieved since the last failure: the budget starts again at the next one. */
+  progress(): void {
+    this.#restart = true;
+    this.#count = 0;
+    this.#late = 0;
+  }
+
+  async wait(error: unknown): Promise<void> {
+    if (this.#restart) {
+      this.#started = Date.now();
+      this.#restart = false;
+    }
+    let delay = Math.random() * Math.min(MAX_DELAY_MS, BASE_DELAY_MS * 2 ** this.#count++);
+    if (Date.now() - this.#started + delay >= this.#budgetMs) {
+      if (++this.#late > ATTEMPTS_AFTER_BUDGET) throw error;
+      // Past the budget, a short wait only: the command has waited long enough.
+      delay = Math.min(delay, LATE_DELAY_MS);
+    }
+    await sleep(delay, this.#signal);
   }
 }
 

@@ -103,6 +103,7 @@ export function translateS3Error(error: unknown, failure: S3Failure): PgStashErr
   const { repo } = failure;
   switch (code) {
     case 'InvalidAccessKeyId':
+    case 'XAdminUserNotFound': // versitygw's InvalidAccessKeyId (HTTP 404)
     case 'SignatureDoesNotMatch':
     case 'InvalidToken':
     case 'ExpiredToken':
@@ -137,6 +138,14 @@ export function translateS3Error(error: unknown, failure: S3Failure): PgStashErr
     );
   }
   if (status === 301) return make('service', `check ${repo}-s3-region and ${repo}-s3-endpoint`);
+  // A request refused as malformed without a code: a HEAD's answer has no body to carry one, and what the service
+  // refuses in a request pgstash signed is its region (AuthorizationHeaderMalformed), seen first by a HEAD.
+  if (status === 400 && (code === 'Unknown' || code === 'BadRequest' || code === 'Error')) {
+    return make(
+      'service',
+      `the service refused the request: check ${repo}-s3-region (the bucket's region) and ${repo}-s3-endpoint`,
+    );
+  }
   if (status === 403) return make('access', `check ${repo}-s3-key and ${repo}-s3-key-secret`);
   if (isTemporary(error)) {
     return make(

@@ -5,6 +5,7 @@ import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
+  ListMultipartUploadsCommand,
   PutObjectCommand,
   UploadPartCommand,
   type S3Client,
@@ -56,6 +57,8 @@ export class S3WriteStream extends Writable {
   /** Whole-part buffers of finished parts, reused for the next ones. */
   readonly #spare: Buffer[] = [];
   #uploadId: Promise<string> | undefined;
+  /** CreateMultipartUpload was sent more than once: an earlier one may have started an upload whose answer was lost. */
+  #createRepeated = false;
   #nextPart = 1;
   readonly #parts: { PartNumber: number; ETag: string }[] = [];
   readonly #inFlight = new Set<Promise<void>>();
@@ -152,13 +155,16 @@ export class S3WriteStream extends Writable {
 
   #createUpload(): Promise<string> {
     const { client, bucket, key } = this.#target;
+    let sent = 0;
     const created = this.#target.request(
       'write',
-      (signal) =>
-        client.send(
+      (signal) => {
+        if (++sent > 1) this.#createRepeated = true;
+        return client.send(
           new CreateMultipartUploadCommand({ Bucket: bucket, Key: key, ...this.#encryption() }),
           abortable(signal),
-        ),
+        );
+      },
       this.#abort.signal,
     );
     return created.then((result) => {
@@ -251,6 +257,40 @@ export class S3WriteStream extends Writable {
         ),
       this.#abort.signal,
     );
+    if (this.#createRepeated) await this.#abortStrayUploads(uploadId);
+  }
+
+  /**
+   * Aborts the other multipart uploads of this key: after a CreateMultipartUpload whose answer was lost (a reset,
+   * a timeout) and was sent again, the service may hold an upload nobody will complete, billed until the bucket's
+   * lifecycle rule removes it. One writer writes a key at a time (the stanza lock, a WAL file's content-named key),
+   * so another upload of the key is such a stray. Best effort: the write itself has succeeded or failed already.
+   */
+  async #abortStrayUploads(ours: string | undefined): Promise<void> {
+    const { client, bucket, key } = this.#target;
+    try {
+      const listed = await this.#target.request(
+        'list the uploads of',
+        (signal) =>
+          client.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: key }), abortable(signal)),
+        undefined,
+      );
+      for (const upload of listed.Uploads ?? []) {
+        if (upload.Key !== key || upload.UploadId === undefined || upload.UploadId === ours) continue;
+        const id = upload.UploadId;
+        await this.#target.request(
+          'abort the upload of',
+          (signal) =>
+            client.send(
+              new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: id }),
+              abortable(signal),
+            ),
+          undefined,
+        );
+      }
+    } catch {
+      // Left to the bucket's AbortIncompleteMultipartUpload rule, as after a kill.
+    }
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
@@ -286,6 +326,7 @@ export class S3WriteStream extends Writable {
           )
           .catch(() => undefined);
       }
+      if (this.#createRepeated) await this.#abortStrayUploads(id);
     })().then(() => callback(error));
   }
 }

@@ -21,7 +21,7 @@ import type {
   WriteOptions,
 } from './driver.js';
 import { checkedRange } from './read-range.js';
-import { withRetry } from './retry.js';
+import { RetryBudget, withRetry } from './retry.js';
 import { abortable, createS3Client, s3Settings, type S3RepoOptions, type S3Settings } from './s3-client.js';
 import {
   codeOf,
@@ -207,6 +207,10 @@ export class S3Driver implements Driver {
   ): AsyncGenerator<Buffer> {
     let response = first;
     let done = 0;
+    // Bodies cut short again without a byte between them end the read once io-timeout is spent, as failed
+    // requests do (a body cut at the same place every time would otherwise be asked for forever).
+    let budget: RetryBudget | undefined;
+    let doneAtFailure = 0;
     for (;;) {
       try {
         for await (const chunk of response.Body as Readable) {
@@ -216,6 +220,15 @@ export class S3Driver implements Driver {
         return;
       } catch (error) {
         if (!isTemporary(error) || signal?.aborted === true) throw this.#translate(error, 'read', path);
+        if (budget === undefined) budget = new RetryBudget(this.#settings.ioTimeoutMs, signal);
+        else if (done > doneAtFailure) budget.progress();
+        doneAtFailure = done;
+        try {
+          await budget.wait(error);
+        } catch (stopped) {
+          // The budget spent (the failure itself comes back), or the signal's reason.
+          throw stopped === error ? this.#translate(error, 'read', path) : stopped;
+        }
         const next = await this.#get(
           path,
           key,

@@ -43,6 +43,8 @@ export interface S3TestServer {
   readonly port: number;
   /** The CA (the self-signed certificate itself) to give as repoN-storage-ca-file. */
   readonly caFile: string;
+  /** The certificate's private key (for a proxy in front of the server presenting the same certificate). */
+  readonly keyFile: string;
   readonly accessKey: string;
   readonly secretKey: string;
   readonly region: string;
@@ -120,6 +122,7 @@ export async function startS3Server(
       endpoint,
       port,
       caFile: cert,
+      keyFile: key,
       accessKey: ACCESS_KEY,
       secretKey: SECRET_KEY,
       region: REGION,

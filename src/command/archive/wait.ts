@@ -10,6 +10,13 @@ export interface ArchivedSegment extends ArchivedWal {
 }
 
 /**
+ * Polls for a segment at 100 ms, then less and less often up to once a second: a segment archived at once is seen
+ * at once, and waiting for a slow archiver costs a lookup (an object store listing) a second, not ten.
+ */
+const FIRST_POLL_MS = 100;
+const MAX_POLL_MS = 1000;
+
+/**
  * Resolves once every segment in `walFiles` is archived in every repository (checked oldest first, so the wait
  * follows the archiver), returning where each one is. Fails with archiveTimeout (82) naming the first missing.
  */
@@ -23,6 +30,7 @@ export async function waitForArchive(
   for (const repo of repos) {
     const id = await repo.wal.currentId();
     for (const walFile of walFiles) {
+      let interval = FIRST_POLL_MS;
       while (true) {
         const archived = await repo.wal.find(id, walFile);
         if (archived !== undefined) {
@@ -38,7 +46,8 @@ export async function waitForArchive(
             },
           );
         }
-        await sleep(100);
+        await sleep(Math.min(interval, Math.max(0, deadline - Date.now())));
+        interval = Math.min(interval * 2, MAX_POLL_MS);
       }
     }
   }

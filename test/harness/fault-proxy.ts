@@ -1,0 +1,318 @@
+// A fault-injecting HTTPS proxy between pgstash and a real object store: counts requests by kind, and answers
+// 500, 503 or SlowDown, resets the connection, stalls or truncates a body for the requests a test picks.
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import { Agent, createServer, request, type Server } from 'node:https';
+import type { Socket } from 'node:net';
+
+/** What a request is, S3's way (method + query verb); another store's classifier may return its own names. */
+export type RequestKind =
+  | 'get'
+  | 'list'
+  | 'head'
+  | 'put'
+  | 'create-multipart'
+  | 'upload-part'
+  | 'complete-multipart'
+  | 'abort-multipart'
+  | 'delete'
+  | 'delete-batch'
+  | 'other';
+
+/**
+ * - error500, error503, slowDown: answered by the proxy (S3's XML error body: InternalError, ServiceUnavailable,
+ *   SlowDown), the request body read first, nothing forwarded.
+ * - resetRequest: the connection is reset (RST) once part of the request body arrived (at once without a body).
+ * - resetResponse: forwarded; the answer's headers and half its body are sent, then the connection is reset.
+ * - truncate: forwarded; the headers (with the whole Content-Length) and half the body, then a clean close.
+ *   Both reach the server first: what a retry then finds is the request's effect (an idempotent request again, a
+ *   completed multipart upload, an object created ifAbsent). An empty answer announces one byte it never sends.
+ * - stall: never answered (the request body is read); the client has to give up.
+ * - delay: forwarded after `delayMs` (a slow service, not a failure).
+ */
+export type FaultType =
+  'error500' | 'error503' | 'slowDown' | 'resetRequest' | 'resetResponse' | 'truncate' | 'stall' | 'delay';
+
+export interface FaultRule {
+  readonly fault: FaultType;
+  /** Only requests of this kind (or kinds). */
+  readonly kind?: string | readonly string[];
+  readonly method?: string;
+  /** Only requests whose path and query match. */
+  readonly path?: RegExp;
+  /** The first matching request faulted (1-based, default 1). */
+  readonly nth?: number;
+  /** How many matching requests from the nth on are faulted (default 1; Infinity: all). */
+  readonly times?: number;
+  /** For 'delay': how long (ms) the request waits before it is forwarded. */
+  readonly delayMs?: number;
+}
+
+/** An injected rule: how many requests it matched and faulted so far. */
+export interface ActiveFault {
+  readonly rule: FaultRule;
+  readonly matched: number;
+  readonly faulted: number;
+}
+
+export interface ProxiedRequest {
+  readonly kind: string;
+  readonly method: string;
+  /** Path and query, as sent. */
+  readonly url: string;
+  readonly range: string | undefined;
+  /** The fault applied, if any. */
+  readonly fault: FaultType | undefined;
+}
+
+export interface FaultProxyOptions {
+  /** The real server: host, port and the CA that signed its certificate. */
+  readonly target: { readonly host: string; readonly port: number; readonly ca: string | Buffer };
+  /** The certificate and key the proxy presents to clients (the harness's, so the same CA file is trusted). */
+  readonly cert: string | Buffer;
+  readonly key: string | Buffer;
+  /** The kind of a request (default: S3 path-style). */
+  readonly classify?: (method: string, url: string) => string;
+}
+
+export interface FaultProxy {
+  /** host:port of the proxy, as repoN-s3-endpoint takes it. */
+  readonly endpoint: string;
+  readonly port: number;
+  /** Adds a rule; rules are checked in the order added, the first that takes a request faults it. */
+  inject(rule: FaultRule): ActiveFault;
+  /** Removes every rule. */
+  clearFaults(): void;
+  /** Every request since the last resetCounts, in arrival order. */
+  readonly requests: readonly ProxiedRequest[];
+  /** Requests per kind since the last resetCounts (kinds not seen are absent). */
+  counts(): Record<string, number>;
+  resetCounts(): void;
+  stop(): Promise<void>;
+}
+
+/** The kind of an S3 request addressed path-style (`/<bucket>/<key>?<query>`). */
+export function classifyS3(method: string, url: string): RequestKind {
+  const parsed = new URL(url, 'https://proxy');
+  const query = parsed.searchParams;
+  const hasKey = parsed.pathname.split('/').filter((part) => part !== '').length > 1;
+  switch (method) {
+    case 'GET':
+      if (query.has('uploads')) return 'other';
+      return hasKey && !query.has('list-type') ? 'get' : 'list';
+    case 'HEAD':
+      return 'head';
+    case 'PUT':
+      return query.has('uploadId') ? 'upload-part' : 'put';
+    case 'POST':
+      if (query.has('uploads')) return 'create-multipart';
+      if (query.has('uploadId')) return 'complete-multipart';
+      return query.has('delete') ? 'delete-batch' : 'other';
+    case 'DELETE':
+      return query.has('uploadId') ? 'abort-multipart' : 'delete';
+    default:
+      return 'other';
+  }
+}
+
+const ERROR_ANSWER: Record<
+  'error500' | 'error503' | 'slowDown',
+  { status: number; code: string; text: string }
+> = {
+  error500: {
+    status: 500,
+    code: 'InternalError',
+    text: 'We encountered an internal error. Please try again.',
+  },
+  error503: { status: 503, code: 'ServiceUnavailable', text: 'Service is unable to handle request.' },
+  slowDown: { status: 503, code: 'SlowDown', text: 'Please reduce your request rate.' },
+};
+
+/** Headers that belong to one connection, not to the request or answer. */
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
+
+function forwardable(headers: IncomingHttpHeaders): IncomingHttpHeaders {
+  return Object.fromEntries(Object.entries(headers).filter(([name]) => !HOP_BY_HOP.has(name.toLowerCase())));
+}
+
+/** Resets (RST) the TCP connection under a TLS socket: no close_notify, no FIN, as a dropped connection. */
+function resetConnection(socket: Socket): void {
+  const raw = (socket as Socket & { _parent?: Socket })._parent;
+  try {
+    (raw ?? socket).resetAndDestroy();
+  } catch {
+    // Not a TCP handle (a platform without it): an abrupt close without close_notify comes close.
+  }
+  socket.destroy();
+}
+
+interface RuleState {
+  rule: FaultRule;
+  matched: number;
+  faulted: number;
+}
+
+/** Starts the proxy on a free 127.0.0.1 port (TLS); requests keep their Host header, so signatures stay valid. */
+export async function startFaultProxy(options: FaultProxyOptions): Promise<FaultProxy> {
+  const classify = options.classify ?? classifyS3;
+  const upstream = new Agent({ keepAlive: true, ca: options.target.ca });
+  const rules: RuleState[] = [];
+  let requests: ProxiedRequest[] = [];
+  const sockets = new Set<Socket>();
+
+  function pick(kind: string, method: string, url: string): FaultRule | undefined {
+    for (const state of rules) {
+      const { rule } = state;
+      if (
+        rule.kind !== undefined &&
+        !(typeof rule.kind === 'string' ? [rule.kind] : rule.kind).includes(kind)
+      )
+        continue;
+      if (rule.method !== undefined && rule.method !== method) continue;
+      if (rule.path !== undefined && !rule.path.test(url)) continue;
+      state.matched++;
+      const first = rule.nth ?? 1;
+      if (state.matched >= first && state.matched < first + (rule.times ?? 1)) {
+        state.faulted++;
+        return rule;
+      }
+    }
+    return undefined;
+  }
+
+  function handle(req: IncomingMessage, res: ServerResponse): void {
+    const method = req.method ?? 'GET';
+    const url = req.url ?? '/';
+    const kind = classify(method, url);
+    const rule = pick(kind, method, url);
+    const fault = rule?.fault;
+    const range = req.headers.range;
+    requests.push({ kind, method, url, range, fault });
+    switch (fault) {
+      case 'error500':
+      case 'error503':
+      case 'slowDown': {
+        const answer = ERROR_ANSWER[fault];
+        req.resume();
+        req.on('end', () => {
+          const body =
+            method === 'HEAD'
+              ? ''
+              : `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${answer.code}</Code>` +
+                `<Message>${answer.text}</Message><Resource>${url.split('?')[0] ?? ''}</Resource>` +
+                '<RequestId>fault-proxy</RequestId></Error>';
+          res.writeHead(answer.status, {
+            'content-type': 'application/xml',
+            'content-length': Buffer.byteLength(body),
+          });
+          res.end(body);
+        });
+        return;
+      }
+      case 'resetRequest': {
+        const reset = (): void => resetConnection(req.socket);
+        if (req.headers['content-length'] === undefined || req.headers['content-length'] === '0') reset();
+        else req.once('data', reset);
+        return;
+      }
+      case 'stall':
+        req.resume();
+        return;
+      case 'delay':
+        req.pause();
+        setTimeout(() => forward(req, res, undefined), rule?.delayMs ?? 1000);
+        return;
+      default:
+        forward(req, res, fault);
+    }
+  }
+
+  function forward(req: IncomingMessage, res: ServerResponse, fault: FaultType | undefined): void {
+    const out = request(
+      {
+        host: options.target.host,
+        port: options.target.port,
+        method: req.method,
+        path: req.url,
+        headers: forwardable(req.headers),
+        agent: upstream,
+      },
+      (answer) => {
+        const status = answer.statusCode ?? 502;
+        if (fault === undefined) {
+          res.writeHead(status, forwardable(answer.headers));
+          answer.pipe(res);
+          return;
+        }
+        // resetResponse, truncate: the whole answer first, then half of it.
+        const pieces: Buffer[] = [];
+        answer.on('data', (piece: Buffer) => pieces.push(piece));
+        answer.on('end', () => {
+          const body = Buffer.concat(pieces);
+          // An empty answer (a PUT's) announces a byte it never sends, so that it is cut short too.
+          res.writeHead(status, {
+            ...forwardable(answer.headers),
+            'content-length': Math.max(1, body.length),
+          });
+          res.write(body.subarray(0, Math.floor(body.length / 2)), () => {
+            if (fault === 'truncate') res.socket?.end();
+            else if (res.socket !== null) resetConnection(res.socket);
+          });
+        });
+      },
+    );
+    out.on('error', (error) => {
+      if (!res.headersSent) {
+        res.writeHead(502, { 'content-type': 'text/plain' });
+        res.end(`fault proxy: ${error.message}`);
+      } else res.destroy();
+    });
+    req.pipe(out);
+  }
+
+  const server: Server = createServer(
+    { cert: options.cert, key: options.key, keepAliveTimeout: 30_000 },
+    handle,
+  );
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  // A reset the client made (its timeout) is not the proxy's failure.
+  server.on('clientError', (_error, socket) => socket.destroy());
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host: '127.0.0.1', port: 0 }, () => resolve());
+  });
+  const address = server.address();
+  if (address === null || typeof address === 'string') throw new Error('fault proxy: no port');
+  const { port } = address;
+
+  return {
+    endpoint: `127.0.0.1:${port}`,
+    port,
+    inject(rule) {
+      const state: RuleState = { rule, matched: 0, faulted: 0 };
+      rules.push(state);
+      return state;
+    },
+    clearFaults() {
+      rules.length = 0;
+    },
+    get requests() {
+      return requests;
+    },
+    counts() {
+      const counts: Record<string, number> = {};
+      for (const { kind } of requests) counts[kind] = (counts[kind] ?? 0) + 1;
+      return counts;
+    },
+    resetCounts() {
+      requests = [];
+    },
+    async stop() {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      upstream.destroy();
+    },
+  };
+}
