@@ -233,7 +233,13 @@ export class Repository {
     chunks: AsyncIterable<Buffer> | Iterable<Buffer>,
     path: string,
     compress: CompressSettings,
-    options: { sync?: boolean; release?: (chunk: Buffer) => void; stages?: readonly ChunkStage[] } = {},
+    options: {
+      sync?: boolean;
+      release?: (chunk: Buffer) => void;
+      stages?: readonly ChunkStage[];
+      /** EncodeOptions.frameSize. */
+      frameSize?: number;
+    } = {},
   ): Promise<StoredFile> {
     const key = await this.requireKey();
     const original = new ContentDigest();
@@ -244,6 +250,7 @@ export class Repository {
       original: [original, ...(options.stages ?? [])],
       stored: [stored],
       release: options.release,
+      frameSize: options.frameSize,
     });
     await copy(pieces, await this.driver.openWrite(path, { sync: options.sync ?? true }));
     return { size: original.size, sha256: original.digest(), repoSize: stored.size };
