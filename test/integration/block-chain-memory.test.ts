@@ -14,9 +14,10 @@ const SHORT_CHAIN = 4;
 /** Rows updated before each incremental, scattered over the table: each incr stores a few hundred blocks. */
 const UPDATES = 300;
 /**
- * How much more the chain of 20 may need than the chain of 4. Each part of a file read at once held a decoded
- * 1 MiB frame and its pieces (about 2.8 MiB): 16 more parts of the table and 16 of its index came to 60-90 MiB
- * more; parts of 64 KiB frames add a few MiB. The rest of the margin is garbage collection timing.
+ * How much more the chain of 20 may need than the chain of 4. Every part of a file is open at once while it is
+ * restored, each with its current frame decoded: with parts in 1 MiB frames the chain of 20 peaked 61 MiB above
+ * the chain of 4 (240 MiB), with 128 KiB frames 43 MiB, with the 64 KiB frames parts are stored in now 18 MiB
+ * (175 MiB). The margin is for garbage collection timing.
  */
 const GROWTH_LIMIT_KIB = 30 * 1024;
 
