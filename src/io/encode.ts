@@ -19,6 +19,12 @@ export interface EncodeOptions {
    * chunk itself is what is stored), for the reader to fill again.
    */
   readonly release?: ((chunk: Buffer) => void) | undefined;
+  /**
+   * Original bytes per lz4 or zstd frame when less than a chunk (a divisor of CHUNK_SIZE): each chunk is then
+   * stored as several frames, so that a reader decodes a small piece at a time (a block-stored file's part, of
+   * which restore holds one frame per part: repo/block-read.ts). Other compress types ignore it.
+   */
+  readonly frameSize?: number | undefined;
 }
 
 /**
@@ -34,7 +40,10 @@ export async function* encodeStored(
   options: EncodeOptions,
 ): AsyncGenerator<Buffer> {
   const { compress } = options;
-  const compressChunk = chunkCompressor(compress.type, compress.level);
+  const compressChunk = inFrames(
+    chunkCompressor(compress.type, compress.level),
+    compress.type === 'lz4' || compress.type === 'zst' ? options.frameSize : undefined,
+  );
   const release = compress.type === 'none' ? undefined : options.release;
   const encryptor = options.key === undefined ? undefined : new Encryptor(options.key);
   const storedStages = options.stored ?? [];
@@ -50,6 +59,23 @@ export async function* encodeStored(
     yield* leaving(encryptor === undefined ? [result] : encryptor.update(result));
   }
   if (encryptor !== undefined) yield* leaving(encryptor.final());
+}
+
+/** `compress` applied to each `frameSize` bytes of a chunk, the frames one after another. */
+function inFrames(
+  compress: (data: Buffer) => Promise<Buffer>,
+  frameSize: number | undefined,
+): (data: Buffer) => Promise<Buffer> {
+  if (frameSize === undefined || frameSize >= CHUNK_SIZE) return compress;
+  if (frameSize <= 0 || CHUNK_SIZE % frameSize !== 0)
+    fail('assert', `chunk loop: frame size ${frameSize} does not divide the chunk size`);
+  return async (data) => {
+    if (data.length <= frameSize) return compress(data);
+    const frames: Buffer[] = [];
+    for (let offset = 0; offset < data.length; offset += frameSize)
+      frames.push(await compress(data.subarray(offset, offset + frameSize)));
+    return Buffer.concat(frames);
+  };
 }
 
 /**

@@ -212,7 +212,12 @@ export class BackupStore {
     name: string,
     chunks: AsyncIterable<Buffer> | Iterable<Buffer>,
     compress: CompressSettings,
-    options: { sync?: boolean; release?: (chunk: Buffer) => void; stages?: readonly ChunkStage[] } = {},
+    options: {
+      sync?: boolean;
+      release?: (chunk: Buffer) => void;
+      stages?: readonly ChunkStage[];
+      frameSize?: number;
+    } = {},
   ): Promise<StoredFile> {
     return this.#repo.putChunks(chunks, this.#filePath(label, name, compress.type), compress, options);
   }

@@ -4,7 +4,7 @@ import { CHUNK_SIZE } from '../../io/chunker.js';
 import type { ChunkStage } from '../../io/stage.js';
 import { ChunkBuffers } from '../../storage/file-chunks.js';
 import { ContentDigest } from '../../io/stage.js';
-import { BlockMap, blockChecksum, blockCountOf, blockSizeFor } from '../../repo/block-map.js';
+import { BlockMap, blockChecksum, blockCountOf, blockSizeFor, partFrameSize } from '../../repo/block-map.js';
 import { isBlockFile } from '../../repo/block-read.js';
 import type { BlockPart, ManifestBlocks, ManifestFile } from '../../repo/manifest.js';
 import type { CompressSettings, Repository } from '../../repo/repository.js';
@@ -102,6 +102,8 @@ export async function copyBlocks(
   const stored = await repo.backups.putFile(settings.label, file.name, changedBlocks(), settings.compress, {
     sync: settings.sync,
     release: (chunk) => buffers.give(chunk),
+    // Changed blocks against a prior: a part that restore reads beside others (see partFrameSize).
+    ...(priorMap === undefined ? {} : { frameSize: partFrameSize(blockSize) }),
   });
   // The parts the new map refers to: the prior's still used (renumbered in their order), then this backup's.
   const priorParts = priorBlocks?.stored.block.parts ?? [];

@@ -113,6 +113,42 @@ describe('encodeStored', () => {
     }
   });
 
+  it('with frameSize, stores each chunk as frames of that many original bytes (lz4, zst), decoded a frame at a time', async () => {
+    const data = randomBytes(CHUNK_SIZE + 100_000);
+    for (const type of ['lz4', 'zst'] as const) {
+      const stored: Buffer[] = [];
+      for await (const piece of encodeStored(chunksOf(data), {
+        compress: { type, level: defaultCompressLevel(type) },
+        frameSize: 64 * 1024,
+      }))
+        stored.push(piece);
+      const pieces: Buffer[] = [];
+      for await (const piece of decodeStored([Buffer.concat(stored)], {
+        compressType: type,
+        lz4OnPool: false,
+      }))
+        pieces.push(piece);
+      // 16 frames for the whole chunk, 2 for the 100000 bytes after it: each decoded on its own.
+      expect(pieces.map((piece) => piece.length)).toEqual([
+        ...Array<number>(16).fill(64 * 1024),
+        64 * 1024,
+        100_000 - 64 * 1024,
+      ]);
+      expect(Buffer.concat(pieces).equals(data)).toBe(true);
+    }
+  });
+
+  it('refuses a frameSize that does not divide the chunk size', async () => {
+    const run = async () => {
+      for await (const piece of encodeStored(chunksOf(Buffer.alloc(10)), {
+        compress: { type: 'lz4', level: 1 },
+        frameSize: 100_000,
+      }))
+        void piece;
+    };
+    await expect(run()).rejects.toThrow(/frame size 100000 does not divide/);
+  });
+
   it('passes an error of the chunk source through unchanged', async () => {
     const failure = new PgStashError('fileRead', "unable to read file '/x': EIO");
     async function* failing(): AsyncGenerator<Buffer> {
