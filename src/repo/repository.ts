@@ -64,6 +64,11 @@ const READ_WHOLE_BYTES = 256 * 1024;
  * pieces, 225-230 MiB with 32 KiB.
  */
 const ON_DEMAND_BYTES = 32 * 1024;
+/**
+ * The same on an object store, where each piece is a ranged GET: 32 KiB pieces would make a 64 MiB part 2,048
+ * requests. 1 MiB keeps a part at a request per 1 MiB stored, for about 1 MiB more per part open.
+ */
+const ON_DEMAND_REMOTE_BYTES = 1024 * 1024;
 
 export class Repository {
   readonly options: RepoOptions;
@@ -310,23 +315,24 @@ export class Repository {
     }
     if (expect.framesAhead === 1) {
       // One of many readers open at once: read in small pieces when asked, no stream buffering ahead.
-      const first = await this.driver.read(path, { limit: ON_DEMAND_BYTES });
+      const pieceBytes = this.driver.capabilities.path ? ON_DEMAND_BYTES : ON_DEMAND_REMOTE_BYTES;
+      const first = await this.driver.read(path, { limit: pieceBytes });
       if (first === undefined) return undefined;
-      return this.#verified(this.#onDemand(path, first), path, key, expect);
+      return this.#verified(this.#onDemand(path, first, pieceBytes), path, key, expect);
     }
     const source = await this.driver.openRead(path);
     if (source === undefined) return undefined;
     return this.#verified(source, path, key, expect);
   }
 
-  /** `path` from its start, `first` being its first ON_DEMAND_BYTES, each further piece read when asked for. */
-  async *#onDemand(path: string, first: Buffer): AsyncGenerator<Buffer> {
+  /** `path` from its start, `first` being its first `pieceBytes`, each further piece read when asked for. */
+  async *#onDemand(path: string, first: Buffer, pieceBytes: number): AsyncGenerator<Buffer> {
     let piece = first;
     for (let offset = 0; ;) {
       if (piece.length > 0) yield piece;
-      if (piece.length < ON_DEMAND_BYTES) return;
+      if (piece.length < pieceBytes) return;
       offset += piece.length;
-      piece = (await this.driver.read(path, { offset, limit: ON_DEMAND_BYTES })) ?? Buffer.alloc(0);
+      piece = (await this.driver.read(path, { offset, limit: pieceBytes })) ?? Buffer.alloc(0);
     }
   }
 
