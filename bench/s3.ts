@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import type { PgCluster } from '../test/harness/cluster.js';
 import { mkdirForPostgres } from '../test/harness/postgres-user.js';
-import { startS3Server, type S3TestServer } from '../test/harness/s3-server.js';
+import { s3ConfigOptions, startS3Server, type S3TestServer } from '../test/harness/s3-server.js';
 import { createTempDir, removeTempDir } from '../test/harness/tmp.js';
 import { setArchiveCommand } from '../test/harness/wal.js';
 import { createPgbenchCluster, DISCARD_WAL, waitArchiveIdle } from './bench-cluster.js';
@@ -50,9 +50,6 @@ export interface S3Options {
   readonly runs: number;
   readonly progress: (text: string) => void;
 }
-
-/** The repository prefix inside each bucket, as a pgBackRest config writes it. */
-const REPO_PATH = '/repo';
 
 export async function runS3Case(options: S3Options): Promise<S3Results> {
   const scratch = await createTempDir({ label: 'bench-s3' });
@@ -105,7 +102,7 @@ async function runOnce(
   const dir = await createTempDir({ label: `bench-s3-${tool.name}-${compress}` });
   try {
     const bucket = await server.createBucket(`bench-${tool.name}-${compress}`);
-    const repo = await tool.prepare(dir, { cluster, compress, store: storeOptions(server, bucket) });
+    const repo = await tool.prepare(dir, { cluster, compress, store: s3ConfigOptions(server, bucket) });
     await measureOk(repo.argv(['stanza-create']), { scratchDir: scratch });
     await cluster.psql('checkpoint');
     await setArchiveCommand({ cluster }, repo.archiveCommand);
@@ -117,7 +114,7 @@ async function runOnce(
     await setArchiveCommand({ cluster }, DISCARD_WAL);
     await waitArchiveIdle(cluster);
     const backupRequests = await requestsSince(accessLog, beforeBackup, bucket);
-    const storedBytes = await objectBytes(server, bucket, `${REPO_PATH.slice(1)}/backup/`);
+    const storedBytes = await objectBytes(server, bucket, 'repo/backup/');
 
     const restoreDir = await mkdirForPostgres(join(dir, 'restore'), 0o700);
     const beforeRestore = await logSize(accessLog);
@@ -137,23 +134,6 @@ async function runOnce(
   } finally {
     await removeTempDir(dir);
   }
-}
-
-/** repo1-* lines for `bucket`, in the option names both tools share (pgBackRest's). */
-function storeOptions(server: S3TestServer, bucket: string): Record<string, string> {
-  return {
-    'repo1-type': 's3',
-    'repo1-path': REPO_PATH,
-    'repo1-s3-bucket': bucket,
-    // A host name: pgBackRest 2.45 matches the certificate's DNS names only, not its IP address.
-    'repo1-s3-endpoint': 'localhost',
-    'repo1-storage-port': String(server.port),
-    'repo1-s3-region': server.region,
-    'repo1-s3-uri-style': 'path',
-    'repo1-s3-key': server.accessKey,
-    'repo1-s3-key-secret': server.secretKey,
-    'repo1-storage-ca-file': server.caFile,
-  };
 }
 
 async function logSize(path: string): Promise<number> {

@@ -1,7 +1,14 @@
 // `npm run demo`: the whole PITR story on a throwaway cluster — archive, back up, lose a table, restore, recover.
+// `npm run demo -- --repo=s3` tells it with the repository in a bucket of a local S3 server (versitygw, over TLS).
 import { join } from 'node:path';
 import { PgCluster } from '../test/harness/cluster.js';
 import { pgstashCommandLine, runPgstash } from '../test/harness/pgstash.js';
+import {
+  s3ConfigOptions,
+  s3ServerAvailable,
+  startS3Server,
+  type S3TestServer,
+} from '../test/harness/s3-server.js';
 import { configText, writeConfig } from '../test/harness/stanza.js';
 import { createTempDir, removeAllTempDirs } from '../test/harness/tmp.js';
 import { switchWal, waitArchived } from '../test/harness/wal.js';
@@ -33,11 +40,35 @@ async function sql(cluster: PgCluster, text: string): Promise<string> {
   return out;
 }
 
+/** Where the demo keeps its repository: `--repo=posix` (the default, a local directory) or `--repo=s3`. */
+function repoKind(argv: readonly string[]): 'posix' | 's3' {
+  const value = argv.find((arg) => arg.startsWith('--repo='))?.slice('--repo='.length) ?? 'posix';
+  const unknown = argv.filter((arg) => !arg.startsWith('--repo='));
+  if ((value !== 'posix' && value !== 's3') || unknown.length > 0) {
+    throw new Error(`usage: npm run demo [-- --repo=posix|s3] (got '${argv.join(' ')}')`);
+  }
+  return value;
+}
+
 async function main(): Promise<void> {
+  const kind = repoKind(process.argv.slice(2));
   const clusters: PgCluster[] = [];
+  let server: S3TestServer | undefined;
   try {
-    step('Create a throwaway PostgreSQL 15 cluster that archives its WAL with pgstash');
+    let repo: Record<string, string>;
     const dir = await createTempDir({ label: 'demo' });
+    if (kind === 's3') {
+      step('Start a local S3 server (versitygw, TLS with a certificate of its own) for the repository');
+      if (!s3ServerAvailable('versitygw'))
+        throw new Error('versitygw is not installed: run .ci/test-servers.sh (it builds the test servers)');
+      server = await startS3Server('versitygw');
+      const bucket = await server.createBucket('demo');
+      repo = s3ConfigOptions(server, bucket);
+      say(`bucket ${bucket} on https://${server.endpoint}`);
+    } else {
+      repo = { 'repo1-path': join(dir, 'repo') };
+    }
+    step('Create a throwaway PostgreSQL 15 cluster that archives its WAL with pgstash');
     const configPath = join(dir, 'pgstash.conf');
     const source = await PgCluster.create({
       settings: {
@@ -50,7 +81,7 @@ async function main(): Promise<void> {
       configPath,
       configText({
         global: {
-          'repo1-path': join(dir, 'repo'),
+          ...repo,
           'log-path': join(dir, 'log'),
           'lock-path': join(dir, 'lock'),
           'process-max': '2',
@@ -65,7 +96,9 @@ async function main(): Promise<void> {
     );
     await source.start();
     say(`data directory ${source.dataDir}, port ${source.port}`);
-    say(`repository     ${join(dir, 'repo')}`);
+    say(
+      `repository     ${repo['repo1-path'] ?? ''}${kind === 's3' ? ` in bucket ${repo['repo1-s3-bucket'] ?? ''}` : ''}`,
+    );
     say(`archive_command = '... --stanza=demo archive-push %p'`);
 
     step('Create the stanza and check that archiving works');
@@ -123,6 +156,7 @@ async function main(): Promise<void> {
   } finally {
     step('Clean up');
     for (const cluster of clusters.reverse()) await cluster.destroy().catch(() => undefined);
+    await server?.stop().catch(() => undefined);
     await removeAllTempDirs();
     say('servers stopped, temp directories removed');
   }

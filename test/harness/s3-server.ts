@@ -281,3 +281,22 @@ async function waitReady(port: number, ca: string, timeoutMs: number): Promise<v
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
+
+/**
+ * The repo1-* config lines of a repository in `bucket` on `server`, under /repo, in the option names pgstash and
+ * pgBackRest share. The endpoint is a host name: pgBackRest 2.45 matches the certificate's DNS names, not its IP.
+ */
+export function s3ConfigOptions(server: S3TestServer, bucket: string): Record<string, string> {
+  return {
+    'repo1-type': 's3',
+    'repo1-path': '/repo',
+    'repo1-s3-bucket': bucket,
+    'repo1-s3-endpoint': 'localhost',
+    'repo1-storage-port': String(server.port),
+    'repo1-s3-region': server.region,
+    'repo1-s3-uri-style': 'path',
+    'repo1-s3-key': server.accessKey,
+    'repo1-s3-key-secret': server.secretKey,
+    'repo1-storage-ca-file': server.caFile,
+  };
+}
