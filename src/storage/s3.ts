@@ -20,6 +20,7 @@ import type {
   StorageInfo,
   WriteOptions,
 } from './driver.js';
+import { PartWriteStream } from './part-write.js';
 import { checkedRange } from './read-range.js';
 import { RetryBudget, withRetry } from './retry.js';
 import { abortable, createS3Client, s3Settings, type S3RepoOptions, type S3Settings } from './s3-client.js';
@@ -31,7 +32,7 @@ import {
   statusOf,
   translateS3Error,
 } from './s3-errors.js';
-import { PARTS_IN_FLIGHT, S3_PART_LIMITS, S3WriteStream } from './s3-write.js';
+import { PARTS_IN_FLIGHT, S3_PART_LIMITS, s3PartUpload } from './s3-write.js';
 
 /** Keys per DeleteObjects request (S3's maximum). */
 const DELETE_BATCH = 1000;
@@ -251,15 +252,13 @@ export class S3Driver implements Driver {
   async openWrite(path: string, options?: WriteOptions): Promise<Writable> {
     if (path === '') fail('paramInvalid', `unable to write '${this.location}': it is the storage root`);
     const key = this.#key(path);
-    return new S3WriteStream({
+    const upload = s3PartUpload({
       client: this.#client,
       bucket: this.#settings.bucket,
       key,
       url: this.#url(path),
-      partSize: this.#settings.partSize,
       ifAbsent: options?.ifAbsent ?? false,
       kmsKeyId: this.#settings.kmsKeyId,
-      signal: options?.signal,
       request: (action, send, signal) =>
         this.#request(action, path, send, signal).catch((error: unknown) => {
           if (options?.ifAbsent === true && isPreconditionFailed((error as PgStashError).cause)) {
@@ -269,6 +268,14 @@ export class S3Driver implements Driver {
           }
           throw error;
         }),
+    });
+    return new PartWriteStream(upload, {
+      partSize: this.#settings.partSize,
+      inFlight: PARTS_IN_FLIGHT,
+      maxCount: S3_PART_LIMITS.maxCount,
+      url: this.#url(path),
+      partSizeOption: 'repo-storage-upload-chunk-size',
+      signal: options?.signal,
     });
   }
 
