@@ -20,9 +20,16 @@ import type {
   StorageInfo,
   WriteOptions,
 } from './driver.js';
+import {
+  collectRead,
+  directoryPrefix,
+  objectKey,
+  objectUrl,
+  openRangedRead,
+  storeRequest,
+} from './object-store.js';
 import { PartWriteStream } from './part-write.js';
-import { checkedRange } from './read-range.js';
-import { RetryBudget, withRetry } from './retry.js';
+import { RetryBudget } from './retry.js';
 import { abortable, createS3Client, s3Settings, type S3RepoOptions, type S3Settings } from './s3-client.js';
 import {
   codeOf,
@@ -135,22 +142,15 @@ export class S3Driver implements Driver {
 
   async openRead(path: string, options?: ReadOptions): Promise<Readable | undefined> {
     const key = this.#key(path);
-    const { offset, limit } = checkedRange(options);
-    if (limit === 0) return (await this.info(path, options)) === undefined ? undefined : Readable.from([]);
-    const first = await this.#get(path, key, offset, limit, undefined, options?.signal);
-    if (first === undefined) return undefined;
-    if (first === 'empty') return Readable.from([]);
-    return Readable.from(this.#resumingBody(path, key, first, offset, limit, options?.signal), {
-      objectMode: false,
+    return openRangedRead(options, {
+      exists: async () => (await this.info(path, options)) !== undefined,
+      get: (offset, limit) => this.#get(path, key, offset, limit, undefined, options?.signal),
+      body: (first, offset, limit) => this.#resumingBody(path, key, first, offset, limit, options?.signal),
     });
   }
 
   async read(path: string, options?: ReadOptions): Promise<Buffer | undefined> {
-    const stream = await this.openRead(path, options);
-    if (stream === undefined) return undefined;
-    const parts: Buffer[] = [];
-    for await (const part of stream) parts.push(part as Buffer);
-    return parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts);
+    return collectRead(await this.openRead(path, options));
   }
 
   /**
@@ -369,16 +369,11 @@ export class S3Driver implements Driver {
     send: (signal: AbortSignal | undefined) => Promise<T>,
     signal: AbortSignal | undefined,
   ): Promise<T> {
-    try {
-      return await withRetry(() => send(signal), {
-        budgetMs: this.#settings.ioTimeoutMs,
-        isTemporary,
-        signal,
-      });
-    } catch (error) {
-      if (signal?.aborted === true) throw error;
-      throw this.#translate(error, action, path);
-    }
+    return storeRequest(send, signal, {
+      ioTimeoutMs: this.#settings.ioTimeoutMs,
+      isTemporary,
+      translate: (error) => this.#translate(error, action, path),
+    });
   }
 
   #translate(error: unknown, action: string, path: string): PgStashError {
@@ -395,24 +390,16 @@ export class S3Driver implements Driver {
   }
 
   #url(path: string): string {
-    return path === '' ? this.location : `${this.location}/${path}`;
+    return objectUrl(this.location, path);
   }
 
   /** The key of a driver path; rejects paths that could leave the prefix. */
   #key(path: string): string {
-    if (path !== '') {
-      const segments = path.split('/');
-      if (segments.some((segment) => segment === '' || segment === '.' || segment === '..'))
-        fail('paramInvalid', `storage path '${path}' must be relative, without empty, '.' or '..' parts`);
-    }
-    const { prefix } = this.#settings;
-    if (prefix === '') return path;
-    return path === '' ? prefix : `${prefix}/${path}`;
+    return objectKey(this.#settings.prefix, path);
   }
 
   /** The key prefix of everything below `path` ('' for the root of a repository at the bucket's root). */
   #directoryPrefix(path: string): string {
-    const key = this.#key(path);
-    return key === '' ? '' : `${key}/`;
+    return directoryPrefix(this.#settings.prefix, path);
   }
 }
