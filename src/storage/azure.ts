@@ -4,7 +4,7 @@ import { Readable, type Writable } from 'node:stream';
 
 import type { BlobDownloadResponseParsed, ContainerClient } from '@azure/storage-blob';
 
-import { fail, PgStashError, type ErrorKind } from '../common/errors.js';
+import { fail, PgStashError } from '../common/errors.js';
 import {
   AZURE_BLOCK_LIMITS,
   azureSettings,
@@ -37,6 +37,7 @@ import {
   storeRequest,
 } from './object-store.js';
 import { PartWriteStream, type PartUpload } from './part-write.js';
+import { failureKind } from './store-errors.js';
 import { runParallel } from '../io/parallel.js';
 
 /** Blocks of one blob uploading at once. */
@@ -47,15 +48,6 @@ const DELETE_BATCH = 256;
 const DELETES_IN_FLIGHT = 16;
 /** Blobs per list request (Azure's maximum and default). */
 const LIST_PAGE = 5000;
-
-/** Kind of error per action, when the service's code says nothing more specific. */
-const KIND_OF: Readonly<Record<string, ErrorKind>> = {
-  read: 'fileRead',
-  write: 'fileWrite',
-  remove: 'fileWrite',
-  list: 'fileOpen',
-  'get info for': 'fileOpen',
-};
 
 /** Opens the driver of an Azure repository; a missing or invalid option fails here, before any request. */
 export function openAzureStorage(options: AzureRepoOptions, tuning?: { listPage?: number }): AzureDriver {
@@ -400,7 +392,7 @@ export class AzureDriver implements Driver {
       action,
       url: this.#url(path),
       repo: this.#settings.repo,
-      kind: KIND_OF[action] ?? 'service',
+      kind: failureKind(action),
     });
   }
 

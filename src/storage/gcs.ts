@@ -1,7 +1,7 @@
 // The GCS storage driver: a repository under a name prefix of a Google Cloud Storage bucket (JSON API).
 import { Readable, type Writable } from 'node:stream';
 
-import { fail, PgStashError, type ErrorKind } from '../common/errors.js';
+import { fail, PgStashError } from '../common/errors.js';
 import { runParallel } from '../io/parallel.js';
 import type {
   Capabilities,
@@ -30,18 +30,10 @@ import {
   openRangedRead,
   storeRequest,
 } from './object-store.js';
+import { failureKind } from './store-errors.js';
 
 /** Deletes in flight at once in removeTree (GCS has no multi-object delete in its JSON API). */
 const DELETES_IN_FLIGHT = 16;
-
-/** Kind of error per action, when the service's answer says nothing more specific. */
-const KIND_OF: Readonly<Record<string, ErrorKind>> = {
-  read: 'fileRead',
-  write: 'fileWrite',
-  remove: 'fileWrite',
-  list: 'fileOpen',
-  'get info for': 'fileOpen',
-};
 
 /** An object in a list or metadata answer (sizes are decimal strings in the JSON API). */
 interface GcsObject {
@@ -353,7 +345,7 @@ export class GcsDriver implements Driver {
       url: this.#url(path),
       endpoint: this.#settings.endpoint,
       repo: this.#settings.repo,
-      kind: KIND_OF[action] ?? 'service',
+      kind: failureKind(action),
     });
   }
 

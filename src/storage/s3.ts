@@ -11,7 +11,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 
-import { fail, PgStashError, type ErrorKind } from '../common/errors.js';
+import { fail, PgStashError } from '../common/errors.js';
 import type {
   Capabilities,
   Driver,
@@ -40,6 +40,7 @@ import {
   translateS3Error,
 } from './s3-errors.js';
 import { PARTS_IN_FLIGHT, S3_PART_LIMITS, s3PartUpload } from './s3-write.js';
+import { failureKind } from './store-errors.js';
 
 /** Keys per DeleteObjects request (S3's maximum). */
 const DELETE_BATCH = 1000;
@@ -48,15 +49,6 @@ const DELETE_BATCH = 1000;
  * decoded, about 2 MiB; eight per worker hide a cloud's round trips without a memory cost worth counting.
  */
 const READS_IN_FLIGHT = 8;
-
-/** Kind of error per action, when the service's code says nothing more specific. */
-const KIND_OF: Readonly<Record<string, ErrorKind>> = {
-  read: 'fileRead',
-  write: 'fileWrite',
-  remove: 'fileWrite',
-  list: 'fileOpen',
-  'get info for': 'fileOpen',
-};
 
 /** Opens the driver of an S3 repository; a missing or invalid option fails here, before any request. */
 export function openS3Storage(options: S3RepoOptions): S3Driver {
@@ -381,7 +373,7 @@ export class S3Driver implements Driver {
       action,
       url: this.#url(path),
       repo: this.#settings.repo,
-      kind: KIND_OF[action] ?? 'service',
+      kind: failureKind(action),
     });
   }
 

@@ -55,3 +55,16 @@ export function storeError(
 ): PgStashError {
   return new PgStashError(kind, text, { cause, ...(hint === undefined ? {} : { hint }), temporary });
 }
+
+/** The kind of a failed request when nothing more specific applies, by its action. */
+const KIND_OF: Readonly<Record<string, ErrorKind>> = {
+  read: 'fileRead',
+  write: 'fileWrite',
+  remove: 'fileWrite',
+  list: 'fileOpen',
+  'get info for': 'fileOpen',
+};
+
+export function failureKind(action: string): ErrorKind {
+  return KIND_OF[action] ?? 'service';
+}

@@ -1,7 +1,12 @@
 // The one-line message shared by the object stores' error translations.
 import { describe, expect, it } from 'vitest';
 
-import { serviceFailureText, storeError, untrustedTlsHint } from '../../../src/storage/store-errors.js';
+import {
+  failureKind,
+  serviceFailureText,
+  storeError,
+  untrustedTlsHint,
+} from '../../../src/storage/store-errors.js';
 
 const failure = { action: 'write', url: 's3://bucket/repo/file', repo: 'repo3', kind: 'fileWrite' } as const;
 
@@ -30,5 +35,12 @@ describe('store errors', () => {
     expect(error).toMatchObject({ kind: 'service', message: 'text', temporary: true, cause });
     expect(error.hint).toContain('repo3-storage-ca-file');
     expect(storeError('access', 'text', cause, false).hint).toBeUndefined();
+  });
+
+  it('gives the kind of a failure by its action, service for an action it does not know', () => {
+    expect(failureKind('read')).toBe('fileRead');
+    expect(failureKind('remove')).toBe('fileWrite');
+    expect(failureKind('get info for')).toBe('fileOpen');
+    expect(failureKind('abort the upload of')).toBe('service');
   });
 });
