@@ -1,6 +1,13 @@
 // Azure Blob errors: which ones may pass (retried), and the one-line PgStashError each becomes, translated once.
 import { PgStashError, type ErrorKind } from '../common/errors.js';
 import { NETWORK_CODES, TLS_CODE } from './network-errors.js';
+import {
+  RETRIES_SPENT_HINT,
+  serviceFailureText,
+  storeError,
+  untrustedTlsHint,
+  type StoreFailure,
+} from './store-errors.js';
 
 /** What the SDK's RestError (and Node's network stack under it) carries. */
 interface RestErrorLike {
@@ -70,36 +77,16 @@ export function isAlreadyExisting(error: unknown): boolean {
   return code === 'BlobAlreadyExists' || code === 'ConditionNotMet' || statusOf(error) === 412;
 }
 
-/** What one failed request was: for the message, e.g. `unable to read 'https://host/account/container/blob'`. */
-export interface AzureFailure {
-  /** 'read', 'write', 'list', 'get info for', 'remove' */
-  readonly action: string;
-  /** Never with a SAS token. */
-  readonly url: string;
-  /** repoN, for the option names in hints. */
-  readonly repo: string;
-  /** The kind when nothing more specific applies (fileRead for a read, ...). */
-  readonly kind: ErrorKind;
-}
-
 /**
  * The PgStashError for a failed Azure request: one line naming the URL, the service's error code and HTTP status,
  * with a hint for the errors a DBA can fix (key, account, container, endpoint, certificate).
  */
-export function translateAzureError(error: unknown, failure: AzureFailure): PgStashError {
+export function translateAzureError(error: unknown, failure: StoreFailure): PgStashError {
   if (error instanceof PgStashError) return error;
   const code = codeOf(error);
   const status = statusOf(error);
-  const detail = [code, status === undefined ? undefined : `HTTP ${status}`].filter(Boolean).join(', ');
-  // The service's message is long (a request id and time follow on other lines): keep its first line.
-  const said = (restError(error).message ?? '').split('\n')[0]?.trim() ?? '';
-  const reason = said !== '' && said !== code ? `${detail}: ${said}` : detail;
-  const make = (kind: ErrorKind, hint?: string) =>
-    new PgStashError(kind, `unable to ${failure.action} '${failure.url}': ${reason}`, {
-      cause: error,
-      ...(hint === undefined ? {} : { hint }),
-      temporary: isTemporary(error),
-    });
+  const text = serviceFailureText(failure, code, status, restError(error).message);
+  const make = (kind: ErrorKind, hint?: string) => storeError(kind, text, error, isTemporary(error), hint);
   const { repo } = failure;
   if (BAD_CREDENTIALS.has(code))
     return make('access', `check ${repo}-azure-account, ${repo}-azure-key and ${repo}-azure-key-type`);
@@ -114,18 +101,11 @@ export function translateAzureError(error: unknown, failure: AzureFailure): PgSt
     return make('service', `check ${repo}-azure-account and ${repo}-azure-endpoint`);
   if (code === 'InvalidResourceName') return make('service', `check ${repo}-azure-container`);
   if (TLS_CODE.test(code)) {
-    return make(
-      'service',
-      `the server's TLS certificate is not trusted: set ${repo}-storage-ca-file (or ${repo}-storage-ca-path) ` +
-        'to the CA that signed it',
-    );
+    return make('service', untrustedTlsHint(repo));
   }
   if (status === 403) return make('access', `check ${repo}-azure-key and ${repo}-azure-key-type`);
   if (isTemporary(error)) {
-    return make(
-      'service',
-      'the service did not answer in time or kept failing: raise io-timeout if it is slow, or try again later',
-    );
+    return make('service', RETRIES_SPENT_HINT);
   }
   return make(failure.kind);
 }

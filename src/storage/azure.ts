@@ -4,7 +4,7 @@ import { Readable, type Writable } from 'node:stream';
 
 import type { BlobDownloadResponseParsed, ContainerClient } from '@azure/storage-blob';
 
-import { fail, PgStashError, type ErrorKind } from '../common/errors.js';
+import { fail, PgStashError } from '../common/errors.js';
 import {
   AZURE_BLOCK_LIMITS,
   azureSettings,
@@ -28,10 +28,17 @@ import type {
   StorageInfo,
   WriteOptions,
 } from './driver.js';
+import {
+  collectRead,
+  directoryPrefix,
+  objectKey,
+  objectUrl,
+  openRangedRead,
+  storeRequest,
+} from './object-store.js';
 import { PartWriteStream, type PartUpload } from './part-write.js';
+import { failureKind } from './store-errors.js';
 import { runParallel } from '../io/parallel.js';
-import { checkedRange } from './read-range.js';
-import { withRetry } from './retry.js';
 
 /** Blocks of one blob uploading at once. */
 export const BLOCKS_IN_FLIGHT = 4;
@@ -41,15 +48,6 @@ const DELETE_BATCH = 256;
 const DELETES_IN_FLIGHT = 16;
 /** Blobs per list request (Azure's maximum and default). */
 const LIST_PAGE = 5000;
-
-/** Kind of error per action, when the service's code says nothing more specific. */
-const KIND_OF: Readonly<Record<string, ErrorKind>> = {
-  read: 'fileRead',
-  write: 'fileWrite',
-  remove: 'fileWrite',
-  list: 'fileOpen',
-  'get info for': 'fileOpen',
-};
 
 /** Opens the driver of an Azure repository; a missing or invalid option fails here, before any request. */
 export function openAzureStorage(options: AzureRepoOptions, tuning?: { listPage?: number }): AzureDriver {
@@ -141,22 +139,15 @@ export class AzureDriver implements Driver {
   }
 
   async openRead(path: string, options?: ReadOptions): Promise<Readable | undefined> {
-    const { offset, limit } = checkedRange(options);
-    if (limit === 0) return (await this.info(path, options)) === undefined ? undefined : Readable.from([]);
-    const first = await this.#get(path, offset, limit, undefined, options?.signal);
-    if (first === undefined) return undefined;
-    if (first === 'empty') return Readable.from([]);
-    return Readable.from(this.#resumingBody(path, first, offset, limit, options?.signal), {
-      objectMode: false,
+    return openRangedRead(options, {
+      exists: async () => (await this.info(path, options)) !== undefined,
+      get: (offset, limit) => this.#get(path, offset, limit, undefined, options?.signal),
+      body: (first, offset, limit) => this.#resumingBody(path, first, offset, limit, options?.signal),
     });
   }
 
   async read(path: string, options?: ReadOptions): Promise<Buffer | undefined> {
-    const stream = await this.openRead(path, options);
-    if (stream === undefined) return undefined;
-    const parts: Buffer[] = [];
-    for await (const part of stream) parts.push(part as Buffer);
-    return parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts);
+    return collectRead(await this.openRead(path, options));
   }
 
   /**
@@ -389,16 +380,11 @@ export class AzureDriver implements Driver {
     send: (signal: AbortSignal | undefined) => Promise<T>,
     signal: AbortSignal | undefined,
   ): Promise<T> {
-    try {
-      return await withRetry(() => send(signal), {
-        budgetMs: this.#settings.ioTimeoutMs,
-        isTemporary,
-        signal,
-      });
-    } catch (error) {
-      if (signal?.aborted === true) throw error;
-      throw this.#translate(error, action, path);
-    }
+    return storeRequest(send, signal, {
+      ioTimeoutMs: this.#settings.ioTimeoutMs,
+      isTemporary,
+      translate: (error) => this.#translate(error, action, path),
+    });
   }
 
   #translate(error: unknown, action: string, path: string): PgStashError {
@@ -406,30 +392,22 @@ export class AzureDriver implements Driver {
       action,
       url: this.#url(path),
       repo: this.#settings.repo,
-      kind: KIND_OF[action] ?? 'service',
+      kind: failureKind(action),
     });
   }
 
   #url(path: string): string {
-    return path === '' ? this.location : `${this.location}/${path}`;
+    return objectUrl(this.location, path);
   }
 
   /** The blob name of a driver path; rejects paths that could leave the prefix. */
   #key(path: string): string {
-    if (path !== '') {
-      const segments = path.split('/');
-      if (segments.some((segment) => segment === '' || segment === '.' || segment === '..'))
-        fail('paramInvalid', `storage path '${path}' must be relative, without empty, '.' or '..' parts`);
-    }
-    const { prefix } = this.#settings;
-    if (prefix === '') return path;
-    return path === '' ? prefix : `${prefix}/${path}`;
+    return objectKey(this.#settings.prefix, path);
   }
 
   /** The name prefix of everything below `path` ('' for the root of a repository at the container's root). */
   #directoryPrefix(path: string): string {
-    const key = this.#key(path);
-    return key === '' ? '' : `${key}/`;
+    return directoryPrefix(this.#settings.prefix, path);
   }
 }
 

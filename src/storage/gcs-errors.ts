@@ -2,6 +2,7 @@
 import { PgStashError, type ErrorKind } from '../common/errors.js';
 import { GcsServiceError } from './gcs-client.js';
 import { NETWORK_CODES, TLS_CODE } from './network-errors.js';
+import { untrustedTlsHint, type StoreFailure } from './store-errors.js';
 
 /** Node's network error code, or '' for anything else. */
 function networkCode(error: unknown): string {
@@ -43,16 +44,9 @@ export function isPreconditionFailed(error: unknown): boolean {
 }
 
 /** What one failed request was: for the message, e.g. `unable to read 'gs://bucket/repo/file'`. */
-export interface GcsFailure {
-  /** 'read', 'write', 'list', 'get info for', 'remove' */
-  readonly action: string;
-  readonly url: string;
+export interface GcsFailure extends StoreFailure {
   /** The service's endpoint, named when it could not be reached. */
   readonly endpoint: string;
-  /** repoN, for the option names in hints. */
-  readonly repo: string;
-  /** The kind when nothing more specific applies (fileRead for a read, ...). */
-  readonly kind: ErrorKind;
 }
 
 /**
@@ -95,9 +89,7 @@ export function translateGcsError(error: unknown, failure: GcsFailure): PgStashE
   if (TLS_CODE.test(code)) {
     return new PgStashError('service', text, {
       cause: error,
-      hint:
-        `the server's TLS certificate is not trusted: set ${repo}-storage-ca-file (or ${repo}-storage-ca-path) ` +
-        'to the CA that signed it',
+      hint: untrustedTlsHint(repo),
     });
   }
   const hint = `the service did not answer within io-timeout: check ${repo}-gcs-endpoint, or raise io-timeout`;

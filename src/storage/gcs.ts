@@ -1,7 +1,7 @@
 // The GCS storage driver: a repository under a name prefix of a Google Cloud Storage bucket (JSON API).
 import { Readable, type Writable } from 'node:stream';
 
-import { fail, PgStashError, type ErrorKind } from '../common/errors.js';
+import { fail, PgStashError } from '../common/errors.js';
 import { runParallel } from '../io/parallel.js';
 import type {
   Capabilities,
@@ -22,20 +22,18 @@ import {
 } from './gcs-client.js';
 import { isMissingObject, isPreconditionFailed, isTemporary, translateGcsError } from './gcs-errors.js';
 import { GCS_CHUNKS_IN_FLIGHT, GcsWriteStream } from './gcs-write.js';
-import { checkedRange } from './read-range.js';
-import { withRetry } from './retry.js';
+import {
+  collectRead,
+  directoryPrefix,
+  objectKey,
+  objectUrl,
+  openRangedRead,
+  storeRequest,
+} from './object-store.js';
+import { failureKind } from './store-errors.js';
 
 /** Deletes in flight at once in removeTree (GCS has no multi-object delete in its JSON API). */
 const DELETES_IN_FLIGHT = 16;
-
-/** Kind of error per action, when the service's answer says nothing more specific. */
-const KIND_OF: Readonly<Record<string, ErrorKind>> = {
-  read: 'fileRead',
-  write: 'fileWrite',
-  remove: 'fileWrite',
-  list: 'fileOpen',
-  'get info for': 'fileOpen',
-};
 
 /** An object in a list or metadata answer (sizes are decimal strings in the JSON API). */
 interface GcsObject {
@@ -167,22 +165,15 @@ export class GcsDriver implements Driver {
 
   async openRead(path: string, options?: ReadOptions): Promise<Readable | undefined> {
     const name = this.#name(path);
-    const { offset, limit } = checkedRange(options);
-    if (limit === 0) return (await this.info(path, options)) === undefined ? undefined : Readable.from([]);
-    const first = await this.#get(path, name, offset, limit, undefined, options?.signal);
-    if (first === undefined) return undefined;
-    if (first === 'empty') return Readable.from([]);
-    return Readable.from(this.#resumingBody(path, name, first, offset, limit, options?.signal), {
-      objectMode: false,
+    return openRangedRead(options, {
+      exists: async () => (await this.info(path, options)) !== undefined,
+      get: (offset, limit) => this.#get(path, name, offset, limit, undefined, options?.signal),
+      body: (first, offset, limit) => this.#resumingBody(path, name, first, offset, limit, options?.signal),
     });
   }
 
   async read(path: string, options?: ReadOptions): Promise<Buffer | undefined> {
-    const stream = await this.openRead(path, options);
-    if (stream === undefined) return undefined;
-    const parts: Buffer[] = [];
-    for await (const part of stream) parts.push(part as Buffer);
-    return parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts);
+    return collectRead(await this.openRead(path, options));
   }
 
   /**
@@ -341,16 +332,11 @@ export class GcsDriver implements Driver {
     send: (signal: AbortSignal | undefined) => Promise<T>,
     signal: AbortSignal | undefined,
   ): Promise<T> {
-    try {
-      return await withRetry(() => send(signal), {
-        budgetMs: this.#settings.ioTimeoutMs,
-        isTemporary,
-        signal,
-      });
-    } catch (error) {
-      if (signal?.aborted === true) throw error;
-      throw this.#translate(error, action, path);
-    }
+    return storeRequest(send, signal, {
+      ioTimeoutMs: this.#settings.ioTimeoutMs,
+      isTemporary,
+      translate: (error) => this.#translate(error, action, path),
+    });
   }
 
   #translate(error: unknown, action: string, path: string): PgStashError {
@@ -359,7 +345,7 @@ export class GcsDriver implements Driver {
       url: this.#url(path),
       endpoint: this.#settings.endpoint,
       repo: this.#settings.repo,
-      kind: KIND_OF[action] ?? 'service',
+      kind: failureKind(action),
     });
   }
 
@@ -372,25 +358,17 @@ export class GcsDriver implements Driver {
   }
 
   #url(path: string): string {
-    return path === '' ? this.location : `${this.location}/${path}`;
+    return objectUrl(this.location, path);
   }
 
   /** The object name of a driver path; rejects paths that could leave the prefix. */
   #name(path: string): string {
-    if (path !== '') {
-      const segments = path.split('/');
-      if (segments.some((segment) => segment === '' || segment === '.' || segment === '..'))
-        fail('paramInvalid', `storage path '${path}' must be relative, without empty, '.' or '..' parts`);
-    }
-    const { prefix } = this.#settings;
-    if (prefix === '') return path;
-    return path === '' ? prefix : `${prefix}/${path}`;
+    return objectKey(this.#settings.prefix, path);
   }
 
   /** The name prefix of everything below `path` ('' for the root of a repository at the bucket's root). */
   #directoryPrefix(path: string): string {
-    const name = this.#name(path);
-    return name === '' ? '' : `${name}/`;
+    return directoryPrefix(this.#settings.prefix, path);
   }
 }
 

@@ -1,6 +1,13 @@
 // S3 errors: which ones may pass (retried), and the one-line PgStashError each becomes, translated once, here.
 import { PgStashError, type ErrorKind } from '../common/errors.js';
 import { NETWORK_CODES, TLS_CODE } from './network-errors.js';
+import {
+  RETRIES_SPENT_HINT,
+  serviceFailureText,
+  storeError,
+  untrustedTlsHint,
+  type StoreFailure,
+} from './store-errors.js';
 
 /** What the SDK (and Node's network stack under it) puts on an error. */
 interface SdkError {
@@ -69,37 +76,17 @@ export function isPreconditionFailed(error: unknown): boolean {
   return codeOf(error) === 'PreconditionFailed' || statusOf(error) === 412;
 }
 
-/** What one failed request was: for the message, e.g. `unable to read 'https://host/bucket/key'`. */
-export interface S3Failure {
-  /** 'read', 'write', 'list', 'get info for', 'remove' */
-  readonly action: string;
-  readonly url: string;
-  /** repoN, for the option names in hints. */
-  readonly repo: string;
-  /** The kind when nothing more specific applies (fileRead for a read, ...). */
-  readonly kind: ErrorKind;
-}
-
 /**
  * The PgStashError for a failed S3 request: one line naming the URL, the service's error code and HTTP status,
  * with a hint for the errors a DBA can fix (credentials, bucket, region, certificate).
  */
-export function translateS3Error(error: unknown, failure: S3Failure): PgStashError {
+export function translateS3Error(error: unknown, failure: StoreFailure): PgStashError {
   if (error instanceof PgStashError) return error;
   const code = codeOf(error);
   const status = statusOf(error);
-  const { message } = sdkError(error);
-  const detail = [code, status === undefined ? undefined : `HTTP ${status}`].filter(Boolean).join(', ');
-  // The SDK's message is sometimes the code again, or a whole XML body: keep its first line, when it says more.
-  const said = (message ?? '').split('\n')[0]?.trim() ?? '';
-  const reason = said !== '' && said !== code && said !== 'UnknownError' ? `${detail}: ${said}` : detail;
-  const text = `unable to ${failure.action} '${failure.url}': ${reason}`;
-  const make = (kind: ErrorKind, hint?: string) =>
-    new PgStashError(kind, text, {
-      cause: error,
-      ...(hint === undefined ? {} : { hint }),
-      temporary: isTemporary(error),
-    });
+  // The SDK's message is sometimes the code again ('UnknownError' when it has none), or a whole XML body.
+  const text = serviceFailureText(failure, code, status, sdkError(error).message, ['UnknownError']);
+  const make = (kind: ErrorKind, hint?: string) => storeError(kind, text, error, isTemporary(error), hint);
   const { repo } = failure;
   switch (code) {
     case 'InvalidAccessKeyId':
@@ -131,11 +118,7 @@ export function translateS3Error(error: unknown, failure: S3Failure): PgStashErr
       return make('access', `no S3 credentials found: set ${repo}-s3-key-type and its credentials`);
   }
   if (TLS_CODE.test(code)) {
-    return make(
-      'service',
-      `the server's TLS certificate is not trusted: set ${repo}-storage-ca-file (or ${repo}-storage-ca-path) ` +
-        'to the CA that signed it',
-    );
+    return make('service', untrustedTlsHint(repo));
   }
   if (status === 301) return make('service', `check ${repo}-s3-region and ${repo}-s3-endpoint`);
   // A request refused as malformed without a code: a HEAD's answer has no body to carry one, and what the service
@@ -148,10 +131,7 @@ export function translateS3Error(error: unknown, failure: S3Failure): PgStashErr
   }
   if (status === 403) return make('access', `check ${repo}-s3-key and ${repo}-s3-key-secret`);
   if (isTemporary(error)) {
-    return make(
-      'service',
-      'the service did not answer in time or kept failing: raise io-timeout if it is slow, or try again later',
-    );
+    return make('service', RETRIES_SPENT_HINT);
   }
   return make(failure.kind);
 }

@@ -11,7 +11,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 
-import { fail, PgStashError, type ErrorKind } from '../common/errors.js';
+import { fail, PgStashError } from '../common/errors.js';
 import type {
   Capabilities,
   Driver,
@@ -20,8 +20,16 @@ import type {
   StorageInfo,
   WriteOptions,
 } from './driver.js';
-import { checkedRange } from './read-range.js';
-import { RetryBudget, withRetry } from './retry.js';
+import {
+  collectRead,
+  directoryPrefix,
+  objectKey,
+  objectUrl,
+  openRangedRead,
+  storeRequest,
+} from './object-store.js';
+import { PartWriteStream } from './part-write.js';
+import { RetryBudget } from './retry.js';
 import { abortable, createS3Client, s3Settings, type S3RepoOptions, type S3Settings } from './s3-client.js';
 import {
   codeOf,
@@ -31,7 +39,8 @@ import {
   statusOf,
   translateS3Error,
 } from './s3-errors.js';
-import { PARTS_IN_FLIGHT, S3_PART_LIMITS, S3WriteStream } from './s3-write.js';
+import { PARTS_IN_FLIGHT, S3_PART_LIMITS, s3PartUpload } from './s3-write.js';
+import { failureKind } from './store-errors.js';
 
 /** Keys per DeleteObjects request (S3's maximum). */
 const DELETE_BATCH = 1000;
@@ -40,15 +49,6 @@ const DELETE_BATCH = 1000;
  * decoded, about 2 MiB; eight per worker hide a cloud's round trips without a memory cost worth counting.
  */
 const READS_IN_FLIGHT = 8;
-
-/** Kind of error per action, when the service's code says nothing more specific. */
-const KIND_OF: Readonly<Record<string, ErrorKind>> = {
-  read: 'fileRead',
-  write: 'fileWrite',
-  remove: 'fileWrite',
-  list: 'fileOpen',
-  'get info for': 'fileOpen',
-};
 
 /** Opens the driver of an S3 repository; a missing or invalid option fails here, before any request. */
 export function openS3Storage(options: S3RepoOptions): S3Driver {
@@ -134,22 +134,15 @@ export class S3Driver implements Driver {
 
   async openRead(path: string, options?: ReadOptions): Promise<Readable | undefined> {
     const key = this.#key(path);
-    const { offset, limit } = checkedRange(options);
-    if (limit === 0) return (await this.info(path, options)) === undefined ? undefined : Readable.from([]);
-    const first = await this.#get(path, key, offset, limit, undefined, options?.signal);
-    if (first === undefined) return undefined;
-    if (first === 'empty') return Readable.from([]);
-    return Readable.from(this.#resumingBody(path, key, first, offset, limit, options?.signal), {
-      objectMode: false,
+    return openRangedRead(options, {
+      exists: async () => (await this.info(path, options)) !== undefined,
+      get: (offset, limit) => this.#get(path, key, offset, limit, undefined, options?.signal),
+      body: (first, offset, limit) => this.#resumingBody(path, key, first, offset, limit, options?.signal),
     });
   }
 
   async read(path: string, options?: ReadOptions): Promise<Buffer | undefined> {
-    const stream = await this.openRead(path, options);
-    if (stream === undefined) return undefined;
-    const parts: Buffer[] = [];
-    for await (const part of stream) parts.push(part as Buffer);
-    return parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts);
+    return collectRead(await this.openRead(path, options));
   }
 
   /**
@@ -251,15 +244,13 @@ export class S3Driver implements Driver {
   async openWrite(path: string, options?: WriteOptions): Promise<Writable> {
     if (path === '') fail('paramInvalid', `unable to write '${this.location}': it is the storage root`);
     const key = this.#key(path);
-    return new S3WriteStream({
+    const upload = s3PartUpload({
       client: this.#client,
       bucket: this.#settings.bucket,
       key,
       url: this.#url(path),
-      partSize: this.#settings.partSize,
       ifAbsent: options?.ifAbsent ?? false,
       kmsKeyId: this.#settings.kmsKeyId,
-      signal: options?.signal,
       request: (action, send, signal) =>
         this.#request(action, path, send, signal).catch((error: unknown) => {
           if (options?.ifAbsent === true && isPreconditionFailed((error as PgStashError).cause)) {
@@ -269,6 +260,14 @@ export class S3Driver implements Driver {
           }
           throw error;
         }),
+    });
+    return new PartWriteStream(upload, {
+      partSize: this.#settings.partSize,
+      inFlight: PARTS_IN_FLIGHT,
+      maxCount: S3_PART_LIMITS.maxCount,
+      url: this.#url(path),
+      partSizeOption: 'repo-storage-upload-chunk-size',
+      signal: options?.signal,
     });
   }
 
@@ -362,16 +361,11 @@ export class S3Driver implements Driver {
     send: (signal: AbortSignal | undefined) => Promise<T>,
     signal: AbortSignal | undefined,
   ): Promise<T> {
-    try {
-      return await withRetry(() => send(signal), {
-        budgetMs: this.#settings.ioTimeoutMs,
-        isTemporary,
-        signal,
-      });
-    } catch (error) {
-      if (signal?.aborted === true) throw error;
-      throw this.#translate(error, action, path);
-    }
+    return storeRequest(send, signal, {
+      ioTimeoutMs: this.#settings.ioTimeoutMs,
+      isTemporary,
+      translate: (error) => this.#translate(error, action, path),
+    });
   }
 
   #translate(error: unknown, action: string, path: string): PgStashError {
@@ -379,7 +373,7 @@ export class S3Driver implements Driver {
       action,
       url: this.#url(path),
       repo: this.#settings.repo,
-      kind: KIND_OF[action] ?? 'service',
+      kind: failureKind(action),
     });
   }
 
@@ -388,24 +382,16 @@ export class S3Driver implements Driver {
   }
 
   #url(path: string): string {
-    return path === '' ? this.location : `${this.location}/${path}`;
+    return objectUrl(this.location, path);
   }
 
   /** The key of a driver path; rejects paths that could leave the prefix. */
   #key(path: string): string {
-    if (path !== '') {
-      const segments = path.split('/');
-      if (segments.some((segment) => segment === '' || segment === '.' || segment === '..'))
-        fail('paramInvalid', `storage path '${path}' must be relative, without empty, '.' or '..' parts`);
-    }
-    const { prefix } = this.#settings;
-    if (prefix === '') return path;
-    return path === '' ? prefix : `${prefix}/${path}`;
+    return objectKey(this.#settings.prefix, path);
   }
 
   /** The key prefix of everything below `path` ('' for the root of a repository at the bucket's root). */
   #directoryPrefix(path: string): string {
-    const key = this.#key(path);
-    return key === '' ? '' : `${key}/`;
+    return directoryPrefix(this.#settings.prefix, path);
   }
 }
