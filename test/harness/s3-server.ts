@@ -5,7 +5,7 @@ import { readFile, writeFile, mkdir } from 'node:fs/promises';
 import { Agent, request } from 'node:https';
 import { join } from 'node:path';
 
-import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 
 import type { S3RepoOptions } from '../../src/storage/s3-client.js';
 import { makeCertificate, stopChild } from './test-server.js';
@@ -280,4 +280,22 @@ async function waitReady(port: number, ca: string, timeoutMs: number): Promise<v
       throw new Error(`the S3 server on port ${port} did not answer in ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
+}
+
+/** Every key under `prefix` in `bucket`, page by page. */
+export async function s3KeysUnder(server: S3TestServer, bucket: string, prefix: string): Promise<string[]> {
+  const keys: string[] = [];
+  let token: string | undefined;
+  do {
+    const page = await server.client.send(
+      new ListObjectsV2Command({
+        Bucket: bucket,
+        Prefix: prefix,
+        ...(token ? { ContinuationToken: token } : {}),
+      }),
+    );
+    for (const object of page.Contents ?? []) keys.push(object.Key ?? '');
+    token = page.IsTruncated === true ? page.NextContinuationToken : undefined;
+  } while (token !== undefined);
+  return keys;
 }
