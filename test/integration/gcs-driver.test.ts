@@ -13,17 +13,9 @@ import { gcsServerAvailable, startGcsServer, type GcsTestServer } from '../harne
 import { runPgstash } from '../harness/pgstash.js';
 import { freePort } from '../harness/ports.js';
 import { createTempDir, removeTempDir } from '../harness/tmp.js';
+import { rejectionOf } from '../harness/errors.js';
 
 const MiB = 1024 * 1024;
-
-async function rejection(promise: Promise<unknown>): Promise<PgStashError> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as PgStashError;
-  }
-  throw new Error('expected a rejection');
-}
 
 /** A service account key file (the server does not check signatures; the driver signs with it all the same). */
 async function writeServiceKey(file: string): Promise<void> {
@@ -106,7 +98,7 @@ describe.skipIf(!gcsServerAvailable())('gcs driver on fake-gcs-server', () => {
     const gcs = driver();
     const first = randomBytes(11 * MiB);
     await pipeline(Readable.from([first]), await gcs.openWrite('claimed', { ifAbsent: true }));
-    const error = await rejection(
+    const error = await rejectionOf(
       pipeline(Readable.from([randomBytes(11 * MiB)]), await gcs.openWrite('claimed', { ifAbsent: true })),
     );
     expect(isPgStashError(error, 'fileExists')).toBe(true);
@@ -153,7 +145,7 @@ describe.skipIf(!gcsServerAvailable())('gcs driver on fake-gcs-server', () => {
   it('fails with pathMissing naming the bucket when the bucket does not exist', async () => {
     const gcs = openGcsStorage(server.repoOptions('no-such-bucket', { ioTimeout: 30 }));
     const started = Date.now();
-    const listed = await rejection(
+    const listed = await rejectionOf(
       (async () => {
         for await (const _entry of gcs.list('')) void _entry;
       })(),
@@ -162,7 +154,9 @@ describe.skipIf(!gcsServerAvailable())('gcs driver on fake-gcs-server', () => {
     expect(isPgStashError(listed, 'pathMissing')).toBe(true);
     expect(listed.message).toMatch(/^unable to list 'gs:\/\/no-such-bucket\/repo': notFound, HTTP 404/);
     expect(listed.hint).toContain('repo1-gcs-bucket');
-    const written = await rejection(pipeline(Readable.from([Buffer.from('x')]), await gcs.openWrite('file')));
+    const written = await rejectionOf(
+      pipeline(Readable.from([Buffer.from('x')]), await gcs.openWrite('file')),
+    );
     expect(isPgStashError(written, 'pathMissing')).toBe(true);
     expect(written.message).toMatch(
       /^unable to write 'gs:\/\/no-such-bucket\/repo\/file': notFound, HTTP 404/,
@@ -175,7 +169,7 @@ describe.skipIf(!gcsServerAvailable())('gcs driver on fake-gcs-server', () => {
       server.repoOptions(bucket, { gcsEndpoint: `http://127.0.0.1:${port}`, ioTimeout: 1 }),
     );
     const started = Date.now();
-    const error = await rejection(gcs.info('file'));
+    const error = await rejectionOf(gcs.info('file'));
     expect(Date.now() - started).toBeLessThan(5_000);
     expect(isPgStashError(error, 'service')).toBe(true);
     expect(error.temporary).toBe(true);
@@ -328,7 +322,7 @@ describe.skipIf(!gcsServerAvailable())('gcs driver on fake-gcs-server over https
     const { storageCaFile: _unused, ...options } = server.repoOptions(bucket, { ioTimeout: 30 });
     const gcs = openGcsStorage(options);
     const started = Date.now();
-    const error = await rejection(gcs.info('file'));
+    const error = await rejectionOf(gcs.info('file'));
     expect(Date.now() - started).toBeLessThan(10_000);
     expect(isPgStashError(error, 'service')).toBe(true);
     expect(error.temporary).toBe(false);
