@@ -10,7 +10,7 @@ import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { azureServerAvailable, startAzureServer } from './azure-server.js';
 import { gcsServerAvailable, startGcsServer } from './gcs-server.js';
 import { postgresIds } from './postgres-user.js';
-import { s3KeysUnder, s3ServerAvailable, startS3Server } from './s3-server.js';
+import { s3KeysUnder, s3RepoLines, s3ServerAvailable, startS3Server } from './s3-server.js';
 import { createTempDir, removeTempDir } from './tmp.js';
 
 /** A started server with one bucket (container) made for the test. */
@@ -45,17 +45,7 @@ export const s3Versitygw: StoreUnderTest = {
     try {
       const bucket = await server.createBucket(label);
       return {
-        repoOptions: {
-          'repo1-type': 's3',
-          'repo1-path': '/pgstash',
-          'repo1-s3-bucket': bucket,
-          'repo1-s3-endpoint': server.endpoint,
-          'repo1-s3-region': server.region,
-          'repo1-s3-uri-style': 'path',
-          'repo1-s3-key': server.accessKey,
-          'repo1-s3-key-secret': server.secretKey,
-          'repo1-storage-ca-file': server.caFile,
-        },
+        repoOptions: s3RepoLines(server, bucket),
         location: `https://${server.endpoint}/`,
         keysUnder: (prefix) => s3KeysUnder(server, bucket, prefix),
         async read(key) {

@@ -272,3 +272,38 @@ export async function s3KeysUnder(server: S3TestServer, bucket: string, prefix: 
   } while (token !== undefined);
   return keys;
 }
+
+/**
+ * The repoN-* config lines of a repository under /pgstash in `bucket` on `server`, reached at `endpoint` (default
+ * the server itself; a fault proxy in front of it presents the same certificate).
+ */
+export function s3RepoLines(
+  server: S3TestServer,
+  bucket: string,
+  options: { repo?: number; endpoint?: string } = {},
+): Record<string, string> {
+  const repo = `repo${options.repo ?? 1}`;
+  return {
+    [`${repo}-type`]: 's3',
+    [`${repo}-path`]: '/pgstash',
+    [`${repo}-s3-bucket`]: bucket,
+    [`${repo}-s3-endpoint`]: options.endpoint ?? server.endpoint,
+    [`${repo}-s3-region`]: server.region,
+    [`${repo}-s3-uri-style`]: 'path',
+    [`${repo}-s3-key`]: server.accessKey,
+    [`${repo}-s3-key-secret`]: server.secretKey,
+    [`${repo}-storage-ca-file`]: server.caFile,
+  };
+}
+
+/** The target and certificate a fault proxy (startFaultProxy) needs to stand in front of `server`. */
+export async function proxyOptionsFor(
+  server: S3TestServer,
+): Promise<{ target: { host: string; port: number; ca: Buffer }; cert: Buffer; key: Buffer }> {
+  const cert = await readFile(server.caFile);
+  return {
+    target: { host: '127.0.0.1', port: server.port, ca: cert },
+    cert,
+    key: await readFile(server.keyFile),
+  };
+}

@@ -1,7 +1,6 @@
 // The S3 driver through a fault-injecting proxy (test/harness/fault-proxy.ts) in front of versitygw: every request
 // kind retries and succeeds under each transient fault, or fails with one clear line once io-timeout is spent.
 import { createHash, randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 
@@ -11,7 +10,12 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { isPgStashError } from '../../src/common/errors.js';
 import { openS3Storage, type S3Driver } from '../../src/storage/s3.js';
 import { startFaultProxy, type FaultProxy, type FaultType } from '../harness/fault-proxy.js';
-import { s3ServerAvailable, startS3Server, type S3TestServer } from '../harness/s3-server.js';
+import {
+  proxyOptionsFor,
+  s3ServerAvailable,
+  startS3Server,
+  type S3TestServer,
+} from '../harness/s3-server.js';
 import { rejectionOf } from '../harness/errors.js';
 
 const MiB = 1024 * 1024;
@@ -59,11 +63,7 @@ describe.skipIf(!s3ServerAvailable('versitygw'))('s3 driver under injected fault
   beforeAll(async () => {
     server = await startS3Server('versitygw');
     bucket = await server.createBucket('s3-faults');
-    proxy = await startFaultProxy({
-      target: { host: '127.0.0.1', port: server.port, ca: await readFile(server.caFile) },
-      cert: await readFile(server.caFile),
-      key: await readFile(server.keyFile),
-    });
+    proxy = await startFaultProxy(await proxyOptionsFor(server));
     const { faulty, direct } = drivers();
     listing = faulty;
     for (let start = 0; start < NAMES.length; start += 64) {
