@@ -1,6 +1,7 @@
 // A real GCS server for tests (fake-gcs-server, in memory, over http or https), with a bucket per test file.
+import { generateKeyPairSync } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
@@ -44,6 +45,27 @@ export interface GcsTestServer {
 }
 
 let bucketCount = 0;
+
+/** A service account key file (the server does not check signatures; the driver signs with it all the same). */
+export async function writeServiceAccountKey(file: string): Promise<void> {
+  const { privateKey } = generateKeyPairSync('rsa', {
+    modulusLength: 2048,
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+  });
+  await writeFile(
+    file,
+    JSON.stringify({
+      type: 'service_account',
+      project_id: 'pgstash-test',
+      private_key_id: 'test',
+      private_key: privateKey,
+      client_email: 'pgstash@pgstash-test.iam.gserviceaccount.com',
+      token_uri: 'https://oauth2.googleapis.com/token',
+    }),
+    { mode: 0o600 },
+  );
+}
 
 /**
  * Starts fake-gcs-server on a free 127.0.0.1 port, in memory (its filesystem backend fails when an object's name

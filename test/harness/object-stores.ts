@@ -1,14 +1,13 @@
 // The object stores a test can run a repository on (S3 on versitygw, Azure Blob on Azurite, GCS on
 // fake-gcs-server), behind one "store under test" shape: start the server, make a bucket, the repo1-* lines,
 // list and read the objects behind the driver.
-import { generateKeyPairSync } from 'node:crypto';
-import { chown, writeFile } from 'node:fs/promises';
+import { chown } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 
 import { azureServerAvailable, startAzureServer } from './azure-server.js';
-import { gcsServerAvailable, startGcsServer } from './gcs-server.js';
+import { gcsServerAvailable, startGcsServer, writeServiceAccountKey } from './gcs-server.js';
 import { postgresIds } from './postgres-user.js';
 import { s3KeysUnder, s3RepoLines, s3ServerAvailable, startS3Server } from './s3-server.js';
 import { createTempDir, removeTempDir } from './tmp.js';
@@ -110,7 +109,8 @@ export function fakeGcs(keyType: 'token' | 'service'): StoreUnderTest {
       };
       try {
         const bucket = await server.createBucket(label);
-        const key = keyType === 'service' ? await writeServiceAccountKey(keyDir) : 'pgstash-test-token';
+        const key =
+          keyType === 'service' ? await writeServiceAccountKeyOfPostgres(keyDir) : 'pgstash-test-token';
         return {
           repoOptions: {
             'repo1-type': 'gcs',
@@ -137,22 +137,9 @@ export function fakeGcs(keyType: 'token' | 'service'): StoreUnderTest {
 }
 
 /** A fresh service account key file in `dir`, the postgres user's (archive_command runs as it), readable by it alone. */
-async function writeServiceAccountKey(dir: string): Promise<string> {
+async function writeServiceAccountKeyOfPostgres(dir: string): Promise<string> {
   const file = join(dir, 'service.json');
-  const { privateKey } = generateKeyPairSync('rsa', {
-    modulusLength: 2048,
-    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
-    publicKeyEncoding: { type: 'spki', format: 'pem' },
-  });
-  await writeFile(
-    file,
-    JSON.stringify({
-      type: 'service_account',
-      private_key: privateKey,
-      client_email: 'pgstash@pgstash-test.iam.gserviceaccount.com',
-    }),
-    { mode: 0o600 },
-  );
+  await writeServiceAccountKey(file);
   const { uid, gid } = postgresIds();
   await chown(file, uid, gid);
   return file;

@@ -1,5 +1,5 @@
 // The GCS driver on fake-gcs-server beyond the conformance suite: chunked uploads, cancel, pagination, bad input.
-import { generateKeyPairSync, createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -9,34 +9,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { isPgStashError, type PgStashError } from '../../src/common/errors.js';
 import { openGcsStorage, type GcsDriver } from '../../src/storage/gcs.js';
-import { gcsServerAvailable, startGcsServer, type GcsTestServer } from '../harness/gcs-server.js';
+import {
+  gcsServerAvailable,
+  startGcsServer,
+  writeServiceAccountKey,
+  type GcsTestServer,
+} from '../harness/gcs-server.js';
 import { runPgstash } from '../harness/pgstash.js';
 import { freePort } from '../harness/ports.js';
 import { createTempDir, removeTempDir } from '../harness/tmp.js';
 import { rejectionOf } from '../harness/errors.js';
 
 const MiB = 1024 * 1024;
-
-/** A service account key file (the server does not check signatures; the driver signs with it all the same). */
-async function writeServiceKey(file: string): Promise<void> {
-  const { privateKey } = generateKeyPairSync('rsa', {
-    modulusLength: 2048,
-    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
-    publicKeyEncoding: { type: 'spki', format: 'pem' },
-  });
-  await writeFile(
-    file,
-    JSON.stringify({
-      type: 'service_account',
-      project_id: 'pgstash-test',
-      private_key_id: 'test',
-      private_key: privateKey,
-      client_email: 'pgstash@pgstash-test.iam.gserviceaccount.com',
-      token_uri: 'https://oauth2.googleapis.com/token',
-    }),
-    { mode: 0o600 },
-  );
-}
 
 describe.skipIf(!gcsServerAvailable())('gcs driver on fake-gcs-server', () => {
   let server: GcsTestServer;
@@ -221,7 +205,7 @@ describe.skipIf(!gcsServerAvailable())('gcs driver on fake-gcs-server', () => {
 
   it('signs requests with a service account key file', async () => {
     const key = join(dir, 'service.json');
-    await writeServiceKey(key);
+    await writeServiceAccountKey(key);
     const gcs = driver({ gcsKeyType: 'service', gcsKey: key });
     await pipeline(Readable.from([Buffer.from('signed')]), await gcs.openWrite('file'));
     expect((await gcs.read('file'))?.toString()).toBe('signed');
@@ -272,7 +256,7 @@ describe.skipIf(!gcsServerAvailable())('gcs driver on fake-gcs-server', () => {
       );
       const posixRepo = await createTempDir({ owner: 'root', label: 'gcs-cli-posix' });
       const key = join(dir, 'cli-service.json');
-      await writeServiceKey(key);
+      await writeServiceAccountKey(key);
       const run = (env: Record<string, string>) =>
         runPgstash(['info'], { env: { ...env, NODE_OPTIONS: `--require=${hook}` } });
       try {
