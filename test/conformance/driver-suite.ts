@@ -8,6 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import { isPgStashError } from '../../src/common/errors.js';
 import type { Driver, StorageInfo, WriteOptions } from '../../src/storage/driver.js';
+import { anyRejectionOf } from '../harness/errors.js';
 
 export interface DriverFixture {
   readonly driver: Driver;
@@ -82,15 +83,6 @@ function chunked(data: Buffer): Buffer[] {
 
 function sha256(data: Buffer): string {
   return createHash('sha256').update(data).digest('hex');
-}
-
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected a rejection');
 }
 
 /** Registers the conformance tests for one driver; `setup` gives each test a fresh, empty storage root. */
@@ -220,7 +212,9 @@ export function defineDriverSuite(name: string, setup: () => Promise<DriverFixtu
 
       it('fails with fileExists when the file exists, leaving it untouched and nothing else behind', async () => {
         await write(driver, 'claim/file', Buffer.from('first'));
-        const error = await rejection(write(driver, 'claim/file', Buffer.from('second'), { ifAbsent: true }));
+        const error = await anyRejectionOf(
+          write(driver, 'claim/file', Buffer.from('second'), { ifAbsent: true }),
+        );
         expect(isPgStashError(error, 'fileExists')).toBe(true);
         expect((error as Error).message).toContain('claim/file');
         expect((await read(driver, 'claim/file'))?.toString()).toBe('first');
@@ -287,7 +281,7 @@ export function defineDriverSuite(name: string, setup: () => Promise<DriverFixtu
           yield randomBytes(MiB);
           throw new Error('read error in source');
         }
-        const error = await rejection(
+        const error = await anyRejectionOf(
           pipeline(Readable.from(failing()), await driver.openWrite('abort/pipe')),
         );
         expect((error as Error).message).toBe('read error in source');
@@ -493,7 +487,7 @@ export function defineDriverSuite(name: string, setup: () => Promise<DriverFixtu
       it('fails with fileMissing when the source is missing', async () => {
         const move = moveOf(driver);
         if (move === undefined) return;
-        const error = await rejection(move('mv/missing', 'mv/to'));
+        const error = await anyRejectionOf(move('mv/missing', 'mv/to'));
         expect(isPgStashError(error, 'fileMissing')).toBe(true);
         expect((error as Error).message).toContain('mv/missing');
         expect(await driver.info('mv/to')).toBeUndefined();
@@ -513,7 +507,7 @@ export function defineDriverSuite(name: string, setup: () => Promise<DriverFixtu
       it('honours createParent: false where paths exist', async () => {
         const attempt = driver.openWrite('no-parent/file', { createParent: false });
         if (driver.capabilities.path) {
-          expect(isPgStashError(await rejection(attempt), 'pathMissing')).toBe(true);
+          expect(isPgStashError(await anyRejectionOf(attempt), 'pathMissing')).toBe(true);
           expect(await driver.info('no-parent')).toBeUndefined();
         } else {
           await pipeline(Readable.from([Buffer.from('x')]), await attempt);
@@ -522,9 +516,9 @@ export function defineDriverSuite(name: string, setup: () => Promise<DriverFixtu
       });
 
       it.each(['../escape', '/absolute', 'a//b', 'a/./b', 'a/..'])('rejects the path %j', async (path) => {
-        const error = await rejection(driver.openWrite(path));
+        const error = await anyRejectionOf(driver.openWrite(path));
         expect(isPgStashError(error, 'paramInvalid')).toBe(true);
-        expect(isPgStashError(await rejection(driver.info(path)), 'paramInvalid')).toBe(true);
+        expect(isPgStashError(await anyRejectionOf(driver.info(path)), 'paramInvalid')).toBe(true);
       });
     });
   });

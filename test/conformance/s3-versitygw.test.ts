@@ -1,27 +1,11 @@
 // Runs the storage conformance suite against the S3 driver on versitygw (an S3 gateway over a directory), over TLS.
-import { afterAll, beforeAll, describe } from 'vitest';
-
 import { openS3Storage } from '../../src/storage/s3.js';
-import { s3ServerAvailable, startS3Server, type S3TestServer } from '../harness/s3-server.js';
-import { defineDriverSuite } from './driver-suite.js';
+import { s3ServerAvailable, startS3Server } from '../harness/s3-server.js';
+import { defineObjectStoreSuite } from './object-store-suite.js';
 
-describe.skipIf(!s3ServerAvailable('versitygw'))('s3 on versitygw', () => {
-  let server: S3TestServer;
-  let bucket: string;
-  let count = 0;
-
-  beforeAll(async () => {
-    server = await startS3Server('versitygw');
-    bucket = await server.createBucket('conformance');
-  });
-
-  afterAll(async () => {
-    await server?.stop();
-  });
-
-  // Each test gets its own prefix in the bucket: a fresh, empty repository root.
-  defineDriverSuite('s3 (versitygw)', async () => {
-    const driver = openS3Storage(server.repoOptions(bucket, { path: `/test-${++count}` }));
-    return { driver, cleanup: () => driver.removeTree('') };
-  });
+defineObjectStoreSuite('s3 (versitygw)', {
+  available: s3ServerAvailable('versitygw'),
+  start: () => startS3Server('versitygw'),
+  makeBucket: (server) => server.createBucket('conformance'),
+  openDriver: (server, bucket, path) => openS3Storage(server.repoOptions(bucket, { path })),
 });

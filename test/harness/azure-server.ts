@@ -1,7 +1,6 @@
 // A real Azure Blob server for tests: Azurite (a devDependency), blob service only, in memory, TLS with a
 // certificate made here.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, openSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { Agent, request } from 'node:https';
@@ -22,8 +21,7 @@ import {
 
 import type { AzureRepoOptions } from '../../src/storage/azure-client.js';
 import { freePort } from './ports.js';
-import { onProcessExit } from './reaper.js';
-import { makeCertificate, stopChild } from './test-server.js';
+import { makeCertificate, spawnServer, type ServerProcess } from './test-server.js';
 import { createTempDir, removeTempDir } from './tmp.js';
 
 /** Azurite's well-known development account and key. */
@@ -78,14 +76,13 @@ export async function startAzureServer(): Promise<AzureTestServer> {
   if (main === undefined) throw new Error('Azurite is not installed: run npm ci');
   // 0711: the postgres user (archive_command, restore_command) reads the certificate, as repoN-storage-ca-file.
   const dir = await createTempDir({ owner: 'root', mode: 0o711, label: 'azurite' });
-  let child: ChildProcess | undefined;
-  let unregister: (() => void) | undefined;
+  let serverProcess: ServerProcess | undefined;
   try {
     const { cert, key } = await makeCertificate(dir);
     const port = await freePort();
-    const log = join(dir, 'server.log');
-    const output = openSync(log, 'a');
-    child = spawn(
+    const ca = await readFile(cert, 'utf8');
+    serverProcess = await spawnServer(
+      'Azurite',
       process.execPath,
       [
         main,
@@ -102,24 +99,9 @@ export async function startAzureServer(): Promise<AzureTestServer> {
         '--key',
         key,
       ],
-      { cwd: dir, stdio: ['ignore', output, output] },
+      { dir, answers: () => answers(port, ca), timeoutMs: 30_000 },
     );
-    closeSync(output);
-    const started = child;
-    unregister = onProcessExit('server', () => started.kill('SIGKILL'));
-    const exited = new Promise<never>((_, reject) =>
-      started.once('exit', (code, signal) =>
-        reject(new Error(`Azurite exited (${String(code ?? signal)}) before it was ready`)),
-      ),
-    );
-    exited.catch(() => undefined);
-    const ca = await readFile(cert, 'utf8');
-    try {
-      await Promise.race([waitReady(port, ca, 30_000), exited]);
-    } catch (error) {
-      const text = await readFile(log, 'utf8').catch(() => '');
-      throw new Error(`${(error as Error).message}; its log:\n${text.slice(-3000)}`);
-    }
+    const started = serverProcess;
     const endpoint = `127.0.0.1:${port}`;
     const credential = new StorageSharedKeyCredential(ACCOUNT, KEY);
     const agent = new Agent({ ca, keepAlive: true });
@@ -181,37 +163,29 @@ export async function startAzureServer(): Promise<AzureTestServer> {
       },
       async stop() {
         agent.destroy();
-        await stopChild(started);
-        unregister?.();
+        await started.stop();
         await removeTempDir(dir);
       },
     };
   } catch (error) {
-    if (child !== undefined) await stopChild(child);
-    unregister?.();
+    await serverProcess?.stop();
     await removeTempDir(dir);
     throw error;
   }
 }
 
-/** Polls until Azurite answers HTTPS at all (any status below 500). */
-async function waitReady(port: number, ca: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const answered = await new Promise<boolean>((resolve) => {
-      const probe = request(
-        { host: '127.0.0.1', port, path: `/${ACCOUNT}?comp=list`, method: 'GET', ca, timeout: 2000 },
-        (response) => {
-          response.resume();
-          resolve(response.statusCode !== undefined && response.statusCode < 500);
-        },
-      );
-      probe.on('error', () => resolve(false));
-      probe.on('timeout', () => probe.destroy());
-      probe.end();
-    });
-    if (answered) return;
-    if (Date.now() > deadline) throw new Error(`Azurite on port ${port} did not answer in ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+/** Whether Azurite answers HTTPS at all (any status below 500). */
+function answers(port: number, ca: string): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
+    const probe = request(
+      { host: '127.0.0.1', port, path: `/${ACCOUNT}?comp=list`, method: 'GET', ca, timeout: 2000 },
+      (response) => {
+        response.resume();
+        resolve(response.statusCode !== undefined && response.statusCode < 500);
+      },
+    );
+    probe.on('error', () => resolve(false));
+    probe.on('timeout', () => probe.destroy());
+    probe.end();
+  });
 }

@@ -20,3 +20,13 @@ export async function rejectionOf(promise: Promise<unknown>): Promise<PgStashErr
   }
   throw new Error('expected a rejection with a PgStashError');
 }
+
+/** Whatever a promise rejects with (a PgStashError or not): for the tests that expect a plain Error too. */
+export async function anyRejectionOf(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected a rejection');
+}

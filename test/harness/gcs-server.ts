@@ -1,16 +1,15 @@
 // A real GCS server for tests (fake-gcs-server, in memory, over http or https), with a bucket per test file.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, openSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { generateKeyPairSync } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 
 import type { GcsRepoOptions } from '../../src/storage/gcs-client.js';
 import { freePort } from './ports.js';
-import { onProcessExit } from './reaper.js';
 import { testBinDir } from './s3-server.js';
-import { makeCertificate, stopChild } from './test-server.js';
+import { makeCertificate, spawnServer, type ServerProcess } from './test-server.js';
 import { createTempDir, removeTempDir } from './tmp.js';
 
 const BINARY = 'fake-gcs-server';
@@ -47,6 +46,27 @@ export interface GcsTestServer {
 
 let bucketCount = 0;
 
+/** A service account key file (the server does not check signatures; the driver signs with it all the same). */
+export async function writeServiceAccountKey(file: string): Promise<void> {
+  const { privateKey } = generateKeyPairSync('rsa', {
+    modulusLength: 2048,
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+  });
+  await writeFile(
+    file,
+    JSON.stringify({
+      type: 'service_account',
+      project_id: 'pgstash-test',
+      private_key_id: 'test',
+      private_key: privateKey,
+      client_email: 'pgstash@pgstash-test.iam.gserviceaccount.com',
+      token_uri: 'https://oauth2.googleapis.com/token',
+    }),
+    { mode: 0o600 },
+  );
+}
+
 /**
  * Starts fake-gcs-server on a free 127.0.0.1 port, in memory (its filesystem backend fails when an object's name
  * is also the prefix of others); resolves once it answers.
@@ -54,8 +74,7 @@ let bucketCount = 0;
 export async function startGcsServer(options: { tls?: boolean } = {}): Promise<GcsTestServer> {
   const dir = await createTempDir({ owner: 'root', mode: 0o711, label: 'gcs' });
   const tls = options.tls ?? false;
-  let child: ChildProcess | undefined;
-  let unregister: (() => void) | undefined;
+  let serverProcess: ServerProcess | undefined;
   try {
     const port = await freePort();
     const endpoint = `${tls ? 'https' : 'http'}://127.0.0.1:${port}`;
@@ -65,31 +84,16 @@ export async function startGcsServer(options: { tls?: boolean } = {}): Promise<G
       certificate === undefined
         ? []
         : ['-cert-location', certificate.cert, '-private-key-location', certificate.key];
-    const log = join(dir, 'server.log');
-    const output = openSync(log, 'a');
-    child = spawn(
+    serverProcess = await spawnServer(
+      'fake-gcs-server',
       join(testBinDir(), BINARY),
       [
         ...['-scheme', tls ? 'https' : 'http', '-host', '127.0.0.1', '-port', String(port)],
         ...['-backend', 'memory', '-external-url', endpoint, ...certificateArgs],
       ],
-      { cwd: dir, stdio: ['ignore', output, output] },
+      { dir, answers: () => answers(endpoint, ca), timeoutMs: 20_000 },
     );
-    closeSync(output);
-    const started = child;
-    unregister = onProcessExit('server', () => started.kill('SIGKILL'));
-    const exited = new Promise<never>((_, reject) =>
-      started.once('exit', (code, signal) =>
-        reject(new Error(`fake-gcs-server exited (${String(code ?? signal)}) before it was ready`)),
-      ),
-    );
-    exited.catch(() => undefined);
-    try {
-      await Promise.race([waitReady(endpoint, ca, 20_000), exited]);
-    } catch (error) {
-      const text = await readFile(log, 'utf8').catch(() => '');
-      throw new Error(`${(error as Error).message}; its log:\n${text.slice(-3000)}`);
-    }
+    const started = serverProcess;
     /** A request of the test itself (trusting the certificate), answered as status and body. */
     const call = (method: string, path: string, body?: string) =>
       send(`${endpoint}${path}`, ca, method, body);
@@ -140,14 +144,12 @@ export async function startGcsServer(options: { tls?: boolean } = {}): Promise<G
         };
       },
       async stop() {
-        await stopChild(started);
-        unregister?.();
+        await started.stop();
         await removeTempDir(dir);
       },
     };
   } catch (error) {
-    if (child !== undefined) await stopChild(child);
-    unregister?.();
+    await serverProcess?.stop();
     await removeTempDir(dir);
     throw error;
   }
@@ -183,17 +185,10 @@ function send(
   });
 }
 
-/** Polls until the server answers at all. */
-async function waitReady(endpoint: string, ca: string | undefined, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const answered = await send(`${endpoint}/storage/v1/b`, ca, 'GET').then(
-      (response) => response.status < 500,
-      () => false,
-    );
-    if (answered) return;
-    if (Date.now() > deadline)
-      throw new Error(`fake-gcs-server at ${endpoint} did not answer in ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+/** Whether the server answers at all. */
+function answers(endpoint: string, ca: string | undefined): Promise<boolean> {
+  return send(`${endpoint}/storage/v1/b`, ca, 'GET').then(
+    (response) => response.status < 500,
+    () => false,
+  );
 }

@@ -1,16 +1,14 @@
 // Real S3 servers for tests (versitygw, SeaweedFS): TLS with a certificate made here, fresh data, a bucket per file.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, openSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { readFile, writeFile, mkdir } from 'node:fs/promises';
 import { Agent, request } from 'node:https';
 import { join } from 'node:path';
 
-import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 
 import type { S3RepoOptions } from '../../src/storage/s3-client.js';
-import { makeCertificate, stopChild } from './test-server.js';
+import { makeCertificate, spawnServer, type ServerProcess } from './test-server.js';
 import { freePort } from './ports.js';
-import { onProcessExit } from './reaper.js';
 import { createTempDir, removeTempDir } from './tmp.js';
 
 export type S3ServerKind = 'versitygw' | 'seaweedfs';
@@ -78,37 +76,21 @@ export async function startS3Server(
 ): Promise<S3TestServer> {
   // 0711: the postgres user (archive_command, restore_command) reads the certificate, as repoN-storage-ca-file.
   const dir = await createTempDir({ owner: 'root', mode: 0o711, label: `s3-${kind}` });
-  let child: ChildProcess | undefined;
-  let unregister: (() => void) | undefined;
+  let serverProcess: ServerProcess | undefined;
   try {
     const { cert, key } = await makeCertificate(dir);
     const port = await freePort();
     const data = join(dir, 'data');
     await mkdir(data);
-    const log = join(dir, 'server.log');
     const { args, env } = await commandLine(kind, { dir, data, port, cert, key }, options);
-    const output = openSync(log, 'a');
-    child = spawn(join(testBinDir(), BINARY[kind]), args, {
-      cwd: dir,
-      env: { ...process.env, ...env },
-      stdio: ['ignore', output, output],
-    });
-    closeSync(output);
-    const started = child;
-    unregister = onProcessExit('server', () => started.kill('SIGKILL'));
-    const exited = new Promise<never>((_, reject) =>
-      started.once('exit', (code, signal) =>
-        reject(new Error(`${kind} exited (${String(code ?? signal)}) before it was ready`)),
-      ),
-    );
-    exited.catch(() => undefined);
     const ca = await readFile(cert, 'utf8');
-    try {
-      await Promise.race([waitReady(port, ca, kind === 'seaweedfs' ? 60_000 : 20_000), exited]);
-    } catch (error) {
-      const text = await readFile(log, 'utf8').catch(() => '');
-      throw new Error(`${(error as Error).message}; its log:\n${text.slice(-3000)}`);
-    }
+    serverProcess = await spawnServer(kind, join(testBinDir(), BINARY[kind]), args, {
+      dir,
+      env: { ...process.env, ...env },
+      answers: () => answers(port, ca),
+      timeoutMs: kind === 'seaweedfs' ? 60_000 : 20_000,
+    });
+    const started = serverProcess;
     const endpoint = `127.0.0.1:${port}`;
     const client = new S3Client({
       region: REGION,
@@ -157,15 +139,13 @@ export async function startS3Server(
       },
       async stop() {
         client.destroy();
-        await stopChild(started);
-        unregister?.();
+        await started.stop();
         await removeTempDir(dir);
       },
     };
     return server;
   } catch (error) {
-    if (child !== undefined) await stopChild(child);
-    unregister?.();
+    await serverProcess?.stop();
     await removeTempDir(dir);
     throw error;
   }
@@ -249,37 +229,83 @@ async function commandLine(
 }
 
 /**
- * Polls until the server answers HTTPS at all (a 403 is an answer). versitygw refuses a request without
+ * Whether the server answers HTTPS at all (a 403 is an answer). versitygw refuses a request without
  * `x-amz-content-sha256` before it reads it, so the probe sends one.
  */
-async function waitReady(port: number, ca: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const answered = await new Promise<boolean>((resolve) => {
-      const probe = request(
-        {
-          host: '127.0.0.1',
-          port,
-          path: '/',
-          method: 'GET',
-          ca,
-          headers: { 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' },
-          timeout: 2000,
-        },
-        (response) => {
-          response.resume();
-          resolve(response.statusCode !== undefined && response.statusCode < 500);
-        },
-      );
-      probe.on('error', () => resolve(false));
-      probe.on('timeout', () => probe.destroy());
-      probe.end();
-    });
-    if (answered) return;
-    if (Date.now() > deadline)
-      throw new Error(`the S3 server on port ${port} did not answer in ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+function answers(port: number, ca: string): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
+    const probe = request(
+      {
+        host: '127.0.0.1',
+        port,
+        path: '/',
+        method: 'GET',
+        ca,
+        headers: { 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' },
+        timeout: 2000,
+      },
+      (response) => {
+        response.resume();
+        resolve(response.statusCode !== undefined && response.statusCode < 500);
+      },
+    );
+    probe.on('error', () => resolve(false));
+    probe.on('timeout', () => probe.destroy());
+    probe.end();
+  });
+}
+
+/** Every key under `prefix` in `bucket`, page by page. */
+export async function s3KeysUnder(server: S3TestServer, bucket: string, prefix: string): Promise<string[]> {
+  const keys: string[] = [];
+  let token: string | undefined;
+  do {
+    const page = await server.client.send(
+      new ListObjectsV2Command({
+        Bucket: bucket,
+        Prefix: prefix,
+        ...(token ? { ContinuationToken: token } : {}),
+      }),
+    );
+    for (const object of page.Contents ?? []) keys.push(object.Key ?? '');
+    token = page.IsTruncated === true ? page.NextContinuationToken : undefined;
+  } while (token !== undefined);
+  return keys;
+}
+
+/**
+ * The repoN-* config lines of a repository under /pgstash in `bucket` on `server`, reached at `endpoint` (default
+ * the server itself; a fault proxy in front of it presents the same certificate).
+ */
+export function s3RepoLines(
+  server: S3TestServer,
+  bucket: string,
+  options: { repo?: number; endpoint?: string } = {},
+): Record<string, string> {
+  const repo = `repo${options.repo ?? 1}`;
+  return {
+    [`${repo}-type`]: 's3',
+    [`${repo}-path`]: '/pgstash',
+    [`${repo}-s3-bucket`]: bucket,
+    [`${repo}-s3-endpoint`]: options.endpoint ?? server.endpoint,
+    [`${repo}-s3-region`]: server.region,
+    [`${repo}-s3-uri-style`]: 'path',
+    [`${repo}-s3-key`]: server.accessKey,
+    [`${repo}-s3-key-secret`]: server.secretKey,
+    [`${repo}-storage-ca-file`]: server.caFile,
+  };
+}
+
+/** The target and certificate a fault proxy (startFaultProxy) needs to stand in front of `server`. */
+export async function proxyOptionsFor(
+  server: S3TestServer,
+): Promise<{ target: { host: string; port: number; ca: Buffer }; cert: Buffer; key: Buffer }> {
+  const cert = await readFile(server.caFile);
+  return {
+    target: { host: '127.0.0.1', port: server.port, ca: cert },
+    cert,
+    key: await readFile(server.keyFile),
+  };
 }
 
 /**

@@ -17,17 +17,9 @@ import { azureServerAvailable, startAzureServer, type AzureTestServer } from '..
 import { runPgstash } from '../harness/pgstash.js';
 import { freePort } from '../harness/ports.js';
 import { createTempDir, removeTempDir } from '../harness/tmp.js';
+import { rejectionOf } from '../harness/errors.js';
 
 const MiB = 1024 * 1024;
-
-async function rejection(promise: Promise<unknown>): Promise<PgStashError> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as PgStashError;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe.skipIf(!azureServerAvailable())('azure driver on Azurite', () => {
   let server: AzureTestServer;
@@ -150,7 +142,7 @@ describe.skipIf(!azureServerAvailable())('azure driver on Azurite', () => {
 
     const readOnly = driver({ azureKeyType: 'sas', azureKey: server.sasToken('rl'), ioTimeout: 30 });
     const started = Date.now();
-    const error = await rejection(
+    const error = await rejectionOf(
       (async () => pipeline(Readable.from([Buffer.from('x')]), await readOnly.openWrite('file')))(),
     );
     expect(Date.now() - started).toBeLessThan(15_000);
@@ -272,7 +264,7 @@ describe.skipIf(!azureServerAvailable())('azure driver on Azurite', () => {
   it('fails at once with a one-line access error naming the URL and the code for a wrong key', async () => {
     const azure = driver({ azureKey: Buffer.from('not the account key').toString('base64'), ioTimeout: 30 });
     const started = Date.now();
-    const error = await rejection(azure.read('file'));
+    const error = await rejectionOf(azure.read('file'));
     expect(Date.now() - started).toBeLessThan(15_000);
     expect(isPgStashError(error, 'access')).toBe(true);
     expect(error.temporary).toBe(false);
@@ -299,13 +291,13 @@ describe.skipIf(!azureServerAvailable())('azure driver on Azurite', () => {
 
   it('fails with pathMissing naming the container when it does not exist', async () => {
     const azure = openAzureStorage(server.repoOptions('no-such-container', { ioTimeout: 30 }));
-    const error = await rejection(azure.read('file'));
+    const error = await rejectionOf(azure.read('file'));
     expect(isPgStashError(error, 'pathMissing')).toBe(true);
     expect(error.message).toContain(
       `/${server.account}/no-such-container/repo/file': ContainerNotFound, HTTP 404`,
     );
     expect(error.hint).toContain('repo1-azure-container');
-    const listing = await rejection(
+    const listing = await rejectionOf(
       (async () => {
         for await (const _entry of azure.list('')) break;
       })(),
@@ -319,7 +311,7 @@ describe.skipIf(!azureServerAvailable())('azure driver on Azurite', () => {
       server.repoOptions(container, { azureEndpoint: `127.0.0.1:${port}`, ioTimeout: 2 }),
     );
     const started = Date.now();
-    const error = await rejection(azure.info('file'));
+    const error = await rejectionOf(azure.info('file'));
     const took = Date.now() - started;
     expect(took).toBeLessThan(10_000);
     expect(isPgStashError(error, 'service')).toBe(true);
@@ -334,7 +326,7 @@ describe.skipIf(!azureServerAvailable())('azure driver on Azurite', () => {
     const { storageCaFile: _unused, ...options } = server.repoOptions(container, { ioTimeout: 30 });
     const azure = openAzureStorage(options);
     const started = Date.now();
-    const error = await rejection(azure.info('file'));
+    const error = await rejectionOf(azure.info('file'));
     expect(Date.now() - started).toBeLessThan(15_000);
     expect(isPgStashError(error, 'service')).toBe(true);
     expect(error.message).toMatch(

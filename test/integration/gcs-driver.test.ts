@@ -1,5 +1,5 @@
 // The GCS driver on fake-gcs-server beyond the conformance suite: chunked uploads, cancel, pagination, bad input.
-import { generateKeyPairSync, createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -9,42 +9,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { isPgStashError, type PgStashError } from '../../src/common/errors.js';
 import { openGcsStorage, type GcsDriver } from '../../src/storage/gcs.js';
-import { gcsServerAvailable, startGcsServer, type GcsTestServer } from '../harness/gcs-server.js';
+import {
+  gcsServerAvailable,
+  startGcsServer,
+  writeServiceAccountKey,
+  type GcsTestServer,
+} from '../harness/gcs-server.js';
 import { runPgstash } from '../harness/pgstash.js';
 import { freePort } from '../harness/ports.js';
 import { createTempDir, removeTempDir } from '../harness/tmp.js';
+import { rejectionOf } from '../harness/errors.js';
 
 const MiB = 1024 * 1024;
-
-async function rejection(promise: Promise<unknown>): Promise<PgStashError> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as PgStashError;
-  }
-  throw new Error('expected a rejection');
-}
-
-/** A service account key file (the server does not check signatures; the driver signs with it all the same). */
-async function writeServiceKey(file: string): Promise<void> {
-  const { privateKey } = generateKeyPairSync('rsa', {
-    modulusLength: 2048,
-    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
-    publicKeyEncoding: { type: 'spki', format: 'pem' },
-  });
-  await writeFile(
-    file,
-    JSON.stringify({
-      type: 'service_account',
-      project_id: 'pgstash-test',
-      private_key_id: 'test',
-      private_key: privateKey,
-      client_email: 'pgstash@pgstash-test.iam.gserviceaccount.com',
-      token_uri: 'https://oauth2.googleapis.com/token',
-    }),
-    { mode: 0o600 },
-  );
-}
 
 describe.skipIf(!gcsServerAvailable())('gcs driver on fake-gcs-server', () => {
   let server: GcsTestServer;
@@ -106,7 +82,7 @@ describe.skipIf(!gcsServerAvailable())('gcs driver on fake-gcs-server', () => {
     const gcs = driver();
     const first = randomBytes(11 * MiB);
     await pipeline(Readable.from([first]), await gcs.openWrite('claimed', { ifAbsent: true }));
-    const error = await rejection(
+    const error = await rejectionOf(
       pipeline(Readable.from([randomBytes(11 * MiB)]), await gcs.openWrite('claimed', { ifAbsent: true })),
     );
     expect(isPgStashError(error, 'fileExists')).toBe(true);
@@ -153,7 +129,7 @@ describe.skipIf(!gcsServerAvailable())('gcs driver on fake-gcs-server', () => {
   it('fails with pathMissing naming the bucket when the bucket does not exist', async () => {
     const gcs = openGcsStorage(server.repoOptions('no-such-bucket', { ioTimeout: 30 }));
     const started = Date.now();
-    const listed = await rejection(
+    const listed = await rejectionOf(
       (async () => {
         for await (const _entry of gcs.list('')) void _entry;
       })(),
@@ -162,7 +138,9 @@ describe.skipIf(!gcsServerAvailable())('gcs driver on fake-gcs-server', () => {
     expect(isPgStashError(listed, 'pathMissing')).toBe(true);
     expect(listed.message).toMatch(/^unable to list 'gs:\/\/no-such-bucket\/repo': notFound, HTTP 404/);
     expect(listed.hint).toContain('repo1-gcs-bucket');
-    const written = await rejection(pipeline(Readable.from([Buffer.from('x')]), await gcs.openWrite('file')));
+    const written = await rejectionOf(
+      pipeline(Readable.from([Buffer.from('x')]), await gcs.openWrite('file')),
+    );
     expect(isPgStashError(written, 'pathMissing')).toBe(true);
     expect(written.message).toMatch(
       /^unable to write 'gs:\/\/no-such-bucket\/repo\/file': notFound, HTTP 404/,
@@ -175,7 +153,7 @@ describe.skipIf(!gcsServerAvailable())('gcs driver on fake-gcs-server', () => {
       server.repoOptions(bucket, { gcsEndpoint: `http://127.0.0.1:${port}`, ioTimeout: 1 }),
     );
     const started = Date.now();
-    const error = await rejection(gcs.info('file'));
+    const error = await rejectionOf(gcs.info('file'));
     expect(Date.now() - started).toBeLessThan(5_000);
     expect(isPgStashError(error, 'service')).toBe(true);
     expect(error.temporary).toBe(true);
@@ -227,7 +205,7 @@ describe.skipIf(!gcsServerAvailable())('gcs driver on fake-gcs-server', () => {
 
   it('signs requests with a service account key file', async () => {
     const key = join(dir, 'service.json');
-    await writeServiceKey(key);
+    await writeServiceAccountKey(key);
     const gcs = driver({ gcsKeyType: 'service', gcsKey: key });
     await pipeline(Readable.from([Buffer.from('signed')]), await gcs.openWrite('file'));
     expect((await gcs.read('file'))?.toString()).toBe('signed');
@@ -278,7 +256,7 @@ describe.skipIf(!gcsServerAvailable())('gcs driver on fake-gcs-server', () => {
       );
       const posixRepo = await createTempDir({ owner: 'root', label: 'gcs-cli-posix' });
       const key = join(dir, 'cli-service.json');
-      await writeServiceKey(key);
+      await writeServiceAccountKey(key);
       const run = (env: Record<string, string>) =>
         runPgstash(['info'], { env: { ...env, NODE_OPTIONS: `--require=${hook}` } });
       try {
@@ -328,7 +306,7 @@ describe.skipIf(!gcsServerAvailable())('gcs driver on fake-gcs-server over https
     const { storageCaFile: _unused, ...options } = server.repoOptions(bucket, { ioTimeout: 30 });
     const gcs = openGcsStorage(options);
     const started = Date.now();
-    const error = await rejection(gcs.info('file'));
+    const error = await rejectionOf(gcs.info('file'));
     expect(Date.now() - started).toBeLessThan(10_000);
     expect(isPgStashError(error, 'service')).toBe(true);
     expect(error.temporary).toBe(false);

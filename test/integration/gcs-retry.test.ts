@@ -8,9 +8,10 @@ import { pipeline } from 'node:stream/promises';
 
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
-import { isPgStashError, type PgStashError } from '../../src/common/errors.js';
+import { isPgStashError } from '../../src/common/errors.js';
 import { openGcsStorage } from '../../src/storage/gcs.js';
 import { gcsServerAvailable, startGcsServer, type GcsTestServer } from '../harness/gcs-server.js';
+import { rejectionOf } from '../harness/errors.js';
 
 const MiB = 1024 * 1024;
 
@@ -92,15 +93,6 @@ async function startProxy(target: string): Promise<{
   };
 }
 
-async function rejection(promise: Promise<unknown>): Promise<PgStashError> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as PgStashError;
-  }
-  throw new Error('expected a rejection');
-}
-
 describe.skipIf(!gcsServerAvailable())('gcs driver retries (fake-gcs-server behind a failing proxy)', () => {
   let server: GcsTestServer;
   let proxy: Awaited<ReturnType<typeof startProxy>>;
@@ -170,7 +162,7 @@ describe.skipIf(!gcsServerAvailable())('gcs driver retries (fake-gcs-server behi
     const gcs = driver();
     proxy.fault(() => ({ status: 403, reason: 'forbidden' }));
     const started = Date.now();
-    const error = await rejection(gcs.info('file'));
+    const error = await rejectionOf(gcs.info('file'));
     expect(Date.now() - started).toBeLessThan(2_000);
     expect(isPgStashError(error, 'access')).toBe(true);
     expect(error.temporary).toBe(false);
@@ -187,7 +179,7 @@ describe.skipIf(!gcsServerAvailable())('gcs driver retries (fake-gcs-server behi
     );
     proxy.fault(() => ({ status: 503, reason: 'backendError' }));
     const started = Date.now();
-    const error = await rejection(gcs.info('file'));
+    const error = await rejectionOf(gcs.info('file'));
     expect(Date.now() - started).toBeLessThan(3_000);
     expect(error.temporary).toBe(true);
     expect(error.message).toMatch(/^unable to get info for 'gs:\/\/.*': backendError, HTTP 503/);

@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runPgstash } from '../harness/pgstash.js';
 import { freePort } from '../harness/ports.js';
 import { RestoreBench } from '../harness/restore.js';
-import { s3ServerAvailable, startS3Server, type S3TestServer } from '../harness/s3-server.js';
+import { s3RepoLines, s3ServerAvailable, startS3Server, type S3TestServer } from '../harness/s3-server.js';
 import { createStanzaSetup, type StanzaSetup } from '../harness/stanza.js';
 import { switchUntilArchived, switchWal, waitArchived } from '../harness/wal.js';
 
@@ -43,15 +43,7 @@ describe.skipIf(!s3ServerAvailable('versitygw'))('two repositories at once: posi
       global: {
         'repo1-retention-full': '1',
         'repo1-compress-type': 'lz4',
-        'repo2-type': 's3',
-        'repo2-path': '/pgstash',
-        'repo2-s3-bucket': bucket,
-        'repo2-s3-endpoint': server.endpoint,
-        'repo2-s3-region': server.region,
-        'repo2-s3-uri-style': 'path',
-        'repo2-s3-key': server.accessKey,
-        'repo2-s3-key-secret': server.secretKey,
-        'repo2-storage-ca-file': server.caFile,
+        ...s3RepoLines(server, bucket, { repo: 2 }),
         'repo2-retention-full': '2',
       },
     });

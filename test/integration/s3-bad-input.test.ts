@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PgCluster } from '../harness/cluster.js';
 import { runPgstash, type PgstashResult } from '../harness/pgstash.js';
 import { freePort } from '../harness/ports.js';
-import { s3ServerAvailable, startS3Server, type S3TestServer } from '../harness/s3-server.js';
+import { s3RepoLines, s3ServerAvailable, startS3Server, type S3TestServer } from '../harness/s3-server.js';
 import { configText, createStanzaSetup, writeConfig, type StanzaSetup } from '../harness/stanza.js';
 
 describe.skipIf(!s3ServerAvailable('versitygw'))('bad S3 settings (versitygw)', () => {
@@ -80,18 +80,7 @@ describe.skipIf(!s3ServerAvailable('versitygw'))('bad S3 settings (versitygw)', 
   beforeAll(async () => {
     server = await startS3Server('versitygw');
     bucket = await server.createBucket('bad-input');
-    s3Options = {
-      'repo1-type': 's3',
-      'repo1-path': '/pgstash',
-      'repo1-s3-bucket': bucket,
-      'repo1-s3-endpoint': server.endpoint,
-      'repo1-s3-region': server.region,
-      'repo1-s3-uri-style': 'path',
-      'repo1-s3-key': server.accessKey,
-      'repo1-s3-key-secret': server.secretKey,
-      'repo1-storage-ca-file': server.caFile,
-      'compress-type': 'zst',
-    };
+    s3Options = { ...s3RepoLines(server, bucket), 'compress-type': 'zst' };
     setup = await createStanzaSetup({ global: s3Options });
     await setup.cluster.start();
     await setup.pgstashOk(['stanza-create']);

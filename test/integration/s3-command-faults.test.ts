@@ -8,7 +8,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { startFaultProxy, type FaultProxy } from '../harness/fault-proxy.js';
 import { RestoreBench } from '../harness/restore.js';
-import { s3ServerAvailable, startS3Server, type S3TestServer } from '../harness/s3-server.js';
+import {
+  proxyOptionsFor,
+  s3RepoLines,
+  s3ServerAvailable,
+  startS3Server,
+  type S3TestServer,
+} from '../harness/s3-server.js';
 import { createStanzaSetup, type StanzaSetup } from '../harness/stanza.js';
 import { createTempDir, removeTempDir } from '../harness/tmp.js';
 import { switchWal, waitArchived } from '../harness/wal.js';
@@ -32,24 +38,10 @@ describe.skipIf(!s3ServerAvailable('versitygw'))('commands under S3 faults (vers
 
   beforeAll(async () => {
     server = await startS3Server('versitygw');
-    proxy = await startFaultProxy({
-      target: { host: '127.0.0.1', port: server.port, ca: await readFile(server.caFile) },
-      cert: await readFile(server.caFile),
-      key: await readFile(server.keyFile),
-    });
+    proxy = await startFaultProxy(await proxyOptionsFor(server));
     const bucket = await server.createBucket('command-faults');
     setup = await createStanzaSetup({
-      global: {
-        'repo1-type': 's3',
-        'repo1-path': '/pgstash',
-        'repo1-s3-bucket': bucket,
-        'repo1-s3-endpoint': proxy.endpoint,
-        'repo1-s3-region': server.region,
-        'repo1-s3-uri-style': 'path',
-        'repo1-s3-key': server.accessKey,
-        'repo1-s3-key-secret': server.secretKey,
-        'repo1-storage-ca-file': server.caFile,
-      },
+      global: s3RepoLines(server, bucket, { endpoint: proxy.endpoint }),
     });
     restores = new RestoreBench(setup);
     dir = await createTempDir({ label: 'command-faults' });

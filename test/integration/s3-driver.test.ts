@@ -7,42 +7,17 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createHash, randomBytes } from 'node:crypto';
 
-import { ListMultipartUploadsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { isPgStashError, type PgStashError } from '../../src/common/errors.js';
+import { isPgStashError } from '../../src/common/errors.js';
 import { openS3Storage, type S3Driver } from '../../src/storage/s3.js';
 import { runPgstash } from '../harness/pgstash.js';
-import { s3ServerAvailable, startS3Server, type S3TestServer } from '../harness/s3-server.js';
+import { s3KeysUnder, s3ServerAvailable, startS3Server, type S3TestServer } from '../harness/s3-server.js';
 import { createTempDir, removeTempDir } from '../harness/tmp.js';
+import { rejectionOf } from '../harness/errors.js';
 
 const MiB = 1024 * 1024;
-
-async function rejection(promise: Promise<unknown>): Promise<PgStashError> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as PgStashError;
-  }
-  throw new Error('expected a rejection');
-}
-
-async function keysUnder(server: S3TestServer, bucket: string, prefix: string): Promise<string[]> {
-  const keys: string[] = [];
-  let token: string | undefined;
-  do {
-    const page = await server.client.send(
-      new ListObjectsV2Command({
-        Bucket: bucket,
-        Prefix: prefix,
-        ...(token ? { ContinuationToken: token } : {}),
-      }),
-    );
-    for (const object of page.Contents ?? []) keys.push(object.Key ?? '');
-    token = page.IsTruncated === true ? page.NextContinuationToken : undefined;
-  } while (token !== undefined);
-  return keys;
-}
 
 describe.skipIf(!s3ServerAvailable('versitygw'))('s3 driver on versitygw', () => {
   let server: S3TestServer;
@@ -129,13 +104,13 @@ describe.skipIf(!s3ServerAvailable('versitygw'))('s3 driver on versitygw', () =>
     for await (const entry of s3.list('many')) listed.push(entry.name);
     expect(listed.sort()).toEqual(names);
     await s3.removeTree('many');
-    expect(await keysUnder(server, bucket, `t${count}/`)).toEqual([]);
+    expect(await s3KeysUnder(server, bucket, `t${count}/`)).toEqual([]);
   });
 
   it('fails at once with a one-line access error naming the URL and the code for a wrong secret', async () => {
     const s3 = driver({ s3KeySecret: 'wrong-secret', ioTimeout: 30 });
     const started = Date.now();
-    const error = await rejection(s3.read('file'));
+    const error = await rejectionOf(s3.read('file'));
     expect(Date.now() - started).toBeLessThan(15_000);
     expect(isPgStashError(error, 'access')).toBe(true);
     expect(error.temporary).toBe(false);
@@ -150,7 +125,7 @@ describe.skipIf(!s3ServerAvailable('versitygw'))('s3 driver on versitygw', () =>
 
   it('fails with pathMissing naming the bucket when the bucket does not exist', async () => {
     const s3 = openS3Storage(server.repoOptions('no-such-bucket', { ioTimeout: 30 }));
-    const error = await rejection(s3.read('file'));
+    const error = await rejectionOf(s3.read('file'));
     expect(isPgStashError(error, 'pathMissing')).toBe(true);
     expect(error.message).toContain(`https://${server.endpoint}/no-such-bucket/repo/file': NoSuchBucket`);
     expect(error.hint).toContain('repo1-s3-bucket');
@@ -160,7 +135,7 @@ describe.skipIf(!s3ServerAvailable('versitygw'))('s3 driver on versitygw', () =>
     const { storageCaFile: _unused, ...options } = server.repoOptions(bucket, { ioTimeout: 30 });
     const s3 = openS3Storage(options);
     const started = Date.now();
-    const error = await rejection(s3.info('file'));
+    const error = await rejectionOf(s3.info('file'));
     expect(Date.now() - started).toBeLessThan(15_000);
     expect(isPgStashError(error, 'service')).toBe(true);
     expect(error.message).toMatch(/^unable to get info for 'https:\/\/127\.0\.0\.1:\d+\/.*': \S*CERT/);

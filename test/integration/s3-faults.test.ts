@@ -1,17 +1,22 @@
 // The S3 driver through a fault-injecting proxy (test/harness/fault-proxy.ts) in front of versitygw: every request
 // kind retries and succeeds under each transient fault, or fails with one clear line once io-timeout is spent.
 import { createHash, randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 
 import { ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
-import { isPgStashError, type PgStashError } from '../../src/common/errors.js';
+import { isPgStashError } from '../../src/common/errors.js';
 import { openS3Storage, type S3Driver } from '../../src/storage/s3.js';
 import { startFaultProxy, type FaultProxy, type FaultType } from '../harness/fault-proxy.js';
-import { s3ServerAvailable, startS3Server, type S3TestServer } from '../harness/s3-server.js';
+import {
+  proxyOptionsFor,
+  s3ServerAvailable,
+  startS3Server,
+  type S3TestServer,
+} from '../harness/s3-server.js';
+import { rejectionOf } from '../harness/errors.js';
 
 const MiB = 1024 * 1024;
 /** Seconds: short, so that a stalled request gives up quickly, long enough for a loaded machine's requests. */
@@ -29,15 +34,6 @@ const FAULTS: readonly FaultType[] = [
 
 /** 1,003 names: a listing of two pages. */
 const NAMES = Array.from({ length: 1003 }, (_, index) => `n${String(index).padStart(4, '0')}`);
-
-async function rejection(promise: Promise<unknown>): Promise<PgStashError> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as PgStashError;
-  }
-  throw new Error('expected a rejection');
-}
 
 const sha = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
 
@@ -67,11 +63,7 @@ describe.skipIf(!s3ServerAvailable('versitygw'))('s3 driver under injected fault
   beforeAll(async () => {
     server = await startS3Server('versitygw');
     bucket = await server.createBucket('s3-faults');
-    proxy = await startFaultProxy({
-      target: { host: '127.0.0.1', port: server.port, ca: await readFile(server.caFile) },
-      cert: await readFile(server.caFile),
-      key: await readFile(server.keyFile),
-    });
+    proxy = await startFaultProxy(await proxyOptionsFor(server));
     const { faulty, direct } = drivers();
     listing = faulty;
     for (let start = 0; start < NAMES.length; start += 64) {
@@ -170,7 +162,7 @@ describe.skipIf(!s3ServerAvailable('versitygw'))('s3 driver under injected fault
     const { faulty } = drivers();
     proxy.inject({ fault: 'slowDown', times: Infinity });
     const started = Date.now();
-    const error = await rejection(faulty.read('object'));
+    const error = await rejectionOf(faulty.read('object'));
     const elapsed = Date.now() - started;
     expect(elapsed).toBeGreaterThanOrEqual(IO_TIMEOUT * 1000 * 0.5);
     expect(elapsed).toBeLessThan(IO_TIMEOUT * 1000 * 4);
@@ -186,7 +178,7 @@ describe.skipIf(!s3ServerAvailable('versitygw'))('s3 driver under injected fault
     const { faulty } = drivers();
     proxy.inject({ fault: 'stall', kind: 'put', times: Infinity });
     const started = Date.now();
-    const error = await rejection(write(faulty, 'stuck', Buffer.from('x')));
+    const error = await rejectionOf(write(faulty, 'stuck', Buffer.from('x')));
     const elapsed = Date.now() - started;
     expect(elapsed).toBeLessThan(IO_TIMEOUT * 1000 * 5);
     expect(isPgStashError(error, 'service')).toBe(true);

@@ -1,13 +1,18 @@
 // Request economy on S3: the requests each command makes, counted by kind by a proxy (test/harness/fault-proxy.ts)
 // in front of versitygw, against a real PostgreSQL 15 cluster: the fewest that do the job (docs/architecture.md).
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { startFaultProxy, type FaultProxy } from '../harness/fault-proxy.js';
-import { s3ServerAvailable, startS3Server, type S3TestServer } from '../harness/s3-server.js';
+import {
+  proxyOptionsFor,
+  s3RepoLines,
+  s3ServerAvailable,
+  startS3Server,
+  type S3TestServer,
+} from '../harness/s3-server.js';
 import { createStanzaSetup, type StanzaSetup } from '../harness/stanza.js';
 import { createTempDir, removeTempDir } from '../harness/tmp.js';
 import { switchWal, waitArchived } from '../harness/wal.js';
@@ -38,26 +43,12 @@ describe.skipIf(!s3ServerAvailable('versitygw'))('requests made by each command 
 
   beforeAll(async () => {
     server = await startS3Server('versitygw');
-    const proxyOptions = {
-      target: { host: '127.0.0.1', port: server.port, ca: await readFile(server.caFile) },
-      cert: await readFile(server.caFile),
-      key: await readFile(server.keyFile),
-    };
+    const proxyOptions = await proxyOptionsFor(server);
     archiver = await startFaultProxy(proxyOptions);
     counter = await startFaultProxy(proxyOptions);
     const bucket = await server.createBucket('requests');
     setup = await createStanzaSetup({
-      global: {
-        'repo1-type': 's3',
-        'repo1-path': '/pgstash',
-        'repo1-s3-bucket': bucket,
-        'repo1-s3-endpoint': archiver.endpoint,
-        'repo1-s3-region': server.region,
-        'repo1-s3-uri-style': 'path',
-        'repo1-s3-key': server.accessKey,
-        'repo1-s3-key-secret': server.secretKey,
-        'repo1-storage-ca-file': server.caFile,
-      },
+      global: s3RepoLines(server, bucket, { endpoint: archiver.endpoint }),
     });
     dir = await createTempDir({ label: 's3-requests' });
     await setup.cluster.start();

@@ -9,6 +9,7 @@ import { claimWalName } from '../../../src/repo/archive-claim.js';
 import { walClaimName } from '../../../src/repo/layout.js';
 import { Repository } from '../../../src/repo/repository.js';
 import { repoOptions } from '../../harness/repository.js';
+import { anyRejectionOf } from '../../harness/errors.js';
 
 const WAL = '000000010000000000000003';
 const DIR = 'archive/main/15-1/0000000100000000';
@@ -29,15 +30,6 @@ afterEach(async () => {
 const claim = (sha256: string, hasData = false): Promise<void> =>
   claimWalName(repo, { dir: DIR, walFileName: WAL, sha256 }, () => Promise.resolve(hasData));
 
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  return promise.then(
-    () => {
-      throw new Error('expected a rejection');
-    },
-    (error: unknown) => error,
-  );
-}
-
 describe('claimWalName', () => {
   it('claims a free name, and confirms it for the same content again', async () => {
     await claim(SHA('a'));
@@ -47,12 +39,12 @@ describe('claimWalName', () => {
 
   it('refuses another content with 45, saying whether the claimed content is stored', async () => {
     await claim(SHA('a'));
-    const stored = await rejection(claim(SHA('b'), true));
+    const stored = await anyRejectionOf(claim(SHA('b'), true));
     expect(isPgStashError(stored, 'archiveDuplicate')).toBe(true);
     expect((stored as Error).message).toBe(
       `WAL file '${WAL}' already exists in the repo1 archive with a different checksum (claimed for ${SHA('a')})`,
     );
-    const unfinished = await rejection(claim(SHA('b'), false));
+    const unfinished = await anyRejectionOf(claim(SHA('b'), false));
     expect((unfinished as Error).message).toContain(`claimed for ${SHA('a')}, whose push has not finished`);
   });
 
@@ -68,7 +60,7 @@ describe('claimWalName', () => {
   it('a damaged claim file is fileInvalid (28) naming it', async () => {
     await claim(SHA('a'));
     await writeFile(join(root, DIR, walClaimName(WAL)), 'not json');
-    const error = await rejection(claim(SHA('b')));
+    const error = await anyRejectionOf(claim(SHA('b')));
     expect(isPgStashError(error, 'fileInvalid')).toBe(true);
     expect((error as Error).message).toContain(`${root}/${DIR}/${walClaimName(WAL)}`);
   });
