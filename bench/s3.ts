@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import type { PgCluster } from '../test/harness/cluster.js';
 import { mkdirForPostgres } from '../test/harness/postgres-user.js';
-import { s3ConfigOptions, startS3Server, type S3TestServer } from '../test/harness/s3-server.js';
+import { s3RepoLines, startS3Server, type S3TestServer } from '../test/harness/s3-server.js';
 import { createTempDir, removeTempDir } from '../test/harness/tmp.js';
 import { setArchiveCommand } from '../test/harness/wal.js';
 import { createPgbenchCluster, DISCARD_WAL, waitArchiveIdle } from './bench-cluster.js';
@@ -102,7 +102,11 @@ async function runOnce(
   const dir = await createTempDir({ label: `bench-s3-${tool.name}-${compress}` });
   try {
     const bucket = await server.createBucket(`bench-${tool.name}-${compress}`);
-    const repo = await tool.prepare(dir, { cluster, compress, store: s3ConfigOptions(server, bucket) });
+    const repo = await tool.prepare(dir, {
+      cluster,
+      compress,
+      store: s3RepoLines(server, bucket, { endpoint: 'localhost' }),
+    });
     await measureOk(repo.argv(['stanza-create']), { scratchDir: scratch });
     await cluster.psql('checkpoint');
     await setArchiveCommand({ cluster }, repo.archiveCommand);
@@ -114,7 +118,7 @@ async function runOnce(
     await setArchiveCommand({ cluster }, DISCARD_WAL);
     await waitArchiveIdle(cluster);
     const backupRequests = await requestsSince(accessLog, beforeBackup, bucket);
-    const storedBytes = await objectBytes(server, bucket, 'repo/backup/');
+    const storedBytes = await objectBytes(server, bucket, 'pgstash/backup/');
 
     const restoreDir = await mkdirForPostgres(join(dir, 'restore'), 0o700);
     const beforeRestore = await logSize(accessLog);

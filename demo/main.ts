@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { PgCluster } from '../test/harness/cluster.js';
 import { pgstashCommandLine, runPgstash } from '../test/harness/pgstash.js';
 import {
-  s3ConfigOptions,
+  s3RepoLines,
   s3ServerAvailable,
   startS3Server,
   type S3TestServer,
@@ -63,7 +63,7 @@ async function main(): Promise<void> {
         throw new Error('versitygw is not installed: run .ci/test-servers.sh (it builds the test servers)');
       server = await startS3Server('versitygw');
       const bucket = await server.createBucket('demo');
-      repo = s3ConfigOptions(server, bucket);
+      repo = s3RepoLines(server, bucket, { endpoint: 'localhost' });
       say(`bucket ${bucket} on https://${server.endpoint}`);
     } else {
       repo = { 'repo1-path': join(dir, 'repo') };

@@ -288,6 +288,11 @@ export function s3RepoLines(
     [`${repo}-path`]: '/pgstash',
     [`${repo}-s3-bucket`]: bucket,
     [`${repo}-s3-endpoint`]: options.endpoint ?? server.endpoint,
+    // An endpoint given without its port (a host name: pgBackRest 2.45 matches the certificate's DNS names, not its
+    // IP address) takes the server's port from repoN-storage-port.
+    ...(options.endpoint !== undefined && !/:\d+$/.test(options.endpoint)
+      ? { [`${repo}-storage-port`]: String(server.port) }
+      : {}),
     [`${repo}-s3-region`]: server.region,
     [`${repo}-s3-uri-style`]: 'path',
     [`${repo}-s3-key`]: server.accessKey,
@@ -305,24 +310,5 @@ export async function proxyOptionsFor(
     target: { host: '127.0.0.1', port: server.port, ca: cert },
     cert,
     key: await readFile(server.keyFile),
-  };
-}
-
-/**
- * The repo1-* config lines of a repository in `bucket` on `server`, under /repo, in the option names pgstash and
- * pgBackRest share. The endpoint is a host name: pgBackRest 2.45 matches the certificate's DNS names, not its IP.
- */
-export function s3ConfigOptions(server: S3TestServer, bucket: string): Record<string, string> {
-  return {
-    'repo1-type': 's3',
-    'repo1-path': '/repo',
-    'repo1-s3-bucket': bucket,
-    'repo1-s3-endpoint': 'localhost',
-    'repo1-storage-port': String(server.port),
-    'repo1-s3-region': server.region,
-    'repo1-s3-uri-style': 'path',
-    'repo1-s3-key': server.accessKey,
-    'repo1-s3-key-secret': server.secretKey,
-    'repo1-storage-ca-file': server.caFile,
   };
 }

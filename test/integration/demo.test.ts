@@ -30,7 +30,7 @@ describe('npm run demo', () => {
       expect(result.stdout).toContain('all 1500 orders are back');
       expect(result.stdout).toContain('--archive-mode=off');
       expect(result.stdout).toContain('servers stopped, temp directories removed');
-      if (args.includes('--repo=s3')) expect(result.stdout).toMatch(/repository +\/repo in bucket demo-/);
+      if (args.includes('--repo=s3')) expect(result.stdout).toMatch(/repository +\/pgstash in bucket demo-/);
       const left = (await readdir(tmpdir())).filter((name) => !before.has(name) && name.includes('demo'));
       expect(left).toEqual([]);
     },
