@@ -4,12 +4,9 @@
 // ALTER SYSTEM + reload: to the measured tool's archive-push just before its backup (the backup waits for its last
 // segment to reach that tool's repository: archive-check), and to /bin/true in between, so that no tool inherits
 // a backlog of WAL to push.
-import { readdir } from 'node:fs/promises';
-import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { PgCluster, pgBin } from '../test/harness/cluster.js';
 import { execChecked } from '../test/harness/exec.js';
-import { setArchiveCommand } from '../test/harness/wal.js';
+import { setArchiveCommand, waitArchiveIdle } from '../test/harness/wal.js';
 
 /** What archive_command is between measured backups: accept every segment and keep nothing. */
 export const DISCARD_WAL = '/bin/true';
@@ -80,14 +77,4 @@ export async function withArchiveTo<T>(
     await setArchiveCommand({ cluster }, DISCARD_WAL);
     await waitArchiveIdle(cluster);
   }
-}
-
-/** Waits until no segment is waiting to be archived (no .ready file in pg_wal/archive_status). */
-export async function waitArchiveIdle(cluster: PgCluster): Promise<void> {
-  const statusDir = join(cluster.dataDir, 'pg_wal', 'archive_status');
-  for (let waited = 0; waited < 120_000; waited += 100) {
-    if (!(await readdir(statusDir)).some((name) => name.endsWith('.ready'))) return;
-    await sleep(100);
-  }
-  throw new Error(`WAL archiving did not catch up within 120 s\n${await cluster.logTail(20)}`);
 }

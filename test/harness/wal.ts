@@ -1,4 +1,6 @@
 // WAL helpers for integration tests: force a switch, wait until the archiver has archived a segment.
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { PgCluster } from './cluster.js';
 
@@ -53,4 +55,14 @@ export async function setArchiveCommand(setup: { cluster: PgCluster }, command: 
     if (tries >= 100) throw new Error(`archive_command is not '${command}' 10 s after a reload`);
     await sleep(100);
   }
+}
+
+/** Waits until no segment is waiting to be archived (no .ready file in pg_wal/archive_status). */
+export async function waitArchiveIdle(cluster: PgCluster): Promise<void> {
+  const statusDir = join(cluster.dataDir, 'pg_wal', 'archive_status');
+  for (let waited = 0; waited < 120_000; waited += 100) {
+    if (!(await readdir(statusDir)).some((name) => name.endsWith('.ready'))) return;
+    await sleep(100);
+  }
+  throw new Error(`WAL archiving did not catch up within 120 s\n${await cluster.logTail(20)}`);
 }

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { takeBackup } from '../harness/backups.js';
 import { flipMiddleByte } from '../harness/damage.js';
 import { createStanzaSetup, type StanzaSetup } from '../harness/stanza.js';
-import { switchUntilArchived } from '../harness/wal.js';
+import { switchUntilArchived, waitArchiveIdle } from '../harness/wal.js';
 
 interface Gap {
   timeline: number;
@@ -187,6 +187,9 @@ describe('verify', () => {
   });
 
   it('--since-last after a new backup reads only the files written since, and catches damage to one of them', async () => {
+    // The server may still be archiving what the last test wrote (a loaded machine): a segment archived between this
+    // listing and the verify below would be in the ledger but not in `before`, and then look added but not read.
+    await waitArchiveIdle(setup.cluster);
     const before = new Set(await dataFiles());
     // A verify that passes writes the ledger; one with --since-last right after reads nothing.
     expect((await verifyJson()).code).toBe(0);
@@ -198,6 +201,7 @@ describe('verify', () => {
     await writeAndArchive(11);
     const label = await takeBackup(setup, ['--type=incr']);
     labels.push(label);
+    await waitArchiveIdle(setup.cluster);
     const added = (await dataFiles()).filter((path) => !before.has(path));
     expect(added.length).toBeGreaterThan(0);
     const run = await verifyJson(['--since-last', '--log-level-stderr=detail']);
@@ -208,7 +212,7 @@ describe('verify', () => {
       join(setup.repoPath, match[1] as string),
     );
     expect(run.json.repos[0]?.files.read).toBe(read.length);
-    for (const path of added) expect(read).toContain(path);
+    for (const path of added) expect(read, path).toContain(path);
     for (const path of read) expect(before.has(path), path).toBe(false);
     expect(read.length).toBeLessThanOrEqual(added.length + 2);
     expect(run.json.repos[0]?.files.unchanged).toBe(before.size);
