@@ -224,7 +224,8 @@ async function commandLine(
       '-admin.port.legacy=0',
       '-master.telemetry=false',
     ],
-    env: {},
+    // weed puts its logs and its gRPC unix sockets in TMPDIR: in the server's own directory, they go with it.
+    env: { TMPDIR: where.dir },
   };
 }
 
