@@ -143,6 +143,7 @@ export class AzureDriver implements Driver {
       exists: async () => (await this.info(path, options)) !== undefined,
       get: (offset, limit) => this.#get(path, offset, limit, undefined, options?.signal),
       body: (first, offset, limit) => this.#resumingBody(path, first, offset, limit, options?.signal),
+      bodyStream: (response) => response.readableStreamBody as Readable | undefined,
     });
   }
 

@@ -169,6 +169,7 @@ export class GcsDriver implements Driver {
       exists: async () => (await this.info(path, options)) !== undefined,
       get: (offset, limit) => this.#get(path, name, offset, limit, undefined, options?.signal),
       body: (first, offset, limit) => this.#resumingBody(path, name, first, offset, limit, options?.signal),
+      bodyStream: (response) => response.stream,
     });
   }
 

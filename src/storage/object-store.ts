@@ -63,6 +63,8 @@ export interface RangedReadHooks<R> {
   /** One GET from `offset`, at most `limit` bytes: undefined when missing, 'empty' when the range holds nothing. */
   get(offset: number, limit: number | undefined): Promise<R | 'empty' | undefined>;
   body(first: R, offset: number, limit: number | undefined): AsyncGenerator<Buffer>;
+  /** The body stream of an answer, not yet read. */
+  bodyStream(response: R): Readable | undefined;
 }
 
 /** Driver.openRead of an object store: undefined when the object is missing. */
@@ -75,8 +77,15 @@ export async function openRangedRead<R>(
   const first = await hooks.get(offset, limit);
   if (first === undefined) return undefined;
   if (first === 'empty') return Readable.from([]);
+  // Until the caller reads, nothing listens to the first answer's body: a connection reset in that window (the
+  // caller opens a read, then builds its pipeline) emits 'error' with no listener, which Node 22 and 24 raise as an
+  // uncaught exception ("aborted"): the command died with 124. The error stays on the stream, so the body's first
+  // read meets it and resumes like any cut body.
+  hooks.bodyStream(first)?.on('error', ignoreUntilRead);
   return Readable.from(hooks.body(first, offset, limit), { objectMode: false });
 }
+
+function ignoreUntilRead(): void {}
 
 /** Driver.read from Driver.openRead: the whole stream in one buffer (undefined when missing). */
 export async function collectRead(stream: Readable | undefined): Promise<Buffer | undefined> {

@@ -138,6 +138,7 @@ export class S3Driver implements Driver {
       exists: async () => (await this.info(path, options)) !== undefined,
       get: (offset, limit) => this.#get(path, key, offset, limit, undefined, options?.signal),
       body: (first, offset, limit) => this.#resumingBody(path, key, first, offset, limit, options?.signal),
+      bodyStream: (response) => response.Body as Readable | undefined,
     });
   }
 

@@ -158,6 +158,24 @@ describe.skipIf(!s3ServerAvailable('versitygw'))('s3 driver under injected fault
     });
   });
 
+  it.each(['resetResponse', 'truncate'] as const)(
+    'get: a body cut by %s before anything reads it is resumed when read, not an uncaught error',
+    async (fault) => {
+      const { faulty, direct } = drivers();
+      const data = randomBytes(200_000);
+      await write(direct, 'object', data);
+      const injected = proxy.inject({ fault, kind: 'get' });
+      const stream = await faulty.openRead('object');
+      // The cut arrives while nothing listens to the body yet (a command opens a read, then sets up its pipeline).
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(injected.faulted).toBe(1);
+      const parts: Buffer[] = [];
+      for await (const part of stream as Readable) parts.push(part as Buffer);
+      expect(sha(Buffer.concat(parts))).toBe(sha(data));
+      expect(proxy.counts()['get']).toBe(2);
+    },
+  );
+
   it('keeps failing 503: gives up within the budget with one line naming the URL and io-timeout', async () => {
     const { faulty } = drivers();
     proxy.inject({ fault: 'slowDown', times: Infinity });
