@@ -16,6 +16,25 @@ import { pathToFileURL } from 'node:url';
 interface AssertionResult {
   readonly fullName?: string;
   readonly status: string;
+  readonly failureMessages?: readonly string[];
+}
+
+/** Lines of a failure's message shown under its name: CI's summary is often all of a run a reader gets. */
+const WHY_LINES = 4;
+const WHY_WIDTH = 240;
+
+/** The first lines of a failure message, without terminal colours, each cut to a readable width. */
+export function failureExcerpt(message: string | undefined): string[] {
+  return (
+    (message ?? '')
+      // eslint-disable-next-line no-control-regex
+      .replace(/\u001b\[[0-9;]*m/g, '')
+      .split('\n')
+      .map((line) => line.trimEnd())
+      .filter((line) => line.trim() !== '')
+      .slice(0, WHY_LINES)
+      .map((line) => (line.length > WHY_WIDTH ? `${line.slice(0, WHY_WIDTH)}...` : line))
+  );
 }
 
 interface FileResult {
@@ -55,7 +74,8 @@ export function countRun(label: string, exitCode: number, reportText: string | u
       else if (test.status === 'failed') {
         count.failed += 1;
         failedHere += 1;
-        count.problems.push(`FAILED ${file.name} > ${test.fullName ?? '(unnamed test)'}`);
+        const why = failureExcerpt(test.failureMessages?.[0]).map((line) => `\n    ${line}`);
+        count.problems.push(`FAILED ${file.name} > ${test.fullName ?? '(unnamed test)'}${why.join('')}`);
       } else count.skipped += 1;
     }
     if (file.status === 'failed' && failedHere === 0) {

@@ -36,6 +36,30 @@ describe('countRun', () => {
     expect(count.problems).toEqual(['FAILED /r/a.test.ts > a bad']);
   });
 
+  test('a failure shows the first lines of its message, without colours', () => {
+    const text = JSON.stringify({
+      testResults: [
+        {
+          name: '/r/a.test.ts',
+          status: 'failed',
+          assertionResults: [
+            {
+              fullName: 'a bad',
+              status: 'failed',
+              failureMessages: [
+                '\u001b[31mError\u001b[39m: exited 124\n\nstderr: aborted\n  at x\n  at y\n  at z',
+                'second',
+              ],
+            },
+          ],
+        },
+      ],
+    });
+    expect(countRun('run', 1, text).problems).toEqual([
+      'FAILED /r/a.test.ts > a bad\n    Error: exited 124\n    stderr: aborted\n      at x\n      at y',
+    ]);
+  });
+
   test('a file that failed to load counts as one failure', () => {
     const text = report([
       { name: '/r/a.test.ts', status: 'passed', tests: [['a ok', 'passed']] },
