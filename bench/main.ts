@@ -78,6 +78,7 @@ async function main(): Promise<void> {
         compressTypes: settings.compressTypes,
         processMax: Math.max(...settings.processMax),
         runs: settings.runs,
+        segments: settings.segments,
         progress,
       });
       load.push({ when: 'after s3', load1: loadavg()[0] ?? 0 });

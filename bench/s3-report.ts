@@ -1,9 +1,10 @@
 // The S3 case's tables: wall, CPU, RSS, requests and bytes stored per tool, and requests by kind (issue 15's goals).
 import { below, ratioAtMost, GOALS } from './goals.js';
-import type { RequestCounts, S3Results, S3Run } from './s3.js';
-import { totalRequests } from './s3.js';
+import type { S3ArchiveResult } from './s3-archive.js';
+import { totalRequests, type RequestCounts } from './s3-requests.js';
+import type { S3Results, S3Run } from './s3.js';
 import { quantile } from './stats.js';
-import { formatMiB, formatRatio, formatSeconds, markdownTable } from './table.js';
+import { formatMiB, formatMs, formatRatio, formatSeconds, markdownTable } from './table.js';
 import type { ToolName } from './tools.js';
 
 const TOOLS: readonly ToolName[] = ['pgstash', 'pgbackrest'];
@@ -85,6 +86,63 @@ export function renderS3(results: S3Results, runs: number): string {
         return `${entry.compress} ${formatRatio(bytes('pgstash'), bytes('pgbackrest'))}`;
       })
       .join(', ')}.`,
+    ...(results.archive.length === 0 ? [] : ['', renderS3Archive(results.archive)]),
+  ].join('\n');
+}
+
+/** archive-push and archive-get per segment: median wall, and requests per segment by tool. */
+function renderS3Archive(archive: readonly S3ArchiveResult[]): string {
+  const rows: string[][] = [];
+  const kindRows: string[][] = [];
+  for (const entry of archive) {
+    for (const command of ['push', 'get'] as const) {
+      const wall = (tool: ToolName): number =>
+        quantile(
+          entry.tools[tool][command].map((run) => run.wallMs),
+          0.5,
+        );
+      const perSegment = (tool: ToolName): string =>
+        (totalRequests(entry.tools[tool].requests[command]) / entry.segments).toFixed(1);
+      rows.push([
+        entry.compress,
+        `archive-${command}`,
+        formatMs(wall('pgstash')),
+        formatMs(wall('pgbackrest')),
+        formatRatio(wall('pgstash'), wall('pgbackrest')),
+        perSegment('pgstash'),
+        perSegment('pgbackrest'),
+      ]);
+      for (const tool of TOOLS)
+        kindRows.push([
+          entry.compress,
+          `archive-${command}`,
+          tool,
+          describeKinds(entry.tools[tool].requests[command]),
+        ]);
+    }
+  }
+  return [
+    `### S3: archive-push and archive-get, one process per 16 MiB segment (${String(archive[0]?.segments ?? 0)} segments)`,
+    '',
+    'Median wall time per segment; requests per segment from the access log (all segments, divided).',
+    '',
+    markdownTable(
+      [
+        'compress',
+        'command',
+        'wall pgstash',
+        'wall pgBackRest',
+        'pgstash / pgBackRest',
+        'requests pgstash',
+        'requests pgBackRest',
+      ],
+      rows,
+      ['left', 'left'],
+    ),
+    '',
+    'Requests by kind (all segments):',
+    '',
+    markdownTable(['compress', 'command', 'tool', 'requests'], kindRows, ['left', 'left', 'left', 'left']),
   ].join('\n');
 }
 

@@ -4,9 +4,9 @@
 //
 // As in the backup case, archive_command points at the measured tool's repository during its backup (so the
 // requests of a backup include the archive-push processes PostgreSQL starts meanwhile, for both tools alike), and
-// each restore goes into a new empty directory. Runs alternate which tool goes first.
+// each restore goes into a new empty directory. Runs alternate which tool goes first. Then archive-push and
+// archive-get per segment (s3-archive.ts), on WAL of a cluster of their own.
 import { existsSync } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import type { PgCluster } from '../test/harness/cluster.js';
@@ -17,10 +17,10 @@ import { setArchiveCommand, waitArchiveIdle } from '../test/harness/wal.js';
 import { createPgbenchCluster, DISCARD_WAL } from './bench-cluster.js';
 import { measureOk, type Measurement } from './measure.js';
 import type { BenchCompress } from './settings.js';
+import { measureS3Archive, type S3ArchiveResult } from './s3-archive.js';
+import { logSize, requestsSince, type RequestCounts } from './s3-requests.js';
 import { alternate, type Tool, type ToolName } from './tools.js';
-
-/** Requests by S3 operation (ListObjectsV2, PutObject, UploadPart, ...), as the server logged them. */
-export type RequestCounts = Readonly<Record<string, number>>;
+import { WalSource } from './wal-source.js';
 
 export interface S3Run {
   readonly backup: Measurement;
@@ -40,6 +40,8 @@ export interface S3Results {
   readonly scale: number;
   readonly server: string;
   readonly cases: S3CaseResult[];
+  /** archive-push and archive-get per segment, per compress type. */
+  readonly archive: S3ArchiveResult[];
 }
 
 export interface S3Options {
@@ -48,6 +50,8 @@ export interface S3Options {
   readonly compressTypes: readonly BenchCompress[];
   readonly processMax: number;
   readonly runs: number;
+  /** WAL segments pushed and fetched per tool and compress type. */
+  readonly segments: number;
   readonly progress: (text: string) => void;
 }
 
@@ -56,6 +60,7 @@ export async function runS3Case(options: S3Options): Promise<S3Results> {
   const accessLog = join(scratch, 'access.log');
   const cluster = await createPgbenchCluster(options.scale, (text) => options.progress(`s3: ${text}`));
   let server: S3TestServer | undefined;
+  let source: WalSource | undefined;
   try {
     server = await startS3Server('versitygw', { accessLog });
     const cases: S3CaseResult[] = [];
@@ -79,8 +84,24 @@ export async function runS3Case(options: S3Options): Promise<S3Results> {
       }
       cases.push({ compress, processMax: options.processMax, runs });
     }
-    return { scale: options.scale, server: 'versitygw v1.8.0 (TLS, keep-alive)', cases };
+    const archive: S3ArchiveResult[] = [];
+    source = await WalSource.create({ segments: options.segments, progress: options.progress });
+    for (const compress of options.compressTypes) {
+      archive.push(
+        await measureS3Archive({
+          tools: options.tools,
+          server,
+          source,
+          compress,
+          scratch,
+          accessLog,
+          progress: options.progress,
+        }),
+      );
+    }
+    return { scale: options.scale, server: 'versitygw v1.8.0 (TLS, keep-alive)', cases, archive };
   } finally {
+    await source?.destroy();
     await server?.stop();
     await cluster.destroy();
     await removeTempDir(scratch);
@@ -140,27 +161,6 @@ async function runOnce(
   }
 }
 
-async function logSize(path: string): Promise<number> {
-  return (await stat(path).catch(() => undefined))?.size ?? 0;
-}
-
-/**
- * The requests logged for `bucket` after byte `from` of the access log, by operation. versitygw writes a line
- * per request once it is answered; a short pause lets the last ones reach the file.
- */
-async function requestsSince(path: string, from: number, bucket: string): Promise<RequestCounts> {
-  await new Promise((resolve) => setTimeout(resolve, 500));
-  const text = (await readFile(path)).subarray(from).toString('utf8');
-  const counts: Record<string, number> = {};
-  for (const line of text.split('\n')) {
-    const fields = line.split(' ');
-    if (fields[1] !== bucket) continue;
-    const operation = /\bs3_(\w+)\b/.exec(line)?.[1] ?? 'unknown';
-    counts[operation] = (counts[operation] ?? 0) + 1;
-  }
-  return counts;
-}
-
 /** Bytes of every object under `prefix` in `bucket`. */
 async function objectBytes(server: S3TestServer, bucket: string, prefix: string): Promise<number> {
   let bytes = 0;
@@ -177,9 +177,4 @@ async function objectBytes(server: S3TestServer, bucket: string, prefix: string)
     token = page.NextContinuationToken;
   } while (token !== undefined);
   return bytes;
-}
-
-/** Total requests of a count. */
-export function totalRequests(counts: RequestCounts): number {
-  return Object.values(counts).reduce((sum, count) => sum + count, 0);
 }
