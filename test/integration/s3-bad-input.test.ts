@@ -1,7 +1,8 @@
 // Bad S3 settings through the CLI on a real cluster (versitygw over TLS): a wrong key, a wrong region, a missing
 // bucket, an endpoint that does not answer, an untrusted certificate, a bucket holding another cluster's stanza.
 // Each fails with one line naming the URL or option, the documented exit code, and writes nothing to the bucket.
-import { readdir } from 'node:fs/promises';
+// Also the credentials of repo1-s3-key-type=auto (the SDK's chain: environment, shared credentials file) and web-id.
+import { chown, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
@@ -11,6 +12,7 @@ import { PgCluster } from '../harness/cluster.js';
 import { runPgstash, type PgstashResult } from '../harness/pgstash.js';
 import { freePort } from '../harness/ports.js';
 import { s3RepoLines, s3ServerAvailable, startS3Server, type S3TestServer } from '../harness/s3-server.js';
+import { postgresIds } from '../harness/postgres-user.js';
 import { configText, createStanzaSetup, writeConfig, type StanzaSetup } from '../harness/stanza.js';
 
 describe.skipIf(!s3ServerAvailable('versitygw'))('bad S3 settings (versitygw)', () => {
@@ -39,6 +41,7 @@ describe.skipIf(!s3ServerAvailable('versitygw'))('bad S3 settings (versitygw)', 
     changes: Record<string, string | undefined>,
     args: string[],
     cluster: PgCluster = setup.cluster,
+    env: Record<string, string> = {},
   ): Promise<PgstashResult> {
     const global: Record<string, string> = {};
     for (const [name, value] of Object.entries({ ...s3Options, ...changes }))
@@ -55,7 +58,7 @@ describe.skipIf(!s3ServerAvailable('versitygw'))('bad S3 settings (versitygw)', 
         },
       }),
     );
-    return runPgstash([`--config=${configPath}`, '--stanza=main', ...args], { as: 'postgres' });
+    return runPgstash([`--config=${configPath}`, '--stanza=main', ...args], { as: 'postgres', env });
   }
 
   /**
@@ -191,5 +194,55 @@ describe.skipIf(!s3ServerAvailable('versitygw'))('bad S3 settings (versitygw)', 
     } finally {
       await other.destroy();
     }
+  });
+
+  describe('credentials from the AWS SDK chain (repo1-s3-key-type=auto) and web-id', () => {
+    const auto = { 'repo1-s3-key-type': 'auto', 'repo1-s3-key': undefined, 'repo1-s3-key-secret': undefined };
+
+    it('auto: the keys come from the environment, and a wrong one there fails as a wrong key does (105)', async () => {
+      const env = { AWS_ACCESS_KEY_ID: server.accessKey, AWS_SECRET_ACCESS_KEY: server.secretKey };
+      const good = await runWith(auto, ['info'], setup.cluster, env);
+      expect(good.code, good.stderr).toBe(0);
+      expect(good.stdout).toMatch(/repo1: .*status: error \(no valid backups\)/);
+      const check = await runWith(auto, ['check'], setup.cluster, env);
+      expect(check.code, check.stderr).toBe(0);
+      const wrong = await runWith(auto, ['stanza-create'], setup.cluster, {
+        ...env,
+        AWS_ACCESS_KEY_ID: 'NOSUCHKEY0123456789',
+      });
+      expect(wrong.code, wrong.stderr).toBe(105);
+      expect(errorLine(wrong)).toContain(`'${url()}`);
+    });
+
+    it('auto: the keys come from a shared credentials file and its profile', async () => {
+      const file = join(setup.dir, 'aws credentials');
+      await writeFile(
+        file,
+        `[default]\naws_access_key_id = NOSUCHKEY0123456789\naws_secret_access_key = wrong\n\n` +
+          `[backup]\naws_access_key_id = ${server.accessKey}\naws_secret_access_key = ${server.secretKey}\n`,
+        { mode: 0o600 },
+      );
+      const { uid, gid } = postgresIds();
+      await chown(file, uid, gid);
+      const result = await runWith(auto, ['info'], setup.cluster, {
+        AWS_SHARED_CREDENTIALS_FILE: file,
+        AWS_PROFILE: 'backup',
+      });
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stdout).toMatch(/repo1: .*status: error \(no valid backups\)/);
+    });
+
+    it('web-id without AWS_ROLE_ARN or AWS_WEB_IDENTITY_TOKEN_FILE: one line naming the option and the variable', async () => {
+      const webId = { ...auto, 'repo1-s3-key-type': 'web-id' };
+      const noRole = await runWith(webId, ['check'], setup.cluster, {
+        AWS_WEB_IDENTITY_TOKEN_FILE: '/nonexistent',
+      });
+      expect(noRole.code, noRole.stderr).toBe(32);
+      expect(errorLine(noRole)).toContain("repo1-s3-key-type is 'web-id' but AWS_ROLE_ARN is not set");
+      const noToken = await runWith(webId, ['check'], setup.cluster, {
+        AWS_ROLE_ARN: 'arn:aws:iam::1:role/x',
+      });
+      expect(errorLine(noToken)).toContain('AWS_WEB_IDENTITY_TOKEN_FILE is not set');
+    });
   });
 });
