@@ -1,9 +1,12 @@
 // verify on real PostgreSQL 15: a healthy repository (a full and incrementals with block incremental, on three
 // timelines made by restoring in place to a point and promoting) reports every backup valid and exits 0; --since-last
 // after a new backup reads only the files written since, and still catches damage to one of them; then every kind
-// of damage at once (a flipped byte in a backup file, in a block-incremental block and in a WAL segment, a WAL
-// segment missing in a backup's range and one after the last backup, a manifest missing, a truncated info file) is
-// reported exactly, in one run, with exit code 114. (Bundles do not exist yet: no bundled-file case.)
+// of damage at once (a flipped byte in a backup file, in one the full holds for later backups, in a block-incremental
+// block and in a WAL segment, a WAL segment missing in a backup's range and one after the last backup, a manifest
+// missing, a truncated info file) is
+// reported exactly (each backup names the damaged files its restore reads, by its manifest), in one run, with exit
+// code 114. (Bundles do not exist yet: no bundled-file case.) The encrypted repository's stanza files (stanza.key,
+// drill.history, the ledger, history manifests): one bad copy a warning, both an error.
 import { chown, mkdir, readdir, readFile, rm, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -96,6 +99,30 @@ describe('verify', () => {
         found.push(path);
     }
     return found.sort();
+  }
+
+  interface StoredJson {
+    holder: string;
+    compressType: string;
+    block?: { parts: { holder: string; compressType: string }[] };
+  }
+  /** Every repository file a restore of backup `label` reads, by its manifest: what verify must name if damaged. */
+  async function pathsRead(label: string): Promise<Set<string>> {
+    const manifest = JSON.parse(
+      await readFile(repoDir('backup', setup.stanza, label, 'backup.manifest'), 'utf8'),
+    ) as { content: { files: { name: string; stored: StoredJson }[] } };
+    const at = (holder: string, name: string, type: string): string =>
+      `backup/${setup.stanza}/${holder}/${name}${type === 'none' ? '' : `.${type}`}`;
+    const paths = new Set<string>();
+    for (const { name, stored } of manifest.content.files) {
+      if (stored.block === undefined) {
+        paths.add(at(stored.holder, name, stored.compressType));
+        continue;
+      }
+      paths.add(at(stored.holder, `block-map/${name}`, stored.compressType));
+      for (const part of stored.block.parts) paths.add(at(part.holder, name, part.compressType));
+    }
+    return paths;
   }
 
   /** Stops the cluster, restores the newest backup in place to its consistency point, and starts it promoted. */
@@ -251,7 +278,20 @@ describe('verify', () => {
     const fullFile = (await dataFiles(fullDir)).find((path) =>
       path.endsWith('/global/pg_control.zst'),
     ) as string;
-    const heals = [await flipMiddleByte(fullFile, 0x10)];
+    // A file the full holds for every later backup (unchanged since): each backup that needs it names it.
+    const incr2Reads = await pathsRead(incr2);
+    const shared = [...(await pathsRead(full))].find(
+      (path) =>
+        incr2Reads.has(path) && /\/pg_data\/base\/\d+\/\d+\.zst$/.test(path) && !path.includes('/block-map/'),
+    ) as string;
+    expect(shared).toBeDefined();
+    const readBy = new Map(
+      await Promise.all([full, incr1, incr2].map(async (label) => [label, await pathsRead(label)] as const)),
+    );
+    const heals = [
+      await flipMiddleByte(fullFile, 0x10),
+      await flipMiddleByte(join(setup.repoPath, shared), 0x10),
+    ];
     // A block incremental part incr1 stored: the file beside one of its block maps.
     const incr1Dir = repoDir('backup', setup.stanza, incr1);
     const map = (await dataFiles(join(incr1Dir, 'block-map')))[0] as string;
@@ -286,14 +326,24 @@ describe('verify', () => {
       repo.backups.find((backup) => backup.label === label) as BackupJson;
     const files = (label: string): string[] => byLabel(label).damaged.map((problem) => problem.file);
 
-    expect(repo['info-files'].map((problem) => problem.file).sort()).toEqual(
-      [relative(backupInfo), relative(manifest), `${relative(manifest)}.copy`].sort(),
+    // backup.info's copy still reads: a warning; the manifest has no copy left: an error.
+    expect(repo['info-files'].map((problem) => [problem.file, problem.severity]).sort()).toEqual(
+      [
+        [relative(backupInfo), 'warning'],
+        [relative(manifest), 'error'],
+        [`${relative(manifest)}.copy`, 'error'],
+      ].sort(),
     );
-    expect(byLabel(full).status).toBe('damaged');
-    expect(files(full)).toEqual([relative(fullFile)]);
-    expect(byLabel(full).damaged[0]?.code).toBe(26);
-    expect(files(incr1)).toContain(relative(part));
-    expect(byLabel(incr1).status).toBe('damaged');
+    // Each backup names exactly the damaged files a restore of it would read, its own or an older backup's.
+    const damagedFiles = [relative(fullFile), shared, relative(part)];
+    for (const label of [full, incr1, incr2]) {
+      const expected = damagedFiles.filter((path) => readBy.get(label)?.has(path)).sort();
+      expect(files(label).sort(), label).toEqual(expected);
+      expect(byLabel(label).status).toBe('damaged');
+    }
+    expect(files(full)).toContain(shared);
+    expect(files(incr1)).toEqual(expect.arrayContaining([shared, relative(part)]));
+    expect(byLabel(full).damaged.find((problem) => problem.file === relative(fullFile))?.code).toBe(26);
     expect(files(incr3)).toEqual([`${incr3}/backup.manifest`]);
     expect(byLabel(incr3).damaged[0]?.code).toBe(55);
 
