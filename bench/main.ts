@@ -12,6 +12,7 @@ import { checkPrerequisites } from './prerequisites.js';
 import { renderReport } from './report.js';
 import { runS3Case, type S3Results } from './s3.js';
 import { INCREMENTAL_CASES, readSettings } from './settings.js';
+import { runVerifyCase, type VerifyResults } from './verify.js';
 import { pgbackrest, pgstash, type Tool } from './tools.js';
 
 const startedAt = Date.now();
@@ -36,6 +37,7 @@ async function main(): Promise<void> {
   let backup: BackupResults | undefined;
   let incremental: IncrementalResults | undefined;
   let s3: S3Results | undefined;
+  let verify: VerifyResults | undefined;
   let failure: unknown;
   try {
     if (settings.cases.includes('archive')) {
@@ -83,12 +85,28 @@ async function main(): Promise<void> {
       });
       load.push({ when: 'after s3', load1: loadavg()[0] ?? 0 });
     }
+    if (settings.cases.includes('verify') && failure === undefined) {
+      verify = await runVerifyCase({
+        tools,
+        scale: settings.scale,
+        compressTypes: settings.compressTypes,
+        processMax: Math.max(...settings.processMax),
+        progress,
+      });
+      load.push({ when: 'after verify', load1: loadavg()[0] ?? 0 });
+    }
   } catch (error) {
     failure = error;
   } finally {
     await removeAllTempDirs();
   }
-  if (archive !== undefined || backup !== undefined || incremental !== undefined || s3 !== undefined) {
+  if (
+    archive !== undefined ||
+    backup !== undefined ||
+    incremental !== undefined ||
+    s3 !== undefined ||
+    verify !== undefined
+  ) {
     let report = renderReport({
       settings,
       environment,
@@ -99,6 +117,7 @@ async function main(): Promise<void> {
       ...(backup === undefined ? {} : { backup }),
       ...(incremental === undefined ? {} : { incremental }),
       ...(s3 === undefined ? {} : { s3 }),
+      ...(verify === undefined ? {} : { verify }),
     });
     if (failure !== undefined) report += `\n**The run failed before it finished:** ${messageOf(failure)}\n`;
     const dir = isAbsolute(settings.resultsDir) ? settings.resultsDir : join(CHECKOUT, settings.resultsDir);

@@ -6,6 +6,8 @@ import type { Measurement } from './measure.js';
 import type { IncrementalResults } from './incremental.js';
 import type { S3Results } from './s3.js';
 import { renderS3 } from './s3-report.js';
+import type { VerifyResults } from './verify.js';
+import { renderVerify } from './verify-report.js';
 import { renderIncremental } from './incremental-report.js';
 import type { Environment } from './prerequisites.js';
 import type { BenchSettings } from './settings.js';
@@ -24,6 +26,7 @@ export interface ReportInput {
   readonly backup?: BackupResults;
   readonly incremental?: IncrementalResults;
   readonly s3?: S3Results;
+  readonly verify?: VerifyResults;
 }
 
 const TOOLS: readonly ToolName[] = ['pgstash', 'pgbackrest'];
@@ -48,6 +51,7 @@ export function renderReport(input: ReportInput): string {
   if (input.backup !== undefined) parts.push('', renderBackup(input.backup, settings.runs));
   if (input.incremental !== undefined) parts.push('', renderIncremental(input.incremental));
   if (input.s3 !== undefined) parts.push('', renderS3(input.s3, settings.runs));
+  if (input.verify !== undefined) parts.push('', renderVerify(input.verify));
   return `${parts.join('\n')}\n`;
 }
 

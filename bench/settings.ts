@@ -3,7 +3,7 @@
 /**
  * The parts of the benchmark: per-segment WAL archiving, a full backup and restore of a cluster, the M3
  * scenarios of incremental backup, resume and delta restore (bench/incremental.ts), and a full backup and restore
- * on a local S3 server (bench/s3.ts, at the largest process-max).
+ * on a local S3 server (bench/s3.ts, at the largest process-max), and verify and drill time (bench/verify.ts).
  */
 export const BENCH_CASES = [
   'archive',
@@ -14,6 +14,7 @@ export const BENCH_CASES = [
   'delta-restore',
   'chain',
   's3',
+  'verify',
 ] as const;
 export type BenchCase = (typeof BENCH_CASES)[number];
 /** The cases that run on the shared incremental-scenario cluster (bench/incremental.ts). */

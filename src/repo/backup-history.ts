@@ -75,17 +75,32 @@ export class BackupHistory {
     return entries;
   }
 
+  /** The repository path of a history manifest. */
+  pathOf(entry: HistoryEntry): string {
+    return `${this.#root}/${entry.year}/${entry.name}`;
+  }
+
   /** The history manifest of `label`, decoded and validated; fileMissing (55) when there is none. */
   async manifest(label: string): Promise<Manifest> {
     const entry = (await this.list()).find((each) => each.label === label);
-    const path = entry === undefined ? undefined : `${this.#root}/${entry.year}/${entry.name}`;
-    const stored = path === undefined ? undefined : await this.#repo.driver.read(path);
-    if (path === undefined || stored === undefined) {
+    if (entry === undefined) {
       throw new PgStashError(
         'fileMissing',
         `${this.#repo.name}: no backup history manifest for '${label}' in '${this.#repo.location}/${this.#root}'`,
       );
     }
+    return this.read(entry);
+  }
+
+  /** One listed history manifest, decoded and validated (verify reads each); fileMissing (55) when it went. */
+  async read(entry: HistoryEntry): Promise<Manifest> {
+    const path = this.pathOf(entry);
+    const stored = await this.#repo.driver.read(path);
+    if (stored === undefined)
+      throw new PgStashError(
+        'fileMissing',
+        `backup history manifest '${this.#repo.location}/${path}' is missing`,
+      );
     const pieces: Buffer[] = [];
     const key = await this.#repo.requireKey();
     for await (const piece of decodeStored([stored], {

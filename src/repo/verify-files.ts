@@ -1,9 +1,9 @@
-// What verify reads in a repository, file by file: a backup's stored files, info files and their copies, read
-// back through the chunk loop (checksums, sizes, authentication) without writing anything anywhere.
-import { isPgStashError, PgStashError } from '../common/errors.js';
+// What verify reads in a repository, file by file: a backup's stored files and WAL files, read
+// back through the chunk loop (checksums, sizes, authentication) without writing anything anywhere. Info files:
+// verify-info-files.ts.
+import { isPgStashError } from '../common/errors.js';
 import { compressExtension } from '../io/compress.js';
-import { checkInfoFile } from './info-file.js';
-import { copyPathOf, repoLayout } from './layout.js';
+import { repoLayout } from './layout.js';
 import {
   blockMapPath,
   storedFilePath,
@@ -107,43 +107,6 @@ export async function storedStat(
 ): Promise<{ size: number; mtimeMs: number } | undefined> {
   const info = await repo.driver.info(path);
   return info === undefined || info.type !== 'file' ? undefined : { size: info.size, mtimeMs: info.mtimeMs };
-}
-
-/** A problem with one copy of an info file. */
-export interface InfoFileProblem {
-  /** The repository path of the copy. */
-  readonly file: string;
-  readonly message: string;
-  readonly code: number;
-}
-
-/**
- * Checks the stanza's info files, each copy on its own: archive.info, backup.info and the manifests of `labels`
- * (a reader falls back to the other copy, so one bad copy still loses nothing, but it is reported).
- */
-export async function checkInfoFiles(
-  repo: Repository,
-  labels: readonly string[],
-): Promise<InfoFileProblem[]> {
-  const key = await repo.requireKey();
-  const files: { path: string; kind: string }[] = [
-    { path: repoLayout.archiveInfo(repo.stanza), kind: 'archive.info' },
-    { path: repoLayout.backupInfo(repo.stanza), kind: 'backup.info' },
-    ...labels.map((label) => ({ path: repoLayout.manifest(repo.stanza, label), kind: 'backup.manifest' })),
-  ];
-  const problems: InfoFileProblem[] = [];
-  for (const { path, kind } of files) {
-    for (const candidate of [path, copyPathOf(path)]) {
-      const problem = await checkInfoFile(repo.driver, candidate, { kind, key });
-      if (problem === undefined) continue;
-      const error =
-        problem === 'missing'
-          ? new PgStashError('fileMissing', `'${repo.location}/${candidate}' is missing`)
-          : problem;
-      problems.push({ file: candidate, message: error.message, code: error.code });
-    }
-  }
-  return problems;
 }
 
 /** A read failure as verify reports it; anything that is not a PgStashError is a bug and goes on. */

@@ -7,12 +7,13 @@
 // while writing leaves the previous ledger in force; the old lines are removed after. Both are streamed: a ledger
 // of millions of files is never in memory.
 import { randomBytes } from 'node:crypto';
-import { isPgStashError, messageOf, PgStashError } from '../common/errors.js';
+import { ERROR_CODES, isPgStashError, messageOf, PgStashError } from '../common/errors.js';
 import { log } from '../common/log.js';
 import { wholeChunks } from '../io/chunker.js';
 import { readInfoFile, writeInfoFile } from './info-file.js';
 import { repoLayout } from './layout.js';
 import type { Repository, StoredFile } from './repository.js';
+import { problemOf, readThrough } from './verify-files.js';
 
 const KIND = 'verify.ledger';
 const UNCOMPRESSED = { type: 'none', level: 0 } as const;
@@ -63,6 +64,35 @@ async function readPointer(repo: Repository): Promise<LedgerPointer | undefined>
   const path = repoLayout.verifyLedgerInfo(repo.stanza);
   const raw = await readInfoFile(repo.driver, path, { kind: KIND, key: await repo.requireKey() });
   return raw === undefined ? undefined : parsePointer(raw, `${repo.location}/${path}`);
+}
+
+/** Whether `file` (a repository path, or 'verify.ledger' as verify reports the ledger) is the ledger or its pointer. */
+export function isLedgerFile(stanza: string, file: string): boolean {
+  return file === 'verify.ledger' || file.startsWith(repoLayout.verifyLedgerInfo(stanza));
+}
+
+/**
+ * Reads the ledger in force to its end against its pointer (a verify without --since-last: with it, LedgerCursor
+ * reads it). Undefined when it is sound or there is none (or its pointer cannot be read: the pointer's copies are
+ * checked as info files); else the problem with the ledger's lines.
+ */
+export async function checkLedgerLines(
+  repo: Repository,
+): Promise<{ file: string; message: string; code: number } | undefined> {
+  const pointer = await readPointer(repo).catch(() => undefined);
+  if (pointer === undefined) return undefined;
+  const path = repoLayout.verifyLedgerData(repo.stanza, pointer.token);
+  try {
+    const size = await readThrough(repo, { path, expect: { sha256: pointer.sha256, size: pointer.size } });
+    if (size !== 'missing') return undefined;
+    return {
+      file: path,
+      message: `verify ledger '${repo.location}/${path}' is missing`,
+      code: ERROR_CODES.fileMissing.code,
+    };
+  } catch (error) {
+    return { file: path, ...problemOf(error) };
+  }
 }
 
 /**

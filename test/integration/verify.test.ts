@@ -1,14 +1,18 @@
 // verify on real PostgreSQL 15: a healthy repository (a full and incrementals with block incremental, on three
 // timelines made by restoring in place to a point and promoting) reports every backup valid and exits 0; --since-last
 // after a new backup reads only the files written since, and still catches damage to one of them; then every kind
-// of damage at once (a flipped byte in a backup file, in a block-incremental block and in a WAL segment, a WAL
-// segment missing in a backup's range and one after the last backup, a manifest missing, a truncated info file) is
-// reported exactly, in one run, with exit code 114. (Bundles do not exist yet: no bundled-file case.)
-import { readdir, readFile, rm, truncate } from 'node:fs/promises';
+// of damage at once (a flipped byte in a backup file, in one the full holds for later backups, in a block-incremental
+// block and in a WAL segment, a WAL segment missing in a backup's range and one after the last backup, a manifest
+// missing, a truncated info file) is
+// reported exactly (each backup names the damaged files its restore reads, by its manifest), in one run, with exit
+// code 114. (Bundles do not exist yet: no bundled-file case.) The encrypted repository's stanza files (stanza.key,
+// drill.history, the ledger, history manifests): one bad copy a warning, both an error.
+import { chown, mkdir, readdir, readFile, rm, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { takeBackup } from '../harness/backups.js';
 import { flipMiddleByte } from '../harness/damage.js';
+import { postgresIds } from '../harness/postgres-user.js';
 import { createStanzaSetup, type StanzaSetup } from '../harness/stanza.js';
 import { switchUntilArchived, waitArchiveIdle } from '../harness/wal.js';
 
@@ -35,7 +39,7 @@ interface RepoJson {
   files: { checked: number; read: number; bytes: number; unchanged: number };
   'ledger-written': boolean;
   problems: Problem[];
-  'info-files': Problem[];
+  'info-files': (Problem & { severity: 'warning' | 'error' })[];
   archives: { id: string; segments: number; timelines: number[]; gaps: Gap[]; damaged: Problem[] }[];
   backups: BackupJson[];
 }
@@ -95,6 +99,30 @@ describe('verify', () => {
         found.push(path);
     }
     return found.sort();
+  }
+
+  interface StoredJson {
+    holder: string;
+    compressType: string;
+    block?: { parts: { holder: string; compressType: string }[] };
+  }
+  /** Every repository file a restore of backup `label` reads, by its manifest: what verify must name if damaged. */
+  async function pathsRead(label: string): Promise<Set<string>> {
+    const manifest = JSON.parse(
+      await readFile(repoDir('backup', setup.stanza, label, 'backup.manifest'), 'utf8'),
+    ) as { content: { files: { name: string; stored: StoredJson }[] } };
+    const at = (holder: string, name: string, type: string): string =>
+      `backup/${setup.stanza}/${holder}/${name}${type === 'none' ? '' : `.${type}`}`;
+    const paths = new Set<string>();
+    for (const { name, stored } of manifest.content.files) {
+      if (stored.block === undefined) {
+        paths.add(at(stored.holder, name, stored.compressType));
+        continue;
+      }
+      paths.add(at(stored.holder, `block-map/${name}`, stored.compressType));
+      for (const part of stored.block.parts) paths.add(at(part.holder, name, part.compressType));
+    }
+    return paths;
   }
 
   /** Stops the cluster, restores the newest backup in place to its consistency point, and starts it promoted. */
@@ -250,7 +278,20 @@ describe('verify', () => {
     const fullFile = (await dataFiles(fullDir)).find((path) =>
       path.endsWith('/global/pg_control.zst'),
     ) as string;
-    const heals = [await flipMiddleByte(fullFile, 0x10)];
+    // A file the full holds for every later backup (unchanged since): each backup that needs it names it.
+    const incr2Reads = await pathsRead(incr2);
+    const shared = [...(await pathsRead(full))].find(
+      (path) =>
+        incr2Reads.has(path) && /\/pg_data\/base\/\d+\/\d+\.zst$/.test(path) && !path.includes('/block-map/'),
+    ) as string;
+    expect(shared).toBeDefined();
+    const readBy = new Map(
+      await Promise.all([full, incr1, incr2].map(async (label) => [label, await pathsRead(label)] as const)),
+    );
+    const heals = [
+      await flipMiddleByte(fullFile, 0x10),
+      await flipMiddleByte(join(setup.repoPath, shared), 0x10),
+    ];
     // A block incremental part incr1 stored: the file beside one of its block maps.
     const incr1Dir = repoDir('backup', setup.stanza, incr1);
     const map = (await dataFiles(join(incr1Dir, 'block-map')))[0] as string;
@@ -285,14 +326,24 @@ describe('verify', () => {
       repo.backups.find((backup) => backup.label === label) as BackupJson;
     const files = (label: string): string[] => byLabel(label).damaged.map((problem) => problem.file);
 
-    expect(repo['info-files'].map((problem) => problem.file).sort()).toEqual(
-      [relative(backupInfo), relative(manifest), `${relative(manifest)}.copy`].sort(),
+    // backup.info's copy still reads: a warning; the manifest has no copy left: an error.
+    expect(repo['info-files'].map((problem) => [problem.file, problem.severity]).sort()).toEqual(
+      [
+        [relative(backupInfo), 'warning'],
+        [relative(manifest), 'error'],
+        [`${relative(manifest)}.copy`, 'error'],
+      ].sort(),
     );
-    expect(byLabel(full).status).toBe('damaged');
-    expect(files(full)).toEqual([relative(fullFile)]);
-    expect(byLabel(full).damaged[0]?.code).toBe(26);
-    expect(files(incr1)).toContain(relative(part));
-    expect(byLabel(incr1).status).toBe('damaged');
+    // Each backup names exactly the damaged files a restore of it would read, its own or an older backup's.
+    const damagedFiles = [relative(fullFile), shared, relative(part)];
+    for (const label of [full, incr1, incr2]) {
+      const expected = damagedFiles.filter((path) => readBy.get(label)?.has(path)).sort();
+      expect(files(label).sort(), label).toEqual(expected);
+      expect(byLabel(label).status).toBe('damaged');
+    }
+    expect(files(full)).toContain(shared);
+    expect(files(incr1)).toEqual(expect.arrayContaining([shared, relative(part)]));
+    expect(byLabel(full).damaged.find((problem) => problem.file === relative(fullFile))?.code).toBe(26);
     expect(files(incr3)).toEqual([`${incr3}/backup.manifest`]);
     expect(byLabel(incr3).damaged[0]?.code).toBe(55);
 
@@ -348,10 +399,119 @@ describe('verify of an encrypted repository', () => {
     await switchUntilArchived(setup);
     await takeBackup(setup);
     await switchUntilArchived(setup);
+    // A drill, so that the stanza has a drill history (drill.history and its copy).
+    const drillPath = join(setup.dir, 'drills');
+    await mkdir(drillPath, { mode: 0o700 });
+    const { uid, gid } = postgresIds();
+    await chown(drillPath, uid, gid);
+    await setup.pgstashOk(['drill', `--drill-path=${drillPath}`, '--type=immediate', '--drill-amcheck=n']);
   }, 300_000);
 
   afterAll(async () => {
     await setup?.destroy();
+  });
+
+  async function verifyJson(): Promise<{ code: number | null; repo: RepoJson; stderr: string }> {
+    const run = await setup.pgstash(['verify', '--output=json']);
+    try {
+      return {
+        code: run.code,
+        repo: (JSON.parse(run.stdout) as VerifyJson).repos[0] as RepoJson,
+        stderr: run.stderr,
+      };
+    } catch {
+      throw new Error(`verify printed no JSON (exit ${String(run.code)}):\n${run.stdout}\n${run.stderr}`);
+    }
+  }
+
+  it('checks every stanza file: one bad copy is a warning (exit 0), both copies, a history manifest or the ledger an error naming the file (114), all in one run', async () => {
+    const stanzaDir = join(setup.repoPath, 'backup', setup.stanza);
+    const relative = (path: string): string => path.slice(setup.repoPath.length + 1);
+    const infoFiles = (repo: RepoJson): string[][] =>
+      repo['info-files'].map((problem) => [problem.file, problem.severity]).sort();
+    const key = join(stanzaDir, 'stanza.key');
+    const archiveInfo = join(setup.repoPath, 'archive', setup.stanza, 'archive.info');
+    const drill = join(stanzaDir, 'drill.history');
+    const pointer = join(stanzaDir, 'verify.ledger');
+    const first = await verifyJson();
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.repo['info-files']).toEqual([]);
+    expect(first.repo['ledger-written']).toBe(true);
+
+    // One copy of each damaged: warnings, the files still used, exit 0, the ledger written.
+    const healKey = await flipMiddleByte(key, 0x04);
+    const healArchiveInfo = await flipMiddleByte(`${archiveInfo}.copy`, 0x04);
+    const healDrill = await flipMiddleByte(drill, 0x04);
+    await flipMiddleByte(`${pointer}.copy`, 0x04); // rewritten by the verify that passes below
+    const warned = await verifyJson();
+    expect(warned.code, warned.stderr).toBe(0);
+    expect(infoFiles(warned.repo)).toEqual(
+      [
+        [relative(key), 'warning'],
+        [`${relative(archiveInfo)}.copy`, 'warning'],
+        [relative(drill), 'warning'],
+        [`${relative(pointer)}.copy`, 'warning'],
+      ].sort(),
+    );
+    expect(warned.stderr).toContain('the other copy is used');
+    expect(warned.repo['ledger-written']).toBe(true);
+    const text = await setup.pgstash(['verify']);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toContain(`warning: ${relative(key)}: [`);
+
+    // Both copies of the drill history, the only history manifest and the ledger's lines damaged: errors.
+    const healDrillCopy = await flipMiddleByte(`${drill}.copy`, 0x04);
+    const history = (await readdir(join(stanzaDir, 'backup.history'), { recursive: true }))
+      .filter((name) => name.includes('.manifest'))
+      .map((name) => join(stanzaDir, 'backup.history', name));
+    expect(history).toHaveLength(1);
+    const healHistory = await flipMiddleByte(history[0] as string, 0x04);
+    const lines = (await readdir(stanzaDir)).filter((name) => /^verify\.ledger\.[0-9a-f]{16}$/.test(name));
+    expect(lines).toHaveLength(1);
+    const ledgerLines = join(stanzaDir, lines[0] as string);
+    await flipMiddleByte(ledgerLines, 0x04);
+    const failed = await verifyJson();
+    expect(failed.code).toBe(114);
+    expect(failed.repo.status).toBe('error');
+    expect(infoFiles(failed.repo)).toEqual(
+      [
+        [relative(key), 'warning'],
+        [`${relative(archiveInfo)}.copy`, 'warning'],
+        [relative(drill), 'error'],
+        [`${relative(drill)}.copy`, 'error'],
+        [relative(history[0] as string), 'error'],
+      ].sort(),
+    );
+    expect(failed.repo.problems.map((problem) => problem.file)).toEqual([relative(ledgerLines)]);
+    expect(failed.repo['ledger-written']).toBe(false);
+    expect(failed.repo.backups.every((backup) => backup.status === 'valid')).toBe(true);
+    const failedText = await setup.pgstash(['verify']);
+    expect(failedText.code).toBe(114);
+    expect(failedText.stdout).toContain(`info file: ${relative(drill)}.copy: [`);
+    expect(failedText.stdout).toContain(`error: ${relative(ledgerLines)}: [`);
+
+    // With the rest repaired, the damaged ledger alone fails verify once: the verify that read everything replaces it.
+    for (const heal of [healKey, healArchiveInfo, healDrill, healDrillCopy, healHistory]) await heal();
+    const replacing = await verifyJson();
+    expect(replacing.code).toBe(114);
+    expect(replacing.repo.problems.map((problem) => problem.file)).toEqual([relative(ledgerLines)]);
+    expect(replacing.repo['info-files']).toEqual([]);
+    expect(replacing.repo['ledger-written']).toBe(true);
+    const clean = await verifyJson();
+    expect(clean.code, clean.stderr).toBe(0);
+    expect(clean.repo.problems).toEqual([]);
+
+    // Both copies of the key damaged: nothing encrypted reads; reported as an error, with the JSON report.
+    const heals = [await flipMiddleByte(key, 0x04), await flipMiddleByte(`${key}.copy`, 0x04)];
+    const keyless = await verifyJson();
+    for (const heal of heals) await heal();
+    expect(keyless.code).toBe(114);
+    expect(keyless.repo.problems.map((problem) => problem.file)).toEqual(['stanza.key']);
+    expect(infoFiles(keyless.repo)).toEqual([
+      [relative(key), 'error'],
+      [`${relative(key)}.copy`, 'error'],
+    ]);
+    expect((await verifyJson()).code).toBe(0);
   });
 
   it('is sound, then a flipped byte in a backup file and in a WAL segment fail authentication (95), each named', async () => {

@@ -10,8 +10,14 @@ import type { ArchiveInfo } from '../../repo/archive-info.js';
 import type { BackupInfo, BackupRecord } from '../../repo/backup-info.js';
 import { archiveId } from '../../repo/layout.js';
 import { Repository } from '../../repo/repository.js';
-import { checkInfoFiles, readThrough } from '../../repo/verify-files.js';
-import { LedgerCursor, LedgerWriter } from '../../repo/verify-ledger.js';
+import { readThrough } from '../../repo/verify-files.js';
+import {
+  checkHistoryManifests,
+  checkInfoFilePair,
+  stanzaInfoPairs,
+  stanzaKeyPair,
+} from '../../repo/verify-info-files.js';
+import { checkLedgerLines, isLedgerFile, LedgerCursor, LedgerWriter } from '../../repo/verify-ledger.js';
 import { backupWalSegmentSize } from '../archive/backup-wal.js';
 import type { CommandContext } from '../context.js';
 import { selectedRepos } from '../repo-select.js';
@@ -103,6 +109,20 @@ async function verifyRepo(options: RepoOptions, request: VerifyRequest): Promise
     report.problems.push({ file: what, message: messageOf(error), code: error.code });
     return undefined;
   };
+  // The key first: without it nothing of an encrypted stanza reads (a wrong passphrase still stops verify: 95).
+  if (repo.encrypted) {
+    const keyProblems = await checkInfoFilePair(repo, stanzaKeyPair(repo));
+    report.infoFiles.push(...keyProblems);
+    const unusable = keyProblems.find((problem) => problem.severity === 'error');
+    if (unusable !== undefined) {
+      report.problems.push({
+        file: 'stanza.key',
+        message: `neither copy of the stanza key is usable, nothing encrypted can be read: ${unusable.message}`,
+        code: unusable.code,
+      });
+      return report;
+    }
+  }
   const archiveInfo: ArchiveInfo | undefined = await repo
     .requireArchiveInfo()
     .catch((error: unknown) => fatal('archive.info', error));
@@ -121,12 +141,18 @@ async function verifyRepo(options: RepoOptions, request: VerifyRequest): Promise
     const chain = new Set([...(chosen.references ?? []), chosen.label]);
     records = all.filter((record) => chain.has(record.label));
   }
+  const key = await repo.requireKey();
+  const labels = records.map((record) => record.label);
+  for (const pair of stanzaInfoPairs(repo, key, labels))
+    report.infoFiles.push(...(await checkInfoFilePair(repo, pair)));
   report.infoFiles.push(
-    ...(await checkInfoFiles(
-      repo,
-      records.map((record) => record.label),
-    )),
+    ...(await checkHistoryManifests(repo, request.set === undefined ? undefined : new Set(labels))),
   );
+  // With --since-last the ledger in force is read beside the files (LedgerCursor); without, it is checked here.
+  if (!request.sinceLast) {
+    const ledgerProblem = await checkLedgerLines(repo);
+    if (ledgerProblem !== undefined) report.problems.push(ledgerProblem);
+  }
 
   let ledger: LedgerCursor | undefined;
   if (request.sinceLast) {
@@ -139,7 +165,7 @@ async function verifyRepo(options: RepoOptions, request: VerifyRequest): Promise
   const workerData: VerifyWorkerData = {
     repo: repo.options,
     stanza: repo.stanza,
-    key: await repo.requireKey(),
+    key,
   };
   const pool = new WorkerPool<VerifyJob, number | 'missing'>(new URL('./verify-worker.js', import.meta.url), {
     size: request.concurrency,
@@ -149,6 +175,7 @@ async function verifyRepo(options: RepoOptions, request: VerifyRequest): Promise
   });
   // Only a verify of everything records what it read (a --set verify leaves the ledger as it is).
   const writer = request.set === undefined ? new LedgerWriter(repo) : undefined;
+  let replaceLedger = false;
   const pass: FilePass = {
     repo,
     read: (check) => pool.run({ check }),
@@ -198,11 +225,11 @@ async function verifyRepo(options: RepoOptions, request: VerifyRequest): Promise
         (backup.status === 'consistent-only' &&
           (newestValid === undefined || newestValid < backup.record.label));
     }
-    report.ok =
-      report.problems.length === 0 &&
-      report.infoFiles.length === 0 &&
-      report.archives.every((archive) => archive.damaged.length === 0) &&
-      report.backups.every((backup) => backup.failing !== true);
+    report.ok = passed(report, () => false);
+    // A damaged ledger found by a verify that read everything is replaced by this verify's: it fails this run (the
+    // repository held a damaged file), and the next one no longer finds it.
+    replaceLedger =
+      report.ok || (!request.sinceLast && passed(report, (file) => isLedgerFile(repo.stanza, file)));
   } catch (error) {
     await writer?.discard();
     throw error;
@@ -210,8 +237,24 @@ async function verifyRepo(options: RepoOptions, request: VerifyRequest): Promise
     await pool.close();
   }
   if (writer !== undefined) {
-    if (report.ok) report.ledgerWritten = await writer.commit();
+    if (replaceLedger) report.ledgerWritten = await writer.commit();
     else await writer.discard();
   }
+  const warnings = report.infoFiles.filter((problem) => problem.severity === 'warning');
+  if (warnings.length > 0) {
+    log.warn(
+      `${repo.name}: ${warnings.map((problem) => problem.file).join(', ')}: damaged or missing, the other copy is used`,
+    );
+  }
   return report;
+}
+
+/** Whether nothing in `report` makes verify fail, leaving out the problems of files `ignored`. */
+function passed(report: RepoReport, ignored: (file: string) => boolean): boolean {
+  return (
+    report.problems.every((problem) => ignored(problem.file)) &&
+    report.infoFiles.every((problem) => problem.severity === 'warning' || ignored(problem.file)) &&
+    report.archives.every((archive) => archive.damaged.length === 0) &&
+    report.backups.every((backup) => backup.failing !== true)
+  );
 }

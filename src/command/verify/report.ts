@@ -4,13 +4,14 @@ import type { ArchiveReport, FileProblem } from './archive.js';
 import type { BackupReport } from './backups.js';
 import type { WalGap } from './continuity.js';
 import type { FileCounts } from './file-pass.js';
+import type { InfoFileProblem } from '../../repo/verify-info-files.js';
 
 export interface RepoReport {
   readonly repo: number;
   /** Problems that are no one file's: backup.info or archive.info unreadable, a damaged ledger. */
   readonly problems: FileProblem[];
-  /** Info files (and manifests) whose main file or copy is missing or damaged. */
-  readonly infoFiles: FileProblem[];
+  /** Copies of info files (and history manifests) missing or damaged: a warning while the other copy is sound. */
+  readonly infoFiles: InfoFileProblem[];
   readonly archives: ArchiveReport[];
   readonly backups: BackupReport[];
   readonly counts: FileCounts;
@@ -53,7 +54,10 @@ export function renderVerifyText(report: VerifyReport): string {
       `        files: ${counts.checked} checked, ${counts.read} read (${counts.bytes} bytes)${since}`,
     );
     for (const problem of repo.problems) lines.push(problemLine('        error: ', problem));
-    for (const problem of repo.infoFiles) lines.push(problemLine('        info file: ', problem));
+    for (const problem of repo.infoFiles) {
+      if (problem.severity === 'error') lines.push(problemLine('        info file: ', problem));
+      else lines.push(`${problemLine('        warning: ', problem)} (the other copy is sound and used)`);
+    }
     for (const archive of repo.archives) {
       const range = archive.min === undefined ? 'no segments' : `${archive.min} to ${archive.max ?? ''}`;
       lines.push(
@@ -105,7 +109,12 @@ export function renderVerifyJson(report: VerifyReport): string {
         'since-last': repo.sinceLast === undefined ? null : Math.floor(repo.sinceLast / 1000),
         'ledger-written': repo.ledgerWritten,
         problems: repo.problems.map(problemJson),
-        'info-files': repo.infoFiles.map(problemJson),
+        'info-files': repo.infoFiles.map((problem) => ({
+          file: problem.file,
+          code: problem.code,
+          message: problem.message,
+          severity: problem.severity,
+        })),
         archives: repo.archives.map((archive) => ({
           id: archive.id,
           segments: archive.segments,

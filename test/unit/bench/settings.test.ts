@@ -5,7 +5,17 @@ import { readSettings } from '../../../bench/settings.js';
 describe('readSettings', () => {
   it('defaults to the full benchmark', () => {
     expect(readSettings({})).toEqual({
-      cases: ['archive', 'backup', 'hot-set', 'scattered', 'resume', 'delta-restore', 'chain', 's3'],
+      cases: [
+        'archive',
+        'backup',
+        'hot-set',
+        'scattered',
+        'resume',
+        'delta-restore',
+        'chain',
+        's3',
+        'verify',
+      ],
       scale: 50,
       segments: 20,
       compressTypes: ['lz4', 'zst'],
