@@ -9,7 +9,8 @@ import { problemOf } from './verify-files.js';
 
 /**
  * A problem with one stored copy of an info file (or with a history manifest, which has no copy). A `warning` when
- * the other copy is sound (readers use it: nothing is lost yet); an `error` when neither copy is usable.
+ * the other copy is sound (readers use it: nothing is unreadable yet); an `error` when neither copy is usable. Either
+ * fails verify.
  */
 export interface InfoFileProblem {
   /** The repository path of the copy. */

@@ -6,7 +6,7 @@
 // missing, a truncated info file) is
 // reported exactly (each backup names the damaged files its restore reads, by its manifest), in one run, with exit
 // code 114. (Bundles do not exist yet: no bundled-file case.) The encrypted repository's stanza files (stanza.key,
-// drill.history, the ledger, history manifests): one bad copy a warning, both an error.
+// drill.history, the ledger, history manifests): one bad copy fails verify as both do, its severity a warning.
 import { chown, mkdir, readdir, readFile, rm, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -424,7 +424,7 @@ describe('verify of an encrypted repository', () => {
     }
   }
 
-  it('checks every stanza file: one bad copy is a warning (exit 0), both copies, a history manifest or the ledger an error naming the file (114), all in one run', async () => {
+  it('checks every stanza file: one bad copy (its twin sound and used), both copies, a history manifest or the ledger each fail verify naming the file (114), all in one run', async () => {
     const stanzaDir = join(setup.repoPath, 'backup', setup.stanza);
     const relative = (path: string): string => path.slice(setup.repoPath.length + 1);
     const infoFiles = (repo: RepoJson): string[][] =>
@@ -438,13 +438,13 @@ describe('verify of an encrypted repository', () => {
     expect(first.repo['info-files']).toEqual([]);
     expect(first.repo['ledger-written']).toBe(true);
 
-    // One copy of each damaged: warnings, the files still used, exit 0, the ledger written.
+    // One copy of each damaged: the files still read (severity warning), yet verify fails: a damaged file is damage.
     const healKey = await flipMiddleByte(key, 0x04);
     const healArchiveInfo = await flipMiddleByte(`${archiveInfo}.copy`, 0x04);
     const healDrill = await flipMiddleByte(drill, 0x04);
-    await flipMiddleByte(`${pointer}.copy`, 0x04); // rewritten by the verify that passes below
+    const healPointer = await flipMiddleByte(`${pointer}.copy`, 0x04);
     const warned = await verifyJson();
-    expect(warned.code, warned.stderr).toBe(0);
+    expect(warned.code, warned.stderr).toBe(114);
     expect(infoFiles(warned.repo)).toEqual(
       [
         [relative(key), 'warning'],
@@ -454,10 +454,13 @@ describe('verify of an encrypted repository', () => {
       ].sort(),
     );
     expect(warned.stderr).toContain('the other copy is used');
-    expect(warned.repo['ledger-written']).toBe(true);
+    expect(warned.repo['ledger-written']).toBe(false);
+    expect(warned.repo.backups.every((backup) => backup.status === 'valid')).toBe(true);
     const text = await setup.pgstash(['verify']);
-    expect(text.code).toBe(0);
-    expect(text.stdout).toContain(`warning: ${relative(key)}: [`);
+    expect(text.code).toBe(114);
+    expect(text.stdout).toMatch(
+      new RegExp(`info file: ${relative(key)}: \\[.*\\(the other copy is sound and used\\)`),
+    );
 
     // Both copies of the drill history, the only history manifest and the ledger's lines damaged: errors.
     const healDrillCopy = await flipMiddleByte(`${drill}.copy`, 0x04);
@@ -477,6 +480,7 @@ describe('verify of an encrypted repository', () => {
       [
         [relative(key), 'warning'],
         [`${relative(archiveInfo)}.copy`, 'warning'],
+        [`${relative(pointer)}.copy`, 'warning'],
         [relative(drill), 'error'],
         [`${relative(drill)}.copy`, 'error'],
         [relative(history[0] as string), 'error'],
@@ -491,7 +495,8 @@ describe('verify of an encrypted repository', () => {
     expect(failedText.stdout).toContain(`error: ${relative(ledgerLines)}: [`);
 
     // With the rest repaired, the damaged ledger alone fails verify once: the verify that read everything replaces it.
-    for (const heal of [healKey, healArchiveInfo, healDrill, healDrillCopy, healHistory]) await heal();
+    for (const heal of [healKey, healArchiveInfo, healPointer, healDrill, healDrillCopy, healHistory])
+      await heal();
     const replacing = await verifyJson();
     expect(replacing.code).toBe(114);
     expect(replacing.repo.problems.map((problem) => problem.file)).toEqual([relative(ledgerLines)]);

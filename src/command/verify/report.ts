@@ -55,8 +55,8 @@ export function renderVerifyText(report: VerifyReport): string {
     );
     for (const problem of repo.problems) lines.push(problemLine('        error: ', problem));
     for (const problem of repo.infoFiles) {
-      if (problem.severity === 'error') lines.push(problemLine('        info file: ', problem));
-      else lines.push(`${problemLine('        warning: ', problem)} (the other copy is sound and used)`);
+      const twin = problem.severity === 'warning' ? ' (the other copy is sound and used)' : '';
+      lines.push(`${problemLine('        info file: ', problem)}${twin}`);
     }
     for (const archive of repo.archives) {
       const range = archive.min === undefined ? 'no segments' : `${archive.min} to ${archive.max ?? ''}`;
