@@ -71,6 +71,11 @@ export function isMissingBlob(error: unknown): boolean {
   return code === 'BlobNotFound' || (statusOf(error) === 404 && code === 'RestError');
 }
 
+/** A ranged GET refused because the range starts at or past the end (any range of an empty object). */
+export function isEmptyRange(error: unknown): boolean {
+  return codeOf(error) === 'InvalidRange' || statusOf(error) === 416;
+}
+
 /** A conditional create (`If-None-Match: *`) refused because the blob exists (409 on a PUT, 412 otherwise). */
 export function isAlreadyExisting(error: unknown): boolean {
   const code = codeOf(error);
