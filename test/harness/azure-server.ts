@@ -56,6 +56,8 @@ export interface AzureTestServer {
   readonly port: number;
   /** The CA (the self-signed certificate itself) to give as repoN-storage-ca-file. */
   readonly caFile: string;
+  /** The certificate's private key (for a fault proxy standing in front: proxyOptionsFor). */
+  readonly keyFile: string;
   readonly account: string;
   /** The account's shared key. */
   readonly key: string;
@@ -119,6 +121,7 @@ export async function startAzureServer(): Promise<AzureTestServer> {
       endpoint,
       port,
       caFile: cert,
+      keyFile: key,
       account: ACCOUNT,
       key: KEY,
       service,
