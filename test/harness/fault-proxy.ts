@@ -43,6 +43,17 @@ export type FaultType =
   | 'stall'
   | 'delay';
 
+/** The faults a request may meet and pass when tried again: each test of a request kind runs under every one. */
+export const TRANSIENT_FAULTS: readonly FaultType[] = [
+  'error500',
+  'error503',
+  'slowDown',
+  'resetRequest',
+  'resetResponse',
+  'truncate',
+  'stall',
+];
+
 export interface FaultRule {
   readonly fault: FaultType;
   /** Only requests of this kind (or kinds). */

@@ -17,7 +17,7 @@ import { rejectionOf } from '../harness/errors.js';
 import {
   startFaultProxy,
   type FaultProxy,
-  type FaultType,
+  TRANSIENT_FAULTS,
   type ProxiedStore,
 } from '../harness/fault-proxy.js';
 import { gcsServerAvailable, startGcsServer } from '../harness/gcs-server.js';
@@ -35,48 +35,57 @@ interface StoreUnderTest {
 
 let count = 0;
 
-async function s3Store(): Promise<StoreUnderTest> {
-  const server = await startS3Server('versitygw');
-  const bucket = await server.createBucket('store-faults');
-  const proxy = await startFaultProxy({ ...(await proxyOptionsFor(server)), store: 's3' });
+/** Drivers of a fresh prefix from `open` (through the proxy or not), and the way to stop both servers. */
+function underTest(
+  proxy: FaultProxy,
+  stopServer: () => Promise<void>,
+  open: (path: string, throughProxy: boolean) => Driver,
+): StoreUnderTest {
   return {
     proxy,
     drivers() {
       const path = `/f${++count}`;
-      return {
-        faulty: openS3Storage(
-          server.repoOptions(bucket, { path, s3Endpoint: proxy.endpoint, ioTimeout: IO_TIMEOUT }),
-        ),
-        direct: openS3Storage(server.repoOptions(bucket, { path })),
-      };
+      return { faulty: open(path, true), direct: open(path, false) };
     },
     stop: async () => {
       await proxy.stop();
-      await server.stop();
+      await stopServer();
     },
   };
+}
+
+async function s3Store(): Promise<StoreUnderTest> {
+  const server = await startS3Server('versitygw');
+  const bucket = await server.createBucket('store-faults');
+  const proxy = await startFaultProxy({ ...(await proxyOptionsFor(server)), store: 's3' });
+  return underTest(
+    proxy,
+    () => server.stop(),
+    (path, throughProxy) =>
+      openS3Storage(
+        server.repoOptions(bucket, {
+          path,
+          ...(throughProxy ? { s3Endpoint: proxy.endpoint, ioTimeout: IO_TIMEOUT } : {}),
+        }),
+      ),
+  );
 }
 
 async function azureStore(): Promise<StoreUnderTest> {
   const server = await startAzureServer();
   const container = await server.createContainer('store-faults');
   const proxy = await startFaultProxy({ ...(await proxyOptionsFor(server)), store: 'azure' });
-  return {
+  return underTest(
     proxy,
-    drivers() {
-      const path = `/f${++count}`;
-      return {
-        faulty: openAzureStorage(
-          server.repoOptions(container, { path, azureEndpoint: proxy.endpoint, ioTimeout: IO_TIMEOUT }),
-        ),
-        direct: openAzureStorage(server.repoOptions(container, { path })),
-      };
-    },
-    stop: async () => {
-      await proxy.stop();
-      await server.stop();
-    },
-  };
+    () => server.stop(),
+    (path, throughProxy) =>
+      openAzureStorage(
+        server.repoOptions(container, {
+          path,
+          ...(throughProxy ? { azureEndpoint: proxy.endpoint, ioTimeout: IO_TIMEOUT } : {}),
+        }),
+      ),
+  );
 }
 
 async function gcsStore(): Promise<StoreUnderTest> {
@@ -84,42 +93,23 @@ async function gcsStore(): Promise<StoreUnderTest> {
   const server = await startGcsServer({ tls: true });
   const bucket = await server.createBucket('store-faults');
   const proxy = await startFaultProxy({ ...(await proxyOptionsFor(server)), store: 'gcs' });
-  return {
+  return underTest(
     proxy,
-    drivers() {
-      const path = `/f${++count}`;
-      return {
-        faulty: openGcsStorage(
-          server.repoOptions(bucket, {
-            path,
-            gcsEndpoint: `https://${proxy.endpoint}`,
-            ioTimeout: IO_TIMEOUT,
-          }),
-        ),
-        direct: openGcsStorage(server.repoOptions(bucket, { path })),
-      };
-    },
-    stop: async () => {
-      await proxy.stop();
-      await server.stop();
-    },
-  };
+    () => server.stop(),
+    (path, throughProxy) =>
+      openGcsStorage(
+        server.repoOptions(bucket, {
+          path,
+          ...(throughProxy ? { gcsEndpoint: `https://${proxy.endpoint}`, ioTimeout: IO_TIMEOUT } : {}),
+        }),
+      ),
+  );
 }
 
 const STORES: readonly { store: ProxiedStore; available: boolean; start: () => Promise<StoreUnderTest> }[] = [
   { store: 's3', available: s3ServerAvailable('versitygw'), start: s3Store },
   { store: 'azure', available: azureServerAvailable(), start: azureStore },
   { store: 'gcs', available: gcsServerAvailable(), start: gcsStore },
-];
-
-const FAULTS: readonly FaultType[] = [
-  'error500',
-  'error503',
-  'slowDown',
-  'resetRequest',
-  'resetResponse',
-  'truncate',
-  'stall',
 ];
 
 const escaped = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -153,7 +143,7 @@ describe.each(STORES)('$store driver under injected faults', ({ available, start
     await store?.stop();
   });
 
-  describe.skipIf(!available).each(FAULTS)('one %s', (fault) => {
+  describe.skipIf(!available).each(TRANSIENT_FAULTS)('one %s', (fault) => {
     it('small put: retried, the object whole', async () => {
       const { faulty, direct } = store.drivers();
       const data = randomBytes(100_000);

@@ -10,7 +10,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 import { isPgStashError } from '../../src/common/errors.js';
 import { openS3Storage, type S3Driver } from '../../src/storage/s3.js';
-import { startFaultProxy, type FaultProxy, type FaultType } from '../harness/fault-proxy.js';
+import { startFaultProxy, TRANSIENT_FAULTS, type FaultProxy } from '../harness/fault-proxy.js';
 import {
   proxyOptionsFor,
   s3ServerAvailable,
@@ -22,16 +22,6 @@ import { rejectionOf } from '../harness/errors.js';
 const MiB = 1024 * 1024;
 /** Seconds: short, so that a stalled request gives up quickly, long enough for a loaded machine's requests. */
 const IO_TIMEOUT = 3;
-
-const FAULTS: readonly FaultType[] = [
-  'error500',
-  'error503',
-  'slowDown',
-  'resetRequest',
-  'resetResponse',
-  'truncate',
-  'stall',
-];
 
 /** 1,003 names: a listing of two pages. */
 const NAMES = Array.from({ length: 1003 }, (_, index) => `n${String(index).padStart(4, '0')}`);
@@ -82,7 +72,7 @@ describe.skipIf(!s3ServerAvailable('versitygw'))('s3 driver under injected fault
     await server?.stop();
   });
 
-  describe.each(FAULTS)('one %s', (fault) => {
+  describe.each(TRANSIENT_FAULTS)('one %s', (fault) => {
     it('multipart part: that part retried, the object whole, no upload left', async () => {
       const { faulty, direct } = drivers();
       const data = randomBytes(12 * MiB);
