@@ -100,6 +100,12 @@ export function translateAzureError(error: unknown, failure: StoreFailure): PgSt
       'access',
       `check that ${repo}-azure-key may read, write, list and delete in ${repo}-azure-container`,
     );
+  // repoN-azure-key-type=auto: @azure/identity found no managed identity, or its endpoint refused a token.
+  if (code === 'CredentialUnavailableError' || code === 'AuthenticationError')
+    return make(
+      'access',
+      `check the host's managed identity (the instance metadata service, or IDENTITY_ENDPOINT), or set ${repo}-azure-key-type=shared or sas`,
+    );
   if (code === 'ContainerNotFound')
     return make('pathMissing', `check ${repo}-azure-container, or create the container`);
   if (code === 'ResourceNotFound' || code === 'AccountIsDisabled' || code === 'ENOTFOUND')
