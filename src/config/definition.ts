@@ -712,14 +712,17 @@ const OPTION_TABLE = [
     category: 'repository',
     indexed: 'repo',
     commands: REPO_COMMANDS,
-    allowed: ['shared', 'sas'],
+    allowed: ['shared', 'sas', 'auto'],
     default: 'shared',
     depend: { option: 'repo-type', values: ['azure'] },
     summary: 'What repo-azure-key is.',
     description:
       "shared: the storage account's shared key (base64). sas: a shared access signature token (its query " +
       "string, with or without the leading '?'), which must allow read, add, create, write, delete and list on " +
-      "the container. pgBackRest's auto (managed identity) is not available yet.",
+      "the container. auto: the host's managed identity (as pgBackRest's auto: the instance metadata service, or " +
+      'the IDENTITY_ENDPOINT of App Service and similar hosts; AZURE_CLIENT_ID picks a user-assigned identity), ' +
+      'which needs a role allowing blob read, write and delete on the container (Storage Blob Data Contributor); ' +
+      'no repo-azure-key.',
   },
   {
     name: 'repo-azure-key',

@@ -13,6 +13,7 @@ import { encodeStored } from '../io/encode.js';
 import { ByteCount, ContentDigest, type ChunkStage } from '../io/stage.js';
 import type { Driver } from '../storage/driver.js';
 import { openStorage } from '../storage/index.js';
+import { listingsOnce } from '../storage/listings-once.js';
 import { trackTempFile } from '../storage/temp-files.js';
 import { readArchiveInfo, writeArchiveInfo, type ArchiveInfo } from './archive-info.js';
 import { readBackupInfo, writeBackupInfo, type BackupInfo } from './backup-info.js';
@@ -94,14 +95,23 @@ export class Repository {
     this.drills = new DrillHistory(this);
   }
 
-  /** `blocking`: file I/O with blocking calls (storage/file-io.ts), only for a thread with nothing else to do. */
+  /**
+   * `blocking`: file I/O with blocking calls (storage/file-io.ts), only for a thread with nothing else to do.
+   * `listingsOnce`: each directory listed once (storage/listings-once.ts), for a report that only reads (info).
+   */
   static async open(
     options: RepoOptions,
     stanza: string,
-    io: { blocking?: boolean } = {},
+    io: { blocking?: boolean; listingsOnce?: boolean } = {},
   ): Promise<Repository> {
     const blocking = io.blocking ?? false;
-    return new Repository(options, await openStorage(options, { blocking }), stanza, blocking);
+    const driver = await openStorage(options, { blocking });
+    return new Repository(
+      options,
+      io.listingsOnce === true ? listingsOnce(driver) : driver,
+      stanza,
+      blocking,
+    );
   }
 
   /**

@@ -9,7 +9,14 @@ const KIND = 'stanza.key';
 
 export async function stanzaKeyExists(driver: Driver, stanza: string): Promise<boolean> {
   const path = repoLayout.stanzaKey(stanza);
-  return (await driver.info(path)) !== undefined || (await driver.info(`${path}.copy`)) !== undefined;
+  if (driver.capabilities.path)
+    return (await driver.info(path)) !== undefined || (await driver.info(`${path}.copy`)) !== undefined;
+  // On an object store one listing answers for the key and its copy: one request where two HEADs were.
+  const name = path.slice(path.lastIndexOf('/') + 1);
+  for await (const entry of driver.list(path.slice(0, path.lastIndexOf('/')), { prefix: name })) {
+    if (entry.type === 'file' && (entry.name === name || entry.name === `${name}.copy`)) return true;
+  }
+  return false;
 }
 
 /**

@@ -200,11 +200,21 @@ export class WalArchive {
   /** The oldest and newest archived segment of archive id `id` (partial, backup and history files do not count). */
   async range(id: string): Promise<{ min?: string; max?: string }> {
     const dirs = await this.segmentDirectories(id);
-    const segmentsIn = async (dir: string): Promise<string[]> =>
-      (await this.filesIn(id, dir))
-        .map((file) => file.walFileName)
-        .filter((wal) => parseWalFileName(wal)?.kind === 'segment')
-        .sort();
+    // Each directory listed once: the oldest and the newest segment are often in the same one.
+    const listed = new Map<string, Promise<string[]>>();
+    const segmentsIn = (dir: string): Promise<string[]> => {
+      let segments = listed.get(dir);
+      if (segments === undefined) {
+        segments = this.filesIn(id, dir).then((files) =>
+          files
+            .map((file) => file.walFileName)
+            .filter((wal) => parseWalFileName(wal)?.kind === 'segment')
+            .sort(),
+        );
+        listed.set(dir, segments);
+      }
+      return segments;
+    };
     let min: string | undefined;
     for (const dir of dirs) {
       min = (await segmentsIn(dir))[0];

@@ -2,6 +2,8 @@
 // from the repoN-azure-* options.
 import type { Agent } from 'node:https';
 
+import type { AccessToken, GetTokenOptions, TokenCredential } from '@azure/core-auth';
+
 import {
   AnonymousCredential,
   BlobServiceClient,
@@ -26,7 +28,7 @@ export interface AzureRepoOptions extends TlsTrustOptions {
   readonly azureContainer?: string | undefined;
   readonly azureEndpoint?: string | undefined;
   readonly azureUriStyle?: 'host' | 'path' | undefined;
-  readonly azureKeyType?: 'shared' | 'sas' | undefined;
+  readonly azureKeyType?: 'shared' | 'sas' | 'auto' | undefined;
   readonly azureKey?: string | undefined;
   readonly storagePort?: number | undefined;
   readonly storageUploadChunkSize?: number | undefined;
@@ -90,16 +92,21 @@ export function azureSettings(options: AzureRepoOptions): AzureSettings {
     containerUrl: `${accountUrl}/${container}`,
     ioTimeoutMs: required(options.ioTimeout, 'io-timeout') * 1000,
     blockSize,
+    // A managed identity's token deletes one blob per request too: Azurite's batch with a bearer token is untested.
     batchDelete: (options.azureKeyType ?? 'shared') === 'shared',
   };
 }
 
-/** The shared key (base64) or SAS token of repoN-azure-key, checked without ever showing it. */
+/**
+ * The shared key (base64) or SAS token of repoN-azure-key, checked without ever showing it; or, for key type auto,
+ * the host's managed identity.
+ */
 function credentialOf(
   options: AzureRepoOptions,
   settings: AzureSettings,
-): { credential: StorageSharedKeyCredential | AnonymousCredential; query: string } {
+): { credential: StorageSharedKeyCredential | AnonymousCredential | TokenCredential; query: string } {
   const { repo } = settings;
+  if (options.azureKeyType === 'auto') return { credential: new ManagedIdentity(), query: '' };
   const key = required(options.azureKey, `${repo}-azure-key`);
   if ((options.azureKeyType ?? 'shared') === 'shared') {
     if (!/^[A-Za-z0-9+/]+={0,2}$/.test(key) || key.length % 4 !== 0) {
@@ -116,6 +123,26 @@ function credentialOf(
     });
   }
   return { credential: new AnonymousCredential(), query: `?${sas}` };
+}
+
+/**
+ * repoN-azure-key-type=auto: the managed identity of the host (pgBackRest's auto: the instance metadata service on a
+ * VM, the IDENTITY_ENDPOINT of App Service, Functions, Container Apps, Arc), through @azure/identity's
+ * ManagedIdentityCredential; AZURE_CLIENT_ID picks a user-assigned identity. The library is loaded at the first
+ * token, so a command of a shared-key or SAS repository never loads it.
+ */
+class ManagedIdentity implements TokenCredential {
+  #credential: Promise<TokenCredential> | undefined;
+
+  async getToken(scopes: string | string[], options?: GetTokenOptions): Promise<AccessToken | null> {
+    this.#credential ??= import('@azure/identity').then(({ ManagedIdentityCredential }) => {
+      const clientId = process.env['AZURE_CLIENT_ID'];
+      return clientId === undefined || clientId === ''
+        ? new ManagedIdentityCredential()
+        : new ManagedIdentityCredential(clientId);
+    });
+    return (await this.#credential).getToken(scopes, options);
+  }
 }
 
 /**

@@ -71,6 +71,11 @@ export function isMissingBlob(error: unknown): boolean {
   return code === 'BlobNotFound' || (statusOf(error) === 404 && code === 'RestError');
 }
 
+/** A ranged GET refused because the range starts at or past the end (any range of an empty object). */
+export function isEmptyRange(error: unknown): boolean {
+  return codeOf(error) === 'InvalidRange' || statusOf(error) === 416;
+}
+
 /** A conditional create (`If-None-Match: *`) refused because the blob exists (409 on a PUT, 412 otherwise). */
 export function isAlreadyExisting(error: unknown): boolean {
   const code = codeOf(error);
@@ -94,6 +99,12 @@ export function translateAzureError(error: unknown, failure: StoreFailure): PgSt
     return make(
       'access',
       `check that ${repo}-azure-key may read, write, list and delete in ${repo}-azure-container`,
+    );
+  // repoN-azure-key-type=auto: @azure/identity found no managed identity, or its endpoint refused a token.
+  if (code === 'CredentialUnavailableError' || code === 'AuthenticationError')
+    return make(
+      'access',
+      `check the host's managed identity (the instance metadata service, or IDENTITY_ENDPOINT), or set ${repo}-azure-key-type=shared or sas`,
     );
   if (code === 'ContainerNotFound')
     return make('pathMissing', `check ${repo}-azure-container, or create the container`);

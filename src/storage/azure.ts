@@ -1,6 +1,6 @@
 // The Azure Blob storage driver: a repository under a blob name prefix of an Azure Blob Storage container.
 import { randomBytes } from 'node:crypto';
-import { Readable, type Writable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 
 import type { BlobDownloadResponseParsed, ContainerClient } from '@azure/storage-blob';
 
@@ -13,11 +13,10 @@ import {
   type AzureSettings,
 } from './azure-client.js';
 import {
-  codeOf,
   isAlreadyExisting,
+  isEmptyRange,
   isMissingBlob,
   isTemporary,
-  statusOf,
   translateAzureError,
 } from './azure-errors.js';
 import type {
@@ -34,6 +33,7 @@ import {
   objectKey,
   objectUrl,
   openRangedRead,
+  storeCause,
   storeRequest,
 } from './object-store.js';
 import { PartWriteStream, type PartUpload } from './part-write.js';
@@ -94,7 +94,7 @@ export class AzureDriver implements Driver {
         mtimeMs: properties.lastModified?.getTime() ?? 0,
       };
     } catch (error) {
-      if (isMissingBlob(error instanceof PgStashError ? error.cause : error)) return undefined;
+      if (isMissingBlob(storeCause(error))) return undefined;
       throw error;
     }
   }
@@ -139,11 +139,21 @@ export class AzureDriver implements Driver {
   }
 
   async openRead(path: string, options?: ReadOptions): Promise<Readable | undefined> {
+    const ioTimeoutMs = this.#settings.ioTimeoutMs;
     return openRangedRead(options, {
+      url: this.#url(path),
+      ioTimeoutMs,
+      signal: options?.signal,
       exists: async () => (await this.info(path, options)) !== undefined,
-      get: (offset, limit) => this.#get(path, offset, limit, undefined, options?.signal),
-      body: (first, offset, limit) => this.#resumingBody(path, first, offset, limit, options?.signal),
+      get: (offset, limit, etag) => this.#get(path, offset, limit, etag, options?.signal),
+      version: (response) => response.etag,
       bodyStream: (response) => response.readableStreamBody as Readable | undefined,
+      // The SDK gives a body no time limit of its own: one that stalls fails after io-timeout and is resumed.
+      chunks: (body) => idleLimited(body, ioTimeoutMs),
+      isMissing: isMissingBlob,
+      isEmptyRange,
+      isTemporary,
+      translate: (error) => this.#translate(error, 'read', path),
     });
   }
 
@@ -152,91 +162,29 @@ export class AzureDriver implements Driver {
   }
 
   /**
-   * One Get Blob from `offset` (at most `limit` bytes), retried within io-timeout; undefined when the blob is
-   * missing, 'empty' when the range starts at or past its end. `etag` pins the version a resumed read continues
-   * (If-Match: a replaced blob fails the read rather than mixing two versions).
+   * One Get Blob from `offset` (at most `limit` bytes), retried within io-timeout. `etag` pins the version a
+   * resumed read continues (If-Match: a replaced blob fails the read rather than mixing two versions).
    */
-  async #get(
+  #get(
     path: string,
     offset: number,
     limit: number | undefined,
     etag: string | undefined,
     signal: AbortSignal | undefined,
-  ): Promise<BlobDownloadResponseParsed | 'empty' | undefined> {
+  ): Promise<BlobDownloadResponseParsed> {
     const blob = this.#container.getBlobClient(this.#key(path));
-    try {
-      return await this.#request(
-        'read',
-        path,
-        (signal) =>
-          blob.download(offset, limit, {
-            ...abortable(signal),
-            // The SDK would re-request a body cut short on its own: the driver does it, within io-timeout.
-            maxRetryRequests: 0,
-            ...(etag === undefined ? {} : { conditions: { ifMatch: etag } }),
-          }),
-        signal,
-      );
-    } catch (error) {
-      const cause = error instanceof PgStashError ? error.cause : error;
-      if (isMissingBlob(cause)) return undefined;
-      // A range past the end (or any range of an empty blob): the blob exists, the range holds nothing.
-      if (codeOf(cause) === 'InvalidRange' || statusOf(cause) === 416) return 'empty';
-      throw error;
-    }
-  }
-
-  /**
-   * The body of a Get Blob; when the connection fails or stalls past io-timeout mid-body, another Get Blob
-   * continues from the byte reached (the same version, by ETag), within io-timeout counted from that failure.
-   */
-  async *#resumingBody(
-    path: string,
-    first: BlobDownloadResponseParsed,
-    offset: number,
-    limit: number | undefined,
-    signal: AbortSignal | undefined,
-  ): AsyncGenerator<Buffer> {
-    let response = first;
-    let done = 0;
-    // Where the last failure left the read, and since when it has not moved from there.
-    let failedAt = -1;
-    let stuckSince = 0;
-    for (;;) {
-      const body = response.readableStreamBody as Readable | undefined;
-      if (body === undefined) return;
-      try {
-        for await (const chunk of idleLimited(body, this.#settings.ioTimeoutMs)) {
-          done += chunk.length;
-          yield chunk;
-        }
-        return;
-      } catch (error) {
-        if (signal?.aborted === true) throw error;
-        // Bodies that keep failing without a byte: give up once io-timeout has passed since the read stopped
-        // moving (counted from the failure, not from the last byte: a stall has already waited io-timeout).
-        if (done !== failedAt) {
-          failedAt = done;
-          stuckSince = Date.now();
-        } else if (Date.now() - stuckSince >= this.#settings.ioTimeoutMs) {
-          throw this.#translate(error, 'read', path);
-        }
-        const next = await this.#get(
-          path,
-          offset + done,
-          limit === undefined ? undefined : limit - done,
-          first.etag,
-          signal,
-        );
-        if (next === undefined || next === 'empty') {
-          throw new PgStashError(
-            'fileRead',
-            `unable to read '${this.#url(path)}': it changed while being read`,
-          );
-        }
-        response = next;
-      }
-    }
+    return this.#request(
+      'read',
+      path,
+      (requestSignal) =>
+        blob.download(offset, limit, {
+          ...abortable(requestSignal),
+          // The SDK would re-request a body cut short on its own: openRangedRead does it, within io-timeout.
+          maxRetryRequests: 0,
+          ...(etag === undefined ? {} : { conditions: { ifMatch: etag } }),
+        }),
+      signal,
+    );
   }
 
   async openWrite(path: string, options?: WriteOptions): Promise<Writable> {

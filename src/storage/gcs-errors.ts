@@ -37,6 +37,12 @@ export function isMissingObject(error: unknown): boolean {
   );
 }
 
+/** A ranged GET refused because the range starts at or past the end (any range of an empty object). */
+export function isEmptyRange(error: unknown): boolean {
+  const cause = error instanceof PgStashError ? error.cause : error;
+  return cause instanceof GcsServiceError && cause.status === 416;
+}
+
 /** A conditional write (`ifGenerationMatch=0`) refused because the object exists. */
 export function isPreconditionFailed(error: unknown): boolean {
   const cause = error instanceof PgStashError ? error.cause : error;

@@ -1,5 +1,5 @@
 // The GCS storage driver: a repository under a name prefix of a Google Cloud Storage bucket (JSON API).
-import { Readable, type Writable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 
 import { fail, PgStashError } from '../common/errors.js';
 import { runParallel } from '../io/parallel.js';
@@ -14,13 +14,18 @@ import type {
 import {
   GCS_CHUNK_QUANTUM,
   GcsClient,
-  GcsServiceError,
   gcsSettings,
   type GcsRepoOptions,
   type GcsResponse,
   type GcsSettings,
 } from './gcs-client.js';
-import { isMissingObject, isPreconditionFailed, isTemporary, translateGcsError } from './gcs-errors.js';
+import {
+  isEmptyRange,
+  isMissingObject,
+  isPreconditionFailed,
+  isTemporary,
+  translateGcsError,
+} from './gcs-errors.js';
 import { GCS_CHUNKS_IN_FLIGHT, GcsWriteStream } from './gcs-write.js';
 import {
   collectRead,
@@ -166,10 +171,20 @@ export class GcsDriver implements Driver {
   async openRead(path: string, options?: ReadOptions): Promise<Readable | undefined> {
     const name = this.#name(path);
     return openRangedRead(options, {
+      url: this.#url(path),
+      ioTimeoutMs: this.#settings.ioTimeoutMs,
+      signal: options?.signal,
       exists: async () => (await this.info(path, options)) !== undefined,
-      get: (offset, limit) => this.#get(path, name, offset, limit, undefined, options?.signal),
-      body: (first, offset, limit) => this.#resumingBody(path, name, first, offset, limit, options?.signal),
+      get: (offset, limit, generation) => this.#get(path, name, offset, limit, generation, options?.signal),
+      version: (response) => {
+        const generation = response.headers['x-goog-generation'];
+        return typeof generation === 'string' ? generation : undefined;
+      },
       bodyStream: (response) => response.stream,
+      isMissing: isMissingObject,
+      isEmptyRange,
+      isTemporary,
+      translate: (error) => this.#translate(error, 'read', path),
     });
   }
 
@@ -178,88 +193,35 @@ export class GcsDriver implements Driver {
   }
 
   /**
-   * One download of `name` from `offset` (at most `limit` bytes), retried within io-timeout; undefined when the
-   * object is missing, 'empty' when the range starts at or past its end. `generation` pins the version a resumed
-   * read continues (a replaced object fails the read rather than mixing two versions).
+   * One download of `name` from `offset` (at most `limit` bytes), retried within io-timeout. `generation` pins the
+   * version a resumed read continues (a replaced object fails the read rather than mixing two versions).
    */
-  async #get(
+  #get(
     path: string,
     name: string,
     offset: number,
     limit: number | undefined,
     generation: string | undefined,
     signal: AbortSignal | undefined,
-  ): Promise<GcsResponse | 'empty' | undefined> {
+  ): Promise<GcsResponse> {
     const range =
       offset === 0 && limit === undefined
         ? undefined
         : `bytes=${offset}-${limit === undefined ? '' : offset + limit - 1}`;
     const pinned = generation === undefined ? '' : `&generation=${generation}`;
-    try {
-      return await this.#request(
-        'read',
-        path,
-        (requestSignal) =>
-          this.#client.send({
-            method: 'GET',
-            url: `${this.#objectUrl(name)}?alt=media${pinned}`,
-            headers: range === undefined ? {} : { range },
-            stream: true,
-            signal: requestSignal,
-          }),
-        signal,
-      );
-    } catch (error) {
-      if (isMissingObject(error)) return undefined;
-      // A range past the end (or any range of an empty object): the object exists, the range holds nothing.
-      const cause = error instanceof PgStashError ? error.cause : error;
-      if (cause instanceof GcsServiceError && cause.status === 416) return 'empty';
-      throw error;
-    }
-  }
-
-  /**
-   * The body of a download; when the connection fails mid-body, another download continues from the byte
-   * reached (the same generation), within io-timeout counted from that failure.
-   */
-  async *#resumingBody(
-    path: string,
-    name: string,
-    first: GcsResponse,
-    offset: number,
-    limit: number | undefined,
-    signal: AbortSignal | undefined,
-  ): AsyncGenerator<Buffer> {
-    const generationHeader = first.headers['x-goog-generation'];
-    const generation = typeof generationHeader === 'string' ? generationHeader : undefined;
-    let response = first;
-    let done = 0;
-    for (;;) {
-      try {
-        for await (const chunk of response.stream as Readable) {
-          done += (chunk as Buffer).length;
-          yield chunk as Buffer;
-        }
-        return;
-      } catch (error) {
-        if (!isTemporary(error) || signal?.aborted === true) throw this.#translate(error, 'read', path);
-        const next = await this.#get(
-          path,
-          name,
-          offset + done,
-          limit === undefined ? undefined : limit - done,
-          generation,
-          signal,
-        );
-        if (next === undefined || next === 'empty') {
-          throw new PgStashError(
-            'fileRead',
-            `unable to read '${this.#url(path)}': it changed while being read`,
-          );
-        }
-        response = next;
-      }
-    }
+    return this.#request(
+      'read',
+      path,
+      (requestSignal) =>
+        this.#client.send({
+          method: 'GET',
+          url: `${this.#objectUrl(name)}?alt=media${pinned}`,
+          headers: range === undefined ? {} : { range },
+          stream: true,
+          signal: requestSignal,
+        }),
+      signal,
+    );
   }
 
   async openWrite(path: string, options?: WriteOptions): Promise<Writable> {

@@ -42,7 +42,9 @@ export async function withRetry<T>(attempt: (count: number) => Promise<T>, polic
 /**
  * The retry rule for attempts that are not one call: a download whose body is cut again and again. `wait` after
  * each temporary failure sleeps the backoff, or rethrows the failure once the budget (counted from its creation,
- * or from the first failure after `progress`) and ATTEMPTS_AFTER_BUDGET more attempts are spent.
+ * or from the first failure after `progress`) and ATTEMPTS_AFTER_BUDGET more attempts are spent. A resumed read
+ * (object-store.ts) creates it at its first failure: the budget counts from the failure, not from the last byte,
+ * because a body that stalled has already waited io-timeout by itself.
  */
 export class RetryBudget {
   readonly #budgetMs: number;

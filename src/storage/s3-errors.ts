@@ -71,6 +71,11 @@ export function isMissingObject(error: unknown): boolean {
   return code === 'NoSuchKey' || (code === 'NotFound' && statusOf(error) === 404);
 }
 
+/** A ranged GET refused because the range starts at or past the end (any range of an empty object). */
+export function isEmptyRange(error: unknown): boolean {
+  return codeOf(error) === 'InvalidRange' || statusOf(error) === 416;
+}
+
 /** A conditional write (`If-None-Match: *`) refused because the object exists. */
 export function isPreconditionFailed(error: unknown): boolean {
   return codeOf(error) === 'PreconditionFailed' || statusOf(error) === 412;

@@ -1,5 +1,5 @@
 // The S3 storage driver: a repository under a key prefix of an S3 bucket (AWS or any S3-compatible store).
-import { Readable, type Writable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 
 import {
   DeleteObjectCommand,
@@ -26,17 +26,16 @@ import {
   objectKey,
   objectUrl,
   openRangedRead,
+  storeCause,
   storeRequest,
 } from './object-store.js';
 import { PartWriteStream } from './part-write.js';
-import { RetryBudget } from './retry.js';
 import { abortable, createS3Client, s3Settings, type S3RepoOptions, type S3Settings } from './s3-client.js';
 import {
-  codeOf,
+  isEmptyRange,
   isMissingObject,
   isPreconditionFailed,
   isTemporary,
-  statusOf,
   translateS3Error,
 } from './s3-errors.js';
 import { PARTS_IN_FLIGHT, S3_PART_LIMITS, s3PartUpload } from './s3-write.js';
@@ -93,7 +92,7 @@ export class S3Driver implements Driver {
         mtimeMs: head.LastModified?.getTime() ?? 0,
       };
     } catch (error) {
-      if (isMissingObject(error instanceof PgStashError ? error.cause : error)) return undefined;
+      if (isMissingObject(storeCause(error))) return undefined;
       throw error;
     }
   }
@@ -135,10 +134,17 @@ export class S3Driver implements Driver {
   async openRead(path: string, options?: ReadOptions): Promise<Readable | undefined> {
     const key = this.#key(path);
     return openRangedRead(options, {
+      url: this.#url(path),
+      ioTimeoutMs: this.#settings.ioTimeoutMs,
+      signal: options?.signal,
       exists: async () => (await this.info(path, options)) !== undefined,
-      get: (offset, limit) => this.#get(path, key, offset, limit, undefined, options?.signal),
-      body: (first, offset, limit) => this.#resumingBody(path, key, first, offset, limit, options?.signal),
+      get: (offset, limit, etag) => this.#get(path, key, offset, limit, etag, options?.signal),
+      version: (response) => response.ETag,
       bodyStream: (response) => response.Body as Readable | undefined,
+      isMissing: isMissingObject,
+      isEmptyRange,
+      isTemporary,
+      translate: (error) => this.#translate(error, 'read', path),
     });
   }
 
@@ -147,99 +153,35 @@ export class S3Driver implements Driver {
   }
 
   /**
-   * One GetObject of `key` from `offset` (at most `limit` bytes), retried within io-timeout; undefined when the
-   * object is missing, 'empty' when the range starts at or past its end. `etag` pins the version a resumed read
-   * continues (If-Match: a replaced object fails the read rather than mixing two versions).
+   * One GetObject of `key` from `offset` (at most `limit` bytes), retried within io-timeout. `etag` pins the
+   * version a resumed read continues (If-Match: a replaced object fails the read rather than mixing two versions).
    */
-  async #get(
+  #get(
     path: string,
     key: string,
     offset: number,
     limit: number | undefined,
     etag: string | undefined,
     signal: AbortSignal | undefined,
-  ): Promise<GetObjectCommandOutput | 'empty' | undefined> {
+  ): Promise<GetObjectCommandOutput> {
     const range =
       offset === 0 && limit === undefined
         ? undefined
         : `bytes=${offset}-${limit === undefined ? '' : offset + limit - 1}`;
-    try {
-      return await this.#request(
-        'read',
-        path,
-        (requestSignal) =>
-          this.#client.send(
-            new GetObjectCommand({
-              ...this.#object(key),
-              ...(range === undefined ? {} : { Range: range }),
-              ...(etag === undefined ? {} : { IfMatch: etag }),
-            }),
-            abortable(requestSignal),
-          ),
-        signal,
-      );
-    } catch (error) {
-      const cause = error instanceof PgStashError ? error.cause : error;
-      if (isMissingObject(cause)) return undefined;
-      // A range past the end (or any range of an empty object): the object exists, the range holds nothing.
-      if (codeOf(cause) === 'InvalidRange' || statusOf(cause) === 416) return 'empty';
-      throw error;
-    }
-  }
-
-  /**
-   * The body of a GET; when the connection fails mid-body, another GET continues from the byte reached (the same
-   * version, by ETag), within io-timeout counted from that failure.
-   */
-  async *#resumingBody(
-    path: string,
-    key: string,
-    first: GetObjectCommandOutput,
-    offset: number,
-    limit: number | undefined,
-    signal: AbortSignal | undefined,
-  ): AsyncGenerator<Buffer> {
-    let response = first;
-    let done = 0;
-    // Bodies cut short again without a byte between them end the read once io-timeout is spent, as failed
-    // requests do (a body cut at the same place every time would otherwise be asked for forever).
-    let budget: RetryBudget | undefined;
-    let doneAtFailure = 0;
-    for (;;) {
-      try {
-        for await (const chunk of response.Body as Readable) {
-          done += (chunk as Buffer).length;
-          yield chunk as Buffer;
-        }
-        return;
-      } catch (error) {
-        if (!isTemporary(error) || signal?.aborted === true) throw this.#translate(error, 'read', path);
-        if (budget === undefined) budget = new RetryBudget(this.#settings.ioTimeoutMs, signal);
-        else if (done > doneAtFailure) budget.progress();
-        doneAtFailure = done;
-        try {
-          await budget.wait(error);
-        } catch (stopped) {
-          // The budget spent (the failure itself comes back), or the signal's reason.
-          throw stopped === error ? this.#translate(error, 'read', path) : stopped;
-        }
-        const next = await this.#get(
-          path,
-          key,
-          offset + done,
-          limit === undefined ? undefined : limit - done,
-          first.ETag,
-          signal,
-        );
-        if (next === undefined || next === 'empty') {
-          throw new PgStashError(
-            'fileRead',
-            `unable to read '${this.#url(path)}': it changed while being read`,
-          );
-        }
-        response = next;
-      }
-    }
+    return this.#request(
+      'read',
+      path,
+      (requestSignal) =>
+        this.#client.send(
+          new GetObjectCommand({
+            ...this.#object(key),
+            ...(range === undefined ? {} : { Range: range }),
+            ...(etag === undefined ? {} : { IfMatch: etag }),
+          }),
+          abortable(requestSignal),
+        ),
+      signal,
+    );
   }
 
   async openWrite(path: string, options?: WriteOptions): Promise<Writable> {

@@ -8,6 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import { isPgStashError } from '../../src/common/errors.js';
 import type { Driver, StorageInfo, WriteOptions } from '../../src/storage/driver.js';
+import { destroyWrite } from '../harness/aborted-write.js';
 import { anyRejectionOf } from '../harness/errors.js';
 
 export interface DriverFixture {
@@ -59,14 +60,6 @@ function end(stream: Writable): Promise<void> {
     stream.once('error', reject);
     stream.end(() => resolve());
   });
-}
-
-/** Destroys the stream and resolves once it is closed, i.e. once the driver has cleaned up. */
-function destroy(stream: Writable, error?: Error): Promise<void> {
-  const closed = new Promise<void>((resolve) => stream.once('close', () => resolve()));
-  stream.on('error', () => undefined);
-  stream.destroy(error);
-  return closed;
 }
 
 /** Chunks of awkward sizes (1 byte, odd sizes, exactly and just over 1 MiB) that together are `data`. */
@@ -240,7 +233,7 @@ export function defineDriverSuite(name: string, setup: () => Promise<DriverFixtu
       it('leaves nothing when destroyed before finishing', async () => {
         const stream = await driver.openWrite('claim/aborted', { ifAbsent: true });
         await writeChunk(stream, Buffer.alloc(1000, 7));
-        await destroy(stream);
+        await destroyWrite(stream);
         expect(await driver.info('claim/aborted')).toBeUndefined();
         await write(driver, 'claim/aborted', Buffer.from('later'), { ifAbsent: true });
         expect((await read(driver, 'claim/aborted'))?.toString()).toBe('later');
@@ -251,7 +244,7 @@ export function defineDriverSuite(name: string, setup: () => Promise<DriverFixtu
       it('leaves nothing when destroyed with an error mid-stream', async () => {
         const stream = await driver.openWrite('abort/file');
         await writeChunk(stream, randomBytes(2 * MiB));
-        await destroy(stream, new Error('source failed'));
+        await destroyWrite(stream, new Error('source failed'));
         expect(await driver.info('abort/file')).toBeUndefined();
         expect(await driver.openRead('abort/file')).toBeUndefined();
         expect(await names(driver, 'abort')).toEqual([]);
@@ -260,7 +253,7 @@ export function defineDriverSuite(name: string, setup: () => Promise<DriverFixtu
       it('leaves nothing when destroyed without an error before finishing', async () => {
         const stream = await driver.openWrite('abort/quiet');
         await writeChunk(stream, Buffer.from('partial'));
-        await destroy(stream);
+        await destroyWrite(stream);
         expect(await driver.info('abort/quiet')).toBeUndefined();
         expect(await names(driver, 'abort')).toEqual([]);
       });
@@ -270,7 +263,7 @@ export function defineDriverSuite(name: string, setup: () => Promise<DriverFixtu
         await write(driver, 'abort/kept', before);
         const stream = await driver.openWrite('abort/kept');
         await writeChunk(stream, randomBytes(3 * MiB));
-        await destroy(stream, new Error('source failed'));
+        await destroyWrite(stream, new Error('source failed'));
         expect((await read(driver, 'abort/kept'))?.equals(before)).toBe(true);
         expect(await names(driver, 'abort')).toEqual(['kept']);
       });

@@ -56,6 +56,8 @@ export interface AzureTestServer {
   readonly port: number;
   /** The CA (the self-signed certificate itself) to give as repoN-storage-ca-file. */
   readonly caFile: string;
+  /** The certificate's private key (for a fault proxy standing in front: proxyOptionsFor). */
+  readonly keyFile: string;
   readonly account: string;
   /** The account's shared key. */
   readonly key: string;
@@ -65,13 +67,21 @@ export interface AzureTestServer {
   createContainer(label: string): Promise<string>;
   /** An account SAS token allowing every blob operation for an hour (`sp` narrows the permissions). */
   sasToken(permissions?: string): string;
+  /**
+   * The PGSTASH_* variables of a CLI run with repo1 in `container` under '/cli' (shared key; `auto`: key type auto
+   * and no key), logs and locks in `dir`.
+   */
+  cliEnv(container: string, dir: string, options?: { auto?: boolean }): Record<string, string>;
   /** The repoN options of a repository in `container` under `path` (default '/repo'). */
   repoOptions(container: string, overrides?: Partial<AzureRepoOptions>): AzureRepoOptions & { type: 'azure' };
   stop(): Promise<void>;
 }
 
-/** Starts Azurite on a free 127.0.0.1 port with TLS, in memory; resolves once it answers. */
-export async function startAzureServer(): Promise<AzureTestServer> {
+/**
+ * Starts Azurite on a free 127.0.0.1 port with TLS, in memory; resolves once it answers. `oauth`: it also takes
+ * bearer tokens (`--oauth basic`: their audience, issuer and times checked, not their signature).
+ */
+export async function startAzureServer(options: { oauth?: boolean } = {}): Promise<AzureTestServer> {
   const main = azuriteBlobMain();
   if (main === undefined) throw new Error('Azurite is not installed: run npm ci');
   // 0711: the postgres user (archive_command, restore_command) reads the certificate, as repoN-storage-ca-file.
@@ -98,6 +108,7 @@ export async function startAzureServer(): Promise<AzureTestServer> {
         cert,
         '--key',
         key,
+        ...(options.oauth === true ? ['--oauth', 'basic'] : []),
       ],
       { dir, answers: () => answers(port, ca), timeoutMs: 30_000 },
     );
@@ -119,6 +130,7 @@ export async function startAzureServer(): Promise<AzureTestServer> {
       endpoint,
       port,
       caFile: cert,
+      keyFile: key,
       account: ACCOUNT,
       key: KEY,
       service,
@@ -141,6 +153,22 @@ export async function startAzureServer(): Promise<AzureTestServer> {
           },
           credential,
         ).toString();
+      },
+      cliEnv(container, dir, options = {}) {
+        return {
+          PGSTASH_REPO1_TYPE: 'azure',
+          PGSTASH_REPO1_PATH: '/cli',
+          PGSTASH_REPO1_AZURE_ACCOUNT: ACCOUNT,
+          PGSTASH_REPO1_AZURE_CONTAINER: container,
+          PGSTASH_REPO1_AZURE_ENDPOINT: endpoint,
+          PGSTASH_REPO1_AZURE_URI_STYLE: 'path',
+          ...(options.auto === true
+            ? { PGSTASH_REPO1_AZURE_KEY_TYPE: 'auto' }
+            : { PGSTASH_REPO1_AZURE_KEY: KEY }),
+          PGSTASH_REPO1_STORAGE_CA_FILE: cert,
+          PGSTASH_LOG_PATH: dir,
+          PGSTASH_LOCK_PATH: join(dir, 'lock'),
+        };
       },
       repoOptions(container, overrides = {}) {
         return {

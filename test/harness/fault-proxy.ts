@@ -1,10 +1,11 @@
-// A fault-injecting HTTPS proxy between pgstash and a real object store: counts requests by kind, and answers
-// 500, 503 or SlowDown, resets the connection, stalls or truncates a body for the requests a test picks.
+// A fault-injecting HTTPS proxy between pgstash and a real object store (S3, Azure Blob or GCS): counts requests by
+// kind, and answers 500, 503 or SlowDown, resets the connection, stalls or truncates a body for the requests a test
+// picks.
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { Agent, createServer, request, type Server } from 'node:https';
 import type { Socket } from 'node:net';
 
-/** What a request is, S3's way (method + query verb); another store's classifier may return its own names. */
+/** What a request is, named after S3's requests (Azure's and GCS's classifiers map theirs onto the same names). */
 export type RequestKind =
   | 'get'
   | 'list'
@@ -19,8 +20,10 @@ export type RequestKind =
   | 'other';
 
 /**
- * - error500, error503, slowDown: answered by the proxy (S3's XML error body: InternalError, ServiceUnavailable,
- *   SlowDown), the request body read first, nothing forwarded.
+ * - error500, error503, slowDown: answered by the proxy in the store's error format (S3's and Azure's XML:
+ *   InternalError, ServiceUnavailable, SlowDown / ServerBusy; GCS's JSON: backendError, rateLimitExceeded), the
+ *   request body read first, nothing forwarded.
+ * - forbidden: a permanent 403 (AccessDenied, AuthorizationFailure, forbidden), answered the same way.
  * - resetRequest: the connection is reset (RST) once part of the request body arrived (at once without a body).
  * - resetResponse: forwarded; the answer's headers and half its body are sent, then the connection is reset.
  * - truncate: forwarded; the headers (with the whole Content-Length) and half the body, then a clean close.
@@ -30,7 +33,26 @@ export type RequestKind =
  * - delay: forwarded after `delayMs` (a slow service, not a failure).
  */
 export type FaultType =
-  'error500' | 'error503' | 'slowDown' | 'resetRequest' | 'resetResponse' | 'truncate' | 'stall' | 'delay';
+  | 'error500'
+  | 'error503'
+  | 'slowDown'
+  | 'forbidden'
+  | 'resetRequest'
+  | 'resetResponse'
+  | 'truncate'
+  | 'stall'
+  | 'delay';
+
+/** The faults a request may meet and pass when tried again: each test of a request kind runs under every one. */
+export const TRANSIENT_FAULTS: readonly FaultType[] = [
+  'error500',
+  'error503',
+  'slowDown',
+  'resetRequest',
+  'resetResponse',
+  'truncate',
+  'stall',
+];
 
 export interface FaultRule {
   readonly fault: FaultType;
@@ -60,6 +82,8 @@ export interface ProxiedRequest {
   /** Path and query, as sent. */
   readonly url: string;
   readonly range: string | undefined;
+  /** The Content-Range of a request that sends part of an object (a GCS session's chunk). */
+  readonly contentRange: string | undefined;
   /** The fault applied, if any. */
   readonly fault: FaultType | undefined;
 }
@@ -70,9 +94,11 @@ export interface FaultProxyOptions {
   /** The certificate and key the proxy presents to clients (the harness's, so the same CA file is trusted). */
   readonly cert: string | Buffer;
   readonly key: string | Buffer;
-  /** The kind of a request (default: S3 path-style). */
-  readonly classify?: (method: string, url: string) => string;
+  /** The store behind the proxy: how requests are classified and errors answered (default 's3', path-style). */
+  readonly store?: ProxiedStore;
 }
+
+export type ProxiedStore = 's3' | 'azure' | 'gcs';
 
 export interface FaultProxy {
   /** host:port of the proxy, as repoN-s3-endpoint takes it. */
@@ -114,8 +140,58 @@ export function classifyS3(method: string, url: string): RequestKind {
   }
 }
 
+/** The kind of an Azure Blob request addressed path-style (`/<account>/<container>/<blob>?<query>`). */
+export function classifyAzure(method: string, url: string): RequestKind {
+  const parsed = new URL(url, 'https://proxy');
+  const comp = parsed.searchParams.get('comp');
+  switch (method) {
+    case 'GET':
+      return comp === 'list' ? 'list' : comp === null ? 'get' : 'other';
+    case 'HEAD':
+      return 'head';
+    case 'PUT':
+      if (comp === 'block') return 'upload-part';
+      return comp === 'blocklist' ? 'complete-multipart' : comp === null ? 'put' : 'other';
+    case 'POST':
+      return comp === 'batch' ? 'delete-batch' : 'other';
+    case 'DELETE':
+      return 'delete';
+    default:
+      return 'other';
+  }
+}
+
+/** The kind of a GCS JSON API request (`/storage/v1/b/<bucket>/o[/<name>]`, `/upload/storage/v1/...`). */
+export function classifyGcs(method: string, url: string): RequestKind {
+  const parsed = new URL(url, 'https://proxy');
+  const query = parsed.searchParams;
+  const upload = parsed.pathname.startsWith('/upload/');
+  const object = /\/o\/[^/]/.test(parsed.pathname);
+  switch (method) {
+    case 'GET':
+      if (!object) return 'list';
+      return query.get('alt') === 'media' ? 'get' : 'head';
+    case 'POST':
+      if (!upload) return 'other';
+      return query.get('uploadType') === 'resumable' ? 'create-multipart' : 'put';
+    case 'PUT':
+      // A chunk of a resumable session; the last one (its Content-Range names the size) completes it.
+      return upload ? 'upload-part' : 'other';
+    case 'DELETE':
+      return upload ? 'abort-multipart' : 'delete';
+    default:
+      return 'other';
+  }
+}
+
+const CLASSIFY: Record<ProxiedStore, (method: string, url: string) => RequestKind> = {
+  s3: classifyS3,
+  azure: classifyAzure,
+  gcs: classifyGcs,
+};
+
 const ERROR_ANSWER: Record<
-  'error500' | 'error503' | 'slowDown',
+  'error500' | 'error503' | 'slowDown' | 'forbidden',
   { status: number; code: string; text: string }
 > = {
   error500: {
@@ -125,7 +201,55 @@ const ERROR_ANSWER: Record<
   },
   error503: { status: 503, code: 'ServiceUnavailable', text: 'Service is unable to handle request.' },
   slowDown: { status: 503, code: 'SlowDown', text: 'Please reduce your request rate.' },
+  forbidden: { status: 403, code: 'AccessDenied', text: 'Access Denied' },
 };
+
+/** The codes Azure and GCS use for the same answers. */
+const STORE_CODE: Record<'azure' | 'gcs', Record<keyof typeof ERROR_ANSWER, string>> = {
+  azure: {
+    error500: 'InternalError',
+    error503: 'ServerBusy',
+    slowDown: 'ServerBusy',
+    forbidden: 'AuthorizationFailure',
+  },
+  gcs: {
+    error500: 'backendError',
+    error503: 'backendError',
+    slowDown: 'rateLimitExceeded',
+    forbidden: 'forbidden',
+  },
+};
+
+/** The body and content type of an error answer in the store's format. */
+function errorBody(
+  store: ProxiedStore,
+  fault: keyof typeof ERROR_ANSWER,
+  url: string,
+): { type: string; body: string } {
+  const answer = ERROR_ANSWER[fault];
+  if (store === 'gcs') {
+    const reason = STORE_CODE.gcs[fault];
+    // GCS answers throttling 429 and an overloaded backend 503.
+    const status = fault === 'slowDown' ? 429 : answer.status;
+    return {
+      type: 'application/json',
+      body: JSON.stringify({ error: { code: status, message: answer.text, errors: [{ reason }] } }),
+    };
+  }
+  const code = store === 'azure' ? STORE_CODE.azure[fault] : answer.code;
+  return {
+    type: 'application/xml',
+    body:
+      `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code>` +
+      `<Message>${answer.text}</Message><Resource>${url.split('?')[0] ?? ''}</Resource>` +
+      '<RequestId>fault-proxy</RequestId></Error>',
+  };
+}
+
+/** The HTTP status of an error answer (GCS throttles with 429 where S3 and Azure say 503). */
+function errorStatus(store: ProxiedStore, fault: keyof typeof ERROR_ANSWER): number {
+  return store === 'gcs' && fault === 'slowDown' ? 429 : ERROR_ANSWER[fault].status;
+}
 
 /** Headers that belong to one connection, not to the request or answer. */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
@@ -153,7 +277,11 @@ interface RuleState {
 
 /** Starts the proxy on a free 127.0.0.1 port (TLS); requests keep their Host header, so signatures stay valid. */
 export async function startFaultProxy(options: FaultProxyOptions): Promise<FaultProxy> {
-  const classify = options.classify ?? classifyS3;
+  const store = options.store ?? 's3';
+  const classify = CLASSIFY[store];
+  /** The server's origin in headers it answers (a GCS upload session's Location), rewritten to the proxy's. */
+  const targetOrigin = `https://${options.target.host}:${options.target.port}`;
+  let proxyOrigin = '';
   const upstream = new Agent({ keepAlive: true, ca: options.target.ca });
   const rules: RuleState[] = [];
   let requests: ProxiedRequest[] = [];
@@ -185,23 +313,21 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     const kind = classify(method, url);
     const rule = pick(kind, method, url);
     const fault = rule?.fault;
-    const range = req.headers.range;
-    requests.push({ kind, method, url, range, fault });
+    // Azure's SDK sends its range as x-ms-range.
+    const range = req.headers.range ?? (req.headers['x-ms-range'] as string | undefined);
+    const contentRange = req.headers['content-range'];
+    requests.push({ kind, method, url, range, contentRange, fault });
     switch (fault) {
       case 'error500':
       case 'error503':
-      case 'slowDown': {
-        const answer = ERROR_ANSWER[fault];
+      case 'slowDown':
+      case 'forbidden': {
         req.resume();
         req.on('end', () => {
-          const body =
-            method === 'HEAD'
-              ? ''
-              : `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${answer.code}</Code>` +
-                `<Message>${answer.text}</Message><Resource>${url.split('?')[0] ?? ''}</Resource>` +
-                '<RequestId>fault-proxy</RequestId></Error>';
-          res.writeHead(answer.status, {
-            'content-type': 'application/xml',
+          const answer = errorBody(store, fault, url);
+          const body = method === 'HEAD' ? '' : answer.body;
+          res.writeHead(errorStatus(store, fault), {
+            'content-type': answer.type,
             'content-length': Buffer.byteLength(body),
           });
           res.end(body);
@@ -238,6 +364,9 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
       },
       (answer) => {
         const status = answer.statusCode ?? 502;
+        const { location } = answer.headers;
+        if (location?.startsWith(targetOrigin) === true)
+          answer.headers.location = proxyOrigin + location.slice(targetOrigin.length);
         if (fault === undefined) {
           res.writeHead(status, forwardable(answer.headers));
           answer.pipe(res);
@@ -286,6 +415,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
   const address = server.address();
   if (address === null || typeof address === 'string') throw new Error('fault proxy: no port');
   const { port } = address;
+  proxyOrigin = `https://127.0.0.1:${port}`;
 
   return {
     endpoint: `127.0.0.1:${port}`,

@@ -34,6 +34,8 @@ export interface GcsTestServer {
   readonly endpoint: string;
   /** With `tls`: the server's self-signed certificate, to give as repoN-storage-ca-file. */
   readonly caFile: string | undefined;
+  /** With `tls`: the certificate's private key (for a fault proxy standing in front: proxyOptionsFor). */
+  readonly keyFile: string | undefined;
   readonly port: number;
   /** Creates a bucket, named after `label` and unique on this server. */
   createBucket(label: string): Promise<string>;
@@ -101,6 +103,7 @@ export async function startGcsServer(options: { tls?: boolean } = {}): Promise<G
       endpoint,
       port,
       caFile: certificate?.cert,
+      keyFile: certificate?.key,
       async createBucket(label) {
         const name = `${label
           .toLowerCase()

@@ -302,10 +302,17 @@ export function s3RepoLines(
   };
 }
 
-/** The target and certificate a fault proxy (startFaultProxy) needs to stand in front of `server`. */
-export async function proxyOptionsFor(
-  server: S3TestServer,
-): Promise<{ target: { host: string; port: number; ca: Buffer }; cert: Buffer; key: Buffer }> {
+/**
+ * The target and certificate a fault proxy (startFaultProxy) needs to stand in front of `server`: any TLS test server
+ * of the harness (S3, Azurite, fake-gcs-server started with `tls`), whose self-signed certificate the proxy presents.
+ */
+export async function proxyOptionsFor(server: {
+  readonly port: number;
+  readonly caFile: string | undefined;
+  readonly keyFile: string | undefined;
+}): Promise<{ target: { host: string; port: number; ca: Buffer }; cert: Buffer; key: Buffer }> {
+  if (server.caFile === undefined || server.keyFile === undefined)
+    throw new Error('a fault proxy stands in front of a TLS server only (start it with tls)');
   const cert = await readFile(server.caFile);
   return {
     target: { host: '127.0.0.1', port: server.port, ca: cert },

@@ -17,6 +17,7 @@ import { azureServerAvailable, startAzureServer, type AzureTestServer } from '..
 import { runPgstash } from '../harness/pgstash.js';
 import { freePort } from '../harness/ports.js';
 import { createTempDir, removeTempDir } from '../harness/tmp.js';
+import { abortedWrite } from '../harness/aborted-write.js';
 import { rejectionOf } from '../harness/errors.js';
 
 const MiB = 1024 * 1024;
@@ -93,16 +94,7 @@ describe.skipIf(!azureServerAvailable())('azure driver on Azurite', () => {
 
   it('commits nothing for a destroyed write: no blob, and a later write of the name is whole', async () => {
     const azure = driver();
-    const stream = await azure.openWrite('aborted');
-    for (let i = 0; i < 12; i++) {
-      await new Promise<void>((resolve, reject) =>
-        stream.write(randomBytes(MiB), (error) => (error ? reject(error) : resolve())),
-      );
-    }
-    const closed = new Promise<void>((resolve) => stream.once('close', () => resolve()));
-    stream.on('error', () => undefined);
-    stream.destroy(new Error('source failed'));
-    await closed;
+    await abortedWrite(azure, 'aborted');
     expect(await azure.info('aborted')).toBeUndefined();
     expect(await blobsUnder(`t${count}/`)).toEqual([]);
     // A later write of the same name commits only its own blocks.
@@ -350,19 +342,7 @@ describe.skipIf(!azureServerAvailable())('azure driver on Azurite', () => {
 
     /** PGSTASH_* variables of an azure repo1 in the container. */
     function azureEnv(overrides: Record<string, string> = {}): Record<string, string> {
-      return {
-        PGSTASH_REPO1_TYPE: 'azure',
-        PGSTASH_REPO1_PATH: '/cli',
-        PGSTASH_REPO1_AZURE_ACCOUNT: server.account,
-        PGSTASH_REPO1_AZURE_CONTAINER: container,
-        PGSTASH_REPO1_AZURE_ENDPOINT: server.endpoint,
-        PGSTASH_REPO1_AZURE_URI_STYLE: 'path',
-        PGSTASH_REPO1_AZURE_KEY: server.key,
-        PGSTASH_REPO1_STORAGE_CA_FILE: server.caFile,
-        PGSTASH_LOG_PATH: dir,
-        PGSTASH_LOCK_PATH: join(dir, 'lock'),
-        ...overrides,
-      };
+      return { ...server.cliEnv(container, dir), ...overrides };
     }
 
     it('refuses the Azure key on the command line, naming the option', async () => {
@@ -379,12 +359,6 @@ describe.skipIf(!azureServerAvailable())('azure driver on Azurite', () => {
       expect(lines).toHaveLength(1);
       expect(lines[0]).toMatch(/ERROR: \[105\]: unable to list 'https:\/\/127\.0\.0\.1:\d+\/.*': Auth/);
       expect(result.stderr + result.stdout).not.toContain(wrong);
-    });
-
-    it('refuses key-type auto (managed identity) as not valid, naming the option', async () => {
-      const result = await runPgstash(['info'], { env: azureEnv({ PGSTASH_REPO1_AZURE_KEY_TYPE: 'auto' }) });
-      expect(result.code).toBe(32);
-      expect(result.stderr).toContain('repo1-azure-key-type');
     });
 
     it('loads the Azure SDK for an azure repository only', async () => {

@@ -18,6 +18,7 @@ import {
 import { runPgstash } from '../harness/pgstash.js';
 import { freePort } from '../harness/ports.js';
 import { createTempDir, removeTempDir } from '../harness/tmp.js';
+import { abortedWrite } from '../harness/aborted-write.js';
 import { rejectionOf } from '../harness/errors.js';
 
 const MiB = 1024 * 1024;
@@ -92,16 +93,7 @@ describe.skipIf(!gcsServerAvailable())('gcs driver on fake-gcs-server', () => {
 
   it('cancels the upload session of a destroyed write: no object', async () => {
     const gcs = driver();
-    const stream = await gcs.openWrite('aborted');
-    for (let i = 0; i < 12; i++) {
-      await new Promise<void>((resolve, reject) =>
-        stream.write(randomBytes(MiB), (error) => (error ? reject(error) : resolve())),
-      );
-    }
-    const closed = new Promise<void>((resolve) => stream.once('close', () => resolve()));
-    stream.on('error', () => undefined);
-    stream.destroy(new Error('source failed'));
-    await closed;
+    await abortedWrite(gcs, 'aborted');
     expect(await gcs.info('aborted')).toBeUndefined();
     expect(await server.objectNames(bucket, `t${count}/`)).toEqual([]);
   });

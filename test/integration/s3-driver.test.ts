@@ -15,6 +15,7 @@ import { openS3Storage, type S3Driver } from '../../src/storage/s3.js';
 import { runPgstash } from '../harness/pgstash.js';
 import { s3KeysUnder, s3ServerAvailable, startS3Server, type S3TestServer } from '../harness/s3-server.js';
 import { createTempDir, removeTempDir } from '../harness/tmp.js';
+import { abortedWrite } from '../harness/aborted-write.js';
 import { rejectionOf } from '../harness/errors.js';
 
 const MiB = 1024 * 1024;
@@ -73,16 +74,7 @@ describe.skipIf(!s3ServerAvailable('versitygw'))('s3 driver on versitygw', () =>
 
   it('aborts the multipart upload of a destroyed write: no object, no parts left', async () => {
     const s3 = driver();
-    const stream = await s3.openWrite('aborted');
-    for (let i = 0; i < 12; i++) {
-      await new Promise<void>((resolve, reject) =>
-        stream.write(randomBytes(MiB), (error) => (error ? reject(error) : resolve())),
-      );
-    }
-    const closed = new Promise<void>((resolve) => stream.once('close', () => resolve()));
-    stream.on('error', () => undefined);
-    stream.destroy(new Error('source failed'));
-    await closed;
+    await abortedWrite(s3, 'aborted');
     expect(await s3.info('aborted')).toBeUndefined();
     const uploads = await server.client.send(new ListMultipartUploadsCommand({ Bucket: bucket }));
     expect((uploads.Uploads ?? []).filter((upload) => upload.Key?.endsWith('/aborted'))).toEqual([]);

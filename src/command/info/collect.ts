@@ -74,7 +74,8 @@ async function collectRepo(options: RepoOptions, stanza: string, lockPath: strin
   // Until the driver is open (it may fail), the configured path stands for the location.
   let base = { repo: options.index, location: options.path, cipher: options.cipherType };
   try {
-    const repo = await Repository.open(options, stanza);
+    // Info lists the archive's directories for its range, its timelines and each backup's WAL: once each.
+    const repo = await Repository.open(options, stanza, { listingsOnce: true });
     base = { ...base, location: repo.location };
     if (!(await repo.stanzaExists())) return { ...base, ...empty, status: STATUS.missingStanzaPath };
     await loadKey(repo);
