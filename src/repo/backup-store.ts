@@ -20,6 +20,7 @@ import { parsePartialManifest, type ResumableManifest } from './manifest-parse.j
 import {
   blockMapPath,
   readManifest,
+  isEmptyFile,
   storedFilePath,
   storedFileRead,
   writeManifest,
@@ -336,6 +337,8 @@ export class BackupStore {
    * compression and cipher), checked against its checksum and size; undefined when the repository file is missing.
    */
   readFile(file: ManifestFile): Promise<AsyncGenerator<Buffer> | undefined> {
+    // An empty file has no repository object: nothing to read.
+    if (isEmptyFile(file)) return Promise.resolve(noChunks());
     // A block-stored file is put together from the parts its map names, each block and the whole verified.
     if (isBlockFile(file)) return Promise.resolve(readBlockFile(this.#repo, file));
     const { path, expect } = storedFileRead(this.#stanza, file);
@@ -355,3 +358,6 @@ export class BackupStore {
     return chunks;
   }
 }
+
+/** The chunks of an empty file. */
+async function* noChunks(): AsyncGenerator<Buffer> {}

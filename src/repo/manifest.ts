@@ -66,6 +66,11 @@ export interface ManifestStored extends FileStorage {
   readonly size: number;
   /** Set when the file is stored as blocks (repoN-block): its map is held by `holder`, its blocks by the parts. */
   readonly block?: ManifestBlocks | undefined;
+  /**
+   * Set (true) for a file of size 0: nothing is stored and there is no repository object (`size` is 0). A reader
+   * that does not know the field refuses the manifest rather than look for an object that is not there.
+   */
+  readonly empty?: true | undefined;
 }
 
 /**
@@ -197,9 +202,15 @@ export function blockMapPath(stanza: string, file: Pick<ManifestFile, 'name' | '
   return `${repoLayout.backupPath(stanza, file.stored.holder)}/block-map/${file.name}${compressExtension(file.stored.compressType)}`;
 }
 
+/** True when `file` has no repository object: an empty file, recorded in the manifest only. */
+export function isEmptyFile(file: Pick<ManifestFile, 'stored'>): boolean {
+  return file.stored.empty === true;
+}
+
 /** Every backup whose directory holds data of `file`: its holder and, when stored as blocks, each part's. */
 export function holdersOf(file: Pick<ManifestFile, 'stored'>): string[] {
   const { stored } = file;
+  if (stored.empty === true) return [];
   return stored.block === undefined
     ? [stored.holder]
     : [stored.holder, ...stored.block.parts.map((p) => p.holder)];

@@ -6,6 +6,7 @@ import { checkInfoFile } from './info-file.js';
 import { copyPathOf, repoLayout } from './layout.js';
 import {
   blockMapPath,
+  isEmptyFile,
   storedFilePath,
   type BlockPart,
   type Manifest,
@@ -39,6 +40,7 @@ export function ownStoredFiles(
   const checks = new Map<string, StoredCheck>();
   for (const file of manifest.files) {
     const { block } = file.stored;
+    if (isEmptyFile(file)) continue;
     if (block === undefined) {
       if (!holds(file.stored.holder)) continue;
       checks.set(storedFilePath(stanza, file), {
@@ -84,6 +86,7 @@ export function ownStoredFiles(
 /** Every repository file a restore of `file` reads, with the backup holding it. */
 export function filesRead(stanza: string, file: ManifestFile): { path: string; holder: string }[] {
   const { block } = file.stored;
+  if (isEmptyFile(file)) return [];
   if (block === undefined) return [{ path: storedFilePath(stanza, file), holder: file.stored.holder }];
   return [
     { path: blockMapPath(stanza, file), holder: file.stored.holder },

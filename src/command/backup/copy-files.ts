@@ -109,6 +109,25 @@ async function copyOnWorker(
   };
 }
 
+/** SHA-256 of no bytes. */
+const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
+
+/**
+ * The entry of a file listed empty: recorded in the manifest only, nothing stored (as pgBackRest). Bytes written
+ * to it after the listing are in the WAL since the backup's start, which replay applies, as for any file copied
+ * while it changes.
+ */
+function emptyFileEntry(entry: DataDirEntry, storage: FileStorage): ManifestFile {
+  return {
+    name: entry.name,
+    size: 0,
+    mtime: entry.mtime,
+    sha256: EMPTY_SHA256,
+    ...ownerOf(entry),
+    stored: { ...storage, size: 0, empty: true },
+  };
+}
+
 /**
  * Lists and copies everything; paths and links are recorded as they are met, files as their copies finish.
  * Every copied file is durable when this resolves.
@@ -183,6 +202,10 @@ async function copyWithPool(
   progress.start({ bytes: totalBytes, files: toCopy.length + (controlFile === undefined ? 0 : 1) });
   /** Copied on a worker (which counts the bytes as it reads them), or reused as it is (counted here). */
   const copyOrReuse = async (entry: DataDirEntry): Promise<ManifestFile | undefined> => {
+    if (entry.size === 0) {
+      progress.filesDone(1);
+      return emptyFileEntry(entry, options.storage);
+    }
     const reused = await reuse?.(entry);
     if (reused !== undefined) {
       progress.filesDone(1, entry.size);

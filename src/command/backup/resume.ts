@@ -12,7 +12,7 @@ import { compressExtension } from '../../io/compress.js';
 import type { DataDirEntry } from '../../postgres/data-dir.js';
 import type { BackupInfo, BackupType } from '../../repo/backup-info.js';
 import type { PartialManifest } from '../../repo/backup-store.js';
-import type { FileStorage, ManifestDb, ManifestFile } from '../../repo/manifest.js';
+import { isEmptyFile, type FileStorage, type ManifestDb, type ManifestFile } from '../../repo/manifest.js';
 import type { ResumableManifest } from '../../repo/manifest-parse.js';
 import type { Repository } from '../../repo/repository.js';
 import { ownerOf } from './copy-files.js';
@@ -150,6 +150,7 @@ export class Resumable {
  * file is kept when its map, its blocks in every part and the whole verify: BackupStore.readFile puts it together).
  */
 function storedNames(file: ManifestFile): string[] {
+  if (isEmptyFile(file)) return [];
   const name = `${file.name}${compressExtension(file.stored.compressType)}`;
   return file.stored.block === undefined ? [name] : [name, `block-map/${name}`];
 }
