@@ -6,9 +6,11 @@
 // the backup.info entry. A removal goes the other way: the backup.info entry first, then the files, so a removal
 // killed half-way leaves a directory no entry names, which the next backup removes (incomplete()).
 import { PgStashError } from '../common/errors.js';
+import { copy } from '../io/copy.js';
 import { compressExtension, type CompressType } from '../io/compress.js';
 import type { ChunkStage } from '../io/stage.js';
 import { BackupHistory } from './backup-history.js';
+import { tarEnd, tarHeader, tarPadding } from './bundle-tar.js';
 import { type BackupInfo, type BackupRecord } from './backup-info.js';
 import { BACKUP_PROGRESS_KIND, parseBackupProgress, type BackupProgressRecord } from './backup-progress.js';
 import { readInfoFile, writeInfoFile } from './info-file.js';
@@ -223,6 +225,38 @@ export class BackupStore {
     return this.#repo.putChunks(chunks, this.#filePath(label, name, compress.type), compress, options);
   }
 
+  /**
+   * Writes bundle `id` of backup `label` in one stream (a multipart upload on an object store): a tar archive
+   * (repo/bundle-tar.ts) of `members`, each the stored form of a file (Repository.encodeInMemory) named after it
+   * plus its compress type's extension. Resolves to each member's data offset in the bundle, in order. A failure
+   * leaves no bundle.
+   */
+  async putBundle(
+    label: string,
+    id: number,
+    members: AsyncIterable<BundleMember>,
+    options: { sync?: boolean } = {},
+  ): Promise<number[]> {
+    const offsets: number[] = [];
+    async function* archive(): AsyncGenerator<Buffer> {
+      let position = 0;
+      for await (const member of members) {
+        const header = tarHeader({ name: member.name, size: member.size, mtime: member.mtime });
+        position += header.length;
+        offsets.push(position);
+        yield header;
+        for (const piece of member.stored) yield piece;
+        const padding = tarPadding(member.size);
+        position += member.size + padding.length;
+        if (padding.length > 0) yield padding;
+      }
+      yield tarEnd();
+    }
+    const path = repoLayout.bundle(this.#stanza, label, id);
+    await copy(archive(), await this.#repo.driver.openWrite(path, { sync: options.sync ?? true }));
+    return offsets;
+  }
+
   /** Stores the block map of file `name` of backup `label` (repo/block-map.ts), as the backup stores files. */
   putBlockMap(
     label: string,
@@ -361,3 +395,14 @@ export class BackupStore {
 
 /** The chunks of an empty file. */
 async function* noChunks(): AsyncGenerator<Buffer> {}
+
+/** One member of a bundle being written: a file's stored form, held in memory (small by repoN-bundle-limit). */
+export interface BundleMember {
+  /** The member's name: the file's manifest name and its compress type's extension. */
+  readonly name: string;
+  /** The original's modification time (epoch seconds), for the tar header. */
+  readonly mtime: number;
+  readonly stored: readonly Buffer[];
+  /** Bytes of `stored`. */
+  readonly size: number;
+}

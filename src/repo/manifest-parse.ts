@@ -38,6 +38,7 @@ const STORED_FIELDS: ReadonlySet<string> = new Set([
   'size',
   'block',
   'empty',
+  'bundle',
 ]);
 
 const SHA256 = /^[0-9a-f]{64}$/;
@@ -230,6 +231,12 @@ function parseStored(stored: JsonObject): ManifestStored {
   const storage = parseStorage(stored);
   const block = stored.keys().includes('block') ? parseBlocks(stored.obj('block')) : undefined;
   const size = stored.int('size');
+  if (stored.keys().includes('bundle')) {
+    const fields = stored.obj('bundle');
+    if (block !== undefined) throw stored.fail('bundle', 'is not allowed for a file stored as blocks');
+    if (stored.keys().includes('empty')) throw stored.fail('bundle', 'is not allowed for an empty file');
+    return { ...storage, size, bundle: { id: fields.int('id', 1), offset: fields.int('offset') } };
+  }
   if (!stored.keys().includes('empty'))
     return { ...storage, size, ...(block === undefined ? {} : { block }) };
   // An empty file has nothing stored: no object to read, no blocks.

@@ -73,8 +73,10 @@ export class Resumable {
     this.#found = found;
     this.#storage = { ...storage, holder: found.backup.label };
     for (const file of found.files) {
-      // Changed in the second the interrupted backup started or later: it may have changed after its copy.
-      if (file.mtime < found.backup.timestampStart) this.#recorded.set(file.name, file);
+      // Changed in the second the interrupted backup started or later: it may have changed after its copy. A
+      // bundled file is copied again (as pgBackRest does): its bundle is removed with the unrecorded files.
+      if (file.mtime < found.backup.timestampStart && file.stored.bundle === undefined)
+        this.#recorded.set(file.name, file);
     }
   }
 
@@ -150,7 +152,7 @@ export class Resumable {
  * file is kept when its map, its blocks in every part and the whole verify: BackupStore.readFile puts it together).
  */
 function storedNames(file: ManifestFile): string[] {
-  if (isEmptyFile(file)) return [];
+  if (isEmptyFile(file) || file.stored.bundle !== undefined) return [];
   const name = `${file.name}${compressExtension(file.stored.compressType)}`;
   return file.stored.block === undefined ? [name] : [name, `block-map/${name}`];
 }

@@ -279,8 +279,8 @@ describe('readManifest refuses', () => {
     ],
     [
       'a storage record field of a later format',
-      (content) => withFile(content, 1, { stored: { ...storedOf(content, 1), bundle: { id: 1 } } }),
-      'files[1].stored.bundle is not known to this pgstash (written by a newer version?)',
+      (content) => withFile(content, 1, { stored: { ...storedOf(content, 1), dedup: { id: 1 } } }),
+      'files[1].stored.dedup is not known to this pgstash (written by a newer version?)',
     ],
     [
       'an empty file with a stored size',
