@@ -370,18 +370,54 @@ export class BackupStore {
    * A file of a backup's manifest, read back as its own `stored` record says (the backup that holds it, its
    * compression and cipher), checked against its checksum and size; undefined when the repository file is missing.
    */
-  readFile(file: ManifestFile): Promise<AsyncGenerator<Buffer> | undefined> {
+  readFile(file: ManifestFile, spans?: BundleSpans): Promise<AsyncGenerator<Buffer> | undefined> {
     // An empty file has no repository object: nothing to read.
     if (isEmptyFile(file)) return Promise.resolve(noChunks());
+    const member = spans === undefined ? undefined : memberIn(spans, this.#stanza, file);
+    if (member !== undefined) {
+      const { path, expect } = storedFileRead(this.#stanza, file);
+      return this.#repo.decodeMember(member, path, expect);
+    }
     // A block-stored file is put together from the parts its map names, each block and the whole verified.
     if (isBlockFile(file)) return Promise.resolve(readBlockFile(this.#repo, file));
     const { path, expect } = storedFileRead(this.#stanza, file);
     return this.#repo.getChunks(path, expect);
   }
 
+  /**
+   * Reads at once, for each bundle holding several of `files`, the stretch from its first member among them to the
+   * end of its last (at most `maxBytes`): a restore of a batch of small bundled files then makes one ranged read
+   * per bundle instead of one per file. Pass the result to readFile. A bundle that is missing is left out (readFile
+   * then reports it).
+   */
+  async readBundleSpans(files: readonly ManifestFile[], maxBytes: number): Promise<BundleSpans> {
+    const groups = new Map<string, { start: number; end: number; count: number }>();
+    for (const file of files) {
+      const bundle = file.stored.bundle;
+      if (bundle === undefined) continue;
+      const path = storedFilePath(this.#stanza, file);
+      const group = groups.get(path);
+      const end = bundle.offset + file.stored.size;
+      if (group === undefined) groups.set(path, { start: bundle.offset, end, count: 1 });
+      else
+        groups.set(path, {
+          start: Math.min(group.start, bundle.offset),
+          end: Math.max(group.end, end),
+          count: group.count + 1,
+        });
+    }
+    const spans: BundleSpans = new Map();
+    for (const [path, { start, end, count }] of groups) {
+      if (count < 2 || end - start > maxBytes) continue;
+      const data = await this.#repo.driver.read(path, { offset: start, limit: end - start });
+      if (data !== undefined && data.length === end - start) spans.set(path, { offset: start, data });
+    }
+    return spans;
+  }
+
   /** readFile, for a file that must be there: fileMissing (55) naming the repository file. */
-  async requireFile(file: ManifestFile): Promise<AsyncGenerator<Buffer>> {
-    const chunks = await this.readFile(file);
+  async requireFile(file: ManifestFile, spans?: BundleSpans): Promise<AsyncGenerator<Buffer>> {
+    const chunks = await this.readFile(file, spans);
     if (chunks === undefined) {
       throw new PgStashError(
         'fileMissing',
@@ -405,4 +441,18 @@ export interface BundleMember {
   readonly stored: readonly Buffer[];
   /** Bytes of `stored`. */
   readonly size: number;
+}
+
+/** Stretches of bundles read at once (BackupStore.readBundleSpans), by bundle path: from `offset`, `data`. */
+export type BundleSpans = Map<string, { readonly offset: number; readonly data: Buffer }>;
+
+/** `file`'s stored bytes when `spans` holds them. */
+function memberIn(spans: BundleSpans, stanza: string, file: ManifestFile): Buffer | undefined {
+  const bundle = file.stored.bundle;
+  if (bundle === undefined) return undefined;
+  const span = spans.get(storedFilePath(stanza, file));
+  if (span === undefined) return undefined;
+  const from = bundle.offset - span.offset;
+  if (from < 0 || from + file.stored.size > span.data.length) return undefined;
+  return span.data.subarray(from, from + file.stored.size);
 }

@@ -327,16 +327,7 @@ export class Repository {
    * checksum error (26) naming the file; data that fails authentication is a crypto error (95).
    */
   async getChunks(path: string, expect: ReadExpectation): Promise<AsyncGenerator<Buffer> | undefined> {
-    const key = expect.encrypted === false ? undefined : await this.requireKey();
-    if (expect.encrypted === true && key === undefined) {
-      throw new PgStashError(
-        'crypto',
-        `'${this.driver.location}/${path}' is encrypted: ${this.name} has no key`,
-        {
-          hint: `set ${this.name}-cipher-type=aes-256-gcm and ${this.name}-cipher-pass`,
-        },
-      );
-    }
+    const key = await this.#keyFor(path, expect);
     const { storedSize, member } = expect;
     if (member !== undefined) return this.#getMember(path, key, expect, member);
     if (storedSize !== undefined && storedSize <= READ_WHOLE_BYTES) {
@@ -357,6 +348,19 @@ export class Repository {
     const source = await this.driver.openRead(path);
     if (source === undefined) return undefined;
     return this.#verified(source, path, key, expect);
+  }
+
+  /**
+   * A bundle member's original bytes from its stored bytes already read (`stored`, a part of a bundle read once for
+   * several members: BackupStore.readBundleSpans), checked as getChunks checks them.
+   */
+  decodeMember(stored: Buffer, path: string, expect: ReadExpectation): Promise<AsyncGenerator<Buffer>> {
+    const { member } = expect;
+    if (member === undefined || stored.length !== expect.storedSize)
+      throw new PgStashError('assert', `'${path}': not a whole bundle member`);
+    return this.#keyFor(path, expect).then((key) =>
+      this.#verified([stored], `${path}' member '${member.name}`, key, expect, member.compressType),
+    );
   }
 
   /** A bundle member: the byte range the manifest records, one ranged read (whole when small, else streamed). */
@@ -381,6 +385,21 @@ export class Repository {
     const source = await this.driver.openRead(path, range);
     if (source === undefined) return undefined;
     return this.#verified(source, where, key, expect, member.compressType);
+  }
+
+  /** The key to decrypt `path` with, as `expect` says it is stored; crypto (95) when it is encrypted and none is. */
+  async #keyFor(path: string, expect: ReadExpectation): Promise<Buffer | undefined> {
+    const key = expect.encrypted === false ? undefined : await this.requireKey();
+    if (expect.encrypted === true && key === undefined) {
+      throw new PgStashError(
+        'crypto',
+        `'${this.driver.location}/${path}' is encrypted: ${this.name} has no key`,
+        {
+          hint: `set ${this.name}-cipher-type=aes-256-gcm and ${this.name}-cipher-pass`,
+        },
+      );
+    }
+    return key;
   }
 
   /** `path` from its start, `first` being its first `pieceBytes`, each further piece read when asked for. */

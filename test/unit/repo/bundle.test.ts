@@ -84,6 +84,32 @@ describe('a bundle', () => {
       expect((await readAll(repo, entries[index] as ManifestFile)).equals(file.data)).toBe(true);
   });
 
+  it('gives the same members from one read of the stretch holding them (readBundleSpans), checked', async () => {
+    const dir = join(root, 'spans');
+    const repo = await emptyStanza(dir);
+    const entries = await writeBundle(repo, false);
+    const spans = await repo.backups.readBundleSpans(entries, 4 * 1024 * 1024);
+    expect(spans.size).toBe(1);
+    for (const [index, file] of originals().entries()) {
+      const parts: Buffer[] = [];
+      for await (const chunk of await repo.backups.requireFile(entries[index] as ManifestFile, spans))
+        parts.push(chunk);
+      expect(Buffer.concat(parts).equals(file.data)).toBe(true);
+    }
+    // A stretch longer than allowed is not read: each member is then read by itself.
+    expect((await repo.backups.readBundleSpans(entries, 1024)).size).toBe(0);
+    // Damage inside the stretch is caught for the member it hits.
+    const [span] = [...spans.values()];
+    const target = entries[0] as ManifestFile;
+    const at = (target.stored.bundle?.offset ?? 0) - (span?.offset ?? 0) + 10;
+    if (span !== undefined) span.data[at] = (span.data[at] ?? 0) ^ 0xff;
+    await expect(
+      (async () => {
+        for await (const chunk of await repo.backups.requireFile(target, spans)) void chunk;
+      })(),
+    ).rejects.toThrow(`member 'pg_data/base/1/1259.zst' is corrupt`);
+  });
+
   it('names the member and its bundle when a member is damaged', async () => {
     const dir = join(root, 'damaged');
     const repo = await emptyStanza(dir);
