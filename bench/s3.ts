@@ -55,6 +55,11 @@ export interface S3Options {
   readonly progress: (text: string) => void;
 }
 
+/** repo1-bundle=y for both tools when PGSTASH_BENCH_BUNDLE=y (default: each tool's default, no bundles). */
+function bundleLines(): Record<string, string> {
+  return process.env['PGSTASH_BENCH_BUNDLE'] === 'y' ? { 'repo1-bundle': 'y' } : {};
+}
+
 export async function runS3Case(options: S3Options): Promise<S3Results> {
   const scratch = await createTempDir({ label: 'bench-s3' });
   const accessLog = join(scratch, 'access.log');
@@ -126,7 +131,8 @@ async function runOnce(
     const repo = await tool.prepare(dir, {
       cluster,
       compress,
-      store: s3RepoLines(server, bucket, { endpoint: 'localhost' }),
+      // PGSTASH_BENCH_BUNDLE=y: both tools bundle small files (repo1-bundle, an option of both).
+      store: { ...s3RepoLines(server, bucket, { endpoint: 'localhost' }), ...bundleLines() },
     });
     await measureOk(repo.argv(['stanza-create']), { scratchDir: scratch });
     await cluster.psql('checkpoint');

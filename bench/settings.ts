@@ -58,6 +58,7 @@ export const SETTING_HELP: Readonly<Record<string, string>> = {
   PGSTASH_BENCH_BLOCK:
     "pgstash's block incremental in the incremental cases: auto (on when the option table has repo-block), on, off",
   PGSTASH_BENCH_CHAIN: 'incremental backups in the chain case (default 30)',
+  PGSTASH_BENCH_BUNDLE: 'y: the s3 case runs both tools with repo1-bundle=y (default n)',
   PGSTASH_BENCH_RESULTS_DIR: 'directory of the results file (default .bench)',
 };
 

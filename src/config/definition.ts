@@ -959,6 +959,51 @@ const OPTION_TABLE = [
       'backups compare with; without a prior map, a changed file is stored whole (with a map).',
   },
   {
+    name: 'repo-bundle',
+    type: 'boolean',
+    section: 'global',
+    category: 'repository',
+    indexed: 'repo',
+    commands: ['backup'],
+    default: false,
+    summary: 'Bundle small files: store files under repo-bundle-limit together in tar archives.',
+    description:
+      'A backup stores each file smaller than repo-bundle-limit (and not empty, not stored as blocks) as a member ' +
+      'of a bundle, a tar archive of about repo-bundle-size original bytes at <label>/bundle/<n>.tar, instead of ' +
+      'as an object of its own: on an object store a fresh cluster (about 1,000 files) then takes a few dozen ' +
+      'writes instead of 1,000. Each member is the file as it would be stored alone (compressed, encrypted), named ' +
+      'after it, and keeps its own checksum; restore and verify read it by range, a later diff or incr refers to ' +
+      'it. Bundled files are not resumed: a resumed backup copies them again (as pgBackRest).',
+  },
+  {
+    name: 'repo-bundle-size',
+    type: 'size',
+    section: 'global',
+    category: 'repository',
+    indexed: 'repo',
+    commands: ['backup'],
+    default: '20MiB',
+    range: { min: 1024 * 1024, max: 1024 * 1024 * 1024 * 1024 },
+    summary: 'Target size of one bundle, in original bytes.',
+    description:
+      'Files are added to a bundle until their original sizes reach this; a bundle is written in one stream ' +
+      '(a multipart upload on an object store). A bundle interrupted by a kill is copied again by the next backup.',
+  },
+  {
+    name: 'repo-bundle-limit',
+    type: 'size',
+    section: 'global',
+    category: 'repository',
+    indexed: 'repo',
+    commands: ['backup'],
+    default: '2MiB',
+    range: { min: 8 * 1024, max: 1024 * 1024 * 1024 * 1024 },
+    summary: 'Files smaller than this are bundled.',
+    description:
+      'Each member is held in memory (as stored) until it is written, so this also bounds the memory a bundle ' +
+      'takes per file copied at once.',
+  },
+  {
     name: 'repo-compress-type',
     type: 'enum',
     section: 'global',

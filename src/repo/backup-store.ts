@@ -6,9 +6,11 @@
 // the backup.info entry. A removal goes the other way: the backup.info entry first, then the files, so a removal
 // killed half-way leaves a directory no entry names, which the next backup removes (incomplete()).
 import { PgStashError } from '../common/errors.js';
+import { copy } from '../io/copy.js';
 import { compressExtension, type CompressType } from '../io/compress.js';
 import type { ChunkStage } from '../io/stage.js';
 import { BackupHistory } from './backup-history.js';
+import { tarEnd, tarHeader, tarPadding } from './bundle-tar.js';
 import { type BackupInfo, type BackupRecord } from './backup-info.js';
 import { BACKUP_PROGRESS_KIND, parseBackupProgress, type BackupProgressRecord } from './backup-progress.js';
 import { readInfoFile, writeInfoFile } from './info-file.js';
@@ -20,6 +22,7 @@ import { parsePartialManifest, type ResumableManifest } from './manifest-parse.j
 import {
   blockMapPath,
   readManifest,
+  isEmptyFile,
   storedFilePath,
   storedFileRead,
   writeManifest,
@@ -222,6 +225,38 @@ export class BackupStore {
     return this.#repo.putChunks(chunks, this.#filePath(label, name, compress.type), compress, options);
   }
 
+  /**
+   * Writes bundle `id` of backup `label` in one stream (a multipart upload on an object store): a tar archive
+   * (repo/bundle-tar.ts) of `members`, each the stored form of a file (Repository.encodeInMemory) named after it
+   * plus its compress type's extension. Resolves to each member's data offset in the bundle, in order. A failure
+   * leaves no bundle.
+   */
+  async putBundle(
+    label: string,
+    id: number,
+    members: AsyncIterable<BundleMember>,
+    options: { sync?: boolean } = {},
+  ): Promise<number[]> {
+    const offsets: number[] = [];
+    async function* archive(): AsyncGenerator<Buffer> {
+      let position = 0;
+      for await (const member of members) {
+        const header = tarHeader({ name: member.name, size: member.size, mtime: member.mtime });
+        position += header.length;
+        offsets.push(position);
+        yield header;
+        for (const piece of member.stored) yield piece;
+        const padding = tarPadding(member.size);
+        position += member.size + padding.length;
+        if (padding.length > 0) yield padding;
+      }
+      yield tarEnd();
+    }
+    const path = repoLayout.bundle(this.#stanza, label, id);
+    await copy(archive(), await this.#repo.driver.openWrite(path, { sync: options.sync ?? true }));
+    return offsets;
+  }
+
   /** Stores the block map of file `name` of backup `label` (repo/block-map.ts), as the backup stores files. */
   putBlockMap(
     label: string,
@@ -335,16 +370,54 @@ export class BackupStore {
    * A file of a backup's manifest, read back as its own `stored` record says (the backup that holds it, its
    * compression and cipher), checked against its checksum and size; undefined when the repository file is missing.
    */
-  readFile(file: ManifestFile): Promise<AsyncGenerator<Buffer> | undefined> {
+  readFile(file: ManifestFile, spans?: BundleSpans): Promise<AsyncGenerator<Buffer> | undefined> {
+    // An empty file has no repository object: nothing to read.
+    if (isEmptyFile(file)) return Promise.resolve(noChunks());
+    const member = spans === undefined ? undefined : memberIn(spans, this.#stanza, file);
+    if (member !== undefined) {
+      const { path, expect } = storedFileRead(this.#stanza, file);
+      return this.#repo.decodeMember(member, path, expect);
+    }
     // A block-stored file is put together from the parts its map names, each block and the whole verified.
     if (isBlockFile(file)) return Promise.resolve(readBlockFile(this.#repo, file));
     const { path, expect } = storedFileRead(this.#stanza, file);
     return this.#repo.getChunks(path, expect);
   }
 
+  /**
+   * Reads at once, for each bundle holding several of `files`, the stretch from its first member among them to the
+   * end of its last (at most `maxBytes`): a restore of a batch of small bundled files then makes one ranged read
+   * per bundle instead of one per file. Pass the result to readFile. A bundle that is missing is left out (readFile
+   * then reports it).
+   */
+  async readBundleSpans(files: readonly ManifestFile[], maxBytes: number): Promise<BundleSpans> {
+    const groups = new Map<string, { start: number; end: number; count: number }>();
+    for (const file of files) {
+      const bundle = file.stored.bundle;
+      if (bundle === undefined) continue;
+      const path = storedFilePath(this.#stanza, file);
+      const group = groups.get(path);
+      const end = bundle.offset + file.stored.size;
+      if (group === undefined) groups.set(path, { start: bundle.offset, end, count: 1 });
+      else
+        groups.set(path, {
+          start: Math.min(group.start, bundle.offset),
+          end: Math.max(group.end, end),
+          count: group.count + 1,
+        });
+    }
+    const spans: BundleSpans = new Map();
+    for (const [path, { start, end, count }] of groups) {
+      if (count < 2 || end - start > maxBytes) continue;
+      const data = await this.#repo.driver.read(path, { offset: start, limit: end - start });
+      if (data !== undefined && data.length === end - start) spans.set(path, { offset: start, data });
+    }
+    return spans;
+  }
+
   /** readFile, for a file that must be there: fileMissing (55) naming the repository file. */
-  async requireFile(file: ManifestFile): Promise<AsyncGenerator<Buffer>> {
-    const chunks = await this.readFile(file);
+  async requireFile(file: ManifestFile, spans?: BundleSpans): Promise<AsyncGenerator<Buffer>> {
+    const chunks = await this.readFile(file, spans);
     if (chunks === undefined) {
       throw new PgStashError(
         'fileMissing',
@@ -354,4 +427,32 @@ export class BackupStore {
     }
     return chunks;
   }
+}
+
+/** The chunks of an empty file. */
+async function* noChunks(): AsyncGenerator<Buffer> {}
+
+/** One member of a bundle being written: a file's stored form, held in memory (small by repoN-bundle-limit). */
+export interface BundleMember {
+  /** The member's name: the file's manifest name and its compress type's extension. */
+  readonly name: string;
+  /** The original's modification time (epoch seconds), for the tar header. */
+  readonly mtime: number;
+  readonly stored: readonly Buffer[];
+  /** Bytes of `stored`. */
+  readonly size: number;
+}
+
+/** Stretches of bundles read at once (BackupStore.readBundleSpans), by bundle path: from `offset`, `data`. */
+export type BundleSpans = Map<string, { readonly offset: number; readonly data: Buffer }>;
+
+/** `file`'s stored bytes when `spans` holds them. */
+function memberIn(spans: BundleSpans, stanza: string, file: ManifestFile): Buffer | undefined {
+  const bundle = file.stored.bundle;
+  if (bundle === undefined) return undefined;
+  const span = spans.get(storedFilePath(stanza, file));
+  if (span === undefined) return undefined;
+  const from = bundle.offset - span.offset;
+  if (from < 0 || from + file.stored.size > span.data.length) return undefined;
+  return span.data.subarray(from, from + file.stored.size);
 }

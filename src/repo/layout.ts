@@ -49,6 +49,8 @@ export const repoLayout = {
   /** Where a backup stores one file of its manifest (its name plus the compression extension). */
   backupFile: (stanza: string, label: string, name: string, extension: string) =>
     `backup/${stanza}/${label}/${name}${extension}`,
+  /** Bundle `id` (from 1) of backup `label`: a tar archive of small files' stored forms (repo/bundle-tar.ts). */
+  bundle: (stanza: string, label: string, id: number) => `backup/${stanza}/${label}/bundle/${id}.tar`,
 };
 
 /** Name of an archived WAL file: `<wal file>-<sha256 of the original><compression extension>`. */

@@ -37,6 +37,8 @@ const STORED_FIELDS: ReadonlySet<string> = new Set([
   'cipher',
   'size',
   'block',
+  'empty',
+  'bundle',
 ]);
 
 const SHA256 = /^[0-9a-f]{64}$/;
@@ -228,7 +230,20 @@ function parseStored(stored: JsonObject): ManifestStored {
     throw stored.fail(unknown, 'is not known to this pgstash (written by a newer version?)');
   const storage = parseStorage(stored);
   const block = stored.keys().includes('block') ? parseBlocks(stored.obj('block')) : undefined;
-  return { ...storage, size: stored.int('size'), ...(block === undefined ? {} : { block }) };
+  const size = stored.int('size');
+  if (stored.keys().includes('bundle')) {
+    const fields = stored.obj('bundle');
+    if (block !== undefined) throw stored.fail('bundle', 'is not allowed for a file stored as blocks');
+    if (stored.keys().includes('empty')) throw stored.fail('bundle', 'is not allowed for an empty file');
+    return { ...storage, size, bundle: { id: fields.int('id', 1), offset: fields.int('offset') } };
+  }
+  if (!stored.keys().includes('empty'))
+    return { ...storage, size, ...(block === undefined ? {} : { block }) };
+  // An empty file has nothing stored: no object to read, no blocks.
+  if (stored.bool('empty') !== true) throw stored.fail('empty', 'must be true when present');
+  if (size !== 0) throw stored.fail('size', `must be 0 for an empty file (found ${size})`);
+  if (block !== undefined) throw stored.fail('block', 'is not allowed for an empty file');
+  return { ...storage, size, empty: true };
 }
 
 function parseStorage(fields: JsonObject): FileStorage {
@@ -256,6 +271,8 @@ function parseBlocks(block: JsonObject): ManifestBlocks {
 
 function parseFile(file: JsonObject, stored: ManifestStored): ManifestFile {
   const pageChecksumErrors = file.optIntArray('pageChecksumErrors');
+  if (stored.empty === true && file.int('size') !== 0)
+    throw file.fail('size', `must be 0 for a file stored as empty (found ${file.int('size')})`);
   return {
     name: file.str('name', ENTRY_NAME),
     size: file.int('size'),

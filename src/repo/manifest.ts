@@ -66,6 +66,22 @@ export interface ManifestStored extends FileStorage {
   readonly size: number;
   /** Set when the file is stored as blocks (repoN-block): its map is held by `holder`, its blocks by the parts. */
   readonly block?: ManifestBlocks | undefined;
+  /**
+   * Set (true) for a file of size 0: nothing is stored and there is no repository object (`size` is 0). A reader
+   * that does not know the field refuses the manifest rather than look for an object that is not there.
+   */
+  readonly empty?: true | undefined;
+  /**
+   * Set when the file is a member of a bundle of `holder` (repoN-bundle): its `size` stored bytes are at `offset`
+   * of bundle `id` (repoLayout.bundle), a tar member named after the file plus its compress type's extension.
+   */
+  readonly bundle?: ManifestBundle | undefined;
+}
+
+/** Where a bundled file's stored bytes are: which bundle of the holder, from which byte. */
+export interface ManifestBundle {
+  readonly id: number;
+  readonly offset: number;
 }
 
 /**
@@ -189,6 +205,9 @@ export async function readManifest(
  * the rule every writer follows (in the holder's directory, named after the file and its own compress type).
  */
 export function storedFilePath(stanza: string, file: Pick<ManifestFile, 'name' | 'stored'>): string {
+  // A bundled file is a member of its holder's bundle: the object to read (by range) is the bundle.
+  if (file.stored.bundle !== undefined)
+    return repoLayout.bundle(stanza, file.stored.holder, file.stored.bundle.id);
   return `${repoLayout.backupPath(stanza, file.stored.holder)}/${file.name}${compressExtension(file.stored.compressType)}`;
 }
 
@@ -197,9 +216,15 @@ export function blockMapPath(stanza: string, file: Pick<ManifestFile, 'name' | '
   return `${repoLayout.backupPath(stanza, file.stored.holder)}/block-map/${file.name}${compressExtension(file.stored.compressType)}`;
 }
 
+/** True when `file` has no repository object: an empty file, recorded in the manifest only. */
+export function isEmptyFile(file: Pick<ManifestFile, 'stored'>): boolean {
+  return file.stored.empty === true;
+}
+
 /** Every backup whose directory holds data of `file`: its holder and, when stored as blocks, each part's. */
 export function holdersOf(file: Pick<ManifestFile, 'stored'>): string[] {
   const { stored } = file;
+  if (stored.empty === true) return [];
   return stored.block === undefined
     ? [stored.holder]
     : [stored.holder, ...stored.block.parts.map((p) => p.holder)];
@@ -236,6 +261,23 @@ export function storedFileRead(
       size: file.size,
       storedSize: file.stored.size,
       encrypted: file.stored.cipher !== 'none',
+      ...(file.stored.bundle === undefined ? {} : { member: bundleMemberOf(file) }),
     },
+  };
+}
+
+/** The name of `file`'s member in its bundle: its manifest name and its compress type's extension. */
+export function bundleMemberName(file: Pick<ManifestFile, 'name' | 'stored'>): string {
+  return `${file.name}${compressExtension(file.stored.compressType)}`;
+}
+
+/** How a bundled file's member is read (ReadExpectation.member). */
+export function bundleMemberOf(
+  file: Pick<ManifestFile, 'name' | 'stored'>,
+): NonNullable<ReadExpectation['member']> {
+  return {
+    offset: file.stored.bundle?.offset ?? 0,
+    compressType: file.stored.compressType,
+    name: bundleMemberName(file),
   };
 }

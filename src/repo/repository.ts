@@ -6,7 +6,7 @@ import type { Readable } from 'node:stream';
 import { isPgStashError, PgStashError } from '../common/errors.js';
 import type { RepoOptions } from '../config/load.js';
 import { chunksOf } from '../io/chunker.js';
-import { compressTypeOfName, type CompressSettings } from '../io/compress.js';
+import { compressTypeOfName, type CompressSettings, type CompressType } from '../io/compress.js';
 import { copy } from '../io/copy.js';
 import { decodeStored } from '../io/decode.js';
 import { encodeStored } from '../io/encode.js';
@@ -54,6 +54,12 @@ export interface ReadExpectation {
    * stops reading where it likes, so the whole file's SHA-256, which it would never reach, is not computed.
    */
   readonly checkWhole?: boolean;
+  /**
+   * A member of a bundle (a tar archive, repo/bundle-tar.ts): its stored bytes are the `storedSize` bytes from
+   * this offset of the object, compressed as `compressType` (the object's name does not say), and errors name the
+   * member as well as the object.
+   */
+  readonly member?: { readonly offset: number; readonly compressType: CompressType; readonly name: string };
 }
 
 /** Stored files up to this size are read in one piece, not streamed. */
@@ -271,6 +277,31 @@ export class Repository {
       frameSize?: number;
     } = {},
   ): Promise<StoredFile> {
+    const { pieces, measured } = await this.#encode(chunks, compress, options);
+    await copy(pieces, await this.driver.openWrite(path, { sync: options.sync ?? true }));
+    return measured();
+  }
+
+  /**
+   * A small file's stored form in memory, through the same chunk loop as putChunks (a bundle member, which its
+   * tar header must size before it is written: repo/bundle-tar.ts). The caller bounds the input.
+   */
+  async encodeInMemory(
+    chunks: AsyncIterable<Buffer> | Iterable<Buffer>,
+    compress: CompressSettings,
+    options: { stages?: readonly ChunkStage[] } = {},
+  ): Promise<{ readonly stored: Buffer[]; readonly file: StoredFile }> {
+    const { pieces, measured } = await this.#encode(chunks, compress, options);
+    const stored: Buffer[] = [];
+    for await (const piece of pieces) stored.push(piece);
+    return { stored, file: measured() };
+  }
+
+  async #encode(
+    chunks: AsyncIterable<Buffer> | Iterable<Buffer>,
+    compress: CompressSettings,
+    options: { release?: (chunk: Buffer) => void; stages?: readonly ChunkStage[]; frameSize?: number },
+  ): Promise<{ pieces: AsyncGenerator<Buffer>; measured: () => StoredFile }> {
     const key = await this.requireKey();
     const original = new ContentDigest();
     const stored = new ByteCount();
@@ -282,8 +313,10 @@ export class Repository {
       release: options.release,
       frameSize: options.frameSize,
     });
-    await copy(pieces, await this.driver.openWrite(path, { sync: options.sync ?? true }));
-    return { size: original.size, sha256: original.digest(), repoSize: stored.size };
+    return {
+      pieces,
+      measured: () => ({ size: original.size, sha256: original.digest(), repoSize: stored.size }),
+    };
   }
 
   /** putChunks of a small file held in memory (backup_label, tablespace_map). */
@@ -304,17 +337,9 @@ export class Repository {
    * checksum error (26) naming the file; data that fails authentication is a crypto error (95).
    */
   async getChunks(path: string, expect: ReadExpectation): Promise<AsyncGenerator<Buffer> | undefined> {
-    const key = expect.encrypted === false ? undefined : await this.requireKey();
-    if (expect.encrypted === true && key === undefined) {
-      throw new PgStashError(
-        'crypto',
-        `'${this.driver.location}/${path}' is encrypted: ${this.name} has no key`,
-        {
-          hint: `set ${this.name}-cipher-type=aes-256-gcm and ${this.name}-cipher-pass`,
-        },
-      );
-    }
-    const { storedSize } = expect;
+    const key = await this.#keyFor(path, expect);
+    const { storedSize, member } = expect;
+    if (member !== undefined) return this.#getMember(path, key, expect, member);
     if (storedSize !== undefined && storedSize <= READ_WHOLE_BYTES) {
       // One byte more than expected shows a file that grew: never read more than the expected size into memory.
       const whole = await this.driver.read(path, { limit: storedSize + 1 });
@@ -335,6 +360,58 @@ export class Repository {
     return this.#verified(source, path, key, expect);
   }
 
+  /**
+   * A bundle member's original bytes from its stored bytes already read (`stored`, a part of a bundle read once for
+   * several members: BackupStore.readBundleSpans), checked as getChunks checks them.
+   */
+  decodeMember(stored: Buffer, path: string, expect: ReadExpectation): Promise<AsyncGenerator<Buffer>> {
+    const { member } = expect;
+    if (member === undefined || stored.length !== expect.storedSize)
+      throw new PgStashError('assert', `'${path}': not a whole bundle member`);
+    return this.#keyFor(path, expect).then((key) =>
+      this.#verified([stored], `${path}' member '${member.name}`, key, expect, member.compressType),
+    );
+  }
+
+  /** A bundle member: the byte range the manifest records, one ranged read (whole when small, else streamed). */
+  async #getMember(
+    path: string,
+    key: Buffer | undefined,
+    expect: ReadExpectation,
+    member: NonNullable<ReadExpectation['member']>,
+  ): Promise<AsyncGenerator<Buffer> | undefined> {
+    const storedSize = expect.storedSize;
+    if (storedSize === undefined)
+      throw new PgStashError('assert', `bundle member '${member.name}' has no size`);
+    const where = `${path}' member '${member.name}`;
+    const range = { offset: member.offset, limit: storedSize };
+    if (storedSize <= READ_WHOLE_BYTES) {
+      const whole = await this.driver.read(path, range);
+      if (whole === undefined) return undefined;
+      if (whole.length < storedSize)
+        throw this.#corrupt(where, `${whole.length} bytes where ${storedSize} are recorded`);
+      return this.#verified([whole], where, key, expect, member.compressType);
+    }
+    const source = await this.driver.openRead(path, range);
+    if (source === undefined) return undefined;
+    return this.#verified(source, where, key, expect, member.compressType);
+  }
+
+  /** The key to decrypt `path` with, as `expect` says it is stored; crypto (95) when it is encrypted and none is. */
+  async #keyFor(path: string, expect: ReadExpectation): Promise<Buffer | undefined> {
+    const key = expect.encrypted === false ? undefined : await this.requireKey();
+    if (expect.encrypted === true && key === undefined) {
+      throw new PgStashError(
+        'crypto',
+        `'${this.driver.location}/${path}' is encrypted: ${this.name} has no key`,
+        {
+          hint: `set ${this.name}-cipher-type=aes-256-gcm and ${this.name}-cipher-pass`,
+        },
+      );
+    }
+    return key;
+  }
+
   /** `path` from its start, `first` being its first `pieceBytes`, each further piece read when asked for. */
   async *#onDemand(path: string, first: Buffer, pieceBytes: number): AsyncGenerator<Buffer> {
     let piece = first;
@@ -351,11 +428,12 @@ export class Repository {
     path: string,
     key: Buffer | undefined,
     expect: ReadExpectation,
+    compressType: CompressType = compressTypeOfName(path),
   ): AsyncGenerator<Buffer> {
     const digest = new ContentDigest();
     // A thread that blocks on its I/O copies many files: lz4 stays on it (see io/frame/lz4-decode.ts).
     const decoded = decodeStored(source, {
-      compressType: compressTypeOfName(path),
+      compressType,
       key,
       lz4OnPool: !this.#blocking,
       framesAhead: expect.framesAhead,

@@ -6,7 +6,10 @@ import { compressExtension } from '../io/compress.js';
 import { repoLayout } from './layout.js';
 import {
   blockMapPath,
+  bundleMemberName,
+  isEmptyFile,
   storedFilePath,
+  storedFileRead,
   type BlockPart,
   type Manifest,
   type ManifestFile,
@@ -15,9 +18,19 @@ import type { ReadExpectation, Repository } from './repository.js';
 
 /** One repository file to read and what it must hold. */
 export interface StoredCheck {
-  /** The repository path (relative to the repository root). */
+  /**
+   * The repository path (relative to the repository root); for a bundled file, `<bundle>/<member>`, which names
+   * both in a report (and in the ledger), the data being read from `object`.
+   */
   readonly path: string;
   readonly expect: ReadExpectation;
+  /** The object holding the data when it is not `path`: a bundled file's bundle (read by range, expect.member). */
+  readonly object?: string | undefined;
+}
+
+/** How verify names a bundled file: its bundle's path and its member's name. */
+function bundledCheckPath(stanza: string, file: ManifestFile): string {
+  return `${storedFilePath(stanza, file)}/${bundleMemberName(file)}`;
 }
 
 /** Where the blocks `part` stored of file `name` are. */
@@ -39,6 +52,14 @@ export function ownStoredFiles(
   const checks = new Map<string, StoredCheck>();
   for (const file of manifest.files) {
     const { block } = file.stored;
+    if (isEmptyFile(file)) continue;
+    if (file.stored.bundle !== undefined) {
+      if (!holds(file.stored.holder)) continue;
+      const { path: object, expect } = storedFileRead(stanza, file);
+      const path = bundledCheckPath(stanza, file);
+      checks.set(path, { path, expect, object });
+      continue;
+    }
     if (block === undefined) {
       if (!holds(file.stored.holder)) continue;
       checks.set(storedFilePath(stanza, file), {
@@ -84,6 +105,9 @@ export function ownStoredFiles(
 /** Every repository file a restore of `file` reads, with the backup holding it. */
 export function filesRead(stanza: string, file: ManifestFile): { path: string; holder: string }[] {
   const { block } = file.stored;
+  if (isEmptyFile(file)) return [];
+  if (file.stored.bundle !== undefined)
+    return [{ path: bundledCheckPath(stanza, file), holder: file.stored.holder }];
   if (block === undefined) return [{ path: storedFilePath(stanza, file), holder: file.stored.holder }];
   return [
     { path: blockMapPath(stanza, file), holder: file.stored.holder },
@@ -93,7 +117,7 @@ export function filesRead(stanza: string, file: ManifestFile): { path: string; h
 
 /** Reads a repository file to its end through the chunk loop: its original size, or 'missing'. Damage throws. */
 export async function readThrough(repo: Repository, check: StoredCheck): Promise<number | 'missing'> {
-  const chunks = await repo.getChunks(check.path, check.expect);
+  const chunks = await repo.getChunks(check.object ?? check.path, check.expect);
   if (chunks === undefined) return 'missing';
   let size = 0;
   for await (const chunk of chunks) size += chunk.length;

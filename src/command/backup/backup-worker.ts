@@ -6,6 +6,7 @@ import type { DataDirEntry } from '../../postgres/data-dir.js';
 import type { ManifestFile } from '../../repo/manifest.js';
 import { Repository } from '../../repo/repository.js';
 import { workerCounter } from '../progress/counter.js';
+import { copyBundle, type BundledFile, type BundleEntry } from './copy-bundle.js';
 import { copyFile, type CopiedFile, type FileCopySettings } from './copy-file.js';
 
 export interface BackupWorkerData {
@@ -25,10 +26,18 @@ export type BackupJob =
       /** The prior backup's entry of a block-stored file (repoN-block compares with its map). */
       readonly prior?: ManifestFile | undefined;
     }
+  /** Small files copied into bundle `id` (repoN-bundle), in one tar archive. */
+  | {
+      readonly type: 'bundle';
+      readonly entries: readonly BundleEntry[];
+      readonly id: number;
+      /** repoN-bundle-limit: a file that grew to this since it was listed is stored alone. */
+      readonly limit: number;
+    }
   /** Makes this worker's writes durable (they are written with sync: false). */
   | { readonly type: 'flush' };
 
-export type BackupJobResult = CopiedFile | undefined;
+export type BackupJobResult = CopiedFile | (BundledFile | undefined)[] | undefined;
 
 const data = workerData as BackupWorkerData;
 const repo = await Repository.openInWorker(
@@ -43,5 +52,7 @@ serveJobs<BackupJob, BackupJobResult>(async (job) => {
     await repo.flush();
     return undefined;
   }
+  if (job.type === 'bundle')
+    return copyBundle(repo, job.entries, data.settings, { id: job.id, limit: job.limit }, progress?.stage());
   return copyFile(repo, job.entry, data.settings, job.prior, progress?.stage());
 });

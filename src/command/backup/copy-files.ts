@@ -1,4 +1,5 @@
 // Copies the data directory and tablespaces into a backup on process-max worker threads, building the manifest.
+import { PgStashError } from '../../common/errors.js';
 import { log } from '../../common/log.js';
 import { groupName, userName } from '../../common/os-users.js';
 import { runParallel } from '../../io/parallel.js';
@@ -16,6 +17,8 @@ import { largestFirst, poolOptionsFor } from '../copy-order.js';
 import { ProgressReporter, type ProgressSettings } from '../progress/reporter.js';
 import type { BackupJob, BackupJobResult, BackupWorkerData } from './backup-worker.js';
 import type { FileCopySettings } from './copy-file.js';
+import { bundleWork, type BundleSettings } from './bundle-plan.js';
+import type { BundledFile } from './copy-bundle.js';
 import { backupProgressRecorder } from './progress-record.js';
 
 const CONTROL_FILE = 'pg_data/global/pg_control';
@@ -45,6 +48,8 @@ export interface CopyOptions extends FileCopySettings {
   readonly recorder?: CopyRecorder;
   /** How the copy reports its progress (live line, log, the record `info` reads). */
   readonly progress: ProgressSettings;
+  /** repoN-bundle: files under `limit` bytes go into bundles of about `size` original bytes (bundle-plan.ts). */
+  readonly bundle?: BundleSettings | undefined;
 }
 
 export interface CopyRecorder {
@@ -71,6 +76,16 @@ export function ownerOf(entry: Pick<DataDirEntry, 'mode' | 'uid' | 'gid'>): Mani
 
 type BackupPool = WorkerPool<BackupJob, BackupJobResult>;
 
+/** One job of the copy: a file alone, or bundle `id` of small files; `size` orders them, largest first. */
+type CopyWork =
+  | { readonly entry: DataDirEntry; readonly name: string; readonly size: number }
+  | {
+      readonly entries: readonly DataDirEntry[];
+      readonly id: number;
+      readonly name: string;
+      readonly size: number;
+    };
+
 /** Copies one file on a worker; the manifest entry, or undefined for a file removed since it was listed. */
 async function copyOnWorker(
   pool: BackupPool,
@@ -90,6 +105,36 @@ async function copyOnWorker(
     log.detail(`skip file '${entry.absolutePath}': removed during the backup`);
     return undefined;
   }
+  if (Array.isArray(copied)) throw new PgStashError('assert', 'a file copy returned a bundle');
+  return manifestEntry(entry, copied, storage);
+}
+
+/** Copies small files into bundle `id` on a worker; each one's manifest entry, or undefined when it vanished. */
+async function copyBundleOnWorker(
+  pool: BackupPool,
+  entries: readonly DataDirEntry[],
+  bundle: { id: number; limit: number },
+  storage: FileStorage,
+): Promise<(ManifestFile | undefined)[]> {
+  const copied = await pool.run(
+    {
+      type: 'bundle',
+      entries: entries.map(({ name, absolutePath, size, mtime }) => ({ name, absolutePath, size, mtime })),
+      ...bundle,
+    },
+    poolOptionsFor(entries.reduce((sum, entry) => sum + entry.size, 0)),
+  );
+  if (!Array.isArray(copied)) throw new PgStashError('assert', 'a bundle copy returned no list');
+  return entries.map((entry, index) => {
+    const file = copied[index];
+    if (file !== undefined) return manifestEntry(entry, file, storage);
+    log.detail(`skip file '${entry.absolutePath}': removed during the backup`);
+    return undefined;
+  });
+}
+
+/** The manifest entry of a file a worker copied (alone, as blocks, or into a bundle). */
+function manifestEntry(entry: DataDirEntry, copied: BundledFile, storage: FileStorage): ManifestFile {
   const invalid = copied.invalidPages;
   if (invalid.length > 0) {
     log.warn(`invalid page checksums found in file ${entry.absolutePath} at pages ${invalid.join(', ')}`);
@@ -105,7 +150,27 @@ async function copyOnWorker(
       ...storage,
       size: copied.repoSize,
       ...(copied.block === undefined ? {} : { block: copied.block }),
+      ...(copied.bundle === undefined ? {} : { bundle: copied.bundle }),
     },
+  };
+}
+
+/** SHA-256 of no bytes. */
+const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
+
+/**
+ * The entry of a file listed empty: recorded in the manifest only, nothing stored (as pgBackRest). Bytes written
+ * to it after the listing are in the WAL since the backup's start, which replay applies, as for any file copied
+ * while it changes.
+ */
+function emptyFileEntry(entry: DataDirEntry, storage: FileStorage): ManifestFile {
+  return {
+    name: entry.name,
+    size: 0,
+    mtime: entry.mtime,
+    sha256: EMPTY_SHA256,
+    ...ownerOf(entry),
+    stored: { ...storage, size: 0, empty: true },
   };
 }
 
@@ -183,6 +248,10 @@ async function copyWithPool(
   progress.start({ bytes: totalBytes, files: toCopy.length + (controlFile === undefined ? 0 : 1) });
   /** Copied on a worker (which counts the bytes as it reads them), or reused as it is (counted here). */
   const copyOrReuse = async (entry: DataDirEntry): Promise<ManifestFile | undefined> => {
+    if (entry.size === 0) {
+      progress.filesDone(1);
+      return emptyFileEntry(entry, options.storage);
+    }
     const reused = await reuse?.(entry);
     if (reused !== undefined) {
       progress.filesDone(1, entry.size);
@@ -193,15 +262,46 @@ async function copyWithPool(
     else progress.filesDone(1);
     return copied;
   };
+  const record = (file: ManifestFile | undefined): void => {
+    if (file === undefined) return;
+    tree.files.push(file);
+    recorder?.copied(file, flush);
+  };
   try {
-    await runParallel(toCopy.sort(largestFirst), {
+    const { alone, bundles } =
+      options.bundle === undefined
+        ? { alone: toCopy, bundles: [] }
+        : await bundleWork(toCopy, options.bundle, {
+            block: options.block === true,
+            reuse,
+            progress,
+            record,
+          });
+    const work: CopyWork[] = [
+      ...alone.map((entry) => ({ entry, name: entry.name, size: entry.size })),
+      ...bundles.map((bundle) => ({
+        ...bundle,
+        name: `bundle/${bundle.id}`,
+        size: bundle.entries.reduce((sum, e) => sum + e.size, 0),
+      })),
+    ];
+    await runParallel(work.sort(largestFirst), {
       concurrency: pool.submitAhead,
-      worker: copyOrReuse,
-      onResult: (file) => {
-        if (file === undefined) return;
-        tree.files.push(file);
-        recorder?.copied(file, flush);
+      worker: async (item): Promise<(ManifestFile | undefined)[]> => {
+        if ('entry' in item) return [await copyOrReuse(item.entry)];
+        const files = await copyBundleOnWorker(
+          pool,
+          item.entries,
+          { id: item.id, limit: options.bundle?.limit ?? 0 },
+          options.storage,
+        );
+        files.forEach((file, index) => {
+          if (file === undefined) progress.skipped(item.entries[index]?.size ?? 0);
+          else progress.filesDone(1);
+        });
+        return files;
       },
+      onResult: (files) => files.forEach(record),
     });
   } finally {
     // Also on failure: no record may land after the caller went on (and perhaps removed the backup).

@@ -22,6 +22,7 @@ import { createLabel } from './label.js';
 import { beginManifest, completeManifest, type BackupBeginning } from './manifest-build.js';
 import { selectPrior } from './prior.js';
 import { blockIncremental } from './block-prior.js';
+import { bundleSettings } from './bundle-plan.js';
 import { priorReuse } from './prior-reuse.js';
 import { CopyJournal, prepareResume, resumeReport } from './resume.js';
 import { backupStart } from './start.js';
@@ -135,6 +136,7 @@ export async function backup(context: CommandContext): Promise<number> {
       recorder: new CopyJournal(repo, partial),
       progress: progressSettings(config),
       ...blockIncremental(repoOptions.block, priorManifest),
+      bundle: bundleSettings(repoOptions),
     });
     await resumable?.removeUnlisted(tree.files);
     const stopped = await backupStop(session, repo, label, tree, { compress, storage });

@@ -12,7 +12,7 @@ import { compressExtension } from '../../io/compress.js';
 import type { DataDirEntry } from '../../postgres/data-dir.js';
 import type { BackupInfo, BackupType } from '../../repo/backup-info.js';
 import type { PartialManifest } from '../../repo/backup-store.js';
-import type { FileStorage, ManifestDb, ManifestFile } from '../../repo/manifest.js';
+import { isEmptyFile, type FileStorage, type ManifestDb, type ManifestFile } from '../../repo/manifest.js';
 import type { ResumableManifest } from '../../repo/manifest-parse.js';
 import type { Repository } from '../../repo/repository.js';
 import { ownerOf } from './copy-files.js';
@@ -73,8 +73,10 @@ export class Resumable {
     this.#found = found;
     this.#storage = { ...storage, holder: found.backup.label };
     for (const file of found.files) {
-      // Changed in the second the interrupted backup started or later: it may have changed after its copy.
-      if (file.mtime < found.backup.timestampStart) this.#recorded.set(file.name, file);
+      // Changed in the second the interrupted backup started or later: it may have changed after its copy. A
+      // bundled file is copied again (as pgBackRest does): its bundle is removed with the unrecorded files.
+      if (file.mtime < found.backup.timestampStart && file.stored.bundle === undefined)
+        this.#recorded.set(file.name, file);
     }
   }
 
@@ -150,6 +152,7 @@ export class Resumable {
  * file is kept when its map, its blocks in every part and the whole verify: BackupStore.readFile puts it together).
  */
 function storedNames(file: ManifestFile): string[] {
+  if (isEmptyFile(file) || file.stored.bundle !== undefined) return [];
   const name = `${file.name}${compressExtension(file.stored.compressType)}`;
   return file.stored.block === undefined ? [name] : [name, `block-map/${name}`];
 }

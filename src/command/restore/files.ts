@@ -44,6 +44,27 @@ export interface RestoreFilesOptions {
 /** Small files go to the workers in batches (see inBatches). */
 const BATCH: BatchLimits = { smallerThan: 256 * 1024, files: 32, bytes: 1024 * 1024 };
 
+/**
+ * `files` (largest first) with the small bundled ones moved to the end in bundle order (holder, bundle, offset): a
+ * batch then holds neighbours of one bundle, which its worker reads with one ranged read (restore-worker.ts).
+ * Measured at pgbench scale 10 on S3: 812 GETs for a bundled restore when each member was read by itself.
+ */
+function inBundleOrder(files: readonly ManifestFile[]): ManifestFile[] {
+  const batched = (file: ManifestFile): boolean =>
+    file.stored.bundle !== undefined && file.size < BATCH.smallerThan;
+  const key = (file: ManifestFile): [string, number, number] => [
+    file.stored.holder,
+    file.stored.bundle?.id ?? 0,
+    file.stored.bundle?.offset ?? 0,
+  ];
+  const bundled = files.filter(batched).sort((a, b) => {
+    const [ha, ia, oa] = key(a);
+    const [hb, ib, ob] = key(b);
+    return ha < hb ? -1 : ha > hb ? 1 : ia - ib || oa - ob;
+  });
+  return [...files.filter((file) => !batched(file)), ...bundled];
+}
+
 export type RestorePool = WorkerPool<RestoreJob, RestoreJobResult>;
 
 /**
@@ -113,9 +134,9 @@ export async function restoreTree(
   if (controlFile === undefined) {
     throw new PgStashError('fileMissing', `backup ${manifest.backup.label} has no global/pg_control`);
   }
-  const files = manifest.files
-    .filter((file) => file !== controlFile && !NOT_RESTORED.has(file.name))
-    .sort(largestFirst);
+  const files = inBundleOrder(
+    manifest.files.filter((file) => file !== controlFile && !NOT_RESTORED.has(file.name)).sort(largestFirst),
+  );
   const settings: RestoreFileSettings = {
     targets,
     restoreOwner: options.restoreOwner,

@@ -4,6 +4,7 @@ import { isPgStashError, PgStashError, reasonOf } from '../../common/errors.js';
 import { groupId, userId } from '../../common/os-users.js';
 import type { ChunkStage } from '../../io/stage.js';
 import type { ManifestFile, ManifestOwner } from '../../repo/manifest.js';
+import type { BundleSpans } from '../../repo/backup-store.js';
 import type { Repository } from '../../repo/repository.js';
 import { DirectFileWriter } from '../../storage/direct-file.js';
 import type { DeltaCompare } from './delta-file.js';
@@ -48,12 +49,14 @@ export async function restoreFile(
   settings: RestoreFileSettings,
   /** Sees every chunk written (the restore's progress counter). */
   progress?: ChunkStage,
+  /** Stretches of bundles already read for this file's batch (BackupStore.readBundleSpans). */
+  spans?: BundleSpans,
 ): Promise<string> {
   const path = destinationOf(file.name, settings.targets);
   const writer = openDestination(path, file.size);
   try {
     // Where and how the file is stored is its own: in the backup holding it, with that backup's compression.
-    const chunks = await repo.backups.requireFile(file);
+    const chunks = await repo.backups.requireFile(file, spans);
     try {
       for await (const chunk of chunks) {
         await writer.write(chunk);

@@ -51,6 +51,9 @@ export interface RestoreJobResult {
   writtenBytes: number;
 }
 
+/** The most a batch reads of a bundle at once (a batch holds at most 1 MiB of files, plus tar headers). */
+const BUNDLE_SPAN_BYTES = 4 * 1024 * 1024;
+
 /** fsyncs a worker keeps in flight behind its writes. */
 const SYNCS_IN_FLIGHT = 4;
 
@@ -70,6 +73,12 @@ serveJobs<RestoreJob, RestoreJobResult>(async (job) => {
   const result: RestoreJobResult = { kept: 0, keptBytes: 0, written: 0, writtenBytes: 0 };
   if (job.type === 'restore') {
     const { settings } = job;
+    // Small bundled files of one bundle come in one batch, in bundle order (files.ts): one ranged read for them
+    // all, not one each. Not for --delta, which reads only the files that differ.
+    const spans =
+      settings.delta === undefined && job.files.length > 1
+        ? await repo.backups.readBundleSpans(job.files, BUNDLE_SPAN_BYTES)
+        : undefined;
     for (const file of job.files) {
       // --delta: comparing is hashing, CPU work, so it runs here on the worker, beside the writes.
       if (settings.delta !== undefined) {
@@ -100,7 +109,7 @@ serveJobs<RestoreJob, RestoreJobResult>(async (job) => {
           continue;
         }
       }
-      syncing.add(await restoreFile(repo, file, settings, progress));
+      syncing.add(await restoreFile(repo, file, settings, progress, spans));
       countWritten(result, file.size);
     }
   } else if (job.type === 'patch-range') {

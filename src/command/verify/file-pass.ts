@@ -71,7 +71,9 @@ export async function* checkFiles<T extends StoredCheck>(
   }): Promise<{ outcome: FileOutcome<T>; stat?: { size: number; mtimeMs: number } }> => {
     try {
       const stat =
-        pass.writer !== undefined || recorded !== undefined ? await storedStat(repo, check.path) : undefined;
+        pass.writer !== undefined || recorded !== undefined
+          ? await storedStat(repo, check.object ?? check.path)
+          : undefined;
       if (
         recorded !== undefined &&
         stat !== undefined &&

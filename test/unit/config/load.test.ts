@@ -583,6 +583,9 @@ describe('repositories', () => {
       retentionArchiveType: 'full',
       retentionTimeZone: 'UTC',
       block: false,
+      bundle: false,
+      bundleSize: 20 * 1024 * 1024,
+      bundleLimit: 2 * 1024 * 1024,
     };
     expect(config.repos).toEqual([
       { index: 1, type: 'posix', path: '/r1', cipherType: 'none', retentionFull: 7, ...retentionTypes },

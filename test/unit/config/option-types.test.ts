@@ -95,6 +95,9 @@ describe('value types from the option table', () => {
       | 'retentionYearly'
       | 'retentionTimeZone'
       | 'block'
+      | 'bundle'
+      | 'bundleSize'
+      | 'bundleLimit'
       | 'compressType'
       | 'compressLevel'
       | 'ioTimeout'
@@ -235,6 +238,8 @@ describe('indexed groups as records', () => {
       PGSTASH_REPO3_RETENTION_YEARLY: '3',
       PGSTASH_REPO3_RETENTION_TIME_ZONE: 'Europe/Paris',
       PGSTASH_REPO3_BLOCK: 'y',
+      PGSTASH_REPO3_BUNDLE: 'y',
+      PGSTASH_REPO3_BUNDLE_LIMIT: '1MiB',
       PGSTASH_REPO3_TYPE: 's3',
       PGSTASH_REPO3_S3_BUCKET: 'bucket',
       PGSTASH_REPO3_S3_ENDPOINT: 's3.eu-west-3.amazonaws.com',
@@ -291,6 +296,9 @@ describe('indexed groups as records', () => {
       compressType: 'lz4',
       // Its default by repo-compress-type, as compress-level's by compress-type.
       compressLevel: 1,
+      bundle: true,
+      bundleSize: 20 * 1024 * 1024,
+      bundleLimit: 1024 * 1024,
       retentionHistory: 5,
       retentionDaily: 7,
       retentionWeekly: 4,

@@ -7,6 +7,8 @@ import { writeInfoFile } from '../../../src/repo/info-file.js';
 import { repoLayout } from '../../../src/repo/layout.js';
 import {
   fileStorage,
+  holdersOf,
+  isEmptyFile,
   readManifest,
   storedFilePath,
   writeManifest,
@@ -172,6 +174,17 @@ describe('writeManifest and readManifest', () => {
     expect(await readManifest(driver, 'main', INCR, undefined)).toEqual(manifest);
   });
 
+  it('read back an empty file recorded without a repository object (stored.empty), which reads as no bytes', async () => {
+    const empty: ManifestFile = { ...file('pg_data/base/1/2224', { size: 0, empty: true }), size: 0 };
+    const manifest = { ...sampleManifest(), files: [...sampleManifest().files, empty] };
+    await writeManifest(driver, 'main', manifest, undefined);
+    const read = await readManifest(driver, 'main', INCR, undefined);
+    expect(read.files[2]?.stored.empty).toBe(true);
+    expect(isEmptyFile(read.files[2] as ManifestFile)).toBe(true);
+    expect(isEmptyFile(read.files[0] as ManifestFile)).toBe(false);
+    expect(holdersOf(read.files[2] as ManifestFile)).toEqual([]);
+  });
+
   it('locate each file in the backup holding it, with its own compression', () => {
     const [held, own] = sampleManifest().files;
     expect(storedFilePath('main', held as ManifestFile)).toBe(`backup/main/${FULL}/pg_data/base/1/1259.lz4`);
@@ -266,8 +279,23 @@ describe('readManifest refuses', () => {
     ],
     [
       'a storage record field of a later format',
-      (content) => withFile(content, 1, { stored: { ...storedOf(content, 1), bundle: { id: 1 } } }),
-      'files[1].stored.bundle is not known to this pgstash (written by a newer version?)',
+      (content) => withFile(content, 1, { stored: { ...storedOf(content, 1), dedup: { id: 1 } } }),
+      'files[1].stored.dedup is not known to this pgstash (written by a newer version?)',
+    ],
+    [
+      'an empty file with a stored size',
+      (content) => withFile(content, 1, { size: 0, stored: { ...storedOf(content, 1), empty: true } }),
+      'files[1].stored.size must be 0 for an empty file (found 19)',
+    ],
+    [
+      'a file stored as empty whose size is not 0',
+      (content) => withFile(content, 1, { stored: { ...storedOf(content, 1), size: 0, empty: true } }),
+      'files[1].size must be 0 for a file stored as empty (found 10)',
+    ],
+    [
+      'an empty flag that is not true',
+      (content) => withFile(content, 1, { stored: { ...storedOf(content, 1), empty: false } }),
+      'files[1].stored.empty must be true when present',
     ],
     [
       'a missing checksum',
