@@ -1,5 +1,7 @@
 // The tar framing of a bundle: POSIX ustar headers (a pax header for a name too long for ustar), members padded to
 // 512 bytes, two zero blocks at the end, so that `tar -x` opens a bundle by hand. Offsets are computed, not parsed.
+// Not tar-stream: the manifest needs each member's data offset, which its pack stream does not tell (its header
+// encoder is not exported), and nothing reads a bundle as a tar stream.
 
 const BLOCK = 512;
 const END = Buffer.alloc(2 * BLOCK);
