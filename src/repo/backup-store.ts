@@ -334,17 +334,24 @@ export class BackupStore {
   /**
    * A file of a backup's manifest, read back as its own `stored` record says (the backup that holds it, its
    * compression and cipher), checked against its checksum and size; undefined when the repository file is missing.
+   * `checkParts: false`: a block-stored file's parts are read without their own whole SHA-256 (readBlockFile).
    */
-  readFile(file: ManifestFile): Promise<AsyncGenerator<Buffer> | undefined> {
+  readFile(
+    file: ManifestFile,
+    options: { checkParts?: boolean } = {},
+  ): Promise<AsyncGenerator<Buffer> | undefined> {
     // A block-stored file is put together from the parts its map names, each block and the whole verified.
-    if (isBlockFile(file)) return Promise.resolve(readBlockFile(this.#repo, file));
+    if (isBlockFile(file)) return Promise.resolve(readBlockFile(this.#repo, file, options));
     const { path, expect } = storedFileRead(this.#stanza, file);
     return this.#repo.getChunks(path, expect);
   }
 
   /** readFile, for a file that must be there: fileMissing (55) naming the repository file. */
-  async requireFile(file: ManifestFile): Promise<AsyncGenerator<Buffer>> {
-    const chunks = await this.readFile(file);
+  async requireFile(
+    file: ManifestFile,
+    options: { checkParts?: boolean } = {},
+  ): Promise<AsyncGenerator<Buffer>> {
+    const chunks = await this.readFile(file, options);
     if (chunks === undefined) {
       throw new PgStashError(
         'fileMissing',

@@ -216,9 +216,16 @@ export class BlockSource {
 /**
  * The original bytes of a block-stored file, block by block, each block checked against the map and the whole
  * against the file's SHA-256 and size (checksum error 26 naming the file): use the data only once the loop ends.
+ * `checkParts: false` (restore) reads each part without its whole SHA-256 (see BlockSource.open): every byte
+ * yielded is still checked twice, by its block's checksum and by the file's SHA-256, while the bytes of blocks a
+ * later backup replaced are not hashed for nothing (on the last of a chain of 30 the parts held twice the file).
  */
-export async function* readBlockFile(repo: Repository, file: BlockFile): AsyncGenerator<Buffer> {
-  const source = await BlockSource.open(repo, file);
+export async function* readBlockFile(
+  repo: Repository,
+  file: BlockFile,
+  options: { checkParts?: boolean } = {},
+): AsyncGenerator<Buffer> {
+  const source = await BlockSource.open(repo, file, options);
   const digest = new ContentDigest();
   try {
     // Runs of up to a chunk's worth of blocks.

@@ -2,6 +2,7 @@
 // stores a small part of it and restores exactly; restore --delta rewrites only the changed blocks; hint bits only,
 // a truncated relation, an extended one and a dropped-then-recreated one (the same file name, made so with
 // pg_resetwal -o) all restore exactly.
+import { existsSync } from 'node:fs';
 import { appendFile, open, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -237,6 +238,18 @@ describe('block incremental (repo1-block=y)', () => {
       ]);
       expect(failed.code, failed.stdout + failed.stderr).toBe(26);
       expect(failed.stderr).toContain(`${name}.lz4`);
+      // The plain restore reads parts without their whole SHA-256 too (restore-file.ts): the same damage fails it
+      // (26) naming the part, and the directory it filled has no pg_control, so it never looks usable.
+      const plainDir = join(await restores.tempDir('damaged'), 'data');
+      const plain = await setup.pgstash([
+        'restore',
+        `--pg1-path=${plainDir}`,
+        `--set=${hot}`,
+        '--process-max=2',
+      ]);
+      expect(plain.code, plain.stdout + plain.stderr).toBe(26);
+      expect(plain.stderr).toContain(`${name}.lz4`);
+      expect(existsSync(join(plainDir, 'global', 'pg_control'))).toBe(false);
     } finally {
       await writeFile(part, stored);
     }
