@@ -188,9 +188,30 @@ export class BlockSource {
     return this.#file.stored.block.parts[index] as BlockPart;
   }
 
+  /**
+   * For a part read without its whole SHA-256 whose frame size is recorded: the lengths of the frames that hold no
+   * block of this file's map, which are then cut out but not decoded (DecodeOptions.skipFrame). On the last of a
+   * chain, many blocks of the earlier parts were replaced by later backups.
+   */
+  #framesToSkip(index: number): ((frame: number) => number | undefined) | undefined {
+    const { frameSize, originalSize } = this.#part(index);
+    if (this.#checkParts || frameSize === undefined) return undefined;
+    const { blockSize, parts, slots } = this.map;
+    const used = new Uint8Array(Math.ceil(originalSize / frameSize));
+    for (let block = 0; block < this.map.count; block++) {
+      if (parts[block] !== index) continue;
+      const start = (slots[block] as number) * blockSize;
+      const last = Math.min(start + this.lengthOf(block), originalSize) - 1;
+      for (let frame = Math.floor(start / frameSize); frame <= Math.floor(last / frameSize); frame++)
+        used[frame] = 1;
+    }
+    return (frame) => (used[frame] === 0 ? Math.min(frameSize, originalSize - frame * frameSize) : undefined);
+  }
+
   async #openPart(index: number): Promise<PartReader> {
     const part = this.#part(index);
     const path = partPath(this.#repo, this.#file.name, part);
+    const skipFrame = this.#framesToSkip(index);
     const chunks = await this.#repo.getChunks(path, {
       sha256: part.sha256,
       size: part.originalSize,
@@ -200,6 +221,7 @@ export class BlockSource {
       // all but the main one decode a frame at a time, so memory grows by about a frame per part, not four.
       ...(index === this.#mainPart ? {} : { framesAhead: 1 }),
       ...(this.#checkParts ? {} : { checkWhole: false }),
+      ...(skipFrame === undefined ? {} : { skipFrame }),
     });
     if (chunks === undefined) missing(this.#repo, path);
     const reader = new PartReader(chunks, this.map.blockSize, `${this.#repo.location}/${path}`);

@@ -53,6 +53,8 @@ export interface ReadExpectation {
    * stops reading where it likes, so the whole file's SHA-256, which it would never reach, is not computed.
    */
   readonly checkWhole?: boolean;
+  /** DecodeOptions.skipFrame: frames the caller will not read, not decoded. Requires checkWhole false. */
+  readonly skipFrame?: (index: number) => number | undefined;
 }
 
 /** Stored files up to this size are read in one piece, not streamed. */
@@ -343,14 +345,17 @@ export class Repository {
     expect: ReadExpectation,
   ): AsyncGenerator<Buffer> {
     const digest = new ContentDigest();
+    const checkWhole = expect.checkWhole ?? true;
+    if (checkWhole && expect.skipFrame !== undefined)
+      throw new PgStashError('assert', `'${path}': frames skipped, yet its whole SHA-256 checked`);
     // A thread that blocks on its I/O copies many files: lz4 stays on it (see io/frame/lz4-decode.ts).
     const decoded = decodeStored(source, {
       compressType: compressTypeOfName(path),
       key,
       lz4OnPool: !this.#blocking,
       framesAhead: expect.framesAhead,
+      skipFrame: expect.skipFrame,
     });
-    const checkWhole = expect.checkWhole ?? true;
     try {
       for await (const chunk of decoded) {
         if (checkWhole) digest.update(chunk);

@@ -122,6 +122,21 @@ describe('block incremental (repo1-block=y)', () => {
     expect(incr!.info.repository.delta).toBeLessThan(bigSize * 0.05);
     expect(incr!.info.delta).toBeLessThan(bigSize * 0.05);
     expect(incr!.info.size).toBeGreaterThan(bigSize);
+    // Each part records its frame size, so restore decodes only the frames holding blocks it needs: the full's
+    // part (the whole file) in 1 MiB frames, the incr's changed blocks in 64 KiB frames.
+    const bigName = `pg_data/${await setup.cluster.psql(`select pg_relation_filepath('big')`)}`;
+    const manifest = JSON.parse(
+      await readFile(join(setup.repoPath, 'backup', setup.stanza, hot, 'backup.manifest'), 'utf8'),
+    ) as {
+      content: {
+        files: { name: string; stored: { block?: { parts: { holder: string; frameSize?: number }[] } } }[];
+      };
+    };
+    const parts = manifest.content.files.find((file) => file.name === bigName)?.stored.block?.parts ?? [];
+    expect(parts.map((part) => [part.holder, part.frameSize])).toEqual([
+      [full, 1024 * 1024],
+      [hot, 64 * 1024],
+    ]);
     expect(await restoreAndSum(hot, ['big'])).toEqual(hotSums);
   }, 900_000);
 
