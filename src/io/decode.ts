@@ -13,6 +13,20 @@ export interface DecodeOptions {
   readonly lz4OnPool: boolean;
   /** Frames decoded at once, ahead of the caller (default COMPRESS_CONCURRENCY). */
   readonly framesAhead?: number | undefined;
+  /**
+   * lz4, zst: given a frame's index (0 first), the original length of a frame the caller will not read, which is
+   * then cut out but not decoded and yielded as that many zero bytes standing in for it; undefined to decode it.
+   * Only for a caller that checks every byte it uses itself: the stand-in is not the file's content.
+   */
+  readonly skipFrame?: ((index: number) => number | undefined) | undefined;
+}
+
+/** Zero bytes standing in for skipped frames (DecodeOptions.skipFrame), shared: never written to. */
+let standIn = Buffer.alloc(0);
+
+function standInOf(length: number): Buffer {
+  if (standIn.length < length) standIn = Buffer.alloc(length);
+  return standIn.subarray(0, length);
 }
 
 /**
@@ -44,10 +58,16 @@ export async function* decodeStored(
       for await (const piece of plain) yield* splitter.write(piece);
       yield* splitter.end();
     }
+    const { skipFrame } = options;
     let index = 0;
+    const decodeOrSkip = (frame: Buffer): Promise<Buffer> => {
+      const at = index++;
+      const skipped = skipFrame?.(at);
+      return skipped === undefined ? decode(frame, at) : Promise.resolve(standInOf(skipped));
+    };
     for await (const { result } of mapInOrder(
       frames(),
-      (frame) => decode(frame, index++),
+      decodeOrSkip,
       Math.max(1, options.framesAhead ?? COMPRESS_CONCURRENCY),
     ))
       yield result;

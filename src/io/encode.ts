@@ -1,7 +1,12 @@
 // Turns a file's original bytes into what the repository stores, as one loop: stages, compress, encrypt.
 import { fail } from '../common/errors.js';
 import { CHUNK_SIZE } from './chunker.js';
-import { chunkCompressor, COMPRESS_CONCURRENCY, type CompressSettings } from './compress.js';
+import {
+  chunkCompressor,
+  COMPRESS_CONCURRENCY,
+  type CompressSettings,
+  type CompressType,
+} from './compress.js';
 import { Encryptor } from './crypto/encrypt.js';
 import { mapInOrder } from './parallel.js';
 import type { ChunkStage } from './stage.js';
@@ -59,6 +64,16 @@ export async function* encodeStored(
     yield* leaving(encryptor === undefined ? [result] : encryptor.update(result));
   }
   if (encryptor !== undefined) yield* leaving(encryptor.final());
+}
+
+/**
+ * Original bytes of each frame but the last that encodeStored writes with `frameSize` and compress type `type`
+ * (chunks are whole but the last, and a frame size divides the chunk size), or undefined when the stored bytes
+ * are not in frames (none, gz). Recorded so a reader can tell which frames hold the bytes it needs.
+ */
+export function storedFrameSize(type: CompressType, frameSize: number | undefined): number | undefined {
+  if (type !== 'lz4' && type !== 'zst') return undefined;
+  return frameSize === undefined ? CHUNK_SIZE : Math.min(frameSize, CHUNK_SIZE);
 }
 
 /** `compress` applied to each `frameSize` bytes of a chunk, the frames one after another. */

@@ -369,17 +369,19 @@ export class BackupStore {
   /**
    * A file of a backup's manifest, read back as its own `stored` record says (the backup that holds it, its
    * compression and cipher), checked against its checksum and size; undefined when the repository file is missing.
+   * `options`: see FileReadOptions.
    */
-  readFile(file: ManifestFile, spans?: BundleSpans): Promise<AsyncGenerator<Buffer> | undefined> {
+  readFile(file: ManifestFile, options: FileReadOptions = {}): Promise<AsyncGenerator<Buffer> | undefined> {
     // An empty file has no repository object: nothing to read.
     if (isEmptyFile(file)) return Promise.resolve(noChunks());
+    const { spans } = options;
     const member = spans === undefined ? undefined : memberIn(spans, this.#stanza, file);
     if (member !== undefined) {
       const { path, expect } = storedFileRead(this.#stanza, file);
       return this.#repo.decodeMember(member, path, expect);
     }
     // A block-stored file is put together from the parts its map names, each block and the whole verified.
-    if (isBlockFile(file)) return Promise.resolve(readBlockFile(this.#repo, file));
+    if (isBlockFile(file)) return Promise.resolve(readBlockFile(this.#repo, file, options));
     const { path, expect } = storedFileRead(this.#stanza, file);
     return this.#repo.getChunks(path, expect);
   }
@@ -416,8 +418,8 @@ export class BackupStore {
   }
 
   /** readFile, for a file that must be there: fileMissing (55) naming the repository file. */
-  async requireFile(file: ManifestFile, spans?: BundleSpans): Promise<AsyncGenerator<Buffer>> {
-    const chunks = await this.readFile(file, spans);
+  async requireFile(file: ManifestFile, options: FileReadOptions = {}): Promise<AsyncGenerator<Buffer>> {
+    const chunks = await this.readFile(file, options);
     if (chunks === undefined) {
       throw new PgStashError(
         'fileMissing',
@@ -441,6 +443,14 @@ export interface BundleMember {
   readonly stored: readonly Buffer[];
   /** Bytes of `stored`. */
   readonly size: number;
+}
+
+/** How BackupStore.readFile reads a file. */
+export interface FileReadOptions {
+  /** Stretches of bundles already read (readBundleSpans): a member found there is decoded from memory. */
+  readonly spans?: BundleSpans | undefined;
+  /** false: a block-stored file's parts are read without their own whole SHA-256 (readBlockFile). */
+  readonly checkParts?: boolean;
 }
 
 /** Stretches of bundles read at once (BackupStore.readBundleSpans), by bundle path: from `offset`, `data`. */

@@ -188,9 +188,30 @@ export class BlockSource {
     return this.#file.stored.block.parts[index] as BlockPart;
   }
 
+  /**
+   * For a part read without its whole SHA-256 whose frame size is recorded: the lengths of the frames that hold no
+   * block of this file's map, which are then cut out but not decoded (DecodeOptions.skipFrame). On the last of a
+   * chain, many blocks of the earlier parts were replaced by later backups.
+   */
+  #framesToSkip(index: number): ((frame: number) => number | undefined) | undefined {
+    const { frameSize, originalSize } = this.#part(index);
+    if (this.#checkParts || frameSize === undefined) return undefined;
+    const { blockSize, parts, slots } = this.map;
+    const used = new Uint8Array(Math.ceil(originalSize / frameSize));
+    for (let block = 0; block < this.map.count; block++) {
+      if (parts[block] !== index) continue;
+      const start = (slots[block] as number) * blockSize;
+      const last = Math.min(start + this.lengthOf(block), originalSize) - 1;
+      for (let frame = Math.floor(start / frameSize); frame <= Math.floor(last / frameSize); frame++)
+        used[frame] = 1;
+    }
+    return (frame) => (used[frame] === 0 ? Math.min(frameSize, originalSize - frame * frameSize) : undefined);
+  }
+
   async #openPart(index: number): Promise<PartReader> {
     const part = this.#part(index);
     const path = partPath(this.#repo, this.#file.name, part);
+    const skipFrame = this.#framesToSkip(index);
     const chunks = await this.#repo.getChunks(path, {
       sha256: part.sha256,
       size: part.originalSize,
@@ -200,6 +221,7 @@ export class BlockSource {
       // all but the main one decode a frame at a time, so memory grows by about a frame per part, not four.
       ...(index === this.#mainPart ? {} : { framesAhead: 1 }),
       ...(this.#checkParts ? {} : { checkWhole: false }),
+      ...(skipFrame === undefined ? {} : { skipFrame }),
     });
     if (chunks === undefined) missing(this.#repo, path);
     const reader = new PartReader(chunks, this.map.blockSize, `${this.#repo.location}/${path}`);
@@ -216,9 +238,16 @@ export class BlockSource {
 /**
  * The original bytes of a block-stored file, block by block, each block checked against the map and the whole
  * against the file's SHA-256 and size (checksum error 26 naming the file): use the data only once the loop ends.
+ * `checkParts: false` (restore) reads each part without its whole SHA-256 (see BlockSource.open): every byte
+ * yielded is still checked twice, by its block's checksum and by the file's SHA-256, while the bytes of blocks a
+ * later backup replaced are not hashed for nothing (on the last of a chain of 30 the parts held twice the file).
  */
-export async function* readBlockFile(repo: Repository, file: BlockFile): AsyncGenerator<Buffer> {
-  const source = await BlockSource.open(repo, file);
+export async function* readBlockFile(
+  repo: Repository,
+  file: BlockFile,
+  options: { checkParts?: boolean } = {},
+): AsyncGenerator<Buffer> {
+  const source = await BlockSource.open(repo, file, options);
   const digest = new ContentDigest();
   try {
     // Runs of up to a chunk's worth of blocks.

@@ -265,8 +265,13 @@ function parseBlocks(block: JsonObject): ManifestBlocks {
       size: part.int('size'),
       originalSize: part.int('originalSize'),
       sha256: part.str('sha256', SHA256),
+      ...optionalFrameSize(part.optInt('frameSize', 1)),
     })),
   };
+}
+
+function optionalFrameSize(frameSize: number | undefined): { frameSize?: number } {
+  return frameSize === undefined ? {} : { frameSize };
 }
 
 function parseFile(file: JsonObject, stored: ManifestStored): ManifestFile {

@@ -95,6 +95,12 @@ export interface BlockPart extends FileStorage {
   readonly originalSize: number;
   /** SHA-256 of those bytes. */
   readonly sha256: string;
+  /**
+   * Original bytes of each compressed frame but the last (lz4, zst: EncodeOptions.frameSize, else a chunk), so
+   * restore decodes only the frames holding blocks it needs (block-read.ts). Absent in parts stored before it was
+   * recorded: those are decoded whole.
+   */
+  readonly frameSize?: number | undefined;
 }
 
 /** How a file stored as blocks is put together (repo/block-map.ts, repo/block-read.ts). */

@@ -41,6 +41,12 @@ export interface RequestOptions {
 export interface ReadOptions extends RequestOptions {
   readonly offset?: number;
   readonly limit?: number;
+  /**
+   * openRead on a file system (capabilities.path): bytes per read, each read only when the reader asks, nothing
+   * ahead (default: the driver's own large reads, read ahead). For one of many files read at once a little at a
+   * time (a block-stored file's parts), the file kept open; object stores ignore it.
+   */
+  readonly readSize?: number;
 }
 
 export interface StorageInfo {

@@ -9,10 +9,20 @@ export class FileReadStream extends Readable {
   readonly #path: string;
   readonly #end: number;
   readonly #sizeHint: number;
+  readonly #readSize: number;
   #position: number;
 
-  constructor(handle: FileIo, options: { path: string; offset: number; end: number; sizeHint: number }) {
-    super({ highWaterMark: handle.readSize });
+  /**
+   * `readSize`: bytes per read, each read only when asked (no read ahead: one of many files open at once); default
+   * the handle's large reads (FileIo.readSize), one read ahead.
+   */
+  constructor(
+    handle: FileIo,
+    options: { path: string; offset: number; end: number; sizeHint: number; readSize?: number | undefined },
+  ) {
+    const readSize = options.readSize ?? handle.readSize;
+    super({ highWaterMark: options.readSize === undefined ? readSize : 0 });
+    this.#readSize = readSize;
     this.#handle = handle;
     this.#path = options.path;
     this.#position = options.offset;
@@ -21,7 +31,7 @@ export class FileReadStream extends Readable {
   }
 
   override _read(): void {
-    const wanted = Math.min(this.#handle.readSize, this.#end - this.#position);
+    const wanted = Math.min(this.#readSize, this.#end - this.#position);
     if (wanted <= 0) {
       this.push(null);
       return;

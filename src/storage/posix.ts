@@ -6,7 +6,7 @@ import { basename, dirname, isAbsolute, join, normalize } from 'node:path';
 import { Writable, type Readable } from 'node:stream';
 
 import { errnoOf, fail, PgStashError, wrapError } from '../common/errors.js';
-import type { Capabilities, Driver, StorageInfo, WriteOptions } from './driver.js';
+import type { Capabilities, Driver, ReadOptions, StorageInfo, WriteOptions } from './driver.js';
 import { FileReadStream } from './file-read-stream.js';
 import { checkedRange } from './read-range.js';
 import {
@@ -118,7 +118,7 @@ export class PosixDriver implements Driver {
     }
   }
 
-  async openRead(path: string, options?: { offset?: number; limit?: number }): Promise<Readable | undefined> {
+  async openRead(path: string, options?: ReadOptions): Promise<Readable | undefined> {
     const absolute = this.#resolve(path);
     const range = checkedRange(options);
     const opened = await this.#openForRead(absolute);
@@ -129,6 +129,7 @@ export class PosixDriver implements Driver {
       offset: range.offset,
       end,
       sizeHint: opened.size,
+      readSize: options?.readSize,
     });
   }
 

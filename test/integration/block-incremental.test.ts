@@ -2,6 +2,7 @@
 // stores a small part of it and restores exactly; restore --delta rewrites only the changed blocks; hint bits only,
 // a truncated relation, an extended one and a dropped-then-recreated one (the same file name, made so with
 // pg_resetwal -o) all restore exactly.
+import { existsSync } from 'node:fs';
 import { appendFile, open, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -121,6 +122,21 @@ describe('block incremental (repo1-block=y)', () => {
     expect(incr!.info.repository.delta).toBeLessThan(bigSize * 0.05);
     expect(incr!.info.delta).toBeLessThan(bigSize * 0.05);
     expect(incr!.info.size).toBeGreaterThan(bigSize);
+    // Each part records its frame size, so restore decodes only the frames holding blocks it needs: the full's
+    // part (the whole file) in 1 MiB frames, the incr's changed blocks in 64 KiB frames.
+    const bigName = `pg_data/${await setup.cluster.psql(`select pg_relation_filepath('big')`)}`;
+    const manifest = JSON.parse(
+      await readFile(join(setup.repoPath, 'backup', setup.stanza, hot, 'backup.manifest'), 'utf8'),
+    ) as {
+      content: {
+        files: { name: string; stored: { block?: { parts: { holder: string; frameSize?: number }[] } } }[];
+      };
+    };
+    const parts = manifest.content.files.find((file) => file.name === bigName)?.stored.block?.parts ?? [];
+    expect(parts.map((part) => [part.holder, part.frameSize])).toEqual([
+      [full, 1024 * 1024],
+      [hot, 64 * 1024],
+    ]);
     expect(await restoreAndSum(hot, ['big'])).toEqual(hotSums);
   }, 900_000);
 
@@ -237,6 +253,18 @@ describe('block incremental (repo1-block=y)', () => {
       ]);
       expect(failed.code, failed.stdout + failed.stderr).toBe(26);
       expect(failed.stderr).toContain(`${name}.lz4`);
+      // The plain restore reads parts without their whole SHA-256 too (restore-file.ts): the same damage fails it
+      // (26) naming the part, and the directory it filled has no pg_control, so it never looks usable.
+      const plainDir = join(await restores.tempDir('damaged'), 'data');
+      const plain = await setup.pgstash([
+        'restore',
+        `--pg1-path=${plainDir}`,
+        `--set=${hot}`,
+        '--process-max=2',
+      ]);
+      expect(plain.code, plain.stdout + plain.stderr).toBe(26);
+      expect(plain.stderr).toContain(`${name}.lz4`);
+      expect(existsSync(join(plainDir, 'global', 'pg_control'))).toBe(false);
     } finally {
       await writeFile(part, stored);
     }

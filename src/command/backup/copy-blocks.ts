@@ -1,6 +1,7 @@
 // Block-incremental copy of one large file (repoN-block): stores only the blocks that differ from the map of the
 // file's version in the prior backup, and a new map saying where every block of this version is.
 import { CHUNK_SIZE } from '../../io/chunker.js';
+import { storedFrameSize } from '../../io/encode.js';
 import type { ChunkStage } from '../../io/stage.js';
 import { ChunkBuffers } from '../../storage/file-chunks.js';
 import { ContentDigest } from '../../io/stage.js';
@@ -99,12 +100,14 @@ export async function copyBlocks(
     if (out !== undefined && used > 0) yield out.subarray(0, used);
   }
 
+  // Changed blocks against a prior: a part that restore reads beside others (see partFrameSize).
+  const frameSize = priorMap === undefined ? undefined : partFrameSize(blockSize);
   const stored = await repo.backups.putFile(settings.label, file.name, changedBlocks(), settings.compress, {
     sync: settings.sync,
     release: (chunk) => buffers.give(chunk),
-    // Changed blocks against a prior: a part that restore reads beside others (see partFrameSize).
-    ...(priorMap === undefined ? {} : { frameSize: partFrameSize(blockSize) }),
+    ...(frameSize === undefined ? {} : { frameSize }),
   });
+  const storedFrames = storedFrameSize(settings.compress.type, frameSize);
   // The parts the new map refers to: the prior's still used (renumbered in their order), then this backup's.
   const priorParts = priorBlocks?.stored.block.parts ?? [];
   const renumber = new Int32Array(priorParts.length).fill(-1);
@@ -128,6 +131,7 @@ export async function copyBlocks(
       size: stored.repoSize,
       originalSize: stored.size,
       sha256: stored.sha256,
+      ...(storedFrames === undefined ? {} : { frameSize: storedFrames }),
     });
   } else await repo.backups.removeFile(settings.label, file.name, settings.compress.type);
   const map = new BlockMap(blockSize, count, parts.length);

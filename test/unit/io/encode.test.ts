@@ -9,7 +9,7 @@ import { CHUNK_SIZE, chunksOf } from '../../../src/io/chunker.js';
 import { COMPRESS_TYPES, defaultCompressLevel, type CompressType } from '../../../src/io/compress.js';
 import { copy } from '../../../src/io/copy.js';
 import { decodeStored, type DecodeOptions } from '../../../src/io/decode.js';
-import { encodeStored } from '../../../src/io/encode.js';
+import { encodeStored, storedFrameSize } from '../../../src/io/encode.js';
 import { ByteCount, ContentDigest, type ChunkStage } from '../../../src/io/stage.js';
 import { BufferSink, chunkSizes, chunkedSource, encoded, sha256, testData } from './helpers.js';
 
@@ -20,6 +20,13 @@ async function decoded(stored: Readable, options: DecodeOptions): Promise<Buffer
   const output: Buffer[] = [];
   for await (const piece of decodeStored(stored, options)) output.push(piece);
   return Buffer.concat(output);
+}
+
+/** Every piece `pieces` yields (Array.fromAsync, which Node 20 lacks). */
+async function collect(pieces: AsyncIterable<Buffer>): Promise<Buffer[]> {
+  const all: Buffer[] = [];
+  for await (const piece of pieces) all.push(piece);
+  return all;
 }
 
 async function* once(data: Buffer): AsyncGenerator<Buffer> {
@@ -136,6 +143,68 @@ describe('encodeStored', () => {
       ]);
       expect(Buffer.concat(pieces).equals(data)).toBe(true);
     }
+  });
+
+  it('skipFrame: frames the reader does not need stand in as zeros of their length, never decoded (lz4, zst, encrypted)', async () => {
+    const data = randomBytes(CHUNK_SIZE + 100_000);
+    const frameSize = storedFrameSize('lz4', 64 * 1024) as number;
+    expect(frameSize).toBe(64 * 1024);
+    expect(storedFrameSize('zst', undefined)).toBe(CHUNK_SIZE);
+    expect(storedFrameSize('gz', 64 * 1024)).toBeUndefined();
+    for (const type of ['lz4', 'zst'] as const) {
+      for (const key of [undefined, KEY]) {
+        const stored: Buffer[] = [];
+        for await (const piece of encodeStored(chunksOf(data), {
+          compress: { type, level: defaultCompressLevel(type) },
+          frameSize,
+          key,
+        }))
+          stored.push(piece);
+        const asked: number[] = [];
+        // Every other frame skipped, the last (short) one among them.
+        const skipFrame = (index: number) => {
+          asked.push(index);
+          return index % 2 === 1 ? Math.min(frameSize, data.length - index * frameSize) : undefined;
+        };
+        const out = Buffer.concat(
+          await collect(
+            decodeStored([Buffer.concat(stored)], { compressType: type, lz4OnPool: false, key, skipFrame }),
+          ),
+        );
+        expect(asked).toEqual([...Array(18).keys()]);
+        expect(out.length).toBe(data.length);
+        for (let frame = 0; frame < 18; frame++) {
+          const range = [frame * frameSize, Math.min((frame + 1) * frameSize, data.length)] as const;
+          const expected = frame % 2 === 1 ? Buffer.alloc(range[1] - range[0]) : data.subarray(...range);
+          expect(out.subarray(...range).equals(expected), `${type} frame ${frame}`).toBe(true);
+        }
+      }
+    }
+    // A skipped frame is not decoded: damage inside its lz4 block goes unseen (the frame is still cut out by its
+    // headers), while the same damage in a frame that is decoded fails.
+    const text = Buffer.from('a restore decodes only the frames it needs. '.repeat((8 * frameSize) / 32));
+    const stored = Buffer.concat(
+      await collect(
+        encodeStored(chunksOf(text.subarray(0, 4 * frameSize)), {
+          compress: { type: 'lz4', level: 1 },
+          frameSize,
+        }),
+      ),
+    );
+    const frameBytes = stored.length / 4;
+    const damaged = Buffer.from(stored);
+    // Past the frame header (7 bytes) and block size (4), before the end mark (4).
+    damaged.fill(0xff, frameBytes + 11, 2 * frameBytes - 4);
+    const read = (skip: number | undefined) =>
+      collect(
+        decodeStored([damaged], {
+          compressType: 'lz4',
+          lz4OnPool: false,
+          skipFrame: (index) => (index === 1 ? skip : undefined),
+        }),
+      );
+    expect(Buffer.concat(await read(frameSize)).length).toBe(4 * frameSize);
+    await expect(read(undefined)).rejects.toThrow(/unable to decompress frame 1/);
   });
 
   it('refuses a frameSize that does not divide the chunk size', async () => {

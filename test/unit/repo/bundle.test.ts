@@ -92,7 +92,7 @@ describe('a bundle', () => {
     expect(spans.size).toBe(1);
     for (const [index, file] of originals().entries()) {
       const parts: Buffer[] = [];
-      for await (const chunk of await repo.backups.requireFile(entries[index] as ManifestFile, spans))
+      for await (const chunk of await repo.backups.requireFile(entries[index] as ManifestFile, { spans }))
         parts.push(chunk);
       expect(Buffer.concat(parts).equals(file.data)).toBe(true);
     }
@@ -105,7 +105,7 @@ describe('a bundle', () => {
     if (span !== undefined) span.data[at] = (span.data[at] ?? 0) ^ 0xff;
     await expect(
       (async () => {
-        for await (const chunk of await repo.backups.requireFile(target, spans)) void chunk;
+        for await (const chunk of await repo.backups.requireFile(target, { spans })) void chunk;
       })(),
     ).rejects.toThrow(`member 'pg_data/base/1/1259.zst' is corrupt`);
   });

@@ -323,6 +323,22 @@ describe('PosixDriver errors', () => {
     }
   });
 
+  it('openRead with readSize reads that many bytes at a time, and only when asked (a part of many open at once)', async () => {
+    const driver = new PosixDriver(root);
+    const data = Buffer.alloc(100_000);
+    for (let index = 0; index < data.length; index++) data[index] = index % 251;
+    await write(driver, 'pieces', data);
+    const stream = (await driver.openRead('pieces', { offset: 10, readSize: 32 * 1024 }))!;
+    const pieces: Buffer[] = [];
+    for await (const piece of stream as AsyncIterable<Buffer>) {
+      // Nothing read ahead of what was asked for.
+      expect(stream.readableLength).toBe(0);
+      pieces.push(piece);
+    }
+    expect(pieces.map((piece) => piece.length)).toEqual([32768, 32768, 32768, 100_000 - 10 - 3 * 32768]);
+    expect(Buffer.concat(pieces).equals(data.subarray(10))).toBe(true);
+  });
+
   it('removes the temporary file when the final rename fails', async () => {
     const driver = new PosixDriver(root);
     await driver.makePath('target/is-a-directory');
