@@ -5,7 +5,17 @@ import { readSettings } from '../../../bench/settings.js';
 describe('readSettings', () => {
   it('defaults to the full benchmark', () => {
     expect(readSettings({})).toEqual({
-      cases: ['archive', 'backup', 'hot-set', 'scattered', 'resume', 'delta-restore', 'chain', 's3'],
+      cases: [
+        'archive',
+        'backup',
+        'hot-set',
+        'scattered',
+        'resume',
+        'delta-restore',
+        'chain',
+        's3',
+        'archive-async',
+      ],
       scale: 50,
       segments: 20,
       compressTypes: ['lz4', 'zst'],
@@ -13,6 +23,7 @@ describe('readSettings', () => {
       runs: 1,
       block: 'auto',
       chainLength: 30,
+      archiveSeconds: 30,
       resultsDir: '.bench',
     });
   });
@@ -28,6 +39,7 @@ describe('readSettings', () => {
       PGSTASH_BENCH_RESULTS_DIR: '/tmp/out',
       PGSTASH_BENCH_BLOCK: 'off',
       PGSTASH_BENCH_CHAIN: '3',
+      PGSTASH_BENCH_ARCHIVE_SECONDS: '5',
     });
     expect(settings).toEqual({
       cases: ['backup'],
@@ -38,6 +50,7 @@ describe('readSettings', () => {
       runs: 3,
       block: 'off',
       chainLength: 3,
+      archiveSeconds: 5,
       resultsDir: '/tmp/out',
     });
   });
@@ -64,5 +77,8 @@ describe('readSettings', () => {
       "invalid PGSTASH_BENCH_BLOCK 'yes': expected one of auto, on, off",
     );
     expect(() => readSettings({ PGSTASH_BENCH_CHAIN: '0' })).toThrow('PGSTASH_BENCH_CHAIN');
+    expect(() => readSettings({ PGSTASH_BENCH_ARCHIVE_SECONDS: '0' })).toThrow(
+      "invalid PGSTASH_BENCH_ARCHIVE_SECONDS '0': expected an integer from 1 to 3600",
+    );
   });
 });
