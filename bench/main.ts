@@ -4,6 +4,7 @@ import { loadavg } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { removeAllTempDirs } from '../test/harness/tmp.js';
 import { runArchiveCase, type ArchiveResults } from './archive.js';
+import { runArchiveAsyncCase, type AsyncArchiveResults } from './archive-async.js';
 import { REPO_ROOT as CHECKOUT } from '../test/harness/pgstash.js';
 import { runBackupCase, type BackupResults } from './backup.js';
 import { blockMode } from './block-mode.js';
@@ -38,6 +39,7 @@ async function main(): Promise<void> {
   let incremental: IncrementalResults | undefined;
   let s3: S3Results | undefined;
   let verify: VerifyResults | undefined;
+  let archiveAsync: AsyncArchiveResults | undefined;
   let failure: unknown;
   try {
     if (settings.cases.includes('archive')) {
@@ -95,6 +97,15 @@ async function main(): Promise<void> {
       });
       load.push({ when: 'after verify', load1: loadavg()[0] ?? 0 });
     }
+    if (settings.cases.includes('archive-async') && failure === undefined) {
+      archiveAsync = await runArchiveAsyncCase({
+        tools,
+        compressTypes: settings.compressTypes,
+        loadSeconds: settings.archiveSeconds,
+        progress,
+      });
+      load.push({ when: 'after archive-async', load1: loadavg()[0] ?? 0 });
+    }
   } catch (error) {
     failure = error;
   } finally {
@@ -105,7 +116,8 @@ async function main(): Promise<void> {
     backup !== undefined ||
     incremental !== undefined ||
     s3 !== undefined ||
-    verify !== undefined
+    verify !== undefined ||
+    archiveAsync !== undefined
   ) {
     let report = renderReport({
       settings,
@@ -118,6 +130,7 @@ async function main(): Promise<void> {
       ...(incremental === undefined ? {} : { incremental }),
       ...(s3 === undefined ? {} : { s3 }),
       ...(verify === undefined ? {} : { verify }),
+      ...(archiveAsync === undefined ? {} : { archiveAsync }),
     });
     if (failure !== undefined) report += `\n**The run failed before it finished:** ${messageOf(failure)}\n`;
     const dir = isAbsolute(settings.resultsDir) ? settings.resultsDir : join(CHECKOUT, settings.resultsDir);

@@ -8,6 +8,8 @@ import type { S3Results } from './s3.js';
 import { renderS3 } from './s3-report.js';
 import type { VerifyResults } from './verify.js';
 import { renderVerify } from './verify-report.js';
+import type { AsyncArchiveResults } from './archive-async.js';
+import { renderArchiveAsync } from './archive-async-report.js';
 import { renderIncremental } from './incremental-report.js';
 import type { Environment } from './prerequisites.js';
 import type { BenchSettings } from './settings.js';
@@ -27,6 +29,7 @@ export interface ReportInput {
   readonly incremental?: IncrementalResults;
   readonly s3?: S3Results;
   readonly verify?: VerifyResults;
+  readonly archiveAsync?: AsyncArchiveResults;
 }
 
 const TOOLS: readonly ToolName[] = ['pgstash', 'pgbackrest'];
@@ -52,6 +55,7 @@ export function renderReport(input: ReportInput): string {
   if (input.incremental !== undefined) parts.push('', renderIncremental(input.incremental));
   if (input.s3 !== undefined) parts.push('', renderS3(input.s3, settings.runs));
   if (input.verify !== undefined) parts.push('', renderVerify(input.verify));
+  if (input.archiveAsync !== undefined) parts.push('', renderArchiveAsync(input.archiveAsync));
   return `${parts.join('\n')}\n`;
 }
 
@@ -61,7 +65,7 @@ function describeSettings(settings: BenchSettings): string {
     `compress ${settings.compressTypes.join(',')} (default levels, the same for both tools: lz4 1, zst 3)`,
   ];
   if (settings.cases.includes('archive')) parts.push(`${String(settings.segments)} WAL segments`);
-  if (settings.cases.some((name) => name !== 'archive'))
+  if (settings.cases.some((name) => name !== 'archive' && name !== 'archive-async'))
     parts.push(`pgbench scale ${String(settings.scale)}`);
   if (settings.cases.includes('backup')) {
     parts.push(
@@ -69,6 +73,8 @@ function describeSettings(settings: BenchSettings): string {
       `${String(settings.runs)} run(s) per backup case`,
     );
   }
+  if (settings.cases.includes('archive-async'))
+    parts.push(`archive-async load ${String(settings.archiveSeconds)} s`);
   if (settings.cases.includes('chain')) parts.push(`chain of ${String(settings.chainLength)} incrementals`);
   return parts.join('; ');
 }

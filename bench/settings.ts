@@ -15,6 +15,7 @@ export const BENCH_CASES = [
   'chain',
   's3',
   'verify',
+  'archive-async',
 ] as const;
 export type BenchCase = (typeof BENCH_CASES)[number];
 /** The cases that run on the shared incremental-scenario cluster (bench/incremental.ts). */
@@ -43,6 +44,8 @@ export interface BenchSettings {
   readonly block: BenchBlock;
   /** Incremental backups in the chain case. */
   readonly chainLength: number;
+  /** Seconds of write load in the archive-async case. */
+  readonly archiveSeconds: number;
   /** Where the results file goes (relative to the checkout unless absolute). */
   readonly resultsDir: string;
 }
@@ -59,6 +62,7 @@ export const SETTING_HELP: Readonly<Record<string, string>> = {
     "pgstash's block incremental in the incremental cases: auto (on when the option table has repo-block), on, off",
   PGSTASH_BENCH_CHAIN: 'incremental backups in the chain case (default 30)',
   PGSTASH_BENCH_BUNDLE: 'y: the s3 case runs both tools with repo1-bundle=y (default n)',
+  PGSTASH_BENCH_ARCHIVE_SECONDS: 'seconds of bulk-insert load in the archive-async case (default 30)',
   PGSTASH_BENCH_RESULTS_DIR: 'directory of the results file (default .bench)',
 };
 
@@ -73,6 +77,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): BenchSetting
     runs: positiveInt(env, 'PGSTASH_BENCH_RUNS', 1, 100),
     block: one(env, 'PGSTASH_BENCH_BLOCK', ['auto', 'on', 'off'] as const, 'auto'),
     chainLength: positiveInt(env, 'PGSTASH_BENCH_CHAIN', 30, 1000),
+    archiveSeconds: positiveInt(env, 'PGSTASH_BENCH_ARCHIVE_SECONDS', 30, 3600),
     resultsDir: env['PGSTASH_BENCH_RESULTS_DIR'] ?? '.bench',
   };
 }

@@ -47,6 +47,8 @@ export interface PrepareOptions {
    * repo1-s3-*, repo1-storage-*). Both tools take the same names, so both get the same lines.
    */
   readonly store?: Readonly<Record<string, string>>;
+  /** More [global] options, the same for both tools (archive-async=y, spool-path, process-max...). */
+  readonly extra?: Readonly<Record<string, string>>;
 }
 
 /** One tool configured with one repository: its command lines, archive_command and where it stores things. */
@@ -79,6 +81,17 @@ export class ToolRepo {
   /** archive_command that pushes into this repository, as PostgreSQL runs it through /bin/sh. */
   get archiveCommand(): string {
     return this.#archiveCommand;
+  }
+
+  /**
+   * restore_command that fetches from this repository into the cluster restored at `pgPath` (archive-get %f "%p",
+   * with --pg1-path: pgBackRest's asynchronous archive-get checks that PostgreSQL runs it in pg1-path).
+   */
+  restoreCommand(pgPath: string): string {
+    return this.#archiveCommand.replace(
+      / archive-push %p$/,
+      ` ${shellQuote(`--pg1-path=${pgPath}`)} archive-get %f "%p"`,
+    );
   }
 
   /** Where archived WAL lives (both tools use the same layout). */
@@ -151,6 +164,7 @@ export const pgstash: Tool = {
         global: {
           ...globalSection(dir, options.compress, options.store),
           ...(options.block === true ? { 'repo1-block': 'y' } : {}),
+          ...options.extra,
         },
         [STANZA]: stanzaSection(options.cluster),
       }),
@@ -176,7 +190,7 @@ export function pgbackrest(binary: string): Tool {
       await writeConfig(
         configPath,
         configText({
-          global: globalSection(dir, options.compress, options.store),
+          global: { ...globalSection(dir, options.compress, options.store), ...options.extra },
           [STANZA]: stanzaSection(options.cluster),
         }),
       );

@@ -15,6 +15,7 @@ describe('readSettings', () => {
         'chain',
         's3',
         'verify',
+        'archive-async',
       ],
       scale: 50,
       segments: 20,
@@ -23,6 +24,7 @@ describe('readSettings', () => {
       runs: 1,
       block: 'auto',
       chainLength: 30,
+      archiveSeconds: 30,
       resultsDir: '.bench',
     });
   });
@@ -38,6 +40,7 @@ describe('readSettings', () => {
       PGSTASH_BENCH_RESULTS_DIR: '/tmp/out',
       PGSTASH_BENCH_BLOCK: 'off',
       PGSTASH_BENCH_CHAIN: '3',
+      PGSTASH_BENCH_ARCHIVE_SECONDS: '5',
     });
     expect(settings).toEqual({
       cases: ['backup'],
@@ -48,6 +51,7 @@ describe('readSettings', () => {
       runs: 3,
       block: 'off',
       chainLength: 3,
+      archiveSeconds: 5,
       resultsDir: '/tmp/out',
     });
   });
@@ -74,5 +78,8 @@ describe('readSettings', () => {
       "invalid PGSTASH_BENCH_BLOCK 'yes': expected one of auto, on, off",
     );
     expect(() => readSettings({ PGSTASH_BENCH_CHAIN: '0' })).toThrow('PGSTASH_BENCH_CHAIN');
+    expect(() => readSettings({ PGSTASH_BENCH_ARCHIVE_SECONDS: '0' })).toThrow(
+      "invalid PGSTASH_BENCH_ARCHIVE_SECONDS '0': expected an integer from 1 to 3600",
+    );
   });
 });

@@ -21,8 +21,12 @@ import {
   writeStatus,
 } from './spool.js';
 
-/** Pause between looks at the spool: short at first, then up to this. */
-const POLL_MAX_MS = 100;
+/** Pause between looks at the spool: short at first, then up to this (each ms is one of recovery's per segment). */
+const POLL_MAX_MS = 20;
+/** How long the background process, its queue full, waits for recovery to take a segment before it exits. */
+const LINGER_MS = 2000;
+/** Pause between two looks at the spool while the background process waits. */
+const LINGER_POLL_MS = 25;
 /** Least time between two starts of the background process by one foreground. */
 const RESTART_MS = 1000;
 /** The background's first segment when not the one on its command line (a refill after a served segment). */
@@ -147,7 +151,8 @@ async function refill(
  * in the queue (segments before `first`, beyond the queue, temp files of a killed run), then fetches the queue's
  * segments not spooled yet, process-max at a time, each written whole and fsynced under its name. A segment in no
  * repository ends the queue; for `first` itself it is recorded (`.ok`, empty) so the foreground answers "not
- * found" at once. An error is recorded as `<segment>.error`.
+ * found" at once. An error is recorded as `<segment>.error`. With the whole queue spooled, it waits for recovery to
+ * take segments and moves the queue on (waitForConsumption).
  */
 async function getBackground(context: CommandContext, control: ControlData, first: string): Promise<number> {
   const { config } = context;
@@ -162,42 +167,110 @@ async function getBackground(context: CommandContext, control: ControlData, firs
   try {
     const dir = getSpoolDir(config.get('spool-path'), stanza, control.systemId);
     await makeSpoolDir(dir);
-    const queue = getQueue(first, control.walSegmentSize, config.get('archive-get-queue-max'));
-    const inQueue = new Set(queue);
-    const present = new Set<string>();
-    for (const file of await readdir(dir)) {
-      const segment = file.replace(/\.(ok|error)$/, '');
-      if (file.startsWith('.') || !inQueue.has(segment)) await rm(join(dir, file), { force: true });
-      // An answer left from before is no reason not to fetch: the segment may have been archived since.
-      else if (segment === file) present.add(segment);
-    }
     const { fetchWal } = await import('../get.js');
     const { openEachRepository } = await import('../../../repo/repository.js');
     const { selectedRepos } = await import('../../repo-select.js');
     const repos = await openEachRepository(selectedRepos(config), stanza);
-    let end = queue.length;
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      for (let index = next++; index < end; index = next++) {
-        const segment = queue[index] ?? '';
-        if (present.has(segment)) continue;
-        try {
-          if (await fetchWal(repos, segment, join(dir, segment), true)) continue;
-          end = Math.min(end, index);
-          if (index === 0) await writeStatus(dir, segment, { kind: 'ok', code: 0 });
-        } catch (error) {
-          end = Math.min(end, index);
-          const code = isPgStashError(error) ? error.code : 122;
-          log.error(`[${code}]: ${messageOf(error)}`);
-          await writeStatus(dir, segment, { kind: 'error', code, message: messageOf(error) });
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(config.get('process-max'), queue.length) }, worker));
-    // Segments fetched past the end of the archive (a worker ahead of the one that found the gap) stay: each is
-    // the archive's content for its name.
-    return 0;
+    const queueMax = config.get('archive-get-queue-max');
+    for (let from = first, round = 0; ; round++) {
+      const queue = getQueue(from, control.walSegmentSize, queueMax);
+      const present = await cleanSpool(dir, new Set(queue), { temps: round === 0 });
+      const end = await fetchQueue(
+        queue,
+        present,
+        async (segment, index) => {
+          try {
+            if (await fetchWal(repos, segment, join(dir, segment), true)) return true;
+            // The end of the archive: recorded for the segment asked for, so its foreground answers at once.
+            if (round === 0 && index === 0) await writeStatus(dir, segment, { kind: 'ok', code: 0 });
+          } catch (error) {
+            const code = isPgStashError(error) ? error.code : 122;
+            log.error(`[${code}]: ${messageOf(error)}`);
+            await writeStatus(dir, segment, { kind: 'error', code, message: messageOf(error) });
+          }
+          return false;
+        },
+        config.get('process-max'),
+      );
+      // A segment missing or failed ends the prefetch. Segments fetched past it (a worker ahead of the one
+      // that found the gap) stay: each is the archive's content for its name.
+      if (end < queue.length) return 0;
+      const next = await waitForConsumption(dir, queue, control.walSegmentSize);
+      if (next === undefined) return 0;
+      from = next;
+    }
   } finally {
     await lock.release();
   }
+}
+
+/**
+ * Removes from the spool what is not in the queue (segments before its first, beyond it, and with `temps`, temp
+ * files of a killed run: only before this process writes any) and answers left from before (the segment may have
+ * been archived since); returns the queue's segments already spooled.
+ */
+async function cleanSpool(
+  dir: string,
+  inQueue: ReadonlySet<string>,
+  options: { temps: boolean },
+): Promise<Set<string>> {
+  const present = new Set<string>();
+  for (const file of await readdir(dir)) {
+    if (file.startsWith('.')) {
+      if (options.temps) await rm(join(dir, file), { force: true });
+      continue;
+    }
+    const segment = file.replace(/\.(ok|error)$/, '');
+    if (!inQueue.has(segment)) await rm(join(dir, file), { force: true });
+    else if (segment === file) present.add(segment);
+  }
+  return present;
+}
+
+/**
+ * Fetches the queue's segments not `present`, process-max at a time (`fetchOne` resolves false for a segment
+ * missing or failed); resolves to the index of the first segment that was not fetched (queue.length: all were).
+ */
+async function fetchQueue(
+  queue: readonly string[],
+  present: ReadonlySet<string>,
+  fetchOne: (segment: string, index: number) => Promise<boolean>,
+  processMax: number,
+): Promise<number> {
+  let end = queue.length;
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    for (let index = next++; index < end; index = next++) {
+      const segment = queue[index] ?? '';
+      if (present.has(segment)) continue;
+      if (!(await fetchOne(segment, index))) end = Math.min(end, index);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(processMax, queue.length) }, worker));
+  return end;
+}
+
+/**
+ * Once the whole queue is spooled: waits until recovery takes a segment of it, and resolves to where the next
+ * queue starts (the oldest still spooled, or the one after the queue); undefined when none was taken for
+ * LINGER_MS. Lingering keeps the queue full while recovery replays, without a new process (Node start,
+ * repository open) per refill; a restore_command for a segment outside the queue (another timeline) waits at
+ * most that long before its foreground starts a background process of its own.
+ */
+async function waitForConsumption(
+  dir: string,
+  queue: readonly string[],
+  walSegmentSize: number,
+): Promise<string | undefined> {
+  const inQueue = new Set(queue);
+  const deadline = Date.now() + LINGER_MS;
+  while (Date.now() < deadline) {
+    const spooled = (await readdir(dir)).filter((name) => inQueue.has(name)).sort();
+    if (spooled.length < queue.length) {
+      const last = queue[queue.length - 1] ?? '';
+      return spooled[0] ?? nextSegment(last, walSegmentSize);
+    }
+    await sleep(LINGER_POLL_MS);
+  }
+  return undefined;
 }

@@ -22,8 +22,15 @@ import {
   writeStatus,
 } from './spool.js';
 
-/** Pause between looks at the spool: short at first (the answer is often there at once), then up to this. */
-const POLL_MAX_MS = 100;
+/**
+ * Pause between looks at the spool: short at first (the answer is often there at once), then up to this. PostgreSQL
+ * archives one segment at a time, so each millisecond here is a millisecond of the archiver's per-segment cycle.
+ */
+const POLL_MAX_MS = 20;
+/** How long the background process waits for a new ready segment before it exits. */
+const LINGER_MS = 2000;
+/** Pause between two listings of pg_wal/archive_status while the background process waits. */
+const LINGER_POLL_MS = 25;
 /** Least time between two starts of the background process by one foreground. */
 const RESTART_MS = 1000;
 
@@ -97,7 +104,7 @@ async function pushForeground(context: CommandContext, spool: string): Promise<n
 
 /**
  * The background process: holds the stanza's archive lock (only one runs; when it is taken, exits at once), then
- * until no ready segment is left that it has not tried: lists pg_wal/archive_status/*.ready, removes the statuses
+ * until no ready segment it has not tried has come for LINGER_MS: lists pg_wal/archive_status/*.ready, removes the statuses
  * of segments no longer ready (PostgreSQL has them as done), drops the whole queue beyond archive-push-queue-max,
  * and pushes the rest, process-max at a time, through the one push path (push.ts pushWal), writing each
  * `.ok` only once the segment is durable in every repository.
@@ -138,10 +145,18 @@ async function pushReady(context: CommandContext, spool: string, pgWal: string):
   const compress = (repo: Repository) => compressSettings(config, repo.options);
   const queueMax = config.get('archive-push-queue-max');
   const processMax = config.get('process-max');
+  // Segments taken (pushed, failed or dropped) by this process: it never retries one; a new process does.
   const tried = new Set<string>();
-  for (;;) {
+  const queue: ReadyWal[] = [];
+  let firstListing = true;
+  let listing: Promise<void> | undefined;
+
+  /** Lists the ready segments and queues those not tried and without `.ok`; drops all beyond queue-max. */
+  const list = async (): Promise<void> => {
     const ready = await readyWal(pgWal);
-    await removeStatusesNotReady(spool, new Set(ready));
+    // Temp files of a killed process are removed only before any worker of this one writes a status.
+    await removeStatusesNotReady(spool, new Set(ready), { temps: firstListing });
+    firstListing = false;
     const todo: ReadyWal[] = [];
     for (const name of ready) {
       if (tried.has(name) || (await readStatusOrClear(spool, name))?.kind === 'ok') continue;
@@ -151,8 +166,8 @@ async function pushReady(context: CommandContext, spool: string, pgWal: string):
       );
       if (size !== undefined) todo.push({ name, size });
     }
-    if (todo.length === 0) return;
-    const { push, drop, waitingBytes } = pushQueue(todo, queueMax);
+    // What waits is what is queued and not yet taken as well as what is new.
+    const { push, drop, waitingBytes } = pushQueue([...queue.splice(0), ...todo], queueMax);
     if (drop.length > 0) {
       log.error(
         `dropped WAL file(s) ${drop[0]?.name ?? ''}...${drop[drop.length - 1]?.name ?? ''} (${drop.length}) ` +
@@ -168,24 +183,46 @@ async function pushReady(context: CommandContext, spool: string, pgWal: string):
         });
       }
     }
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      for (let wal = push[next++]; wal !== undefined; wal = push[next++]) {
-        tried.add(wal.name);
-        try {
-          await pushWal(repos, await openWalSource(join(pgWal, wal.name)), compress);
-          await writeStatus(spool, wal.name, { kind: 'ok', code: 0 });
-          log.detail(`pushed WAL file '${wal.name}' to the archive (async)`);
-        } catch (error) {
-          if (errnoOf(error) === 'ENOENT' || isPgStashError(error, 'fileMissing')) continue;
-          const code = isPgStashError(error) ? error.code : 122;
-          log.error(`[${code}]: ${messageOf(error)}`);
-          await writeStatus(spool, wal.name, { kind: 'error', code, message: messageOf(error) });
-        }
+    for (const wal of push) tried.add(wal.name);
+    queue.push(...push);
+  };
+  /** One listing at a time, shared by the workers that find the queue empty. */
+  const refill = (): Promise<void> =>
+    (listing ??= list().finally(() => {
+      listing = undefined;
+    }));
+  /**
+   * The next segment to push; undefined once none has come for LINGER_MS. Under a steady load PostgreSQL marks a
+   * segment ready every few hundred milliseconds: lingering keeps process-max pushes in flight without a new
+   * process (Node start, repository open) per burst, which held the archiver up for 0.6-1.8 s each time.
+   */
+  const take = async (): Promise<ReadyWal | undefined> => {
+    const idleUntil = Date.now() + LINGER_MS;
+    for (;;) {
+      const wal = queue.shift();
+      if (wal !== undefined) return wal;
+      await refill();
+      if (queue.length > 0) continue;
+      if (Date.now() >= idleUntil) return undefined;
+      await sleep(LINGER_POLL_MS);
+    }
+  };
+  const worker = async (): Promise<void> => {
+    for (let wal = await take(); wal !== undefined; wal = await take()) {
+      try {
+        await pushWal(repos, await openWalSource(join(pgWal, wal.name)), compress);
+        await writeStatus(spool, wal.name, { kind: 'ok', code: 0 });
+        log.detail(`pushed WAL file '${wal.name}' to the archive (async)`);
+      } catch (error) {
+        if (errnoOf(error) === 'ENOENT' || isPgStashError(error, 'fileMissing')) continue;
+        const code = isPgStashError(error) ? error.code : 122;
+        log.error(`[${code}]: ${messageOf(error)}`);
+        await writeStatus(spool, wal.name, { kind: 'error', code, message: messageOf(error) });
       }
-    };
-    await Promise.all(Array.from({ length: Math.min(processMax, push.length) }, worker));
-  }
+    }
+  };
+  // Every worker takes the next segment as soon as it is done with one: process-max pushes stay in flight.
+  await Promise.all(Array.from({ length: processMax }, worker));
 }
 
 /** The segments PostgreSQL has marked ready to archive (pg_wal/archive_status/<name>.ready), oldest first. */
@@ -198,13 +235,20 @@ async function readyWal(pgWal: string): Promise<string[]> {
 }
 
 /**
- * Statuses of segments PostgreSQL no longer lists as ready: it has taken their answer, they are done. And temp
- * files of a status being written when a background process was killed (only the lock holder writes them, and
- * none is being written between two rounds).
+ * Statuses of segments PostgreSQL no longer lists as ready: it has taken their answer, they are done. And, with
+ * `temps`, temp files of a status being written when a background process was killed (only the lock holder
+ * writes them, and it asks for this before its workers write any).
  */
-async function removeStatusesNotReady(spool: string, ready: ReadonlySet<string>): Promise<void> {
+async function removeStatusesNotReady(
+  spool: string,
+  ready: ReadonlySet<string>,
+  options: { temps: boolean },
+): Promise<void> {
   for (const file of await readdir(spool)) {
-    if (file.startsWith('.') && file.endsWith('.tmp')) await rm(join(spool, file), { force: true });
+    if (file.startsWith('.') && file.endsWith('.tmp')) {
+      if (options.temps) await rm(join(spool, file), { force: true });
+      continue;
+    }
     const match = /^(.+)\.(ok|error)$/.exec(file);
     if (match === null || match[1] === GLOBAL_STATUS || ready.has(match[1] ?? '')) continue;
     await rm(join(spool, file), { force: true });
