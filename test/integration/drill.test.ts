@@ -6,6 +6,7 @@ import { chown, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } fr
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { processAlive } from '../harness/exec.js';
+import type { PgstashResult } from '../harness/pgstash.js';
 import { postgresIds } from '../harness/postgres-user.js';
 import { signalWhen } from '../harness/signal.js';
 import { createStanzaSetup, type StanzaSetup } from '../harness/stanza.js';
@@ -337,6 +338,8 @@ describe('drill', () => {
 describe('drill of a backup holding a damaged page', () => {
   let setup: StanzaSetup;
   let drillPath: string;
+  let damagedFile: string;
+  let backup: PgstashResult;
 
   beforeAll(async () => {
     setup = await createStanzaSetup();
@@ -347,6 +350,7 @@ describe('drill of a backup holding a damaged page', () => {
       'create table damaged (i int, t text); insert into damaged select g, md5(g::text) from generate_series(1, 2000) g; checkpoint',
     );
     const relation = await cluster.psql("select pg_relation_filepath('damaged')");
+    damagedFile = join(cluster.dataDir, relation);
     // Stopped cleanly, then a page's tuple bytes overwritten: its data checksum no longer matches (initdb -k).
     await cluster.stop();
     const file = await open(join(cluster.dataDir, relation), 'r+');
@@ -357,7 +361,7 @@ describe('drill of a backup holding a damaged page', () => {
     }
     await cluster.start();
     // The backup copies the page as it is (and counts it as a page checksum error).
-    await setup.pgstash(['backup', '--type=full', '--start-fast']);
+    backup = await setup.pgstash(['backup', '--type=full', '--start-fast']);
     drillPath = join(setup.dir, 'drills');
     await mkdir(drillPath, { mode: 0o700 });
     const { uid, gid } = postgresIds();
@@ -366,6 +370,16 @@ describe('drill of a backup holding a damaged page', () => {
 
   afterAll(async () => {
     await setup?.destroy();
+  });
+
+  it('the backup warned of the damaged page, naming the file and the page, alone and in a bundle', async () => {
+    // The table's file (about 150 kB) is copied alone, then as a member of a bundle (another code path).
+    const bundled = await setup.pgstash(['backup', '--type=full', '--start-fast', '--repo1-bundle']);
+    for (const result of [backup, bundled]) {
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stderr).toContain(`invalid page checksums found in file ${damagedFile} at pages 0`);
+      expect(result.stderr).toMatch(/found 1 invalid page checksums: see 'pgstash info --set=/);
+    }
   });
 
   it('fails (113) with what pg_amcheck found', async () => {

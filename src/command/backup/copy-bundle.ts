@@ -1,17 +1,20 @@
 // Copies a group of small files into one bundle of the backup (repoN-bundle): each file read, checked and stored in
 // memory through the chunk loop, then written as a member of the bundle's tar archive, the bundle in one stream.
-import { errnoOf, wrapError } from '../../common/errors.js';
 import { CHUNK_SIZE } from '../../io/chunker.js';
 import { compressExtension } from '../../io/compress.js';
-import { PageVerifier } from '../../io/page-checksum.js';
 import type { ChunkStage } from '../../io/stage.js';
-import { isRelationFile, type DataDirEntry } from '../../postgres/data-dir.js';
+import type { DataDirEntry } from '../../postgres/data-dir.js';
 import type { BundleMember } from '../../repo/backup-store.js';
 import type { ManifestBundle } from '../../repo/manifest.js';
 import type { Repository } from '../../repo/repository.js';
 import { readChunks } from '../../storage/file-chunks.js';
-import { openFile, type FileIo } from '../../storage/file-io.js';
-import { copyFile, type CopiedFile, type FileCopySettings } from './copy-file.js';
+import {
+  copyFile,
+  openSourceFile,
+  pageVerifierFor,
+  type CopiedFile,
+  type FileCopySettings,
+} from './copy-file.js';
 
 /** A file of a bundle job: what the worker needs to read it and to name and date its member. */
 export type BundleEntry = Pick<DataDirEntry, 'name' | 'absolutePath' | 'size' | 'mtime'>;
@@ -77,20 +80,10 @@ async function readMember(
   limit: number,
   progress: ChunkStage | undefined,
 ): Promise<{ stored: Buffer[]; copied: CopiedFile } | 'vanished' | 'outgrown'> {
-  let file: FileIo;
+  const file = await openSourceFile(entry.absolutePath);
+  if (file === undefined) return 'vanished';
   try {
-    // Blocking reads: this runs on a worker thread of its own (see storage/file-io.ts).
-    file = await openFile(entry.absolutePath, 'r', { blocking: true });
-  } catch (error) {
-    if (errnoOf(error) === 'ENOENT') return 'vanished';
-    throw wrapError('fileOpen', `unable to open '${entry.absolutePath}' for read`, error);
-  }
-  try {
-    const relation = settings.checksumPage ? isRelationFile(entry.name) : undefined;
-    const verifier =
-      relation === undefined
-        ? undefined
-        : new PageVerifier({ segmentNo: relation.segmentNo, lsnLimit: settings.startLsn });
+    const verifier = pageVerifierFor(entry.name, settings);
     const chunks = readChunks(file, entry.absolutePath, { chunkSize: CHUNK_SIZE, sizeHint: entry.size });
     async function* bounded(): AsyncGenerator<Buffer> {
       let size = 0;

@@ -46,6 +46,25 @@ export interface CopiedFile {
   readonly block?: ManifestBlocks | undefined;
 }
 
+/** Opens a data directory file to copy; undefined when it vanished since it was listed. */
+export async function openSourceFile(path: string): Promise<FileIo | undefined> {
+  try {
+    // Blocking reads: this runs on a worker thread of its own (see storage/file-io.ts).
+    return await openFile(path, 'r', { blocking: true });
+  } catch (error) {
+    if (errnoOf(error) === 'ENOENT') return undefined;
+    throw wrapError('fileOpen', `unable to open '${path}' for read`, error);
+  }
+}
+
+/** The page checksum check of a relation file `name`, when the backup checks pages; else undefined. */
+export function pageVerifierFor(name: string, settings: FileCopySettings): PageVerifier | undefined {
+  const relation = settings.checksumPage ? isRelationFile(name) : undefined;
+  return relation === undefined
+    ? undefined
+    : new PageVerifier({ segmentNo: relation.segmentNo, lsnLimit: settings.startLsn });
+}
+
 /**
  * Copies one file; undefined when it vanished since it was listed (a dropped table: WAL replay recreates the
  * state). Bytes appended after listing are copied too; replay makes the copy consistent.
@@ -59,20 +78,10 @@ export async function copyFile(
   /** Sees every chunk read (the backup's progress counter). */
   progress?: ChunkStage,
 ): Promise<CopiedFile | undefined> {
-  let file: FileIo;
+  const file = await openSourceFile(entry.absolutePath);
+  if (file === undefined) return undefined;
   try {
-    // Blocking reads: this runs on a worker thread of its own (see storage/file-io.ts).
-    file = await openFile(entry.absolutePath, 'r', { blocking: true });
-  } catch (error) {
-    if (errnoOf(error) === 'ENOENT') return undefined;
-    throw wrapError('fileOpen', `unable to open '${entry.absolutePath}' for read`, error);
-  }
-  try {
-    const relation = settings.checksumPage ? isRelationFile(entry.name) : undefined;
-    const verifier =
-      relation === undefined
-        ? undefined
-        : new PageVerifier({ segmentNo: relation.segmentNo, lsnLimit: settings.startLsn });
+    const verifier = pageVerifierFor(entry.name, settings);
     if (settings.block === true && entry.size >= BLOCK_FILE_MIN) {
       const source = readChunks(file, entry.absolutePath, {
         chunkSize: CHUNK_SIZE,
