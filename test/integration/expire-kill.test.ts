@@ -7,7 +7,7 @@ import { existsSync, watch, type FSWatcher } from 'node:fs';
 import { readdir, readFile, rm } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { storedFilePath } from '../../src/repo/manifest.js';
+import { isEmptyFile, storedFilePath } from '../../src/repo/manifest.js';
 import { Repository } from '../../src/repo/repository.js';
 import { listedLabels, takeBackup } from '../harness/backups.js';
 import { execChecked } from '../harness/exec.js';
@@ -151,7 +151,7 @@ describe('expire killed with kill -9 while it removes', () => {
       expect(history, label).toContain(label);
       const manifest = await repo.backups.manifest(label);
       const missing = manifest.files.filter(
-        (file) => !existsSync(join(setup.repoPath, storedFilePath(setup.stanza, file))),
+        (file) => !isEmptyFile(file) && !existsSync(join(setup.repoPath, storedFilePath(setup.stanza, file))),
       );
       expect(
         missing.map((file) => file.name),
