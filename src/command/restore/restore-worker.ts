@@ -51,7 +51,7 @@ export interface RestoreJobResult {
   writtenBytes: number;
 }
 
-/** The most a batch reads of a bundle at once (a batch holds at most 1 MiB of files, plus tar headers). */
+/** The most a batch reads of a bundle at once (a batch holds at most 2 MiB of bundled files, plus tar headers). */
 const BUNDLE_SPAN_BYTES = 4 * 1024 * 1024;
 
 /** fsyncs a worker keeps in flight behind its writes. */
