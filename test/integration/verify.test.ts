@@ -5,8 +5,9 @@
 // block and in a WAL segment, a WAL segment missing in a backup's range and one after the last backup, a manifest
 // missing, a truncated info file) is
 // reported exactly (each backup names the damaged files its restore reads, by its manifest), in one run, with exit
-// code 114. (Bundles do not exist yet: no bundled-file case.) The encrypted repository's stanza files (stanza.key,
-// drill.history, the ledger, history manifests): one bad copy fails verify as both do, its severity a warning.
+// code 114 (a damaged bundled file: bundle.test.ts, "verify passes, then names the damaged member"). The encrypted
+// repository's stanza files (stanza.key, drill.history, the ledger, history manifests): one bad copy fails verify as
+// both do, its severity a warning.
 import { chown, mkdir, readdir, readFile, rm, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
