@@ -1,8 +1,8 @@
-// The object stores a test can run a repository on (S3 on versitygw, Azure Blob on Azurite, GCS on
-// fake-gcs-server), behind one "store under test" shape: start the server, make a bucket, the repo1-* lines,
-// list and read the objects behind the driver.
-import { chown } from 'node:fs/promises';
-import { join } from 'node:path';
+// The stores a test can run a repository on (S3 on versitygw, Azure Blob on Azurite, GCS on fake-gcs-server, and a
+// posix directory beside them), behind one "store under test" shape: start the server, make a bucket, the repo1-*
+// lines, list and read the objects behind the driver.
+import { chown, readdir, readFile } from 'node:fs/promises';
+import { join, relative } from 'node:path';
 
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 
@@ -35,6 +35,29 @@ export interface StoreUnderTest {
   /** Starts the server and makes a bucket named after `label`. */
   open(label: string): Promise<OpenStore>;
 }
+
+/** A posix repository in a fresh directory of the postgres user: its "keys" are the paths under the directory. */
+export const posixDirectory: StoreUnderTest = {
+  title: 'posix',
+  available: () => true,
+  async open(label) {
+    const dir = await createTempDir({ owner: 'postgres', label });
+    return {
+      repoOptions: { 'repo1-path': join(dir, 'pgstash') },
+      location: join(dir, 'pgstash'),
+      async keysUnder(prefix) {
+        const entries = await readdir(join(dir, prefix), { recursive: true, withFileTypes: true }).catch(
+          () => [],
+        );
+        return entries
+          .filter((entry) => entry.isFile())
+          .map((entry) => relative(dir, join(entry.parentPath, entry.name)));
+      },
+      read: (key) => readFile(join(dir, key)),
+      stop: () => removeTempDir(dir),
+    };
+  },
+};
 
 export const s3Versitygw: StoreUnderTest = {
   title: 'S3 (versitygw)',

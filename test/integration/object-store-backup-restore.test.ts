@@ -1,12 +1,16 @@
 // End to end on real PostgreSQL 15 with the repository in each object store (S3 on versitygw, Azure Blob on Azurite,
-// GCS on fake-gcs-server), encrypted and not: stanza-create, archive_command, a full then an incr backup, info,
-// restore, start (WAL from the store via restore_command) and the data compared; then expire removes the older
-// backups' objects.
+// GCS on fake-gcs-server; posix for its bundled and encrypted case), encrypted and not, bundled (repo1-bundle) and
+// not: stanza-create, archive_command, a full then an incr backup, info, restore, start (WAL from the store via
+// restore_command) and the data compared; then expire removes the older backups' objects.
+import { readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import {
   azurite,
   fakeGcs,
+  posixDirectory,
   s3Versitygw,
   type OpenStore,
   type StoreUnderTest,
@@ -17,17 +21,36 @@ import { switchWal, waitArchived } from '../harness/wal.js';
 
 const LABEL = /backup (\S+) complete/;
 
-const CASES: { store: StoreUnderTest; encrypted: boolean }[] = [
-  { store: s3Versitygw, encrypted: false },
-  { store: azurite, encrypted: false },
-  { store: azurite, encrypted: true },
-  { store: fakeGcs('token'), encrypted: false },
-  { store: fakeGcs('service'), encrypted: true },
+/**
+ * Each store runs both settings of each (encrypted and not, bundled and not) in two cases, a cluster each, not all
+ * four combinations (each costs a cluster, three backups, a restore and a start). The drivers store bytes and do
+ * nothing different for encrypted or bundled data, so Azure and GCS pair the settings diagonally; S3 and posix get
+ * the other two combinations elsewhere: bundle.test.ts (S3 encrypted and bundled, posix bundled), empty-files.test.ts
+ * (S3 neither, restored and started), backup-restore.test.ts (posix encrypted).
+ */
+const CASES: { store: StoreUnderTest; encrypted: boolean; bundled: boolean }[] = [
+  { store: s3Versitygw, encrypted: false, bundled: true },
+  { store: s3Versitygw, encrypted: true, bundled: false },
+  { store: azurite, encrypted: false, bundled: false },
+  { store: azurite, encrypted: true, bundled: true },
+  { store: fakeGcs('token'), encrypted: false, bundled: true },
+  { store: fakeGcs('service'), encrypted: true, bundled: false },
+  { store: posixDirectory, encrypted: true, bundled: true },
 ];
 
-for (const { store, encrypted } of CASES) {
+/** Non-empty regular files under `dir` (empty ones are recorded in the manifest only, never stored). */
+async function nonEmptyFiles(dir: string): Promise<number> {
+  let count = 0;
+  for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
+    if (entry.isFile() && (await stat(join(entry.parentPath, entry.name)).catch(() => undefined))?.size)
+      count++;
+  }
+  return count;
+}
+
+for (const { store, encrypted, bundled } of CASES) {
   describe.skipIf(!store.available())(
-    `a cluster backed up to ${store.title}, encrypted: ${encrypted}, and restored`,
+    `a cluster backed up to ${store.title}, encrypted: ${encrypted}, bundled: ${bundled}, and restored`,
     () => {
       let open: OpenStore;
       let setup: StanzaSetup;
@@ -37,7 +60,11 @@ for (const { store, encrypted } of CASES) {
         open = await store.open('backup-restore');
         setup = await createStanzaSetup({
           ...(encrypted ? { cipherPass: 'object-store-test-passphrase' } : {}),
-          global: { ...open.repoOptions, 'repo1-retention-full': '2' },
+          global: {
+            ...open.repoOptions,
+            'repo1-retention-full': '2',
+            ...(bundled ? { 'repo1-bundle': 'y' } : {}),
+          },
         });
         restores = new RestoreBench(setup);
         await setup.cluster.start();
@@ -90,6 +117,22 @@ for (const { store, encrypted } of CASES) {
         expect(manifest).toBeDefined();
         const stored = await open.read(manifest ?? '');
         expect(stored.subarray(0, 8).toString('latin1') === 'PGSTENC1').toBe(encrypted);
+        // Bundled: a few bundle objects hold the small files, so the full holds far fewer data objects than the
+        // cluster has files; not bundled: no bundle, an object per file. Fails when bundling silently does not happen.
+        const fullKeys = keys.filter((key) => key.includes(`/${fullLabel}/`));
+        const bundles = fullKeys.filter((key) => key.includes(`/${fullLabel}/bundle/`));
+        const dataObjects = fullKeys.filter((key) => key.includes(`/${fullLabel}/pg_data/`)).length;
+        const files = await nonEmptyFiles(cluster.dataDir);
+        process.stderr.write(
+          `${store.title}: ${files} non-empty files, full: ${dataObjects} data objects, ${bundles.length} bundles\n`,
+        );
+        if (bundled) {
+          expect(bundles.length).toBeGreaterThan(0);
+          expect(dataObjects * 10).toBeLessThan(files);
+        } else {
+          expect(bundles).toEqual([]);
+          expect(dataObjects).toBeGreaterThan(files / 2);
+        }
 
         const { dataDir } = await restores.restore([]);
         const restored = await restores.start(dataDir);
