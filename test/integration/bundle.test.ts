@@ -1,7 +1,8 @@
 // Bundling (repo1-bundle=y) on real PostgreSQL 15: small files go into tar bundles that `tar -x` and the compressor's
 // own tool open by hand; a full and an incr referring to a bundled file of the full restore (also --delta) and start;
-// verify names a damaged member and its bundle; on S3 (versitygw, encrypted) a full backup of a fresh cluster makes
-// fewer than 50 write requests, and a restore reads a batch's members of a bundle in one ranged GET.
+// a bundle limit above the bundle size is refused; verify names a damaged member and its bundle; on S3 (versitygw,
+// encrypted) a full backup of a fresh cluster makes fewer than 50 write requests, and a restore reads a batch's
+// members of a bundle in one ranged GET.
 import { createHash } from 'node:crypto';
 import { open, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -146,6 +147,26 @@ describe('bundles in a posix repository (zst)', () => {
     await server.waitForRecoveryEnd();
     for (const [index, table] of TABLES.entries()) expect(await tableSum(server, table)).toBe(sums[index]);
     await restores.stopServers();
+  });
+
+  it('refuses repo1-bundle-limit larger than repo1-bundle-size before the backup starts (32, one line)', async () => {
+    const before = await readdir(join(setup.repoPath, 'backup', setup.stanza));
+    const result = await setup.pgstash([
+      'backup',
+      '--type=full',
+      '--repo1-bundle',
+      '--repo1-bundle-size=1MiB',
+      '--repo1-bundle-limit=4MiB',
+    ]);
+    expect(result.code).toBe(32);
+    const errors = result.stderr
+      .split('\n')
+      .map((line) => line.trim())
+      .filter((line) => line !== '');
+    expect(errors).toEqual([
+      'ERROR: [032]: repo1-bundle-limit (4MiB) is larger than repo1-bundle-size (1MiB): lower the limit or raise the size',
+    ]);
+    expect(await readdir(join(setup.repoPath, 'backup', setup.stanza))).toEqual(before);
   });
 
   it('verify passes, then names the damaged member and its bundle after a flipped byte', async () => {

@@ -1,4 +1,6 @@
 // repoN-bundle for a backup's copy: which files go into bundles, and how they are grouped into bundle jobs.
+import { PgStashError } from '../../common/errors.js';
+import { formatSize } from '../../config/value.js';
 import type { DataDirEntry } from '../../postgres/data-dir.js';
 import { BLOCK_FILE_MIN } from '../../repo/block-map.js';
 import type { ManifestFile } from '../../repo/manifest.js';
@@ -12,13 +14,28 @@ export interface BundleSettings {
   readonly limit: number;
 }
 
-/** The bundle settings of a repository, or undefined when it does not bundle. */
+/**
+ * The bundle settings of repository `index`, or undefined when it does not bundle. A limit above the bundle size
+ * is refused (optionInvalidValue, 32), naming both options and values: a bundle would hold one file above its
+ * size, the limit then bounds nothing the size does not, and it is most likely a slip of units. pgBackRest
+ * accepts it silently (its docs: a bundle may reach size + limit).
+ */
 export function bundleSettings(options: {
+  readonly index: number;
   readonly bundle: boolean;
   readonly bundleSize: number;
   readonly bundleLimit: number;
 }): BundleSettings | undefined {
-  return options.bundle ? { size: options.bundleSize, limit: options.bundleLimit } : undefined;
+  if (!options.bundle) return undefined;
+  if (options.bundleLimit > options.bundleSize) {
+    const repo = `repo${options.index}`;
+    throw new PgStashError(
+      'optionInvalidValue',
+      `${repo}-bundle-limit (${formatSize(options.bundleLimit)}) is larger than ${repo}-bundle-size ` +
+        `(${formatSize(options.bundleSize)}): lower the limit or raise the size`,
+    );
+  }
+  return { size: options.bundleSize, limit: options.bundleLimit };
 }
 
 /**

@@ -42,6 +42,8 @@ export async function backup(context: CommandContext): Promise<number> {
   const resumeEnabled = config.get('resume');
   const repoOptions = selectRepo(config);
   const compress = compressSettings(config, repoOptions);
+  // Before anything starts: a bundle limit above the bundle size is refused (32).
+  const bundle = bundleSettings(repoOptions);
   await checkRepoOutsideData([repoOptions], pgPath);
   const lock = await acquireLock({
     lockPath: config.get('lock-path'),
@@ -136,7 +138,7 @@ export async function backup(context: CommandContext): Promise<number> {
       recorder: new CopyJournal(repo, partial),
       progress: progressSettings(config),
       ...blockIncremental(repoOptions.block, priorManifest),
-      bundle: bundleSettings(repoOptions),
+      bundle,
     });
     await resumable?.removeUnlisted(tree.files);
     const stopped = await backupStop(session, repo, label, tree, { compress, storage });
