@@ -53,6 +53,6 @@ serveJobs<BackupJob, BackupJobResult>(async (job) => {
     return undefined;
   }
   if (job.type === 'bundle')
-    return copyBundle(repo, job.entries, data.settings, { id: job.id, limit: job.limit }, progress?.stage());
+    return copyBundle(repo, job.entries, data.settings, { id: job.id, limit: job.limit }, progress);
   return copyFile(repo, job.entry, data.settings, job.prior, progress?.stage());
 });

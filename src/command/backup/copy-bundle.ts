@@ -2,12 +2,12 @@
 // memory through the chunk loop, then written as a member of the bundle's tar archive, the bundle in one stream.
 import { CHUNK_SIZE } from '../../io/chunker.js';
 import { compressExtension } from '../../io/compress.js';
-import type { ChunkStage } from '../../io/stage.js';
 import type { DataDirEntry } from '../../postgres/data-dir.js';
 import type { BundleMember } from '../../repo/backup-store.js';
 import type { ManifestBundle } from '../../repo/manifest.js';
 import type { Repository } from '../../repo/repository.js';
 import { readChunks } from '../../storage/file-chunks.js';
+import type { ProgressCounter } from '../progress/counter.js';
 import {
   copyFile,
   openSourceFile,
@@ -30,26 +30,28 @@ class Outgrown extends Error {}
 /**
  * Copies `entries` into bundle `id` of the backup; for each, in order, its copy or undefined when it vanished since
  * it was listed. A file that grew to `limit` bytes since it was listed is stored alone instead (copyFile): a member
- * is held in memory until written, so the limit bounds it.
+ * is held in memory until written, so the limit bounds it. `progress` counts each file's bytes once: a member's
+ * once it is read whole, so an outgrown file's first reading is not counted beside its copy alone.
  */
 export async function copyBundle(
   repo: Repository,
   entries: readonly BundleEntry[],
   settings: FileCopySettings,
   bundle: { readonly id: number; readonly limit: number },
-  progress?: ChunkStage,
+  progress?: ProgressCounter,
 ): Promise<(BundledFile | undefined)[]> {
   const results: (BundledFile | undefined)[] = entries.map(() => undefined);
   const members: number[] = [];
   const extension = compressExtension(settings.compress.type);
   async function* read(): AsyncGenerator<BundleMember> {
     for (const [index, entry] of entries.entries()) {
-      const member = await readMember(repo, entry, settings, bundle.limit, progress);
+      const member = await readMember(repo, entry, settings, bundle.limit);
       if (member === 'vanished') continue;
       if (member === 'outgrown') {
-        results[index] = await copyFile(repo, entry, settings, undefined, progress);
+        results[index] = await copyFile(repo, entry, settings, undefined, progress?.stage());
         continue;
       }
+      progress?.add(member.copied.size);
       results[index] = member.copied;
       members.push(index);
       yield {
@@ -78,7 +80,6 @@ async function readMember(
   entry: BundleEntry,
   settings: FileCopySettings,
   limit: number,
-  progress: ChunkStage | undefined,
 ): Promise<{ stored: Buffer[]; copied: CopiedFile } | 'vanished' | 'outgrown'> {
   const file = await openSourceFile(entry.absolutePath);
   if (file === undefined) return 'vanished';
@@ -94,7 +95,7 @@ async function readMember(
       }
     }
     const { stored, file: measured } = await repo.encodeInMemory(bounded(), settings.compress, {
-      stages: [verifier, progress].filter((stage) => stage !== undefined),
+      stages: verifier === undefined ? [] : [verifier],
     });
     return { stored, copied: { ...measured, invalidPages: verifier?.invalidPages ?? [] } };
   } catch (error) {
