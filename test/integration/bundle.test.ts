@@ -10,16 +10,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { takeBackup } from '../harness/backups.js';
 import type { PgCluster } from '../harness/cluster.js';
 import { exec } from '../harness/exec.js';
-import { startFaultProxy, type FaultProxy } from '../harness/fault-proxy.js';
 import { repoOptions } from '../harness/repository.js';
 import { RestoreBench } from '../harness/restore.js';
-import {
-  proxyOptionsFor,
-  s3RepoLines,
-  s3ServerAvailable,
-  startS3Server,
-  type S3TestServer,
-} from '../harness/s3-server.js';
+import { startCountedS3, type CountedS3Setup } from '../harness/s3-counted.js';
+import { s3ServerAvailable } from '../harness/s3-server.js';
 import { createStanzaSetup, type StanzaSetup } from '../harness/stanza.js';
 import { createTempDir, removeTempDir } from '../harness/tmp.js';
 import type { Manifest, ManifestFile } from '../../src/repo/manifest.js';
@@ -198,26 +192,16 @@ describe('bundles in a posix repository (zst)', () => {
 });
 
 describe.skipIf(!s3ServerAvailable('versitygw'))('bundles on S3 (versitygw, encrypted, lz4)', () => {
-  let server: S3TestServer;
-  let archiver: FaultProxy;
-  let counter: FaultProxy;
+  let s3: CountedS3Setup;
   let setup: StanzaSetup;
   let restores: RestoreBench;
 
   beforeAll(async () => {
-    server = await startS3Server('versitygw');
-    const proxyOptions = await proxyOptionsFor(server);
-    archiver = await startFaultProxy(proxyOptions);
-    counter = await startFaultProxy(proxyOptions);
-    const bucket = await server.createBucket('bundle');
-    setup = await createStanzaSetup({
-      compressType: 'lz4',
-      cipherPass: 'bundle-pass',
-      global: { ...s3RepoLines(server, bucket, { endpoint: archiver.endpoint }), 'repo1-bundle': 'y' },
+    s3 = await startCountedS3('bundle', {
+      stanza: { compressType: 'lz4', cipherPass: 'bundle-pass', global: { 'repo1-bundle': 'y' } },
     });
+    setup = s3.setup;
     restores = new RestoreBench(setup);
-    await setup.cluster.start();
-    await setup.pgstashOk(['stanza-create']);
     await setup.cluster.psql(
       `create table small_a (id int, v text);
        insert into small_a select g, md5(g::text) from generate_series(1, 2000) g;
@@ -227,14 +211,11 @@ describe.skipIf(!s3ServerAvailable('versitygw'))('bundles on S3 (versitygw, encr
 
   afterAll(async () => {
     await restores?.cleanup();
-    await setup?.destroy();
-    await counter?.stop();
-    await archiver?.stop();
-    await server?.stop();
+    await s3?.destroy();
   });
 
   it('a full of a fresh cluster makes fewer than 50 write requests; full + incr restore and start', async () => {
-    const env = { PGSTASH_REPO1_S3_ENDPOINT: counter.endpoint };
+    const { counter, archiver, env } = s3;
     counter.resetCounts();
     const backup = await setup.pgstashOk(['backup', '--type=full', '--start-fast'], { env });
     const counts = counter.counts();

@@ -5,17 +5,10 @@ import { readdir, stat, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { takeBackup } from '../harness/backups.js';
-import { startFaultProxy, type FaultProxy } from '../harness/fault-proxy.js';
 import { repoOptions } from '../harness/repository.js';
 import { RestoreBench } from '../harness/restore.js';
-import {
-  proxyOptionsFor,
-  s3KeysUnder,
-  s3RepoLines,
-  s3ServerAvailable,
-  startS3Server,
-  type S3TestServer,
-} from '../harness/s3-server.js';
+import { startCountedS3, type CountedS3Setup } from '../harness/s3-counted.js';
+import { s3KeysUnder, s3ServerAvailable } from '../harness/s3-server.js';
 import { createStanzaSetup, type StanzaSetup } from '../harness/stanza.js';
 import { Repository } from '../../src/repo/repository.js';
 import type { Manifest } from '../../src/repo/manifest.js';
@@ -117,42 +110,30 @@ describe('empty files in a posix repository', () => {
 });
 
 describe.skipIf(!s3ServerAvailable('versitygw'))('empty files on S3 (versitygw)', () => {
-  let server: S3TestServer;
-  let archiver: FaultProxy;
-  let counter: FaultProxy;
+  let s3: CountedS3Setup;
   let setup: StanzaSetup;
   let restores: RestoreBench;
-  let bucket: string;
 
   beforeAll(async () => {
-    server = await startS3Server('versitygw');
-    const proxyOptions = await proxyOptionsFor(server);
-    archiver = await startFaultProxy(proxyOptions);
-    counter = await startFaultProxy(proxyOptions);
-    bucket = await server.createBucket('empty-files');
-    setup = await createStanzaSetup({ global: s3RepoLines(server, bucket, { endpoint: archiver.endpoint }) });
+    s3 = await startCountedS3('empty-files');
+    setup = s3.setup;
     restores = new RestoreBench(setup);
-    await setup.cluster.start();
-    await setup.pgstashOk(['stanza-create']);
   });
 
   afterAll(async () => {
     await restores?.cleanup();
-    await setup?.destroy();
-    await counter?.stop();
-    await archiver?.stop();
-    await server?.stop();
+    await s3?.destroy();
   });
 
   it('writes no key for an empty file: a PUT saved per empty file on backup, a GET on restore', async () => {
-    const env = { PGSTASH_REPO1_S3_ENDPOINT: counter.endpoint };
+    const { counter, env } = s3;
     counter.resetCounts();
     const backup = await setup.pgstashOk(['backup', '--type=full', '--start-fast'], { env });
     const label = /backup (\d{8}-\d{6}F) complete/.exec(backup.stdout)?.[1] ?? '';
     const dataPuts = counter.requests.filter((r) => r.kind === 'put' && r.url.includes(`/${label}/pg_data/`));
-    const keys = (await s3KeysUnder(server, bucket, `pgstash/backup/${setup.stanza}/${label}/pg_data/`)).map(
-      (key) => key.slice(`pgstash/backup/${setup.stanza}/${label}/`.length),
-    );
+    const keys = (
+      await s3KeysUnder(s3.server, s3.bucket, `pgstash/backup/${setup.stanza}/${label}/pg_data/`)
+    ).map((key) => key.slice(`pgstash/backup/${setup.stanza}/${label}/`.length));
     expect(dataPuts.length).toBe(keys.length);
 
     counter.resetCounts();

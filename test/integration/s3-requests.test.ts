@@ -5,61 +5,40 @@ import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { startFaultProxy, type FaultProxy } from '../harness/fault-proxy.js';
-import {
-  proxyOptionsFor,
-  s3RepoLines,
-  s3ServerAvailable,
-  startS3Server,
-  type S3TestServer,
-} from '../harness/s3-server.js';
-import { createStanzaSetup, type StanzaSetup } from '../harness/stanza.js';
+import { startCountedS3, type CountedS3Setup, type RequestCounts } from '../harness/s3-counted.js';
+import { s3ServerAvailable } from '../harness/s3-server.js';
+import type { StanzaSetup } from '../harness/stanza.js';
 import { createTempDir, removeTempDir } from '../harness/tmp.js';
 import { switchWal, waitArchived } from '../harness/wal.js';
 
-/** Requests per kind, zero kinds left out. */
-type Counts = Record<string, number>;
+type Counts = RequestCounts;
 
 describe.skipIf(!s3ServerAvailable('versitygw'))('requests made by each command on S3 (versitygw)', () => {
-  let server: S3TestServer;
-  /** archive_command's way to the server (the config file's endpoint). */
-  let archiver: FaultProxy;
-  /** The way of the commands a test runs (PGSTASH_REPO1_S3_ENDPOINT), counted apart from the archiver's. */
-  let counter: FaultProxy;
+  let s3: CountedS3Setup;
   let setup: StanzaSetup;
   let dir: string;
 
   /** Runs a command through the counting proxy: its exit code, output and requests by kind. */
   async function counted(args: string[]): Promise<{ code: number | null; stderr: string; counts: Counts }> {
-    counter.resetCounts();
-    const result = await setup.pgstash(args, { env: { PGSTASH_REPO1_S3_ENDPOINT: counter.endpoint } });
+    const result = await s3.counted(args);
     if (process.env['PGSTASH_SHOW_REQUESTS'] !== undefined) {
       process.stderr.write(
-        `${args[0] ?? ''}:\n${counter.requests.map((entry) => `  ${entry.method} ${entry.url}`).join('\n')}\n`,
+        `${args[0] ?? ''}:\n${s3.counter.requests.map((entry) => `  ${entry.method} ${entry.url}`).join('\n')}\n`,
       );
     }
-    return { code: result.code, stderr: result.stderr, counts: counter.counts() };
+    return result;
   }
 
   beforeAll(async () => {
-    server = await startS3Server('versitygw');
-    const proxyOptions = await proxyOptionsFor(server);
-    archiver = await startFaultProxy(proxyOptions);
-    counter = await startFaultProxy(proxyOptions);
-    const bucket = await server.createBucket('requests');
-    setup = await createStanzaSetup({
-      global: s3RepoLines(server, bucket, { endpoint: archiver.endpoint }),
-    });
+    // stanza-create is counted by the test itself.
+    s3 = await startCountedS3('requests', { stanzaCreate: false });
+    setup = s3.setup;
     dir = await createTempDir({ label: 's3-requests' });
-    await setup.cluster.start();
   });
 
   afterAll(async () => {
-    await setup?.destroy();
     if (dir !== undefined) await removeTempDir(dir);
-    await counter?.stop();
-    await archiver?.stop();
-    await server?.stop();
+    await s3?.destroy();
   });
 
   it('counts stanza-create, archive-push, a full backup, info, archive-get, expire', async () => {
@@ -73,14 +52,14 @@ describe.skipIf(!s3ServerAvailable('versitygw'))('requests made by each command 
 
     // One segment pushed by archive_command (the stanza's files are there: a steady-state push).
     await waitArchived(setup, await switchWal(setup));
-    archiver.resetCounts();
+    s3.archiver.resetCounts();
     await setup.cluster.psql('create table pushed (id int)');
     const pushed = await switchWal(setup);
     await waitArchived(setup, pushed);
-    report['archive-push'] = archiver.counts();
+    report['archive-push'] = s3.archiver.counts();
     // One listing for stanza.key and its copy (none in a repository without encryption; two HEADs before),
     // archive.info, one listing of the segment's name (stored already?), the claim and the data.
-    expect(archiver.counts()).toEqual({ list: 2, get: 1, put: 2 });
+    expect(s3.archiver.counts()).toEqual({ list: 2, get: 1, put: 2 });
 
     const backup = await counted(['backup', '--type=full', '--start-fast']);
     expect(backup.code, backup.stderr).toBe(0);
@@ -114,13 +93,13 @@ describe.skipIf(!s3ServerAvailable('versitygw'))('requests made by each command 
     expect(second.code).toBe(0);
     // A slow archiver (each archive PUT 4 s late): the backup's wait for its last segment polls less and less
     // often (at most once a second), not every 100 ms.
-    archiver.inject({ fault: 'delay', kind: 'put', delayMs: 4000, times: Infinity });
+    s3.archiver.inject({ fault: 'delay', kind: 'put', delayMs: 4000, times: Infinity });
     const started = Date.now();
     const slow = await counted(['backup', '--type=incr', '--start-fast']);
     const seconds = (Date.now() - started) / 1000;
-    archiver.clearFaults();
+    s3.archiver.clearFaults();
     expect(slow.code, slow.stderr).toBe(0);
-    const archiveLists = counter.requests.filter(
+    const archiveLists = s3.counter.requests.filter(
       (entry) => entry.kind === 'list' && entry.url.includes('prefix=pgstash%2Farchive%2F'),
     ).length;
     expect(seconds).toBeGreaterThan(4);
