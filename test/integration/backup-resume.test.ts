@@ -1,40 +1,19 @@
 // Backup resume on real PostgreSQL 15: a full killed (kill -9, SIGTERM) or failed mid-copy leaves its directory;
 // the next full keeps the files it can prove and copies the rest, and restores exactly. A damaged stored copy or
 // a source changed since is copied again; --no-resume and a change of compression start afresh.
-import { chmod, readdir, readFile, stat } from 'node:fs/promises';
+import { chmod, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { labelDirs, listedLabels } from '../harness/backups.js';
 import { flipMiddleByte } from '../harness/damage.js';
-import { spawnPgstash, type BackgroundPgstash } from '../harness/pgstash-process.js';
+import { backupDir as backupDirOf, interruptBackup, treeBytes } from '../harness/interrupt.js';
 import { RestoreBench } from '../harness/restore.js';
 import { createStanzaSetup, type StanzaSetup } from '../harness/stanza.js';
 
 const TABLES = 60;
 const COMPLETE = /backup (\d{8}-\d{6}F) complete in ([0-9.]+) s/;
 const RESUMED = /resumed: kept (\d+) files, .*\((\d+) bytes\); copied (\d+) files, .*\((\d+) bytes\)/;
-
-/** Total bytes of the files under `dir` (a backup directory while it is written). */
-async function treeBytes(dir: string): Promise<number> {
-  let total = 0;
-  let entries;
-  try {
-    entries = await readdir(dir, { withFileTypes: true });
-  } catch {
-    return 0;
-  }
-  for (const entry of entries) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) total += await treeBytes(path);
-    else
-      total += await stat(path).then(
-        (s) => s.size,
-        () => 0,
-      );
-  }
-  return total;
-}
 
 interface Resumed {
   readonly label: string;
@@ -53,7 +32,7 @@ describe('backup resume', () => {
   let known: string[] = [];
   const timings: string[] = [];
 
-  const backupDir = (label: string) => join(setup.repoPath, 'backup', setup.stanza, label);
+  const backupDir = (label: string) => backupDirOf(setup, label);
 
   /** Starts a full backup and stops it (`signal`) once its directory holds `fraction` of the data's bytes. */
   async function interrupt(
@@ -61,34 +40,16 @@ describe('backup resume', () => {
     fraction = 0.7,
     args: readonly string[] = [],
   ): Promise<string> {
-    const before = new Set(await labelDirs(setup));
-    const running: BackgroundPgstash = spawnPgstash([
-      `--config=${setup.configPath}`,
-      `--stanza=${setup.stanza}`,
-      'backup',
-      '--type=full',
-      '--start-fast',
-      '--process-max=1',
-      ...args,
-    ]);
-    let ended = false;
-    void running.done.then(() => (ended = true));
-    let label: string | undefined;
-    const deadline = Date.now() + 300_000;
-    while (!ended && Date.now() < deadline) {
-      label ??= (await labelDirs(setup)).find((name) => !before.has(name));
-      if (label !== undefined && (await treeBytes(backupDir(label))) >= fraction * dataBytes) break;
-      await sleep(10);
-    }
-    expect(ended, 'the backup ended before it could be interrupted').toBe(false);
-    running.kill(signal);
-    const result = await running.done;
+    const { label, result } = await interruptBackup(setup, {
+      signal,
+      args,
+      ready: async (_, dir) => (await treeBytes(dir)) >= fraction * dataBytes,
+    });
     if (signal === 'SIGKILL') expect(result.signal).toBe('SIGKILL');
     else expect(result.code, result.stderr).not.toBe(0);
-    expect(label).toBeDefined();
     expect(await labelDirs(setup)).toContain(label);
     expect(await listedLabels(setup)).toEqual(known);
-    return label!;
+    return label;
   }
 
   async function backupAfter(args: readonly string[] = []): Promise<Resumed & { resumed: boolean }> {

@@ -1,12 +1,12 @@
 // Resume of a bundled backup (repo1-bundle=y) on real PostgreSQL 15: a full killed with kill -9 while it writes its
-// bundles is resumed by the next full, which keeps the large files that verify, copies every bundled file again
-// (bundles are not resumed, as in pgBackRest) and restores exactly.
-import { readdir, stat } from 'node:fs/promises';
+// bundles, once its partial manifest records bundled files, is resumed by the next full, which keeps the large
+// files that verify, takes none of the recorded bundled files into account (bundles are not resumed, as in
+// pgBackRest: no attempt to read them back), copies every bundled file again and restores exactly.
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { labelDirs } from '../harness/backups.js';
-import { spawnPgstash } from '../harness/pgstash-process.js';
+import { interruptBackup, treeBytes } from '../harness/interrupt.js';
 import { repoOptions } from '../harness/repository.js';
 import { RestoreBench } from '../harness/restore.js';
 import { createStanzaSetup, type StanzaSetup } from '../harness/stanza.js';
@@ -15,20 +15,9 @@ import { Repository } from '../../src/repo/repository.js';
 const SMALL_TABLES = 150;
 const LARGE_TABLES = 4;
 const RESUMED = /resumed: kept (\d+) files, .*\((\d+) bytes\); copied (\d+) files, .*\((\d+) bytes\)/;
-const BUNDLING = ['--repo1-bundle', '--repo1-bundle-size=1MiB'];
-
-/** Total bytes of the files under `dir`. */
-async function treeBytes(dir: string): Promise<number> {
-  let total = 0;
-  for (const entry of await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => [])) {
-    if (!entry.isFile()) continue;
-    total += await stat(join(entry.parentPath, entry.name)).then(
-      (s) => s.size,
-      () => 0,
-    );
-  }
-  return total;
-}
+/** resume.ts's report of the entries of the partial manifest it takes into account. */
+const RECORDED = /resume backup \S+: (\d+) files recorded as stored/;
+const BUNDLING = ['--repo1-bundle', '--repo1-bundle-size=1MiB', '--repo1-bundle-limit=1MiB'];
 
 describe('resume of a bundled backup', () => {
   let setup: StanzaSetup;
@@ -80,33 +69,28 @@ describe('resume of a bundled backup', () => {
 
   it('kill -9 mid-bundle: the next full keeps its label and recorded large files, copies the bundled ones again', async () => {
     const dataBytes = await treeBytes(setup.cluster.dataDir);
-    const running = spawnPgstash([
-      `--config=${setup.configPath}`,
-      `--stanza=${setup.stanza}`,
-      'backup',
-      '--type=full',
-      '--start-fast',
-      '--process-max=1',
-      ...BUNDLING,
-    ]);
-    let ended = false;
-    void running.done.then(() => (ended = true));
-    let label: string | undefined;
-    const deadline = Date.now() + 300_000;
-    while (!ended && Date.now() < deadline) {
-      label ??= (await labelDirs(setup))[0];
-      if (label !== undefined) {
-        const bundles = await readdir(join(setup.repoPath, 'backup', setup.stanza, label, 'bundle')).catch(
-          () => [],
-        );
-        // Some bundles written, more to come: the large files (largest first) are done by then.
-        if (bundles.length >= 3 && (await treeBytes(join(setup.repoPath, 'backup'))) < 0.9 * dataBytes) break;
-      }
-      await sleep(5);
-    }
-    expect(ended, 'the backup ended before it could be interrupted').toBe(false);
-    running.kill('SIGKILL');
-    expect((await running.done).signal).toBe('SIGKILL');
+    const repo = await Repository.open(repoOptions(setup.repoPath), setup.stanza);
+    /** The entries the interrupted backup's partial manifest records (none while it cannot be read). */
+    const recordedFiles = async (label: string) =>
+      (await repo.backups.partial(label).catch(() => undefined))?.files ?? [];
+    const { label, result: killed } = await interruptBackup(setup, {
+      signal: 'SIGKILL',
+      args: BUNDLING,
+      pollMs: 5,
+      // Some bundles written and recorded, more to come: the large files (largest first) are done by then.
+      ready: async (label, dir) => {
+        const bundles = await readdir(join(dir, 'bundle')).catch(() => []);
+        if (bundles.length < 3) return false;
+        if (!(await recordedFiles(label)).some((file) => file.stored.bundle !== undefined)) return false;
+        return (await treeBytes(join(setup.repoPath, 'backup'))) < 0.9 * dataBytes;
+      },
+    });
+    expect(killed.signal).toBe('SIGKILL');
+    // What the resume must leave aside: bundled files the partial manifest records as stored.
+    const recorded = await recordedFiles(label);
+    const recordedAlone = recorded.filter((file) => file.stored.bundle === undefined);
+    const recordedBundled = recorded.filter((file) => file.stored.bundle !== undefined);
+    expect(recordedBundled.length).toBeGreaterThan(0);
 
     const result = await setup.pgstashOk([
       'backup',
@@ -120,9 +104,14 @@ describe('resume of a bundled backup', () => {
     expect(output).toContain(`backup ${label} complete`);
     const resumed = RESUMED.exec(output);
     expect(resumed, output).not.toBeNull();
-    const manifest = await (
-      await Repository.open(repoOptions(setup.repoPath), setup.stanza)
-    ).backups.manifest(label ?? '');
+    // The recorded bundled files are not taken into account at all (not even read back to be judged).
+    expect(RECORDED.exec(output), output).not.toBeNull();
+    expect(Number(RECORDED.exec(output)?.[1])).toBeLessThanOrEqual(recordedAlone.length);
+    for (const file of recordedBundled) {
+      expect(output).not.toContain(`resume: copy '${file.name}' again`);
+      expect(output).not.toContain(`stored copy of '${file.name}'`);
+    }
+    const manifest = await repo.backups.manifest(label);
     const bundled = manifest.files.filter((file) => file.stored.bundle !== undefined);
     expect(bundled.length).toBeGreaterThan(SMALL_TABLES);
     // Kept: only files stored alone (those the journal had recorded by the kill); every bundled file copied again.
