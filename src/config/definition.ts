@@ -1001,7 +1001,8 @@ const OPTION_TABLE = [
     summary: 'Files smaller than this are bundled.',
     description:
       'Each member is held in memory (as stored) until it is written, so this also bounds the memory a bundle ' +
-      'takes per file copied at once. A limit larger than repo-bundle-size is refused (pgBackRest accepts it).',
+      'takes per file copied at once. A limit set larger than repo-bundle-size is refused (pgBackRest accepts it); ' +
+      'the default is lowered to a smaller bundle size.',
   },
   {
     name: 'repo-compress-type',

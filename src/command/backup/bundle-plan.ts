@@ -15,18 +15,25 @@ export interface BundleSettings {
 }
 
 /**
- * The bundle settings of repository `index`, or undefined when it does not bundle. A limit above the bundle size
- * is refused (optionInvalidValue, 32), naming both options and values: a bundle would hold one file above its
- * size, the limit then bounds nothing the size does not, and it is most likely a slip of units. pgBackRest
- * accepts it silently (its docs: a bundle may reach size + limit).
+ * The bundle settings of repository `index`, or undefined when it does not bundle. A limit set above the bundle
+ * size is refused (optionInvalidValue, 32), naming both options and values: a bundle would hold one file above its
+ * size, the limit then bounds nothing the size does not, and it is most likely a slip of units. pgBackRest accepts
+ * it silently (its docs: a bundle may reach size + limit). The default limit (2MiB) is lowered to a smaller size
+ * instead: `repoN-bundle-size=1MiB` alone, pgBackRest's smallest size, is a valid pgBackRest configuration.
  */
-export function bundleSettings(options: {
-  readonly index: number;
-  readonly bundle: boolean;
-  readonly bundleSize: number;
-  readonly bundleLimit: number;
-}): BundleSettings | undefined {
+export function bundleSettings(
+  options: {
+    readonly index: number;
+    readonly bundle: boolean;
+    readonly bundleSize: number;
+    readonly bundleLimit: number;
+  },
+  limitSet: boolean,
+): BundleSettings | undefined {
   if (!options.bundle) return undefined;
+  if (options.bundleLimit > options.bundleSize && !limitSet) {
+    return { size: options.bundleSize, limit: options.bundleSize };
+  }
   if (options.bundleLimit > options.bundleSize) {
     const repo = `repo${options.index}`;
     throw new PgStashError(

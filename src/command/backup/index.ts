@@ -3,6 +3,7 @@
 // manifest, complete.
 import { acquireLock } from '../../common/lock.js';
 import { log } from '../../common/log.js';
+import type { OptionName } from '../../config/load.js';
 import type { DataDirEntry } from '../../postgres/data-dir.js';
 import { segmentsBetween } from '../../postgres/wal-name.js';
 import type { BackupRecord } from '../../repo/backup-info.js';
@@ -42,8 +43,11 @@ export async function backup(context: CommandContext): Promise<number> {
   const resumeEnabled = config.get('resume');
   const repoOptions = selectRepo(config);
   const compress = compressSettings(config, repoOptions);
-  // Before anything starts: a bundle limit above the bundle size is refused (32).
-  const bundle = bundleSettings(repoOptions);
+  // Before anything starts: a bundle limit set above the bundle size is refused (32).
+  const bundle = bundleSettings(
+    repoOptions,
+    config.has(`repo${repoOptions.index}-bundle-limit` as OptionName),
+  );
   await checkRepoOutsideData([repoOptions], pgPath);
   const lock = await acquireLock({
     lockPath: config.get('lock-path'),

@@ -1,4 +1,4 @@
-// Tests for the bundle settings of a repository: off without repoN-bundle, and a bundle limit larger than the
+// Tests for the bundle settings of a repository: off without repoN-bundle, and a bundle limit set larger than the
 // bundle size refused with one line naming both options and their values (optionInvalidValue, 32).
 import { describe, expect, it } from 'vitest';
 import { bundleSettings } from '../../../../src/command/backup/bundle-plan.js';
@@ -9,25 +9,34 @@ const MiB = 1024 * 1024;
 describe('bundleSettings', () => {
   it('is undefined without bundling, whatever the sizes', () => {
     expect(
-      bundleSettings({ index: 1, bundle: false, bundleSize: MiB, bundleLimit: 4 * MiB }),
+      bundleSettings({ index: 1, bundle: false, bundleSize: MiB, bundleLimit: 4 * MiB }, true),
     ).toBeUndefined();
   });
 
   it('takes a limit up to the bundle size', () => {
-    expect(bundleSettings({ index: 1, bundle: true, bundleSize: 20 * MiB, bundleLimit: 2 * MiB })).toEqual({
+    expect(
+      bundleSettings({ index: 1, bundle: true, bundleSize: 20 * MiB, bundleLimit: 2 * MiB }, true),
+    ).toEqual({
       size: 20 * MiB,
       limit: 2 * MiB,
     });
-    expect(bundleSettings({ index: 1, bundle: true, bundleSize: MiB, bundleLimit: MiB })).toEqual({
+    expect(bundleSettings({ index: 1, bundle: true, bundleSize: MiB, bundleLimit: MiB }, true)).toEqual({
       size: MiB,
       limit: MiB,
     });
   });
 
-  it('refuses a limit larger than the bundle size, naming both options of the repository and their values', () => {
+  it('lowers the default limit to a smaller bundle size (repoN-bundle-size=1MiB alone is valid in pgBackRest)', () => {
+    expect(bundleSettings({ index: 1, bundle: true, bundleSize: MiB, bundleLimit: 2 * MiB }, false)).toEqual({
+      size: MiB,
+      limit: MiB,
+    });
+  });
+
+  it('refuses a limit set larger than the bundle size, naming both options of the repository and their values', () => {
     let caught: unknown;
     try {
-      bundleSettings({ index: 2, bundle: true, bundleSize: MiB, bundleLimit: 4 * MiB });
+      bundleSettings({ index: 2, bundle: true, bundleSize: MiB, bundleLimit: 4 * MiB }, true);
     } catch (error) {
       caught = error;
     }
