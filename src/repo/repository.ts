@@ -368,15 +368,19 @@ export class Repository {
   }
 
   /**
-   * A bundle member's original bytes from its stored bytes already read (`stored`, a part of a bundle read once for
-   * several members: BackupStore.readBundleSpans), checked as getChunks checks them.
+   * A bundle member's original bytes from its stored bytes, which the caller reads (`stored`: exactly the member's
+   * stored bytes, streamed from one read of several members: BackupStore.readBundle), checked as getChunks checks
+   * them.
    */
-  decodeMember(stored: Buffer, path: string, expect: ReadExpectation): Promise<AsyncGenerator<Buffer>> {
+  decodeMember(
+    stored: AsyncGenerator<Buffer>,
+    path: string,
+    expect: ReadExpectation,
+  ): Promise<AsyncGenerator<Buffer>> {
     const { member } = expect;
-    if (member === undefined || stored.length !== expect.storedSize)
-      throw new PgStashError('assert', `'${path}': not a whole bundle member`);
+    if (member === undefined) throw new PgStashError('assert', `'${path}': not a bundle member`);
     return this.#keyFor(path, expect).then((key) =>
-      this.#verified([stored], `${path}' member '${member.name}`, key, expect, member.compressType),
+      this.#verified(stored, `${path}' member '${member.name}`, key, expect, member.compressType),
     );
   }
 
