@@ -22,6 +22,7 @@ import { copyPathOf, repoLayout } from './layout.js';
 import { parsePartialManifest, type ResumableManifest } from './manifest-parse.js';
 import {
   blockMapPath,
+  bundleMemberOf,
   readManifest,
   isEmptyFile,
   storedFilePath,
@@ -124,11 +125,7 @@ export class BackupStore {
       );
     }
     try {
-      await writeInfoFile(this.#repo.driver, repoLayout.partialManifest(this.#stanza, label), {
-        kind: PARTIAL_KIND,
-        content: { ...partial, paths: [], links: [], files: [] },
-        key: await this.#repo.requireKey(),
-      });
+      await this.recordPartial(partial, []);
     } catch (error) {
       await this.abandon(label).catch(() => undefined);
       throw error;
@@ -138,15 +135,30 @@ export class BackupStore {
   /**
    * Rewrites the partial manifest of begun backup `partial.backup.label` with the files copied so far: each one
    * must already be durable (a resumed backup trusts this list, after verifying each stored copy). Also how a
-   * resumed backup takes its leftover directory over (with the new start and the entries it may still keep).
+   * resumed backup takes its leftover directory over (takeOverPartial).
    */
   async recordPartial(partial: PartialManifest, files: readonly ManifestFile[]): Promise<void> {
     const { label } = partial.backup;
+    // No `.copy`: each write replaces the file whole (a rename, or one PUT), so a kill leaves the last record, and
+    // losing it costs only what a resume could have kept. A copy was a second request per record on an object
+    // store, and a DELETE at commit.
     await writeInfoFile(this.#repo.driver, repoLayout.partialManifest(this.#stanza, label), {
       kind: PARTIAL_KIND,
       content: { ...partial, paths: [], links: [], files },
       key: await this.#repo.requireKey(),
+      copy: false,
     });
+  }
+
+  /**
+   * How a resumed backup takes leftover `partial.backup.label` over: recordPartial, and the `.copy` an older pgstash
+   * wrote beside the partial manifest removed (commit removes the partial manifest only).
+   */
+  async takeOverPartial(partial: PartialManifest, files: readonly ManifestFile[]): Promise<void> {
+    await this.recordPartial(partial, files);
+    await this.#repo.driver.remove(
+      copyPathOf(repoLayout.partialManifest(this.#stanza, partial.backup.label)),
+    );
   }
 
   /** The partial manifest of leftover `label`, or undefined when it has none; a damaged one is a format error. */
@@ -313,9 +325,7 @@ export class BackupStore {
   }
 
   async #removePartial(label: string): Promise<void> {
-    const path = repoLayout.partialManifest(this.#stanza, label);
-    await this.#repo.driver.remove(path);
-    await this.#repo.driver.remove(copyPathOf(path));
+    await this.#repo.driver.remove(repoLayout.partialManifest(this.#stanza, label));
   }
 
   /**

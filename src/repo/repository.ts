@@ -146,6 +146,11 @@ export class Repository {
     return this.driver.location;
   }
 
+  /** An object store (S3, Azure, GCS): no directories, and each read or write a request, a round trip. */
+  get objectStore(): boolean {
+    return !this.driver.capabilities.path;
+  }
+
   /** Files a restore worker reads at once from this repository's store (Capabilities.readsInFlight). */
   get readsInFlight(): number {
     return this.driver.capabilities.readsInFlight ?? 2;
