@@ -53,7 +53,7 @@ export async function backup(context: CommandContext): Promise<number> {
   const repo = await Repository.open(repoOptions, stanza);
   const session = await connectFromConfig(config);
   try {
-    const { key, backupInfo, control } = await backupInit(config, repo, session, pgPath);
+    const { key, backupInfo, archiveId, control } = await backupInit(config, repo, session, pgPath);
     const { type, prior } = selectPrior(requestedType, backupInfo, { encrypted: key !== undefined });
     // Read before anything starts: a prior whose manifest is unreadable fails the backup here (55).
     const priorManifest = prior === undefined ? undefined : await repo.backups.manifest(prior.label);
@@ -152,6 +152,7 @@ export async function backup(context: CommandContext): Promise<number> {
       timeoutSec: config.get('archive-timeout'),
       walStart,
       walStop,
+      archiveId,
       generated: stopped.generated,
       signal,
     });
