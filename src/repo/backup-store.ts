@@ -10,6 +10,7 @@ import { copy } from '../io/copy.js';
 import { compressExtension, type CompressType } from '../io/compress.js';
 import type { ChunkStage } from '../io/stage.js';
 import { BackupHistory } from './backup-history.js';
+import { bundleRuns, ForwardReader } from './bundle-read.js';
 import { tarEnd, tarHeader, tarPadding } from './bundle-tar.js';
 import { type BackupInfo, type BackupRecord } from './backup-info.js';
 import { BACKUP_PROGRESS_KIND, parseBackupProgress, type BackupProgressRecord } from './backup-progress.js';
@@ -21,6 +22,7 @@ import { copyPathOf, repoLayout } from './layout.js';
 import { parsePartialManifest, type ResumableManifest } from './manifest-parse.js';
 import {
   blockMapPath,
+  bundleMemberOf,
   readManifest,
   isEmptyFile,
   storedFilePath,
@@ -123,11 +125,7 @@ export class BackupStore {
       );
     }
     try {
-      await writeInfoFile(this.#repo.driver, repoLayout.partialManifest(this.#stanza, label), {
-        kind: PARTIAL_KIND,
-        content: { ...partial, paths: [], links: [], files: [] },
-        key: await this.#repo.requireKey(),
-      });
+      await this.recordPartial(partial, []);
     } catch (error) {
       await this.abandon(label).catch(() => undefined);
       throw error;
@@ -137,15 +135,30 @@ export class BackupStore {
   /**
    * Rewrites the partial manifest of begun backup `partial.backup.label` with the files copied so far: each one
    * must already be durable (a resumed backup trusts this list, after verifying each stored copy). Also how a
-   * resumed backup takes its leftover directory over (with the new start and the entries it may still keep).
+   * resumed backup takes its leftover directory over (takeOverPartial).
    */
   async recordPartial(partial: PartialManifest, files: readonly ManifestFile[]): Promise<void> {
     const { label } = partial.backup;
+    // No `.copy`: each write replaces the file whole (a rename, or one PUT), so a kill leaves the last record, and
+    // losing it costs only what a resume could have kept. A copy was a second request per record on an object
+    // store, and a DELETE at commit.
     await writeInfoFile(this.#repo.driver, repoLayout.partialManifest(this.#stanza, label), {
       kind: PARTIAL_KIND,
       content: { ...partial, paths: [], links: [], files },
       key: await this.#repo.requireKey(),
+      copy: false,
     });
+  }
+
+  /**
+   * How a resumed backup takes leftover `partial.backup.label` over: recordPartial, and the `.copy` an older pgstash
+   * wrote beside the partial manifest removed (commit removes the partial manifest only).
+   */
+  async takeOverPartial(partial: PartialManifest, files: readonly ManifestFile[]): Promise<void> {
+    await this.recordPartial(partial, files);
+    await this.#repo.driver.remove(
+      copyPathOf(repoLayout.partialManifest(this.#stanza, partial.backup.label)),
+    );
   }
 
   /** The partial manifest of leftover `label`, or undefined when it has none; a damaged one is a format error. */
@@ -312,9 +325,7 @@ export class BackupStore {
   }
 
   async #removePartial(label: string): Promise<void> {
-    const path = repoLayout.partialManifest(this.#stanza, label);
-    await this.#repo.driver.remove(path);
-    await this.#repo.driver.remove(copyPathOf(path));
+    await this.#repo.driver.remove(repoLayout.partialManifest(this.#stanza, label));
   }
 
   /**
@@ -374,12 +385,6 @@ export class BackupStore {
   readFile(file: ManifestFile, options: FileReadOptions = {}): Promise<AsyncGenerator<Buffer> | undefined> {
     // An empty file has no repository object: nothing to read.
     if (isEmptyFile(file)) return Promise.resolve(noChunks());
-    const { spans } = options;
-    const member = spans === undefined ? undefined : memberIn(spans, this.#stanza, file);
-    if (member !== undefined) {
-      const { path, expect } = storedFileRead(this.#stanza, file);
-      return this.#repo.decodeMember(member, path, expect);
-    }
     // A block-stored file is put together from the parts its map names, each block and the whole verified.
     if (isBlockFile(file)) return Promise.resolve(readBlockFile(this.#repo, file, options));
     const { path, expect } = storedFileRead(this.#stanza, file);
@@ -387,47 +392,53 @@ export class BackupStore {
   }
 
   /**
-   * Reads at once, for each bundle holding several of `files`, the stretch from its first member among them to the
-   * end of its last (at most `maxBytes`): a restore of a batch of small bundled files then makes one ranged read
-   * per bundle instead of one per file. Pass the result to readFile. A bundle that is missing is left out (readFile
-   * then reports it).
+   * The files of one bundle (`files`, all stored in the same bundle) read forward, one streamed ranged read per run
+   * of neighbours (repo/bundle-read.ts), in offset order: each file with its original bytes, checked as readFile
+   * checks them. Take each file's chunks before asking for the next file (what is left of them is skipped). Memory:
+   * what the stream holds and the decoder's frames, never the bundle. fileMissing (55) when the bundle is missing.
    */
-  async readBundleSpans(files: readonly ManifestFile[], maxBytes: number): Promise<BundleSpans> {
-    const groups = new Map<string, { start: number; end: number; count: number }>();
-    for (const file of files) {
-      const bundle = file.stored.bundle;
-      if (bundle === undefined) continue;
-      const path = storedFilePath(this.#stanza, file);
-      const group = groups.get(path);
-      const end = bundle.offset + file.stored.size;
-      if (group === undefined) groups.set(path, { start: bundle.offset, end, count: 1 });
-      else
-        groups.set(path, {
-          start: Math.min(group.start, bundle.offset),
-          end: Math.max(group.end, end),
-          count: group.count + 1,
-        });
+  async *readBundle(
+    files: readonly ManifestFile[],
+  ): AsyncGenerator<{ readonly file: ManifestFile; readonly chunks: AsyncGenerator<Buffer> }> {
+    const [first] = files;
+    if (first === undefined) return;
+    const path = storedFilePath(this.#stanza, first);
+    for (const run of bundleRuns(files)) {
+      const source = await this.#repo.driver.openRead(path, {
+        offset: run.start,
+        limit: run.end - run.start,
+      });
+      if (source === undefined) throw this.#missing(first);
+      try {
+        const reader = new ForwardReader(source, run.start, `'${this.#repo.location}/${path}'`);
+        for (const file of run.files) {
+          const read = storedFileRead(this.#stanza, file);
+          if (read.path !== path)
+            throw new PgStashError('assert', `'${file.name}' is not in bundle '${path}'`);
+          const { offset } = bundleMemberOf(file);
+          const stored = reader.take(offset, file.stored.size);
+          yield { file, chunks: await this.#repo.decodeMember(stored, read.path, read.expect) };
+        }
+      } finally {
+        source.destroy();
+      }
     }
-    const spans: BundleSpans = new Map();
-    for (const [path, { start, end, count }] of groups) {
-      if (count < 2 || end - start > maxBytes) continue;
-      const data = await this.#repo.driver.read(path, { offset: start, limit: end - start });
-      if (data !== undefined && data.length === end - start) spans.set(path, { offset: start, data });
-    }
-    return spans;
   }
 
   /** readFile, for a file that must be there: fileMissing (55) naming the repository file. */
   async requireFile(file: ManifestFile, options: FileReadOptions = {}): Promise<AsyncGenerator<Buffer>> {
     const chunks = await this.readFile(file, options);
-    if (chunks === undefined) {
-      throw new PgStashError(
-        'fileMissing',
-        `backup file '${this.#repo.location}/${storedFilePath(this.#stanza, file)}' is missing`,
-        { hint: 'the backup is damaged: restore another backup set with --set' },
-      );
-    }
+    if (chunks === undefined) throw this.#missing(file);
     return chunks;
+  }
+
+  /** fileMissing (55) naming the repository file of `file`. */
+  #missing(file: ManifestFile): PgStashError {
+    return new PgStashError(
+      'fileMissing',
+      `backup file '${this.#repo.location}/${storedFilePath(this.#stanza, file)}' is missing`,
+      { hint: 'the backup is damaged: restore another backup set with --set' },
+    );
   }
 }
 
@@ -447,22 +458,6 @@ export interface BundleMember {
 
 /** How BackupStore.readFile reads a file. */
 export interface FileReadOptions {
-  /** Stretches of bundles already read (readBundleSpans): a member found there is decoded from memory. */
-  readonly spans?: BundleSpans | undefined;
   /** false: a block-stored file's parts are read without their own whole SHA-256 (readBlockFile). */
   readonly checkParts?: boolean;
-}
-
-/** Stretches of bundles read at once (BackupStore.readBundleSpans), by bundle path: from `offset`, `data`. */
-export type BundleSpans = Map<string, { readonly offset: number; readonly data: Buffer }>;
-
-/** `file`'s stored bytes when `spans` holds them. */
-function memberIn(spans: BundleSpans, stanza: string, file: ManifestFile): Buffer | undefined {
-  const bundle = file.stored.bundle;
-  if (bundle === undefined) return undefined;
-  const span = spans.get(storedFilePath(stanza, file));
-  if (span === undefined) return undefined;
-  const from = bundle.offset - span.offset;
-  if (from < 0 || from + file.stored.size > span.data.length) return undefined;
-  return span.data.subarray(from, from + file.stored.size);
 }

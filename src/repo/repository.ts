@@ -146,6 +146,11 @@ export class Repository {
     return this.driver.location;
   }
 
+  /** An object store (S3, Azure, GCS): no directories, and each read or write a request, a round trip. */
+  get objectStore(): boolean {
+    return !this.driver.capabilities.path;
+  }
+
   /** Files a restore worker reads at once from this repository's store (Capabilities.readsInFlight). */
   get readsInFlight(): number {
     return this.driver.capabilities.readsInFlight ?? 2;
@@ -368,15 +373,19 @@ export class Repository {
   }
 
   /**
-   * A bundle member's original bytes from its stored bytes already read (`stored`, a part of a bundle read once for
-   * several members: BackupStore.readBundleSpans), checked as getChunks checks them.
+   * A bundle member's original bytes from its stored bytes, which the caller reads (`stored`: exactly the member's
+   * stored bytes, streamed from one read of several members: BackupStore.readBundle), checked as getChunks checks
+   * them.
    */
-  decodeMember(stored: Buffer, path: string, expect: ReadExpectation): Promise<AsyncGenerator<Buffer>> {
+  decodeMember(
+    stored: AsyncGenerator<Buffer>,
+    path: string,
+    expect: ReadExpectation,
+  ): Promise<AsyncGenerator<Buffer>> {
     const { member } = expect;
-    if (member === undefined || stored.length !== expect.storedSize)
-      throw new PgStashError('assert', `'${path}': not a whole bundle member`);
+    if (member === undefined) throw new PgStashError('assert', `'${path}': not a bundle member`);
     return this.#keyFor(path, expect).then((key) =>
-      this.#verified([stored], `${path}' member '${member.name}`, key, expect, member.compressType),
+      this.#verified(stored, `${path}' member '${member.name}`, key, expect, member.compressType),
     );
   }
 

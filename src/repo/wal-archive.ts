@@ -3,6 +3,7 @@ import { PgStashError } from '../common/errors.js';
 import { compressExtension } from '../io/compress.js';
 import { parseWalFileName } from '../postgres/wal-name.js';
 import { claimWalName } from './archive-claim.js';
+import type { ArchiveInfo } from './archive-info.js';
 import { sameCluster } from './db-history.js';
 import {
   archiveId,
@@ -65,8 +66,12 @@ export class WalArchive {
 
   /** The archive id WAL of the current cluster is stored under. */
   async currentId(): Promise<string> {
-    const { current } = await this.#repo.requireArchiveInfo();
-    return archiveId(current.version, current.id);
+    return this.currentIdIn(await this.#repo.requireArchiveInfo());
+  }
+
+  /** currentId from an archive.info the caller read already. */
+  currentIdIn(info: ArchiveInfo): string {
+    return archiveId(info.current.version, info.current.id);
   }
 
   /**

@@ -235,6 +235,6 @@ describe.skipIf(!s3ServerAvailable('versitygw'))('bundles on S3 (versitygw, encr
     );
     // About 800 bundled files: a batch's stretch of a bundle read at once, not a GET each (about 800), and batches of
     // up to 2 MiB of bundled files (23 GETs here; 40 with the 32-file batches of other files).
-    expect(gets).toBeLessThan(30);
+    expect(gets).toBeLessThan(6);
   });
 });

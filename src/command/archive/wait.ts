@@ -24,11 +24,13 @@ export async function waitForArchive(
   repos: readonly Repository[],
   walFiles: readonly string[],
   timeoutSec: number,
+  /** The archive id of a repository, when the caller has read its archive.info already. */
+  knownIds?: ReadonlyMap<Repository, string>,
 ): Promise<ArchivedSegment[]> {
   const deadline = Date.now() + timeoutSec * 1000;
   const found: ArchivedSegment[] = [];
   for (const repo of repos) {
-    const id = await repo.wal.currentId();
+    const id = knownIds?.get(repo) ?? (await repo.wal.currentId());
     for (const walFile of walFiles) {
       let interval = FIRST_POLL_MS;
       while (true) {

@@ -18,6 +18,8 @@ export interface ArchiveWaitOptions {
   /** The backup's first and last segment, for the log. */
   readonly walStart: string;
   readonly walStop: string;
+  /** The archive id to look in (backupInit read archive.info: not read again). */
+  readonly archiveId: string;
   readonly generated: GeneratedFileSettings;
   readonly signal: AbortSignal;
 }
@@ -37,7 +39,12 @@ export async function archiveWait(
   if (!options.check && !options.copy) return { files, waitMs: undefined };
   log.info(`waiting for WAL ${options.walStart} to ${options.walStop} to reach the archive`);
   const waitStarted = performance.now();
-  const archived = await waitForArchive([repo], segments, options.timeoutSec);
+  const archived = await waitForArchive(
+    [repo],
+    segments,
+    options.timeoutSec,
+    new Map([[repo, options.archiveId]]),
+  );
   const waitMs = performance.now() - waitStarted;
   if (options.copy) {
     for (const segment of archived) {

@@ -59,14 +59,14 @@ export async function backup(context: CommandContext): Promise<number> {
   const repo = await Repository.open(repoOptions, stanza);
   const session = await connectFromConfig(config);
   try {
-    const { key, backupInfo, control } = await backupInit(config, repo, session, pgPath);
+    const { key, backupInfo, archiveId, control } = await backupInit(config, repo, session, pgPath);
     const { type, prior } = selectPrior(requestedType, backupInfo, { encrypted: key !== undefined });
     // Read before anything starts: a prior whose manifest is unreadable fails the backup here (55).
     const priorManifest = prior === undefined ? undefined : await repo.backups.manifest(prior.label);
     const checksumPage = control.dataChecksumVersion > 0;
     // The newest leftover of an interrupted backup is resumed when it fits this one (type, prior, storage);
     // every other leftover is removed.
-    const resumable = await prepareResume(
+    const { resumable, leftovers } = await prepareResume(
       repo,
       backupInfo,
       {
@@ -81,7 +81,7 @@ export async function backup(context: CommandContext): Promise<number> {
     // A resumed backup keeps the interrupted one's label, as pgBackRest does: its directory and files are there.
     const { label, started } =
       resumable === undefined
-        ? await createLabel(repo, type, backupInfo, prior?.label)
+        ? await createLabel(repo, type, backupInfo, prior?.label, leftovers)
         : { label: resumable.label, started: new Date() };
     const checkpointStarted = performance.now();
     const start = await backupStart(session, label, config.get('start-fast'));
@@ -158,6 +158,7 @@ export async function backup(context: CommandContext): Promise<number> {
       timeoutSec: config.get('archive-timeout'),
       walStart,
       walStop,
+      archiveId,
       generated: stopped.generated,
       signal,
     });
@@ -185,7 +186,12 @@ export async function backup(context: CommandContext): Promise<number> {
     begun = undefined;
     if (resumable !== undefined) context.out(resumeReport(label, resumable.counts, tree.files));
     // As pgBackRest does, the backup command ends with expire (still under the backup lock).
-    await expireStanza(config, { dryRun: false, report: () => undefined, repos: [repoOptions] });
+    await expireStanza(config, {
+      dryRun: false,
+      report: () => undefined,
+      repos: [repoOptions],
+      opened: repo,
+    });
     return 0;
   } finally {
     await session.close();

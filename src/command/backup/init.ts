@@ -13,6 +13,8 @@ export interface BackupInit {
   /** The stanza's data key, undefined for an unencrypted repository. */
   readonly key: Buffer | undefined;
   readonly backupInfo: BackupInfo;
+  /** The archive id this cluster's WAL goes to (read once: the archive wait looks there). */
+  readonly archiveId: string;
   /** pg_control of the data directory backed up. */
   readonly control: ControlData;
 }
@@ -52,5 +54,5 @@ export async function backupInit(
   // Before anything is copied: a backup whose WAL never reaches this stanza would fail only at its very end.
   if (config.get('archive-check') || config.get('archive-copy'))
     await checkArchiveSettings(session, stanza, { notPgstash: 'warn' });
-  return { key, backupInfo, control };
+  return { key, backupInfo, archiveId: repo.wal.currentIdIn(archiveInfo), control };
 }

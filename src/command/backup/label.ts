@@ -22,12 +22,14 @@ export async function createLabel(
   repo: Repository,
   type: BackupType,
   info: BackupInfo,
-  prior?: string,
+  prior: string | undefined,
+  /** Labels of the directories backup.info does not list (BackupStore.incomplete), as the caller found them. */
+  leftovers: readonly string[],
 ): Promise<{ label: string; started: Date }> {
   const latest = latestLabel(
     [
       ...info.backups.map((backup) => backup.label),
-      ...(await repo.backups.incomplete(info)),
+      ...leftovers,
       // An expired backup's history copy too, as pgBackRest: a new label must not take an old one's place.
       ...(await repo.backups.history.newestYear()).map((entry) => entry.label),
     ],

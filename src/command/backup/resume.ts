@@ -18,12 +18,17 @@ import type { Repository } from '../../repo/repository.js';
 import { ownerOf } from './copy-files.js';
 
 /**
- * How often the copy records the files it has made durable in the partial manifest: every second, or sooner once
- * this many bytes of files wait (at a few hundred MB/s a second of files is a lot to copy again). Each record
- * costs the workers' fsync (due at the end anyway) and a rewrite of the partial manifest.
+ * How often the copy records the files it has made durable in the partial manifest: every `intervalMs`, or sooner
+ * once `pendingBytes` of files wait. Each record costs the workers' fsync (due at the end anyway) and a rewrite of the
+ * partial manifest. Locally: every second or 8 MiB (at a few hundred MB/s a second of files is a lot to copy again).
+ * On an object store a rewrite is a PUT of the whole partial manifest: every 30 s or 1 GiB (pgBackRest saves its
+ * manifest every 1 GiB, manifest-save-threshold), so a resume copies again at most that much; a bundled full of
+ * pgbench scale 10 on S3 rewrote it (and its copy) a few times for nothing a resume keeps.
  */
-const JOURNAL_INTERVAL_MS = 1000;
-const JOURNAL_PENDING_BYTES = 8 * 1024 * 1024;
+const JOURNAL_CADENCE = {
+  local: { intervalMs: 1000, pendingBytes: 8 * 1024 * 1024 },
+  objectStore: { intervalMs: 30_000, pendingBytes: 1024 * 1024 * 1024 },
+} as const;
 
 /** What the new backup is: a leftover is resumed only when it was the same. */
 export interface ResumeWanted {
@@ -89,7 +94,7 @@ export class Resumable {
    * and stored files no such entry names (copies never recorded as durable) are removed.
    */
   async begin(partial: PartialManifest): Promise<void> {
-    await this.#repo.backups.recordPartial(partial, [...this.#recorded.values()]);
+    await this.#repo.backups.takeOverPartial(partial, [...this.#recorded.values()]);
     const named = new Set([...this.#recorded.values()].flatMap(storedNames));
     const unproven = (await this.#repo.backups.storedNames(this.label)).filter((name) => !named.has(name));
     await this.#repo.backups.removeStored(this.label, unproven);
@@ -159,14 +164,15 @@ function storedNames(file: ManifestFile): string[] {
 
 /**
  * Deals with every leftover of an interrupted backup (call with the backup lock held): the newest is returned
- * to be resumed when `resume` is on and it matches `wanted`; every other one is removed, saying why.
+ * to be resumed when `resume` is on and it matches `wanted`; every other one is removed, saying why. Also returns the
+ * labels of every leftover found (the new label must follow them: label.ts).
  */
 export async function prepareResume(
   repo: Repository,
   info: BackupInfo,
   wanted: ResumeWanted,
   enabled: boolean,
-): Promise<Resumable | undefined> {
+): Promise<{ resumable: Resumable | undefined; leftovers: readonly string[] }> {
   const leftovers = await repo.backups.incomplete(info);
   const newest = leftovers.at(-1);
   let resumable: Resumable | undefined;
@@ -181,7 +187,7 @@ export async function prepareResume(
     log.warn(`removing incomplete backup '${label}' from ${repo.name} (${reason})`);
     await repo.backups.remove(label);
   }
-  return resumable;
+  return { resumable, leftovers };
 }
 
 /** The partial manifest of leftover `label` when this backup can resume it, or why it cannot. */
@@ -223,18 +229,22 @@ export class CopyJournal {
   #last = Date.now();
   #writing: Promise<void> | undefined;
   #failed = false;
+  readonly #cadence: { readonly intervalMs: number; readonly pendingBytes: number };
 
   constructor(repo: Repository, partial: PartialManifest) {
     this.#repo = repo;
     this.#partial = partial;
+    this.#cadence = repo.objectStore ? JOURNAL_CADENCE.objectStore : JOURNAL_CADENCE.local;
   }
 
   /** A file is in the backup (copied, or kept by reuse); `flush` makes the workers' writes durable. */
   copied(file: ManifestFile, flush: () => Promise<unknown>): void {
-    if (this.#failed) return;
+    // A resume copies bundled files again (Resumable): recording them would keep nothing.
+    if (this.#failed || file.stored.bundle !== undefined) return;
     this.#pending.push(file);
     this.#pendingBytes += file.size;
-    const due = Date.now() - this.#last >= JOURNAL_INTERVAL_MS || this.#pendingBytes >= JOURNAL_PENDING_BYTES;
+    const due =
+      Date.now() - this.#last >= this.#cadence.intervalMs || this.#pendingBytes >= this.#cadence.pendingBytes;
     if (this.#writing === undefined && due) {
       this.#writing = this.#record(flush).finally(() => (this.#writing = undefined));
     }

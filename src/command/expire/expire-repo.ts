@@ -9,7 +9,7 @@
 // data) the next expire removes: test/integration/expire-kill.test.ts kills a real one to check it.
 import { log } from '../../common/log.js';
 import type { RepoOptions } from '../../config/load.js';
-import type { BackupRecord } from '../../repo/backup-info.js';
+import type { BackupInfo, BackupRecord } from '../../repo/backup-info.js';
 import type { Repository } from '../../repo/repository.js';
 import { planBackupExpiry, type RetentionPolicy } from './backup-plan.js';
 import { zoneFormatter } from './calendar.js';
@@ -92,7 +92,7 @@ export async function expireRepo(
     return;
   }
   const retained = info.backups.filter((backup) => !expired.has(backup.label));
-  await removeLeftoverDirectories(repo, retained, options, say);
+  await removeLeftoverDirectories(repo, info, retained, options, say);
   // No retention at all: warned above, and nothing is expired.
   if (plan.warnings.length > 0 && options.set === undefined) return;
   if (plan.archiveRetention === undefined) {
@@ -112,11 +112,15 @@ export async function expireRepo(
  */
 async function removeLeftoverDirectories(
   repo: Repository,
+  info: BackupInfo,
   retained: readonly BackupRecord[],
   options: ExpireOptions,
   say: (line: string) => void,
 ): Promise<void> {
-  const leftovers = await repo.backups.incomplete(await repo.backups.requireInfo());
+  // backup.info lists the retained backups now (each expired entry went before its files; a dry run removed none):
+  // not read again.
+  const listed = options.dryRun ? info.backups : retained;
+  const leftovers = await repo.backups.incomplete({ ...info, backups: [...listed] });
   const newestListed = retained.at(-1)?.label ?? '';
   const newest = leftovers.at(-1);
   for (const label of leftovers) {

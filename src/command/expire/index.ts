@@ -40,6 +40,8 @@ export async function expireStanza(
     report: (line: string) => void;
     /** Only these repositories (backup: the one it wrote); default: the selected ones. */
     repos?: readonly RepoOptions[];
+    /** A repository the caller has open already (backup): used as it is, its key not looked up again. */
+    opened?: Repository;
   },
 ): Promise<void> {
   const stanza = config.require('stanza');
@@ -48,7 +50,10 @@ export async function expireStanza(
   const failed: { name: string; error: PgStashError }[] = [];
   for (const repoOptions of repos) {
     try {
-      const repo = await Repository.open(repoOptions, stanza);
+      const repo =
+        options.opened?.options.index === repoOptions.index
+          ? options.opened
+          : await Repository.open(repoOptions, stanza);
       if (options.set !== undefined) {
         const listed = (await repo.backups.list()).some((backup) => backup.label === options.set);
         if (!listed) continue;

@@ -5,7 +5,7 @@ import { log } from '../../common/log.js';
 import type { LoadedConfig } from '../../config/load.js';
 import type { BackupRecord } from '../../repo/backup-info.js';
 import type { Manifest } from '../../repo/manifest.js';
-import { openRepositories, type Repository } from '../../repo/repository.js';
+import { Repository } from '../../repo/repository.js';
 import { backupWalSegmentSize, describeSegments, missingBackupWal } from '../archive/backup-wal.js';
 import { selectedRepos } from '../repo-select.js';
 import { warnIfCopyWouldArchiveHere } from './copy-warning.js';
@@ -29,12 +29,29 @@ export async function checkArchiveBeforeRestore(
   };
   let segmentSize: Promise<number> | undefined;
   const walSegmentSize = (): Promise<number> => (segmentSize ??= backupWalSegmentSize(repo, manifest));
-  // restore_command's archive-get looks in every selected repository: a segment is missing only from them all.
-  const repos = await openRepositories(selectedRepos(config), repo.stanza);
+  // restore_command's archive-get looks in every selected repository: a segment is missing only from them all. The
+  // repository restored from is the one already open (its key looked up once), and each one's archive ids are read
+  // once for both checks (archive.info read twice before).
+  const repos = await Promise.all(
+    selectedRepos(config).map((options) =>
+      options.index === repo.options.index ? Promise.resolve(repo) : Repository.open(options, repo.stanza),
+    ),
+  );
+  const idsRead = new Map<Repository, Promise<string[]>>();
+  const archiveIds = (each: Repository): Promise<string[]> => {
+    let ids = idsRead.get(each);
+    if (ids === undefined) {
+      ids = each.wal.clusterIdsIfAny();
+      // Each caller handles the failure; none is left unhandled meanwhile.
+      ids.catch(() => undefined);
+      idsRead.set(each, ids);
+    }
+    return ids;
+  };
   let missing: string[] | undefined;
   for (const each of repos) {
     const what = `the WAL of backup set ${backup.label} in the ${each.name} archive`;
-    const ids = await each.wal.clusterIdsIfAny().catch(unchecked(what));
+    const ids = await archiveIds(each).catch(unchecked(what));
     const inRepo =
       ids === undefined
         ? undefined
@@ -56,6 +73,7 @@ export async function checkArchiveBeforeRestore(
     { label: backup.label, timeline: manifest.backup.timeline, lsnStart: backup.lsnStart },
     { targetTimeline: config.get('target-timeline'), type: restore.type },
     walSegmentSize,
+    archiveIds,
   ).catch(unchecked('the timelines in the archive'));
   return (
     timeline ?? "recovery follows the timeline PostgreSQL chooses (the archive's timelines could not be read)"

@@ -43,49 +43,60 @@ export interface RestoreFilesOptions {
 
 /** Small files go to the workers in batches (see inBatches). */
 const BATCH: BatchLimits = { smallerThan: 256 * 1024, files: 32, bytes: 1024 * 1024 };
-/**
- * Small bundled files go in larger batches: a worker reads a batch's stretch of its bundle at once (restore-worker.ts),
- * so a batch is a GET on an object store, and its memory a stretch of at most 2 MiB of files (plus tar headers) per job
- * in flight. Measured on a fresh cluster on versitygw (about 800 bundled files): 40 bundle GETs with BATCH's limits.
- */
-const BUNDLE_BATCH: BatchLimits = { smallerThan: BATCH.smallerThan, files: 256, bytes: 2 * 1024 * 1024 };
 
-/** A small file of a bundle: restored in bundle order, in batches of BUNDLE_BATCH (see inBundleOrder). */
-function isSmallBundled(file: ManifestFile): boolean {
-  return file.stored.bundle !== undefined && file.size < BUNDLE_BATCH.smallerThan;
+/** What the main thread hands a worker: files restored one after another, or the files of one bundle. */
+interface FileJob {
+  readonly type: 'restore' | 'restore-bundle';
+  readonly files: ManifestFile[];
+  readonly bytes: number;
+}
+
+function fileJob(type: FileJob['type'], files: ManifestFile[]): FileJob {
+  return { type, files, bytes: files.reduce((sum, file) => sum + file.size, 0) };
 }
 
 /**
- * The jobs of `files` (in inBundleOrder's order): the small bundled files, at the end, in batches of BUNDLE_BATCH
- * (but BATCH's with --delta, which reads only the members that differ, one by one), the others in batches of BATCH.
+ * The jobs of `files` (largest first), the largest first. Without --delta each bundle is one job, read forward in one
+ * streamed read (restore-worker.ts, BackupStore.readBundle): on S3 a bundle is then one GET (pgbench scale 10: 30
+ * GETs before, when batches of up to 2 MiB of a bundle's small files were each one ranged read). --delta reads only
+ * the members of files that differ, one by one: its small bundled files go in batches of BATCH in bundle order,
+ * others too.
  */
-function inRestoreBatches(files: readonly ManifestFile[], delta: boolean): ManifestFile[][] {
-  return [
-    ...inBatches(
-      files.filter((file) => !isSmallBundled(file)),
-      BATCH,
-    ),
-    ...inBatches(files.filter(isSmallBundled), delta ? BATCH : BUNDLE_BATCH),
-  ];
+function restoreJobs(files: readonly ManifestFile[], delta: boolean): FileJob[] {
+  const bundled = (file: ManifestFile): boolean =>
+    file.stored.bundle !== undefined && (!delta || file.size < BATCH.smallerThan);
+  const jobs = inBatches(
+    files.filter((file) => !bundled(file)),
+    BATCH,
+  ).map((batch) => fileJob('restore', batch));
+  const inOrder = inBundleOrder(files.filter(bundled));
+  if (delta) jobs.push(...inBatches(inOrder, BATCH).map((batch) => fileJob('restore', batch)));
+  else {
+    const byBundle = new Map<string, ManifestFile[]>();
+    for (const file of inOrder) {
+      const key = `${file.stored.holder}/${file.stored.bundle?.id ?? 0}`;
+      const members = byBundle.get(key);
+      if (members === undefined) byBundle.set(key, [file]);
+      else members.push(file);
+    }
+    for (const members of byBundle.values()) jobs.push(fileJob('restore-bundle', members));
+  }
+  // Stable: equal sizes keep the order above.
+  return jobs.sort((a, b) => b.bytes - a.bytes);
 }
 
-/**
- * `files` (largest first) with the small bundled ones moved to the end in bundle order (holder, bundle, offset): a
- * batch then holds neighbours of one bundle, which its worker reads with one ranged read (restore-worker.ts).
- * Measured at pgbench scale 10 on S3: 812 GETs for a bundled restore when each member was read by itself.
- */
+/** Bundled `files` in bundle order (holder, bundle, offset). */
 function inBundleOrder(files: readonly ManifestFile[]): ManifestFile[] {
   const key = (file: ManifestFile): [string, number, number] => [
     file.stored.holder,
     file.stored.bundle?.id ?? 0,
     file.stored.bundle?.offset ?? 0,
   ];
-  const bundled = files.filter(isSmallBundled).sort((a, b) => {
+  return [...files].sort((a, b) => {
     const [ha, ia, oa] = key(a);
     const [hb, ib, ob] = key(b);
     return ha < hb ? -1 : ha > hb ? 1 : ia - ib || oa - ob;
   });
-  return [...files.filter((file) => !isSmallBundled(file)), ...bundled];
 }
 
 export type RestorePool = WorkerPool<RestoreJob, RestoreJobResult>;
@@ -157,9 +168,9 @@ export async function restoreTree(
   if (controlFile === undefined) {
     throw new PgStashError('fileMissing', `backup ${manifest.backup.label} has no global/pg_control`);
   }
-  const files = inBundleOrder(
-    manifest.files.filter((file) => file !== controlFile && !NOT_RESTORED.has(file.name)).sort(largestFirst),
-  );
+  const files = manifest.files
+    .filter((file) => file !== controlFile && !NOT_RESTORED.has(file.name))
+    .sort(largestFirst);
   const settings: RestoreFileSettings = {
     targets,
     restoreOwner: options.restoreOwner,
@@ -182,17 +193,17 @@ export async function restoreTree(
   });
   // --delta: the largest block-stored files are compared as ranges on every worker at once (delta-split.ts).
   const { ranges, others } = splitForDelta(files, settings, pool.size);
-  const restoreBatch = async (batch: ManifestFile[], batchSettings = settings): Promise<void> =>
+  const restoreFiles = async (job: FileJob, jobSettings = settings): Promise<void> =>
     add(
       await pool.run(
-        { type: 'restore', files: batch, settings: batchSettings },
-        poolOptionsFor(batch.length === 1 ? (batch[0] as ManifestFile).size : 0),
+        { type: job.type, files: job.files, settings: jobSettings },
+        poolOptionsFor(job.files.length === 1 ? job.bytes : 0),
       ),
     );
-  await runParallel(largestJobsFirst(ranges, inRestoreBatches(others, settings.delta !== undefined)), {
+  await runParallel(largestJobsFirst(ranges, restoreJobs(others, settings.delta !== undefined)), {
     concurrency: pool.submitAhead,
-    worker: async (job: RangeJob | ManifestFile[]) => {
-      if (Array.isArray(job)) return restoreBatch(job);
+    worker: async (job: RangeJob | FileJob) => {
+      if ('files' in job) return restoreFiles(job);
       const { file, range, split } = job;
       // A range is hashing alone: it has its worker to itself, as a large file does.
       const { writtenBytes } = await pool.run(
@@ -200,7 +211,8 @@ export async function restoreTree(
         { exclusive: true },
       );
       const done = await split.rangeDone(writtenBytes, settings);
-      if (done === 'rewrite') await restoreBatch([file], { ...settings, delta: undefined });
+      if (done === 'rewrite')
+        await restoreFiles(fileJob('restore', [file]), { ...settings, delta: undefined });
       else if (done !== undefined) add(done, true);
     },
   });
@@ -224,19 +236,14 @@ export async function restoreTree(
   return totals;
 }
 
-/** Range jobs and batches of files in one list, the largest first (both lists come largest first). */
-function largestJobsFirst(
-  ranges: readonly RangeJob[],
-  batches: readonly ManifestFile[][],
-): (RangeJob | ManifestFile[])[] {
-  const bytesOf = (batch: readonly ManifestFile[]): number => batch.reduce((sum, file) => sum + file.size, 0);
-  const jobs: (RangeJob | ManifestFile[])[] = [];
+/** Range jobs and jobs of files in one list, the largest first (both lists come largest first). */
+function largestJobsFirst(ranges: readonly RangeJob[], fileJobs: readonly FileJob[]): (RangeJob | FileJob)[] {
+  const jobs: (RangeJob | FileJob)[] = [];
   let next = 0;
-  for (const batch of batches) {
-    const bytes = bytesOf(batch);
-    while (next < ranges.length && (ranges[next] as RangeJob).bytes >= bytes)
+  for (const job of fileJobs) {
+    while (next < ranges.length && (ranges[next] as RangeJob).bytes >= job.bytes)
       jobs.push(ranges[next++] as RangeJob);
-    jobs.push(batch);
+    jobs.push(job);
   }
   while (next < ranges.length) jobs.push(ranges[next++] as RangeJob);
   return jobs;

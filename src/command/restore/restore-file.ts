@@ -4,7 +4,6 @@ import { isPgStashError, PgStashError, reasonOf } from '../../common/errors.js';
 import { groupId, userId } from '../../common/os-users.js';
 import type { ChunkStage } from '../../io/stage.js';
 import type { ManifestFile, ManifestOwner } from '../../repo/manifest.js';
-import type { BundleSpans } from '../../repo/backup-store.js';
 import type { Repository } from '../../repo/repository.js';
 import { DirectFileWriter } from '../../storage/direct-file.js';
 import type { DeltaCompare } from './delta-file.js';
@@ -49,8 +48,8 @@ export async function restoreFile(
   settings: RestoreFileSettings,
   /** Sees every chunk written (the restore's progress counter). */
   progress?: ChunkStage,
-  /** Stretches of bundles already read for this file's batch (BackupStore.readBundleSpans). */
-  spans?: BundleSpans,
+  /** The file's original bytes when the caller reads them (a bundle read forward: BackupStore.readBundle). */
+  read?: AsyncGenerator<Buffer>,
 ): Promise<string> {
   const path = destinationOf(file.name, settings.targets);
   const writer = openDestination(path, file.size);
@@ -58,7 +57,7 @@ export async function restoreFile(
     // Where and how the file is stored is its own: in the backup holding it, with that backup's compression.
     // What is written is checked (each block against its map, the whole file against the manifest), so a
     // block-stored file's parts are not hashed whole as well: most of a chain's parts are blocks replaced since.
-    const chunks = await repo.backups.requireFile(file, { spans, checkParts: false });
+    const chunks = read ?? (await repo.backups.requireFile(file, { checkParts: false }));
     try {
       for await (const chunk of chunks) {
         await writer.write(chunk);

@@ -30,6 +30,15 @@ export type RestoreJob =
       readonly settings: RestoreFileSettings;
     }
   /**
+   * Files of one bundle (not --delta), restored in bundle order as one streamed read of the bundle brings them
+   * (BackupStore.readBundle): one request for the bundle on an object store, not one per batch or file.
+   */
+  | {
+      readonly type: 'restore-bundle';
+      readonly files: readonly ManifestFile[];
+      readonly settings: RestoreFileSettings;
+    }
+  /**
    * restore --delta: blocks `range` of a large block-stored file prepared in place (delta-blocks.ts), compared and
    * the differing ones written; the file's other ranges run on other workers at the same time (files.ts). Only its
    * writtenBytes are set: the file is counted once all its ranges are done.
@@ -51,9 +60,6 @@ export interface RestoreJobResult {
   writtenBytes: number;
 }
 
-/** The most a batch reads of a bundle at once (a batch holds at most 2 MiB of bundled files, plus tar headers). */
-const BUNDLE_SPAN_BYTES = 4 * 1024 * 1024;
-
 /** fsyncs a worker keeps in flight behind its writes. */
 const SYNCS_IN_FLIGHT = 4;
 
@@ -73,12 +79,6 @@ serveJobs<RestoreJob, RestoreJobResult>(async (job) => {
   const result: RestoreJobResult = { kept: 0, keptBytes: 0, written: 0, writtenBytes: 0 };
   if (job.type === 'restore') {
     const { settings } = job;
-    // Small bundled files of one bundle come in one batch, in bundle order (files.ts): one ranged read for them
-    // all, not one each. Not for --delta, which reads only the files that differ.
-    const spans =
-      settings.delta === undefined && job.files.length > 1
-        ? await repo.backups.readBundleSpans(job.files, BUNDLE_SPAN_BYTES)
-        : undefined;
     for (const file of job.files) {
       // --delta: comparing is hashing, CPU work, so it runs here on the worker, beside the writes.
       if (settings.delta !== undefined) {
@@ -109,7 +109,12 @@ serveJobs<RestoreJob, RestoreJobResult>(async (job) => {
           continue;
         }
       }
-      syncing.add(await restoreFile(repo, file, settings, progress, spans));
+      syncing.add(await restoreFile(repo, file, settings, progress));
+      countWritten(result, file.size);
+    }
+  } else if (job.type === 'restore-bundle') {
+    for await (const { file, chunks } of repo.backups.readBundle(job.files)) {
+      syncing.add(await restoreFile(repo, file, job.settings, progress, chunks));
       countWritten(result, file.size);
     }
   } else if (job.type === 'patch-range') {

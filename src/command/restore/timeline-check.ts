@@ -75,12 +75,14 @@ export async function checkRestoreTimeline(
   backup: { readonly label: string; readonly timeline: number; readonly lsnStart: string },
   recovery: { readonly targetTimeline: string | undefined; readonly type: string },
   segmentSize: () => Promise<number>,
+  /** Each repository's archive ids (WalArchive.clusterIdsIfAny), read once by the caller for all its checks. */
+  archiveIds: (repo: Repository) => Promise<string[]>,
 ): Promise<string> {
   // archive-get fetches a history file from the first repository that has it: the first one's wins.
   const byRepo: { repo: Repository; ids: string[] }[] = [];
   const found = new Map<number, ArchivedTimeline>();
   for (const repo of repos) {
-    const ids = await repo.wal.clusterIdsIfAny();
+    const ids = await archiveIds(repo);
     byRepo.push({ repo, ids });
     for (const entry of await readArchivedTimelines(repo, ids))
       if (!found.has(entry.timeline)) found.set(entry.timeline, entry);

@@ -127,7 +127,8 @@ describe('BackupStore', () => {
     const label = '20261206-120000F';
     await repo.backups.begin(partial(label));
     const dir = join(root, 'lifecycle', 'backup', 'main', label);
-    expect((await readdir(dir)).sort()).toEqual(['backup.manifest.partial', 'backup.manifest.partial.copy']);
+    // No .copy of the partial manifest: a record replaced whole, which only a resume reads.
+    expect((await readdir(dir)).sort()).toEqual(['backup.manifest.partial']);
     expect(await repo.backups.list()).toEqual([]);
     expect(await repo.backups.incomplete(await repo.backups.requireInfo())).toEqual([label]);
     // A second begin of the same label is refused.

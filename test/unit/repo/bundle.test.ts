@@ -1,10 +1,12 @@
-// Tests for bundles (BackupStore.putBundle, repo/bundle-tar.ts): members read back by range through the chunk loop,
+// Tests for bundles (BackupStore.putBundle, repo/bundle-tar.ts): members read back by range through the chunk loop
+// or forward from one read of the bundle (BackupStore.readBundle, repo/bundle-read.ts),
 // encrypted or not, a damaged member named with its bundle, and the system tar listing and extracting every member
 // (a name too long for ustar included) byte for byte.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chunksOf } from '../../../src/io/chunker.js';
+import { bundleRuns } from '../../../src/repo/bundle-read.js';
 import { repoLayout } from '../../../src/repo/layout.js';
 import { fileStorage, type ManifestFile } from '../../../src/repo/manifest.js';
 import type { Repository } from '../../../src/repo/repository.js';
@@ -84,30 +86,63 @@ describe('a bundle', () => {
       expect((await readAll(repo, entries[index] as ManifestFile)).equals(file.data)).toBe(true);
   });
 
-  it('gives the same members from one read of the stretch holding them (readBundleSpans), checked', async () => {
-    const dir = join(root, 'spans');
+  /** Each file readBundle yields, in order, with its bytes. */
+  async function readForward(repo: Repository, files: readonly ManifestFile[]): Promise<[string, Buffer][]> {
+    const read: [string, Buffer][] = [];
+    for await (const { file, chunks } of repo.backups.readBundle(files)) {
+      const parts: Buffer[] = [];
+      for await (const chunk of chunks) parts.push(chunk);
+      read.push([file.name, Buffer.concat(parts)]);
+    }
+    return read;
+  }
+
+  it.each([false, true])(
+    'gives its members from one forward read, in bundle order, checked (encrypted: %s)',
+    async (encrypted) => {
+      const repo = await emptyStanza(join(root, `forward-${encrypted}`), { encrypted });
+      const entries = await writeBundle(repo, encrypted);
+      // Asked in any order, given in bundle order; a member left out is skipped over.
+      const asked = [entries[3], entries[0], entries[2]] as ManifestFile[];
+      const expected = originals().filter((_file, index) => index !== 1);
+      expect(await readForward(repo, asked)).toEqual(expected.map((file) => [file.name, file.data]));
+    },
+  );
+
+  it('reads members far apart with a read each, and skips what a reader left of a member', async () => {
+    const repo = await emptyStanza(join(root, 'forward-runs'));
+    const entries = await writeBundle(repo, false);
+    // The 300 KiB member (stored smaller, compressed) lies between the first two and the last.
+    expect(bundleRuns(entries).map((run) => run.files.length)).toEqual([4]);
+    expect(bundleRuns(entries, 0).length).toBeGreaterThan(1);
+    const names: string[] = [];
+    for await (const { file, chunks } of repo.backups.readBundle(entries)) {
+      names.push(file.name);
+      // Only the first chunk of each: the next member is read all the same.
+      await chunks.next();
+    }
+    expect(names).toEqual(originals().map((file) => file.name));
+  });
+
+  it('names the bundle when a member of a forward read is damaged, or the bundle ends early', async () => {
+    const dir = join(root, 'forward-damaged');
     const repo = await emptyStanza(dir);
     const entries = await writeBundle(repo, false);
-    const spans = await repo.backups.readBundleSpans(entries, 4 * 1024 * 1024);
-    expect(spans.size).toBe(1);
-    for (const [index, file] of originals().entries()) {
-      const parts: Buffer[] = [];
-      for await (const chunk of await repo.backups.requireFile(entries[index] as ManifestFile, { spans }))
-        parts.push(chunk);
-      expect(Buffer.concat(parts).equals(file.data)).toBe(true);
-    }
-    // A stretch longer than allowed is not read: each member is then read by itself.
-    expect((await repo.backups.readBundleSpans(entries, 1024)).size).toBe(0);
-    // Damage inside the stretch is caught for the member it hits.
-    const [span] = [...spans.values()];
-    const target = entries[0] as ManifestFile;
-    const at = (target.stored.bundle?.offset ?? 0) - (span?.offset ?? 0) + 10;
-    if (span !== undefined) span.data[at] = (span.data[at] ?? 0) ^ 0xff;
-    await expect(
-      (async () => {
-        for await (const chunk of await repo.backups.requireFile(target, { spans })) void chunk;
-      })(),
-    ).rejects.toThrow(`member 'pg_data/base/1/1259.zst' is corrupt`);
+    const path = join(dir, repoLayout.bundle('main', LABEL, 1));
+    const bytes = await readFile(path);
+    const { writeFile } = await import('node:fs/promises');
+    const target = entries[2] as ManifestFile;
+    const damaged = Buffer.from(bytes);
+    const at = (target.stored.bundle?.offset ?? 0) + 10;
+    damaged[at] = (damaged[at] ?? 0) ^ 0xff;
+    await writeFile(path, damaged);
+    await expect(readForward(repo, entries)).rejects.toThrow(
+      `bundle/1.tar' member 'pg_data/base/1/16384.zst' is corrupt`,
+    );
+    // Cut inside the last member: the read fails naming the bundle, never a short file taken as whole.
+    const last = entries[3] as ManifestFile;
+    await writeFile(path, bytes.subarray(0, (last.stored.bundle?.offset ?? 0) + 2));
+    await expect(readForward(repo, entries)).rejects.toThrow(/bundle\/1\.tar' .*corrupt/);
   });
 
   it('names the member and its bundle when a member is damaged', async () => {

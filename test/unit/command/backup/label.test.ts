@@ -28,7 +28,7 @@ afterEach(async () => {
 describe('createLabel', () => {
   it('starts on the whole second after the call, and the label names that second', async () => {
     const called = Date.now();
-    const { label, started } = await createLabel(repo, 'full', info);
+    const { label, started } = await createLabel(repo, 'full', info, undefined, []);
     expect(started.getTime() % 1000).toBe(0);
     expect(started.getTime()).toBeGreaterThan(called);
     expect(started.getTime() - called).toBeLessThanOrEqual(1000);
@@ -39,15 +39,15 @@ describe('createLabel', () => {
   it('a file written just before the backup began has an mtime below its start second', async () => {
     const file = join(root, 'written-just-before');
     await writeFile(file, 'x');
-    const { started } = await createLabel(repo, 'full', info);
+    const { started } = await createLabel(repo, 'full', info, undefined, []);
     const mtime = Math.floor((await stat(file)).mtimeMs / 1000);
     expect(mtime).toBeLessThan(Math.floor(started.getTime() / 1000));
   });
 
   it('never reuses a label listed in backup.info: waits for the next second', async () => {
-    const first = await createLabel(repo, 'full', info);
+    const first = await createLabel(repo, 'full', info, undefined, []);
     const listed = { ...info, backups: [{ label: first.label }] } as unknown as BackupInfo;
-    const second = await createLabel(repo, 'full', listed);
+    const second = await createLabel(repo, 'full', listed, undefined, []);
     expect(second.label).not.toBe(first.label);
     expect(second.started.getTime() % 1000).toBe(0);
   });
@@ -59,7 +59,7 @@ describe('createLabel', () => {
   it('refuses a label not later than the latest of its full set: clock (106), naming both', async () => {
     const full = backupLabel('full', new Date(Date.now() - 3600_000));
     const later = backupLabel('incr', hourAhead(), full);
-    const error = await createLabel(repo, 'incr', withLabels(full, later), full).catch(
+    const error = await createLabel(repo, 'incr', withLabels(full, later), full, []).catch(
       (caught: unknown) => caught,
     );
     expect(isPgStashError(error, 'clock')).toBe(true);
@@ -74,10 +74,10 @@ describe('createLabel', () => {
     const older = backupLabel('full', new Date(Date.now() - 7200_000));
     const newer = backupLabel('full', new Date(Date.now() - 3600_000));
     const laterInNewer = backupLabel('incr', hourAhead(), newer);
-    const incr = await createLabel(repo, 'incr', withLabels(older, newer, laterInNewer), older);
+    const incr = await createLabel(repo, 'incr', withLabels(older, newer, laterInNewer), older, []);
     expect(incr.label.startsWith(`${older}_`)).toBe(true);
     // A full sorts by its own time: an incr of the newest set taken later does not hold it back.
-    const full = await createLabel(repo, 'full', withLabels(older, newer, laterInNewer));
+    const full = await createLabel(repo, 'full', withLabels(older, newer, laterInNewer), undefined, []);
     expect(full.label > newer).toBe(true);
   });
 
@@ -86,7 +86,9 @@ describe('createLabel', () => {
     await mkdir(join(root, 'repo', 'backup', 'main', ahead));
     const leftover = await repo.backups.incomplete(info);
     expect(leftover).toEqual([ahead]);
-    const error = await createLabel(repo, 'full', info).catch((caught: unknown) => caught);
+    const error = await createLabel(repo, 'full', info, undefined, leftover).catch(
+      (caught: unknown) => caught,
+    );
     expect(isPgStashError(error, 'clock')).toBe(true);
   });
 
@@ -96,7 +98,7 @@ describe('createLabel', () => {
     await mkdir(year, { recursive: true });
     await writeFile(join(year, `${ahead}.manifest.gz`), '');
     expect((await repo.backups.history.list()).map((entry) => entry.label)).toEqual([ahead]);
-    const error = await createLabel(repo, 'full', info).catch((caught: unknown) => caught);
+    const error = await createLabel(repo, 'full', info, undefined, []).catch((caught: unknown) => caught);
     expect(isPgStashError(error, 'clock')).toBe(true);
   });
 
@@ -111,6 +113,6 @@ describe('createLabel', () => {
     ]);
     expect(await repo.backups.history.list()).toHaveLength(4);
     // The newest year's label is in the past: a new label follows it.
-    expect((await createLabel(repo, 'full', info)).label > '20260102-030405F').toBe(true);
+    expect((await createLabel(repo, 'full', info, undefined, [])).label > '20260102-030405F').toBe(true);
   });
 });
