@@ -1,7 +1,7 @@
 // Asynchronous archiving on a real PostgreSQL 15 (archive-async=y): a write-heavy load archived byte-identical,
 // kill -9 of the background process loses nothing, recovery through the prefetching spool is exact and never
 // serves a stale spool, and beyond archive-push-queue-max WAL is dropped rather than blocking the server.
-import { readdir, readFile, utimes, writeFile, mkdir, chown } from 'node:fs/promises';
+import { readdir, readFile, rm, utimes, writeFile, mkdir, chown } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,7 +10,7 @@ import { RestoreBench } from '../harness/restore.js';
 import { createStanzaSetup, type StanzaSetup } from '../harness/stanza.js';
 import { createTempDir, removeTempDir } from '../harness/tmp.js';
 import { setArchiveCommand, switchWal, waitArchived } from '../harness/wal.js';
-import { pgstashCommandLine } from '../harness/pgstash.js';
+import { pgstashCommandLine, runPgstash } from '../harness/pgstash.js';
 import { nextSegment } from '../../src/postgres/wal-name.js';
 
 describe('asynchronous archiving (archive-async=y, 1 MiB segments, process-max=2)', () => {
@@ -79,6 +79,39 @@ describe('asynchronous archiving (archive-async=y, 1 MiB segments, process-max=2
     const out = await readdir(join(spool, 'archive', setup.stanza, 'out', systemId));
     expect(out.filter((name) => name.endsWith('.error'))).toEqual([]);
   }, 600_000);
+
+  it('archive-push answered from the spool loads no repository code: no node:crypto, node:child_process or node:zlib', async () => {
+    // PostgreSQL starts one archive-push per segment, one at a time: what that process loads bounds the archiving
+    // rate (push.ts, push-async.ts import the rest only when used). A segment never made ready, acknowledged in
+    // the spool as a background process would have.
+    const { cluster } = setup;
+    const systemId = await cluster.psql('select system_identifier from pg_control_system()');
+    const segment = '00000001000000990000007F';
+    // The spool's directory for this cluster exists: the first test archived through it.
+    const ok = join(spool, 'archive', setup.stanza, 'out', systemId, `${segment}.ok`);
+    await writeFile(ok, '');
+    // Node's list of the built-in modules it loaded, written when the process exits.
+    const preload = join(fetchDir, 'loaded-modules.cjs');
+    await writeFile(
+      preload,
+      "process.on('exit', () => require('node:fs').writeSync(2, 'LOADED ' + process.moduleLoadList.join(',') + '\\n'));\n",
+    );
+    try {
+      const result = await runPgstash(
+        [`--config=${setup.configPath}`, `--stanza=${setup.stanza}`, 'archive-push', `pg_wal/${segment}`],
+        { as: 'postgres', cwd: cluster.dataDir, env: { NODE_OPTIONS: `--require ${preload}` } },
+      );
+      expect(result.code, result.stderr).toBe(0);
+      const loaded = (/^LOADED (.*)$/m.exec(result.stderr)?.[1] ?? '').split(',');
+      // The launcher ran (vm: the code cache), so the list is the whole process's.
+      expect(loaded).toContain('NativeModule vm');
+      for (const module of ['crypto', 'child_process', 'zlib', 'stream'])
+        expect(loaded, module).not.toContain(`NativeModule ${module}`);
+    } finally {
+      await rm(ok, { force: true });
+      await rm(preload, { force: true });
+    }
+  });
 
   it('kill -9 of the background process mid-push: every segment PostgreSQL has as archived is stored', async () => {
     const { cluster } = setup;

@@ -90,7 +90,7 @@ async function getForeground(
     }
     if (Date.now() - started >= RESTART_MS && !(await backgroundRunning(lockPath, stanza, 'archive-get'))) {
       await makeSpoolDir(dir);
-      startBackground(context);
+      await startBackground(context);
       started = Date.now();
     }
     first = false;
@@ -143,7 +143,7 @@ async function refill(
   if (spooled * 2 >= queue - 1) return;
   if (await backgroundRunning(config.get('lock-path'), config.require('stanza'), 'archive-get')) return;
   process.env[FIRST_ENV] = nextSegment(served, control.walSegmentSize);
-  startBackground(context);
+  await startBackground(context);
 }
 
 /**

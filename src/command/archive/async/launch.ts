@@ -1,6 +1,7 @@
 // Starts the background process of asynchronous archiving, detached, unless one is running already.
-import { spawn } from 'node:child_process';
-import { lockHolder, type LockType } from '../../../common/lock.js';
+// node:child_process and the lock code (node:crypto, node:os) are imported when used: the foreground of
+// archive-push usually finds its answer in the spool and needs neither.
+import type { LockType } from '../../../common/lock.js';
 import { log } from '../../../common/log.js';
 import type { CommandContext } from '../../context.js';
 
@@ -13,6 +14,7 @@ export function isBackground(): boolean {
 
 /** Whether the stanza's background process of `type` runs (its lock is held by a live process). */
 export async function backgroundRunning(lockPath: string, stanza: string, type: LockType): Promise<boolean> {
+  const { lockHolder } = await import('../../../common/lock.js');
   return (await lockHolder({ lockPath, stanza, type }).catch(() => undefined)) !== undefined;
 }
 
@@ -21,7 +23,8 @@ export async function backgroundRunning(lockPath: string, stanza: string, type: 
  * that it outlives the foreground command and PostgreSQL never waits on its output. It takes the lock itself:
  * when two foregrounds start one each, the second exits at once.
  */
-export function startBackground(context: CommandContext): void {
+export async function startBackground(context: CommandContext): Promise<void> {
+  const { spawn } = await import('node:child_process');
   const [node = process.execPath, ...script] = context.executable;
   const child = spawn(node, [...script, ...process.argv.slice(2)], {
     detached: true,

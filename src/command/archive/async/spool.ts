@@ -1,5 +1,4 @@
 // The asynchronous archiving spool: its directories, and the status files the background processes leave there.
-import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
@@ -115,6 +114,8 @@ export async function writeStatus(
   name: string,
   status: { kind: 'ok' | 'error'; code: number; message?: string | undefined },
 ): Promise<void> {
+  // Imported here: the foreground commands only read statuses, and node:crypto costs a process ~2 ms to load.
+  const { randomBytes } = await import('node:crypto');
   const file = join(dir, `${name}.${status.kind}`);
   const temp = join(dir, `.${name}.${randomBytes(4).toString('hex')}.tmp`);
   try {
