@@ -221,3 +221,71 @@ describe('Resumable with a block-stored file', () => {
     expect(await resumeWith()).toBeUndefined();
   });
 });
+
+describe('Resumable with a bundled file a partial manifest records', () => {
+  let root: string;
+
+  beforeAll(async () => {
+    root = await createTempDir({ label: 'resume-bundle' });
+  });
+
+  afterAll(async () => {
+    await removeTempDir(root);
+  });
+
+  // A pgstash before the journal left bundled files out recorded them; such a partial manifest may still be found.
+  it('copies it again, even when its bundle member is sound, and keeps a sound file stored alone', async () => {
+    const repo = await emptyStanza(root);
+    const label = found.backup.label;
+    const compress = { type: 'zst', level: 3 } as const;
+    const entryOf = (name: string, measured: { size: number; sha256: string; repoSize: number }) => ({
+      name,
+      size: measured.size,
+      mtime: 1,
+      sha256: measured.sha256,
+      mode: 0o600,
+      uid: 0,
+      gid: 0,
+      stored: { ...fileStorage(label, compress, false), size: measured.repoSize },
+    });
+    const data = Buffer.from('a small file');
+    const encoded = await repo.encodeInMemory(chunksOf(data), compress);
+    const [offset] = await repo.backups.putBundle(
+      label,
+      1,
+      (async function* () {
+        yield { name: 'pg_data/small.zst', mtime: 1, stored: encoded.stored, size: encoded.file.repoSize };
+      })(),
+    );
+    const bundled: ManifestFile = {
+      ...entryOf('pg_data/small', encoded.file),
+      stored: { ...entryOf('pg_data/small', encoded.file).stored, bundle: { id: 1, offset: offset ?? -1 } },
+    };
+    // The member is sound: read by itself it gives the file back.
+    const parts: Buffer[] = [];
+    for await (const chunk of await repo.backups.requireFile(bundled)) parts.push(chunk);
+    expect(Buffer.concat(parts)).toEqual(data);
+    const alone = entryOf(
+      'pg_data/alone',
+      await repo.backups.putFile(label, 'pg_data/alone', [data], compress),
+    );
+    const resumable = new Resumable(
+      repo,
+      { ...found, files: [bundled, alone] },
+      { compressType: 'zst', compressLevel: 3, cipher: 'none' },
+    );
+    const dataDirEntry = (file: ManifestFile): DataDirEntry => ({
+      name: file.name,
+      type: 'file',
+      absolutePath: join(root, file.name),
+      size: file.size,
+      mtime: file.mtime,
+      mode: 0o600,
+      uid: 0,
+      gid: 0,
+    });
+    expect(await resumable.reuse(dataDirEntry(bundled))).toBeUndefined();
+    expect((await resumable.reuse(dataDirEntry(alone)))?.name).toBe('pg_data/alone');
+    expect(resumable.counts.files).toBe(1);
+  });
+});
