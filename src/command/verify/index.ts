@@ -104,11 +104,6 @@ async function verifyRepo(options: RepoOptions, request: VerifyRequest): Promise
     ledgerWritten: false,
     ok: false,
   };
-  const fatal = (what: string, error: unknown): undefined => {
-    if (!isPgStashError(error)) throw error;
-    report.problems.push({ file: what, message: messageOf(error), code: error.code });
-    return undefined;
-  };
   // The key first: without it nothing of an encrypted stanza reads (a wrong passphrase still stops verify: 95).
   if (repo.encrypted) {
     const keyProblems = await checkInfoFilePair(repo, stanzaKeyPair(repo));
@@ -123,6 +118,44 @@ async function verifyRepo(options: RepoOptions, request: VerifyRequest): Promise
       return report;
     }
   }
+  const key = await repo.requireKey();
+  // Files are read on process-max worker threads, two each (one waits for the disk while the other decodes). They
+  // start here: loading their code (about a tenth of a second each, more on a busy machine) overlaps the reads of the
+  // info files and the ledger that come first.
+  const workerData: VerifyWorkerData = { repo: repo.options, stanza: repo.stanza, key };
+  const pool = new WorkerPool<VerifyJob, number | 'missing'>(new URL('./verify-worker.js', import.meta.url), {
+    size: request.concurrency,
+    jobsPerWorker: 2,
+    workerData,
+    signal: request.signal,
+  });
+  try {
+    await verifyRepoFiles(repo, report, request, key, pool);
+  } finally {
+    await pool.close();
+  }
+  const warnings = report.infoFiles.filter((problem) => problem.severity === 'warning');
+  if (warnings.length > 0) {
+    log.warn(
+      `${repo.name}: ${warnings.map((problem) => problem.file).join(', ')}: damaged or missing, the other copy is used`,
+    );
+  }
+  return report;
+}
+
+/** Everything verify reads of `repo` once its key is known, into `report`; the files read on `pool`. */
+async function verifyRepoFiles(
+  repo: Repository,
+  report: RepoReport,
+  request: VerifyRequest,
+  key: Buffer | undefined,
+  pool: WorkerPool<VerifyJob, number | 'missing'>,
+): Promise<void> {
+  const fatal = (what: string, error: unknown): undefined => {
+    if (!isPgStashError(error)) throw error;
+    report.problems.push({ file: what, message: messageOf(error), code: error.code });
+    return undefined;
+  };
   const archiveInfo: ArchiveInfo | undefined = await repo
     .requireArchiveInfo()
     .catch((error: unknown) => fatal('archive.info', error));
@@ -141,7 +174,6 @@ async function verifyRepo(options: RepoOptions, request: VerifyRequest): Promise
     const chain = new Set([...(chosen.references ?? []), chosen.label]);
     records = all.filter((record) => chain.has(record.label));
   }
-  const key = await repo.requireKey();
   const labels = records.map((record) => record.label);
   for (const pair of stanzaInfoPairs(repo, key, labels))
     report.infoFiles.push(...(await checkInfoFilePair(repo, pair)));
@@ -161,18 +193,6 @@ async function verifyRepo(options: RepoOptions, request: VerifyRequest): Promise
       log.info(`${repo.name}: no verify ledger yet: every file is read`);
     if (ledger !== undefined) report.sinceLast = ledger.written;
   }
-  // Files are read on process-max worker threads, two each (one waits for the disk while the other decodes).
-  const workerData: VerifyWorkerData = {
-    repo: repo.options,
-    stanza: repo.stanza,
-    key,
-  };
-  const pool = new WorkerPool<VerifyJob, number | 'missing'>(new URL('./verify-worker.js', import.meta.url), {
-    size: request.concurrency,
-    jobsPerWorker: 2,
-    workerData,
-    signal: request.signal,
-  });
   // Only a verify of everything records what it read (a --set verify leaves the ledger as it is).
   const writer = request.set === undefined ? new LedgerWriter(repo) : undefined;
   let replaceLedger = false;
@@ -233,20 +253,11 @@ async function verifyRepo(options: RepoOptions, request: VerifyRequest): Promise
   } catch (error) {
     await writer?.discard();
     throw error;
-  } finally {
-    await pool.close();
   }
   if (writer !== undefined) {
     if (replaceLedger) report.ledgerWritten = await writer.commit();
     else await writer.discard();
   }
-  const warnings = report.infoFiles.filter((problem) => problem.severity === 'warning');
-  if (warnings.length > 0) {
-    log.warn(
-      `${repo.name}: ${warnings.map((problem) => problem.file).join(', ')}: damaged or missing, the other copy is used`,
-    );
-  }
-  return report;
 }
 
 /** Whether nothing in `report` makes verify fail, leaving out the problems of files `ignored`. */
