@@ -26,7 +26,7 @@ import { verifyBackups } from './backups.js';
 import { checkBackupWal, type SegmentRuns } from './continuity.js';
 import { newCounts, type FilePass } from './file-pass.js';
 import { WorkerPool } from '../../io/worker/pool.js';
-import type { VerifyJob, VerifyWorkerData } from './verify-worker.js';
+import type { VerifyJob, VerifyReply, VerifyWorkerData } from './verify-worker.js';
 import type { TimelineHistoryEntry } from '../../postgres/timeline.js';
 import { renderVerifyJson, renderVerifyText, type RepoReport, type VerifyReport } from './report.js';
 
@@ -123,7 +123,7 @@ async function verifyRepo(options: RepoOptions, request: VerifyRequest): Promise
   // start here: loading their code (about a tenth of a second each, more on a busy machine) overlaps the reads of the
   // info files and the ledger that come first.
   const workerData: VerifyWorkerData = { repo: repo.options, stanza: repo.stanza, key };
-  const pool = new WorkerPool<VerifyJob, number | 'missing'>(new URL('./verify-worker.js', import.meta.url), {
+  const pool = new WorkerPool<VerifyJob, VerifyReply>(new URL('./verify-worker.js', import.meta.url), {
     size: request.concurrency,
     jobsPerWorker: 2,
     workerData,
@@ -149,7 +149,7 @@ async function verifyRepoFiles(
   report: RepoReport,
   request: VerifyRequest,
   key: Buffer | undefined,
-  pool: WorkerPool<VerifyJob, number | 'missing'>,
+  pool: WorkerPool<VerifyJob, VerifyReply>,
 ): Promise<void> {
   const fatal = (what: string, error: unknown): undefined => {
     if (!isPgStashError(error)) throw error;
@@ -180,10 +180,13 @@ async function verifyRepoFiles(
   report.infoFiles.push(
     ...(await checkHistoryManifests(repo, request.set === undefined ? undefined : new Set(labels))),
   );
-  // With --since-last the ledger in force is read beside the files (LedgerCursor); without, it is checked here.
+  // With --since-last the ledger in force is read beside the files (LedgerCursor); without, it is checked here,
+  // then, when sound, read beside the files too: a file it records as decoded has just its stored bytes hashed.
+  let ledgerSound = false;
   if (!request.sinceLast) {
     const ledgerProblem = await checkLedgerLines(repo);
     if (ledgerProblem !== undefined) report.problems.push(ledgerProblem);
+    ledgerSound = ledgerProblem === undefined;
   }
 
   let ledger: LedgerCursor | undefined;
@@ -192,13 +195,14 @@ async function verifyRepoFiles(
     if (ledger === undefined && report.problems.length === 0)
       log.info(`${repo.name}: no verify ledger yet: every file is read`);
     if (ledger !== undefined) report.sinceLast = ledger.written;
-  }
+  } else if (ledgerSound) ledger = await LedgerCursor.open(repo).catch(() => undefined);
   // Only a verify of everything records what it read (a --set verify leaves the ledger as it is).
   const writer = request.set === undefined ? new LedgerWriter(repo) : undefined;
   let replaceLedger = false;
   const pass: FilePass = {
     repo,
-    read: (check) => pool.run({ check }),
+    read: (check, storedSha256) => pool.run({ check, storedSha256 }),
+    sinceLast: request.sinceLast,
     concurrency: request.concurrency * 2,
     counts: report.counts,
     signal: request.signal,
