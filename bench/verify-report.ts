@@ -68,7 +68,8 @@ function describePgstash(compress: string, run: VerifyToolRun): string {
   const parts: string[] = [];
   if (run.fullFiles !== undefined)
     parts.push(
-      `verify after the incr read ${String(run.fullFiles.read)} files (${formatMiB(run.fullFiles.bytes)} original)`,
+      `verify after the incr read ${String(run.fullFiles.read)} files (${formatMiB(run.fullFiles.bytes)} original` +
+        `${run.fullFiles['as-stored'] === undefined ? '' : `, ${String(run.fullFiles['as-stored'])} of them as stored`})`,
     );
   if (run.sinceLastFiles !== undefined)
     parts.push(

@@ -19,6 +19,8 @@ export interface VerifyFiles {
   readonly read: number;
   readonly unchanged: number;
   readonly bytes: number;
+  /** Of those read, the files read as stored (hashed against the ledger, not decoded); absent before it existed. */
+  readonly 'as-stored'?: number;
 }
 
 /** A drill's phases as drill reports them (seconds). */

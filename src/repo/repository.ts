@@ -62,6 +62,8 @@ export interface ReadExpectation {
   readonly member?: { readonly offset: number; readonly compressType: CompressType; readonly name: string };
   /** DecodeOptions.skipFrame: frames the caller will not read, not decoded. Requires checkWhole false. */
   readonly skipFrame?: (index: number) => number | undefined;
+  /** Given the stored bytes (before decryption and decompression) as they are read: verify hashes them. */
+  readonly onStored?: (piece: Buffer) => void;
 }
 
 /** Stored files up to this size are read in one piece, not streamed. */
@@ -451,7 +453,8 @@ export class Repository {
     if (checkWhole && expect.skipFrame !== undefined)
       throw new PgStashError('assert', `'${path}': frames skipped, yet its whole SHA-256 checked`);
     // A thread that blocks on its I/O copies many files: lz4 stays on it (see io/frame/lz4-decode.ts).
-    const decoded = decodeStored(source, {
+    const { onStored } = expect;
+    const decoded = decodeStored(onStored === undefined ? source : tapped(source, onStored), {
       compressType,
       key,
       lz4OnPool: !this.#blocking,
@@ -566,4 +569,15 @@ export async function openEachRepository(
 /** Opens every configured repository for the stanza, in index order. */
 export async function openRepositories(repos: readonly RepoOptions[], stanza: string): Promise<Repository[]> {
   return Promise.all(repos.map((options) => Repository.open(options, stanza)));
+}
+
+/** `source`'s pieces, each shown to `onStored` on its way. */
+async function* tapped(
+  source: AsyncIterable<Buffer> | Iterable<Buffer>,
+  onStored: (piece: Buffer) => void,
+): AsyncGenerator<Buffer> {
+  for await (const piece of source) {
+    onStored(piece);
+    yield piece;
+  }
 }

@@ -1,6 +1,7 @@
 // What verify reads in a repository, file by file: a backup's stored files and WAL files, read
 // back through the chunk loop (checksums, sizes, authentication) without writing anything anywhere. Info files:
 // verify-info-files.ts.
+import { createHash } from 'node:crypto';
 import { isPgStashError } from '../common/errors.js';
 import { compressExtension } from '../io/compress.js';
 import { repoLayout } from './layout.js';
@@ -122,6 +123,57 @@ export async function readThrough(repo: Repository, check: StoredCheck): Promise
   let size = 0;
   for await (const chunk of chunks) size += chunk.length;
   return size;
+}
+
+/** A file read to its end and found sound: its original size and the SHA-256 of its stored bytes. */
+export interface DecodedFile {
+  readonly size: number;
+  readonly storedSha256: string;
+}
+
+/** readThrough that also hashes the stored bytes as they are read (what the ledger records of a decoded file). */
+export async function readDecoded(repo: Repository, check: StoredCheck): Promise<DecodedFile | 'missing'> {
+  const stored = createHash('sha256');
+  const chunks = await repo.getChunks(check.object ?? check.path, {
+    ...check.expect,
+    onStored: (piece) => stored.update(piece),
+  });
+  if (chunks === undefined) return 'missing';
+  let size = 0;
+  for await (const chunk of chunks) size += chunk.length;
+  return { size, storedSha256: stored.digest('hex') };
+}
+
+/**
+ * Whether the stored bytes of `check` (a bundled file's: its range of the bundle) hash to `storedSha256`, recorded
+ * when a verify decoded them and found them sound: bytes that still do decode to the same sound content, so they
+ * need not be decrypted and decompressed again. 'missing' when the file is not there. Anything else (a mismatch, a
+ * read error) is false: the caller then decodes the file, which names the damage as a first read would.
+ */
+export async function storedMatches(
+  repo: Repository,
+  check: StoredCheck,
+  storedSha256: string,
+): Promise<boolean | 'missing'> {
+  const { member, storedSize } = check.expect;
+  const range =
+    member === undefined
+      ? {}
+      : { offset: member.offset, ...(storedSize === undefined ? {} : { limit: storedSize }) };
+  const hash = createHash('sha256');
+  let length = 0;
+  try {
+    const source = await repo.driver.openRead(check.object ?? check.path, range);
+    if (source === undefined) return 'missing';
+    for await (const piece of source as AsyncIterable<Buffer>) {
+      hash.update(piece);
+      length += piece.length;
+    }
+  } catch (error) {
+    if (!isPgStashError(error)) throw error;
+    return false;
+  }
+  return (storedSize === undefined || length === storedSize) && hash.digest('hex') === storedSha256;
 }
 
 /** The stored size and modification time of a repository file (what the ledger compares), or undefined. */

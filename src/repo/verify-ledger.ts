@@ -1,7 +1,8 @@
 // verify's ledger: each repository file the last verify that passed read, so `verify --since-last` skips what is unchanged.
 //
 // The ledger is two files in the stanza's backup directory: its lines (`verify.ledger.<token>`, one JSON array per
-// file: repository path, stored size, mtime, the SHA-256 the file was checked against; in ascending path order),
+// file: repository path, stored size, mtime, the SHA-256 the file was checked against and, when that verify decoded
+// it, the SHA-256 of its stored bytes and its original size; in ascending path order),
 // written through the chunk loop (encrypted like any repository file), and a pointer to them (`verify.ledger`, an
 // info file with its `.copy`: token, SHA-256 and size of the lines). The pointer is written last, so a verify killed
 // while writing leaves the previous ledger in force; the old lines are removed after. Both are streamed: a ledger
@@ -24,6 +25,12 @@ export interface LedgerEntry {
   readonly size: number;
   readonly mtimeMs: number;
   readonly sha256: string;
+  /**
+   * The SHA-256 of the stored bytes (as they are in the repository: compressed, encrypted) and the original size, of
+   * a file a verify decoded and found sound: bytes still hashing to it decode to the same sound content, so a later
+   * verify hashes just them (verify-files.ts, storedMatches). Absent in lines of older ledgers.
+   */
+  readonly stored?: { readonly sha256: string; readonly size: number };
 }
 
 interface LedgerPointer {
@@ -54,10 +61,14 @@ function parseLine(line: string, where: string): LedgerEntry {
     typeof value[0] !== 'string' ||
     typeof value[1] !== 'number' ||
     typeof value[2] !== 'number' ||
-    typeof value[3] !== 'string'
+    typeof value[3] !== 'string' ||
+    (value.length > 4 && (typeof value[4] !== 'string' || typeof value[5] !== 'number'))
   )
     throw new PgStashError('format', `invalid line in verify ledger '${where}'`);
-  return { path: value[0], size: value[1], mtimeMs: value[2], sha256: value[3] };
+  const entry = { path: value[0], size: value[1], mtimeMs: value[2], sha256: value[3] };
+  return value.length > 4
+    ? { ...entry, stored: { sha256: value[4] as string, size: value[5] as number } }
+    : entry;
 }
 
 async function readPointer(repo: Repository): Promise<LedgerPointer | undefined> {
@@ -217,7 +228,9 @@ export class LedgerWriter {
   async add(entry: LedgerEntry): Promise<void> {
     if (this.#failed !== undefined || this.#closed || entry.path <= this.#last) return;
     this.#last = entry.path;
-    this.#queue.push(`${JSON.stringify([entry.path, entry.size, entry.mtimeMs, entry.sha256])}\n`);
+    const line = [entry.path, entry.size, entry.mtimeMs, entry.sha256];
+    if (entry.stored !== undefined) line.push(entry.stored.sha256, entry.stored.size);
+    this.#queue.push(`${JSON.stringify(line)}\n`);
     this.#wake?.();
     if (this.#queue.length >= 1024 && this.#failed === undefined)
       await new Promise<void>((resolve) => (this.#room = resolve));

@@ -7,7 +7,8 @@
 // reported exactly (each backup names the damaged files its restore reads, by its manifest), in one run, with exit
 // code 114 (a damaged bundled file: bundle.test.ts, "verify passes, then names the damaged member"). The encrypted
 // repository's stanza files (stanza.key, drill.history, the ledger, history manifests): one bad copy fails verify as
-// both do, its severity a warning.
+// both do, its severity a warning; a file a verify decoded is read as stored the next time, and damage to it after
+// that is still named as a first read names it.
 import { chown, mkdir, readdir, readFile, rm, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -37,7 +38,7 @@ interface BackupJson {
 }
 interface RepoJson {
   status: 'ok' | 'error';
-  files: { checked: number; read: number; bytes: number; unchanged: number };
+  files: { checked: number; read: number; bytes: number; unchanged: number; 'as-stored': number };
   'ledger-written': boolean;
   problems: Problem[];
   'info-files': (Problem & { severity: 'warning' | 'error' })[];
@@ -520,9 +521,15 @@ describe('verify of an encrypted repository', () => {
     expect((await verifyJson()).code).toBe(0);
   });
 
-  it('is sound, then a flipped byte in a backup file and in a WAL segment fail authentication (95), each named', async () => {
+  it('is sound, read as stored the second time, then a flipped byte in a backup file and in a WAL segment fail authentication (95), each named', async () => {
     const clean = await setup.pgstash(['verify', '--output=json']);
     expect(clean.code, clean.stderr).toBe(0);
+    // The files the first verify decoded are read as stored: their stored bytes hashed as the ledger records them.
+    const again = await setup.pgstash(['verify', '--output=json']);
+    expect(again.code, again.stderr).toBe(0);
+    const counts = ((JSON.parse(again.stdout) as VerifyJson).repos[0] as RepoJson).files;
+    expect(counts.read).toBeGreaterThan(0);
+    expect(counts['as-stored']).toBe(counts.read);
     const repo = setup.repoPath;
     const files: string[] = [];
     const walk = async (dir: string): Promise<void> => {

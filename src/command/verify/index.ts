@@ -26,7 +26,7 @@ import { verifyBackups } from './backups.js';
 import { checkBackupWal, type SegmentRuns } from './continuity.js';
 import { newCounts, type FilePass } from './file-pass.js';
 import { WorkerPool } from '../../io/worker/pool.js';
-import type { VerifyJob, VerifyWorkerData } from './verify-worker.js';
+import type { VerifyJob, VerifyReply, VerifyWorkerData } from './verify-worker.js';
 import type { TimelineHistoryEntry } from '../../postgres/timeline.js';
 import { renderVerifyJson, renderVerifyText, type RepoReport, type VerifyReport } from './report.js';
 
@@ -104,11 +104,6 @@ async function verifyRepo(options: RepoOptions, request: VerifyRequest): Promise
     ledgerWritten: false,
     ok: false,
   };
-  const fatal = (what: string, error: unknown): undefined => {
-    if (!isPgStashError(error)) throw error;
-    report.problems.push({ file: what, message: messageOf(error), code: error.code });
-    return undefined;
-  };
   // The key first: without it nothing of an encrypted stanza reads (a wrong passphrase still stops verify: 95).
   if (repo.encrypted) {
     const keyProblems = await checkInfoFilePair(repo, stanzaKeyPair(repo));
@@ -123,6 +118,44 @@ async function verifyRepo(options: RepoOptions, request: VerifyRequest): Promise
       return report;
     }
   }
+  const key = await repo.requireKey();
+  // Files are read on process-max worker threads, two each (one waits for the disk while the other decodes). They
+  // start here: loading their code (about a tenth of a second each, more on a busy machine) overlaps the reads of the
+  // info files and the ledger that come first.
+  const workerData: VerifyWorkerData = { repo: repo.options, stanza: repo.stanza, key };
+  const pool = new WorkerPool<VerifyJob, VerifyReply>(new URL('./verify-worker.js', import.meta.url), {
+    size: request.concurrency,
+    jobsPerWorker: 2,
+    workerData,
+    signal: request.signal,
+  });
+  try {
+    await verifyRepoFiles(repo, report, request, key, pool);
+  } finally {
+    await pool.close();
+  }
+  const warnings = report.infoFiles.filter((problem) => problem.severity === 'warning');
+  if (warnings.length > 0) {
+    log.warn(
+      `${repo.name}: ${warnings.map((problem) => problem.file).join(', ')}: damaged or missing, the other copy is used`,
+    );
+  }
+  return report;
+}
+
+/** Everything verify reads of `repo` once its key is known, into `report`; the files read on `pool`. */
+async function verifyRepoFiles(
+  repo: Repository,
+  report: RepoReport,
+  request: VerifyRequest,
+  key: Buffer | undefined,
+  pool: WorkerPool<VerifyJob, VerifyReply>,
+): Promise<void> {
+  const fatal = (what: string, error: unknown): undefined => {
+    if (!isPgStashError(error)) throw error;
+    report.problems.push({ file: what, message: messageOf(error), code: error.code });
+    return undefined;
+  };
   const archiveInfo: ArchiveInfo | undefined = await repo
     .requireArchiveInfo()
     .catch((error: unknown) => fatal('archive.info', error));
@@ -141,17 +174,19 @@ async function verifyRepo(options: RepoOptions, request: VerifyRequest): Promise
     const chain = new Set([...(chosen.references ?? []), chosen.label]);
     records = all.filter((record) => chain.has(record.label));
   }
-  const key = await repo.requireKey();
   const labels = records.map((record) => record.label);
   for (const pair of stanzaInfoPairs(repo, key, labels))
     report.infoFiles.push(...(await checkInfoFilePair(repo, pair)));
   report.infoFiles.push(
     ...(await checkHistoryManifests(repo, request.set === undefined ? undefined : new Set(labels))),
   );
-  // With --since-last the ledger in force is read beside the files (LedgerCursor); without, it is checked here.
+  // With --since-last the ledger in force is read beside the files (LedgerCursor); without, it is checked here,
+  // then, when sound, read beside the files too: a file it records as decoded has just its stored bytes hashed.
+  let ledgerSound = false;
   if (!request.sinceLast) {
     const ledgerProblem = await checkLedgerLines(repo);
     if (ledgerProblem !== undefined) report.problems.push(ledgerProblem);
+    ledgerSound = ledgerProblem === undefined;
   }
 
   let ledger: LedgerCursor | undefined;
@@ -160,25 +195,14 @@ async function verifyRepo(options: RepoOptions, request: VerifyRequest): Promise
     if (ledger === undefined && report.problems.length === 0)
       log.info(`${repo.name}: no verify ledger yet: every file is read`);
     if (ledger !== undefined) report.sinceLast = ledger.written;
-  }
-  // Files are read on process-max worker threads, two each (one waits for the disk while the other decodes).
-  const workerData: VerifyWorkerData = {
-    repo: repo.options,
-    stanza: repo.stanza,
-    key,
-  };
-  const pool = new WorkerPool<VerifyJob, number | 'missing'>(new URL('./verify-worker.js', import.meta.url), {
-    size: request.concurrency,
-    jobsPerWorker: 2,
-    workerData,
-    signal: request.signal,
-  });
+  } else if (ledgerSound) ledger = await LedgerCursor.open(repo).catch(() => undefined);
   // Only a verify of everything records what it read (a --set verify leaves the ledger as it is).
   const writer = request.set === undefined ? new LedgerWriter(repo) : undefined;
   let replaceLedger = false;
   const pass: FilePass = {
     repo,
-    read: (check) => pool.run({ check }),
+    read: (check, storedSha256) => pool.run({ check, storedSha256 }),
+    sinceLast: request.sinceLast,
     concurrency: request.concurrency * 2,
     counts: report.counts,
     signal: request.signal,
@@ -233,20 +257,11 @@ async function verifyRepo(options: RepoOptions, request: VerifyRequest): Promise
   } catch (error) {
     await writer?.discard();
     throw error;
-  } finally {
-    await pool.close();
   }
   if (writer !== undefined) {
     if (replaceLedger) report.ledgerWritten = await writer.commit();
     else await writer.discard();
   }
-  const warnings = report.infoFiles.filter((problem) => problem.severity === 'warning');
-  if (warnings.length > 0) {
-    log.warn(
-      `${repo.name}: ${warnings.map((problem) => problem.file).join(', ')}: damaged or missing, the other copy is used`,
-    );
-  }
-  return report;
 }
 
 /** Whether nothing in `report` makes verify fail, leaving out the problems of files `ignored`. */

@@ -50,8 +50,10 @@ export function renderVerifyText(report: VerifyReport): string {
       repo.sinceLast === undefined
         ? ''
         : `, ${counts.unchanged} unchanged since the last verify (${new Date(repo.sinceLast).toISOString()})`;
+    // Files read as stored: their stored bytes hashed as when a verify last decoded them, not decoded again.
+    const asStored = counts.asStored === 0 ? '' : `, ${counts.asStored} of them as stored`;
     lines.push(
-      `        files: ${counts.checked} checked, ${counts.read} read (${counts.bytes} bytes)${since}`,
+      `        files: ${counts.checked} checked, ${counts.read} read (${counts.bytes} bytes)${asStored}${since}`,
     );
     for (const problem of repo.problems) lines.push(problemLine('        error: ', problem));
     for (const problem of repo.infoFiles) {
@@ -105,6 +107,7 @@ export function renderVerifyJson(report: VerifyReport): string {
           read: repo.counts.read,
           bytes: repo.counts.bytes,
           unchanged: repo.counts.unchanged,
+          'as-stored': repo.counts.asStored,
         },
         'since-last': repo.sinceLast === undefined ? null : Math.floor(repo.sinceLast / 1000),
         'ledger-written': repo.ledgerWritten,

@@ -1,6 +1,6 @@
 // verify's ledger through the repository model: written in path order and put in force only by commit, read forward,
-// many entries streamed, a discarded one leaves the previous in force, a damaged one is reported at close,
-// encrypted with the stanza.
+// many entries streamed (with and without the stored bytes' record), a discarded one leaves the previous in force, a
+// damaged one is reported at close, encrypted with the stanza.
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,6 +13,9 @@ const entry = (n: number): LedgerEntry => ({
   size: n,
   mtimeMs: 1_796_000_000_000 + n,
   sha256: n.toString(16).padStart(64, '0'),
+  // Odd entries as a verify that decoded the file writes them (its stored bytes' SHA-256 and original size), even ones
+  // as older ledgers hold them: both read back.
+  ...(n % 2 === 1 ? { stored: { sha256: (n * 7).toString(16).padStart(64, 'a'), size: n * 8 } } : {}),
 });
 
 describe('verify ledger', () => {
