@@ -62,6 +62,11 @@ export interface ReadExpectation {
   readonly member?: { readonly offset: number; readonly compressType: CompressType; readonly name: string };
   /** DecodeOptions.skipFrame: frames the caller will not read, not decoded. Requires checkWhole false. */
   readonly skipFrame?: (index: number) => number | undefined;
+  /**
+   * Original bytes per frame when the writer recorded it (a block-stored file's part: BlockPart.frameSize), every
+   * frame but the last that size: lz4 frames then decode into exactly their length (DecodeOptions.frameLength).
+   */
+  readonly frameSize?: number;
 }
 
 /** Stored files up to this size are read in one piece, not streamed. */
@@ -448,6 +453,7 @@ export class Repository {
       lz4OnPool: !this.#blocking,
       framesAhead: expect.framesAhead,
       skipFrame: expect.skipFrame,
+      frameLength: frameLengthsOf(expect),
     });
     try {
       for await (const chunk of decoded) {
@@ -557,4 +563,15 @@ export async function openEachRepository(
 /** Opens every configured repository for the stanza, in index order. */
 export async function openRepositories(repos: readonly RepoOptions[], stanza: string): Promise<Repository[]> {
   return Promise.all(repos.map((options) => Repository.open(options, stanza)));
+}
+
+/** Each frame's original length from ReadExpectation.frameSize and size, when both are known. */
+function frameLengthsOf(expect: ReadExpectation): ((index: number) => number | undefined) | undefined {
+  const { frameSize, size } = expect;
+  if (frameSize === undefined || size === undefined || frameSize <= 0) return undefined;
+  return (index) => {
+    const left = size - index * frameSize;
+    // Past the end: no length known (the data is longer than recorded, and fails its checks elsewhere).
+    return left > 0 ? Math.min(frameSize, left) : undefined;
+  };
 }
