@@ -109,8 +109,11 @@ async function compressUnit(
 /** How a loop decodes lz4 or zstd data: frames cut out by `splitter`, each decoded on its own by `decode`. */
 export interface FrameDecoding {
   readonly splitter: FrameSplitter;
-  /** Invalid data fails with PgStashError('format') naming the frame (`index` counts frames from 0). */
-  decode(frame: Buffer, index: number): Promise<Buffer>;
+  /**
+   * Invalid data fails with PgStashError('format') naming the frame (`index` counts frames from 0). `length`: the
+   * frame's original length when known (lz4 then allocates no more; zstd frames record theirs).
+   */
+  decode(frame: Buffer, index: number, length?: number): Promise<Buffer>;
 }
 
 /**
@@ -118,15 +121,15 @@ export interface FrameDecoding {
  * `lz4OnPool` (see frame/lz4-decode.ts for why a long copy keeps lz4 on its own thread).
  */
 export function frameDecoding(type: 'lz4' | 'zst', options: { lz4OnPool: boolean }): FrameDecoding {
-  const map: BufferMapper =
+  const map = (frame: Buffer, length: number | undefined): Promise<Buffer> =>
     type === 'lz4'
-      ? async (frame) => decodeLz4Frame(loadLz4(), frame, { onPool: options.lz4OnPool })
-      : async (frame) => loadZstd().decompress(frame);
+      ? decodeLz4Frame(loadLz4(), frame, { onPool: options.lz4OnPool, length })
+      : loadZstd().decompress(frame);
   return {
     splitter: new FrameSplitter(type === 'lz4' ? new Lz4FrameScanner() : new ZstdFrameScanner()),
-    decode: async (frame, index) => {
+    decode: async (frame, index, length) => {
       try {
-        return await map(frame);
+        return await map(frame, length);
       } catch (error) {
         throw new PgStashError(
           'format',

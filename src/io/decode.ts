@@ -19,6 +19,8 @@ export interface DecodeOptions {
    * Only for a caller that checks every byte it uses itself: the stand-in is not the file's content.
    */
   readonly skipFrame?: ((index: number) => number | undefined) | undefined;
+  /** lz4, zst: given a frame's index, its original length when known (see frame/lz4-decode.ts), else undefined. */
+  readonly frameLength?: ((index: number) => number | undefined) | undefined;
 }
 
 /** Zero bytes standing in for skipped frames (DecodeOptions.skipFrame), shared: never written to. */
@@ -58,12 +60,14 @@ export async function* decodeStored(
       for await (const piece of plain) yield* splitter.write(piece);
       yield* splitter.end();
     }
-    const { skipFrame } = options;
+    const { skipFrame, frameLength } = options;
     let index = 0;
     const decodeOrSkip = (frame: Buffer): Promise<Buffer> => {
       const at = index++;
       const skipped = skipFrame?.(at);
-      return skipped === undefined ? decode(frame, at) : Promise.resolve(standInOf(skipped));
+      return skipped === undefined
+        ? decode(frame, at, frameLength?.(at))
+        : Promise.resolve(standInOf(skipped));
     };
     for await (const { result } of mapInOrder(
       frames(),

@@ -222,6 +222,7 @@ export class BlockSource {
       ...(index === this.#mainPart ? {} : { framesAhead: 1 }),
       ...(this.#checkParts ? {} : { checkWhole: false }),
       ...(skipFrame === undefined ? {} : { skipFrame }),
+      ...(part.frameSize === undefined ? {} : { frameSize: part.frameSize }),
     });
     if (chunks === undefined) missing(this.#repo, path);
     const reader = new PartReader(chunks, this.map.blockSize, `${this.#repo.location}/${path}`);

@@ -64,6 +64,11 @@ export interface ReadExpectation {
   readonly skipFrame?: (index: number) => number | undefined;
   /** Given the stored bytes (before decryption and decompression) as they are read: verify hashes them. */
   readonly onStored?: (piece: Buffer) => void;
+  /**
+   * Original bytes per frame when the writer recorded it (a block-stored file's part: BlockPart.frameSize), every
+   * frame but the last that size: lz4 frames then decode into exactly their length (DecodeOptions.frameLength).
+   */
+  readonly frameSize?: number;
 }
 
 /** Stored files up to this size are read in one piece, not streamed. */
@@ -460,6 +465,7 @@ export class Repository {
       lz4OnPool: !this.#blocking,
       framesAhead: expect.framesAhead,
       skipFrame: expect.skipFrame,
+      frameLength: frameLengthsOf(expect),
     });
     try {
       for await (const chunk of decoded) {
@@ -580,4 +586,15 @@ async function* tapped(
     onStored(piece);
     yield piece;
   }
+}
+
+/** Each frame's original length from ReadExpectation.frameSize and size, when both are known. */
+function frameLengthsOf(expect: ReadExpectation): ((index: number) => number | undefined) | undefined {
+  const { frameSize, size } = expect;
+  if (frameSize === undefined || size === undefined || frameSize <= 0) return undefined;
+  return (index) => {
+    const left = size - index * frameSize;
+    // Past the end: no length known (the data is longer than recorded, and fails its checks elsewhere).
+    return left > 0 ? Math.min(frameSize, left) : undefined;
+  };
 }

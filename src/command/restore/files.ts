@@ -13,6 +13,7 @@ import { destinationOf, type ResolvedTarget } from './destination.js';
 import { ownerIds, type RestoreFileSettings } from './restore-file.js';
 import type { DeltaCompare } from './delta-file.js';
 import { splitForDelta, type RangeJob } from './delta-split.js';
+import { smallBatchesFirst } from './delta-order.js';
 import type { RestoreJob, RestoreJobResult, RestoreWorkerData } from './restore-worker.js';
 
 /** The control file goes in last: until it exists, a half-restored directory cannot be started by mistake. */
@@ -200,7 +201,10 @@ export async function restoreTree(
         poolOptionsFor(job.files.length === 1 ? job.bytes : 0),
       ),
     );
-  await runParallel(largestJobsFirst(ranges, restoreJobs(others, settings.delta !== undefined)), {
+  const jobs = restoreJobs(others, settings.delta !== undefined);
+  // --delta: the small files first, so that their syncs overlap the hashing of the large ones (delta-order.ts).
+  const { first, rest } = settings.delta === undefined ? { first: [], rest: jobs } : smallBatchesFirst(jobs);
+  await runParallel([...first, ...largestJobsFirst(ranges, rest)], {
     concurrency: pool.submitAhead,
     worker: async (job: RangeJob | FileJob) => {
       if ('files' in job) return restoreFiles(job);

@@ -44,6 +44,20 @@ describe('decodeLz4Frame', () => {
     }
   });
 
+  it('decodes into the length the caller gives, block by block, and fails when the data is longer', async () => {
+    for (const flags of [['-B4'], ['-B4', '-BD'], ['-B7']]) {
+      const frame = toolFrame(data, flags);
+      for (const onPool of [false, true]) {
+        const decoded = await decodeLz4Frame(lz4, frame, { onPool, length: data.length });
+        expect(decoded.equals(data)).toBe(true);
+        // A frame whose data is longer than its recorded length is damaged, never cut short.
+        await expect(decodeLz4Frame(lz4, frame, { onPool, length: data.length - 1 })).rejects.toThrow(
+          /invalid lz4 data/,
+        );
+      }
+    }
+  });
+
   it('refuses a block larger than the frame says blocks are', async () => {
     const frame = toolFrame(data, ['-B4']);
     frame.writeUInt32LE(200 * 1024, 7);
