@@ -233,8 +233,24 @@ describe.skipIf(!s3ServerAvailable('versitygw'))('bundles on S3 (versitygw, encr
     process.stderr.write(
       `bundled restore on S3: ${gets} GETs of bundles, requests by kind: ${JSON.stringify(archiver.counts())}\n`,
     );
-    // About 800 bundled files: a batch's stretch of a bundle read at once, not a GET each (about 800), and batches of
-    // up to 2 MiB of bundled files (23 GETs here; 40 with the 32-file batches of other files).
+    // About 800 bundled files: each bundle is one job read forward by one GET (3 here), not a GET per member (about
+    // 800) nor one per batch of members (23 with batches of up to 2 MiB).
     expect(gets).toBeLessThan(6);
+  });
+
+  it('verify decodes every file, then reads the files it proved as stored, both sound, on S3', async () => {
+    type Verified = { status: string; repos: { files: { read: number; 'as-stored': number } }[] };
+    const verify = async (): Promise<Verified['repos'][number]['files']> => {
+      const result = await setup.pgstashOk(['verify', '--output=json']);
+      const report = JSON.parse(result.stdout) as Verified;
+      expect(report.status).toBe('ok');
+      return (report.repos[0] as Verified['repos'][number]).files;
+    };
+    const first = await verify();
+    expect(first.read).toBeGreaterThan(100);
+    expect(first['as-stored']).toBe(0);
+    const second = await verify();
+    // Every backup file the first verify decoded is read as stored (ranged reads of bundle members included).
+    expect(second['as-stored']).toBeGreaterThan(100);
   });
 });
