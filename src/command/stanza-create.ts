@@ -10,6 +10,9 @@ import { checkRepoOutsideData } from './repo-placement.js';
 import { checkServerMatchesControl } from './server-check.js';
 
 async function createOnRepository(repo: Repository, control: ControlData): Promise<'created' | 'exists'> {
+  // Asked of the store: reading archive.info would show an encrypted stanza too, but not one whose stanza-create
+  // stopped after the key file, which this one would then complete in clear.
+  await repo.refuseEncryptedStanza();
   const key = await repo.key();
   if (repo.encrypted && key === undefined) await repo.createKey();
   const archive = await repo.archiveInfo();

@@ -3,6 +3,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { COMPRESS_CONCURRENCY, createGunzip, frameDecoding, type CompressType } from './compress.js';
 import { Decryptor } from './crypto/decrypt.js';
+import { refusingEncrypted } from './crypto/no-key.js';
 import { mapInOrder } from './parallel.js';
 
 export interface DecodeOptions {
@@ -42,8 +43,15 @@ export async function* decodeStored(
   stored: AsyncIterable<Buffer> | Iterable<Buffer>,
   options: DecodeOptions,
 ): AsyncGenerator<Buffer> {
-  const plain = options.key === undefined ? stored : decrypted(stored, options.key);
   const type = options.compressType;
+  // Without a key, an encrypted file is refused (io/crypto/no-key.ts), not taken for damaged compressed data. Not for
+  // an uncompressed file: its content is the original's, which may start with anything, the magic included.
+  const plain =
+    options.key !== undefined
+      ? decrypted(stored, options.key)
+      : type === 'none'
+        ? stored
+        : refusingEncrypted(stored, 'file');
   if (type === 'none') {
     yield* plain;
   } else if (type === 'gz') {

@@ -374,7 +374,9 @@ export class BackupStore {
 
   /** The manifest of complete backup `label`; fileMissing (55) when it has none. */
   async manifest(label: string): Promise<Manifest> {
-    return readManifest(this.#repo.driver, this.#stanza, label, await this.#repo.requireKey());
+    return this.#repo.refusingEncryptedStanza(
+      readManifest(this.#repo.driver, this.#stanza, label, await this.#repo.requireKey()),
+    );
   }
 
   /**

@@ -4,6 +4,7 @@ import { isPgStashError, messageOf, PgStashError } from '../common/errors.js';
 import { log } from '../common/log.js';
 import { chunksOf } from '../io/chunker.js';
 import { copy } from '../io/copy.js';
+import { EncryptedWithoutKeyError, refuseEncrypted } from '../io/crypto/no-key.js';
 import { decodeStored } from '../io/decode.js';
 import { encodeStored } from '../io/encode.js';
 import type { Driver } from '../storage/driver.js';
@@ -67,7 +68,13 @@ async function writeRaw(driver: Driver, path: string, data: Buffer, key: Buffer 
 
 async function readRaw(driver: Driver, path: string, key: Buffer | undefined): Promise<Buffer | undefined> {
   const stored = await driver.read(path);
-  if (stored === undefined || key === undefined) return stored;
+  if (stored === undefined) return stored;
+  // An info file is JSON: one that starts like an encrypted file is one, read without a key (an unencrypted
+  // configuration against an encrypted stanza: every command reads an info file first, this is where it stops).
+  if (key === undefined) {
+    refuseEncrypted(stored, `${driver.location}/${path}`);
+    return stored;
+  }
   // Info files are not compressed: decodeStored only decrypts.
   const pieces: Buffer[] = [];
   for await (const piece of decodeStored([stored], { compressType: 'none', key, lz4OnPool: false }))
@@ -110,7 +117,8 @@ export async function readInfoFile(
       }
       return content;
     } catch (error) {
-      if (!isPgStashError(error)) throw error;
+      // The copy is encrypted as well: no second read.
+      if (!isPgStashError(error) || error instanceof EncryptedWithoutKeyError) throw error;
       mainError ??= error;
     }
   }

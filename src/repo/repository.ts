@@ -20,6 +20,8 @@ import { readBackupInfo, writeBackupInfo, type BackupInfo } from './backup-info.
 import { BackupStore } from './backup-store.js';
 import { repoLayout } from './layout.js';
 import { createStanzaKey, readStanzaKey, stanzaKeyExists } from './stanza-key.js';
+import { EncryptedStanzaError } from './encrypted-stanza.js';
+import { EncryptedWithoutKeyError } from '../io/crypto/no-key.js';
 import { DrillHistory } from './drill-history.js';
 import { WalArchive } from './wal-archive.js';
 
@@ -174,14 +176,12 @@ export class Repository {
   }
 
   async #loadKey(): Promise<Buffer | undefined> {
-    if (!this.encrypted) {
-      if (await stanzaKeyExists(this.driver, this.stanza)) {
-        throw new PgStashError('crypto', `${this.name} stanza '${this.stanza}' is encrypted`, {
-          hint: `set ${this.name}-cipher-type=aes-256-gcm and ${this.name}-cipher-pass`,
-        });
-      }
-      return undefined;
-    }
+    // No request here for an unencrypted repository: an encrypted stanza is found by the first read that meets its
+    // bytes (an info file starts with the magic PGSTENC1: info-file.ts, io/crypto/no-key.ts), which every command but
+    // two makes before it writes or restores anything: archive-push, archive-get (async too) and check read
+    // archive.info first; backup, restore, drill, expire, annotate and info read backup.info (or archive.info) first.
+    // stanza-create and verify ask the store instead (refuseEncryptedStanza): see there.
+    if (!this.encrypted) return undefined;
     const passphrase = this.options.cipherPass;
     if (passphrase === undefined || passphrase === '') {
       throw new PgStashError('optionRequired', `${this.name}-cipher-pass option required`, {
@@ -189,6 +189,31 @@ export class Repository {
       });
     }
     return readStanzaKey(this.driver, this.stanza, passphrase, this.name);
+  }
+
+  /**
+   * Crypto (95) when this repository is unencrypted and its stanza has a key (one listing on an object store, two
+   * HEADs on posix). Only for a command that could write into an encrypted stanza, or report it as damaged, without
+   * first reading a file of it (see #loadKey).
+   */
+  async refuseEncryptedStanza(): Promise<void> {
+    if (!this.encrypted && (await stanzaKeyExists(this.driver, this.stanza)))
+      throw new EncryptedStanzaError(this.name, this.stanza);
+  }
+
+  /** `read`, with a file met encrypted without a key reported as this repository's encrypted stanza (95). */
+  async refusingEncryptedStanza<T>(read: Promise<T>): Promise<T> {
+    try {
+      return await read;
+    } catch (error) {
+      throw this.#stanzaErrorOf(error);
+    }
+  }
+
+  #stanzaErrorOf(error: unknown): unknown {
+    return error instanceof EncryptedWithoutKeyError
+      ? new EncryptedStanzaError(this.name, this.stanza, error)
+      : error;
   }
 
   /** The key, which must exist once the stanza does (archive.info is readable only with it). */
@@ -203,7 +228,7 @@ export class Repository {
   }
 
   async archiveInfo(): Promise<ArchiveInfo | undefined> {
-    return readArchiveInfo(this.driver, this.stanza, await this.requireKey());
+    return this.refusingEncryptedStanza(readArchiveInfo(this.driver, this.stanza, await this.requireKey()));
   }
 
   /** archive.info, which must exist: a missing stanza is error 55 with a hint to run stanza-create. */
@@ -222,7 +247,7 @@ export class Repository {
   }
 
   async backupInfo(): Promise<BackupInfo | undefined> {
-    return readBackupInfo(this.driver, this.stanza, await this.requireKey());
+    return this.refusingEncryptedStanza(readBackupInfo(this.driver, this.stanza, await this.requireKey()));
   }
 
   async writeArchiveInfo(info: ArchiveInfo): Promise<void> {
@@ -473,6 +498,7 @@ export class Repository {
         yield chunk;
       }
     } catch (error) {
+      if (error instanceof EncryptedWithoutKeyError) throw this.#stanzaErrorOf(error);
       if (isPgStashError(error, 'format')) {
         throw this.#corrupt(path, error.message, error);
       }

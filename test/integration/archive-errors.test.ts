@@ -1,10 +1,11 @@
 // Bad input for stanza-create, archive-push and archive-get: each gives its documented exit code and message,
 // and nothing partial or wrong is left behind.
-import { chmod, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PgCluster } from '../harness/cluster.js';
+import { postgresIds } from '../harness/postgres-user.js';
 import { flipMiddleByte } from '../harness/damage.js';
 import { runPgstash } from '../harness/pgstash.js';
 import { configText, createStanzaSetup, writeConfig, type StanzaSetup } from '../harness/stanza.js';
@@ -321,6 +322,65 @@ describe('encrypted repository bad input', () => {
     } finally {
       await writeFile(file!, original);
     }
+  });
+
+  it('a configuration without the cipher refuses this stanza in every command with 95 and writes nothing', async () => {
+    // The stanza's encryption is found from the first file each command reads (no lookup of stanza.key but in
+    // stanza-create and verify): the same error whichever finds it.
+    const plainConfig = join(setup.dir, 'plain.conf');
+    const text = await readFile(setup.configPath, 'utf8');
+    await writeConfig(
+      plainConfig,
+      text
+        .split('\n')
+        .filter((line) => !line.startsWith('repo1-cipher-'))
+        .join('\n'),
+    );
+    const walCopy = join(setup.dir, 'plain-wal', archivedWal);
+    const restoreDir = join(setup.dir, 'plain-restore');
+    const { uid, gid } = postgresIds();
+    for (const made of [dirname(walCopy), restoreDir]) {
+      await mkdir(made, { recursive: true, mode: 0o700 });
+      await chown(made, uid, gid);
+    }
+    await setup.pgstashOk(['archive-get', archivedWal, walCopy]);
+    const tree = async (): Promise<string[]> =>
+      Promise.all(
+        (await readdir(setup.repoPath, { withFileTypes: true, recursive: true }))
+          .filter((entry) => entry.isFile())
+          .map(async (entry) => {
+            const path = join(entry.parentPath, entry.name);
+            const { size, mtimeMs } = await stat(path);
+            return `${path} ${size} ${mtimeMs}`;
+          }),
+      ).then((lines) => lines.sort());
+    const before = await tree();
+    const commands = [
+      ['stanza-create'],
+      ['archive-push', walCopy],
+      ['archive-get', archivedWal, join(setup.dir, 'plain-get')],
+      ['backup', '--type=full', '--start-fast'],
+      ['info'],
+      ['--output=json', 'info'],
+      [`--pg1-path=${restoreDir}`, 'restore'],
+      ['expire', '--repo1-retention-full=1'],
+      ['check'],
+      ['annotate', '--set=20261207-000000F', '--annotation=a=b'],
+      ['verify'],
+    ];
+    for (const args of commands) {
+      const result = await runPgstash([`--config=${plainConfig}`, '--stanza=main', ...args], {
+        as: 'postgres',
+      });
+      expect(result.code, `${args.join(' ')}: ${result.stderr}`).toBe(95);
+      expect(result.stderr, args.join(' ')).toMatch(/\[095\]: repo1 stanza 'main' is encrypted/);
+      expect(result.stderr, args.join(' ')).toMatch(
+        /HINT: set repo1-cipher-type=aes-256-gcm and repo1-cipher-pass/,
+      );
+    }
+    expect(existsSync(join(setup.dir, 'plain-get'))).toBe(false);
+    expect(await readdir(restoreDir)).toEqual([]);
+    expect(await tree()).toEqual(before);
   });
 
   it('a repository that another cluster owns refuses stanza-create', async () => {

@@ -5,6 +5,7 @@ import type { RepoOptions } from '../../config/load.js';
 import type { BackupRecord } from '../../repo/backup-info.js';
 import type { DbRecord } from '../../repo/db-history.js';
 import { archiveId } from '../../repo/layout.js';
+import { EncryptedStanzaError } from '../../repo/encrypted-stanza.js';
 import { listStanzas, Repository } from '../../repo/repository.js';
 import { collectArchiveHealth, type ArchiveHealth } from './archive-health.js';
 import type { DrillRecord } from '../../repo/drill-history.js';
@@ -108,16 +109,19 @@ async function collectRepo(options: RepoOptions, stanza: string, lockPath: strin
       backups,
     };
   } catch (error) {
-    if (!isPgStashError(error) || keyErrors.has(error)) throw error;
+    if (!isPgStashError(error) || keyErrors.has(error) || error instanceof EncryptedStanzaError) throw error;
     return { ...base, ...empty, status: { code: STATUS.other.code, message: messageOf(error) } };
   }
 }
 
-/** Errors of loading a stanza key, which fail info rather than becoming a repository's status. */
+/**
+ * Errors of loading a stanza key, which fail info rather than becoming a repository's status; so does an encrypted
+ * stanza read without a key (EncryptedStanzaError, found by the first info file read).
+ */
 const keyErrors = new WeakSet<object>();
 
 /**
- * Loads the stanza key. A passphrase that does not unwrap it (or an encrypted stanza read without one) is a
+ * Loads the stanza key. A passphrase that does not unwrap it is a
  * configuration error: info fails with it (95) as every other command does, instead of exiting 0 with the error
  * folded into a status line.
  */

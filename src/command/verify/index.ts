@@ -117,6 +117,10 @@ async function verifyRepo(options: RepoOptions, request: VerifyRequest): Promise
       });
       return report;
     }
+  } else {
+    // Asked of the store: verify reads the info files through checkInfoFile, which reports an encrypted one as a
+    // damaged file where every other command fails with the stanza's crypto error (95).
+    await repo.refuseEncryptedStanza();
   }
   const key = await repo.requireKey();
   // Files are read on process-max worker threads, two each (one waits for the disk while the other decodes). They
