@@ -121,9 +121,8 @@ async function collectRepo(options: RepoOptions, stanza: string, lockPath: strin
 const keyErrors = new WeakSet<object>();
 
 /**
- * Loads the stanza key. A passphrase that does not unwrap it is a
- * configuration error: info fails with it (95) as every other command does, instead of exiting 0 with the error
- * folded into a status line.
+ * Loads the stanza key. A passphrase that does not unwrap it is a configuration error: info fails with it (95) as
+ * every other command does, instead of exiting 0 with the error folded into a status line.
  */
 async function loadKey(repo: Repository): Promise<void> {
   try {

@@ -6,6 +6,7 @@ import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { PgStashError } from '../../../src/common/errors.js';
 import { generateKey } from '../../../src/io/crypto/key.js';
+import { EncryptedWithoutKeyError } from '../../../src/io/crypto/no-key.js';
 import { readArchiveInfo, writeArchiveInfo } from '../../../src/repo/archive-info.js';
 import { readBackupInfo, writeBackupInfo } from '../../../src/repo/backup-info.js';
 import { newDbHistory } from '../../../src/repo/db-history.js';
@@ -115,5 +116,16 @@ describe('.copy fallback', () => {
     await writeInfoFile(driver, path, { kind: 'test', content: { a: 1 } });
     await writeFile(join(root, `${path}.copy`), 'garbage');
     expect(await readInfoFile(driver, path, { kind: 'test' })).toEqual({ a: 1 });
+  });
+});
+
+describe('an encrypted info file read without a key', () => {
+  it('is refused with crypto (95) from its first bytes, its copy or the file alone, not parsed as damaged JSON', async () => {
+    await writeArchiveInfo(driver, 'main', history, generateKey());
+    await expect(readArchiveInfo(driver, 'main', undefined)).rejects.toBeInstanceOf(EncryptedWithoutKeyError);
+    await rm(join(root, 'archive/main/archive.info'));
+    await expect(readArchiveInfo(driver, 'main', undefined)).rejects.toThrow(
+      /archive\.info\.copy' is encrypted/,
+    );
   });
 });
