@@ -21,23 +21,28 @@ export class PendingFile {
   #closed = false;
   #done = false;
 
-  private constructor(path: string, tempPath: string, file: FileIo) {
+  private constructor(path: string, tempPath: string, file: FileIo, untrack: () => void) {
     this.path = path;
     this.tempPath = tempPath;
     this.#file = file;
-    this.#untrack = trackTempFile(tempPath);
+    this.#untrack = untrack;
   }
 
   static async create(path: string, options: { mode?: number } = {}): Promise<PendingFile> {
     const tempPath = join(dirname(path), `.${basename(path)}.${randomBytes(4).toString('hex')}.pgstash.tmp`);
+    // Tracked before it exists: a signal that comes once the open has created the file but before this code runs on
+    // left it in pg_wal (archive-signals.test.ts caught archive-get so under CI's load); removing a name not yet
+    // created does no harm.
+    const untrack = trackTempFile(tempPath);
     const file = await openFile(tempPath, 'wx', { mode: options.mode ?? 0o600, blocking: false }).catch(
       (error: unknown) => {
+        untrack();
         throw new PgStashError('fileOpen', `unable to create '${path}': ${reasonOf(error)}`, {
           cause: error,
         });
       },
     );
-    return new PendingFile(path, tempPath, file);
+    return new PendingFile(path, tempPath, file, untrack);
   }
 
   /** Appends all of `data` (a short write leaves a remainder to write). */

@@ -191,6 +191,9 @@ export class PosixDriver implements Driver {
     const sync = options?.sync ?? true;
 
     const blocking = this.#blocking;
+    // Tracked before it exists: a signal that comes once the open has created the file but before this code runs
+    // on would otherwise leave it behind (removeTempFilesOnSignal); removing a name not yet created does no harm.
+    const untrack = trackTempFile(temp);
     let handle: FileIo;
     try {
       try {
@@ -205,9 +208,9 @@ export class PosixDriver implements Driver {
         handle = await openFile(temp, 'wx', { mode, blocking });
       }
     } catch (error) {
+      untrack();
       throw wrapError('fileWrite', `unable to write '${target}'`, error);
     }
-    const untrack = trackTempFile(temp);
     try {
       // The mode given to open() is reduced by the umask; fchmod is not.
       await handle.chmod(mode);

@@ -56,4 +56,28 @@ describe('temp files in progress', () => {
     killed.destroy();
     await once(killed, 'close');
   });
+
+  // A signal handled between the open that creates the temp file and the code after it must still find the file:
+  // archive-get killed by SIGTERM under CI's load left '.RECOVERYXLOG.<hex>.pgstash.tmp' in pg_wal.
+  it('a temp file is recorded before its open, so a signal during the open finds it', async () => {
+    const pending = PendingFile.create(join(dir, 'opening'));
+    expect(tempFilesInProgress()).toBe(1);
+    const posix = new PosixDriver(dir).openWrite('b/opening');
+    expect(tempFilesInProgress()).toBe(2);
+    const file = await pending;
+    expect(existsSync(file.tempPath)).toBe(true);
+    const stream = await posix;
+    expect(tempFilesInProgress()).toBe(2);
+    removeTempFilesNow();
+    expect(await readdir(dir)).toEqual(['b']);
+    expect(await readdir(join(dir, 'b'))).toEqual([]);
+    await file.abort();
+    stream.destroy();
+    await once(stream, 'close');
+  });
+
+  it('a temp file whose open fails is not recorded', async () => {
+    await expect(PendingFile.create(join(dir, 'missing', 'x'))).rejects.toThrow(/unable to create/);
+    expect(tempFilesInProgress()).toBe(0);
+  });
 });
