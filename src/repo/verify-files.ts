@@ -134,14 +134,11 @@ export interface DecodedFile {
 /** readThrough that also hashes the stored bytes as they are read (what the ledger records of a decoded file). */
 export async function readDecoded(repo: Repository, check: StoredCheck): Promise<DecodedFile | 'missing'> {
   const stored = createHash('sha256');
-  const chunks = await repo.getChunks(check.object ?? check.path, {
-    ...check.expect,
-    onStored: (piece) => stored.update(piece),
+  const size = await readThrough(repo, {
+    ...check,
+    expect: { ...check.expect, onStored: (piece) => stored.update(piece) },
   });
-  if (chunks === undefined) return 'missing';
-  let size = 0;
-  for await (const chunk of chunks) size += chunk.length;
-  return { size, storedSha256: stored.digest('hex') };
+  return size === 'missing' ? 'missing' : { size, storedSha256: stored.digest('hex') };
 }
 
 /**
