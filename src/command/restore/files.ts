@@ -70,11 +70,13 @@ function restoreJobs(files: readonly ManifestFile[], delta: boolean): FileJob[] 
     files.filter((file) => !bundled(file)),
     BATCH,
   ).map((batch) => fileJob('restore', batch));
-  const inOrder = inBundleOrder(files.filter(bundled));
-  if (delta) jobs.push(...inBatches(inOrder, BATCH).map((batch) => fileJob('restore', batch)));
+  const bundledFiles = files.filter(bundled);
+  if (delta)
+    jobs.push(...inBatches(inBundleOrder(bundledFiles), BATCH).map((batch) => fileJob('restore', batch)));
   else {
+    // Grouped as they come: BackupStore.readBundle reads each bundle's files in offset order itself.
     const byBundle = new Map<string, ManifestFile[]>();
-    for (const file of inOrder) {
+    for (const file of bundledFiles) {
       const key = `${file.stored.holder}/${file.stored.bundle?.id ?? 0}`;
       const members = byBundle.get(key);
       if (members === undefined) byBundle.set(key, [file]);
