@@ -31,10 +31,8 @@ export function bundleSettings(
   limitSet: boolean,
 ): BundleSettings | undefined {
   if (!options.bundle) return undefined;
-  if (options.bundleLimit > options.bundleSize && !limitSet) {
-    return { size: options.bundleSize, limit: options.bundleSize };
-  }
   if (options.bundleLimit > options.bundleSize) {
+    if (!limitSet) return { size: options.bundleSize, limit: options.bundleSize };
     const repo = `repo${options.index}`;
     throw new PgStashError(
       'optionInvalidValue',
