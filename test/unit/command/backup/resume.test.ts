@@ -257,9 +257,10 @@ describe('Resumable with a bundled file a partial manifest records', () => {
         yield { name: 'pg_data/small.zst', mtime: 1, stored: encoded.stored, size: encoded.file.repoSize };
       })(),
     );
+    const small = entryOf('pg_data/small', encoded.file);
     const bundled: ManifestFile = {
-      ...entryOf('pg_data/small', encoded.file),
-      stored: { ...entryOf('pg_data/small', encoded.file).stored, bundle: { id: 1, offset: offset ?? -1 } },
+      ...small,
+      stored: { ...small.stored, bundle: { id: 1, offset: offset ?? -1 } },
     };
     // The member is sound: read by itself it gives the file back.
     const parts: Buffer[] = [];
