@@ -598,9 +598,18 @@ export async function openEachRepository(
   );
 }
 
-/** Opens every configured repository for the stanza, in index order. */
-export async function openRepositories(repos: readonly RepoOptions[], stanza: string): Promise<Repository[]> {
-  return Promise.all(repos.map((options) => Repository.open(options, stanza)));
+/** `opened` when it is repository `options` (open already: its key is not looked up again), else that one opened. */
+export function openReusing(options: RepoOptions, stanza: string, opened?: Repository): Promise<Repository> {
+  return opened?.options.index === options.index ? Promise.resolve(opened) : Repository.open(options, stanza);
+}
+
+/** Opens every configured repository for the stanza, in index order; `opened` stands for its own (openReusing). */
+export async function openRepositories(
+  repos: readonly RepoOptions[],
+  stanza: string,
+  opened?: Repository,
+): Promise<Repository[]> {
+  return Promise.all(repos.map((options) => openReusing(options, stanza, opened)));
 }
 
 /** `source`'s pieces, each shown to `onStored` on its way. */

@@ -4,7 +4,7 @@ import { isPgStashError, PgStashError } from '../../common/errors.js';
 import { log } from '../../common/log.js';
 import { restoresReading } from '../../common/read-marker.js';
 import type { LoadedConfig, RepoOptions } from '../../config/load.js';
-import { Repository } from '../../repo/repository.js';
+import { openReusing, type Repository } from '../../repo/repository.js';
 import type { CommandContext } from '../context.js';
 import { selectedRepos } from '../repo-select.js';
 import { expireRepo, retentionPolicy } from './expire-repo.js';
@@ -50,10 +50,7 @@ export async function expireStanza(
   const failed: { name: string; error: PgStashError }[] = [];
   for (const repoOptions of repos) {
     try {
-      const repo =
-        options.opened?.options.index === repoOptions.index
-          ? options.opened
-          : await Repository.open(repoOptions, stanza);
+      const repo = await openReusing(repoOptions, stanza, options.opened);
       if (options.set !== undefined) {
         const listed = (await repo.backups.list()).some((backup) => backup.label === options.set);
         if (!listed) continue;

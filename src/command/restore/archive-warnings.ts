@@ -5,7 +5,7 @@ import { log } from '../../common/log.js';
 import type { LoadedConfig } from '../../config/load.js';
 import type { BackupRecord } from '../../repo/backup-info.js';
 import type { Manifest } from '../../repo/manifest.js';
-import { Repository } from '../../repo/repository.js';
+import { openRepositories, type Repository } from '../../repo/repository.js';
 import { backupWalSegmentSize, describeSegments, missingBackupWal } from '../archive/backup-wal.js';
 import { selectedRepos } from '../repo-select.js';
 import { warnIfCopyWouldArchiveHere } from './copy-warning.js';
@@ -32,11 +32,7 @@ export async function checkArchiveBeforeRestore(
   // restore_command's archive-get looks in every selected repository: a segment is missing only from them all. The
   // repository restored from is the one already open (its key looked up once), and each one's archive ids are read
   // once for both checks (archive.info read twice before).
-  const repos = await Promise.all(
-    selectedRepos(config).map((options) =>
-      options.index === repo.options.index ? Promise.resolve(repo) : Repository.open(options, repo.stanza),
-    ),
-  );
+  const repos = await openRepositories(selectedRepos(config), repo.stanza, repo);
   const idsRead = new Map<Repository, Promise<string[]>>();
   const archiveIds = (each: Repository): Promise<string[]> => {
     let ids = idsRead.get(each);
