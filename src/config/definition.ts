@@ -1211,6 +1211,21 @@ const OPTION_TABLE = [
     summary: 'Resume an interrupted backup: keep the files it stored that still verify.',
   },
   {
+    name: 'manifest-save-threshold',
+    type: 'size',
+    section: 'global',
+    category: 'backup',
+    commands: ['backup'],
+    range: { min: 1, max: 1024 * 1024 * 1024 * 1024 },
+    summary: 'Bytes of copied files after which the partial manifest is saved, for a resume.',
+    description:
+      'A backup records the files it has made durable in its partial manifest once this much has been copied ' +
+      'since the last record (and at least every 30 s on an object store, every second on a posix repository); a ' +
+      'resume after a crash keeps what was recorded and copies the rest again, so this bounds what a crash costs. ' +
+      'Unset: 1 GiB on an object store, where each record is a PUT of the whole partial manifest (as ' +
+      "pgBackRest's default), and 8 MiB on a posix repository, where a record is cheap.",
+  },
+  {
     name: 'delta',
     type: 'boolean',
     section: 'global',

@@ -139,7 +139,11 @@ export async function backup(context: CommandContext): Promise<number> {
               return undefined;
             },
           }),
-      recorder: new CopyJournal(repo, partial),
+      recorder: new CopyJournal(
+        repo,
+        partial,
+        config.has('manifest-save-threshold') ? config.get('manifest-save-threshold') : undefined,
+      ),
       progress: progressSettings(config),
       ...blockIncremental(repoOptions.block, priorManifest),
       bundle,

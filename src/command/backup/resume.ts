@@ -23,7 +23,8 @@ import { ownerOf } from './copy-files.js';
  * partial manifest. Locally: every second or 8 MiB (at a few hundred MB/s a second of files is a lot to copy again).
  * On an object store a rewrite is a PUT of the whole partial manifest: every 30 s or 1 GiB (pgBackRest saves its
  * manifest every 1 GiB, manifest-save-threshold), so a resume copies again at most that much; a bundled full of
- * pgbench scale 10 on S3 rewrote it (and its copy) a few times for nothing a resume keeps.
+ * pgbench scale 10 on S3 rewrote it (and its copy) a few times for nothing a resume keeps. manifest-save-threshold,
+ * when set, replaces the bytes of either.
  */
 const JOURNAL_CADENCE = {
   local: { intervalMs: 1000, pendingBytes: 8 * 1024 * 1024 },
@@ -231,10 +232,13 @@ export class CopyJournal {
   #failed = false;
   readonly #cadence: { readonly intervalMs: number; readonly pendingBytes: number };
 
-  constructor(repo: Repository, partial: PartialManifest) {
+  /** `saveThreshold`: manifest-save-threshold when set (bytes), instead of the repository kind's. */
+  constructor(repo: Repository, partial: PartialManifest, saveThreshold: number | undefined) {
     this.#repo = repo;
     this.#partial = partial;
-    this.#cadence = repo.objectStore ? JOURNAL_CADENCE.objectStore : JOURNAL_CADENCE.local;
+    const cadence = repo.objectStore ? JOURNAL_CADENCE.objectStore : JOURNAL_CADENCE.local;
+    this.#cadence =
+      saveThreshold === undefined ? cadence : { intervalMs: cadence.intervalMs, pendingBytes: saveThreshold };
   }
 
   /** A file is in the backup (copied, or kept by reuse); `flush` makes the workers' writes durable. */
