@@ -23,6 +23,7 @@ const common: BuildOptions = {
   external: [
     'lz4-napi',
     '@mongodb-js/zstd',
+    '@node-rs/xxhash',
     'pg-native',
     '@aws-sdk/*',
     '@azure/*',

@@ -1,6 +1,4 @@
 // Compression types (none, gz, lz4, zst): file extensions, levels, the chunk compressor, and frame decoding.
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import type { Transform } from 'node:stream';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
@@ -9,6 +7,7 @@ import { Lz4FrameScanner } from './frame/lz4.js';
 import { decodeLz4Frame, type Lz4BlockDecoder } from './frame/lz4-decode.js';
 import { encodeLz4Frame, type Lz4BlockEncoder } from './frame/lz4-encode.js';
 import { FrameSplitter } from './frame/splitter.js';
+import { loadNative } from './native.js';
 import { ZstdFrameScanner } from './frame/zstd.js';
 import { errnoOf, fail, messageOf, PgStashError } from '../common/errors.js';
 
@@ -174,28 +173,6 @@ interface ZstdBinding {
   compress(data: Buffer, level: number): Promise<Buffer>;
   decompress(data: Buffer): Promise<Buffer>;
 }
-
-/**
- * Both packages are napi-rs builds whose loader picks a platform package, telling glibc from musl by reading
- * /usr/bin/ldd (lz4-napi) or with process.report.getReport() (zstd 1.2, 10-20 ms). On Linux the platform
- * package is required straight away, glibc or musl decided once from /usr/bin/ldd; anywhere else, or when that
- * fails, the package's own loader decides. A plain require, not import(): Node's ESM wrapper around a CommonJS
- * module costs several more milliseconds, paid by every archive-push and archive-get.
- */
-function loadNative<T>(linuxPackage: (libc: string) => string, fallback: string): T {
-  const require = createRequire(import.meta.url);
-  if (process.platform === 'linux') {
-    try {
-      libc ??= readFileSync('/usr/bin/ldd', 'latin1').includes('musl') ? 'musl' : 'gnu';
-      return require(linuxPackage(`${process.arch}-${libc}`)) as T;
-    } catch {
-      // No ldd or no such platform package: let the package's loader decide.
-    }
-  }
-  return require(fallback) as T;
-}
-
-let libc: string | undefined;
 
 function loadLz4(): Lz4Binding {
   return (lz4Binding ??= loadNative<Lz4Binding>(

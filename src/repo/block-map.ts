@@ -2,9 +2,20 @@
 // that part's stored blocks, and a short checksum of its content. Compact: typed arrays, never an object per block.
 import { hash } from 'node:crypto';
 import { PgStashError } from '../common/errors.js';
+import { loadNative } from '../io/native.js';
 
-/** Bytes of a block's SHA-256 kept in the map: enough that two different blocks never compare equal by chance. */
+/** Bytes of a block's checksum kept in the map: enough that two different blocks never compare equal by chance. */
 export const BLOCK_CHECKSUM_BYTES = 8;
+
+/**
+ * How a map's block checksums are computed: `xxh64`, XXH64 (seed 0) of the block, big-endian, for every map a
+ * backup starts (a full's, or a block size change); `sha256`, the first 8 bytes of the block's SHA-256, for maps
+ * stored before pgstash 0.1.0 switched (magic PGSTBLK1). A map built on a prior's keeps the prior's kind, since it
+ * carries the prior's checksums of the blocks it reuses. docs/architecture.md says why xxHash.
+ */
+export type BlockChecksumKind = 'sha256' | 'xxh64';
+/** The kind of a map with no prior to follow. */
+export const NEW_MAP_CHECKSUM: BlockChecksumKind = 'xxh64';
 /** Smallest and largest block size; every size in between is a power of two, so it divides a 1 MiB chunk. */
 export const BLOCK_SIZE_MIN = 8 * 1024;
 export const BLOCK_SIZE_MAX = 1024 * 1024;
@@ -27,9 +38,14 @@ export function partFrameSize(blockSize: number): number {
 }
 const PART_FRAME_MIN = 64 * 1024;
 
-const MAGIC = Buffer.from('PGSTBLK1');
+/** Each kind's magic; both the same length. */
+const MAGIC: Readonly<Record<BlockChecksumKind, Buffer>> = {
+  sha256: Buffer.from('PGSTBLK1'),
+  xxh64: Buffer.from('PGSTBLK2'),
+};
+const MAGIC_BYTES = 8;
 /** magic, block size (u32), block count (u32), part count (u16). */
-const HEADER_BYTES = MAGIC.length + 4 + 4 + 2;
+const HEADER_BYTES = MAGIC_BYTES + 4 + 4 + 2;
 /** part (u16), slot (u32), checksum. */
 const ENTRY_BYTES = 2 + 4 + BLOCK_CHECKSUM_BYTES;
 
@@ -48,12 +64,27 @@ export function blockCountOf(size: number, blockSize: number): number {
   return Math.ceil(size / blockSize);
 }
 
-/** The short checksum of one block's content, as the map records it. One-shot: no hash object per block. */
-export function blockChecksum(block: Buffer): Buffer {
-  return hash('sha256', block, 'buffer').subarray(0, BLOCK_CHECKSUM_BYTES);
+/** The part of @node-rs/xxhash the maps use. */
+interface XxhashBinding {
+  xxh64(input: Uint8Array): bigint;
+}
+let xxhash: XxhashBinding | undefined;
+
+function xxh64(block: Uint8Array): bigint {
+  xxhash ??= loadNative<XxhashBinding>((platform) => `@node-rs/xxhash-linux-${platform}`, '@node-rs/xxhash');
+  return xxhash.xxh64(block);
+}
+
+/** The short checksum of one block's content, as a map of `kind` records it. One-shot: no hash object per block. */
+export function blockChecksum(kind: BlockChecksumKind, block: Buffer): Buffer {
+  if (kind === 'sha256') return hash('sha256', block, 'buffer').subarray(0, BLOCK_CHECKSUM_BYTES);
+  const checksum = Buffer.allocUnsafe(BLOCK_CHECKSUM_BYTES);
+  checksum.writeBigUInt64BE(xxh64(block));
+  return checksum;
 }
 
 export class BlockMap {
+  readonly checksumKind: BlockChecksumKind;
   readonly blockSize: number;
   readonly partCount: number;
   /** Per block: the index of the part (ManifestBlocks.parts) holding it. */
@@ -63,7 +94,8 @@ export class BlockMap {
   /** BLOCK_CHECKSUM_BYTES per block. */
   readonly checksums: Buffer;
 
-  constructor(blockSize: number, count: number, partCount: number) {
+  constructor(blockSize: number, count: number, partCount: number, checksumKind: BlockChecksumKind) {
+    this.checksumKind = checksumKind;
     this.blockSize = blockSize;
     this.partCount = partCount;
     this.parts = new Uint16Array(count);
@@ -88,6 +120,7 @@ export class BlockMap {
   holds(block: number, data: Buffer): boolean {
     if (block >= this.count) return false;
     const at = block * BLOCK_CHECKSUM_BYTES;
+    if (this.checksumKind === 'xxh64') return xxh64(data) === this.checksums.readBigUInt64BE(at);
     return (
       hash('sha256', data, 'buffer').compare(
         this.checksums,
@@ -108,10 +141,10 @@ export class BlockMap {
   /** The map as stored (then compressed and encrypted like any repository file). */
   encode(): Buffer {
     const out = Buffer.alloc(HEADER_BYTES + this.count * ENTRY_BYTES);
-    MAGIC.copy(out, 0);
-    out.writeUInt32LE(this.blockSize, MAGIC.length);
-    out.writeUInt32LE(this.count, MAGIC.length + 4);
-    out.writeUInt16LE(this.partCount, MAGIC.length + 8);
+    MAGIC[this.checksumKind].copy(out, 0);
+    out.writeUInt32LE(this.blockSize, MAGIC_BYTES);
+    out.writeUInt32LE(this.count, MAGIC_BYTES + 4);
+    out.writeUInt16LE(this.partCount, MAGIC_BYTES + 8);
     for (let block = 0; block < this.count; block++) {
       const at = HEADER_BYTES + block * ENTRY_BYTES;
       out.writeUInt16LE(this.parts[block] as number, at);
@@ -134,11 +167,14 @@ export class BlockMap {
       new PgStashError('fileInvalid', `block map of '${file}' is invalid: ${reason}`, {
         hint: 'the backup is damaged: restore another backup set with --set',
       });
-    if (data.length < HEADER_BYTES || !data.subarray(0, MAGIC.length).equals(MAGIC))
-      throw invalid('not a pgstash block map');
-    const blockSize = data.readUInt32LE(MAGIC.length);
-    const count = data.readUInt32LE(MAGIC.length + 4);
-    const partCount = data.readUInt16LE(MAGIC.length + 8);
+    const magic = data.subarray(0, MAGIC_BYTES);
+    const checksumKind = (Object.keys(MAGIC) as BlockChecksumKind[]).find((kind) =>
+      MAGIC[kind].equals(magic),
+    );
+    if (data.length < HEADER_BYTES || checksumKind === undefined) throw invalid('not a pgstash block map');
+    const blockSize = data.readUInt32LE(MAGIC_BYTES);
+    const count = data.readUInt32LE(MAGIC_BYTES + 4);
+    const partCount = data.readUInt16LE(MAGIC_BYTES + 8);
     if (blockSize !== expect.blockSize)
       throw invalid(`block size ${blockSize}, the manifest records ${expect.blockSize}`);
     if (count !== blockCountOf(expect.size, blockSize))
@@ -147,7 +183,7 @@ export class BlockMap {
       throw invalid(`${partCount} parts, the manifest records ${expect.partBlocks.length}`);
     if (data.length !== HEADER_BYTES + count * ENTRY_BYTES)
       throw invalid(`${data.length} bytes for ${count} blocks`);
-    const map = new BlockMap(blockSize, count, partCount);
+    const map = new BlockMap(blockSize, count, partCount, checksumKind);
     const { parts, slots, checksums } = map;
     const partBlocks = Uint32Array.from(expect.partBlocks);
     // Byte arithmetic rather than readUInt16LE/readUInt32LE calls: every worker of a restore decodes each map it

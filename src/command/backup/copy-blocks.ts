@@ -5,7 +5,14 @@ import { storedFrameSize } from '../../io/encode.js';
 import type { ChunkStage } from '../../io/stage.js';
 import { ChunkBuffers } from '../../storage/file-chunks.js';
 import { ContentDigest } from '../../io/stage.js';
-import { BlockMap, blockChecksum, blockCountOf, blockSizeFor, partFrameSize } from '../../repo/block-map.js';
+import {
+  BlockMap,
+  blockChecksum,
+  blockCountOf,
+  blockSizeFor,
+  NEW_MAP_CHECKSUM,
+  partFrameSize,
+} from '../../repo/block-map.js';
 import { isBlockFile } from '../../repo/block-read.js';
 import type { BlockPart, ManifestBlocks, ManifestFile } from '../../repo/manifest.js';
 import type { CompressSettings, Repository } from '../../repo/repository.js';
@@ -47,7 +54,9 @@ export async function copyBlocks(
   const priorMap = priorBlocks === undefined ? undefined : await repo.backups.blockMap(priorBlocks);
   // Blocks as read: the file may have grown or shrunk since it was listed. Grown past the list's size, the map
   // grows too (typed arrays, re-allocated at most a few times).
-  let entries = new BlockMap(blockSize, blockCountOf(file.size, blockSize), 0);
+  // Compared with the prior's checksums, and keeping those of the blocks it reuses: the prior's kind.
+  const checksumKind = priorMap?.checksumKind ?? NEW_MAP_CHECKSUM;
+  let entries = new BlockMap(blockSize, blockCountOf(file.size, blockSize), 0, checksumKind);
   const whole = new ContentDigest();
   let count = 0;
   let own = 0;
@@ -70,7 +79,7 @@ export async function copyBlocks(
       const changed: number[] = [];
       for (let offset = 0; offset < chunk.length; offset += blockSize) {
         const block = chunk.subarray(offset, offset + blockSize);
-        const checksum = blockChecksum(block);
+        const checksum = blockChecksum(checksumKind, block);
         if (count === entries.count) entries = grown(entries);
         if (priorMap !== undefined && priorMap.matches(count, checksum)) {
           entries.set(count, priorMap.parts[count] as number, priorMap.slots[count] as number, checksum);
@@ -134,7 +143,7 @@ export async function copyBlocks(
       ...(storedFrames === undefined ? {} : { frameSize: storedFrames }),
     });
   } else await repo.backups.removeFile(settings.label, file.name, settings.compress.type);
-  const map = new BlockMap(blockSize, count, parts.length);
+  const map = new BlockMap(blockSize, count, parts.length, checksumKind);
   for (let block = 0; block < count; block++) {
     const part = entries.parts[block] as number;
     map.set(
@@ -167,7 +176,12 @@ export async function copyBlocks(
 
 /** A map with room for twice the blocks (a file that grew while it was read). */
 function grown(map: BlockMap): BlockMap {
-  const bigger = new BlockMap(map.blockSize, Math.max(map.count * 2, CHUNK_SIZE / map.blockSize), 0);
+  const bigger = new BlockMap(
+    map.blockSize,
+    Math.max(map.count * 2, CHUNK_SIZE / map.blockSize),
+    0,
+    map.checksumKind,
+  );
   bigger.parts.set(map.parts);
   bigger.slots.set(map.slots);
   map.checksums.copy(bigger.checksums);

@@ -8,7 +8,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { copyBlocks } from '../../../src/command/backup/copy-blocks.js';
 import { isPgStashError } from '../../../src/common/errors.js';
 import { chunksOf } from '../../../src/io/chunker.js';
-import { BLOCK_CHECKSUM_BYTES, BlockMap, blockSizeFor } from '../../../src/repo/block-map.js';
+import {
+  BLOCK_CHECKSUM_BYTES,
+  BlockMap,
+  blockChecksum,
+  blockSizeFor,
+  NEW_MAP_CHECKSUM,
+} from '../../../src/repo/block-map.js';
+import { isBlockFile } from '../../../src/repo/block-read.js';
 import type { ManifestFile } from '../../../src/repo/manifest.js';
 import type { Repository } from '../../../src/repo/repository.js';
 import { emptyStanza } from '../../harness/repository.js';
@@ -46,22 +53,41 @@ describe('block map format', () => {
     partBlocks,
   });
 
-  it('round-trips a 1 GiB file of 8 KiB blocks (131072 blocks) held in typed arrays', () => {
-    const count = 131072;
-    const map = new BlockMap(8 * KIB, count, 3);
-    for (let block = 0; block < count; block++)
-      map.set(block, block % 3, Math.floor(block / 3), randomBytes(BLOCK_CHECKSUM_BYTES));
-    const encoded = map.encode();
-    expect(encoded.length).toBeLessThan(count * 16);
-    const decoded = BlockMap.decode(encoded, NAME, expectOf(map, count * 8 * KIB, [43691, 43691, 43690]));
-    expect(decoded.count).toBe(count);
-    expect(Buffer.from(decoded.parts.buffer).equals(Buffer.from(map.parts.buffer))).toBe(true);
-    expect(Buffer.from(decoded.slots.buffer).equals(Buffer.from(map.slots.buffer))).toBe(true);
-    expect(decoded.checksums.equals(map.checksums)).toBe(true);
+  it.each(['xxh64', 'sha256'] as const)(
+    'round-trips a 1 GiB file of 8 KiB blocks (131072 blocks) held in typed arrays, checksums of kind %s',
+    (kind) => {
+      const count = 131072;
+      const map = new BlockMap(8 * KIB, count, 3, kind);
+      for (let block = 0; block < count; block++)
+        map.set(block, block % 3, Math.floor(block / 3), randomBytes(BLOCK_CHECKSUM_BYTES));
+      const encoded = map.encode();
+      expect(encoded.length).toBeLessThan(count * 16);
+      const decoded = BlockMap.decode(encoded, NAME, expectOf(map, count * 8 * KIB, [43691, 43691, 43690]));
+      expect(decoded.count).toBe(count);
+      expect(Buffer.from(decoded.parts.buffer).equals(Buffer.from(map.parts.buffer))).toBe(true);
+      expect(Buffer.from(decoded.slots.buffer).equals(Buffer.from(map.slots.buffer))).toBe(true);
+      expect(decoded.checksums.equals(map.checksums)).toBe(true);
+      expect(decoded.checksumKind).toBe(kind);
+    },
+  );
+
+  it('checks a block against either kind of checksum: xxh64 for new maps, a SHA-256 prefix for older ones', () => {
+    const block = randomBytes(8 * KIB);
+    const other = Buffer.from(block);
+    other[5] = (other[5] as number) ^ 1;
+    for (const kind of ['xxh64', 'sha256'] as const) {
+      const map = new BlockMap(8 * KIB, 1, 1, kind);
+      map.set(0, 0, 0, blockChecksum(kind, block));
+      expect(map.holds(0, block), kind).toBe(true);
+      expect(map.holds(0, other), kind).toBe(false);
+      expect(map.matches(0, blockChecksum(kind, block)), kind).toBe(true);
+    }
+    expect(blockChecksum('xxh64', block).equals(blockChecksum('sha256', block))).toBe(false);
+    expect(NEW_MAP_CHECKSUM).toBe('xxh64');
   });
 
   it('refuses a damaged map with fileInvalid (28) naming the file', () => {
-    const map = new BlockMap(8 * KIB, 4, 1);
+    const map = new BlockMap(8 * KIB, 4, 1, 'xxh64');
     for (let block = 0; block < 4; block++) map.set(block, 0, block, randomBytes(BLOCK_CHECKSUM_BYTES));
     const good = map.encode();
     const expect4 = expectOf(map, 4 * 8 * KIB, [4]);
@@ -186,6 +212,45 @@ describe.each([
     expect(cut.block.parts.find((part) => part.holder === labels[2])?.originalSize).toBe(100);
     const e3 = entryOf(labels[2]!, { type: 'none', level: 0 }, cipher, cut);
     expect((await readBack(repo, e3)).equals(v3)).toBe(true);
+  });
+
+  it('an incr on a map of the older kind (SHA-256) keeps that kind; both read back exactly', async () => {
+    const label = '20261206-140000F';
+    const incrLabel = '20261206-140000F_20261206-150000I';
+    const compress = { type: 'lz4' as const, level: 1 };
+    const v1 = randomBytes(2 * MIB + 3000);
+    const full = entryOf(label, compress, cipher, await copy(label, v1, compress));
+    if (!isBlockFile(full)) throw new Error('not stored as blocks');
+    const newMap = await repo.backups.blockMap(full);
+    expect(newMap.checksumKind).toBe('xxh64');
+    // The full's map as pgstash stored it before xxHash: the same places, SHA-256 prefixes, magic PGSTBLK1.
+    const old = new BlockMap(newMap.blockSize, newMap.count, newMap.partCount, 'sha256');
+    for (let block = 0; block < newMap.count; block++) {
+      const content = v1.subarray(block * newMap.blockSize, (block + 1) * newMap.blockSize);
+      old.set(block, newMap.parts[block]!, newMap.slots[block]!, blockChecksum('sha256', content));
+    }
+    const stored = await repo.backups.putBlockMap(label, NAME, old.encode(), compress, { sync: false });
+    expect(stored.size).toBe(old.encode().length);
+    const oldFull: ManifestFile = {
+      ...full,
+      stored: {
+        ...full.stored,
+        block: {
+          ...full.stored.block!,
+          map: { size: stored.size, sha256: stored.sha256, storedSize: stored.repoSize },
+        },
+      },
+    };
+    expect((await readBack(repo, oldFull)).equals(v1)).toBe(true);
+
+    const v2 = Buffer.from(v1);
+    randomBytes(8 * KIB).copy(v2, 40 * 8 * KIB);
+    const incr = await copy(incrLabel, v2, compress, oldFull);
+    expect(incr.block.parts.find((part) => part.holder === incrLabel)?.originalSize).toBe(8 * KIB);
+    const e2 = entryOf(incrLabel, compress, cipher, incr);
+    if (!isBlockFile(e2)) throw new Error('not stored as blocks');
+    expect((await repo.backups.blockMap(e2)).checksumKind).toBe('sha256');
+    expect((await readBack(repo, e2)).equals(v2)).toBe(true);
   });
 
   it('refuses a damaged map or part with a checksum error (26) naming the repository file', async () => {
