@@ -6,7 +6,7 @@ import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { basename, dirname, join } from 'node:path';
 
-import { errnoOf, fail, PgStashError, reasonOf } from './errors.js';
+import { errnoOf, fail, isPgStashError, PgStashError, reasonOf } from './errors.js';
 
 /**
  * 'backup' serialises backup, expire and stanza-create/upgrade/delete; 'archive' serialises async archive-push's
@@ -97,6 +97,19 @@ export async function acquireLock(options: LockOptions): Promise<Lock> {
     heldHint: `another pgstash ${type} command is running for stanza '${stanza}': wait for it to finish`,
     invalidHint: 'if no pgstash process is running for this stanza, remove the file',
   });
+}
+
+/**
+ * acquireLock for a background process (async archive-push, archive-get prefetch): undefined when another process
+ * holds the lock, which means another background process of the same kind runs and does the work.
+ */
+export async function acquireLockUnlessHeld(options: LockOptions): Promise<Lock | undefined> {
+  try {
+    return await acquireLock(options);
+  } catch (error) {
+    if (isPgStashError(error, 'lockAcquire')) return undefined;
+    throw error;
+  }
 }
 
 /**

@@ -4,7 +4,7 @@ import { copyFile, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { errnoOf, isPgStashError, messageOf, PgStashError } from '../../../common/errors.js';
-import { acquireLock, type Lock } from '../../../common/lock.js';
+import { acquireLockUnlessHeld } from '../../../common/lock.js';
 import { log } from '../../../common/log.js';
 import { readControlFile, type ControlData } from '../../../postgres/control.js';
 import { nextSegment, parseWalFileName } from '../../../postgres/wal-name.js';
@@ -157,13 +157,12 @@ async function refill(
 async function getBackground(context: CommandContext, control: ControlData, first: string): Promise<number> {
   const { config } = context;
   const stanza = config.require('stanza');
-  let lock: Lock;
-  try {
-    lock = await acquireLock({ lockPath: config.get('lock-path'), stanza, type: 'archive-get' });
-  } catch (error) {
-    if (isPgStashError(error, 'lockAcquire')) return 0;
-    throw error;
-  }
+  const lock = await acquireLockUnlessHeld({
+    lockPath: config.get('lock-path'),
+    stanza,
+    type: 'archive-get',
+  });
+  if (lock === undefined) return 0;
   try {
     const dir = getSpoolDir(config.get('spool-path'), stanza, control.systemId);
     await makeSpoolDir(dir);

@@ -4,7 +4,7 @@ import { readdir, rm, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { errnoOf, isPgStashError, messageOf } from '../../../common/errors.js';
-import { acquireLock, type Lock } from '../../../common/lock.js';
+import { acquireLockUnlessHeld } from '../../../common/lock.js';
 import { log } from '../../../common/log.js';
 import type { CommandContext } from '../../context.js';
 import { compressSettings } from '../../compress-settings.js';
@@ -29,13 +29,8 @@ const LINGER_POLL_MS = 25;
 export async function pushBackground(context: CommandContext, spool: string): Promise<number> {
   const { config } = context;
   const stanza = config.require('stanza');
-  let lock: Lock;
-  try {
-    lock = await acquireLock({ lockPath: config.get('lock-path'), stanza, type: 'archive' });
-  } catch (error) {
-    if (isPgStashError(error, 'lockAcquire')) return 0;
-    throw error;
-  }
+  const lock = await acquireLockUnlessHeld({ lockPath: config.get('lock-path'), stanza, type: 'archive' });
+  if (lock === undefined) return 0;
   try {
     await makeSpoolDir(spool);
     await pushReady(context, spool, dirname(resolve(config.args[0] ?? '')));
