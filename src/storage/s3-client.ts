@@ -100,6 +100,11 @@ export function createS3Client(options: S3RepoOptions, settings: S3Settings): S3
     endpoint: settings.endpoint,
     forcePathStyle: settings.pathStyle,
     maxAttempts: 1,
+    // The SDK checks a CRC32 of every object it downloads when the store sent one, in JavaScript (@aws-crypto/crc32):
+    // 180 ms of CPU in a restore of 87 MB stored (pgbench scale 50, lz4), for nothing, since every byte pgstash reads
+    // is checked against the SHA-256 it recorded. Uploads keep the SDK's CRC32 (node:zlib's, a few ms): it lets the
+    // store refuse a body damaged on the way, before a backup counts it as stored.
+    responseChecksumValidation: 'WHEN_REQUIRED',
     ...(credentials === undefined ? {} : { credentials }),
     requestHandler: {
       httpsAgent: agent,
