@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { s3Versitygw, type OpenStore } from '../harness/object-stores.js';
 import { spawnPgstash } from '../harness/pgstash-process.js';
 import { RestoreBench } from '../harness/restore.js';
+import { fiveMegabyteTables, settleMtimes, tablesContentQuery } from '../harness/resume-tables.js';
 import { createStanzaSetup, type StanzaSetup } from '../harness/stanza.js';
 
 const TABLES = 40;
@@ -39,12 +40,6 @@ describe.skipIf(!s3Versitygw.available())('backup resume on S3 (versitygw)', () 
     }
   }
 
-  const contentQuery = (): string =>
-    `select md5(${Array.from(
-      { length: TABLES },
-      (_, i) => `(select md5(string_agg(id || ':' || body, ',' order by id)) from t${i})`,
-    ).join(' || ')})`;
-
   beforeAll(async () => {
     open = await s3Versitygw.open('resume');
     setup = await createStanzaSetup({
@@ -56,17 +51,8 @@ describe.skipIf(!s3Versitygw.available())('backup resume on S3 (versitygw)', () 
     await setup.cluster.start();
     await setup.pgstashOk(['stanza-create']);
     // Many files of about 5 MB: each copied file passes the threshold, so the partial manifest is saved as they go.
-    await setup.cluster.psql(
-      Array.from(
-        { length: TABLES },
-        (_, i) =>
-          `create table t${i} (id int primary key, body text);
-           insert into t${i} select g, repeat(md5((g + ${i})::text), 3) from generate_series(1, 40000) g;`,
-      ).join('\n'),
-    );
-    await setup.cluster.psql('checkpoint');
-    // The files' mtimes must be before the backup's start second for a resume to trust them.
-    await sleep(1100);
+    await setup.cluster.psql(fiveMegabyteTables(TABLES));
+    await settleMtimes(setup.cluster);
   }, 600_000);
 
   afterAll(async () => {
@@ -114,12 +100,12 @@ describe.skipIf(!s3Versitygw.available())('backup resume on S3 (versitygw)', () 
     expect(Number(resumed![1])).toBeGreaterThanOrEqual(recorded!.files);
     expect(Number(resumed![2])).toBeGreaterThan(0);
 
-    const expected = await setup.cluster.psql(contentQuery());
+    const expected = await setup.cluster.psql(tablesContentQuery(TABLES));
     const { dataDir, result } = await restores.restore([`--set=${recorded!.label}`]);
     expect(result.stdout).toContain(`restored backup set ${recorded!.label}`);
     const restored = await restores.start(dataDir);
     await restored.waitForRecoveryEnd();
-    expect(await restored.psql(contentQuery())).toBe(expected);
+    expect(await restored.psql(tablesContentQuery(TABLES))).toBe(expected);
     await restores.stopServers();
   });
 });

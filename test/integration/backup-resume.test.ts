@@ -3,12 +3,12 @@
 // a source changed since is copied again; --no-resume and a change of compression start afresh.
 import { chmod, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { labelDirs, listedLabels } from '../harness/backups.js';
 import { flipMiddleByte } from '../harness/damage.js';
 import { backupDir as backupDirOf, interruptBackup, treeBytes } from '../harness/interrupt.js';
 import { RestoreBench } from '../harness/restore.js';
+import { fiveMegabyteTables, settleMtimes, tablesContentQuery } from '../harness/resume-tables.js';
 import { createStanzaSetup, type StanzaSetup } from '../harness/stanza.js';
 
 const TABLES = 60;
@@ -79,31 +79,18 @@ describe('backup resume', () => {
     };
   }
 
-  /** One md5 over every table's rows, in order. */
-  function contentQuery(): string {
-    const parts = Array.from(
-      { length: TABLES },
-      (_, i) => `(select md5(string_agg(id || ':' || body, ',' order by id)) from t${i})`,
-    );
-    return `select md5(${parts.join(' || ')})`;
-  }
-
   /** Restores `label`, checks it with pg_verifybackup, starts it and compares the data with the source's. */
   async function restoreExact(label: string): Promise<void> {
-    const expected = await setup.cluster.psql(contentQuery());
+    const expected = await setup.cluster.psql(tablesContentQuery(TABLES));
     const { dataDir, result } = await restores.restore([`--set=${label}`]);
     expect(result.stdout).toContain(`restored backup set ${label}`);
     const restored = await restores.start(dataDir);
     await restored.waitForRecoveryEnd();
-    expect(await restored.psql(contentQuery())).toBe(expected);
+    expect(await restored.psql(tablesContentQuery(TABLES))).toBe(expected);
     await restores.stopServers();
   }
 
-  /** Waits for the next second: files written so far have an mtime before any backup started after it. */
-  async function settle(): Promise<void> {
-    await setup.cluster.psql('checkpoint');
-    await sleep(1100);
-  }
+  const settle = (): Promise<void> => settleMtimes(setup.cluster);
 
   beforeAll(async () => {
     setup = await createStanzaSetup({
@@ -114,13 +101,7 @@ describe('backup resume', () => {
     await setup.cluster.start();
     await setup.pgstashOk(['stanza-create']);
     // Many files of about 5 MB: the copy finishes one every few milliseconds, so the journal keeps up with it.
-    const creates = Array.from(
-      { length: TABLES },
-      (_, i) =>
-        `create table t${i} (id int primary key, body text);
-         insert into t${i} select g, repeat(md5((g + ${i})::text), 3) from generate_series(1, 40000) g;`,
-    );
-    await setup.cluster.psql(creates.join('\n'));
+    await setup.cluster.psql(fiveMegabyteTables(TABLES));
     await setup.cluster.psql('vacuum analyze');
     await settle();
   }, 600_000);
