@@ -38,6 +38,17 @@ const wanted: ResumeWanted = {
   db,
 };
 
+/** One temp directory for the file; each test's repository is a directory of its own in it. */
+let root: string;
+
+beforeAll(async () => {
+  root = await createTempDir({ label: 'resume' });
+});
+
+afterAll(async () => {
+  await removeTempDir(root);
+});
+
 describe('resumeMismatch', () => {
   it('resumes a leftover of the same kind', () => {
     expect(resumeMismatch(found, wanted)).toBeUndefined();
@@ -61,19 +72,9 @@ describe('resumeMismatch', () => {
 });
 
 describe('Resumable.removeUnlisted', () => {
-  let root: string;
-
-  beforeAll(async () => {
-    root = await createTempDir({ label: 'resume' });
-  });
-
-  afterAll(async () => {
-    await removeTempDir(root);
-  });
-
   it("removes this backup's stored copies that the finished manifest no longer holds here, and nothing else", async () => {
     const history = TEST_DB;
-    const repo = await emptyStanza(root);
+    const repo = await emptyStanza(join(root, 'remove-unlisted'));
     const label = '20261206-101500F_20261206-111500I';
     const prior = '20261206-101500F';
     const compress = { type: 'zst', level: 3 } as const;
@@ -135,18 +136,9 @@ describe('Resumable.removeUnlisted', () => {
 });
 
 describe('Resumable with a block-stored file', () => {
-  let root: string;
-
-  beforeAll(async () => {
-    root = await createTempDir({ label: 'resume-blocks' });
-  });
-
-  afterAll(async () => {
-    await removeTempDir(root);
-  });
-
   it('keeps it (map and data) when its map, its parts and the whole verify; copies it again once its map is damaged', async () => {
-    const repo = await emptyStanza(root);
+    const dir = join(root, 'blocks');
+    const repo = await emptyStanza(dir);
     const prior = '20261206-101500F';
     const label = '20261206-101500F_20261206-111500I';
     const name = 'pg_data/base/5/16384';
@@ -199,7 +191,7 @@ describe('Resumable with a block-stored file', () => {
     const source: DataDirEntry = {
       name,
       type: 'file',
-      absolutePath: join(root, 'no-such-file'),
+      absolutePath: join(dir, 'no-such-file'),
       size: v2.length,
       mtime: 1,
       mode: 0o600,
@@ -217,25 +209,16 @@ describe('Resumable with a block-stored file', () => {
     };
     expect((await resumeWith())?.sha256).toBe(recorded.sha256);
     expect((await repo.backups.storedNames(label)).sort()).toEqual([`block-map/${name}.zst`, `${name}.zst`]);
-    await writeFile(join(root, 'backup', 'main', label, 'block-map', `${name}.zst`), 'damaged');
+    await writeFile(join(dir, 'backup', 'main', label, 'block-map', `${name}.zst`), 'damaged');
     expect(await resumeWith()).toBeUndefined();
   });
 });
 
 describe('Resumable with a bundled file a partial manifest records', () => {
-  let root: string;
-
-  beforeAll(async () => {
-    root = await createTempDir({ label: 'resume-bundle' });
-  });
-
-  afterAll(async () => {
-    await removeTempDir(root);
-  });
-
   // A pgstash before the journal left bundled files out recorded them; such a partial manifest may still be found.
   it('copies it again, even when its bundle member is sound, and keeps a sound file stored alone', async () => {
-    const repo = await emptyStanza(root);
+    const dir = join(root, 'bundle');
+    const repo = await emptyStanza(dir);
     const label = found.backup.label;
     const compress = { type: 'zst', level: 3 } as const;
     const entryOf = (name: string, measured: { size: number; sha256: string; repoSize: number }) => ({
@@ -278,7 +261,7 @@ describe('Resumable with a bundled file a partial manifest records', () => {
     const dataDirEntry = (file: ManifestFile): DataDirEntry => ({
       name: file.name,
       type: 'file',
-      absolutePath: join(root, file.name),
+      absolutePath: join(dir, file.name),
       size: file.size,
       mtime: file.mtime,
       mode: 0o600,
