@@ -5,7 +5,6 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ExecResult } from './exec.js';
 import { labelDirs } from './backups.js';
-import { spawnPgstash } from './pgstash-process.js';
 import type { StanzaSetup } from './stanza.js';
 
 /** Total bytes of the files under `dir` (a backup directory while it is written: files come and go). */
@@ -41,9 +40,7 @@ export async function interruptBackup(
   },
 ): Promise<{ label: string; result: ExecResult }> {
   const before = new Set(await labelDirs(setup));
-  const running = spawnPgstash([
-    `--config=${setup.configPath}`,
-    `--stanza=${setup.stanza}`,
+  const running = setup.spawn([
     'backup',
     '--type=full',
     '--start-fast',

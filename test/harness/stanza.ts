@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { PgCluster, type ClusterOptions } from './cluster.js';
 import { postgresIds } from './postgres-user.js';
 import { pgstashCommandLine, runPgstash, type PgstashResult } from './pgstash.js';
+import { spawnPgstash, type BackgroundPgstash } from './pgstash-process.js';
 import { createTempDir, removeTempDir } from './tmp.js';
 
 export interface StanzaSetupOptions {
@@ -29,6 +30,11 @@ export interface StanzaSetup {
     args: readonly string[],
     options?: { env?: Record<string, string>; as?: 'root' | 'postgres' },
   ): Promise<PgstashResult>;
+  /**
+   * Starts pgstash with --config and --stanza in the background as the postgres user (spawnPgstash), for a test
+   * that signals it or watches it run.
+   */
+  spawn(args: readonly string[]): BackgroundPgstash;
   /** Like pgstash() but throws with the output when the exit code is not 0. */
   pgstashOk(
     args: readonly string[],
@@ -106,6 +112,7 @@ export async function createStanzaSetup(options: StanzaSetupOptions = {}): Promi
     configPath,
     stanza,
     pgstash,
+    spawn: (args) => spawnPgstash([`--config=${configPath}`, `--stanza=${stanza}`, ...args]),
     async pgstashOk(args, runOptions) {
       const result = await pgstash(args, runOptions);
       if (result.code !== 0) {

@@ -4,7 +4,6 @@ import { createHash } from 'node:crypto';
 import { chmod, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnPgstash } from '../harness/pgstash-process.js';
 import { createStanzaSetup, type StanzaSetup } from '../harness/stanza.js';
 import { switchWal, waitArchived } from '../harness/wal.js';
 import { mkdirForPostgres } from '../harness/postgres-user.js';
@@ -57,9 +56,7 @@ describe('concurrent archive-push of one WAL file name', () => {
 
   /** archive-push of each path, all started at once; resolves to their exit codes and stderr, in order. */
   async function pushAtOnce(paths: readonly string[]): Promise<{ code: number | null; stderr: string }[]> {
-    const runs = paths.map((path) =>
-      spawnPgstash([`--config=${setup.configPath}`, `--stanza=${setup.stanza}`, 'archive-push', path]),
-    );
+    const runs = paths.map((path) => setup.spawn(['archive-push', path]));
     return Promise.all(runs.map((run) => run.done));
   }
 

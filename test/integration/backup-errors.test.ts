@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { FULL_LABEL, labelDirs, listedLabels, takeBackup } from '../harness/backups.js';
 import { flipMiddleByte } from '../harness/damage.js';
-import { spawnPgstash } from '../harness/pgstash-process.js';
+import type { BackgroundPgstash } from '../harness/pgstash-process.js';
 import { RestoreBench } from '../harness/restore.js';
 import { signalWhen } from '../harness/signal.js';
 import { createStanzaSetup, type StanzaSetup } from '../harness/stanza.js';
@@ -222,7 +222,7 @@ describe('backup and restore errors', () => {
     });
 
     describe('a backup held in its WAL wait', () => {
-      let held: ReturnType<typeof spawnPgstash> | undefined;
+      let held: BackgroundPgstash | undefined;
       let heldLabel = '';
 
       afterAll(async () => {
@@ -233,14 +233,7 @@ describe('backup and restore errors', () => {
 
       it('keeps the lock: a second backup fails with 50 naming the holder', async () => {
         await breakArchiving();
-        held = spawnPgstash([
-          `--config=${setup.configPath}`,
-          `--stanza=${setup.stanza}`,
-          'backup',
-          '--type=full',
-          '--start-fast',
-          '--archive-timeout=300',
-        ]);
+        held = setup.spawn(['backup', '--type=full', '--start-fast', '--archive-timeout=300']);
         let ended: unknown;
         void held.done.then((result) => (ended = result));
         // backup_label is stored right after pg_backup_stop, just before the wait for WAL begins.

@@ -4,7 +4,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { s3Versitygw, type OpenStore } from '../harness/object-stores.js';
-import { spawnPgstash } from '../harness/pgstash-process.js';
 import { RestoreBench } from '../harness/restore.js';
 import { fiveMegabyteTables, settleMtimes, tablesContentQuery } from '../harness/resume-tables.js';
 import { createStanzaSetup, type StanzaSetup } from '../harness/stanza.js';
@@ -62,14 +61,7 @@ describe.skipIf(!s3Versitygw.available())('backup resume on S3 (versitygw)', () 
   });
 
   it('a full killed with -9 after a few saves is resumed: the recorded files are kept, and it restores exactly', async () => {
-    const running = spawnPgstash([
-      `--config=${setup.configPath}`,
-      '--stanza=main',
-      'backup',
-      '--type=full',
-      '--start-fast',
-      '--process-max=1',
-    ]);
+    const running = setup.spawn(['backup', '--type=full', '--start-fast', '--process-max=1']);
     let ended = false;
     void running.done.then(() => (ended = true));
     let recorded: { label: string; files: number } | undefined;

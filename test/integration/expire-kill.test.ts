@@ -11,7 +11,6 @@ import { isEmptyFile, storedFilePath } from '../../src/repo/manifest.js';
 import { Repository } from '../../src/repo/repository.js';
 import { listedLabels, takeBackup } from '../harness/backups.js';
 import { execChecked } from '../harness/exec.js';
-import { spawnPgstash } from '../harness/pgstash-process.js';
 import { RestoreBench } from '../harness/restore.js';
 import { createStanzaSetup, type StanzaSetup } from '../harness/stanza.js';
 import { createTempDir, removeTempDir } from '../harness/tmp.js';
@@ -120,12 +119,7 @@ describe('expire killed with kill -9 while it removes', () => {
     });
     watcher.on('error', () => undefined);
     try {
-      const run = spawnPgstash([
-        `--config=${setup.configPath}`,
-        `--stanza=${setup.stanza}`,
-        'expire',
-        ...RETENTION,
-      ]);
+      const run = setup.spawn(['expire', ...RETENTION]);
       kill = () => run.kill('SIGKILL');
       const result = await run.done;
       expect(result.signal, `expire ended before the kill:\n${result.stdout}${result.stderr}`).toBe(

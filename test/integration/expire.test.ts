@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Repository } from '../../src/repo/repository.js';
 import { labelDirs, listedLabels, takeBackup } from '../harness/backups.js';
-import { spawnPgstash } from '../harness/pgstash-process.js';
+import type { BackgroundPgstash } from '../harness/pgstash-process.js';
 import { RestoreBench, verifyBackup } from '../harness/restore.js';
 import { createStanzaSetup, type StanzaSetup } from '../harness/stanza.js';
 import { switchWal, waitArchived } from '../harness/wal.js';
@@ -220,17 +220,11 @@ describe('expire', () => {
     const f4 = labels[3] as string;
     await backupAfterWrites();
     const lockDir = join(setup.dir, 'lock');
-    let frozen: ReturnType<typeof spawnPgstash> | undefined;
+    let frozen: BackgroundPgstash | undefined;
     let dataDir = '';
     for (let attempt = 0; attempt < 5 && frozen === undefined; attempt++) {
       dataDir = join(await restores.tempDir('reading'), 'data');
-      const run = spawnPgstash([
-        `--config=${setup.configPath}`,
-        `--stanza=${setup.stanza}`,
-        'restore',
-        `--set=${f4}`,
-        `--pg1-path=${dataDir}`,
-      ]);
+      const run = setup.spawn(['restore', `--set=${f4}`, `--pg1-path=${dataDir}`]);
       let ended = false;
       void run.done.then(() => (ended = true));
       // Frozen once it copies (it has read backup.info and the manifest): its marker is in lock-path.

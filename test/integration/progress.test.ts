@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { flipMiddleByte } from '../harness/damage.js';
 import { exec, type ExecResult } from '../harness/exec.js';
 import { PGSTASH_BIN, shellQuote } from '../harness/pgstash.js';
-import { spawnPgstash, type BackgroundPgstash } from '../harness/pgstash-process.js';
+import type { BackgroundPgstash } from '../harness/pgstash-process.js';
 import { RestoreBench, verifyBackup } from '../harness/restore.js';
 import { createStanzaSetup, type StanzaSetup } from '../harness/stanza.js';
 
@@ -51,15 +51,7 @@ describe('progress', () => {
   async function runningBackup(
     extra: readonly string[] = [],
   ): Promise<{ run: BackgroundPgstash; text: string; json: InfoJson }> {
-    const run = spawnPgstash([
-      `--config=${setup.configPath}`,
-      `--stanza=${setup.stanza}`,
-      'backup',
-      '--type=full',
-      '--start-fast',
-      ...SLOW,
-      ...extra,
-    ]);
+    const run = setup.spawn(['backup', '--type=full', '--start-fast', ...SLOW, ...extra]);
     let ended = false;
     void run.done.then(() => (ended = true));
     while (!ended) {

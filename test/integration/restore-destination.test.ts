@@ -273,13 +273,7 @@ describe('restore destinations', () => {
   it('takes over the lock a restore killed with -9 left behind', async () => {
     const dataDir = join(await restores.tempDir('killed'), 'data');
     const args = [`--set=${plainLabel}`, ...RECOVERY];
-    const killed = spawnPgstash([
-      `--config=${setup.configPath}`,
-      `--stanza=${setup.stanza}`,
-      'restore',
-      `--pg1-path=${dataDir}`,
-      ...args,
-    ]);
+    const killed = setup.spawn(['restore', `--pg1-path=${dataDir}`, ...args]);
     const lockFile = join(dataDir, LOCK_FILE);
     for (let waited = 0; !existsSync(lockFile); waited += 10) {
       if (waited > 60_000) throw new Error(`no lock file '${lockFile}' after 60 s`);
