@@ -4,7 +4,7 @@ import { compressExtension } from '../io/compress.js';
 import { parseWalFileName } from '../postgres/wal-name.js';
 import { claimWalName } from './archive-claim.js';
 import type { ArchiveInfo } from './archive-info.js';
-import { sameCluster } from './db-history.js';
+import { sameCluster, type DbHistory } from './db-history.js';
 import {
   archiveId,
   archivedWalName,
@@ -281,7 +281,12 @@ export class WalArchive {
   }
 }
 
-function idsOfCurrentCluster(info: Awaited<ReturnType<Repository['requireArchiveInfo']>>): string[] {
+/**
+ * The archive ids of the current cluster of a db history, newest first. archive.info and backup.info keep the same
+ * history (stanza-create and stanza-upgrade write both), so a command that read backup.info already need not read
+ * archive.info for them (restore's archive checks).
+ */
+export function idsOfCurrentCluster(info: DbHistory): string[] {
   return info.history
     .filter((db) => sameCluster(db, info.current))
     .reverse()

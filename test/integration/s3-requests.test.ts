@@ -41,7 +41,7 @@ describe.skipIf(!s3ServerAvailable('versitygw'))('requests made by each command 
     await s3?.destroy();
   });
 
-  it('counts stanza-create, archive-push, a full backup, info, archive-get, expire', async () => {
+  it('counts stanza-create, archive-push, a full backup, info, archive-get, expire, restore', async () => {
     const report: Record<string, Counts> = {};
     const create = await counted(['stanza-create']);
     expect(create.code).toBe(0);
@@ -109,6 +109,18 @@ describe.skipIf(!s3ServerAvailable('versitygw'))('requests made by each command 
     const expire = await counted(['expire', '--repo1-retention-full=1']);
     expect(expire.code, expire.stderr).toBe(0);
     report['expire (one full)'] = expire.counts;
+
+    const restored = join(dir, 'restored');
+    const restore = await counted(['restore', `--pg1-path=${restored}`]);
+    expect(restore.code, restore.stderr).toBe(0);
+    expect(existsSync(join(restored, 'global', 'pg_control'))).toBe(true);
+    report['restore (incr, not bundled)'] = restore.counts;
+    // One listing finds the full the incr refers to; the archive checks list the backup's WAL directory and the
+    // archive id's timelines, with the archive ids of the backup.info the set was chosen from: archive.info is not
+    // read (a GET more before).
+    expect(restore.counts['list']).toBe(3);
+    expect(s3.counter.requests.filter((entry) => entry.url.includes('archive.info'))).toEqual([]);
+    expect(s3.counter.requests.filter((entry) => entry.url.includes('backup.info'))).toHaveLength(1);
 
     process.stderr.write(`requests by command: ${JSON.stringify(report, null, 1)}\n`);
   });

@@ -4,7 +4,9 @@ import { isPgStashError, messageOf } from '../../common/errors.js';
 import { log } from '../../common/log.js';
 import type { LoadedConfig } from '../../config/load.js';
 import type { BackupRecord } from '../../repo/backup-info.js';
+import type { DbHistory } from '../../repo/db-history.js';
 import type { Manifest } from '../../repo/manifest.js';
+import { idsOfCurrentCluster } from '../../repo/wal-archive.js';
 import { openRepositories, type Repository } from '../../repo/repository.js';
 import { backupWalSegmentSize, describeSegments, missingBackupWal } from '../archive/backup-wal.js';
 import { selectedRepos } from '../repo-select.js';
@@ -17,7 +19,7 @@ import { checkRestoreTimeline } from './timeline-check.js';
  */
 export async function checkArchiveBeforeRestore(
   config: LoadedConfig,
-  repo: Repository,
+  { repo, history }: { repo: Repository; history: DbHistory },
   backup: BackupRecord,
   manifest: Manifest,
   restore: { pgPath: string; type: string; archiveMode: 'preserve' | 'off' },
@@ -30,14 +32,15 @@ export async function checkArchiveBeforeRestore(
   let segmentSize: Promise<number> | undefined;
   const walSegmentSize = (): Promise<number> => (segmentSize ??= backupWalSegmentSize(repo, manifest));
   // restore_command's archive-get looks in every selected repository: a segment is missing only from them all. The
-  // repository restored from is the one already open (its key looked up once), and each one's archive ids are read
-  // once for both checks (archive.info read twice before).
+  // repository restored from is the one already open (its key looked up once), its archive ids those of the
+  // backup.info it was chosen from (a request fewer than archive.info's); each other one's archive.info is read once
+  // for both checks.
   const repos = await openRepositories(selectedRepos(config), repo.stanza, repo);
   const idsRead = new Map<Repository, Promise<string[]>>();
   const archiveIds = (each: Repository): Promise<string[]> => {
     let ids = idsRead.get(each);
     if (ids === undefined) {
-      ids = each.wal.clusterIdsIfAny();
+      ids = each === repo ? Promise.resolve(idsOfCurrentCluster(history)) : each.wal.clusterIdsIfAny();
       // Each caller handles the failure; none is left unhandled meanwhile.
       ids.catch(() => undefined);
       idsRead.set(each, ids);

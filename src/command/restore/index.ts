@@ -149,7 +149,7 @@ export async function restoreBackup(
   const stanza = config.require('stanza');
   // Before backup.info is read: expire keeps the files of a backup a marked restore may read (read-marker.ts).
   const reading = await markRestoreReading(config.get('lock-path'), stanza);
-  const { repo, selection } = await selectRestoreSource(config, stanza, (backups) =>
+  const source = await selectRestoreSource(config, stanza, (backups) =>
     selectBackup(backups, {
       set: config.get('set'),
       type: request.type,
@@ -157,6 +157,7 @@ export async function restoreBackup(
       recoveryOptions: config.get('recovery-option'),
     }),
   );
+  const { repo } = source;
   const key = await repo.requireKey();
   const progress = new ProgressReporter({
     command: 'restore',
@@ -170,7 +171,7 @@ export async function restoreBackup(
     progress: progress.counter.buffer,
   });
   try {
-    return await restoreWithPool(context, { repo, selection }, key, request, pool, progress);
+    return await restoreWithPool(context, source, key, request, pool, progress);
   } finally {
     await progress.stop({ final: false });
     await pool.close();
@@ -180,7 +181,7 @@ export async function restoreBackup(
 
 async function restoreWithPool(
   context: CommandContext,
-  { repo, selection }: RestoreSource,
+  { repo, selection, history }: RestoreSource,
   key: Buffer | undefined,
   request: RestoreRequest,
   pool: RestorePool,
@@ -213,7 +214,7 @@ async function restoreWithPool(
   };
   const { recoverySettingLines } = await import('../../postgres/recovery-config.js');
   recoverySettingLines(recovery);
-  const timelineNote = await checkArchiveBeforeRestore(config, repo, chosen, manifest, {
+  const timelineNote = await checkArchiveBeforeRestore(config, { repo, history }, chosen, manifest, {
     pgPath,
     type,
     archiveMode: request.archiveMode,

@@ -4,6 +4,7 @@ import { isPgStashError, messageOf, PgStashError } from '../../common/errors.js'
 import { log } from '../../common/log.js';
 import type { LoadedConfig } from '../../config/load.js';
 import type { BackupRecord } from '../../repo/backup-info.js';
+import type { DbHistory } from '../../repo/db-history.js';
 import { Repository } from '../../repo/repository.js';
 import { selectedRepos } from '../repo-select.js';
 import type { Selection } from './select-backup.js';
@@ -11,6 +12,8 @@ import type { Selection } from './select-backup.js';
 export interface RestoreSource {
   readonly repo: Repository;
   readonly selection: Selection;
+  /** The db history of the repository's backup.info (its archive ids, without reading archive.info). */
+  readonly history: DbHistory;
 }
 
 /** The backup set `choose` takes from one repository's backups; throws (backupSetInvalid) when none fits. */
@@ -64,5 +67,5 @@ async function sourceIn(repo: Repository, choose: ChooseBackup): Promise<Restore
       hint: `run 'pgstash --stanza=${repo.stanza} stanza-create' and take a backup first`,
     });
   }
-  return { repo, selection: choose(backupInfo.backups) };
+  return { repo, selection: choose(backupInfo.backups), history: backupInfo };
 }
