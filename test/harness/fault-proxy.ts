@@ -440,8 +440,12 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
       requests = [];
     },
     async stop() {
+      // close() first, then the sockets: close() looks through the server's connections for idle ones, and a
+      // connection whose socket was destroyed just before can be half torn down there (Node 20: "Cannot read
+      // properties of null (reading '_httpMessage')" in closeIdleConnections, seen once in CI).
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const socket of sockets) socket.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await closed;
       upstream.destroy();
     },
   };
