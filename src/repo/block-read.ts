@@ -94,6 +94,15 @@ class PartReader {
   }
 }
 
+/** A run of blocks one after another in one part (BlockSource.planRun). */
+export interface PlannedRun {
+  readonly block: number;
+  readonly part: number;
+  readonly slot: number;
+  readonly blocks: number;
+  readonly length: number;
+}
+
 /** The blocks of a file, each with where it comes from; `source` reads a block from the repository, verified. */
 export class BlockSource {
   readonly map: BlockMap;
@@ -138,6 +147,17 @@ export class BlockSource {
     );
   }
 
+  /**
+   * Whether reading some part waits on more than this thread: a zstd or gzip part (decoded on libuv's pool), or any
+   * part of an object store (each piece a request). Then readBlockFile reads ahead.
+   */
+  get waitsOffThread(): boolean {
+    return (
+      !this.#repo.driver.capabilities.path ||
+      this.#file.stored.block.parts.some((part) => part.compressType === 'zst' || part.compressType === 'gz')
+    );
+  }
+
   /** Bytes of block `block` of the file (the last one may be shorter). */
   lengthOf(block: number): number {
     const { blockSize } = this.map;
@@ -154,6 +174,11 @@ export class BlockSource {
    * each checked against the map: a file mostly held by one part is read in large pieces, not block by block.
    */
   async readRun(block: number, max: number): Promise<{ data: Buffer; blocks: number }> {
+    return this.readPlanned(this.planRun(block, max));
+  }
+
+  /** Where readRun(block, max) reads from: the part, its first slot, how many blocks and their bytes (no I/O). */
+  planRun(block: number, max: number): PlannedRun {
     const { parts, slots } = this.map;
     const part = parts[block] as number;
     const slot = slots[block] as number;
@@ -168,6 +193,20 @@ export class BlockSource {
       length += this.lengthOf(block + blocks);
       blocks++;
     }
+    return { block, part, slot, blocks, length };
+  }
+
+  /**
+   * Reads a planned run. Runs of one part must be read in the order they were planned (each part is read forward),
+   * one at a time; runs of different parts may be read at once.
+   */
+  async readPlanned({
+    block,
+    part,
+    slot,
+    blocks,
+    length,
+  }: PlannedRun): Promise<{ data: Buffer; blocks: number }> {
     const reader = this.#readers.get(part) ?? (await this.#openPart(part));
     const data = await reader.block(slot, length);
     const { blockSize } = this.map;
@@ -219,7 +258,7 @@ export class BlockSource {
       encrypted: part.cipher !== 'none',
       // Every part of a file read at once stays open until the file is done (up to one per backup of the chain):
       // all but the main one decode a frame at a time, so memory grows by about a frame per part, not four.
-      ...(index === this.#mainPart ? {} : { framesAhead: 1 }),
+      ...(index === this.#mainPart ? {} : { onDemand: true, framesAhead: 1 }),
       ...(this.#checkParts ? {} : { checkWhole: false }),
       ...(skipFrame === undefined ? {} : { skipFrame }),
       ...(part.frameSize === undefined ? {} : { frameSize: part.frameSize }),
@@ -237,11 +276,23 @@ export class BlockSource {
 }
 
 /**
+ * Runs read ahead of the one being used, at most (and at most READ_AHEAD_BYTES of them), when a part waits on
+ * something else than this thread (BlockSource.waitsOffThread). Why: on the last of a chain the file's blocks come
+ * from many parts in turn, most a block at a time from a part of small frames; read one after another, each zstd
+ * frame was a round trip to libuv's pool while the thread waited. Runs of different parts are read at once, so
+ * those frames decode on the pool side by side. lz4 decodes on the thread itself: reading ahead there only holds
+ * more memory.
+ */
+const READ_AHEAD_RUNS = 16;
+const READ_AHEAD_BYTES = 4 * CHUNK_SIZE;
+
+/**
  * The original bytes of a block-stored file, block by block, each block checked against the map and the whole
  * against the file's SHA-256 and size (checksum error 26 naming the file): use the data only once the loop ends.
  * `checkParts: false` (restore) reads each part without its whole SHA-256 (see BlockSource.open): every byte
  * yielded is still checked twice, by its block's checksum and by the file's SHA-256, while the bytes of blocks a
  * later backup replaced are not hashed for nothing (on the last of a chain of 30 the parts held twice the file).
+ * Runs are read ahead in file order (READ_AHEAD_RUNS) when that helps, each part's runs one after another.
  */
 export async function* readBlockFile(
   repo: Repository,
@@ -250,16 +301,45 @@ export async function* readBlockFile(
 ): AsyncGenerator<Buffer> {
   const source = await BlockSource.open(repo, file, options);
   const digest = new ContentDigest();
+  // Runs of up to a chunk's worth of blocks.
+  const run = Math.max(1, Math.floor(CHUNK_SIZE / source.map.blockSize));
+  const aheadRuns = source.waitsOffThread ? READ_AHEAD_RUNS : 1;
+  const ahead: { length: number; read: Promise<{ data: Buffer; blocks: number }> }[] = [];
+  /** Each part's latest read: the next run of that part starts once it is done (a part is read forward). */
+  const partTail = new Map<number, Promise<unknown>>();
+  let aheadBytes = 0;
+  let next = 0;
+  const planAhead = (): void => {
+    while (
+      next < source.map.count &&
+      ahead.length < aheadRuns &&
+      (ahead.length === 0 || aheadBytes < READ_AHEAD_BYTES)
+    ) {
+      const planned = source.planRun(next, run);
+      next += planned.blocks;
+      const read = (partTail.get(planned.part) ?? Promise.resolve()).then(() => source.readPlanned(planned));
+      // Awaited in order below; a later read failing first must not be reported as unhandled meanwhile.
+      const settled = read.then(
+        () => undefined,
+        () => undefined,
+      );
+      partTail.set(planned.part, settled);
+      ahead.push({ length: planned.length, read });
+      aheadBytes += planned.length;
+    }
+  };
   try {
-    // Runs of up to a chunk's worth of blocks.
-    const run = Math.max(1, Math.floor(CHUNK_SIZE / source.map.blockSize));
-    for (let block = 0; block < source.map.count;) {
-      const { data, blocks } = await source.readRun(block, run);
+    planAhead();
+    for (let first = ahead.shift(); first !== undefined; first = ahead.shift()) {
+      const { data } = await first.read;
+      aheadBytes -= first.length;
+      planAhead();
       digest.update(data);
       yield data;
-      block += blocks;
     }
   } finally {
+    // No part may be closed while a read ahead is still using it.
+    await Promise.all(partTail.values());
     await source.close();
   }
   if (digest.size !== file.size || digest.digest() !== file.sha256) {

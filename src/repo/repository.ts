@@ -45,12 +45,13 @@ export interface ReadExpectation {
    * per file); by default, when the repository is.
    */
   readonly encrypted?: boolean;
-  /**
-   * Frames decoded ahead of the reader (default COMPRESS_CONCURRENCY): 1 for a reader that is one of many open at
-   * once (a block-stored file's parts): it is then also read in small pieces when asked, not streamed ahead, so
-   * that its memory stays at about a frame.
-   */
+  /** Frames decoded ahead of the reader (default COMPRESS_CONCURRENCY). */
   readonly framesAhead?: number;
+  /**
+   * true for a reader that is one of many open at once (a block-stored file's parts): its stored bytes are read in
+   * small pieces when the decoder asks for them, not streamed ahead, so that its memory stays at a few frames.
+   */
+  readonly onDemand?: boolean;
   /**
    * false: the caller checks each piece it uses (restore --delta, a block-stored file's blocks against its map) and
    * stops reading where it likes, so the whole file's SHA-256, which it would never reach, is not computed.
@@ -76,7 +77,7 @@ export interface ReadExpectation {
 /** Stored files up to this size are read in one piece, not streamed. */
 const READ_WHOLE_BYTES = 256 * 1024;
 /**
- * Piece size of a file read on demand (ReadExpectation.framesAhead 1): what such a reader holds besides a frame.
+ * Piece size of a file read on demand (ReadExpectation.onDemand): what such a reader holds besides a frame.
  * A block-stored file's parts are read so, all at once, in 64 KiB frames (a few KiB compressed): measured on the
  * last of a chain of 30 (pgbench scale 50, lz4, process-max 2), restore peaked at 255-269 MiB with 128 KiB
  * pieces, 225-230 MiB with 32 KiB.
@@ -387,13 +388,13 @@ export class Repository {
         throw this.#corrupt(path, `larger than the ${storedSize} bytes recorded`);
       return this.#verified([whole], path, key, expect);
     }
-    if (expect.framesAhead === 1 && this.driver.capabilities.path) {
+    if (expect.onDemand === true && this.driver.capabilities.path) {
       // One of many readers open at once: small reads, a piece ahead at most. The file stays open: opening it for
       // each piece cost an open, fstat and close per 32 KiB (about 2,000 on the last of a chain of 30).
       const source = await this.driver.openRead(path, { readSize: ON_DEMAND_BYTES });
       return source === undefined ? undefined : this.#verified(source, path, key, expect);
     }
-    if (expect.framesAhead === 1) {
+    if (expect.onDemand === true) {
       // The same on an object store: each piece a ranged GET when asked, no stream buffering ahead.
       const first = await this.driver.read(path, { limit: ON_DEMAND_REMOTE_BYTES });
       if (first === undefined) return undefined;

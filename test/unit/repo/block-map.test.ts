@@ -253,6 +253,52 @@ describe.each([
     expect((await readBack(repo, e2)).equals(v2)).toBe(true);
   });
 
+  it('reads a file interleaved from many parts (read ahead across parts) exactly, and names a damaged part', async () => {
+    // A full, then five incrs each changing every 6th block at its own offset: the last map takes block after block
+    // from another part, as the last of a long chain does, so the runs read ahead come from several parts at once.
+    const compress = { type: 'zst' as const, level: 3 };
+    const chain = ['20261206-160000F', ...[1, 2, 3, 4, 5].map((n) => `20261206-160000F_20261206-16000${n}I`)];
+    let data = randomBytes(2 * MIB + 777);
+    let entry = entryOf(chain[0]!, compress, cipher, await copy(chain[0]!, data, compress));
+    if (!isBlockFile(entry)) throw new Error('not stored as blocks');
+    const blockSize = entry.stored.block.blockSize;
+    for (const [index, label] of chain.slice(1).entries()) {
+      data = Buffer.from(data);
+      for (let block = index; block * blockSize < data.length; block += 6)
+        randomBytes(Math.min(blockSize, data.length - block * blockSize)).copy(data, block * blockSize);
+      entry = entryOf(label, compress, cipher, await copy(label, data, compress, entry));
+    }
+    if (!isBlockFile(entry)) throw new Error('not stored as blocks');
+    expect(entry.stored.block.parts.map((part) => part.holder)).toEqual(chain);
+    expect((await readBack(repo, entry)).equals(data)).toBe(true);
+
+    // A reader that stops after its first piece leaves nothing running (an unhandled rejection fails the run).
+    const chunks = await repo.backups.requireFile(entry);
+    expect((await chunks.next()).done).toBe(false);
+    await chunks.return(undefined);
+
+    // The third incr's part damaged: the read fails with that part's name, whatever was read ahead meanwhile.
+    const partPath = join(
+      root,
+      encrypted ? 'encrypted' : 'plain',
+      'backup',
+      'main',
+      chain[3]!,
+      `${NAME}.zst`,
+    );
+    const part = await readFile(partPath);
+    const damaged = Buffer.from(part);
+    damaged[Math.floor(part.length / 2)] = (damaged[Math.floor(part.length / 2)] as number) ^ 0x40;
+    await writeFile(partPath, damaged);
+    try {
+      const error = await caught(readBack(repo, entry));
+      expect(isPgStashError(error, encrypted ? 'crypto' : 'checksum'), String(error)).toBe(true);
+      expect(String((error as Error).message)).toContain(chain[3]);
+    } finally {
+      await writeFile(partPath, part);
+    }
+  });
+
   it('refuses a damaged map or part with a checksum error (26) naming the repository file', async () => {
     const data = randomBytes(2 * MIB);
     const label = '20261206-130000F';

@@ -219,7 +219,7 @@ describe('Repository.putChunks', () => {
   });
 });
 
-describe("Repository.getChunks read on demand (framesAhead 1, a block-stored file's parts)", () => {
+describe("Repository.getChunks read on demand (onDemand, a block-stored file's parts)", () => {
   it.each(COMPRESS_TYPES)('gives the same bytes as a streamed read, encrypted or not (%s)', async (type) => {
     for (const encrypted of [false, true]) {
       const key = encrypted ? randomBytes(32) : undefined;
@@ -233,7 +233,12 @@ describe("Repository.getChunks read on demand (framesAhead 1, a block-stored fil
       const path = `d/file${compressExtension(type)}`;
       const stored = await repo.putChunks(chunksOf(data), path, { type, level: defaultCompressLevel(type) });
       const pieces: Buffer[] = [];
-      const chunks = await repo.getChunks(path, { ...stored, storedSize: stored.repoSize, framesAhead: 1 });
+      const chunks = await repo.getChunks(path, {
+        ...stored,
+        storedSize: stored.repoSize,
+        onDemand: true,
+        framesAhead: 1,
+      });
       for await (const chunk of chunks ?? []) pieces.push(chunk);
       expect(Buffer.concat(pieces).equals(data)).toBe(true);
     }
@@ -244,14 +249,21 @@ describe("Repository.getChunks read on demand (framesAhead 1, a block-stored fil
     const data = makeData(2 * CHUNK_SIZE, 'random', 8);
     const stored = await repo.putChunks(chunksOf(data), 'm/file.lz4', { type: 'lz4', level: 1 });
     const read = async (sha256: string): Promise<void> => {
-      const chunks = await repo.getChunks('m/file.lz4', { sha256, size: stored.size, framesAhead: 1 });
+      const chunks = await repo.getChunks('m/file.lz4', {
+        sha256,
+        size: stored.size,
+        onDemand: true,
+        framesAhead: 1,
+      });
       for await (const chunk of chunks ?? []) expect(chunk.length).toBeGreaterThan(0);
     };
     await read(stored.sha256);
     const error = await read('0'.repeat(64)).catch((caught: unknown) => caught);
     expect(isPgStashError(error, 'checksum')).toBe(true);
     expect((error as Error).message).toContain("m/file.lz4' is corrupt");
-    expect(await repo.getChunks('m/missing.lz4', { sha256: stored.sha256, framesAhead: 1 })).toBeUndefined();
+    expect(
+      await repo.getChunks('m/missing.lz4', { sha256: stored.sha256, onDemand: true, framesAhead: 1 }),
+    ).toBeUndefined();
   });
 });
 
