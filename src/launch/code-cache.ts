@@ -17,6 +17,7 @@ import {
   unlinkSync,
   writeFileSync,
 } from 'node:fs';
+import * as nodeModule from 'node:module';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
@@ -177,7 +178,35 @@ export function launch(file: string, argv: readonly string[]): void {
   const word = argv.find((arg) => !arg.startsWith('-'));
   const variant = word !== undefined && /^[a-z][a-z-]{0,30}$/.test(word) ? word : 'other';
   sizeThreadPool(variant);
+  if (dir !== undefined) enableModuleCompileCache(dir);
   runCommonJs(file, dir === undefined ? undefined : { dir, variant });
+}
+
+/** Where Node's own compile cache goes inside the private cache directory. */
+export const MODULE_CACHE_SUBDIRECTORY = 'modules';
+
+/**
+ * Turns on Node's compile cache (Node 22.1 and later: `module.enableCompileCache`) in `<dir>/modules` for what the
+ * bundle requires from node_modules: the cloud SDKs, which a command on an object store loads in every process
+ * (archive-push and archive-get: one per WAL segment), and the worker threads' modules. The bundle itself keeps
+ * V8's cache above (it is compiled as a script, which Node's cache does not cover). Measured on archive-get of a
+ * 16 MiB segment from S3 (versitygw, Node 24, medians of 20 interleaved pairs): 208 ms without, 196 ms with. Returns
+ * whether it was turned on ('unsupported' on Node 20, which has no such cache).
+ */
+export function enableModuleCompileCache(dir: string): 'enabled' | 'unsupported' | 'failed' {
+  const { enableCompileCache, constants: moduleConstants } = nodeModule as typeof nodeModule & {
+    enableCompileCache?: (directory: string) => { status: number };
+    constants?: { compileCacheStatus?: Readonly<Record<string, number>> };
+  };
+  const statuses = moduleConstants?.compileCacheStatus;
+  if (enableCompileCache === undefined || statuses === undefined) return 'unsupported';
+  try {
+    const { status } = enableCompileCache(join(dir, MODULE_CACHE_SUBDIRECTORY));
+    // ALREADY_ENABLED: NODE_COMPILE_CACHE was set by the user, whose directory stays.
+    return status === statuses['ENABLED'] || status === statuses['ALREADY_ENABLED'] ? 'enabled' : 'failed';
+  } catch {
+    return 'failed';
+  }
 }
 
 /** libuv's thread pool for a restore (see sizeThreadPool). */

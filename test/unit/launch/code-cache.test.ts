@@ -11,7 +11,14 @@ import {
 } from 'node:fs';
 import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cacheFileName, privateCacheDirectory, staleCaches } from '../../../src/launch/code-cache.js';
+import * as nodeModule from 'node:module';
+import {
+  cacheFileName,
+  enableModuleCompileCache,
+  MODULE_CACHE_SUBDIRECTORY,
+  privateCacheDirectory,
+  staleCaches,
+} from '../../../src/launch/code-cache.js';
 import { postgresIds } from '../../harness/postgres-user.js';
 import { REPO_ROOT } from '../../harness/pgstash.js';
 import { createTempDir, removeTempDir } from '../../harness/tmp.js';
@@ -195,6 +202,36 @@ describe('launch', () => {
     expect(readdirSync(tmp)).toEqual([]);
     execFileSync(process.execPath, ['-e', script], { encoding: 'utf8', env });
     const dir = join(tmp, `pgstash-${process.getuid?.() ?? -1}`);
-    expect(readdirSync(dir)).toEqual([cacheFileName(file, 'archive-get')]);
+    // Node's own compile cache (Node 22.1+) has a directory of its own beside the bundle's cache.
+    expect(readdirSync(dir).filter((name) => name !== MODULE_CACHE_SUBDIRECTORY)).toEqual([
+      cacheFileName(file, 'archive-get'),
+    ]);
+  });
+
+  it("turns on Node's compile cache for what the bundle requires from node_modules where Node has one (22.1+)", () => {
+    // The file requires a CommonJS package, as an S3 command requires the SDK.
+    const file = join(root, 'requires.cjs');
+    writeFileSync(
+      file,
+      `require(${JSON.stringify(join(REPO_ROOT, 'node_modules', 'ini'))}); console.log("ran");\n`,
+    );
+    const tmp = join(root, 'tmp-modules');
+    mkdirSync(tmp);
+    const script = `require(${JSON.stringify(LAUNCH)}).launch(${JSON.stringify(file)}, ['archive-get']);`;
+    const env = { PATH: process.env['PATH'] ?? '', TMPDIR: tmp };
+    expect(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8', env }).trim()).toBe('ran');
+    const modules = join(tmp, `pgstash-${process.getuid?.() ?? -1}`, MODULE_CACHE_SUBDIRECTORY);
+    const supported =
+      typeof (nodeModule as { enableCompileCache?: unknown }).enableCompileCache === 'function';
+    const cached = (): string[] =>
+      existsSync(modules) ? readdirSync(modules, { recursive: true, encoding: 'utf8' }) : [];
+    if (supported) {
+      // A cache entry per module compiled, written at exit.
+      expect(cached().length).toBeGreaterThan(0);
+      expect(enableModuleCompileCache(join(root, 'elsewhere'))).toBe('enabled');
+    } else {
+      expect(cached()).toEqual([]);
+      expect(enableModuleCompileCache(join(root, 'elsewhere'))).toBe('unsupported');
+    }
   });
 });
