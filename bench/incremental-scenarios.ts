@@ -16,6 +16,8 @@ export interface ScenarioContext {
   readonly cluster: PgCluster;
   readonly scale: number;
   readonly chainLength: number;
+  /** Restores of each kind in the chain scenario (PGSTASH_BENCH_RUNS). */
+  readonly runs: number;
   readonly progress: (text: string) => void;
   /** Counts turns, so that the first tool alternates from one step to the next. */
   turn: number;
@@ -96,31 +98,50 @@ export interface DeltaRestoreResult {
   readonly full: PerTool<Measurement>;
   /** The incr after changing 1 % of the data. */
   readonly incr: PerTool<BackupStep>;
-  /** restore --delta of that incr into the directory of the first restore. */
+  /** restore --delta of that incr into the directory of the first restore (files compared by checksum). */
   readonly delta: PerTool<Measurement>;
+  /**
+   * restore --delta --force of that incr into a second restore of the full: both tools then keep a file whose
+   * size and modification time match the backup's without reading it (pgBackRest's rule for --force).
+   */
+  readonly deltaForce: PerTool<Measurement>;
 }
 
-/** delta-restore: full, restore it into an empty directory, change 1 %, incr, restore --delta into that directory. */
+/**
+ * delta-restore: full, restore it into two empty directories (the first timed), change 1 %, incr, restore --delta
+ * into the first and --delta --force into the second.
+ */
 export async function deltaRestore(context: ScenarioContext): Promise<DeltaRestoreResult> {
   await each(context, (session) => session.backup('full'));
   const restores = await each(context, (session) => session.restoreNew());
+  const second = await each(context, (session) => session.restoreNew());
   await updateContiguousPercent(context, 0.5);
   const incr = await each(context, (session) => session.backup('incr'));
   const delta = await each(context, (session) => session.restoreDelta(restores[session.tool.name].dir));
-  await each(context, (session) => session.removeRestore(restores[session.tool.name].dir));
+  const deltaForce = await each(context, (session) =>
+    session.restoreDelta(second[session.tool.name].dir, { force: true }),
+  );
+  await each(context, async (session) => {
+    await session.removeRestore(restores[session.tool.name].dir);
+    await session.removeRestore(second[session.tool.name].dir);
+  });
   return {
     full: { pgstash: restores.pgstash.measurement, pgbackrest: restores.pgbackrest.measurement },
     incr,
     delta,
+    deltaForce,
   };
 }
 
 export interface ChainResult {
   readonly length: number;
   readonly incrs: PerTool<BackupStep[]>;
-  /** Restore of the last incremental (the newest backup after the chain) into an empty directory. */
+  /**
+   * Restore of the last incremental into an empty directory: the run of median wall time among `runs`, with the
+   * peak RSS of them all.
+   */
   readonly restoreLast: PerTool<Measurement>;
-  /** A full of the same data right after, and its restore into an empty directory. */
+  /** A full of the same data right after, and its restore into an empty directory (as restoreLast). */
   readonly full: PerTool<BackupStep>;
   readonly restoreFull: PerTool<Measurement>;
   /** expire --repo1-retention-full=1 after that full: removes the whole chain. */
@@ -130,7 +151,10 @@ export interface ChainResult {
 /** Transactions of the small pgbench run before each incremental of the chain. */
 export const CHAIN_TRANSACTIONS = 300;
 
-/** chain: full, then `chainLength` times (small pgbench run, incr); restore the last; full; restore it; expire. */
+/**
+ * chain: full, then `chainLength` times (small pgbench run, incr); a full; then `runs` times the restore of the
+ * last incr (by its label) and of the full, in turn, so that both see the machine alike; expire.
+ */
 export async function chain(context: ScenarioContext): Promise<ChainResult> {
   await each(context, (session) => session.backup('full'));
   const incrs: PerTool<BackupStep[]> = { pgstash: [], pgbackrest: [] };
@@ -141,16 +165,44 @@ export async function chain(context: ScenarioContext): Promise<ChainResult> {
     incrs.pgstash.push(step.pgstash);
     incrs.pgbackrest.push(step.pgbackrest);
   }
-  const restoreLast = await restoreAndRemove(context);
   const full = await each(context, (session) => session.backup('full'));
-  const restoreFull = await restoreAndRemove(context);
+  const lastRuns: PerTool<Measurement[]> = { pgstash: [], pgbackrest: [] };
+  const fullRuns: PerTool<Measurement[]> = { pgstash: [], pgbackrest: [] };
+  for (let run = 0; run < context.runs; run++) {
+    context.progress(`chain: restores ${String(run + 1)}/${String(context.runs)}`);
+    const last = await restoreAndRemove(context, (tool) => incrs[tool].at(-1)?.figures.label);
+    const whole = await restoreAndRemove(context, () => undefined);
+    for (const tool of ['pgstash', 'pgbackrest'] as const) {
+      lastRuns[tool].push(last[tool]);
+      fullRuns[tool].push(whole[tool]);
+    }
+  }
   const expire = await each(context, (session) => session.expire(1));
-  return { length: context.chainLength, incrs, restoreLast, full, restoreFull, expire };
+  return {
+    length: context.chainLength,
+    incrs,
+    restoreLast: { pgstash: medianRun(lastRuns.pgstash), pgbackrest: medianRun(lastRuns.pgbackrest) },
+    full,
+    restoreFull: { pgstash: medianRun(fullRuns.pgstash), pgbackrest: medianRun(fullRuns.pgbackrest) },
+    expire,
+  };
 }
 
-async function restoreAndRemove(context: ScenarioContext): Promise<PerTool<Measurement>> {
+/** The run of median wall time (the lower middle of an even count), with the peak RSS of all the runs. */
+function medianRun(runs: readonly Measurement[]): Measurement {
+  const byWall = [...runs].sort((a, b) => a.wallMs - b.wallMs);
+  const middle = byWall[Math.floor((byWall.length - 1) / 2)];
+  if (middle === undefined) throw new Error('no restore measured');
+  return { ...middle, maxRssKiB: Math.max(...runs.map((run) => run.maxRssKiB)) };
+}
+
+/** Restores into a new directory (the backup `setOf` names for the tool, else the newest), then removes it. */
+async function restoreAndRemove(
+  context: ScenarioContext,
+  setOf: (tool: ToolName) => string | undefined = () => undefined,
+): Promise<PerTool<Measurement>> {
   return each(context, async (session) => {
-    const { measurement, dir } = await session.restoreNew();
+    const { measurement, dir } = await session.restoreNew(setOf(session.tool.name));
     await session.removeRestore(dir);
     return measurement;
   });

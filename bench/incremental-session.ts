@@ -122,16 +122,16 @@ export class ToolSession {
     return { grownAtKill, finished: !killed };
   }
 
-  /** Restores the newest backup into a new empty directory; returns the timing and the directory. */
-  async restoreNew(): Promise<{ measurement: Measurement; dir: string }> {
+  /** Restores backup `set` (default: the newest) into a new empty directory; returns the timing and the directory. */
+  async restoreNew(set?: string): Promise<{ measurement: Measurement; dir: string }> {
     const dir = await mkdirForPostgres(join(this.#dir, `restore-${String(++this.#restoreDirs)}`), 0o700);
-    const measurement = await this.#restore(dir, []);
+    const measurement = await this.#restore(dir, set === undefined ? [] : [`--set=${set}`]);
     return { measurement, dir };
   }
 
-  /** `restore --delta` of the newest backup into a directory that holds an earlier restore. */
-  async restoreDelta(dir: string): Promise<Measurement> {
-    return this.#restore(dir, ['--delta']);
+  /** `restore --delta` (with `force`: `--delta --force`) of the newest backup into a directory holding an earlier restore. */
+  async restoreDelta(dir: string, options: { force?: boolean } = {}): Promise<Measurement> {
+    return this.#restore(dir, options.force === true ? ['--delta', '--force'] : ['--delta']);
   }
 
   /** expire with the given retention of fulls (on the command line, the same option for both tools). */

@@ -68,6 +68,8 @@ export interface IncrementalOptions {
   readonly cases: readonly IncrementalCase[];
   readonly block: BlockMode;
   readonly chainLength: number;
+  /** Restores of each kind in the chain scenario, interleaved (PGSTASH_BENCH_RUNS); the median is reported. */
+  readonly runs: number;
   readonly progress: (text: string) => void;
 }
 
@@ -97,6 +99,7 @@ export async function runIncrementalCases(options: IncrementalOptions): Promise<
             cluster,
             scale: options.scale,
             chainLength: options.chainLength,
+            runs: options.runs,
             progress,
             turn,
           };

@@ -70,6 +70,7 @@ async function main(): Promise<void> {
         cases: incrementalCases,
         block,
         chainLength: settings.chainLength,
+        runs: settings.runs,
         progress,
       });
       load.push({ when: 'after incremental scenarios', load1: loadavg()[0] ?? 0 });

@@ -57,7 +57,8 @@ export const SETTING_HELP: Readonly<Record<string, string>> = {
   PGSTASH_BENCH_SEGMENTS: 'WAL segments pushed and fetched per tool and compression (default 20)',
   PGSTASH_BENCH_COMPRESS: 'comma-separated compress types: lz4, zst (default both)',
   PGSTASH_BENCH_PROCESS_MAX: 'comma-separated process-max values for backup and restore (default 1,2)',
-  PGSTASH_BENCH_RUNS: 'runs per backup/restore case and tool; the median is reported (default 1)',
+  PGSTASH_BENCH_RUNS:
+    'runs per backup/restore case and tool, and of the chain restores; the median is reported (default 1)',
   PGSTASH_BENCH_BLOCK:
     "pgstash's block incremental in the incremental cases: auto (on when the option table has repo-block), on, off",
   PGSTASH_BENCH_CHAIN: 'incremental backups in the chain case (default 30)',
