@@ -161,6 +161,27 @@ describe('block incremental (repo1-block=y)', () => {
     await restores.stopServers();
   }, 900_000);
 
+  it('restore --delta --force patches a changed block-stored file by blocks too, not whole; the files are exact', async () => {
+    expect(hot).not.toBe('');
+    const dir = join(await restores.tempDir('delta-force'), 'data');
+    await restores.restore([`--set=${full}`], { dataDir: dir });
+    const name = await setup.cluster.psql(`select pg_relation_filepath('big')`);
+    // Its mtime is the full's, which differs from the hot incr's: --force does not keep it.
+    const { result } = await restores.restore([`--set=${hot}`, '--delta', '--force', '--process-max=2'], {
+      dataDir: dir,
+    });
+    const { writtenBytes } = deltaWritten(result.stdout);
+    // Written whole before: at least the 100 MB table.
+    expect(writtenBytes).toBeGreaterThan(0);
+    expect(writtenBytes).toBeLessThan(bigSize * 0.05);
+    // restores.restore ran pg_verifybackup: every file's SHA-256 is the backup's. The table has the hot incr's mtime.
+    const manifest = JSON.parse(
+      await readFile(join(setup.repoPath, 'backup', setup.stanza, hot, 'backup.manifest'), 'utf8'),
+    ) as { content: { files: { name: string; mtime: number }[] } };
+    const entry = manifest.content.files.find((file) => file.name === `pg_data/${name}`);
+    expect(Math.floor((await stat(join(dir, name))).mtimeMs / 1000)).toBe(entry?.mtime);
+  }, 900_000);
+
   it('restore --delta splits a large block-stored file across the workers and repairs damage in every range', async () => {
     expect(hot).not.toBe('');
     const name = `pg_data/${await setup.cluster.psql(`select pg_relation_filepath('big')`)}`;

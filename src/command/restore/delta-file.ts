@@ -75,8 +75,9 @@ async function sha256InPlace(
 
 /**
  * Keeps the file at `path` if it matches `file` (same size and SHA-256, after cutting a longer file to the backup's
- * size; or with 'mtime' the same size and mtime in seconds, as pgBackRest's --delta --force), giving it the manifest's mode, owner (as root) and mtime; returns
- * true then. Otherwise removes it, so the restore writes a new file (never through what was there: a file this user
+ * size; or with 'mtime' sameByTime, as pgBackRest's --delta --force), giving it the manifest's mode, owner (as root)
+ * and mtime; returns true then. Otherwise removes it (unless `removeIfChanged` is false: the caller patches a
+ * block-stored file in place), so the restore writes a new file (never through what was there: a file this user
  * may not open for writing, say), and returns false. The cleaning pass (delta-clean.ts) has already removed
  * anything but a regular file at this name, and O_NOFOLLOW guards against a link put there since.
  */
@@ -84,7 +85,7 @@ export async function keepIfMatching(
   path: string,
   file: ManifestFile,
   compare: DeltaCompare,
-  options: { restoreOwner: boolean; backupStart: number },
+  options: { restoreOwner: boolean; backupStart: number; removeIfChanged?: boolean },
 ): Promise<boolean> {
   let opened: { fd: number; direct: boolean };
   try {
@@ -104,14 +105,8 @@ export async function keepIfMatching(
   try {
     let stats = fstatSync(fd);
     if (!stats.isFile()) matches = false;
-    else if (compare === 'mtime') {
-      // pgBackRest's guard: a file modified in a second the backup copied in may have changed after the copy
-      // without its mtime changing, so only an mtime before the backup started is trusted.
-      matches =
-        stats.size === file.size &&
-        Math.floor(stats.mtimeMs / 1000) === file.mtime &&
-        file.mtime < options.backupStart;
-    } else {
+    else if (compare === 'mtime') matches = sameByTime(stats, file, options.backupStart);
+    else {
       // A file that only grew since (a relation extended) may still start with the backup's bytes: cut to the
       // backup's size, as pgBackRest does, and the checksum decides; if it differs the file is written anyway.
       if (stats.size > file.size) {
@@ -127,8 +122,22 @@ export async function keepIfMatching(
   } finally {
     closeSync(fd);
   }
-  if (!matches) removeChanged(path);
+  if (!matches && options.removeIfChanged !== false) removeChanged(path);
   return matches;
+}
+
+/**
+ * --delta --force's rule (pgBackRest's): a file in place is the backup's when its size and mtime (in seconds) are
+ * the manifest's, and that mtime is before the backup started: a file modified in a second the backup copied in may
+ * have changed after the copy without its mtime changing.
+ */
+export function sameByTime(stats: Stats, file: ManifestFile, backupStart: number): boolean {
+  return (
+    stats.isFile() &&
+    stats.size === file.size &&
+    Math.floor(stats.mtimeMs / 1000) === file.mtime &&
+    file.mtime < backupStart
+  );
 }
 
 /**

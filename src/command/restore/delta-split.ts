@@ -5,7 +5,9 @@
 // run on every worker, largest first with the other files, so the CPU work spreads evenly over process-max threads.
 import { isBlockFile, type BlockFile } from '../../repo/block-read.js';
 import type { ManifestFile } from '../../repo/manifest.js';
+import { lstatSync } from 'node:fs';
 import { syncPaths } from '../../storage/file-io.js';
+import { sameByTime } from './delta-file.js';
 import { RUNS_ALONE_BYTES } from '../copy-order.js';
 import { blockRanges, finishInPlace, prepareInPlace, type BlockRange } from './delta-blocks.js';
 import { destinationOf } from './destination.js';
@@ -56,10 +58,20 @@ export class SplitFile {
   }
 }
 
+/** Whether --force keeps the file at `path` as it is (delta-file.ts sameByTime; not a link, never followed). */
+function unchangedByTime(path: string, file: ManifestFile, backupStart: number): boolean {
+  try {
+    return sameByTime(lstatSync(path), file, backupStart);
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Takes out of `files` (largest first) the block-stored files of SPLIT_BYTES or more that restore --delta can patch
  * in place (prepared here: delta-blocks.ts prepareInPlace), each cut into `workers` ranges; returns those ranges
- * (largest first) and the other files, for the usual jobs. With one worker nothing is split.
+ * (largest first) and the other files, for the usual jobs. With one worker nothing is split; with --force, nor is
+ * a file that its size and mtime keep.
  */
 export function splitForDelta(
   files: readonly ManifestFile[],
@@ -69,11 +81,16 @@ export function splitForDelta(
   const ranges: RangeJob[] = [];
   const others: ManifestFile[] = [];
   for (const file of files) {
-    if (workers < 2 || settings.delta !== 'checksum' || file.size < SPLIT_BYTES || !isBlockFile(file)) {
+    if (workers < 2 || settings.delta === undefined || file.size < SPLIT_BYTES || !isBlockFile(file)) {
       others.push(file);
       continue;
     }
     const path = destinationOf(file.name, settings.targets);
+    // --force keeps a file of the backup's size and mtime without reading it (on a worker, with the small files).
+    if (settings.delta === 'mtime' && unchangedByTime(path, file, settings.backupStart ?? 0)) {
+      others.push(file);
+      continue;
+    }
     const prepared = prepareInPlace(path, file, settings);
     if (prepared === undefined) {
       others.push(file);

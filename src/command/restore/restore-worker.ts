@@ -9,7 +9,7 @@ import { SyncBehind } from '../../storage/sync-behind.js';
 import { workerCounter } from '../progress/counter.js';
 import { isBlockFile } from '../../repo/block-read.js';
 import { patchBlocks, patchRange, type BlockRange } from './delta-blocks.js';
-import { keepIfMatching } from './delta-file.js';
+import { keepIfMatching, removeChanged } from './delta-file.js';
 import { restoreFile, type RestoreFileSettings } from './restore-file.js';
 import { destinationOf } from './destination.js';
 
@@ -83,9 +83,22 @@ serveJobs<RestoreJob, RestoreJobResult>(async (job) => {
       // --delta: comparing is hashing, CPU work, so it runs here on the worker, beside the writes.
       if (settings.delta !== undefined) {
         const path = destinationOf(file.name, settings.targets);
+        const compare = {
+          restoreOwner: settings.restoreOwner,
+          backupStart: settings.backupStart ?? 0,
+        };
+        // --force: a file of the backup's size and mtime stays unread. One that is not, when block-stored, is
+        // patched as --delta patches it rather than written whole (a large table with a few changed pages).
+        if (
+          settings.delta === 'mtime' &&
+          (await keepIfMatching(path, file, 'mtime', { ...compare, removeIfChanged: !isBlockFile(file) }))
+        ) {
+          countKept(result, file);
+          syncing.add(path);
+          continue;
+        }
         // A block-stored file is compared block by block and only its changed blocks rewritten (delta-blocks.ts).
-        const patched =
-          settings.delta === 'checksum' ? await patchBlocks(repo, path, file, settings) : undefined;
+        const patched = isBlockFile(file) ? await patchBlocks(repo, path, file, settings) : undefined;
         if (patched !== undefined) {
           if (patched.writtenBytes === 0) countKept(result, file);
           else {
@@ -96,18 +109,15 @@ serveJobs<RestoreJob, RestoreJobResult>(async (job) => {
           syncing.add(path);
           continue;
         }
-        if (
-          await keepIfMatching(path, file, settings.delta, {
-            restoreOwner: settings.restoreOwner,
-            backupStart: settings.backupStart ?? 0,
-          })
-        ) {
+        if (settings.delta === 'checksum' && (await keepIfMatching(path, file, 'checksum', compare))) {
           countKept(result, file);
           // Its mode, owner or mtime may have changed, and its data may not be on disk yet (an interrupted restore
           // wrote it, say): durable before pg_control, as a written file.
           syncing.add(path);
           continue;
         }
+        // A block-stored file --force could not patch in place is written anew, as any changed file.
+        if (settings.delta === 'mtime') removeChanged(path);
       }
       syncing.add(await restoreFile(repo, file, settings, progress));
       countWritten(result, file.size);
