@@ -23,6 +23,32 @@ async function listTree(dir: string, prefix = ''): Promise<string[]> {
   return names.sort();
 }
 
+/**
+ * The socket directory a drill under `scratch` made under /tmp, from the marker it keeps there while it runs
+ * (drill.pid; a killed drill leaves it). Tests look at that directory itself, never at a snapshot of /tmp: drills of
+ * other test files running at the same time make and remove their own.
+ */
+async function socketDirOf(scratch: string): Promise<string> {
+  const marker = JSON.parse(await readFile(join(scratch, 'drill.pid'), 'utf8')) as { socketDir?: string };
+  if (marker.socketDir === undefined) throw new Error(`no socket directory in ${scratch}'s drill.pid`);
+  return marker.socketDir;
+}
+
+/** The socket directory under /tmp a drill run at log level info names. */
+function socketDirIn(stdout: string): string {
+  const dir = /socket in '(\/tmp\/pgstash-drill-[^']+)'/.exec(stdout)?.[1];
+  if (dir === undefined) throw new Error(`no socket directory under /tmp named in:\n${stdout}`);
+  return dir;
+}
+
+/** Whether `path` exists. */
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
+}
+
 interface DrillJson {
   status: { code: number; result: string; message: string | null };
   backup: { label: string | null; lsn: { start: string | null } };
@@ -142,15 +168,13 @@ describe('drill', () => {
   it('fails (113) when the query returns another value; drill-keep-failed keeps the directory', async () => {
     // Deep enough that the socket must go under /tmp: that directory goes even when the rest is kept.
     const deep = join(drillPath, 'y'.repeat(80));
-    const socketDirs = async (): Promise<string[]> =>
-      (await readdir('/tmp')).filter((name) => name.startsWith('pgstash-drill-'));
-    const before = await socketDirs();
     const result = await setup.pgstash([
       'drill',
       `--drill-path=${deep}`,
       '--drill-query=select count(*) from small',
       '--drill-expect=1499',
       '--drill-keep-failed',
+      '--log-level-console=info',
     ]);
     expect(result.code, result.stdout + result.stderr).toBe(113);
     expect(result.stdout).toContain("FAILED [113]: drill-query returned '1500', drill-expect is '1499'");
@@ -162,7 +186,8 @@ describe('drill', () => {
     await expect(stat(join(data ?? '', 'postmaster.pid'))).rejects.toThrow();
     // The server log is kept with it; the socket directory under /tmp is not.
     expect((await stat(join(scratch ?? '', 'server', 'postgresql.log'))).size).toBeGreaterThan(0);
-    expect(await socketDirs()).toEqual(before);
+    const socketDir = socketDirIn(result.stdout);
+    expect(await exists(socketDir)).toBe(false);
     await rm(deep, { recursive: true, force: true });
     const info = await setup.pgstashOk(['info']);
     expect(info.stdout).toMatch(/last drill: FAILED \[113\]/);
@@ -268,9 +293,6 @@ describe('drill', () => {
     const deep = join(drillPath, 'z'.repeat(80));
     await mkdir(deep);
     await chown(deep, postgresIds().uid, postgresIds().gid);
-    const socketDirs = async (): Promise<string[]> =>
-      (await readdir('/tmp')).filter((name) => name.startsWith('pgstash-drill-'));
-    const before = await socketDirs();
     let postmaster: number | undefined;
     let scratch: string | undefined;
     const serverRuns = async (): Promise<boolean> => {
@@ -295,7 +317,8 @@ describe('drill', () => {
     expect(killed?.signal).toBe('SIGKILL');
     // What kill -9 leaves: the server runs on, in a directory nobody removes.
     expect(processAlive(postmaster ?? 0)).toBe(true);
-    expect((await socketDirs()).length).toBe(before.length + 1);
+    const socketDir = await socketDirOf(scratch ?? '');
+    expect(await exists(socketDir)).toBe(true);
 
     const next = await setup.pgstash(['drill', `--drill-path=${deep}`, '--drill-amcheck=n']);
     expect(next.code, next.stdout + next.stderr).toBe(0);
@@ -307,7 +330,7 @@ describe('drill', () => {
     );
     expect(processAlive(postmaster ?? 0)).toBe(false);
     expect(await readdir(deep)).toEqual([]);
-    expect(await socketDirs()).toEqual(before);
+    expect(await exists(socketDir)).toBe(false);
     await rm(deep, { recursive: true, force: true });
   }, 300_000);
 
@@ -321,7 +344,6 @@ describe('drill', () => {
 
   it('a drill-path too deep for a unix socket: the socket goes to a private directory under /tmp, removed after', async () => {
     const deep = join(drillPath, 'x'.repeat(80));
-    const before = (await readdir('/tmp')).filter((name) => name.startsWith('pgstash-drill-'));
     const result = await setup.pgstash([
       'drill',
       `--drill-path=${deep}`,
@@ -329,8 +351,7 @@ describe('drill', () => {
       '--log-level-console=info',
     ]);
     expect(result.code, result.stderr + result.stdout).toBe(0);
-    expect(result.stdout).toMatch(/socket in '\/tmp\/pgstash-drill-/);
-    expect((await readdir('/tmp')).filter((name) => name.startsWith('pgstash-drill-'))).toEqual(before);
+    expect(await exists(socketDirIn(result.stdout))).toBe(false);
     expect(await readdir(deep)).toEqual([]);
   }, 300_000);
 });
