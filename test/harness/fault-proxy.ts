@@ -3,7 +3,7 @@
 // picks.
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { Agent, createServer, request, type Server } from 'node:https';
-import type { Socket } from 'node:net';
+import { Server as NetServer, type Socket } from 'node:net';
 
 /** What a request is, named after S3's requests (Azure's and GCS's classifiers map theirs onto the same names). */
 export type RequestKind =
@@ -440,12 +440,11 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
       requests = [];
     },
     async stop() {
-      // close() first, then the sockets: close() looks through the server's connections for idle ones, and a
-      // connection whose socket was destroyed just before can be half torn down there (Node 20: "Cannot read
-      // properties of null (reading '_httpMessage')" in closeIdleConnections, seen once in CI).
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // Every socket destroyed here, then net.Server's close: http's close() first looks through its connections
+      // for idle ones, and one whose socket a fault destroyed mid-request is half torn down there (Node 20 and 22:
+      // "Cannot read properties of null (reading '_httpMessage')" in closeIdleConnections, in either order).
       for (const socket of sockets) socket.destroy();
-      await closed;
+      await new Promise<void>((resolve) => NetServer.prototype.close.call(server, () => resolve()));
       upstream.destroy();
     },
   };
