@@ -116,8 +116,9 @@ serveJobs<RestoreJob, RestoreJobResult>(async (job) => {
           syncing.add(path);
           continue;
         }
-        // A block-stored file --force could not patch in place is written anew, as any changed file.
-        if (settings.delta === 'mtime') removeChanged(path);
+        // A block-stored file --force could not patch in place is written anew, as any changed file (keepIfMatching
+        // removed the others already).
+        if (settings.delta === 'mtime' && isBlockFile(file)) removeChanged(path);
       }
       syncing.add(await restoreFile(repo, file, settings, progress));
       countWritten(result, file.size);
