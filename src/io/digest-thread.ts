@@ -141,10 +141,7 @@ export class OffThreadDigest implements FileDigest {
   #finished = false;
 
   constructor() {
-    let thread = idle.pop();
-    // A thread that stopped while idle (its worker is being torn down) is dropped, not handed a file.
-    while (thread?.failure !== undefined) thread = idle.pop();
-    this.#thread = thread ?? new DigestThread();
+    this.#thread = idle.pop() ?? new DigestThread();
     this.#reply = this.#thread.start();
     // The thread goes back to the idle list once it answered, whether the digest was taken or abandoned.
     void this.#reply.then(() => {
