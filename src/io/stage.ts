@@ -12,21 +12,8 @@ export interface ChunkStage {
   update(chunk: Buffer): void;
 }
 
-/**
- * The SHA-256 and size of the bytes seen: what a manifest or a WAL file name records of a file. Computed on the
- * calling thread (ContentDigest) or, for a large file, beside it (io/digest-thread.ts: contentDigestFor).
- */
-export interface FileDigest extends ChunkStage {
-  /** Bytes seen so far. */
-  readonly size: number;
-  /** The hex SHA-256 of everything seen; after the last chunk. */
-  digest(): string | Promise<string>;
-  /** Frees what computing the digest holds when it will not be taken (the file failed); safe to call again. */
-  abandon(): void;
-}
-
-/** A FileDigest computed on the calling thread. */
-export class ContentDigest implements FileDigest {
+/** The SHA-256 and size of the bytes seen: what a manifest or a WAL file name records of a file. */
+export class ContentDigest implements ChunkStage {
   readonly #hash = createHash('sha256');
   #size = 0;
   #digest: string | undefined;
@@ -47,9 +34,6 @@ export class ContentDigest implements FileDigest {
     this.#digest ??= this.#hash.digest('hex');
     return this.#digest;
   }
-
-  /** Nothing to free: the hash is garbage once unreferenced. */
-  abandon(): void {}
 }
 
 /** Counts the bytes seen (a repository file's stored size). */

@@ -233,7 +233,6 @@ export class BackupStore {
       release?: (chunk: Buffer) => void;
       stages?: readonly ChunkStage[];
       frameSize?: number;
-      sizeHint?: number;
     } = {},
   ): Promise<StoredFile> {
     return this.#repo.putChunks(chunks, this.#filePath(label, name, compress.type), compress, options);

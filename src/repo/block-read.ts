@@ -1,7 +1,7 @@
 // Reading a block-stored file back: its map, and its blocks from the parts (backups) the map names, streamed.
 import { PgStashError } from '../common/errors.js';
 import { CHUNK_SIZE } from '../io/chunker.js';
-import { contentDigestFor } from '../io/digest-thread.js';
+import { ContentDigest } from '../io/stage.js';
 import { BlockMap, blockCountOf } from './block-map.js';
 import { blockMapPath, type BlockPart, type ManifestBlocks, type ManifestFile } from './manifest.js';
 import { repoLayout } from './layout.js';
@@ -300,7 +300,7 @@ export async function* readBlockFile(
   options: { checkParts?: boolean } = {},
 ): AsyncGenerator<Buffer> {
   const source = await BlockSource.open(repo, file, options);
-  const digest = contentDigestFor(file.size);
+  const digest = new ContentDigest();
   // Runs of up to a chunk's worth of blocks.
   const run = Math.max(1, Math.floor(CHUNK_SIZE / source.map.blockSize));
   const aheadRuns = source.waitsOffThread ? READ_AHEAD_RUNS : 1;
@@ -328,7 +328,6 @@ export async function* readBlockFile(
       aheadBytes += planned.length;
     }
   };
-  let complete = false;
   try {
     planAhead();
     for (let first = ahead.shift(); first !== undefined; first = ahead.shift()) {
@@ -338,19 +337,15 @@ export async function* readBlockFile(
       digest.update(data);
       yield data;
     }
-    complete = true;
   } finally {
-    // Failed, or the reader stopped early: the digest will not be taken.
-    if (!complete) digest.abandon();
     // No part may be closed while a read ahead is still using it.
     await Promise.all(partTail.values());
     await source.close();
   }
-  const sha256 = await digest.digest();
-  if (digest.size !== file.size || sha256 !== file.sha256) {
+  if (digest.size !== file.size || digest.digest() !== file.sha256) {
     throw new PgStashError(
       'checksum',
-      `'${file.name}' put together from its blocks does not match the manifest (expected ${file.sha256}, got ${sha256}, size ${digest.size})`,
+      `'${file.name}' put together from its blocks does not match the manifest (expected ${file.sha256}, got ${digest.digest()}, size ${digest.size})`,
     );
   }
 }

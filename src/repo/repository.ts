@@ -10,8 +10,7 @@ import { compressTypeOfName, type CompressSettings, type CompressType } from '..
 import { copy } from '../io/copy.js';
 import { decodeStored } from '../io/decode.js';
 import { encodeStored } from '../io/encode.js';
-import { ByteCount, type ChunkStage } from '../io/stage.js';
-import { contentDigestFor } from '../io/digest-thread.js';
+import { ByteCount, ContentDigest, type ChunkStage } from '../io/stage.js';
 import type { Driver } from '../storage/driver.js';
 import { openStorage } from '../storage/index.js';
 import { listingsOnce } from '../storage/listings-once.js';
@@ -316,17 +315,10 @@ export class Repository {
       stages?: readonly ChunkStage[];
       /** EncodeOptions.frameSize. */
       frameSize?: number;
-      /** The size the chunks are expected to add up to (a data file's listed size): a large file is hashed beside. */
-      sizeHint?: number;
     } = {},
   ): Promise<StoredFile> {
-    const { pieces, measured, abandon } = await this.#encode(chunks, compress, options);
-    try {
-      await copy(pieces, await this.driver.openWrite(path, { sync: options.sync ?? true }));
-    } catch (error) {
-      abandon();
-      throw error;
-    }
+    const { pieces, measured } = await this.#encode(chunks, compress, options);
+    await copy(pieces, await this.driver.openWrite(path, { sync: options.sync ?? true }));
     return measured();
   }
 
@@ -342,21 +334,16 @@ export class Repository {
     const { pieces, measured } = await this.#encode(chunks, compress, options);
     const stored: Buffer[] = [];
     for await (const piece of pieces) stored.push(piece);
-    return { stored, file: await measured() };
+    return { stored, file: measured() };
   }
 
   async #encode(
     chunks: AsyncIterable<Buffer> | Iterable<Buffer>,
     compress: CompressSettings,
-    options: {
-      release?: (chunk: Buffer) => void;
-      stages?: readonly ChunkStage[];
-      frameSize?: number;
-      sizeHint?: number;
-    },
-  ): Promise<{ pieces: AsyncGenerator<Buffer>; measured: () => Promise<StoredFile>; abandon: () => void }> {
+    options: { release?: (chunk: Buffer) => void; stages?: readonly ChunkStage[]; frameSize?: number },
+  ): Promise<{ pieces: AsyncGenerator<Buffer>; measured: () => StoredFile }> {
     const key = await this.requireKey();
-    const original = contentDigestFor(options.sizeHint);
+    const original = new ContentDigest();
     const stored = new ByteCount();
     const pieces = encodeStored(chunks, {
       compress,
@@ -368,8 +355,7 @@ export class Repository {
     });
     return {
       pieces,
-      measured: async () => ({ size: original.size, sha256: await original.digest(), repoSize: stored.size }),
-      abandon: () => original.abandon(),
+      measured: () => ({ size: original.size, sha256: original.digest(), repoSize: stored.size }),
     };
   }
 
@@ -493,8 +479,8 @@ export class Repository {
     expect: ReadExpectation,
     compressType: CompressType = compressTypeOfName(path),
   ): AsyncGenerator<Buffer> {
+    const digest = new ContentDigest();
     const checkWhole = expect.checkWhole ?? true;
-    const digest = checkWhole ? contentDigestFor(expect.size) : undefined;
     if (checkWhole && expect.skipFrame !== undefined)
       throw new PgStashError('assert', `'${path}': frames skipped, yet its whole SHA-256 checked`);
     // A thread that blocks on its I/O copies many files: lz4 stays on it (see io/frame/lz4-decode.ts).
@@ -507,13 +493,11 @@ export class Repository {
       skipFrame: expect.skipFrame,
       frameLength: frameLengthsOf(expect),
     });
-    let complete = false;
     try {
       for await (const chunk of decoded) {
-        digest?.update(chunk);
+        if (checkWhole) digest.update(chunk);
         yield chunk;
       }
-      complete = true;
     } catch (error) {
       if (error instanceof EncryptedWithoutKeyError) throw this.#stanzaErrorOf(error);
       if (isPgStashError(error, 'format')) {
@@ -527,13 +511,11 @@ export class Repository {
       }
       throw error;
     } finally {
-      // Failed, or the reader stopped early: the digest will not be taken.
-      if (!complete) digest?.abandon();
       if ('destroy' in source) source.destroy();
     }
-    if (digest === undefined) return;
+    if (!checkWhole) return;
     const { size } = digest;
-    const sha256 = await digest.digest();
+    const sha256 = digest.digest();
     if (sha256 !== expect.sha256 || (expect.size !== undefined && size !== expect.size)) {
       throw this.#corrupt(path, `checksum mismatch (expected ${expect.sha256}, got ${sha256}, size ${size})`);
     }

@@ -4,7 +4,7 @@ import { CHUNK_SIZE } from '../../io/chunker.js';
 import { storedFrameSize } from '../../io/encode.js';
 import type { ChunkStage } from '../../io/stage.js';
 import { ChunkBuffers } from '../../storage/file-chunks.js';
-import { contentDigestFor } from '../../io/digest-thread.js';
+import { ContentDigest } from '../../io/stage.js';
 import {
   BlockMap,
   blockChecksum,
@@ -57,7 +57,7 @@ export async function copyBlocks(
   // Compared with the prior's checksums, and keeping those of the blocks it reuses: the prior's kind.
   const checksumKind = priorMap?.checksumKind ?? NEW_MAP_CHECKSUM;
   let entries = new BlockMap(blockSize, blockCountOf(file.size, blockSize), 0, checksumKind);
-  const whole = contentDigestFor(file.size);
+  const whole = new ContentDigest();
   let count = 0;
   let own = 0;
   const OWN = 0xffff;
@@ -111,17 +111,11 @@ export async function copyBlocks(
 
   // Changed blocks against a prior: a part that restore reads beside others (see partFrameSize).
   const frameSize = priorMap === undefined ? undefined : partFrameSize(blockSize);
-  const stored = await repo.backups
-    .putFile(settings.label, file.name, changedBlocks(), settings.compress, {
-      sync: settings.sync,
-      release: (chunk) => buffers.give(chunk),
-      ...(frameSize === undefined ? {} : { frameSize }),
-    })
-    .catch((error: unknown) => {
-      whole.abandon();
-      throw error;
-    });
-  const sha256 = await whole.digest();
+  const stored = await repo.backups.putFile(settings.label, file.name, changedBlocks(), settings.compress, {
+    sync: settings.sync,
+    release: (chunk) => buffers.give(chunk),
+    ...(frameSize === undefined ? {} : { frameSize }),
+  });
   const storedFrames = storedFrameSize(settings.compress.type, frameSize);
   // The parts the new map refers to: the prior's still used (renumbered in their order), then this backup's.
   const priorParts = priorBlocks?.stored.block.parts ?? [];
@@ -170,7 +164,7 @@ export async function copyBlocks(
   );
   return {
     size: whole.size,
-    sha256,
+    sha256: whole.digest(),
     repoSize: (own > 0 ? stored.repoSize : 0) + mapStored.repoSize,
     block: {
       blockSize,

@@ -116,7 +116,6 @@ export async function copyFile(
       sync: entry.size >= SYNC_AT_ONCE_BYTES,
       release: (chunk) => chunkBuffers.give(chunk),
       stages: [verifier, progress].filter((stage) => stage !== undefined),
-      sizeHint: entry.size,
     });
     return { ...stored, invalidPages: verifier?.invalidPages ?? [] };
   } finally {
