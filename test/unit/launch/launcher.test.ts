@@ -33,12 +33,13 @@ function launch(env: Record<string, string>, args: string[]): string[] {
 }
 
 describe('bin/pgstash', () => {
-  it('starts node on itself with every argument, a small young generation, and glibc allocator settings marked as its own', () => {
+  it('starts node on itself with every argument, a small young generation, a 64 MiB first old-generation limit, and glibc allocator settings marked as its own', () => {
     const lines = launch({}, ['--stanza=main', 'archive-get', 'a b', '']);
     expect(lines[0]).toMatch(/^tunables=glibc\.malloc\.mmap_threshold=\d+:.*glibc\.malloc\.arena_max=\d+$/);
     expect(lines[1]).toBe('mark=1');
     expect(lines.slice(2)).toEqual([
       'arg=--max-semi-space-size=2',
+      'arg=--initial-old-space-size=64',
       `arg=${LAUNCHER}`,
       'arg=--stanza=main',
       'arg=archive-get',
