@@ -112,19 +112,21 @@ async function runScript(
 
 /**
  * strace lines, one per syscall in the order the calls started: a call that another thread interrupted is
- * printed as '<unfinished ...>' and later '<... name resumed>'; the two halves are joined.
+ * printed as '<unfinished ...>' and later '<... name resumed>'; the two halves are joined. strace pads the thread
+ * id to a column ('3674  writev(...)': two spaces after a 4-digit id, one after a 5-digit one), so the halves are
+ * matched with any run of spaces (a resumed half left unjoined once failed CI under Node 24).
  */
 function syscalls(text: string): string[] {
   const result: string[] = [];
   const pending = new Map<string, number>();
   for (const line of text.split('\n')) {
-    const unfinished = /^(\d+) (.*) <unfinished \.\.\.>$/.exec(line);
+    const unfinished = /^(\d+)\s+(.*) <unfinished \.\.\.>$/.exec(line);
     if (unfinished?.[1] !== undefined) {
       pending.set(unfinished[1], result.length);
       result.push(`${unfinished[1]} ${unfinished[2]}`);
       continue;
     }
-    const resumed = /^(\d+) <\.\.\. \w+ resumed>(.*)$/.exec(line);
+    const resumed = /^(\d+)\s+<\.\.\. \w+ resumed>(.*)$/.exec(line);
     const index = pending.get(resumed?.[1] ?? '');
     if (resumed?.[1] !== undefined && index !== undefined) {
       result[index] += resumed[2] ?? '';
@@ -187,6 +189,21 @@ describe('PosixDriver modes', () => {
 });
 
 describe('PosixDriver durability', () => {
+  it("reads strace's lines with their halves joined, whatever the padding of the thread id", () => {
+    const text = [
+      '3674  writev(20</r/f.tmp>, [...], 256 <unfinished ...>',
+      '3675  fsync(21</r>) = 0',
+      '3674  <... writev resumed>) = 1048576',
+      '12345 pwritev(20</r/f.tmp>, [...], 256, 0 <unfinished ...>',
+      '12345 <... pwritev resumed>) = 4096',
+    ].join('\n');
+    expect(syscalls(text)).toEqual([
+      '3674 writev(20</r/f.tmp>, [...], 256) = 1048576',
+      '3675  fsync(21</r>) = 0',
+      '12345 pwritev(20</r/f.tmp>, [...], 256, 0) = 4096',
+    ]);
+  });
+
   it('fsyncs the file, renames it, then fsyncs the directory, in that order', async () => {
     const trace = join(base, `trace-${testCount}.txt`);
     const strace = ['strace', '-f', '-qq', '-y', '-s', '0', '-o', trace, '-e'];
