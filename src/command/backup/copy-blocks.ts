@@ -57,7 +57,10 @@ export async function copyBlocks(
   // Compared with the prior's checksums, and keeping those of the blocks it reuses: the prior's kind.
   const checksumKind = priorMap?.checksumKind ?? NEW_MAP_CHECKSUM;
   let entries = new BlockMap(blockSize, blockCountOf(file.size, blockSize), 0, checksumKind);
-  const whole = new ContentDigest();
+  // The whole file's SHA-256. Without a prior map every block is stored here, in order: the part is then the file,
+  // byte for byte, and the part's SHA-256 (putFile computes one) is the file's. Hashing it a second time here was
+  // a third of a full backup's critical path (the worker of a 640 MB table: 0.4 s of 1.3 s of CPU).
+  const whole = priorMap === undefined ? undefined : new ContentDigest();
   let count = 0;
   let own = 0;
   const OWN = 0xffff;
@@ -73,7 +76,7 @@ export async function copyBlocks(
     let out: Buffer | undefined;
     let used = 0;
     for await (const chunk of chunks) {
-      whole.update(chunk);
+      whole?.update(chunk);
       for (const stage of settings.stages) stage.update(chunk);
       const first = count;
       const changed: number[] = [];
@@ -163,8 +166,8 @@ export async function copyBlocks(
     },
   );
   return {
-    size: whole.size,
-    sha256: whole.digest(),
+    size: whole?.size ?? stored.size,
+    sha256: whole?.digest() ?? stored.sha256,
     repoSize: (own > 0 ? stored.repoSize : 0) + mapStored.repoSize,
     block: {
       blockSize,
