@@ -20,6 +20,7 @@ import type { FileCopySettings } from './copy-file.js';
 import { bundleWork, type BundleSettings } from './bundle-plan.js';
 import type { BundledFile } from './copy-bundle.js';
 import { backupProgressRecorder } from './progress-record.js';
+import { untilStarted } from './label.js';
 
 const CONTROL_FILE = 'pg_data/global/pg_control';
 /**
@@ -50,6 +51,11 @@ export interface CopyOptions extends FileCopySettings {
   readonly progress: ProgressSettings;
   /** repoN-bundle: files under `limit` bytes go into bundles of about `size` original bytes (bundle-plan.ts). */
   readonly bundle?: BundleSettings | undefined;
+  /**
+   * The backup's start (label.ts createLabel): no file is read, to copy or to compare, before it has passed. The
+   * tree is listed and the workers start meanwhile.
+   */
+  readonly started: Date;
 }
 
 export interface CopyRecorder {
@@ -242,6 +248,7 @@ async function copyWithPool(
     else if (entry.name === CONTROL_FILE) controlFile = entry;
     else toCopy.push(entry);
   }
+  await untilStarted(options.started);
   const flush = () => pool.runOnEach({ type: 'flush' });
   const { reuse, recorder } = options;
   const totalBytes = toCopy.reduce((sum, entry) => sum + entry.size, controlFile?.size ?? 0);

@@ -114,7 +114,7 @@ export async function backup(context: CommandContext): Promise<number> {
         : priorReuse(priorManifest, {
             delta: config.get('delta'),
             timeline: start.timeline,
-            copyStart: Math.ceil(Date.now() / 1000),
+            copyStart: Math.floor(started.getTime() / 1000) + 1,
           });
     const reuses = [resumable?.reuse, fromPrior].filter((reuse) => reuse !== undefined);
     const tree = await copyDataDirectory(repo, {
@@ -147,6 +147,7 @@ export async function backup(context: CommandContext): Promise<number> {
       progress: progressSettings(config),
       ...blockIncremental(repoOptions.block, priorManifest),
       bundle,
+      started,
     });
     await resumable?.removeUnlisted(tree.files);
     const stopped = await backupStop(session, repo, label, tree, { compress, storage });
