@@ -20,7 +20,7 @@ import type { FileCopySettings } from './copy-file.js';
 import { bundleWork, type BundleSettings } from './bundle-plan.js';
 import type { BundledFile } from './copy-bundle.js';
 import { backupProgressRecorder } from './progress-record.js';
-import { untilStarted } from './label.js';
+import { copyStart, untilStarted } from './copy-start.js';
 
 const CONTROL_FILE = 'pg_data/global/pg_control';
 /**
@@ -51,11 +51,8 @@ export interface CopyOptions extends FileCopySettings {
   readonly progress: ProgressSettings;
   /** repoN-bundle: files under `limit` bytes go into bundles of about `size` original bytes (bundle-plan.ts). */
   readonly bundle?: BundleSettings | undefined;
-  /**
-   * The backup's start (label.ts createLabel): no file is read, to copy or to compare, before it has passed. The
-   * tree is listed and the workers start meanwhile.
-   */
-  readonly started: Date;
+  /** The second the backup's label names (label.ts): the earliest start copy-start.ts may pick. */
+  readonly labelled: Date;
 }
 
 export interface CopyRecorder {
@@ -68,6 +65,8 @@ export interface CopiedTree {
   readonly paths: ManifestPath[];
   readonly links: ManifestLink[];
   readonly files: ManifestFile[];
+  /** The backup's start (copy-start.ts): no file was read before it. */
+  readonly started: Date;
 }
 
 export function ownerOf(entry: Pick<DataDirEntry, 'mode' | 'uid' | 'gid'>): ManifestOwner {
@@ -227,7 +226,7 @@ async function copyWithPool(
   options: CopyOptions,
   progress: ProgressReporter,
 ): Promise<CopiedTree> {
-  const tree: CopiedTree = { paths: [], links: [], files: [] };
+  const tree: Omit<CopiedTree, 'started'> = { paths: [], links: [], files: [] };
   let controlFile: DataDirEntry | undefined;
   // The whole tree is listed before any copy starts, so that files go to the workers largest first.
   const toCopy: DataDirEntry[] = [];
@@ -248,7 +247,9 @@ async function copyWithPool(
     else if (entry.name === CONTROL_FILE) controlFile = entry;
     else toCopy.push(entry);
   }
-  await untilStarted(options.started);
+  // Listed, and the workers started meanwhile: the start is picked now, and reading waits for it.
+  const started = copyStart(options.labelled, Date.now(), toCopy);
+  await untilStarted(started);
   const flush = () => pool.runOnEach({ type: 'flush' });
   const { reuse, recorder } = options;
   const totalBytes = toCopy.reduce((sum, entry) => sum + entry.size, controlFile?.size ?? 0);
@@ -322,5 +323,5 @@ async function copyWithPool(
   }
   await flush();
   tree.files.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  return tree;
+  return { ...tree, started };
 }

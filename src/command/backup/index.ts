@@ -147,7 +147,7 @@ export async function backup(context: CommandContext): Promise<number> {
       progress: progressSettings(config),
       ...blockIncremental(repoOptions.block, priorManifest),
       bundle,
-      started,
+      labelled: started,
     });
     await resumable?.removeUnlisted(tree.files);
     const stopped = await backupStop(session, repo, label, tree, { compress, storage });
@@ -169,15 +169,19 @@ export async function backup(context: CommandContext): Promise<number> {
     });
     throwIfAborted(signal);
 
-    const { manifest, record } = completeManifest(beginning, {
-      stopped,
-      walStart,
-      walStop,
-      archiveCopy,
-      paths: tree.paths,
-      links: tree.links,
-      files: [...tree.files, ...stopped.files, ...wal.files],
-    });
+    // The start the copy picked (copy-start.ts), at or after the label's second the partial manifest recorded.
+    const { manifest, record } = completeManifest(
+      { ...beginning, started: tree.started },
+      {
+        stopped,
+        walStart,
+        walStop,
+        archiveCopy,
+        paths: tree.paths,
+        links: tree.links,
+        files: [...tree.files, ...stopped.files, ...wal.files],
+      },
+    );
     const annotation = Object.fromEntries(parseAnnotations(config, false));
     await backupComplete(repo, manifest, withAnnotation(record, annotation), {
       out: context.out,

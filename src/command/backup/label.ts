@@ -1,25 +1,19 @@
 // The new backup's label (pgBackRest's backupLabelCreate): from its start time, later than every label before it.
-import { setTimeout as sleep } from 'node:timers/promises';
 import { PgStashError } from '../../common/errors.js';
 import type { BackupInfo, BackupType } from '../../repo/backup-info.js';
 import { backupLabel } from '../../repo/label.js';
 import type { Repository } from '../../repo/repository.js';
 
 /**
- * A label for a backup of `type` and the time it starts, which the label names: the next whole second, not waited
- * for here. No file is read before it (copy-files.ts waits with untilStarted once the data directory is listed and
- * the workers have started, after pg_backup_start's checkpoint: the wait, half a second on average, costs only
- * what those do not fill). Starting on a second boundary is what lets the next diff or incr trust mtimes
- * (prior-reuse.ts): every file modified before the start has an mtime below the start second, and a write after
- * it, even one in the second a file was copied, has an mtime at or above it. Without it, files written in the
- * second before the backup began (a cluster just restored or created, the checkpoint's writes) would all be
- * copied again by the next incr. pgBackRest waits the same way, after its checkpoint too.
+ * A label for a backup of `type`, naming the second it is asked in, and that second: the earliest the backup may
+ * record as its start (copy-start.ts picks the start, this second or a later one, once the tree is listed).
  *
  * Labels are local time, as pgBackRest's, and must sort after every label before them (listed, a directory
  * left by a backup that did not finish, or a history manifest), since "newest" is read from that order: a full after every label, a
  * diff or incr after the others of its full's set. A label that is not later (a backup a second ago: labels have
- * one-second resolution) takes the second after; one still not later means the time zone changed (a DST
- * fall-back hour, another TZ) or the clock went back, which fails with clock (106), as pgBackRest does.
+ * one-second resolution) takes the second after, which the copy then waits for; one still not later means the
+ * time zone changed (a DST fall-back hour, another TZ) or the clock went back, which fails with clock (106), as
+ * pgBackRest does.
  */
 export async function createLabel(
   repo: Repository,
@@ -39,7 +33,7 @@ export async function createLabel(
     type,
     prior,
   );
-  let started = new Date((Math.floor(Date.now() / 1000) + 1) * 1000);
+  let started = new Date(Math.floor(Date.now() / 1000) * 1000);
   let label = backupLabel(type, started, prior);
   if (latest !== undefined && label <= latest) {
     started = new Date(started.getTime() + 1000);
@@ -69,18 +63,4 @@ function latestLabel(
   const relevant =
     type === 'full' || full === undefined ? labels : labels.filter((label) => label.startsWith(`${full}_`));
   return [...relevant].sort().at(-1);
-}
-
-/**
- * How long after the start second reading may begin: the kernel stamps mtimes from a clock updated once per tick
- * (up to 10 ms behind the real time at HZ=100), so a write just after the start second could otherwise still be
- * stamped with the second before it.
- */
-export const START_MARGIN_MS = 20;
-
-/** Resolves once the backup's start second (createLabel) and START_MARGIN_MS have passed (at once if they have). */
-export async function untilStarted(started: Date): Promise<void> {
-  const target = started.getTime() + START_MARGIN_MS;
-  // A timer may fire a millisecond early: then it waits again.
-  while (Date.now() < target) await sleep(target - Date.now());
 }
