@@ -10,15 +10,15 @@ export interface Capabilities {
   /** `move` is cheap and atomic (a rename), not a copy. */
   readonly atomicMove: boolean;
   /**
-   * Where large writes go up in parts (object stores): the part size the driver uses and the store's limits.
-   * A write holds at most `size` x (`inFlight` + 1) bytes in memory, however large the file.
-   */
-  /**
    * Files a restore worker reads at once from this store. An object store answers each request after a round trip
    * (a millisecond locally, tens of them on a cloud) that a worker hides by overlapping files; absent: two, which
    * is what a local file system needs (one file waits for the decompressor while the thread works on the other).
    */
   readonly readsInFlight?: number;
+  /**
+   * Where large writes go up in parts (object stores): the part size the driver uses and the store's limits.
+   * A write holds at most `size` x (`inFlight` + 1) bytes in memory, however large the file.
+   */
   readonly parts?: {
     readonly size: number;
     readonly inFlight: number;
