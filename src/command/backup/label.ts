@@ -1,4 +1,4 @@
-// The new backup's label (pgBackRest's backupLabelCreate): from its start time, later than every label before it.
+// The new backup's label (pgBackRest's backupLabelCreate): the second it is asked in, later than all before it.
 import { PgStashError } from '../../common/errors.js';
 import type { BackupInfo, BackupType } from '../../repo/backup-info.js';
 import { backupLabel } from '../../repo/label.js';

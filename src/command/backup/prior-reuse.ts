@@ -22,9 +22,9 @@ export interface PriorReuseOptions {
  * Without delta, a file is unchanged when its size and mtime are those the prior recorded, unless the prior
  * recorded an mtime at or after its own start second: a write later in that same second leaves size and mtime
  * as they were (mtimes have one-second resolution here), so such a file is copied again. Backups start on a
- * whole second, no file read before it (copy-start.ts), so a file written before one began is trusted. As pgBackRest does, mtimes are not
- * trusted (the file is hashed, as with delta) when the timeline changed since the prior, or for a file whose
- * mtime went back or is in the future. A file whose size changed is always copied.
+ * whole second, no file read before it (copy-start.ts), so a file written before one began is trusted. As
+ * pgBackRest does, mtimes are not trusted (the file is hashed, as with delta) when the timeline changed since the
+ * prior, or for a file whose mtime went back or is in the future. A file whose size changed is always copied.
  * With delta, the file is read and hashed and kept only when its SHA-256 matches: a restore, a copied data
  * directory or a clock change can leave old mtimes on new content. A file that differs is read again by the copy.
  */

@@ -1,8 +1,7 @@
 // Tests for a backup's start second: the current one when what was modified in it is small (nothing to wait for),
 // the next one when a large file was modified in it (the next incr could not trust it), never before the label's
 // second; and the wait for it, after which a write gets an mtime at or after the start.
-import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
@@ -11,6 +10,7 @@ import {
   START_MARGIN_MS,
   untilStarted,
 } from '../../../../src/command/backup/copy-start.js';
+import { createTempDir, removeTempDir } from '../../../harness/tmp.js';
 
 const SECOND = 1_800_000_000;
 const at = (second: number, ms = 0): number => second * 1000 + ms;
@@ -52,10 +52,10 @@ describe('copyStart', () => {
 describe('untilStarted', () => {
   let root: string;
   beforeEach(async () => {
-    root = await mkdtemp(join(tmpdir(), 'pgstash-copy-start-'));
+    root = await createTempDir({ label: 'copy-start' });
   });
   afterEach(async () => {
-    await rm(root, { recursive: true, force: true });
+    await removeTempDir(root);
   });
 
   it('resolves once the start and the margin have passed, and at once after that', async () => {
