@@ -238,6 +238,18 @@ describe('tablespaces (lz4, encrypted repository)', () => {
     expect(json[0].backup[0]?.tablespace).toEqual([
       { name: 'ts', oid: Number(tablespaceOid), path: tablespaceDir },
     ]);
+    // Times are printed local, with their offset (Kathmandu: +05:45, no daylight saving), as the label is.
+    const start = (
+      JSON.parse((await setup.pgstashOk(['info', '--output=json'])).stdout) as [
+        { backup: { timestamp: { start: number } }[] },
+      ]
+    )[0].backup[0]?.timestamp.start as number;
+    const kathmandu = new Date((start + 5 * 3600 + 45 * 60) * 1000)
+      .toISOString()
+      .replace('T', ' ')
+      .slice(0, 19);
+    const local = await setup.pgstashOk(['info', `--set=${label}`], { env: { TZ: 'Asia/Kathmandu' } });
+    expect(local.stdout).toContain(`timestamp start/stop: ${kathmandu}+05:45 / `);
     const missing = await setup.pgstash(['info', '--set=20200101-000000F']);
     expect(missing.code).toBe(75);
     expect(missing.stderr).toContain("backup set '20200101-000000F' does not exist");

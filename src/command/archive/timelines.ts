@@ -1,5 +1,6 @@
 // The timelines a stanza's archive holds: its timeline history files, parsed, and when each was archived.
 import { isPgStashError, messageOf } from '../../common/errors.js';
+import { localTimeText } from '../../common/time-text.js';
 import { formatLsn } from '../../postgres/lsn.js';
 import { parseTimelineHistory, type TimelineHistoryEntry } from '../../postgres/timeline.js';
 import { parseWalFileName } from '../../postgres/wal-name.js';
@@ -113,19 +114,11 @@ export async function newestSegmentOnTimeline(
   return newest;
 }
 
-/** Epoch milliseconds as '2026-12-06 13:20:01+00'. */
-function utcTime(ms: number): string {
-  return new Date(ms)
-    .toISOString()
-    .replace('T', ' ')
-    .replace(/\.\d+Z$/, '+00');
-}
-
 /** 'timeline 2 branched off timeline 1 at 0/4000170 (after transaction 745), history archived ...'. */
 export function describeBranch(entry: ArchivedTimeline): string {
   const reason = entry.reason === '' ? '' : ` (${entry.reason})`;
   return (
     `timeline ${entry.timeline} branched off timeline ${entry.parent} at ${formatLsn(entry.switchLsn)}${reason}, ` +
-    `its history file archived ${utcTime(entry.archivedAtMs)} (repository file time)`
+    `its history file archived ${localTimeText(entry.archivedAtMs)} (repository file time)`
   );
 }

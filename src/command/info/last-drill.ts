@@ -1,5 +1,6 @@
 // The last drill of a stanza (repo/drill-history.ts), as info shows it: date, result, RTO.
 import { ERROR_CODES, type ErrorKind } from '../../common/errors.js';
+import { localTimeText } from '../../common/time-text.js';
 import type { DrillRecord } from '../../repo/drill-history.js';
 import type { Repository } from '../../repo/repository.js';
 import type { StanzaInfo } from './collect.js';
@@ -26,13 +27,6 @@ function resultText(drill: DrillRecord): string {
   return `FAILED [${String(known?.code ?? drill.code).padStart(3, '0')}]${drill.message === undefined ? '' : ` ${drill.message}`}`;
 }
 
-function timeText(epochMs: number): string {
-  return new Date(epochMs)
-    .toISOString()
-    .replace('T', ' ')
-    .replace(/\.\d+Z$/, '+00');
-}
-
 /** `    last drill: ok, backup set 20261206-170000F, RTO 12.3s, at 2026-12-06 17:05:00+00` (none: no line). */
 export function lastDrillLines(stanza: StanzaInfo): string[] {
   const found = lastDrillOf(stanza);
@@ -40,7 +34,7 @@ export function lastDrillLines(stanza: StanzaInfo): string[] {
   const { drill } = found;
   const rto = drill.rtoMs === null ? '-' : `${(drill.rtoMs / 1000).toFixed(1)}s`;
   return [
-    `    last drill: ${resultText(drill)}, backup set ${drill.label || '-'}, RTO ${rto}, at ${timeText(drill.started)} (repo${found.repo})`,
+    `    last drill: ${resultText(drill)}, backup set ${drill.label || '-'}, RTO ${rto}, at ${localTimeText(drill.started)} (repo${found.repo})`,
   ];
 }
 

@@ -1,6 +1,7 @@
 // Renders the info model as pgBackRest-style text or as the stable JSON documented in docs/info-json.md.
 import { stringifyWithBigInt } from '../../common/json.js';
 import { formatBytes } from '../../common/size.js';
+import { localTimeText } from '../../common/time-text.js';
 import { addedSizes, type BackupRecord } from '../../repo/backup-info.js';
 import { timelineJson, timelineLines, unreadableTimelineJson, walMissingLine } from './archive-health.js';
 import { STATUS, type StanzaInfo, type Status } from './collect.js';
@@ -42,10 +43,7 @@ function runningStatusNote(stanza: StanzaInfo): string {
 }
 
 function time(epochSeconds: number): string {
-  return new Date(epochSeconds * 1000)
-    .toISOString()
-    .replace('T', ' ')
-    .replace(/\.\d+Z$/, '+00');
+  return localTimeText(epochSeconds * 1000);
 }
 
 function backupJson(backup: BackupRecord, repo: number): unknown {

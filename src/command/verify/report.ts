@@ -1,5 +1,6 @@
 // verify's report: per repository, the files read, each archive id (gaps, damaged WAL), each backup's status, as
 // text for a DBA and as JSON (docs/verify-json.md).
+import { localTimeText } from '../../common/time-text.js';
 import type { ArchiveReport, FileProblem } from './archive.js';
 import type { BackupReport } from './backups.js';
 import type { WalGap } from './continuity.js';
@@ -49,7 +50,7 @@ export function renderVerifyText(report: VerifyReport): string {
     const since =
       repo.sinceLast === undefined
         ? ''
-        : `, ${counts.unchanged} unchanged since the last verify (${new Date(repo.sinceLast).toISOString()})`;
+        : `, ${counts.unchanged} unchanged since the last verify (${localTimeText(repo.sinceLast)})`;
     // Files read as stored: their stored bytes hashed as when a verify last decoded them, not decoded again.
     const asStored = counts.asStored === 0 ? '' : `, ${counts.asStored} of them as stored`;
     lines.push(
