@@ -1,5 +1,5 @@
 // Logging: readable lines on the console (synchronous), JSON lines in the log file (synchronous), secrets redacted.
-import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { closeSync, fchownSync, fstatSync, mkdirSync, openSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { reasonOf } from './errors.js';
 import { writeConsole } from './console-write.js';
@@ -41,6 +41,17 @@ export interface ConsoleOverlay {
   redraw(): void;
 }
 
+/**
+ * Run as root with a log path another user owns (a command run by hand as root, beside the postgres user's
+ * archive-push), the log file belongs to that user: a file root made would end that user's file logging.
+ */
+function keepDirectoryOwner(fd: number, directory: string): void {
+  const owner = statSync(directory);
+  if (owner.uid === 0) return;
+  const file = fstatSync(fd);
+  if (file.uid !== owner.uid || file.gid !== owner.gid) fchownSync(fd, owner.uid, owner.gid);
+}
+
 class Logger {
   overlay: ConsoleOverlay | undefined;
   #settings: LogSettings = { command: 'pgstash', console: 'warn', stderr: 'off', file: 'off' };
@@ -59,6 +70,7 @@ class Logger {
     try {
       mkdirSync(settings.path ?? '', { recursive: true, mode: 0o750 });
       this.#fileFd = openSync(file, 'a', 0o640);
+      if (process.geteuid?.() === 0) keepDirectoryOwner(this.#fileFd, settings.path ?? '');
     } catch (error) {
       this.#fileFd = undefined;
       const reason = reasonOf(error);

@@ -2,11 +2,9 @@
 //
 // One info file (checksummed JSON with a .copy twin, encrypted with the stanza key as every info file is) holding
 // the newest DRILL_HISTORY_MAX records, newest last. A drill appends its record when it ends, passed or failed.
-import { chown, stat } from 'node:fs/promises';
-import { dirname } from 'node:path';
 import { JsonObject } from '../common/json-fields.js';
 import { readInfoFile, writeInfoFile } from './info-file.js';
-import { copyPathOf, repoLayout } from './layout.js';
+import { repoLayout } from './layout.js';
 import type { Repository } from './repository.js';
 
 export const DRILL_HISTORY_KIND = 'drill.history';
@@ -79,19 +77,5 @@ export class DrillHistory {
       content: { drills },
       key: await this.#repo.requireKey(),
     });
-    await this.#keepOwner();
-  }
-
-  /**
-   * A drill may run as root (it starts the server as the data directory's owner): the history it rewrites keeps
-   * the owner of the stanza's directory, or the repository's own user could no longer read it (info, the next
-   * drill as postgres).
-   */
-  async #keepOwner(): Promise<void> {
-    if (process.geteuid?.() !== 0) return;
-    const file = this.#repo.driver.localPath?.(this.#path());
-    if (file === undefined) return;
-    const { uid, gid } = await stat(dirname(file));
-    for (const path of [file, copyPathOf(file)]) await chown(path, uid, gid);
   }
 }

@@ -8,6 +8,7 @@
 import {
   closeSync,
   fchmodSync,
+  fchownSync,
   fstatSync,
   fsyncSync,
   linkSync,
@@ -30,6 +31,7 @@ export interface FileIo {
   writev(buffers: readonly Buffer[]): Promise<number>;
   stat(): Promise<Stats>;
   chmod(mode: number): Promise<void>;
+  chown(uid: number, gid: number): Promise<void>;
   sync(): Promise<void>;
   close(): Promise<void>;
 }
@@ -135,6 +137,10 @@ class PooledFile implements FileIo {
     return this.#handle.chmod(mode);
   }
 
+  chown(uid: number, gid: number): Promise<void> {
+    return this.#handle.chown(uid, gid);
+  }
+
   sync(): Promise<void> {
     return this.#handle.sync();
   }
@@ -171,6 +177,10 @@ class BlockingFile implements FileIo {
 
   async chmod(mode: number): Promise<void> {
     fchmodSync(this.#fd, mode);
+  }
+
+  async chown(uid: number, gid: number): Promise<void> {
+    fchownSync(this.#fd, uid, gid);
   }
 
   async sync(): Promise<void> {

@@ -1,4 +1,5 @@
 // Opens the storage driver for a repository: the one place that maps a repository type to its driver module.
+import type { Stats } from 'node:fs';
 import { stat } from 'node:fs/promises';
 
 import { errnoOf, fail, reasonOf } from '../common/errors.js';
@@ -36,10 +37,16 @@ export interface OpenStorageOptions {
 export async function openStorage(repo: RepoLocation, options?: OpenStorageOptions): Promise<Driver> {
   switch (repo.type) {
     case 'posix': {
-      const { PosixDriver } = await import('./posix.js');
-      const driver = new PosixDriver(repo.path, { blocking: options?.blocking ?? false });
-      await checkPosixPath(driver.location, options?.mustExist ?? false);
-      return driver;
+      const { PosixDriver, posixLocation } = await import('./posix.js');
+      const location = posixLocation(repo.path);
+      const found = await checkPosixPath(location, options?.mustExist ?? false);
+      // Run as root (a backup from root's crontab, an archive-push by hand) in a repository another user owns, what
+      // pgstash creates there is that user's: files root kept would stop that user's next archive-push or backup.
+      const owner = process.geteuid?.() === 0 && found !== undefined && found.uid !== 0 ? found : undefined;
+      return new PosixDriver(location, {
+        blocking: options?.blocking ?? false,
+        ...(owner === undefined ? {} : { owner: { uid: owner.uid, gid: owner.gid } }),
+      });
     }
     case 's3': {
       // The AWS SDK loads here, and only here: a posix repository never pays for it.
@@ -63,15 +70,19 @@ export async function openStorage(repo: RepoLocation, options?: OpenStorageOptio
   }
 }
 
-async function checkPosixPath(path: string, mustExist: boolean): Promise<void> {
-  let isDirectory: boolean;
+/** The repository directory's owner when it exists (undefined when it does not and need not). */
+async function checkPosixPath(
+  path: string,
+  mustExist: boolean,
+): Promise<{ uid: number; gid: number } | undefined> {
+  let found: Stats;
   try {
     // stat, not lstat: a repository path may well be a symlink to another disk.
-    isDirectory = (await stat(path)).isDirectory();
+    found = await stat(path);
   } catch (error) {
     const code = errnoOf(error);
     if (code === 'ENOENT') {
-      if (!mustExist) return;
+      if (!mustExist) return undefined;
       fail('pathMissing', `repository path '${path}' does not exist`, {
         hint: 'check repo-path, or run stanza-create to create the repository',
       });
@@ -80,5 +91,6 @@ async function checkPosixPath(path: string, mustExist: boolean): Promise<void> {
       fail('pathMissing', `repository path '${path}' does not exist: a parent is a file`);
     return fail('fileOpen', `unable to open repository path '${path}': ${reasonOf(error)}`, { cause: error });
   }
-  if (!isDirectory) fail('pathMissing', `repository path '${path}' is not a directory`);
+  if (!found.isDirectory()) fail('pathMissing', `repository path '${path}' is not a directory`);
+  return { uid: found.uid, gid: found.gid };
 }

@@ -1,6 +1,6 @@
 // The posix storage driver: a repository on a local or mounted filesystem, with atomic, durable writes.
 import { randomBytes } from 'node:crypto';
-import { chmod, lstat, mkdir, opendir, rename, rm, unlink } from 'node:fs/promises';
+import { chmod, chown, lstat, mkdir, opendir, rename, rm, unlink } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { basename, dirname, isAbsolute, join, normalize } from 'node:path';
 import { Writable, type Readable } from 'node:stream';
@@ -51,6 +51,18 @@ function toInfo(name: string, stats: Stats): StorageInfo | undefined {
   return { name, type, size: stats.size, mtimeMs: Math.trunc(stats.mtimeMs), mode: stats.mode & 0o7777 };
 }
 
+/** The storage root `root` names, normalized (no trailing '/'); paramInvalid when it is not absolute. */
+export function posixLocation(root: string): string {
+  if (!isAbsolute(root)) fail('paramInvalid', `storage path '${root}' must be absolute`);
+  return normalize(root).replace(/(.)\/$/, '$1');
+}
+
+/** Who owns what a driver creates (PosixDriver's `owner`). */
+export interface FileOwner {
+  readonly uid: number;
+  readonly gid: number;
+}
+
 /** Stores files under `root`; see Driver for the behaviour every method guarantees. */
 export class PosixDriver implements Driver {
   readonly capabilities = CAPABILITIES;
@@ -60,6 +72,7 @@ export class PosixDriver implements Driver {
   /** Files, and directories (with a trailing '/'), written with `sync: false` and not yet flushed. */
   readonly #deferred = new Set<string>();
   readonly #blocking: boolean;
+  readonly #owner: FileOwner | undefined;
 
   /**
    * @param root absolute path of the storage root; it need not exist yet (writes create it).
@@ -67,13 +80,18 @@ export class PosixDriver implements Driver {
    * @param options.pathMode mode of new directories (default 0o750), applied whatever the umask.
    * @param options.blocking reads and writes files with blocking system calls (see file-io.ts): for a worker
    *   thread that does nothing but copy files. Never on the main thread.
+   * @param options.owner gives every file and directory the driver creates this owner (a process running as root
+   *   writing in a repository that belongs to another user: storage/index.ts).
    */
-  constructor(root: string, options?: { fileMode?: number; pathMode?: number; blocking?: boolean }) {
-    if (!isAbsolute(root)) fail('paramInvalid', `storage path '${root}' must be absolute`);
-    this.location = normalize(root).replace(/(.)\/$/, '$1');
+  constructor(
+    root: string,
+    options?: { fileMode?: number; pathMode?: number; blocking?: boolean; owner?: FileOwner },
+  ) {
+    this.location = posixLocation(root);
     this.#fileMode = options?.fileMode ?? DEFAULT_FILE_MODE;
     this.#pathMode = options?.pathMode ?? DEFAULT_PATH_MODE;
     this.#blocking = options?.blocking ?? false;
+    this.#owner = options?.owner;
   }
 
   async info(path: string): Promise<StorageInfo | undefined> {
@@ -214,6 +232,7 @@ export class PosixDriver implements Driver {
     try {
       // The mode given to open() is reduced by the umask; fchmod is not.
       await handle.chmod(mode);
+      if (this.#owner !== undefined) await handle.chown(this.#owner.uid, this.#owner.gid);
     } catch (error) {
       await handle.close();
       await rm(temp, { force: true });
@@ -308,6 +327,7 @@ export class PosixDriver implements Driver {
       }
       for (const directory of created.reverse()) {
         await chmod(directory, this.#pathMode);
+        if (this.#owner !== undefined) await chown(directory, this.#owner.uid, this.#owner.gid);
         if (sync) await syncPath(dirname(directory), this.#blocking);
       }
     } catch (error) {
