@@ -11,15 +11,18 @@ export interface ArchivedSegment extends ArchivedWal {
 
 /**
  * Polls for a segment less and less often, up to once a second: a segment archived at once is seen soon after, and
- * waiting for a slow archiver costs a lookup a second, not ten. On an object store a lookup is a listing request:
- * at 100 ms, then twice as long each time. On a file system it is a directory read, a fraction of a millisecond:
- * at 20 ms, then a quarter longer each time, so the segment of a backup's stop, which the archiver runs a new
- * archive-push for (100-150 ms here), is seen within a few tens of milliseconds (at 100, 300, 700 ms it waited
- * until the 300 ms lookup, a tenth of a full backup of pgbench scale 50).
+ * waiting for a slow archiver costs a lookup a second, not ten. On a file system a lookup is a directory read, a
+ * fraction of a millisecond: at once, then at 20 ms growing by a quarter, so the segment of a backup's stop, which
+ * the archiver runs a new archive-push for (100-150 ms here), is seen within a few tens of milliseconds (at 100, 300,
+ * 700 ms it waited until the 300 ms lookup, a tenth of a full backup of pgbench scale 50). On an object store a
+ * lookup is a listing request, and archive-push takes 250-400 ms there (a new process, the SDK, a TLS handshake,
+ * three requests): the first lookup comes 150 ms into the wait, the next ones 150 ms apart growing by a quarter
+ * (150, 300, 487, 722 ms...). Before, at 0, 100, 300 and 700 ms, the lookup at once always missed and a segment
+ * stored at 350 ms waited until 700 (pgbench scale 50 on versitygw: a tenth of the backup).
  */
 const POLL = {
-  objectStore: { firstMs: 100, growth: 2 },
-  fileSystem: { firstMs: 20, growth: 1.25 },
+  objectStore: { firstLookupMs: 150, firstMs: 150, growth: 1.25 },
+  fileSystem: { firstLookupMs: 0, firstMs: 20, growth: 1.25 },
 } as const;
 const MAX_POLL_MS = 1000;
 
@@ -34,13 +37,17 @@ export async function waitForArchive(
   /** The archive id of a repository, when the caller has read its archive.info already. */
   knownIds?: ReadonlyMap<Repository, string>,
 ): Promise<ArchivedSegment[]> {
-  const deadline = Date.now() + timeoutSec * 1000;
+  const began = Date.now();
+  const deadline = began + timeoutSec * 1000;
   const found: ArchivedSegment[] = [];
   for (const repo of repos) {
     const id = knownIds?.get(repo) ?? (await repo.wal.currentId());
     const poll = repo.objectStore ? POLL.objectStore : POLL.fileSystem;
     for (const walFile of walFiles) {
       let interval: number = poll.firstMs;
+      // Only the wait's first lookups are held back: by a later segment or repository the time has passed.
+      const early = began + poll.firstLookupMs - Date.now();
+      if (early > 0) await sleep(early);
       while (true) {
         const archived = await repo.wal.find(id, walFile);
         if (archived !== undefined) {

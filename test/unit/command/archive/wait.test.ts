@@ -1,6 +1,6 @@
-// Tests for waitForArchive on a file-system repository: a segment that reaches the archive while the backup waits is
+// Tests for waitForArchive. On a file-system repository a segment that reaches the archive while the backup waits is
 // seen within a few tens of milliseconds (the lookups start at 20 ms and grow by a quarter), and a segment that
-// never comes fails with archiveTimeout (82) naming it.
+// never comes fails with archiveTimeout (82) naming it; on an object store the first lookup waits 150 ms.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -60,5 +60,29 @@ describe('waitForArchive on a file system', () => {
     // Lookups at 0, 20, 45, 76, 115, 164, 225 ms...: the one after 150 ms is the 6th or 7th (a busy machine delays
     // the write or the timers: not the 4th of the old 100 ms doubling, which would have waited until 300 ms).
     expect(find.mock.calls.length).toBeGreaterThanOrEqual(5);
+  });
+});
+
+describe('waitForArchive on an object store (its lookups are listing requests)', () => {
+  it('first looks 150 ms into the wait, then 150 ms apart growing by a quarter: 5 lookups in a second', async () => {
+    const { repo } = await emptyArchive('store-never');
+    // The schedule is chosen by the repository's kind; the lookups themselves stay the file system's.
+    vi.spyOn(repo, 'objectStore', 'get').mockReturnValue(true);
+    const find = repo.wal.find.bind(repo.wal);
+    const started = Date.now();
+    const at: number[] = [];
+    vi.spyOn(repo.wal, 'find').mockImplementation((...args: Parameters<typeof find>) => {
+      at.push(Date.now() - started);
+      return find(...args);
+    });
+    const error = await waitForArchive([repo], [WAL], 1, new Map([[repo, ID]])).catch(
+      (caught: unknown) => caught,
+    );
+    expect(isPgStashError(error, 'archiveTimeout')).toBe(true);
+    // Never at once (archive-push of the stop segment takes 250-400 ms on a store); 150, 300, 487, 722 ms, then
+    // the one at the deadline.
+    expect(at[0]).toBeGreaterThanOrEqual(145);
+    expect(at.length).toBeGreaterThanOrEqual(4);
+    expect(at.length).toBeLessThanOrEqual(6);
   });
 });
