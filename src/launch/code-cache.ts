@@ -95,7 +95,7 @@ export function staleCaches(dir: string, file: string, variant: string): string[
   );
 }
 
-/** What runCommonJs did with the cache, for tests. */
+/** What runCommonJs did with the cache, for tests: 'off' when none was used and none will be written. */
 export type CacheUse = 'off' | 'used' | 'written-at-exit';
 
 /**
@@ -105,6 +105,18 @@ export type CacheUse = 'off' | 'used' | 'written-at-exit';
  * cannot be read or written only costs the time it would have saved.
  */
 export function runCommonJs(file: string, cache: { dir: string; variant: string } | undefined): CacheUse {
+  return loadCommonJs(file, cache).use;
+}
+
+/**
+ * runCommonJs, returning the module's exports too. `writeCache: false` only reads a cache (a worker thread: the
+ * main thread, which loads the same file first, writes it).
+ */
+export function loadCommonJs(
+  file: string,
+  cache: { dir: string; variant: string } | undefined,
+  options: { writeCache?: boolean } = {},
+): { use: CacheUse; exports: unknown } {
   const source = readFileSync(file, 'utf8');
   const cachePath = cache === undefined ? undefined : join(cache.dir, cacheFileName(file, cache.variant));
   let cachedData: Buffer | undefined;
@@ -125,11 +137,14 @@ export function runCommonJs(file: string, cache: { dir: string; variant: string 
   let use: CacheUse = cachePath === undefined ? 'off' : 'used';
   const stale = cachedData === undefined || script.cachedDataRejected === true;
   if (cache !== undefined && cachePath !== undefined && stale) {
-    use = 'written-at-exit';
-    process.once('exit', () => {
-      writeCache(cachePath, script);
-      removeStaleCaches(cache.dir, file, cache.variant);
-    });
+    if (options.writeCache === false) use = 'off';
+    else {
+      use = 'written-at-exit';
+      process.once('exit', () => {
+        writeCache(cachePath, script);
+        removeStaleCaches(cache.dir, file, cache.variant);
+      });
+    }
   }
   const wrapper = script.runInThisContext() as (
     exports: object,
@@ -140,7 +155,7 @@ export function runCommonJs(file: string, cache: { dir: string; variant: string 
   ) => void;
   const module = { exports: {} };
   wrapper.call(module.exports, module.exports, createRequire(file), module, file, dirname(file));
-  return use;
+  return { use, exports: module.exports };
 }
 
 /** Best effort, like the cache itself: a cache that cannot be removed only takes room. */

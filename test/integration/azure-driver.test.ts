@@ -3,9 +3,7 @@
 // endpoint not answering, untrusted certificate), and the CLI: the key refused on the command line, the SDK loaded
 // only for an azure repository.
 import { createHash, randomBytes } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
 import { connect, createServer, type Server, type Socket } from 'node:net';
-import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 
@@ -16,6 +14,7 @@ import { openAzureStorage, type AzureDriver } from '../../src/storage/azure.js';
 import { azureServerAvailable, startAzureServer, type AzureTestServer } from '../harness/azure-server.js';
 import { runPgstash } from '../harness/pgstash.js';
 import { freePort } from '../harness/ports.js';
+import { writeSdkHook } from '../harness/sdk-hook.js';
 import { createTempDir, removeTempDir } from '../harness/tmp.js';
 import { abortedWrite } from '../harness/aborted-write.js';
 import { rejectionOf } from '../harness/errors.js';
@@ -362,13 +361,12 @@ describe.skipIf(!azureServerAvailable())('azure driver on Azurite', () => {
     });
 
     it('loads the Azure SDK for an azure repository only', async () => {
-      // A preload that reports, at exit, whether any module of the Azure SDK was loaded.
-      const hook = join(dir, 'sdk-hook.cjs');
-      await writeFile(
-        hook,
-        "process.on('exit', () => process.stderr.write('azure-sdk modules: ' + " +
-          "Object.keys(require.cache).filter((path) => path.includes('/@azure/')).length + '\\n'));\n",
-      );
+      // A preload that reports, at exit, whether the Azure SDK was loaded (its bundle or its modules).
+      const hook = await writeSdkHook(dir, {
+        label: 'azure-sdk',
+        bundle: 'sdk-azure.cjs',
+        modulePath: '/@azure/',
+      });
       const posixRepo = await createTempDir({ owner: 'root', label: 'azure-cli-posix' });
       try {
         const posix = await runPgstash(['info'], {

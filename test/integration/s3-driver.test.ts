@@ -1,7 +1,6 @@
 // The S3 driver beyond the conformance suite, on versitygw over TLS: multipart in bounded memory, aborted uploads,
 // pagination and batch delete, the one-line errors (bad credentials, missing bucket, untrusted certificate), and
 // the CLI: secrets refused on the command line, the SDK loaded only for an s3 repository.
-import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -14,6 +13,7 @@ import { isPgStashError } from '../../src/common/errors.js';
 import { openS3Storage, type S3Driver } from '../../src/storage/s3.js';
 import { runPgstash } from '../harness/pgstash.js';
 import { s3KeysUnder, s3ServerAvailable, startS3Server, type S3TestServer } from '../harness/s3-server.js';
+import { writeSdkHook } from '../harness/sdk-hook.js';
 import { createTempDir, removeTempDir } from '../harness/tmp.js';
 import { abortedWrite } from '../harness/aborted-write.js';
 import { rejectionOf } from '../harness/errors.js';
@@ -187,13 +187,12 @@ describe.skipIf(!s3ServerAvailable('versitygw'))('s3 driver on versitygw', () =>
     });
 
     it('loads the AWS SDK for an s3 repository only', async () => {
-      // A preload that reports, at exit, whether any module of the AWS SDK was loaded.
-      const hook = join(dir, 'sdk-hook.cjs');
-      await writeFile(
-        hook,
-        "process.on('exit', () => process.stderr.write('aws-sdk modules: ' + " +
-          "Object.keys(require.cache).filter((path) => path.includes('/@aws-sdk/')).length + '\\n'));\n",
-      );
+      // A preload that reports, at exit, whether the AWS SDK was loaded (its bundle or its modules).
+      const hook = await writeSdkHook(dir, {
+        label: 'aws-sdk',
+        bundle: 'sdk-s3.cjs',
+        modulePath: '/@aws-sdk/',
+      });
       const posixRepo = await createTempDir({ owner: 'root', label: 's3-cli-posix' });
       try {
         const posix = await runPgstash(['info'], {

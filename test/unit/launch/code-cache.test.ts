@@ -120,6 +120,34 @@ describe('runCommonJs', () => {
   });
 });
 
+describe('the SDK bundles (launch/sdk-bundle.ts)', () => {
+  // Built by scripts/bundle.ts; the CLI and workers load them in place of node_modules.
+  for (const [bundle, exported] of [
+    ['sdk-s3', 'S3Client'],
+    ['sdk-azure', 'BlobServiceClient'],
+  ] as const) {
+    it(`${bundle}.cjs loads with its code cache, the client class exported, and the cache is only read off the main thread`, () => {
+      const dir = join(root, bundle);
+      mkdirSync(dir, { mode: 0o700 });
+      const file = join(REPO_ROOT, 'dist', 'bundle', `${bundle}.cjs`);
+      const load = (writeCache: boolean): string[] => {
+        const script = `const { use, exports } = require(${JSON.stringify(LAUNCH)}).loadCommonJs(${JSON.stringify(file)}, { dir: ${JSON.stringify(dir)}, variant: ${JSON.stringify(bundle)} }, { writeCache: ${String(writeCache)} }); console.log(typeof exports[${JSON.stringify(exported)}], use);`;
+        return execFileSync(process.execPath, ['-e', script], {
+          encoding: 'utf8',
+          env: { PATH: process.env['PATH'] ?? '' },
+        })
+          .trim()
+          .split(' ');
+      };
+      expect(load(false)).toEqual(['function', 'off']);
+      expect(readdirSync(dir)).toEqual([]);
+      expect(load(true)).toEqual(['function', 'written-at-exit']);
+      expect(readdirSync(dir)).toEqual([cacheFileName(file, bundle)]);
+      expect(load(false)).toEqual(['function', 'used']);
+    });
+  }
+});
+
 describe('staleCaches', () => {
   it("names only earlier builds of the same install, Node and variant, not others' caches or temp files", () => {
     const dir = join(root, 'siblings');
