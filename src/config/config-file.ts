@@ -1,7 +1,7 @@
 // Reads the INI config file (synchronously: archive-push runs once per WAL file) and checks its keys.
 import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import { decode } from 'ini';
-import { PgStashError, errnoOf, messageOf } from '../common/errors.js';
+import { PgStashError, errnoOf, messageOf, reasonOf } from '../common/errors.js';
 import { findCommand, findOption, validFor } from './options.js';
 
 /** Keys of one section; a key given more than once keeps every value in file order. */
@@ -96,11 +96,16 @@ function read(path: string): { text: string; mode: number } | undefined {
 }
 
 function unreadable(path: string, error: unknown): never {
+  const code = errnoOf(error);
   throw new PgStashError(
     'config',
-    `unable to read config file '${path}': ${errnoOf(error) ?? messageOf(error)}`,
+    `unable to read config file '${path}': ${code === undefined ? messageOf(error) : `${reasonOf(error)} (${code})`}`,
     {
       cause: error,
+      // A file root made for itself (mode 600) is the usual case: PostgreSQL runs archive-push as its own user.
+      ...(code === 'EACCES' || code === 'EPERM'
+        ? { hint: 'the user running pgstash (postgres, for archive_command) must be able to read it' }
+        : {}),
     },
   );
 }
@@ -113,7 +118,7 @@ export function readConfigFile(path: string, options: { required: boolean }): Co
   const content = read(path);
   if (content === undefined) {
     if (!options.required) return undefined;
-    throw new PgStashError('config', `unable to open config file '${path}': ENOENT`, {
+    throw new PgStashError('config', `unable to open config file '${path}': no such file (ENOENT)`, {
       hint: 'check --config or PGSTASH_CONFIG, or leave both unset to use /etc/pgstash/pgstash.conf',
     });
   }

@@ -168,6 +168,20 @@ describe('archive bad input', () => {
     expect(result.stderr).toMatch(/repo1-path option required/);
   });
 
+  it('a config file only root may read is error 27 for postgres, saying permission denied and who must read it', async () => {
+    const configPath = join(setup.dir, 'root-only.conf');
+    await writeFile(configPath, configText({ main: { 'pg1-path': setup.cluster.dataDir } }), { mode: 0o600 });
+    const result = await runPgstash(
+      [`--config=${configPath}`, '--stanza=main', 'archive-get', archivedWal, '/tmp/x'],
+      { as: 'postgres' },
+    );
+    expect(result.code).toBe(27);
+    expect(result.stderr).toContain(`unable to read config file '${configPath}': permission denied (EACCES)`);
+    expect(result.stderr).toContain(
+      'HINT: the user running pgstash (postgres, for archive_command) must be able to read it',
+    );
+  });
+
   it('a repository path that is not writable fails with its path in the message', async () => {
     const root = await createTempDir({ label: 'ro', owner: 'root', mode: 0o755 });
     const configPath = join(setup.dir, 'ro.conf');

@@ -714,20 +714,20 @@ describe('config file', () => {
     const error = expectError(
       () => loadConfig([`--config=${missing}`, ...PUSH], {}),
       'config',
-      `unable to open config file '${missing}': ENOENT`,
+      `unable to open config file '${missing}': no such file (ENOENT)`,
     );
     expect(error.hint).toMatch(/--config/);
     expectError(
       () => loadConfig(PUSH, { PGSTASH_CONFIG: missing }),
       'config',
-      `unable to open config file '${missing}': ENOENT`,
+      `unable to open config file '${missing}': no such file (ENOENT)`,
     );
     const sub = join(dir, 'a-directory');
     mkdirSync(sub, { recursive: true });
     expectError(
       () => loadConfig([`--config=${sub}`, ...PUSH], {}),
       'config',
-      `unable to read config file '${sub}': EISDIR`,
+      `unable to read config file '${sub}': illegal operation on a directory (EISDIR)`,
     );
   });
 
