@@ -9,7 +9,10 @@ import type { CommandContext } from './context.js';
 import { checkRepoOutsideData } from './repo-placement.js';
 import { checkServerMatchesControl } from './server-check.js';
 
-async function createOnRepository(repo: Repository, control: ControlData): Promise<'created' | 'exists'> {
+/** What stanza-create did on one repository: created it, found it valid, or wrote a missing info file again. */
+type Outcome = 'created' | 'exists' | { readonly repaired: string; readonly addedBack: number };
+
+async function createOnRepository(repo: Repository, control: ControlData): Promise<Outcome> {
   // Asked of the store: reading archive.info would show an encrypted stanza too, but not one whose stanza-create
   // stopped after the key file, which this one would then complete in clear.
   await repo.refuseEncryptedStanza();
@@ -29,10 +32,16 @@ async function createOnRepository(repo: Repository, control: ControlData): Promi
         );
       }
     }
-    // Re-running is harmless, and repairs a missing half (an interrupted earlier stanza-create).
+    // Re-running is harmless, and repairs a missing half (an interrupted earlier stanza-create, a lost file).
     if (archive === undefined) await repo.writeArchiveInfo(existing);
-    if (backup === undefined) await repo.writeBackupInfo({ ...existing, backups: [] });
-    return 'exists';
+    if (backup !== undefined)
+      return archive === undefined ? { repaired: 'archive.info', addedBack: 0 } : 'exists';
+    // backup.info lost with backups in the repository: they are listed again from their manifests, not left
+    // unlisted for the next expire to take for leftovers.
+    const empty = { ...existing, backups: [] };
+    await repo.writeBackupInfo(empty);
+    const { added } = await repo.backups.reconcile(empty);
+    return { repaired: 'backup.info', addedBack: added.length };
   }
   const history = newDbHistory({
     version: control.pgVersion,
@@ -42,8 +51,13 @@ async function createOnRepository(repo: Repository, control: ControlData): Promi
   });
   await repo.createStanzaPaths();
   await repo.writeArchiveInfo(history);
-  await repo.writeBackupInfo({ ...history, backups: [] });
-  return 'created';
+  const empty = { ...history, backups: [] };
+  await repo.writeBackupInfo(empty);
+  // Both info files lost, backups left: listed again too.
+  const { added } = await repo.backups.reconcile(empty);
+  return added.length === 0
+    ? 'created'
+    : { repaired: 'archive.info and backup.info', addedBack: added.length };
 }
 
 export async function stanzaCreate(context: CommandContext): Promise<number> {
@@ -62,9 +76,15 @@ export async function stanzaCreate(context: CommandContext): Promise<number> {
     const repos = await openRepositories(config.repos, stanza);
     for (const repo of repos) {
       const result = await createOnRepository(repo, control);
-      const what = result === 'created' ? 'created' : 'already exists and is valid';
-      context.out(`stanza '${stanza}' ${what} on ${repo.name} (${repo.location})\n`);
-      log.info(`stanza '${stanza}' ${what} on ${repo.name}`, {
+      const line = (where: string): string =>
+        result === 'created' || result === 'exists'
+          ? `stanza '${stanza}' ${result === 'created' ? 'created' : 'already exists and is valid'} on ${where}`
+          : `stanza '${stanza}' repaired on ${where}: ${result.repaired} ${result.repaired.includes(' and ') ? 'were' : 'was'} missing` +
+            (result.addedBack > 0
+              ? `; the ${result.addedBack} complete backups found in the repository are listed again`
+              : '');
+      context.out(`${line(`${repo.name} (${repo.location})`)}\n`);
+      log.info(line(repo.name), {
         systemId: control.systemId,
         version: control.pgVersion,
       });

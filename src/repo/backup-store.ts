@@ -3,9 +3,12 @@
 // A backup exists for info, restore and expire only once backup.info lists it. So a backup begins by writing a
 // partial manifest into its own directory (`backup.manifest.partial`: never read as a complete manifest; what a
 // resumed backup will start from), copies its files, and commits: every file durable, then the manifest, then
-// the backup.info entry. A removal goes the other way: the backup.info entry first, then the files, so a removal
-// killed half-way leaves a directory no entry names, which the next backup removes (incomplete()).
-import { PgStashError } from '../common/errors.js';
+// the backup.info entry. A removal goes the other way: a marker that it is expired, the backup.info entry, then the
+// files, so a removal killed half-way (or kept for a restore reading it) leaves a marked directory no entry names,
+// which the next expire removes. An unmarked directory no entry names whose manifest is complete is a backup
+// backup.info lost (lost and written anew by stanza-create, or replaced by an older copy) or one killed between its
+// manifest and its entry: reconcile() adds it back, and nothing removes it.
+import { isPgStashError, PgStashError } from '../common/errors.js';
 import { copy } from '../io/copy.js';
 import { compressExtension, type CompressType } from '../io/compress.js';
 import type { ChunkStage } from '../io/stage.js';
@@ -13,6 +16,8 @@ import { BackupHistory } from './backup-history.js';
 import { bundleRuns, ForwardReader } from './bundle-read.js';
 import { tarEnd, tarHeader, tarPadding } from './bundle-tar.js';
 import { type BackupInfo, type BackupRecord } from './backup-info.js';
+import { recordOfManifest } from './backup-record.js';
+import { sameCluster } from './db-history.js';
 import { BACKUP_PROGRESS_KIND, parseBackupProgress, type BackupProgressRecord } from './backup-progress.js';
 import { readInfoFile, writeInfoFile } from './info-file.js';
 import type { BlockMap } from './block-map.js';
@@ -335,6 +340,8 @@ export class BackupStore {
    */
   async remove(label: string, options: { keepFiles?: () => Promise<boolean> } = {}): Promise<void> {
     const info = await this.requireInfo();
+    // Marked first: whatever happens next, reconcile() never lists it again.
+    await copy(noChunks(), await this.#repo.driver.openWrite(repoLayout.expiredMarker(this.#stanza, label)));
     if (info.backups.some((backup) => backup.label === label)) {
       await this.#repo.writeBackupInfo({
         ...info,
@@ -344,6 +351,62 @@ export class BackupStore {
     // Asked once the entry is gone (expire: is a restore reading backups?): then the files stay, unlisted.
     if ((await options.keepFiles?.()) === true) return;
     await this.#repo.driver.removeTree(repoLayout.backupPath(this.#stanza, label));
+  }
+
+  /**
+   * Adds back to backup.info (`info`, as read) every complete backup it does not list, as pgBackRest does when it
+   * loads backup.info: an unlisted directory not marked expired whose manifest (written only once every file of the
+   * backup was durable) reads, of a cluster of the stanza's database history, whose references are all listed.
+   * Returns those added (oldest first); the other complete ones (another cluster's, or missing a backup they
+   * reference), which nothing may remove; the leftovers (unlisted, marked expired or without a manifest: a killed
+   * backup or expire); and backup.info as it is now (written, unless `dryRun`). The caller holds the backup lock.
+   */
+  async reconcile(
+    info: BackupInfo,
+    options: { dryRun?: boolean } = {},
+  ): Promise<{ info: BackupInfo; added: string[]; kept: string[]; leftovers: string[] }> {
+    const backups = [...info.backups];
+    const listed = new Set(backups.map((backup) => backup.label));
+    const added: string[] = [];
+    const kept: string[] = [];
+    const leftovers: string[] = [];
+    // Labels sort a full before its diffs and incrs: a prior is added before what references it.
+    for (const label of await this.incomplete(info)) {
+      const expired = await this.#repo.driver.info(repoLayout.expiredMarker(this.#stanza, label));
+      const manifest = expired === undefined ? await this.#completeManifest(label) : undefined;
+      if (manifest === undefined) {
+        leftovers.push(label);
+        continue;
+      }
+      const db = info.history.find((entry) => entry.id === manifest.db.id);
+      const ours = db !== undefined && sameCluster(db, manifest.db);
+      if (!ours || !manifest.backup.references.every((reference) => listed.has(reference))) {
+        kept.push(label);
+        continue;
+      }
+      backups.push(recordOfManifest(manifest));
+      listed.add(label);
+      added.push(label);
+    }
+    if (added.length === 0) return { info, added, kept, leftovers };
+    // Oldest first, as backup.info lists them (a full's label sorts after an incr of an earlier full started later).
+    backups.sort((a, b) => a.timestampStart - b.timestampStart || (a.label < b.label ? -1 : 1));
+    const reconciled = { ...info, backups };
+    if (options.dryRun !== true) await this.#repo.writeBackupInfo(reconciled);
+    return { info: reconciled, added, kept, leftovers };
+  }
+
+  /**
+   * The manifest of unlisted backup `label`, undefined when it has none. Any other failure (a damaged manifest, a
+   * store that does not answer) is thrown: what cannot be read is never taken for a leftover to remove.
+   */
+  async #completeManifest(label: string): Promise<Manifest | undefined> {
+    try {
+      return await readManifest(this.#repo.driver, this.#stanza, label, await this.#repo.requireKey());
+    } catch (error) {
+      if (isPgStashError(error, 'fileMissing')) return undefined;
+      throw error;
+    }
   }
 
   /**

@@ -39,6 +39,11 @@ export const repoLayout = {
   manifest: (stanza: string, label: string) => `backup/${stanza}/${label}/backup.manifest`,
   /** What a backup in progress wrote when it began (repo/backup-store.ts): never read as a complete manifest. */
   partialManifest: (stanza: string, label: string) => `backup/${stanza}/${label}/backup.manifest.partial`,
+  /**
+   * Written in a backup's directory as expire begins to remove it (repo/backup-store.ts): from then on the directory
+   * is a leftover to remove, never a complete backup to list again, even with its manifest (kept for a restore).
+   */
+  expiredMarker: (stanza: string, label: string) => `backup/${stanza}/${label}/backup.expired`,
   /** A running backup's progress (repo/backup-progress.ts), beside its partial manifest. */
   backupProgress: (stanza: string, label: string) => `backup/${stanza}/${label}/backup.progress`,
   /** The stanza's backup history: a copy of each backup's manifest, by year (repo/backup-history.ts). */

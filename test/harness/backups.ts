@@ -25,7 +25,7 @@ export async function listedLabels(setup: StanzaSetup): Promise<string[]> {
   return stanza.backup.map((backup) => backup.label);
 }
 
-/** Backup directories present in the repository, listed or not, in name order. */
+/** Full backup directories present in the repository, listed or not, in name order. */
 export async function labelDirs(setup: StanzaSetup): Promise<string[]> {
   const names = await readdir(join(setup.repoPath, 'backup', setup.stanza));
   return names.filter((name) => FULL_LABEL.test(name)).sort();

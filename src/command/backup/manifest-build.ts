@@ -2,10 +2,9 @@
 // begins (the partial manifest written then), and the whole once the copy, the stop and the WAL are done.
 import type { BackupRecord, BackupType } from '../../repo/backup-info.js';
 import type { PartialManifest } from '../../repo/backup-store.js';
+import { recordOfManifest } from '../../repo/backup-record.js';
 import {
-  addedBytesOf,
   holdersOf,
-  storedBytesOf,
   type Manifest,
   type ManifestDb,
   type ManifestFile,
@@ -91,52 +90,24 @@ export function completeManifest(
   const { start, started } = beginning;
   const { stopped } = ending;
   const files = [...ending.files].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  const own = files.filter((file) => file.stored.holder === beginning.label);
   const references = referencesOf(beginning.label, files);
   const { timezone, timezoneAbbreviations, xidStart } = start;
   const { xidStop } = stopped;
-  const record: BackupRecord = {
-    label: beginning.label,
-    type: beginning.type,
-    ...(beginning.prior === undefined ? {} : { prior: beginning.prior }),
-    timestampStart: Math.floor(started.getTime() / 1000),
-    // Rounded up: a time target inside the last second must not pick a backup not yet consistent then.
-    timestampStop: Math.ceil(stopped.stopped.getTime() / 1000),
-    lsnStart: formatLsn(start.lsn),
-    lsnStop: formatLsn(stopped.lsn),
-    walStart: ending.walStart,
-    walStop: ending.walStop,
-    dbId: beginning.db.id,
-    size: files.reduce((sum, file) => sum + file.size, 0),
-    repoSize: files.reduce((sum, file) => sum + storedBytesOf(file), 0),
-    // A block-stored file adds only the blocks this backup stored.
-    sizeDelta: own.reduce((sum, file) => sum + addedBytesOf(file, beginning.label), 0),
-    repoSizeDelta: own.reduce((sum, file) => sum + file.stored.size, 0),
-    references,
-    fileCount: files.length,
-    compressType: beginning.compress.type,
-    encrypted: beginning.encrypted,
-    archiveCopy: ending.archiveCopy,
-    pageChecksumErrors: files.reduce((sum, file) => sum + (file.pageChecksumErrors?.length ?? 0), 0),
-    ...(timezone === undefined ? {} : { timezone }),
-    ...(timezoneAbbreviations === undefined ? {} : { timezoneAbbreviations }),
-    xidStart,
-    xidStop,
-  };
   const manifest: Manifest = {
     backup: {
-      label: record.label,
-      type: record.type,
-      ...(record.prior === undefined ? {} : { prior: record.prior }),
-      timestampStart: record.timestampStart,
-      timestampStop: record.timestampStop,
-      lsnStart: record.lsnStart,
-      lsnStop: record.lsnStop,
-      walStart: record.walStart,
-      walStop: record.walStop,
+      label: beginning.label,
+      type: beginning.type,
+      ...(beginning.prior === undefined ? {} : { prior: beginning.prior }),
+      timestampStart: Math.floor(started.getTime() / 1000),
+      // Rounded up: a time target inside the last second must not pick a backup not yet consistent then.
+      timestampStop: Math.ceil(stopped.stopped.getTime() / 1000),
+      lsnStart: formatLsn(start.lsn),
+      lsnStop: formatLsn(stopped.lsn),
+      walStart: ending.walStart,
+      walStop: ending.walStop,
       compressType: beginning.compress.type,
-      encrypted: record.encrypted,
-      archiveCopy: record.archiveCopy,
+      encrypted: beginning.encrypted,
+      archiveCopy: ending.archiveCopy,
       ...(timezone === undefined ? {} : { timezone }),
       ...(timezoneAbbreviations === undefined ? {} : { timezoneAbbreviations }),
       xidStart,
@@ -152,7 +123,7 @@ export function completeManifest(
     links: ending.links,
     files,
   };
-  return { manifest, record };
+  return { manifest, record: recordOfManifest(manifest) };
 }
 
 /**

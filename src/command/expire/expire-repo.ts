@@ -9,7 +9,7 @@
 // data) the next expire removes: test/integration/expire-kill.test.ts kills a real one to check it.
 import { log } from '../../common/log.js';
 import type { RepoOptions } from '../../config/load.js';
-import type { BackupInfo, BackupRecord } from '../../repo/backup-info.js';
+import type { BackupRecord } from '../../repo/backup-info.js';
 import type { Repository } from '../../repo/repository.js';
 import { planBackupExpiry, type RetentionPolicy } from './backup-plan.js';
 import { zoneFormatter } from './calendar.js';
@@ -60,7 +60,18 @@ export async function expireRepo(
     log.info(text);
     options.report(`${text}\n`);
   };
-  const info = await repo.backups.requireInfo();
+  // Complete backups backup.info does not list are added back first, never removed as leftovers (BackupStore).
+  const { info, added, kept, leftovers } = await repo.backups.reconcile(await repo.backups.requireInfo(), {
+    dryRun: options.dryRun,
+  });
+  for (const label of added)
+    log.warn(
+      `${repo.name}: backup ${label} is complete but was not in backup.info: added back${options.dryRun ? ' (dry-run)' : ''}`,
+    );
+  for (const label of kept)
+    log.warn(
+      `${repo.name}: backup ${label} is complete but cannot be added to backup.info (another cluster's, or a backup it references is gone): left as it is`,
+    );
   const plan = planBackupExpiry(info.backups, policy, {
     now: options.now,
     set: options.set,
@@ -92,7 +103,7 @@ export async function expireRepo(
     return;
   }
   const retained = info.backups.filter((backup) => !expired.has(backup.label));
-  await removeLeftoverDirectories(repo, info, retained, options, say);
+  await removeLeftoverDirectories(repo, leftovers, retained, options, say);
   // No retention at all: warned above, and nothing is expired.
   if (plan.warnings.length > 0 && options.set === undefined) return;
   if (plan.archiveRetention === undefined) {
@@ -107,20 +118,17 @@ export async function expireRepo(
 }
 
 /**
- * Backup directories backup.info does not list: left by an expire or a backup that was killed. The newest one, when
- * newer than every listed backup, may be a backup running elsewhere or one the next backup resumes: it stays.
+ * Backup directories backup.info does not list that are not complete backups (BackupStore.reconcile): left by an
+ * expire or a backup that was killed. The newest one, when newer than every listed backup, may be a backup running
+ * elsewhere or one the next backup resumes: it stays.
  */
 async function removeLeftoverDirectories(
   repo: Repository,
-  info: BackupInfo,
+  leftovers: readonly string[],
   retained: readonly BackupRecord[],
   options: ExpireOptions,
   say: (line: string) => void,
 ): Promise<void> {
-  // backup.info lists the retained backups now (each expired entry went before its files; a dry run removed none):
-  // not read again.
-  const listed = options.dryRun ? info.backups : retained;
-  const leftovers = await repo.backups.incomplete({ ...info, backups: [...listed] });
   const newestListed = retained.at(-1)?.label ?? '';
   const newest = leftovers.at(-1);
   for (const label of leftovers) {

@@ -1,0 +1,89 @@
+// backup.info losing backups that are still in the repository, on real PostgreSQL 15: lost with its copy (then
+// stanza-create, as the error hints, lists them again from their manifests), or replaced by an older copy (then
+// expire adds them back). Before, stanza-create wrote an empty backup.info and the next expire removed every
+// unlisted backup but the newest as a leftover of a killed backup: a DBA following the hint lost the backups.
+import { copyFile, readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { listedLabels, takeBackup } from '../harness/backups.js';
+import { createStanzaSetup, type StanzaSetup } from '../harness/stanza.js';
+
+describe('backups backup.info no longer lists', () => {
+  let setup: StanzaSetup;
+  let infoPath: string;
+
+  /** Each backup's record in info --output=json (label, type, prior, sizes, WAL range, ...), by label. */
+  async function records(): Promise<Map<string, unknown>> {
+    const info = await setup.pgstashOk(['info', '--output=json']);
+    const [stanza] = JSON.parse(info.stdout) as [{ backup: { label: string }[] }];
+    return new Map(stanza.backup.map((backup) => [backup.label, backup]));
+  }
+
+  /** Every backup directory in the repository (full, diff and incr), listed or not, in name order. */
+  async function backupDirs(): Promise<string[]> {
+    const names = await readdir(join(setup.repoPath, 'backup', setup.stanza));
+    return names.filter((name) => /^\d{8}-\d{6}F(_\d{8}-\d{6}[DI])?$/.test(name)).sort();
+  }
+
+  beforeAll(async () => {
+    setup = await createStanzaSetup({ compressType: 'lz4', global: { 'repo1-retention-full': '2' } });
+    await setup.cluster.start();
+    await setup.pgstashOk(['stanza-create']);
+    infoPath = join(setup.repoPath, 'backup', setup.stanza, 'backup.info');
+  });
+
+  afterAll(async () => {
+    await setup?.destroy();
+  });
+
+  it('lost with its copy: backup fails naming stanza-create, which lists the backups again, exactly as they were', async () => {
+    await setup.cluster.psql('create table t (id int); insert into t select generate_series(1, 1000)');
+    const full = await takeBackup(setup);
+    await setup.cluster.psql('insert into t select generate_series(1, 1000)');
+    const incr = await takeBackup(setup, ['--type=incr']);
+    const before = await records();
+    await rm(infoPath);
+    await rm(`${infoPath}.copy`);
+
+    const refused = await setup.pgstash(['backup', '--type=incr', '--start-fast']);
+    expect(refused.code).toBe(55);
+    expect(refused.stderr).toContain('stanza-create');
+
+    const repaired = await setup.pgstashOk(['stanza-create']);
+    expect(repaired.stdout).toContain(
+      `stanza '${setup.stanza}' repaired on repo1 (${setup.repoPath}): backup.info was missing; the 2 complete backups found in the repository are listed again`,
+    );
+    expect(await listedLabels(setup)).toEqual([full, incr]);
+    expect(await records()).toEqual(before);
+
+    // The next backup and its expire keep them all (retention 2 fulls: nothing is due).
+    const next = await takeBackup(setup, ['--type=incr']);
+    expect(await listedLabels(setup)).toEqual([full, incr, next]);
+    expect(await backupDirs()).toEqual([full, incr, next].sort());
+  });
+
+  it('replaced by an older copy: expire adds the missing backups back (not with --dry-run) and removes none', async () => {
+    const old = join(setup.dir, 'backup.info.old');
+    await copyFile(infoPath, old);
+    const labels = await listedLabels(setup);
+    const first = await takeBackup(setup, ['--type=incr']);
+    const second = await takeBackup(setup, ['--type=incr']);
+    await copyFile(old, infoPath);
+    await copyFile(old, `${infoPath}.copy`);
+    expect(await listedLabels(setup)).toEqual(labels);
+
+    const dry = await setup.pgstashOk(['expire', '--dry-run']);
+    expect(dry.stderr).toContain(
+      `backup ${first} is complete but was not in backup.info: added back (dry-run)`,
+    );
+    expect(dry.stdout).not.toContain('remove expired backup');
+    expect(await listedLabels(setup)).toEqual(labels);
+
+    const expire = await setup.pgstashOk(['expire']);
+    expect(expire.stderr).toContain(`backup ${first} is complete but was not in backup.info: added back`);
+    expect(expire.stderr).toContain(`backup ${second} is complete but was not in backup.info: added back`);
+    expect(expire.stdout).not.toContain('remove expired backup');
+    expect(await listedLabels(setup)).toEqual([...labels, first, second]);
+    expect(await backupDirs()).toEqual([...labels, first, second].sort());
+  });
+});
