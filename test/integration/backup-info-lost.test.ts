@@ -1,6 +1,6 @@
 // backup.info losing backups that are still in the repository, on real PostgreSQL 15: lost with its copy (then
 // stanza-create, as the error hints, lists them again from their manifests), or replaced by an older copy (then
-// expire adds them back). Before, stanza-create wrote an empty backup.info and the next expire removed every
+// expire, or the next backup, adds them back). Before, stanza-create wrote an empty backup.info and the next expire removed every
 // unlisted backup but the newest as a leftover of a killed backup: a DBA following the hint lost the backups.
 import { copyFile, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -85,5 +85,26 @@ describe('backups backup.info no longer lists', () => {
     expect(expire.stdout).not.toContain('remove expired backup');
     expect(await listedLabels(setup)).toEqual([...labels, first, second]);
     expect(await backupDirs()).toEqual([...labels, first, second].sort());
+  });
+
+  it('replaced by an older copy: the next backup adds the missing backups back and builds on the newest', async () => {
+    const old = join(setup.dir, 'backup.info.older');
+    await copyFile(infoPath, old);
+    const labels = await listedLabels(setup);
+    const first = await takeBackup(setup, ['--type=incr']);
+    const second = await takeBackup(setup, ['--type=incr']);
+    await copyFile(old, infoPath);
+    await copyFile(old, `${infoPath}.copy`);
+
+    const next = await setup.pgstashOk(['backup', '--type=incr', '--start-fast']);
+    expect(next.stderr).toContain(`backup ${first} is complete but was not in backup.info: added back`);
+    expect(next.stderr).toContain(`backup ${second} is complete but was not in backup.info: added back`);
+    expect(next.stderr).not.toContain('removing incomplete backup');
+    const label = /backup (\S+) complete/.exec(next.stdout)?.[1] as string;
+    expect(label.startsWith(`${labels[0] as string}_`)).toBe(true);
+    expect(await listedLabels(setup)).toEqual([...labels, first, second, label]);
+    expect(await backupDirs()).toEqual([...labels, first, second, label].sort());
+    const info = await setup.pgstashOk(['info', `--set=${label}`]);
+    expect(info.stdout).toContain(`prior backup: ${second}`);
   });
 });

@@ -2,6 +2,7 @@
 // steps, each in its own module, in pgBackRest's order: init, prior, label, start, copy, stop, archive wait,
 // manifest, complete.
 import { acquireLock } from '../../common/lock.js';
+import { warnReconciled } from '../reconcile-warnings.js';
 import { log } from '../../common/log.js';
 import type { OptionName } from '../../config/load.js';
 import type { DataDirEntry } from '../../postgres/data-dir.js';
@@ -59,7 +60,13 @@ export async function backup(context: CommandContext): Promise<number> {
   const repo = await Repository.open(repoOptions, stanza);
   const session = await connectFromConfig(config);
   try {
-    const { key, backupInfo, archiveId, control } = await backupInit(config, repo, session, pgPath);
+    const init = await backupInit(config, repo, session, pgPath);
+    const { key, archiveId, control } = init;
+    // Complete backups backup.info does not list (it was replaced by an older copy, or a backup was killed between
+    // its manifest and its entry) are listed again: a prior for this one, never a leftover to remove below.
+    const reconciled = await repo.backups.reconcile(init.backupInfo);
+    warnReconciled(repo.name, reconciled);
+    const backupInfo = reconciled.info;
     const { type, prior } = selectPrior(requestedType, backupInfo, { encrypted: key !== undefined });
     // Read before anything starts: a prior whose manifest is unreadable fails the backup here (55).
     const priorManifest = prior === undefined ? undefined : await repo.backups.manifest(prior.label);
@@ -68,7 +75,7 @@ export async function backup(context: CommandContext): Promise<number> {
     // every other leftover is removed.
     const { resumable, leftovers } = await prepareResume(
       repo,
-      backupInfo,
+      reconciled.leftovers,
       {
         type,
         prior: prior?.label,

@@ -10,7 +10,7 @@ import { log } from '../../common/log.js';
 import { formatBytes } from '../../common/size.js';
 import { compressExtension } from '../../io/compress.js';
 import type { DataDirEntry } from '../../postgres/data-dir.js';
-import type { BackupInfo, BackupType } from '../../repo/backup-info.js';
+import type { BackupType } from '../../repo/backup-info.js';
 import type { PartialManifest } from '../../repo/backup-store.js';
 import { isEmptyFile, type FileStorage, type ManifestDb, type ManifestFile } from '../../repo/manifest.js';
 import type { ResumableManifest } from '../../repo/manifest-parse.js';
@@ -164,17 +164,17 @@ function storedNames(file: ManifestFile): string[] {
 }
 
 /**
- * Deals with every leftover of an interrupted backup (call with the backup lock held): the newest is returned
- * to be resumed when `resume` is on and it matches `wanted`; every other one is removed, saying why. Also returns the
- * labels of every leftover found (the new label must follow them: label.ts).
+ * Deals with every leftover of an interrupted backup or expire (`leftovers`: BackupStore.reconcile's, oldest first;
+ * call with the backup lock held): the newest is returned to be resumed when `resume` is on and it matches
+ * `wanted`; every other one is removed, saying why. Also returns those labels (the new label must follow them:
+ * label.ts).
  */
 export async function prepareResume(
   repo: Repository,
-  info: BackupInfo,
+  leftovers: readonly string[],
   wanted: ResumeWanted,
   enabled: boolean,
 ): Promise<{ resumable: Resumable | undefined; leftovers: readonly string[] }> {
-  const leftovers = await repo.backups.incomplete(info);
   const newest = leftovers.at(-1);
   let resumable: Resumable | undefined;
   if (newest !== undefined && enabled) {
@@ -186,7 +186,8 @@ export async function prepareResume(
     if (label === resumable?.label) continue;
     const reason = enabled ? 'left by an interrupted backup' : 'resume is disabled';
     log.warn(`removing incomplete backup '${label}' from ${repo.name} (${reason})`);
-    await repo.backups.remove(label);
+    // No backup.info entry names a leftover: its files go.
+    await repo.backups.abandon(label);
   }
   return { resumable, leftovers };
 }

@@ -8,6 +8,7 @@
 // (WalArchive.remove). What a killed expire left (an unlisted directory, WAL nothing needs, a claim without its
 // data) the next expire removes: test/integration/expire-kill.test.ts kills a real one to check it.
 import { log } from '../../common/log.js';
+import { warnReconciled } from '../reconcile-warnings.js';
 import type { RepoOptions } from '../../config/load.js';
 import type { BackupRecord } from '../../repo/backup-info.js';
 import type { Repository } from '../../repo/repository.js';
@@ -64,14 +65,7 @@ export async function expireRepo(
   const { info, added, kept, leftovers } = await repo.backups.reconcile(await repo.backups.requireInfo(), {
     dryRun: options.dryRun,
   });
-  for (const label of added)
-    log.warn(
-      `${repo.name}: backup ${label} is complete but was not in backup.info: added back${options.dryRun ? ' (dry-run)' : ''}`,
-    );
-  for (const label of kept)
-    log.warn(
-      `${repo.name}: backup ${label} is complete but cannot be added to backup.info (another cluster's, or a backup it references is gone): left as it is`,
-    );
+  warnReconciled(repo.name, { added, kept }, options.dryRun);
   const plan = planBackupExpiry(info.backups, policy, {
     now: options.now,
     set: options.set,
