@@ -25,6 +25,22 @@ describe('backups backup.info no longer lists', () => {
     return names.filter((name) => /^\d{8}-\d{6}F(_\d{8}-\d{6}[DI])?$/.test(name)).sort();
   }
 
+  /**
+   * Takes two incrs, then puts back the backup.info (and copy) of before them: returns the labels it lists and the
+   * two it no longer does.
+   */
+  async function twoBackupsBehindAnOlderCopy(): Promise<{ labels: string[]; first: string; second: string }> {
+    const old = join(setup.dir, 'backup.info.old');
+    await copyFile(infoPath, old);
+    const labels = await listedLabels(setup);
+    const first = await takeBackup(setup, ['--type=incr']);
+    const second = await takeBackup(setup, ['--type=incr']);
+    await copyFile(old, infoPath);
+    await copyFile(old, `${infoPath}.copy`);
+    expect(await listedLabels(setup)).toEqual(labels);
+    return { labels, first, second };
+  }
+
   beforeAll(async () => {
     setup = await createStanzaSetup({ compressType: 'lz4', global: { 'repo1-retention-full': '2' } });
     await setup.cluster.start();
@@ -63,14 +79,7 @@ describe('backups backup.info no longer lists', () => {
   });
 
   it('replaced by an older copy: expire adds the missing backups back (not with --dry-run) and removes none', async () => {
-    const old = join(setup.dir, 'backup.info.old');
-    await copyFile(infoPath, old);
-    const labels = await listedLabels(setup);
-    const first = await takeBackup(setup, ['--type=incr']);
-    const second = await takeBackup(setup, ['--type=incr']);
-    await copyFile(old, infoPath);
-    await copyFile(old, `${infoPath}.copy`);
-    expect(await listedLabels(setup)).toEqual(labels);
+    const { labels, first, second } = await twoBackupsBehindAnOlderCopy();
 
     const dry = await setup.pgstashOk(['expire', '--dry-run']);
     expect(dry.stderr).toContain(
@@ -88,13 +97,7 @@ describe('backups backup.info no longer lists', () => {
   });
 
   it('replaced by an older copy: the next backup adds the missing backups back and builds on the newest', async () => {
-    const old = join(setup.dir, 'backup.info.older');
-    await copyFile(infoPath, old);
-    const labels = await listedLabels(setup);
-    const first = await takeBackup(setup, ['--type=incr']);
-    const second = await takeBackup(setup, ['--type=incr']);
-    await copyFile(old, infoPath);
-    await copyFile(old, `${infoPath}.copy`);
+    const { labels, first, second } = await twoBackupsBehindAnOlderCopy();
 
     const next = await setup.pgstashOk(['backup', '--type=incr', '--start-fast']);
     expect(next.stderr).toContain(`backup ${first} is complete but was not in backup.info: added back`);
