@@ -2,6 +2,7 @@
 import { closeSync, fchownSync, fstatSync, mkdirSync, openSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { reasonOf } from './errors.js';
+import { ownerToKeep } from './os-users.js';
 import { writeConsole } from './console-write.js';
 
 /** pgBackRest's log levels, lowest first; `off` disables a destination. */
@@ -41,13 +42,10 @@ export interface ConsoleOverlay {
   redraw(): void;
 }
 
-/**
- * Run as root with a log path another user owns (a command run by hand as root, beside the postgres user's
- * archive-push), the log file belongs to that user: a file root made would end that user's file logging.
- */
+/** The log file belongs to the log path's owner when root writes in another user's (os-users.ts ownerToKeep). */
 function keepDirectoryOwner(fd: number, directory: string): void {
-  const owner = statSync(directory);
-  if (owner.uid === 0) return;
+  const owner = ownerToKeep(statSync(directory));
+  if (owner === undefined) return;
   const file = fstatSync(fd);
   if (file.uid !== owner.uid || file.gid !== owner.gid) fchownSync(fd, owner.uid, owner.gid);
 }
@@ -70,6 +68,7 @@ class Logger {
     try {
       mkdirSync(settings.path ?? '', { recursive: true, mode: 0o750 });
       this.#fileFd = openSync(file, 'a', 0o640);
+      // Only root can give the file away: no stat of the log path for any other user (archive-push runs often).
       if (process.geteuid?.() === 0) keepDirectoryOwner(this.#fileFd, settings.path ?? '');
     } catch (error) {
       this.#fileFd = undefined;

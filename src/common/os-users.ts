@@ -48,6 +48,23 @@ export function groupId(name: string): number | undefined {
   return groups.byName.get(name);
 }
 
+/** Who owns a file or directory. */
+export interface FileOwner {
+  readonly uid: number;
+  readonly gid: number;
+}
+
+/**
+ * The owner to give what this process creates in a directory owned by `directory`: that owner when the process runs
+ * as root and the directory is another user's (a command run by hand as root in the postgres user's repository or
+ * log path, whose files root kept would stop that user's next archive-push, backup or file log); undefined otherwise.
+ */
+export function ownerToKeep(directory: FileOwner): FileOwner | undefined {
+  return process.geteuid?.() === 0 && directory.uid !== 0
+    ? { uid: directory.uid, gid: directory.gid }
+    : undefined;
+}
+
 /**
  * Whether this process may give a file it made to `uid` and `gid` (chown): root gives it to anyone; any other
  * user may only keep it and choose among its own groups. A non-root restore leaves what it writes as it is

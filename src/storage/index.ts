@@ -3,6 +3,7 @@ import type { Stats } from 'node:fs';
 import { stat } from 'node:fs/promises';
 
 import { errnoOf, fail, reasonOf } from '../common/errors.js';
+import { ownerToKeep, type FileOwner } from '../common/os-users.js';
 import type { Driver } from './driver.js';
 import type { AzureRepoOptions } from './azure-client.js';
 import type { GcsRepoOptions } from './gcs-client.js';
@@ -41,11 +42,11 @@ export async function openStorage(repo: RepoLocation, options?: OpenStorageOptio
       const location = posixLocation(repo.path);
       const found = await checkPosixPath(location, options?.mustExist ?? false);
       // Run as root (a backup from root's crontab, an archive-push by hand) in a repository another user owns, what
-      // pgstash creates there is that user's: files root kept would stop that user's next archive-push or backup.
-      const owner = process.geteuid?.() === 0 && found !== undefined && found.uid !== 0 ? found : undefined;
+      // pgstash creates there is that user's.
+      const owner = found === undefined ? undefined : ownerToKeep(found);
       return new PosixDriver(location, {
         blocking: options?.blocking ?? false,
-        ...(owner === undefined ? {} : { owner: { uid: owner.uid, gid: owner.gid } }),
+        ...(owner === undefined ? {} : { owner }),
       });
     }
     case 's3': {
@@ -71,10 +72,7 @@ export async function openStorage(repo: RepoLocation, options?: OpenStorageOptio
 }
 
 /** The repository directory's owner when it exists (undefined when it does not and need not). */
-async function checkPosixPath(
-  path: string,
-  mustExist: boolean,
-): Promise<{ uid: number; gid: number } | undefined> {
+async function checkPosixPath(path: string, mustExist: boolean): Promise<FileOwner | undefined> {
   let found: Stats;
   try {
     // stat, not lstat: a repository path may well be a symlink to another disk.

@@ -6,6 +6,7 @@ import { basename, dirname, isAbsolute, join, normalize } from 'node:path';
 import { Writable, type Readable } from 'node:stream';
 
 import { errnoOf, fail, PgStashError, wrapError } from '../common/errors.js';
+import type { FileOwner } from '../common/os-users.js';
 import type { Capabilities, Driver, ReadOptions, StorageInfo, WriteOptions } from './driver.js';
 import { FileReadStream } from './file-read-stream.js';
 import { checkedRange } from './read-range.js';
@@ -55,12 +56,6 @@ function toInfo(name: string, stats: Stats): StorageInfo | undefined {
 export function posixLocation(root: string): string {
   if (!isAbsolute(root)) fail('paramInvalid', `storage path '${root}' must be absolute`);
   return normalize(root).replace(/(.)\/$/, '$1');
-}
-
-/** Who owns what a driver creates (PosixDriver's `owner`). */
-export interface FileOwner {
-  readonly uid: number;
-  readonly gid: number;
 }
 
 /** Stores files under `root`; see Driver for the behaviour every method guarantees. */
