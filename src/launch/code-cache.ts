@@ -183,13 +183,18 @@ function writeCache(path: string, script: Script): void {
   }
 }
 
+/** The cache directory to use: the private one (privateCacheDirectory), unless NODE_DISABLE_COMPILE_CACHE is set. */
+export function cacheDirectory(): string | undefined {
+  return process.env[DISABLE_VARIABLE] === undefined ? privateCacheDirectory() : undefined;
+}
+
 /**
  * What bin/pgstash runs: the CLI bundle, with the cache of the command named in `argv` (the first word that is
  * not an option, when it looks like a command name) unless NODE_DISABLE_COMPILE_CACHE is set.
  */
 export function launch(file: string, argv: readonly string[]): void {
   forgetLauncherTunables(process.env);
-  const dir = process.env[DISABLE_VARIABLE] === undefined ? privateCacheDirectory() : undefined;
+  const dir = cacheDirectory();
   const word = argv.find((arg) => !arg.startsWith('-'));
   const variant = word !== undefined && /^[a-z][a-z-]{0,30}$/.test(word) ? word : 'other';
   sizeThreadPool(variant);

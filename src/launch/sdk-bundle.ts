@@ -9,7 +9,7 @@
 // tests' imports) loads them from node_modules as before.
 import { isMainThread } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
-import { DISABLE_VARIABLE, loadCommonJs, privateCacheDirectory } from './code-cache.js';
+import { cacheDirectory, loadCommonJs } from './code-cache.js';
 
 /** The SDK bundles scripts/bundle.ts builds: the package each stands for, by bundle name. */
 export const SDK_BUNDLES = {
@@ -26,7 +26,7 @@ export type SdkBundle = keyof typeof SDK_BUNDLES;
  */
 export function loadSdkBundle(name: SdkBundle): unknown {
   const file = fileURLToPath(new URL(`./${name}.cjs`, import.meta.url));
-  const dir = process.env[DISABLE_VARIABLE] === undefined ? privateCacheDirectory() : undefined;
+  const dir = cacheDirectory();
   return loadCommonJs(file, dir === undefined ? undefined : { dir, variant: name }, {
     writeCache: isMainThread,
   }).exports;
