@@ -10,7 +10,7 @@ import { checkRepoOutsideData } from './repo-placement.js';
 import { checkServerMatchesControl } from './server-check.js';
 
 /** What stanza-create did on one repository: created it, found it valid, or wrote a missing info file again. */
-type Outcome = 'created' | 'exists' | { readonly repaired: string; readonly addedBack: number };
+type Outcome = 'created' | 'exists' | { readonly missing: readonly string[]; readonly addedBack: number };
 
 async function createOnRepository(repo: Repository, control: ControlData): Promise<Outcome> {
   // Asked of the store: reading archive.info would show an encrypted stanza too, but not one whose stanza-create
@@ -35,13 +35,14 @@ async function createOnRepository(repo: Repository, control: ControlData): Promi
     // Re-running is harmless, and repairs a missing half (an interrupted earlier stanza-create, a lost file).
     if (archive === undefined) await repo.writeArchiveInfo(existing);
     if (backup !== undefined)
-      return archive === undefined ? { repaired: 'archive.info', addedBack: 0 } : 'exists';
+      return archive === undefined ? { missing: ['archive.info'], addedBack: 0 } : 'exists';
     // backup.info lost with backups in the repository: they are listed again from their manifests, not left
     // unlisted for the next expire to take for leftovers.
     const empty = { ...existing, backups: [] };
     await repo.writeBackupInfo(empty);
     const { added } = await repo.backups.reconcile(empty);
-    return { repaired: 'backup.info', addedBack: added.length };
+    // Here archive.info exists (with neither, the stanza is created below).
+    return { missing: ['backup.info'], addedBack: added.length };
   }
   const history = newDbHistory({
     version: control.pgVersion,
@@ -57,7 +58,7 @@ async function createOnRepository(repo: Repository, control: ControlData): Promi
   const { added } = await repo.backups.reconcile(empty);
   return added.length === 0
     ? 'created'
-    : { repaired: 'archive.info and backup.info', addedBack: added.length };
+    : { missing: ['archive.info', 'backup.info'], addedBack: added.length };
 }
 
 export async function stanzaCreate(context: CommandContext): Promise<number> {
@@ -79,7 +80,7 @@ export async function stanzaCreate(context: CommandContext): Promise<number> {
       const line = (where: string): string =>
         result === 'created' || result === 'exists'
           ? `stanza '${stanza}' ${result === 'created' ? 'created' : 'already exists and is valid'} on ${where}`
-          : `stanza '${stanza}' repaired on ${where}: ${result.repaired} ${result.repaired.includes(' and ') ? 'were' : 'was'} missing` +
+          : `stanza '${stanza}' repaired on ${where}: ${result.missing.join(' and ')} ${result.missing.length > 1 ? 'were' : 'was'} missing` +
             (result.addedBack > 0
               ? `; the ${result.addedBack} complete backups found in the repository are listed again`
               : '');
