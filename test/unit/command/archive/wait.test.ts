@@ -64,7 +64,7 @@ describe('waitForArchive on a file system', () => {
 });
 
 describe('waitForArchive on an object store (its lookups are listing requests)', () => {
-  it('first looks 150 ms into the wait, then 150 ms apart growing by a quarter: 5 lookups in a second', async () => {
+  it('first looks 150 ms into the wait, then 150 ms apart growing by half: 5 lookups in a second', async () => {
     const { repo } = await emptyArchive('store-never');
     // The schedule is chosen by the repository's kind; the lookups themselves stay the file system's.
     vi.spyOn(repo, 'objectStore', 'get').mockReturnValue(true);
@@ -79,7 +79,7 @@ describe('waitForArchive on an object store (its lookups are listing requests)',
       (caught: unknown) => caught,
     );
     expect(isPgStashError(error, 'archiveTimeout')).toBe(true);
-    // Never at once (archive-push of the stop segment takes 250-400 ms on a store); 150, 300, 487, 722 ms, then
+    // Never at once (archive-push of the stop segment takes 250-400 ms on a store); 150, 300, 525, 862 ms, then
     // the one at the deadline.
     expect(at[0]).toBeGreaterThanOrEqual(145);
     expect(at.length).toBeGreaterThanOrEqual(4);
