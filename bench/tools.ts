@@ -83,17 +83,6 @@ export class ToolRepo {
     return this.#archiveCommand;
   }
 
-  /**
-   * restore_command that fetches from this repository into the cluster restored at `pgPath` (archive-get %f "%p",
-   * with --pg1-path: pgBackRest's asynchronous archive-get checks that PostgreSQL runs it in pg1-path).
-   */
-  restoreCommand(pgPath: string): string {
-    return this.#archiveCommand.replace(
-      / archive-push %p$/,
-      ` ${shellQuote(`--pg1-path=${pgPath}`)} archive-get %f "%p"`,
-    );
-  }
-
   /** Where archived WAL lives (both tools use the same layout). */
   get archiveDir(): string {
     return join(this.repoPath, 'archive', STANZA);

@@ -211,13 +211,22 @@ describe('asynchronous archiving (archive-async=y, 1 MiB segments, process-max=2
       const left = (await readdir(dir)).filter((name) => /^[0-9A-F]{24}$/.test(name));
       expect(left.length, dir).toBe(segments.length);
     }
-    // And the cluster's own spool was used.
+    // And the cluster's own spool was used: the first segments by pgstash (the spool was empty), most of them by
+    // restore_command's move out of the spool, with no Node process started.
     const log = await readFile(join(setup.dir, 'log', `${setup.stanza}-archive-get.log`), 'utf8');
-    expect(log).toMatch(/found [0-9A-F]{24} in the archive asynchronously/);
+    const byPgstash = log.match(/found [0-9A-F]{24} in the archive asynchronously/g) ?? [];
+    expect(byPgstash.length).toBeGreaterThan(0);
+    expect(byPgstash.length).toBeLessThan(segments.length / 2);
+    const autoConf = await readFile(join(dataDir, 'postgresql.auto.conf'), 'utf8');
+    expect(autoConf).toContain(`restore_command = 'mv ${own}/%f "%p" 2>/dev/null || exec `);
   }, 600_000);
 
   it('beyond archive-push-queue-max WAL is dropped with an error in the log, and the server is not blocked', async () => {
     const { cluster } = setup;
+    // A background process left from before (it lingers 2 s once idle) would push what piles up below without
+    // this test's queue-max: the foreground starts one only when none runs.
+    for (let tries = 0; tries < 100 && processAlive(await backgroundPid(setup, 'archive')); tries++)
+      await sleep(100);
     // Hold the archiver back so that segments pile up as .ready, then let pgstash see 4 MiB waiting for 2 MiB.
     await setArchiveCommand(setup, 'false');
     for (let i = 0; i < 4; i++) {
@@ -258,5 +267,16 @@ async function backgroundPid(setup: StanzaSetup | undefined, type: string): Prom
     return owner.pid;
   } catch {
     return undefined;
+  }
+}
+
+/** Whether `pid` names a live process (a lock file of a killed one stays behind). */
+function processAlive(pid: number | undefined): boolean {
+  if (pid === undefined) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
   }
 }

@@ -11,7 +11,7 @@ import type { CommandContext } from '../context.js';
 import { checkArchiveBeforeRestore } from './archive-warnings.js';
 import { prepareDestination, resolveTargets, type ResolvedTarget } from './destination.js';
 import { NOT_RESTORED, restoreTree, startRestorePool, type RestorePool } from './files.js';
-import { passedToRestoreCommand } from './restore-command.js';
+import { restoreCommandLine, shellQuote } from './restore-command.js';
 import { lockRestoreDestination } from './restore-lock.js';
 import { checkHoldersPresent } from './holders-check.js';
 import { markRestoreReading } from '../../common/read-marker.js';
@@ -20,22 +20,6 @@ import type { RestoreJobResult } from './restore-worker.js';
 import { selectBackup } from './select-backup.js';
 import { selectRestoreSource, type RestoreSource } from './select-repo.js';
 import { ProgressReporter, progressSettings } from '../progress/reporter.js';
-
-/** Quotes one argument for a POSIX shell: restore_command, and the commands Next steps prints. */
-function shellQuote(arg: string): string {
-  return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
-}
-
-/**
- * restore_command calling this pgstash with the same configuration. PostgreSQL replaces %f, %p and %r anywhere in
- * restore_command, and %% by '%', before the shell sees it: every '%' of our own arguments (a config or repository
- * path) is written %% so that archive-get gets the path as it is.
- */
-export function restoreCommandLine(context: CommandContext, stanza: string): string {
-  const options = context.config.passThrough('archive-get', passedToRestoreCommand);
-  const args = [...context.executable, ...options, `--stanza=${stanza}`, 'archive-get'];
-  return `${args.map((arg) => shellQuote(arg).replaceAll('%', '%%')).join(' ')} %f "%p"`;
-}
 
 /** Files PostgreSQL's pg_verifybackup checks: what was restored as-is (not WAL, not the rewritten auto.conf). */
 function* verifiableFiles(manifest: Manifest): Iterable<PgManifestFile> {
@@ -198,7 +182,7 @@ async function restoreWithPool(
     tablespaceMap: config.get('tablespace-map'),
     tablespaceMapAll: request.tablespaceMapAll ?? config.get('tablespace-map-all'),
   });
-  const restoreCommand = restoreCommandLine(context, stanza);
+  const restoreCommand = restoreCommandLine(context, stanza, manifest.db.systemId);
   const targetTimeline = config.get('target-timeline');
   // Validate the recovery settings before touching the destination: a bad --target must not cost a restore.
   const recovery = {
