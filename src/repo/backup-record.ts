@@ -3,7 +3,7 @@
 import type { BackupRecord } from './backup-info.js';
 import { addedBytesOf, storedBytesOf, type Manifest } from './manifest.js';
 
-/** The backup.info record of the backup `manifest` describes (no annotation or pin: those live in backup.info). */
+/** The backup.info record of the backup `manifest` describes, its annotations and pin included. */
 export function recordOfManifest(manifest: Manifest): BackupRecord {
   const { backup, files } = manifest;
   const { label } = backup;
@@ -36,5 +36,7 @@ export function recordOfManifest(manifest: Manifest): BackupRecord {
       : { timezoneAbbreviations: backup.timezoneAbbreviations }),
     ...(backup.xidStart === undefined ? {} : { xidStart: backup.xidStart }),
     ...(backup.xidStop === undefined ? {} : { xidStop: backup.xidStop }),
+    ...(backup.annotation === undefined ? {} : { annotation: backup.annotation }),
+    ...(backup.pinned === undefined ? {} : { pinned: backup.pinned }),
   };
 }

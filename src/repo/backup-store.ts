@@ -410,8 +410,9 @@ export class BackupStore {
   }
 
   /**
-   * Replaces the backup.info record of complete backup `label` by `change(record)` (annotations, pin); one
-   * backup.info write. backupSetInvalid (75) when no backup has that label. The caller holds the backup lock.
+   * Replaces the backup.info record of complete backup `label` by `change(record)` (annotations, pin): its
+   * manifest first, which keeps them for a backup.info rebuilt from the manifests (reconcile), then backup.info.
+   * backupSetInvalid (75) when no backup has that label. The caller holds the backup lock.
    */
   async update(label: string, change: (record: BackupRecord) => BackupRecord): Promise<BackupRecord> {
     const info = await this.requireInfo();
@@ -423,6 +424,22 @@ export class BackupStore {
     }
     const changed = change(record);
     if (changed.label !== label) throw new PgStashError('assert', `update of '${label}' changed its label`);
+    const manifest = await this.manifest(label);
+    const { annotation: _annotation, pinned: _pinned, ...backup } = manifest.backup;
+    void _annotation;
+    void _pinned;
+    const { annotation, pinned } = changed;
+    const noted = {
+      ...backup,
+      ...(annotation === undefined ? {} : { annotation }),
+      ...(pinned === undefined ? {} : { pinned }),
+    };
+    await writeManifest(
+      this.#repo.driver,
+      this.#stanza,
+      { ...manifest, backup: noted },
+      await this.#repo.requireKey(),
+    );
     await this.#repo.writeBackupInfo({
       ...info,
       backups: info.backups.map((backup) => (backup.label === label ? changed : backup)),

@@ -152,6 +152,8 @@ function parseBackup(backup: JsonObject, references: readonly string[]): Manifes
   const timezoneAbbreviations = backup.optStr('timezoneAbbreviations');
   const xidStart = backup.optStr('xidStart', XID);
   const xidStop = backup.optStr('xidStop', XID);
+  const annotation = parseAnnotation(backup);
+  const pinned = backup.raw('pinned') === undefined ? undefined : backup.bool('pinned');
   return {
     label: backup.str('label', LABEL_PATTERN),
     type: backup.oneOf('type', BACKUP_TYPES),
@@ -173,7 +175,16 @@ function parseBackup(backup: JsonObject, references: readonly string[]): Manifes
     timeline: backup.int('timeline', 1),
     checksumPage: backup.bool('checksumPage'),
     references,
+    ...(annotation === undefined ? {} : { annotation }),
+    ...(pinned === undefined ? {} : { pinned }),
   };
+}
+
+/** The optional `annotation` of a manifest's backup section: an object of string values. */
+function parseAnnotation(backup: JsonObject): Record<string, string> | undefined {
+  if (backup.raw('annotation') === undefined) return undefined;
+  const fields = backup.obj('annotation');
+  return Object.fromEntries(fields.keys().map((key) => [key, fields.str(key)]));
 }
 
 function parseDb(db: JsonObject): ManifestDb {

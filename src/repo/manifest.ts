@@ -134,6 +134,12 @@ export interface ManifestBackup extends BackupSpan {
   readonly checksumPage: boolean;
   /** Labels of the other backups holding files of this one, oldest first (empty for a full backup). */
   readonly references: readonly string[];
+  /**
+   * backup.info's annotations and pin of this backup, kept here too (written by backup --annotation and annotate,
+   * as pgBackRest keeps annotations in its manifest): a backup.info rebuilt from the manifests keeps them.
+   */
+  readonly annotation?: Readonly<Record<string, string>>;
+  readonly pinned?: boolean;
 }
 
 export interface ManifestDb {

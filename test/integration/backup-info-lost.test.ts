@@ -1,7 +1,8 @@
 // backup.info losing backups that are still in the repository, on real PostgreSQL 15: lost with its copy (then
-// stanza-create, as the error hints, lists them again from their manifests), or replaced by an older copy (then
-// expire, or the next backup, adds them back). Before, stanza-create wrote an empty backup.info and the next expire removed every
-// unlisted backup but the newest as a leftover of a killed backup: a DBA following the hint lost the backups.
+// stanza-create, as the error hints, lists them again from their manifests, with their annotations and pins), or
+// replaced by an older copy (then expire, or the next backup, adds them back). Before, stanza-create wrote an empty
+// backup.info and the next expire removed every unlisted backup but the newest as a leftover of a killed backup: a
+// DBA following the hint lost the backups.
 import { copyFile, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -54,10 +55,18 @@ describe('backups backup.info no longer lists', () => {
 
   it('lost with its copy: backup fails naming stanza-create, which lists the backups again, exactly as they were', async () => {
     await setup.cluster.psql('create table t (id int); insert into t select generate_series(1, 1000)');
-    const full = await takeBackup(setup);
+    const full = await takeBackup(setup, ['--annotation=source=nightly']);
     await setup.cluster.psql('insert into t select generate_series(1, 1000)');
     const incr = await takeBackup(setup, ['--type=incr']);
+    // Annotations and pins live in backup.info, and in the manifests so that they are listed again with them.
+    await setup.pgstashOk(['annotate', `--set=${full}`, '--pin', '--annotation=keep=until audit']);
+    await setup.pgstashOk(['annotate', `--set=${incr}`, '--annotation=ticket=DBA-42']);
     const before = await records();
+    expect(before.get(full)).toMatchObject({
+      pinned: true,
+      annotation: { source: 'nightly', keep: 'until audit' },
+    });
+    expect(before.get(incr)).toMatchObject({ pinned: false, annotation: { ticket: 'DBA-42' } });
     await rm(infoPath);
     await rm(`${infoPath}.copy`);
 

@@ -7,7 +7,6 @@ import { log } from '../../common/log.js';
 import type { OptionName } from '../../config/load.js';
 import type { DataDirEntry } from '../../postgres/data-dir.js';
 import { segmentsBetween } from '../../postgres/wal-name.js';
-import type { BackupRecord } from '../../repo/backup-info.js';
 import { fileStorage } from '../../repo/manifest.js';
 import { Repository } from '../../repo/repository.js';
 import { throwIfAborted, type CommandContext } from '../context.js';
@@ -31,9 +30,6 @@ import { backupStart } from './start.js';
 import { backupStop } from './stop.js';
 import { parseAnnotations } from '../annotate.js';
 import { expireStanza } from '../expire/index.js';
-
-const withAnnotation = (record: BackupRecord, annotation: Record<string, string>): BackupRecord =>
-  Object.keys(annotation).length === 0 ? record : { ...record, annotation };
 
 export async function backup(context: CommandContext): Promise<number> {
   const commandStarted = performance.now();
@@ -187,10 +183,10 @@ export async function backup(context: CommandContext): Promise<number> {
         paths: tree.paths,
         links: tree.links,
         files: [...tree.files, ...stopped.files, ...wal.files],
+        annotation: Object.fromEntries(parseAnnotations(config, false)),
       },
     );
-    const annotation = Object.fromEntries(parseAnnotations(config, false));
-    await backupComplete(repo, manifest, withAnnotation(record, annotation), {
+    await backupComplete(repo, manifest, record, {
       out: context.out,
       times: () => ({
         totalMs: performance.now() - commandStarted,

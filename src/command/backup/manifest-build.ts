@@ -43,6 +43,8 @@ export interface BackupEnding {
   readonly links: readonly ManifestLink[];
   /** Every stored file, in any order. */
   readonly files: readonly ManifestFile[];
+  /** backup --annotation (key -> value), none when empty. */
+  readonly annotation: Readonly<Record<string, string>>;
 }
 
 function targetsOf(beginning: BackupBeginning): PartialManifest['targets'] {
@@ -116,6 +118,7 @@ export function completeManifest(
       compressLevel: beginning.compress.level,
       checksumPage: beginning.checksumPage,
       references,
+      ...(Object.keys(ending.annotation).length === 0 ? {} : { annotation: ending.annotation }),
     },
     db: { ...beginning.db },
     targets: targetsOf(beginning),

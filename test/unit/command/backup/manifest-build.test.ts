@@ -85,6 +85,7 @@ describe('manifest build', () => {
       paths: [{ name: 'pg_data', ...OWNER, mode: 0o700 }],
       links: [],
       files: [file('pg_data/b', 8192, [0, 3]), file('pg_data/a', 100)],
+      annotation: { source: 'nightly', ticket: 'DBA-42' },
     });
     expect(manifest.files.map((entry) => entry.name)).toEqual(['pg_data/a', 'pg_data/b']);
     expect(record).toEqual({
@@ -110,6 +111,7 @@ describe('manifest build', () => {
       timezone: 'Europe/Paris',
       xidStart: '740',
       xidStop: '745',
+      annotation: { source: 'nightly', ticket: 'DBA-42' },
     });
     expect(manifest.backup).toEqual({
       label: record.label,
@@ -130,6 +132,7 @@ describe('manifest build', () => {
       compressLevel: 3,
       checksumPage: true,
       references: [],
+      annotation: { source: 'nightly', ticket: 'DBA-42' },
     });
     expect(manifest.targets).toEqual(beginManifest(beginning).targets);
   });
@@ -171,10 +174,13 @@ describe('manifest build of an incremental', () => {
             stored: { ...fileStorage(label, { type: 'zst', level: 3 }, false), size: 100 },
           },
         ],
+        annotation: {},
       },
     );
     expect(manifest.backup.references).toEqual(['20261206-120000F', '20261206-120000F_20261206-130000I']);
     expect(record.references).toEqual(manifest.backup.references);
     expect(record).toMatchObject({ size: 1500, repoSize: 450, sizeDelta: 200, repoSizeDelta: 100 });
+    // No annotation given: neither the manifest nor the record has the field.
+    expect('annotation' in manifest.backup || 'annotation' in record).toBe(false);
   });
 });
