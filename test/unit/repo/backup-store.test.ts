@@ -223,4 +223,34 @@ describe('BackupStore', () => {
       expect(isPgStashError(missing, 'fileMissing')).toBe(true);
     }
   });
+
+  it('keeps annotations and the pin in the manifest too: backup.info rebuilt from the manifests has them', async () => {
+    for (const encrypted of [false, true]) {
+      const repo = await stanza(`annotate-${encrypted}`, encrypted);
+      const label = '20261206-111111F';
+      await takeBackup(repo, label, Buffer.from('15\n'));
+      const noted = await repo.backups.update(label, (record) => ({
+        ...record,
+        annotation: { ticket: 'DBA-42' },
+        pinned: true,
+      }));
+      expect((await repo.backups.manifest(label)).backup).toMatchObject({
+        annotation: { ticket: 'DBA-42' },
+        pinned: true,
+      });
+      // Unpinned again: the field goes from both.
+      const { pinned: _pinned, ...unpinned } = noted;
+      void _pinned;
+      await repo.backups.update(label, () => unpinned);
+      expect('pinned' in (await repo.backups.manifest(label)).backup).toBe(false);
+      await repo.backups.update(label, () => noted);
+
+      // backup.info lost: the record listed again has the annotation and the pin.
+      const info = await repo.backups.requireInfo();
+      const { info: rebuilt, added } = await repo.backups.reconcile({ ...info, backups: [] });
+      expect(added).toEqual([label]);
+      expect(rebuilt.backups).toHaveLength(1);
+      expect(rebuilt.backups[0]).toMatchObject({ label, annotation: { ticket: 'DBA-42' }, pinned: true });
+    }
+  });
 });
