@@ -62,7 +62,9 @@ function prefetchSpool(options: readonly string[], stanza: string, systemId: big
       process.env,
     );
     if (archiveGet.get('archive-async') !== true) return undefined;
-    return getSpoolDir(archiveGet.get('spool-path'), stanza, systemId);
+    const spool = getSpoolDir(archiveGet.get('spool-path'), stanza, systemId);
+    // A line break cannot be written into postgresql.auto.conf: no fast path, rather than a failed restore.
+    return /[\n\r\0]/.test(spool) ? undefined : spool;
   } catch (error) {
     // The archive-get PostgreSQL runs will say what is wrong; restore_command then simply has no fast path.
     log.detail(`restore_command without the spool fast path: ${messageOf(error)}`);

@@ -85,6 +85,15 @@ describe('restore_command', () => {
     }
   });
 
+  it('leaves the move out for a spool path a setting cannot hold (a line break)', () => {
+    vi.stubEnv('PGSTASH_ARCHIVE_ASYNC', 'y');
+    vi.stubEnv('PGSTASH_SPOOL_PATH', '/var/spool/two\nlines');
+    const line = commandLine(['--stanza=main', '--repo1-path=/repo', '--pg1-path=/restored', 'restore']);
+    expect(line).toBe(
+      '/usr/bin/pgstash --no-config --repo1-path=/repo --pg1-path=/restored --stanza=main archive-get %f "%p"',
+    );
+  });
+
   it('without archive-async, runs pgstash alone', () => {
     vi.stubEnv('PGSTASH_SPOOL_PATH', '/spool');
     const line = commandLine(['--stanza=main', '--repo1-path=/repo', '--pg1-path=/restored', 'restore']);
