@@ -174,9 +174,13 @@ function validate(settings: RecoverySettings): void {
   }
 }
 
-/** A configuration file holds one setting per line: a line break or NUL in a value cannot be written. */
+/** A configuration file holds one setting per line: a value with a line break or NUL cannot be written. */
+export function writableSettingValue(value: string): boolean {
+  return !/[\n\r\0]/.test(value);
+}
+
 function checkValue(what: string, value: string): void {
-  if (/[\n\r\0]/.test(value)) {
+  if (!writableSettingValue(value)) {
     fail(
       'optionInvalidValue',
       `invalid ${what} '${value}': line breaks and NUL cannot be written to ${AUTO_CONF}`,

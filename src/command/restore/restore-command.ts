@@ -3,6 +3,7 @@
 import { getSpoolDir } from '../archive/async/spool.js';
 import type { OptionDef } from '../../config/definition.js';
 import { loadConfig } from '../../config/load.js';
+import { writableSettingValue } from '../../postgres/recovery-config.js';
 import { log } from '../../common/log.js';
 import { messageOf } from '../../common/errors.js';
 import type { CommandContext } from '../context.js';
@@ -64,7 +65,7 @@ function prefetchSpool(options: readonly string[], stanza: string, systemId: big
     if (archiveGet.get('archive-async') !== true) return undefined;
     const spool = getSpoolDir(archiveGet.get('spool-path'), stanza, systemId);
     // A line break cannot be written into postgresql.auto.conf: no fast path, rather than a failed restore.
-    return /[\n\r\0]/.test(spool) ? undefined : spool;
+    return writableSettingValue(spool) ? spool : undefined;
   } catch (error) {
     // The archive-get PostgreSQL runs will say what is wrong; restore_command then simply has no fast path.
     log.detail(`restore_command without the spool fast path: ${messageOf(error)}`);
