@@ -10,6 +10,7 @@ import { RestoreBench } from '../harness/restore.js';
 import { createStanzaSetup, type StanzaSetup } from '../harness/stanza.js';
 import { createTempDir, removeTempDir } from '../harness/tmp.js';
 import { setArchiveCommand, switchWal, waitArchived } from '../harness/wal.js';
+import { processAlive } from '../harness/exec.js';
 import { pgstashCommandLine, runPgstash } from '../harness/pgstash.js';
 import { nextSegment } from '../../src/postgres/wal-name.js';
 
@@ -225,8 +226,11 @@ describe('asynchronous archiving (archive-async=y, 1 MiB segments, process-max=2
     const { cluster } = setup;
     // A background process left from before (it lingers 2 s once idle) would push what piles up below without
     // this test's queue-max: the foreground starts one only when none runs.
-    for (let tries = 0; tries < 100 && processAlive(await backgroundPid(setup, 'archive')); tries++)
-      await sleep(100);
+    const lingering = async (): Promise<boolean> => {
+      const pid = await backgroundPid(setup, 'archive');
+      return pid !== undefined && processAlive(pid);
+    };
+    for (let tries = 0; tries < 100 && (await lingering()); tries++) await sleep(100);
     // Hold the archiver back so that segments pile up as .ready, then let pgstash see 4 MiB waiting for 2 MiB.
     await setArchiveCommand(setup, 'false');
     for (let i = 0; i < 4; i++) {
@@ -267,16 +271,5 @@ async function backgroundPid(setup: StanzaSetup | undefined, type: string): Prom
     return owner.pid;
   } catch {
     return undefined;
-  }
-}
-
-/** Whether `pid` names a live process (a lock file of a killed one stays behind). */
-function processAlive(pid: number | undefined): boolean {
-  if (pid === undefined) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
   }
 }
