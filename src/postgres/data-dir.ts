@@ -90,6 +90,13 @@ const EXCLUDE_ROOT_FILES = new Set([
  */
 export const RESTORE_LOCK_FILE = '.pgstash-restore.lock';
 
+/**
+ * The marker a restore leaves in the data directory from before it writes until pg_control is in
+ * (command/restore/unfinished.ts), as pgBackRest leaves its backup.manifest there: restore --delta takes a directory
+ * holding it for a data directory, so an interrupted restore is finished with --delta.
+ */
+export const RESTORE_UNFINISHED_FILE = '.pgstash-restore.unfinished';
+
 /** Anywhere in the tree: temporary files and directories (prefix match), and the relation cache init file. */
 const TEMP_PREFIX = 'pgsql_tmp';
 const RELCACHE_INIT_PREFIX = 'pg_internal.init';
@@ -351,7 +358,12 @@ class DataDirWalker {
     }
     return names.filter((name) => {
       if (name.startsWith(TEMP_PREFIX) || name.startsWith(RELCACHE_INIT_PREFIX)) return false;
-      if (dir.role === 'dataRoot' && (EXCLUDE_ROOT_FILES.has(name) || name.startsWith(RESTORE_LOCK_FILE)))
+      if (
+        dir.role === 'dataRoot' &&
+        (EXCLUDE_ROOT_FILES.has(name) ||
+          name.startsWith(RESTORE_LOCK_FILE) ||
+          name === RESTORE_UNFINISHED_FILE)
+      )
         return false;
       if (unlogged !== undefined) {
         if (TEMP_RELATION_FILE.test(name)) return false;

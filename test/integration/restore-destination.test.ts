@@ -1,8 +1,9 @@
 // Where a restore writes, on real PostgreSQL 15: a directory root handed over to postgres (group root) restored as
 // postgres, owners as root, the restore lock (two restores at once, a restore killed with -9), and the commands
-// "Next steps" prints for paths with spaces and quotes.
-import { existsSync } from 'node:fs';
-import { chmod, chown, lstat, mkdir, readdir, writeFile } from 'node:fs/promises';
+// "Next steps" prints for paths with spaces and quotes, and a restore that did not finish (killed, failed) finished
+// with --delta.
+import { existsSync, statSync } from 'node:fs';
+import { chmod, chown, lstat, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -19,6 +20,8 @@ import { switchWal, waitArchived } from '../harness/wal.js';
 const LABEL = /backup (\d{8}-\d{6}F) complete/;
 /** The lock a restore holds in the data directory it writes. */
 const LOCK_FILE = '.pgstash-restore.lock';
+/** The marker of a restore that did not finish (command/restore/unfinished.ts). */
+const UNFINISHED_FILE = '.pgstash-restore.unfinished';
 /** Rows of the table in the data directory: enough that a restore takes a while (two at once overlap). */
 const ROWS = 400_000;
 /** Rows of the table in the tablespace (only in the second backup). */
@@ -286,6 +289,55 @@ describe('restore destinations', () => {
     await restores.restore([...args, '--force'], { dataDir });
     expect(existsSync(lockFile)).toBe(false);
     expect(await restoredRows(dataDir, false)).toBe(String(ROWS));
+  });
+
+  it('a restore killed with -9, or failed, leaves a directory restore --delta finishes and a plain restore names', async () => {
+    const dataDir = join(await restores.tempDir('unfinished'), 'data');
+    const args = [`--set=${plainLabel}`, ...RECOVERY];
+    const killed = setup.spawn(['restore', `--pg1-path=${dataDir}`, ...args]);
+    const marker = join(dataDir, UNFINISHED_FILE);
+    for (let waited = 0; !existsSync(marker); waited += 5) {
+      if (waited > 60_000) throw new Error(`no marker '${marker}' after 60 s`);
+      await sleep(5);
+    }
+    killed.kill('SIGKILL');
+    expect((await killed.done).signal).toBe('SIGKILL');
+    expect(existsSync(join(dataDir, 'global', 'pg_control'))).toBe(false);
+    expect(await readFile(marker, 'utf8')).toBe(`${plainLabel}\n`);
+    // A plain restore says what the directory holds and how to finish it.
+    const plain = await setup.pgstash(['restore', `--pg1-path=${dataDir}`, ...args]);
+    expect(plain.code, plain.stderr).toBe(40);
+    expect(plain.stderr).toContain(
+      `unable to restore into '${dataDir}': it holds a restore of backup set ${plainLabel} that did not finish`,
+    );
+    expect(plain.stderr).toContain('HINT: run the restore again with --delta to finish it');
+    // --delta without --force finishes it, whatever the killed restore had written (PG_VERSION or not).
+    await restores.restore([...args, '--delta'], { dataDir });
+    expect(existsSync(marker)).toBe(false);
+    expect(await restoredRows(dataDir, false)).toBe(String(ROWS));
+
+    // A restore that fails on its own (a repository file it may not read) leaves the marker too, and no lock.
+    const failedDir = join(await restores.tempDir('failed'), 'data');
+    const backupDir = join(setup.repoPath, 'backup', setup.stanza, plainLabel);
+    const largest = (await readdir(backupDir, { recursive: true }))
+      .map((name) => join(backupDir, name))
+      .filter((path) => statSync(path).isFile())
+      .sort((a, b) => statSync(b).size - statSync(a).size)[0] as string;
+    const mode = statSync(largest).mode & 0o7777;
+    await chmod(largest, 0o000);
+    try {
+      const failed = await setup.pgstash(['restore', `--pg1-path=${failedDir}`, ...args]);
+      expect(failed.code, failed.stderr).not.toBe(0);
+      expect(failed.stderr).toContain(largest);
+    } finally {
+      await chmod(largest, mode);
+    }
+    expect((await readdir(failedDir)).sort()).toContain(UNFINISHED_FILE);
+    expect(await readdir(failedDir)).not.toContain(LOCK_FILE);
+    expect(existsSync(join(failedDir, 'global', 'pg_control'))).toBe(false);
+    await restores.restore([...args, '--delta'], { dataDir: failedDir });
+    expect(existsSync(join(failedDir, UNFINISHED_FILE))).toBe(false);
+    expect(await restoredRows(failedDir, false)).toBe(String(ROWS));
   });
 
   it('prints the Next steps commands with the paths quoted for the shell', async () => {

@@ -8,14 +8,17 @@ import type { Manifest } from '../../repo/manifest.js';
 import { destinationOf, type ResolvedTarget } from './destination.js';
 import { CONTROL_FILE, NOT_RESTORED } from './files.js';
 import { isRestoreLockName } from './restore-lock.js';
+import { RESTORE_UNFINISHED_FILE } from '../../postgres/data-dir.js';
 
 /**
  * What --delta requires of a non-empty data directory without --force: it must look like a PostgreSQL data
- * directory (PG_VERSION, or the backup_manifest a restore writes), as pgBackRest requires PG_VERSION or its
- * backup.manifest. A mistyped pg1-path must not have its contents removed as "not in the backup".
+ * directory (PG_VERSION, or the backup_manifest a restore writes, or the marker of a restore that did not finish), as
+ * pgBackRest requires PG_VERSION or its backup.manifest. A mistyped pg1-path must not have its contents removed as "not in the backup".
  */
 export function requireDataDirectory(path: string): void {
-  if (existsSync(join(path, 'PG_VERSION')) || existsSync(join(path, 'backup_manifest'))) return;
+  // An unfinished restore's marker (unfinished.ts): a restore killed before PG_VERSION was written is finished so.
+  if (['PG_VERSION', 'backup_manifest', RESTORE_UNFINISHED_FILE].some((name) => existsSync(join(path, name))))
+    return;
   throw new PgStashError(
     'pathNotEmpty',
     `unable to restore with --delta into '${path}': it is not empty and has no PG_VERSION or backup_manifest, so it is not a PostgreSQL data directory`,
@@ -97,7 +100,8 @@ export async function cleanForDelta(manifest: Manifest, targets: readonly Resolv
     }
     let changed = false;
     for (const entry of entries) {
-      if (top && isRestoreLockName(entry.name)) continue;
+      // The lock, and the marker of this restore (unfinished.ts): until pg_control is in, it says what this is.
+      if (top && (isRestoreLockName(entry.name) || entry.name === RESTORE_UNFINISHED_FILE)) continue;
       const path = join(dir, entry.name);
       const childName = `${name}/${entry.name}`;
       const want = expected.get(childName);

@@ -7,6 +7,7 @@ import { realOrResolved } from '../../common/real-path.js';
 import type { Manifest, ManifestTarget } from '../../repo/manifest.js';
 import { requireDataDirectory } from './delta-clean.js';
 import { isRestoreLockName, type RestoreLocks } from './restore-lock.js';
+import { unfinishedRestore } from './unfinished.js';
 
 export interface ResolvedTarget {
   readonly target: ManifestTarget;
@@ -122,6 +123,16 @@ export async function prepareDestination(
       continue;
     }
     const tablespace = entry.target.tablespaceName ?? String(entry.target.tablespaceOid);
+    const unfinished = entry === data && !options.force ? await unfinishedRestore(path) : undefined;
+    if (unfinished !== undefined) {
+      throw new PgStashError(
+        'pathNotEmpty',
+        `unable to restore into '${path}': it holds a restore of backup set ${unfinished} that did not finish`,
+        {
+          hint: 'run the restore again with --delta to finish it (files already restored that match are kept), or with --force to start over',
+        },
+      );
+    }
     if (!options.force || theirs) {
       throw new PgStashError(
         'pathNotEmpty',

@@ -19,6 +19,7 @@ import { cleanForDelta } from './delta-clean.js';
 import type { RestoreJobResult } from './restore-worker.js';
 import { selectBackup } from './select-backup.js';
 import { selectRestoreSource, type RestoreSource } from './select-repo.js';
+import { clearUnfinished, markUnfinished } from './unfinished.js';
 import { ProgressReporter, progressSettings } from '../progress/reporter.js';
 
 /** Files PostgreSQL's pg_verifybackup checks: what was restored as-is (not WAL, not the rewritten auto.conf). */
@@ -209,6 +210,8 @@ async function restoreWithPool(
   const locks = await lockRestoreDestination(pgPath);
   const { delta, force } = request;
   await prepareDestination(targets, { force, locks, delta });
+  // From here until pg_control is in, the directory says it holds a restore that did not finish (unfinished.ts).
+  await markUnfinished(pgPath, chosen.label);
   // --delta: pg_control out first, then what the backup does not hold (delta-clean.ts).
   const removed = delta ? await cleanForDelta(manifest, targets) : 0;
   log.info(`restore backup set ${chosen.label} into '${pgPath}'`);
@@ -244,6 +247,7 @@ async function restoreWithPool(
     progress,
   });
   await progress.stop({ final: false });
+  await clearUnfinished(pgPath);
   await locks.release();
   const ms = Date.now() - started;
   const seconds = (ms / 1000).toFixed(1);

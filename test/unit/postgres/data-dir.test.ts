@@ -70,6 +70,8 @@ async function makeDataDir(root: string): Promise<{ pgData: string; outside: str
     // Left by a restore killed at its very end (command/restore/restore-lock.ts).
     '.pgstash-restore.lock',
     '.pgstash-restore.lock.0123456789abcdef.tmp',
+    // Left by a restore that did not finish, or was killed just after pg_control (command/restore/unfinished.ts).
+    '.pgstash-restore.unfinished',
   ]) {
     await file(join(pgData, name));
   }

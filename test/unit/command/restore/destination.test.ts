@@ -2,13 +2,18 @@
 import { mkdir, readdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { isPgStashError } from '../../../../src/common/errors.js';
+import { isPgStashError, type PgStashError } from '../../../../src/common/errors.js';
 import {
   prepareDestination,
   resolveTargets,
   type ResolvedTarget,
 } from '../../../../src/command/restore/destination.js';
 import { RestoreLocks } from '../../../../src/command/restore/restore-lock.js';
+import {
+  clearUnfinished,
+  markUnfinished,
+  unfinishedRestore,
+} from '../../../../src/command/restore/unfinished.js';
 import type { Manifest } from '../../../../src/repo/manifest.js';
 import { createTempDir, removeTempDir } from '../../../harness/tmp.js';
 
@@ -33,10 +38,10 @@ function manifestWith(original: string, tablespace: string): Manifest {
 }
 
 /** prepareDestination with the tablespace locks it takes released afterwards, as the restore does at its end. */
-async function prepare(targets: readonly ResolvedTarget[], force: boolean): Promise<void> {
+async function prepare(targets: readonly ResolvedTarget[], force: boolean, delta = false): Promise<void> {
   const locks = new RestoreLocks();
   try {
-    await prepareDestination(targets, { force, locks });
+    await prepareDestination(targets, { force, locks, delta });
   } finally {
     await locks.release();
   }
@@ -85,6 +90,31 @@ describe('prepareDestination', () => {
     const refused = await errorOf(prepare(targets, false));
     expect(isPgStashError(refused, 'pathNotEmpty')).toBe(true);
     expect((refused as Error).message).toBe(`unable to restore into '${data}': the directory is not empty`);
+    await prepare(targets, true);
+    expect(await readdir(data)).toEqual([]);
+  });
+
+  it('names a restore that did not finish: refused without --delta, finished with --delta, emptied with --force', async () => {
+    const data = join(root, 'data');
+    await mkdir(join(data, 'base', '5'), { recursive: true });
+    await writeFile(join(data, 'base', '5', '16384'), 'restored before the kill');
+    const targets = resolveTargets(manifestWith(data, join(root, 'ts')), data, { tablespaceMap: {} });
+    // No PG_VERSION yet (the restore was killed before it): without the marker --delta takes it for another directory.
+    const notData = await errorOf(prepare(targets, false, true));
+    expect((notData as Error).message).toContain('so it is not a PostgreSQL data directory');
+    await markUnfinished(data, '20261208-010752F');
+    const refused = await errorOf(prepare(targets, false));
+    expect(isPgStashError(refused, 'pathNotEmpty')).toBe(true);
+    expect((refused as Error).message).toBe(
+      `unable to restore into '${data}': it holds a restore of backup set 20261208-010752F that did not finish`,
+    );
+    expect((refused as PgStashError).hint).toMatch(/^run the restore again with --delta to finish it/);
+    await prepare(targets, false, true);
+    expect((await readdir(data)).sort()).toEqual(['.pgstash-restore.unfinished', 'base']);
+    expect(await unfinishedRestore(data)).toBe('20261208-010752F');
+    await clearUnfinished(data);
+    expect(await unfinishedRestore(data)).toBeUndefined();
+    await markUnfinished(data, '20261208-010752F');
     await prepare(targets, true);
     expect(await readdir(data)).toEqual([]);
   });
