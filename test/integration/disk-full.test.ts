@@ -155,7 +155,7 @@ describe('a full disk', () => {
     expect(await listedLabels(setup)).toEqual([...before, label]);
   });
 
-  it('restore: stops with the file it could not write, no pg_control, and restores with --force after', async () => {
+  it('restore: stops with the file it could not write, no pg_control, and --delta finishes it once there is room', async () => {
     const dataFs = await Tmpfs.mount(join(await restores.tempDir('full'), 'data'), {
       bytes: 8 * MIB,
       mode: 0o700,
@@ -168,9 +168,12 @@ describe('a full disk', () => {
       for (const name of ['global/pg_control', 'backup_manifest', 'recovery.signal'])
         expect(existsSync(join(dataFs.path, name)), name).toBe(false);
 
+      // What the restore left says so (command/restore/unfinished.ts): --delta, not --force, finishes it.
+      expect(existsSync(join(dataFs.path, '.pgstash-restore.unfinished'))).toBe(true);
       dataFs.resize(512 * MIB);
-      const args = ['--force', '--type=immediate', '--target-action=promote'];
+      const args = ['--delta', '--type=immediate', '--target-action=promote'];
       await restores.restore(args, { dataDir: dataFs.path });
+      expect(existsSync(join(dataFs.path, '.pgstash-restore.unfinished'))).toBe(false);
       const restored = await restores.start(dataFs.path);
       await restored.waitForRecoveryEnd();
       // The newest backup was taken after the last write: the restored cluster has every row.
