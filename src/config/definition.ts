@@ -1237,8 +1237,9 @@ const OPTION_TABLE = [
       'backup: hash every file whose size matches the prior backup instead of trusting its mtime (after a clock ' +
       'change, a restore or a copied data directory). restore: into a data directory that holds an older or ' +
       'damaged copy of the cluster (stopped), keep each file whose size and SHA-256 match the backup (with ' +
-      '--force: size and mtime), rewrite the others and remove what the backup does not hold. Without --force ' +
-      'the directory must hold PG_VERSION or backup_manifest.',
+      '--force: size and mtime), rewrite the others and remove what the backup does not hold; also finishes a ' +
+      'restore that did not finish (killed, out of disk). Without --force the directory must hold PG_VERSION, ' +
+      'backup_manifest or the marker such a restore leaves.',
   },
   {
     name: 'type',
