@@ -60,6 +60,17 @@ describe('restore destinations', () => {
     return [dir, ...(await readdir(dir, { recursive: true })).map((name) => join(dir, name))];
   }
 
+  /** Runs pgstash with `args` and kills it with -9 as soon as `path` exists. */
+  async function restoreKilledOnceExists(args: readonly string[], path: string): Promise<void> {
+    const killed = setup.spawn(args);
+    for (let waited = 0; !existsSync(path); waited += 5) {
+      if (waited > 60_000) throw new Error(`no '${path}' after 60 s`);
+      await sleep(5);
+    }
+    killed.kill('SIGKILL');
+    expect((await killed.done).signal).toBe('SIGKILL');
+  }
+
   /** Starts the restored cluster, waits for it to promote, and returns its row counts, then stops it. */
   async function restoredRows(dataDir: string, withTablespace: boolean): Promise<string> {
     const restored = await restores.start(dataDir);
@@ -276,14 +287,8 @@ describe('restore destinations', () => {
   it('takes over the lock a restore killed with -9 left behind', async () => {
     const dataDir = join(await restores.tempDir('killed'), 'data');
     const args = [`--set=${plainLabel}`, ...RECOVERY];
-    const killed = setup.spawn(['restore', `--pg1-path=${dataDir}`, ...args]);
     const lockFile = join(dataDir, LOCK_FILE);
-    for (let waited = 0; !existsSync(lockFile); waited += 10) {
-      if (waited > 60_000) throw new Error(`no lock file '${lockFile}' after 60 s`);
-      await sleep(10);
-    }
-    killed.kill('SIGKILL');
-    expect((await killed.done).signal).toBe('SIGKILL');
+    await restoreKilledOnceExists(['restore', `--pg1-path=${dataDir}`, ...args], lockFile);
     expect(existsSync(lockFile)).toBe(true);
     // Its process is gone: the next restore takes the lock over (--force: the killed one left files).
     await restores.restore([...args, '--force'], { dataDir });
@@ -294,14 +299,8 @@ describe('restore destinations', () => {
   it('a restore killed with -9, or failed, leaves a directory restore --delta finishes and a plain restore names', async () => {
     const dataDir = join(await restores.tempDir('unfinished'), 'data');
     const args = [`--set=${plainLabel}`, ...RECOVERY];
-    const killed = setup.spawn(['restore', `--pg1-path=${dataDir}`, ...args]);
     const marker = join(dataDir, UNFINISHED_FILE);
-    for (let waited = 0; !existsSync(marker); waited += 5) {
-      if (waited > 60_000) throw new Error(`no marker '${marker}' after 60 s`);
-      await sleep(5);
-    }
-    killed.kill('SIGKILL');
-    expect((await killed.done).signal).toBe('SIGKILL');
+    await restoreKilledOnceExists(['restore', `--pg1-path=${dataDir}`, ...args], marker);
     expect(existsSync(join(dataDir, 'global', 'pg_control'))).toBe(false);
     expect(await readFile(marker, 'utf8')).toBe(`${plainLabel}\n`);
     // A plain restore says what the directory holds and how to finish it.
