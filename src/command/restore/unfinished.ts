@@ -14,7 +14,10 @@ import { syncPath } from '../../storage/file-io.js';
 export async function markUnfinished(pgPath: string, label: string): Promise<void> {
   const path = join(pgPath, RESTORE_UNFINISHED_FILE);
   try {
-    const handle = await open(path, 'w', 0o600);
+    // One a restore run as another user left (root's, mode 600) is replaced, not written through: the directory is
+    // this restore's to write in (the restore lock says so), the file may not be.
+    await rm(path, { force: true });
+    const handle = await open(path, 'wx', 0o600);
     try {
       await handle.writeFile(`${label}\n`);
       await handle.sync();
