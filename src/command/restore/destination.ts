@@ -127,7 +127,7 @@ export async function prepareDestination(
     if (unfinished !== undefined) {
       throw new PgStashError(
         'pathNotEmpty',
-        `unable to restore into '${path}': it holds a restore of backup set ${unfinished} that did not finish`,
+        `unable to restore into '${path}': it holds a restore${unfinished.label === undefined ? '' : ` of backup set ${unfinished.label}`} that did not finish`,
         {
           hint: 'run the restore again with --delta to finish it (files already restored that match are kept), or with --force to start over',
         },

@@ -41,13 +41,17 @@ export async function clearUnfinished(pgPath: string): Promise<void> {
   }
 }
 
-/** The backup set of the restore that did not finish in `pgPath`, or undefined when none left its marker there. */
-export async function unfinishedRestore(pgPath: string): Promise<string | undefined> {
+/**
+ * Whether a restore that did not finish left its marker in `pgPath` (undefined: none did), with its backup set when
+ * the marker says (a restore killed between creating the marker and writing it leaves it empty).
+ */
+export async function unfinishedRestore(pgPath: string): Promise<{ label: string | undefined } | undefined> {
   try {
-    return (await readFile(join(pgPath, RESTORE_UNFINISHED_FILE), 'utf8')).trim() || 'unknown';
+    const label = (await readFile(join(pgPath, RESTORE_UNFINISHED_FILE), 'utf8')).trim();
+    return { label: label === '' ? undefined : label };
   } catch (error) {
     if (errnoOf(error) === 'ENOENT' || errnoOf(error) === 'ENOTDIR') return undefined;
     // Unreadable to this user, or not a file: a marker all the same.
-    return 'unknown';
+    return { label: undefined };
   }
 }

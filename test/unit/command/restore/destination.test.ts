@@ -111,9 +111,15 @@ describe('prepareDestination', () => {
     expect((refused as PgStashError).hint).toMatch(/^run the restore again with --delta to finish it/);
     await prepare(targets, false, true);
     expect((await readdir(data)).sort()).toEqual(['.pgstash-restore.unfinished', 'base']);
-    expect(await unfinishedRestore(data)).toBe('20261208-010752F');
+    expect(await unfinishedRestore(data)).toEqual({ label: '20261208-010752F' });
     await clearUnfinished(data);
     expect(await unfinishedRestore(data)).toBeUndefined();
+    // Killed between creating the marker and writing it: empty, still a marker, no set named.
+    await writeFile(join(data, '.pgstash-restore.unfinished'), '');
+    expect(await unfinishedRestore(data)).toEqual({ label: undefined });
+    expect(((await errorOf(prepare(targets, false))) as Error).message).toBe(
+      `unable to restore into '${data}': it holds a restore that did not finish`,
+    );
     await markUnfinished(data, '20261208-010752F');
     await prepare(targets, true);
     expect(await readdir(data)).toEqual([]);
