@@ -14,7 +14,7 @@ import { createTempDir, removeTempDir } from '../test/harness/tmp.js';
 import { createPgbenchCluster, DISCARD_WAL } from './bench-cluster.js';
 import { duBytes } from './disk-usage.js';
 import { measureOk, type Measurement } from './measure.js';
-import type { BenchCompress } from './settings.js';
+import { bundleLines, type BenchCompress } from './settings.js';
 import { alternate, type Tool, type ToolName } from './tools.js';
 
 export interface BackupRun {
@@ -47,6 +47,8 @@ export interface BackupOptions {
   readonly compressTypes: readonly BenchCompress[];
   readonly processMax: readonly number[];
   readonly runs: number;
+  /** Both tools bundle small files (PGSTASH_BENCH_BUNDLE). */
+  readonly bundle: boolean;
   readonly progress: (text: string) => void;
 }
 
@@ -67,7 +69,14 @@ export async function runBackupCase(options: BackupOptions): Promise<BackupResul
               `backup ${compress} process-max ${String(processMax)} run ${String(run + 1)}/${String(options.runs)}: ${tool.label}`,
             );
             runs[tool.name].push(
-              await runOnce(tool, { cluster, scratch, compress, processMax, databaseBytes }),
+              await runOnce(tool, {
+                cluster,
+                scratch,
+                compress,
+                processMax,
+                databaseBytes,
+                bundle: options.bundle,
+              }),
             );
           }
         }
@@ -90,12 +99,13 @@ async function runOnce(
     compress: BenchCompress;
     processMax: number;
     databaseBytes: number;
+    bundle: boolean;
   },
 ): Promise<BackupRun> {
   const { cluster, scratch, compress, processMax } = options;
   const dir = await createTempDir({ label: `bench-${tool.name}-${compress}-p${String(processMax)}` });
   try {
-    const repo = await tool.prepare(dir, { cluster, compress });
+    const repo = await tool.prepare(dir, { cluster, compress, extra: bundleLines(options.bundle) });
     await measureOk(repo.argv(['stanza-create']), { scratchDir: scratch });
     // Whatever the checkpoint at backup start would have to flush is flushed now, outside the timing.
     await cluster.psql('checkpoint');

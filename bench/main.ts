@@ -58,6 +58,7 @@ async function main(): Promise<void> {
         compressTypes: settings.compressTypes,
         processMax: settings.processMax,
         runs: settings.runs,
+        bundle: settings.bundle,
         progress,
       });
       load.push({ when: 'after backup', load1: loadavg()[0] ?? 0 });
@@ -83,6 +84,7 @@ async function main(): Promise<void> {
         compressTypes: settings.compressTypes,
         processMax: Math.max(...settings.processMax),
         runs: settings.runs,
+        bundle: settings.bundle,
         segments: settings.segments,
         progress,
       });

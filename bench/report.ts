@@ -73,6 +73,8 @@ function describeSettings(settings: BenchSettings): string {
       `${String(settings.runs)} run(s) per backup case`,
     );
   }
+  if (settings.bundle && (settings.cases.includes('backup') || settings.cases.includes('s3')))
+    parts.push('repo1-bundle=y for both tools (backup, s3)');
   if (settings.cases.includes('archive-async'))
     parts.push(`archive-async load ${String(settings.archiveSeconds)} s`);
   if (settings.cases.includes('chain')) parts.push(`chain of ${String(settings.chainLength)} incrementals`);

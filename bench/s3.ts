@@ -16,7 +16,7 @@ import { createTempDir, removeTempDir } from '../test/harness/tmp.js';
 import { setArchiveCommand, waitArchiveIdle } from '../test/harness/wal.js';
 import { createPgbenchCluster, DISCARD_WAL } from './bench-cluster.js';
 import { measureOk, type Measurement } from './measure.js';
-import type { BenchCompress } from './settings.js';
+import { bundleLines, type BenchCompress } from './settings.js';
 import { measureS3Archive, type S3ArchiveResult } from './s3-archive.js';
 import { logSize, requestsSince, type RequestCounts } from './s3-requests.js';
 import { alternate, type Tool, type ToolName } from './tools.js';
@@ -52,12 +52,9 @@ export interface S3Options {
   readonly runs: number;
   /** WAL segments pushed and fetched per tool and compress type. */
   readonly segments: number;
+  /** Both tools bundle small files (PGSTASH_BENCH_BUNDLE). */
+  readonly bundle: boolean;
   readonly progress: (text: string) => void;
-}
-
-/** repo1-bundle=y for both tools when PGSTASH_BENCH_BUNDLE=y (default: each tool's default, no bundles). */
-function bundleLines(): Record<string, string> {
-  return process.env['PGSTASH_BENCH_BUNDLE'] === 'y' ? { 'repo1-bundle': 'y' } : {};
 }
 
 export async function runS3Case(options: S3Options): Promise<S3Results> {
@@ -83,6 +80,7 @@ export async function runS3Case(options: S3Options): Promise<S3Results> {
               accessLog,
               compress,
               processMax: options.processMax,
+              bundle: options.bundle,
             }),
           );
         }
@@ -122,6 +120,7 @@ async function runOnce(
     accessLog: string;
     compress: BenchCompress;
     processMax: number;
+    bundle: boolean;
   },
 ): Promise<S3Run> {
   const { cluster, server, scratch, accessLog, compress, processMax } = options;
@@ -132,7 +131,7 @@ async function runOnce(
       cluster,
       compress,
       // PGSTASH_BENCH_BUNDLE=y: both tools bundle small files (repo1-bundle, an option of both).
-      store: { ...s3RepoLines(server, bucket, { endpoint: 'localhost' }), ...bundleLines() },
+      store: { ...s3RepoLines(server, bucket, { endpoint: 'localhost' }), ...bundleLines(options.bundle) },
     });
     await measureOk(repo.argv(['stanza-create']), { scratchDir: scratch });
     await cluster.psql('checkpoint');

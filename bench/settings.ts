@@ -46,6 +46,8 @@ export interface BenchSettings {
   readonly chainLength: number;
   /** Seconds of write load in the archive-async case. */
   readonly archiveSeconds: number;
+  /** Both tools bundle small files (repo1-bundle=y) in the backup and s3 cases. */
+  readonly bundle: boolean;
   /** Where the results file goes (relative to the checkout unless absolute). */
   readonly resultsDir: string;
 }
@@ -62,7 +64,7 @@ export const SETTING_HELP: Readonly<Record<string, string>> = {
   PGSTASH_BENCH_BLOCK:
     "pgstash's block incremental in the incremental cases: auto (on when the option table has repo-block), on, off",
   PGSTASH_BENCH_CHAIN: 'incremental backups in the chain case (default 30)',
-  PGSTASH_BENCH_BUNDLE: 'y: the s3 case runs both tools with repo1-bundle=y (default n)',
+  PGSTASH_BENCH_BUNDLE: 'y: the backup and s3 cases run both tools with repo1-bundle=y (default n)',
   PGSTASH_BENCH_ARCHIVE_SECONDS: 'seconds of bulk-insert load in the archive-async case (default 30)',
   PGSTASH_BENCH_RESULTS_DIR: 'directory of the results file (default .bench)',
 };
@@ -79,6 +81,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): BenchSetting
     block: one(env, 'PGSTASH_BENCH_BLOCK', ['auto', 'on', 'off'] as const, 'auto'),
     chainLength: positiveInt(env, 'PGSTASH_BENCH_CHAIN', 30, 1000),
     archiveSeconds: positiveInt(env, 'PGSTASH_BENCH_ARCHIVE_SECONDS', 30, 3600),
+    bundle: one(env, 'PGSTASH_BENCH_BUNDLE', ['y', 'n'] as const, 'n') === 'y',
     resultsDir: env['PGSTASH_BENCH_RESULTS_DIR'] ?? '.bench',
   };
 }
@@ -131,4 +134,9 @@ function one<T extends string>(env: NodeJS.ProcessEnv, name: string, allowed: re
   const isAllowed = (word: string): word is T => (allowed as readonly string[]).includes(word);
   if (!isAllowed(text)) throw invalid(name, text, `one of ${allowed.join(', ')}`);
   return text;
+}
+
+/** The [global] lines that make both tools bundle small files when `bundle` (an option of both, same name). */
+export function bundleLines(bundle: boolean): Record<string, string> {
+  return bundle ? { 'repo1-bundle': 'y' } : {};
 }

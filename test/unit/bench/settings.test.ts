@@ -25,6 +25,7 @@ describe('readSettings', () => {
       block: 'auto',
       chainLength: 30,
       archiveSeconds: 30,
+      bundle: false,
       resultsDir: '.bench',
     });
   });
@@ -41,6 +42,7 @@ describe('readSettings', () => {
       PGSTASH_BENCH_BLOCK: 'off',
       PGSTASH_BENCH_CHAIN: '3',
       PGSTASH_BENCH_ARCHIVE_SECONDS: '5',
+      PGSTASH_BENCH_BUNDLE: 'y',
     });
     expect(settings).toEqual({
       cases: ['backup'],
@@ -52,6 +54,7 @@ describe('readSettings', () => {
       block: 'off',
       chainLength: 3,
       archiveSeconds: 5,
+      bundle: true,
       resultsDir: '/tmp/out',
     });
   });
@@ -76,6 +79,9 @@ describe('readSettings', () => {
     expect(() => readSettings({ PGSTASH_BENCH_PROCESS_MAX: '1,x' })).toThrow('PGSTASH_BENCH_PROCESS_MAX');
     expect(() => readSettings({ PGSTASH_BENCH_BLOCK: 'yes' })).toThrow(
       "invalid PGSTASH_BENCH_BLOCK 'yes': expected one of auto, on, off",
+    );
+    expect(() => readSettings({ PGSTASH_BENCH_BUNDLE: 'yes' })).toThrow(
+      "invalid PGSTASH_BENCH_BUNDLE 'yes': expected one of y, n",
     );
     expect(() => readSettings({ PGSTASH_BENCH_CHAIN: '0' })).toThrow('PGSTASH_BENCH_CHAIN');
     expect(() => readSettings({ PGSTASH_BENCH_ARCHIVE_SECONDS: '0' })).toThrow(
