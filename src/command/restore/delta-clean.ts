@@ -12,11 +12,11 @@ import { RESTORE_UNFINISHED_FILE } from '../../postgres/data-dir.js';
 
 /**
  * What --delta requires of a non-empty data directory without --force: it must look like a PostgreSQL data
- * directory (PG_VERSION, or the backup_manifest a restore writes, or the marker of a restore that did not finish), as
- * pgBackRest requires PG_VERSION or its backup.manifest. A mistyped pg1-path must not have its contents removed as "not in the backup".
+ * directory (PG_VERSION, the backup_manifest a restore writes, or the marker of a restore that did not finish:
+ * unfinished.ts), as pgBackRest requires PG_VERSION or its backup.manifest. A mistyped pg1-path must not have its
+ * contents removed as "not in the backup".
  */
 export function requireDataDirectory(path: string): void {
-  // An unfinished restore's marker (unfinished.ts): a restore killed before PG_VERSION was written is finished so.
   if (['PG_VERSION', 'backup_manifest', RESTORE_UNFINISHED_FILE].some((name) => existsSync(join(path, name))))
     return;
   throw new PgStashError(
