@@ -1,6 +1,6 @@
 // restore --delta, before any file is written: pg_control out first, then whatever the backup does not hold removed.
 import { existsSync, type Dirent } from 'node:fs';
-import { open, readdir, readlink, rm } from 'node:fs/promises';
+import { readdir, readlink, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { errnoOf, PgStashError, reasonOf } from '../../common/errors.js';
 import { log } from '../../common/log.js';
@@ -9,6 +9,7 @@ import { destinationOf, type ResolvedTarget } from './destination.js';
 import { CONTROL_FILE, NOT_RESTORED } from './files.js';
 import { isRestoreLockName } from './restore-lock.js';
 import { RESTORE_UNFINISHED_FILE } from '../../postgres/data-dir.js';
+import { syncPath } from '../../storage/file-io.js';
 
 /**
  * What --delta requires of a non-empty data directory without --force: it must look like a PostgreSQL data
@@ -50,11 +51,6 @@ function expectedEntries(manifest: Manifest, targets: readonly ResolvedTarget[])
   return expected;
 }
 
-async function syncDirectory(path: string): Promise<void> {
-  const handle = await open(path, 'r');
-  await handle.sync().finally(() => handle.close());
-}
-
 async function removeEntry(path: string): Promise<void> {
   try {
     await rm(path, { recursive: true, force: true });
@@ -79,7 +75,7 @@ export async function cleanForDelta(manifest: Manifest, targets: readonly Resolv
   const control = destinationOf(CONTROL_FILE, targets);
   try {
     await rm(control, { recursive: true });
-    await syncDirectory(dirname(control));
+    await syncPath(dirname(control), false);
   } catch (error) {
     if (errnoOf(error) !== 'ENOENT') {
       throw new PgStashError('fileWrite', `unable to remove '${control}': ${reasonOf(error)}`);
@@ -123,7 +119,7 @@ export async function cleanForDelta(manifest: Manifest, targets: readonly Resolv
         changed = true;
       } else if (want?.kind === 'directory') await walk(path, childName, false, tablespace);
     }
-    if (changed) await syncDirectory(dir);
+    if (changed) await syncPath(dir, false);
   };
   for (const entry of targets)
     await walk(entry.path, entry.target.name, true, entry.target.name !== 'pg_data');

@@ -3,7 +3,7 @@ import { chown, lchown, mkdir, open, readlink, symlink } from 'node:fs/promises'
 import { dirname } from 'node:path';
 import { PgStashError } from '../../common/errors.js';
 import { runParallel } from '../../io/parallel.js';
-import { syncPaths } from '../../storage/file-io.js';
+import { syncPath, syncPaths } from '../../storage/file-io.js';
 import { WorkerPool } from '../../io/worker/pool.js';
 import type { Manifest, ManifestFile, ManifestPath } from '../../repo/manifest.js';
 import type { Repository } from '../../repo/repository.js';
@@ -130,11 +130,6 @@ export function startRestorePool(
   });
 }
 
-async function syncDirectory(path: string): Promise<void> {
-  const handle = await open(path, 'r');
-  await handle.sync().finally(() => handle.close());
-}
-
 export async function restoreTree(
   pool: RestorePool,
   manifest: Manifest,
@@ -238,7 +233,7 @@ export async function restoreTree(
   // Never kept by --delta: delta-clean.ts removed it before anything else changed.
   add(await pool.run({ type: 'restore', files: [controlFile], settings: { ...settings, delta: undefined } }));
   await pool.runOnEach({ type: 'flush' });
-  await syncDirectory(dirname(destinationOf(CONTROL_FILE, targets)));
+  await syncPath(dirname(destinationOf(CONTROL_FILE, targets)), false);
   return totals;
 }
 
